@@ -1,0 +1,42 @@
+"""The process's Postgres and Redis connection pools, opened once on first use and sized by settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+from sqlalchemy import Engine, create_engine
+
+from engine.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    """The SQLAlchemy engine (and its connection pool) for this process."""
+    settings = get_settings()
+    return create_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> redis.Redis:
+    """The Redis client (and its connection pool) for this process."""
+    settings = get_settings()
+    pool = redis.ConnectionPool.from_url(
+        settings.redis_address, max_connections=settings.redis_max_connections
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def reset_connections() -> None:
+    """Close the pools and forget them, so the next use opens new ones (after a fork or new settings)."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    if get_redis.cache_info().currsize:
+        get_redis().close()
+    get_engine.cache_clear()
+    get_redis.cache_clear()

@@ -1,0 +1,41 @@
+"""Runs the Alembic migrations from code, so `xeno migrate`, `xeno up` and the tests share one path."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from engine.connections import get_engine
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("migrations")))
+    return config
+
+
+def ensure_database(name: str) -> None:
+    """Create database `name` on the settings' server when it does not exist yet (a fresh server)."""
+    admin = create_engine(get_engine().url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name})
+            if not exists:
+                conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
+    finally:
+        admin.dispose()
+
+
+def upgrade(revision: str = "head") -> None:
+    """Create the database if needed and migrate it up to `revision`."""
+    database = get_engine().url.database
+    if database:
+        ensure_database(database)
+    command.upgrade(alembic_config(), revision)
+
+
+def downgrade(revision: str) -> None:
+    command.downgrade(alembic_config(), revision)

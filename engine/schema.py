@@ -1,0 +1,126 @@
+"""The database schema in SQLAlchemy Core: the one source the migrations and all queries use.
+
+Every table a later feature needs adds itself here and in a migration of its own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _created_at() -> Column:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _updated_at() -> Column:
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("external_id", Text, nullable=False, unique=True),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("city", Text),
+    Column("country", Text),
+    Column("timezone", Text),
+    Column("signed_up_at", DateTime(timezone=True)),
+    Column("email_consent", Boolean),
+    Column("sms_consent", Boolean),
+    Column("traits", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # The event time of the newest update applied: an older update only fills what is still unset.
+    Column("source_updated_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+)
+Index("ix_customers_email", customers.c.email)
+Index("ix_customers_phone", customers.c.phone)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("external_id", Text, nullable=False, unique=True),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", Text, nullable=False, server_default="completed"),
+    Column("items", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("ordered_at", DateTime(timezone=True), nullable=False),
+    Column("source_updated_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+)
+Index("ix_orders_customer_id_ordered_at", orders.c.customer_id, orders.c.ordered_at)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("message_id", Text, nullable=False, unique=True),
+    Column("customer_id", BigInteger, ForeignKey("customers.id", ondelete="CASCADE")),
+    Column("anonymous_id", Text),
+    Column("type", Text, nullable=False),
+    Column("name", Text),
+    Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("context", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_events_customer_id_name_occurred_at", events.c.customer_id, events.c.name, events.c.occurred_at)
+
+ingest_dead_letters = Table(
+    "ingest_dead_letters",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("stream_entry_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("replayed_at", DateTime(timezone=True)),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    # The first characters of the key, kept in clear to find the row; the rest is only hashed.
+    Column("prefix", Text, nullable=False, unique=True),
+    Column("key_hash", Text, nullable=False),
+    Column("scope", Text, nullable=False, server_default="ingest"),
+    _created_at(),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
