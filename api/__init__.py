@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The FastAPI service: ingestion, auth, segments, campaigns, receipts and AI, over `engine`."""

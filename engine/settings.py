@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000
+    dagster_database: str = "dagster"
 
     stream_prefix: str = "xeno"
     ingest_batch_size: int = 200
@@ -70,6 +71,13 @@ class Settings(BaseSettings):
         """The Postgres address for SQLAlchemy with the psycopg 3 driver."""
         scheme, rest = self.postgres_url.split("://", 1)
         return f"postgresql+psycopg://{rest}" if scheme.startswith("postgres") else self.postgres_url
+
+    @property
+    def dagster_postgres_url(self) -> str:
+        """Dagster's own storage: the `dagster` database on the same server, through psycopg2."""
+        rest = self.postgres_url.split("://", 1)[1]
+        server = rest.rsplit("/", 1)[0]
+        return f"postgresql+psycopg2://{server}/{self.dagster_database}"
 
     @property
     def redis_address(self) -> str:

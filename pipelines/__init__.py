@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Dagster definitions: assets, jobs, sensors and schedules, thin shells over `engine` functions."""

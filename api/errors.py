@@ -1,0 +1,111 @@
+"""One error shape for the whole API: `{"error": <code>, "detail": <what went wrong>}` with the right status.
+
+Routes raise `ApiError` subclasses for expected problems; validation errors and HTTP errors from the
+framework are reshaped the same way, and anything unexpected is a bare 500 with no stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    detail: Any = None
+
+
+class ApiError(Exception):
+    """An expected problem, answered with `status_code` and a machine-readable `error` code."""
+
+    status_code = 400
+    error = "bad_request"
+
+    def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class NotFound(ApiError):
+    status_code = 404
+    error = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    error = "conflict"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    error = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error = "forbidden"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    error = "payload_too_large"
+
+
+class UnprocessableEntity(ApiError):
+    status_code = 422
+    error = "invalid_request"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    error = "rate_limited"
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    error = "unavailable"
+
+
+def error_response(
+    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers
+    )
+
+
+def validation_problems(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic errors as `{"loc": "body.items.3.email", "message": ...}`, without echoing the input."""
+    return [{"loc": ".".join(str(part) for part in err["loc"]), "message": err["msg"]} for err in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, exc.error, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", validation_problems(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        return error_response(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,1 @@
+"""Liveness and readiness of the API and the servers it depends on."""

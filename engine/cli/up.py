@@ -1,0 +1,119 @@
+"""`xeno up`: the whole product on one machine, stopped cleanly by Ctrl-C.
+
+Postgres and Redis are the servers named by `DATABASE_URL` / `REDIS_URL`, or embedded ones under the
+data folder when those are unset. Then the migrations, the API and Dagster (webserver and daemon, its
+storage in the same Postgres). Each process logs to this terminal with its name in front.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+from engine import migrate
+from engine.connections import reset_connections
+from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
+from engine.services.supervisor import ServiceFailed, ServiceSpec, Supervisor, http_ok
+from engine.settings import Settings, get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def up() -> None:
+    """Start Postgres and Redis (external or embedded), migrate, then the API and Dagster."""
+    supervisor = Supervisor()
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    exit_code = 0
+    try:
+        settings = _start_servers(supervisor, get_settings())
+        supervisor.say("[xeno] migrating the database")
+        migrate.upgrade()
+        migrate.ensure_database(settings.dagster_database)
+        for spec in _product_processes(settings):
+            supervisor.start(spec)
+        supervisor.say(_banner(settings))
+        died = supervisor.wait()
+        if died is not None:
+            supervisor.say(f"[xeno] {died} exited; stopping everything")
+            exit_code = 1
+    except ServiceFailed as failure:
+        supervisor.say(f"[xeno] {failure}; stopping everything")
+        exit_code = 1
+    finally:
+        supervisor.stop_all()
+        reset_connections()
+        supervisor.say("[xeno] stopped")
+    raise typer.Exit(exit_code)
+
+
+def _start_servers(supervisor: Supervisor, settings: Settings) -> Settings:
+    """Start the embedded servers the settings call for and return settings that point at them."""
+    data_dir = settings.data_dir
+    if settings.uses_embedded_postgres:
+        postgres = EmbeddedPostgres(data_dir / "postgres", settings.embedded_postgres_port)
+        supervisor.say(f"[xeno] starting embedded PostgreSQL in {data_dir / 'postgres'}")
+        supervisor.start(postgres.prepare())
+        os.environ["DATABASE_URL"] = postgres.url
+    if settings.uses_embedded_redis:
+        redis_server = EmbeddedRedis(
+            data_dir / "redis", settings.embedded_redis_port, settings.embedded_redis_appendfsync
+        )
+        supervisor.say(f"[xeno] starting embedded Redis in {data_dir / 'redis'}")
+        supervisor.start(redis_server.prepare())
+        os.environ["REDIS_URL"] = redis_server.url
+    get_settings.cache_clear()
+    reset_connections()
+    return get_settings()
+
+
+def _product_processes(settings: Settings) -> list[ServiceSpec]:
+    bin_dir = Path(sys.executable).parent
+    dagster_home = (settings.data_dir / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    dagster_env = {
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_POSTGRES_URL": settings.dagster_postgres_url,
+    }
+    workspace = ["-w", str(PROJECT_ROOT / "workspace.yaml")]
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+    return [
+        ServiceSpec(
+            name="api",
+            argv=[
+                sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+                "--host", settings.api_host, "--port", str(settings.api_port), "--no-access-log",
+            ],
+            ready=http_ok(f"{api_url}/health"),
+        ),
+        ServiceSpec(
+            name="dagster-webserver",
+            argv=[
+                str(bin_dir / "dagster-webserver"), *workspace,
+                "--host", "127.0.0.1", "--port", str(settings.dagster_port),
+            ],
+            env=dagster_env,
+            ready=http_ok(f"{dagster_url}/server_info"),
+        ),
+        ServiceSpec(
+            name="dagster-daemon",
+            argv=[str(bin_dir / "dagster-daemon"), "run", *workspace],
+            env=dagster_env,
+        ),
+    ]  # fmt: skip
+
+
+def _banner(settings: Settings) -> str:
+    return (
+        "\n[xeno] Xeno CRM is up\n"
+        f"[xeno]   API       http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
+        f"[xeno]   Dagster   http://127.0.0.1:{settings.dagster_port}\n"
+        "[xeno] Press Ctrl-C to stop everything."
+    )

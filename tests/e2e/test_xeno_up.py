@@ -1,0 +1,138 @@
+"""`xeno up` starts the whole product, on external servers or embedded ones, and Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+import redis
+
+pytestmark = pytest.mark.slow
+
+XENO = str(Path(sys.executable).parent / "xeno")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningProduct:
+    def __init__(self, process: subprocess.Popen[str], api_url: str, dagster_url: str) -> None:
+        self.process = process
+        self.api_url = api_url
+        self.dagster_url = dagster_url
+        self.output: list[str] = []
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+@contextmanager
+def xeno_up(data_dir: Path, env: dict[str, str], timeout_s: float = 240) -> Iterator[RunningProduct]:
+    api_port, dagster_port = free_port(), free_port()
+    full_env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "XENO_DATA_DIR": str(data_dir),
+        "API_PORT": str(api_port),
+        "DAGSTER_PORT": str(dagster_port),
+        **env,
+    }
+    process = subprocess.Popen(
+        [XENO, "up"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir
+    )
+    product = RunningProduct(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dagster_port}")
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            product.output.append(line)
+            if "Xeno CRM is up" in line:
+                break
+            assert time.monotonic() < deadline, "xeno up did not come up in time:\n" + "".join(product.output)
+        else:
+            pytest.fail("xeno up exited while starting:\n" + "".join(product.output))
+        yield product
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+
+
+def assert_product_answers(product: RunningProduct) -> None:
+    health = httpx.get(f"{product.api_url}/health", timeout=10)
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok"
+
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+    answer = httpx.post(f"{product.dagster_url}/graphql", json={"query": query}, timeout=30).json()
+    locations = answer["data"]["workspaceOrError"]["locationEntries"]
+    assert [(loc["name"], loc["loadStatus"]) for loc in locations] == [("xeno", "LOADED")]
+
+
+def stop_and_assert_nothing_left(product: RunningProduct) -> None:
+    children = product.descendants()
+    assert children, "xeno up should have started processes"
+    product.process.send_signal(signal.SIGINT)
+    product.process.wait(timeout=60)
+    assert product.process.returncode == 0, "".join(product.output)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
+
+
+def test_up_on_external_servers_answers_and_stops_cleanly(
+    tmp_path: Path, service_urls: tuple[str, str]
+) -> None:
+    database_url, redis_url = service_urls
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": "xeno_test_dagster"}
+    with xeno_up(tmp_path, env) as product:
+        assert_product_answers(product)
+        stop_and_assert_nothing_left(product)
+
+
+def test_up_with_embedded_servers_keeps_data_across_restarts(tmp_path: Path) -> None:
+    env = {"EMBEDDED_POSTGRES_PORT": str(free_port()), "EMBEDDED_REDIS_PORT": str(free_port())}
+    database_url = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_POSTGRES_PORT']}/xeno"
+    redis_url = f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0"
+    with xeno_up(tmp_path, env) as product:
+        assert_product_answers(product)
+        _psql(
+            database_url, "INSERT INTO customers (external_id, email) VALUES ('kept-1', 'kept@example.com')"
+        )
+        _redis(redis_url).xadd("xeno:kept", {"n": "1"})
+        stop_and_assert_nothing_left(product)
+
+    with xeno_up(tmp_path, env) as product:
+        assert_product_answers(product)
+        assert (
+            _psql(database_url, "SELECT email FROM customers WHERE external_id = 'kept-1'")
+            == "kept@example.com"
+        )
+        assert _redis(redis_url).xlen("xeno:kept") == 1
+        stop_and_assert_nothing_left(product)
+
+
+def _psql(url: str, sql: str) -> object:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchone()[0] if cursor.description else None  # type: ignore[index]
+
+
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
