@@ -1,7 +1,4 @@
-"""The database schema in SQLAlchemy Core: the one source the migrations and all queries use.
-
-Every table a later feature needs adds itself here and in a migration of its own.
-"""
+"""Tables of ingestion: customers, orders, events, the dead letters of the ingest stream, and write keys."""
 
 from __future__ import annotations
 
@@ -13,7 +10,6 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
-    MetaData,
     Numeric,
     String,
     Table,
@@ -23,24 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-
-def _created_at() -> Column:
-    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
-
-
-def _updated_at() -> Column:
-    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
-
+from engine.schema.base import created_at, metadata, updated_at
 
 customers = Table(
     "customers",
@@ -60,8 +39,8 @@ customers = Table(
     Column("traits", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     # The event time of the newest update applied: an older update only fills what is still unset.
     Column("source_updated_at", DateTime(timezone=True)),
-    _created_at(),
-    _updated_at(),
+    created_at(),
+    updated_at(),
 )
 Index("ix_customers_email", customers.c.email)
 Index("ix_customers_phone", customers.c.phone)
@@ -78,8 +57,8 @@ orders = Table(
     Column("items", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("ordered_at", DateTime(timezone=True), nullable=False),
     Column("source_updated_at", DateTime(timezone=True)),
-    _created_at(),
-    _updated_at(),
+    created_at(),
+    updated_at(),
 )
 Index("ix_orders_customer_id_ordered_at", orders.c.customer_id, orders.c.ordered_at)
 
@@ -120,7 +99,7 @@ api_keys = Table(
     Column("prefix", Text, nullable=False, unique=True),
     Column("key_hash", Text, nullable=False),
     Column("scope", Text, nullable=False, server_default="ingest"),
-    _created_at(),
+    created_at(),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
 )

@@ -1,0 +1,9 @@
+"""The database schema in SQLAlchemy Core: the one source the migrations and all queries use.
+
+One module per domain, all on one `metadata`; each adds its tables in a migration of its own.
+"""
+
+from engine.schema.base import metadata
+from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
+
+__all__ = ["api_keys", "customers", "events", "ingest_dead_letters", "metadata", "orders"]
