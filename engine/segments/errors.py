@@ -1,0 +1,42 @@
+"""The two ways a rule can fail: it does not fit the language or catalog, or a backend cannot compile it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Problem(BaseModel):
+    """One thing wrong with a rule: where (the node's path), which field, and what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path or "rule"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class RuleError(ValueError):
+    """A rule that does not parse or does not fit the catalog; `problems` lists every fault found."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(problem) for problem in self.problems))
+
+
+class UnsupportedRule(NotImplementedError):
+    """A node that a backend cannot compile: refused rather than answered wrongly."""
+
+    def __init__(self, backend: str, path: str, detail: str) -> None:
+        self.backend = backend
+        self.path = path
+        super().__init__(f"the {backend} backend cannot compile {path or 'the rule'}: {detail}")
+
+
+class CustomerNotFound(LookupError):
+    """The customer asked about is not in the snapshot being evaluated."""
