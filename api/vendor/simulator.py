@@ -1,0 +1,256 @@
+"""The vendor's memory: which idempotency keys it has sent, what each message's fate is, and its counters.
+
+Accepting a message decides its outcome at once (delivered or failed, with a reason) and files its receipts
+in the outbox for later, shaped by the current `Faults` (late, duplicated, out of order). Everything here
+runs on the server's event loop, so no locking; the work per message is a dict lookup, a random draw and a
+tuple, because the delivery benchmark pushes a million messages through it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from api.vendor.config import VendorConfig
+from api.vendor.schemas import Channel, OutgoingMessage, Reference, Stats
+
+Receipt = tuple[str, Reference | None, str, str | None, str]
+"""vendor_message_id, reference, status, reason, occurred_at: a receipt as it waits in the outbox."""
+
+RequestFault = Literal["5xx", "429", "timeout"]
+
+FAILURE_REASONS: dict[Channel, tuple[str, ...]] = {
+    "sms": ("invalid number", "carrier rejected", "unreachable", "unsubscribed"),
+    "email": ("mailbox full", "invalid address", "blocked as spam", "unsubscribed"),
+}
+
+
+@dataclass
+class Callback:
+    """One signed POST of receipts to the CRM; retries keep its `webhook_id` and re-sign with a new time."""
+
+    webhook_id: str
+    body: bytes
+    receipts: list[Receipt]
+    attempts: int = 0
+
+
+class ReceiptOutbox:
+    """Receipts and callbacks waiting for their time, earliest first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, list[Receipt] | Callback]] = []
+        self._order = itertools.count()
+        self.pending = 0
+
+    def add_receipts(self, due: float, receipts: list[Receipt]) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), receipts))
+        self.pending += len(receipts)
+
+    def add_callback(self, due: float, callback: Callback) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), callback))
+        self.pending += len(callback.receipts)
+
+    def take_due(self, now: float) -> tuple[list[Receipt], list[Callback]]:
+        """Everything due by `now`: fresh receipts (in due order) and callbacks to retry."""
+        receipts: list[Receipt] = []
+        callbacks: list[Callback] = []
+        while self._heap and self._heap[0][0] <= now:
+            entry = heapq.heappop(self._heap)[2]
+            if isinstance(entry, Callback):
+                callbacks.append(entry)
+                self.pending -= len(entry.receipts)
+            else:
+                receipts.extend(entry)
+                self.pending -= len(entry)
+        return receipts, callbacks
+
+    def next_due(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self.pending = 0
+
+
+@dataclass
+class Counters:
+    """What the simulator has done; `Simulator.stats()` reports them."""
+
+    sent: int = 0
+    duplicates_suppressed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    responses: Counter[str] = field(default_factory=Counter)
+    receipts_posted: int = 0
+    receipts_posted_by_status: Counter[str] = field(default_factory=Counter)
+    receipts_dropped: int = 0
+    callbacks_posted: int = 0
+    callback_failures: int = 0
+
+
+class Simulator:
+    """Idempotent acceptance of messages, their fates, and the receipts they will produce."""
+
+    def __init__(self, config: VendorConfig) -> None:
+        self.config = config
+        self.faults = config.faults
+        self.rng = random.Random(config.seed)
+        self.outbox = ReceiptOutbox()
+        self.counters = Counters()
+        self._id_prefix = f"vm_{self.rng.getrandbits(40):010x}_"
+        self._message_numbers = itertools.count(1)
+        self._vendor_ids: dict[str, str] = {}
+        self._keys_by_age: deque[tuple[float, list[str]]] = deque()
+
+    @property
+    def receipts_wanted(self) -> bool:
+        return self.faults.receipts_enabled and self.config.callback_url is not None
+
+    def roll_request_fault(self) -> RequestFault | None:
+        """Whether the current send request fails, and how, per the configured error rates."""
+        faults = self.faults
+        if not (faults.error_rate_5xx or faults.error_rate_429 or faults.timeout_rate):
+            return None
+        draw = self.rng.random()
+        if draw < faults.error_rate_5xx:
+            return "5xx"
+        if draw < faults.error_rate_5xx + faults.error_rate_429:
+            return "429"
+        if draw < faults.error_rate_5xx + faults.error_rate_429 + faults.timeout_rate:
+            return "timeout"
+        return None
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[dict[str, object]]:
+        """Send each message whose `idempotency_key` (which must be set) is new; one result per message.
+
+        A key seen within the idempotency window gets the vendor id it got the first time and sends nothing.
+        """
+        now = time.monotonic()
+        self._forget_keys_older_than(now - self.config.idempotency_ttl_s)
+        planner = _ReceiptPlanner(self, now) if self.receipts_wanted else None
+        results: list[dict[str, object]] = []
+        new_keys: list[str] = []
+        failures = 0
+        vendor_ids, draw, failure_rate = self._vendor_ids, self.rng.random, self.faults.failure_rate
+        for message in messages:
+            key = message["idempotency_key"]
+            vendor_id = vendor_ids.get(key)
+            if vendor_id is not None:
+                results.append({"vendor_message_id": vendor_id, "idempotency_key": key, "duplicate": True})
+                continue
+            vendor_id = f"{self._id_prefix}{next(self._message_numbers)}"
+            vendor_ids[key] = vendor_id
+            new_keys.append(key)
+            failure = None
+            if draw() < failure_rate:
+                failure = self.rng.choice(FAILURE_REASONS[message["channel"]])
+                failures += 1
+            if planner is not None:
+                planner.plan(vendor_id, message.get("reference"), failure)
+            results.append({"vendor_message_id": vendor_id, "idempotency_key": key, "duplicate": False})
+        if new_keys:
+            self._keys_by_age.append((now, new_keys))
+        if planner is not None:
+            planner.file()
+        counters = self.counters
+        counters.sent += len(new_keys)
+        counters.duplicates_suppressed += len(results) - len(new_keys)
+        counters.outcomes["delivered"] += len(new_keys) - failures
+        counters.outcomes["failed"] += failures
+        return results
+
+    def stats(self) -> Stats:
+        counters = self.counters
+        return Stats(
+            sent=counters.sent,
+            duplicates_suppressed=counters.duplicates_suppressed,
+            outcomes=dict(counters.outcomes),
+            responses=dict(counters.responses),
+            receipts_pending=self.outbox.pending,
+            receipts_posted=counters.receipts_posted,
+            receipts_posted_by_status=dict(counters.receipts_posted_by_status),
+            receipts_dropped=counters.receipts_dropped,
+            callbacks_posted=counters.callbacks_posted,
+            callback_failures=counters.callback_failures,
+        )
+
+    def reset(self) -> None:
+        """Forget every message, key, pending receipt and counter (the faults stay as they are)."""
+        self._vendor_ids.clear()
+        self._keys_by_age.clear()
+        self.outbox.clear()
+        self.counters = Counters()
+
+    def _forget_keys_older_than(self, cutoff: float) -> None:
+        while self._keys_by_age and self._keys_by_age[0][0] < cutoff:
+            for key in self._keys_by_age.popleft()[1]:
+                del self._vendor_ids[key]
+
+    def occurred_at(self, seconds_from_now: float) -> str:
+        moment = datetime.fromtimestamp(time.time() + seconds_from_now, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _ReceiptPlanner:
+    """Files the receipts of one send request in the outbox, grouped by when each is due."""
+
+    def __init__(self, simulator: Simulator, now: float) -> None:
+        faults = simulator.faults
+        self._simulator = simulator
+        self._now = now
+        self._rng = simulator.rng
+        self._faults = faults
+        self._final_delay = faults.receipt_delay_ms / 1000
+        self._sent_delay = self._final_delay / 2
+        self._late_delay = faults.late_ms / 1000
+        self._sent_at = simulator.occurred_at(self._sent_delay)
+        self._final_at = simulator.occurred_at(self._final_delay)
+        self._by_due: defaultdict[float, list[Receipt]] = defaultdict(list)
+        self._finals = self._by_due[self._final_delay]
+        self._sents = self._by_due[self._sent_delay]
+        self._any_message_fault = bool(faults.late_rate or faults.duplicate_rate or faults.out_of_order_rate)
+
+    def plan(self, vendor_id: str, reference: Reference | None, failure: str | None) -> None:
+        final: Receipt = (
+            vendor_id,
+            reference,
+            "delivered" if failure is None else "failed",
+            failure,
+            self._final_at,
+        )
+        sent: Receipt | None = None
+        if self._faults.sent_receipts:
+            sent = (vendor_id, reference, "sent", None, self._sent_at)
+        if self._any_message_fault:
+            self._plan_with_faults(sent, final)
+            return
+        if sent is not None:
+            self._sents.append(sent)
+        self._finals.append(final)
+
+    def _plan_with_faults(self, sent: Receipt | None, final: Receipt) -> None:
+        rng, faults = self._rng, self._faults
+        extra = self._late_delay if rng.random() < faults.late_rate else 0.0
+        sent_delay, final_delay = self._sent_delay + extra, self._final_delay + extra
+        first: Receipt | None = sent
+        second: Receipt | None = final
+        if rng.random() < faults.out_of_order_rate:
+            first, second = final, sent
+        for delay, receipt in ((sent_delay, first), (final_delay, second)):
+            if receipt is not None:
+                self._by_due[delay].append(receipt)
+        if rng.random() < faults.duplicate_rate:
+            repeats = self._by_due[final_delay + self._final_delay]
+            repeats.extend(r for r in (sent, final) if r is not None)
+
+    def file(self) -> None:
+        for delay, receipts in self._by_due.items():
+            if receipts:
+                self._simulator.outbox.add_receipts(self._now + delay, receipts)
