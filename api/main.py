@@ -7,14 +7,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import openapi
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
-from engine.connections import reset_connections
+from api.ingest.router import router as ingest_router
+from api.ingest.segment_router import router as segment_router
+from engine.connections import get_async_redis, reset_connections
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
+    if get_async_redis.cache_info().currsize:
+        await get_async_redis().aclose()
     reset_connections()
 
 
@@ -27,4 +32,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(ingest_router)
+    app.include_router(segment_router)
+    openapi.install(app)
     return app

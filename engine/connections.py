@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import redis
+import redis.asyncio
 from sqlalchemy import Engine, create_engine
 
 from engine.settings import get_settings
@@ -32,6 +33,15 @@ def get_redis() -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
+@lru_cache(maxsize=1)
+def get_async_redis() -> redis.asyncio.Redis:
+    """The asyncio Redis client for this process's event loop (the API's request path)."""
+    settings = get_settings()
+    return redis.asyncio.Redis.from_url(
+        settings.redis_address, max_connections=settings.redis_max_connections
+    )
+
+
 def reset_connections() -> None:
     """Close the pools and forget them, so the next use opens new ones (after a fork or new settings)."""
     if get_engine.cache_info().currsize:
@@ -40,3 +50,4 @@ def reset_connections() -> None:
         get_redis().close()
     get_engine.cache_clear()
     get_redis.cache_clear()
+    get_async_redis.cache_clear()

@@ -6,4 +6,5 @@ standard local ports; when nothing listens there, embedded servers are started f
 
 from __future__ import annotations
 
+from tests.fixtures.api import *  # noqa: F403
 from tests.fixtures.services import *  # noqa: F403

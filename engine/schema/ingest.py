@@ -84,7 +84,7 @@ ingest_dead_letters = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("stream_entry_id", Text, nullable=False),
     Column("kind", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
+    Column("payload", Text, nullable=False),  # as received: it may not even be valid JSON
     Column("error", Text, nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("replayed_at", DateTime(timezone=True)),

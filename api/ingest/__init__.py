@@ -1,0 +1,1 @@
+"""Ingestion endpoints: our batch API and the Segment-compatible tracking API. Write keys only."""

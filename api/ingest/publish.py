@@ -1,0 +1,16 @@
+"""Putting an accepted request's records on the ingest stream: one stream entry per request."""
+
+from __future__ import annotations
+
+from engine.connections import get_async_redis
+from engine.ingest.records import Batch, batch_size
+from engine.settings import get_settings
+from engine.streams import entry_fields, entry_id_text
+
+
+async def publish_batch(batch: Batch) -> str | None:
+    """XADD the batch (nothing when it is empty); the entry id once Redis has it."""
+    if batch_size(batch) == 0:
+        return None
+    stream = get_settings().stream("ingest")
+    return entry_id_text(await get_async_redis().xadd(stream, entry_fields(batch)))  # type: ignore[arg-type]

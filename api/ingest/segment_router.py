@@ -1,0 +1,117 @@
+"""Segment's HTTP Tracking API: `identify`, `track`, `page`, `screen`, `group`, `alias` and `batch`.
+
+Compatible with Segment's SDKs pointed at this API: the write key is the HTTP Basic user name (or
+`writeKey` in the body), calls are limited to 32 KB and batches to 500 KB, and the answer is a 200 with
+`success`. Items that are not valid are refused one by one and listed in `rejected`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Security
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.errors import ApiError, UnprocessableEntity
+from api.ingest.body import read_json
+from api.ingest.keys import authenticate, key_from_header, write_key_basic, write_key_bearer
+from api.ingest.publish import publish_batch
+from api.ingest.schemas import ItemError, SegmentAccepted
+from api.openapi import body_schema
+from engine.ingest.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SegmentMessage, to_batch
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["segment-compatible"],
+    dependencies=[Security(write_key_basic), Security(write_key_bearer)],
+)
+
+_REFUSED = {
+    400: {"description": "The body is not JSON, or no message in it was valid."},
+    401: {"description": "No write key, or an unknown or revoked one."},
+    413: {"description": "A call over 32 KB, or a batch over 500 KB."},
+}
+
+
+class SegmentBatch(BaseModel):
+    """The body of `/v1/batch`: messages of any type, with shared context and send time."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    batch: list[dict[str, Any]] = Field(max_length=2500)
+    context: dict[str, Any] = Field(default_factory=dict)
+    sent_at: datetime | None = Field(None, alias="sentAt")
+    write_key: str | None = Field(None, alias="writeKey")
+
+
+async def _accept(
+    request: Request, messages: list[Any], sent_at: datetime | None, body_key: str | None
+) -> SegmentAccepted:
+    await authenticate(key_from_header(request) or body_key)
+    batch, problems = to_batch(messages, datetime.now(UTC), sent_at)
+    accepted = len(batch["events"])
+    rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
+    if not accepted and rejected:
+        raise ApiError([item.model_dump() for item in rejected])
+    stream_id = await publish_batch(batch)
+    return SegmentAccepted(
+        accepted=accepted,
+        ids=[event["message_id"] for event in batch["events"]],
+        rejected=rejected,
+        stream_id=stream_id,
+    )
+
+
+def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in detail["loc"]), "message": detail["msg"]}
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+
+
+@router.post(
+    "/batch", response_model=SegmentAccepted, responses=_REFUSED, openapi_extra=body_schema(SegmentBatch)
+)
+async def batch(request: Request) -> SegmentAccepted:
+    """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
+    try:
+        body = SegmentBatch.model_validate(await read_json(request, MAX_BATCH_BYTES))
+    except ValidationError as error:
+        raise UnprocessableEntity(_problem_list(error)) from error
+    messages = [
+        {**message, "context": {**body.context, **message.get("context", {})}} for message in body.batch
+    ]
+    return await _accept(request, messages, body.sent_at, body.write_key)
+
+
+async def _single(request: Request, call: str) -> SegmentAccepted:
+    body = await read_json(request, MAX_MESSAGE_BYTES)
+    if not isinstance(body, dict):
+        raise ApiError([{"index": 0, "field": "(body)", "message": "a call is one JSON object"}])
+    return await _accept(request, [{**body, "type": call}], None, body.get("writeKey"))
+
+
+def _route(call: str, summary: str) -> None:
+    async def endpoint(request: Request) -> SegmentAccepted:
+        return await _single(request, call)
+
+    endpoint.__doc__ = f"Write key. {summary}"
+    router.add_api_route(
+        f"/{call}",
+        endpoint,
+        methods=["POST"],
+        name=call,
+        summary=summary,
+        response_model=SegmentAccepted,
+        responses=_REFUSED,
+        openapi_extra=body_schema(SegmentMessage),
+    )
+
+
+_route("identify", "Identify a user: traits update the customer with that userId")
+_route("track", "Record an event; `Order Completed` also records the order")
+_route("page", "Record a page view")
+_route("screen", "Record a mobile screen view")
+_route("group", "Associate the user with a group")
+_route("alias", "Merge a previous (anonymous) identity into a user")

@@ -1,0 +1,189 @@
+"""Segment's HTTP Tracking API, mapped onto our records, so existing analytics SDKs work unchanged.
+
+Every call (identify, track, page, screen, group, alias) is kept as an event, deduplicated by its
+`messageId`. `identify` traits also update the customer; a `track` of "Order Completed" (Segment's
+e-commerce spec) also records the order. Client clocks are corrected the way Segment does it: an event's
+time is shifted by the difference between when the request was sent (`sentAt`) and when it arrived.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from engine.ingest.native import CustomerIn, OrderIn, Timestamp, customer_adapter, order_adapter
+from engine.ingest.records import Batch, EventRecord, empty_batch
+from engine.ingest.validation import ItemProblem, problems_of
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+ORDER_COMPLETED = "Order Completed"
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class SegmentMessage(BaseModel):
+    """The fields every Segment call shares; the rest depends on `type`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: Literal["identify", "track", "page", "screen", "group", "alias"]
+    user_id: Id | None = Field(None, alias="userId")
+    anonymous_id: Id | None = Field(None, alias="anonymousId")
+    message_id: Id | None = Field(None, alias="messageId")
+    timestamp: Timestamp | None = None
+    original_timestamp: Timestamp | None = Field(None, alias="originalTimestamp")
+    sent_at: Timestamp | None = Field(None, alias="sentAt")
+    context: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    event: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    name: str | None = None
+    group_id: Id | None = Field(None, alias="groupId")
+    previous_id: Id | None = Field(None, alias="previousId")
+
+
+message_adapter = TypeAdapter(SegmentMessage)
+
+
+def _refusal(message: SegmentMessage) -> tuple[str, str] | None:
+    if message.user_id is None and message.anonymous_id is None:
+        return "userId", "userId or anonymousId is required"
+    if message.type == "track" and message.event is None:
+        return "event", "a track call needs an event name"
+    if message.type == "alias" and (message.previous_id is None or message.user_id is None):
+        return "previousId", "an alias call needs previousId and userId"
+    if message.type == "group" and message.group_id is None:
+        return "groupId", "a group call needs a groupId"
+    return None
+
+
+def _occurred_at(message: SegmentMessage, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
+    happened = message.timestamp or message.original_timestamp
+    if happened is None:
+        return received_at
+    sent_at = message.sent_at or batch_sent_at
+    skew = (received_at - sent_at) if sent_at else timedelta(0)
+    return happened + skew
+
+
+def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
+    first = traits.get("firstName", traits.get("first_name"))
+    last = traits.get("lastName", traits.get("last_name"))
+    if first is None and last is None and isinstance(traits.get("name"), str):
+        first, _, rest = traits["name"].strip().partition(" ")
+        last = rest or None
+    return first, last
+
+
+def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> CustomerIn:
+    traits = message.traits
+    address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
+    first, last = _name_parts(traits)
+    candidate = {
+        "external_id": message.user_id,
+        "email": traits.get("email"),
+        "phone": traits.get("phone"),
+        "first_name": first,
+        "last_name": last,
+        "city": address.get("city", traits.get("city")),
+        "country": address.get("country", traits.get("country")),
+        "timezone": message.context.get("timezone", traits.get("timezone")),
+        "signed_up_at": traits.get("createdAt", traits.get("created_at")),
+        "email_consent": traits.get("email_consent", traits.get("emailConsent")),
+        "sms_consent": traits.get("sms_consent", traits.get("smsConsent")),
+        "attributes": traits,
+        "updated_at": occurred_at,
+    }
+    return customer_adapter.validate_python({k: v for k, v in candidate.items() if v is not None})
+
+
+def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn:
+    props = message.properties
+    products = props.get("products") if isinstance(props.get("products"), list) else []
+    return order_adapter.validate_python(
+        {
+            "external_id": props.get("order_id", props.get("orderId")),
+            "customer_external_id": message.user_id,
+            "amount": props.get("total", props.get("revenue")),
+            "currency": props.get("currency", "USD"),
+            "items": [
+                {
+                    "sku": product.get("sku", product.get("product_id")),
+                    "name": product.get("name"),
+                    "quantity": product.get("quantity", 1),
+                    "price": product.get("price"),
+                }
+                for product in products
+                if isinstance(product, dict)
+            ],
+            "ordered_at": occurred_at,
+            "updated_at": occurred_at,
+        }
+    )
+
+
+def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord:
+    properties = message.properties
+    if message.type in ("identify", "group"):
+        properties = (
+            message.traits if message.group_id is None else {"group_id": message.group_id, **message.traits}
+        )
+    elif message.type == "alias":
+        properties = {"previous_id": message.previous_id}
+    return {
+        "message_id": message.message_id or str(uuid.uuid4()),
+        "customer_external_id": message.user_id,
+        "anonymous_id": message.anonymous_id,
+        "type": message.type,
+        "name": message.event if message.type == "track" else message.name,
+        "properties": properties,
+        "context": message.context,
+        "occurred_at": occurred_at.isoformat(),
+    }
+
+
+def to_batch(
+    raw_messages: list[Any], received_at: datetime, sent_at: datetime | None = None
+) -> tuple[Batch, list[ItemProblem]]:
+    """Validate Segment messages and map the good ones onto records; the bad ones come back as problems."""
+    batch = empty_batch()
+    problems: list[ItemProblem] = []
+    for index, raw in enumerate(raw_messages):
+        if len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
+            problems.append(
+                ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
+            )
+            continue
+        try:
+            message = message_adapter.validate_python(raw)
+        except ValidationError as error:
+            problems.extend(problems_of(index, error))
+            continue
+        refusal = _refusal(message)
+        if refusal:
+            problems.append(ItemProblem(index, *refusal))
+            continue
+        occurred_at = _occurred_at(message, received_at, sent_at)
+        try:
+            if message.type == "identify" and message.user_id is not None:
+                batch["customers"].append(
+                    _customer_from_identify(message, occurred_at).to_record(received_at)
+                )
+            elif message.type == "track" and message.event == ORDER_COMPLETED:
+                if message.user_id is None:
+                    problems.append(ItemProblem(index, "userId", "an order needs the userId of its customer"))
+                    continue
+                batch["orders"].append(_order_from_track(message, occurred_at).to_record(received_at))
+        except ValidationError as error:
+            prefix = "traits" if message.type == "identify" else "properties"
+            problems.extend(
+                ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error)
+            )
+            continue
+        batch["events"].append(_event_record(message, occurred_at))
+    return batch, problems
