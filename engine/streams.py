@@ -58,16 +58,12 @@ def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry:
         return Entry(ident, None, raw, f"undecodable payload: {error}")
 
 
-def reclaim(
-    client: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
-) -> list[Entry]:
+def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
     """Take over entries other consumers read but did not acknowledge within `min_idle_ms`."""
     entries: list[Entry] = []
     cursor = "0-0"
     while len(entries) < count:
-        cursor_raw, claimed, *_ = client.xautoclaim(
-            stream, group, consumer, min_idle_ms, cursor, count - len(entries)
-        )
+        cursor_raw, claimed, *_ = client.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count - len(entries))
         entries.extend(_decode(entry_id, fields) for entry_id, fields in claimed if fields is not None)
         cursor = cursor_raw.decode() if isinstance(cursor_raw, bytes) else str(cursor_raw)
         if cursor == "0-0":
@@ -75,9 +71,7 @@ def reclaim(
     return entries
 
 
-def read(
-    client: redis.Redis, stream: str, group: str, consumer: str, count: int, block_ms: int | None
-) -> list[Entry]:
+def read(client: redis.Redis, stream: str, group: str, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
     """Read up to `count` entries no consumer of the group has seen yet."""
     answer = client.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
     if not answer:

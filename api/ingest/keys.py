@@ -14,9 +14,7 @@ from engine.connections import get_engine
 from engine.keys import WriteKey, verify_key
 
 # Declared for the OpenAPI document; the header is parsed below so a missing or bad key is one clear 401.
-write_key_basic = HTTPBasic(
-    scheme_name="WriteKeyBasic", auto_error=False, description="Write key as user name"
-)
+write_key_basic = HTTPBasic(scheme_name="WriteKeyBasic", auto_error=False, description="Write key as user name")
 write_key_bearer = HTTPBearer(scheme_name="WriteKeyBearer", auto_error=False, description="`Bearer xk_...`")
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="xeno ingest"'}

@@ -22,9 +22,7 @@ class Accepted(BaseModel):
                 {
                     "accepted": 2,
                     "ids": ["cust-1001", "cust-1002"],
-                    "rejected": [
-                        {"index": 2, "field": "email", "message": "value is not a valid email address"}
-                    ],
+                    "rejected": [{"index": 2, "field": "email", "message": "value is not a valid email address"}],
                     "stream_id": "1764072000000-0",
                 }
             ]

@@ -70,18 +70,14 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-@router.post(
-    "/batch", response_model=SegmentAccepted, responses=_REFUSED, openapi_extra=body_schema(SegmentBatch)
-)
+@router.post("/batch", response_model=SegmentAccepted, responses=_REFUSED, openapi_extra=body_schema(SegmentBatch))
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
     try:
         body = SegmentBatch.model_validate(await read_json(request, MAX_BATCH_BYTES))
     except ValidationError as error:
         raise UnprocessableEntity(_problem_list(error)) from error
-    messages = [
-        {**message, "context": {**body.context, **message.get("context", {})}} for message in body.batch
-    ]
+    messages = [{**message, "context": {**body.context, **message.get("context", {})}} for message in body.batch]
     return await _accept(request, messages, body.sent_at, body.write_key)
 
 

@@ -74,9 +74,7 @@ def replay(db: Engine, client: redis.Redis, stream: str, ids: list[int] | None =
             letter = DeadLetter(*row)
             publish(client, stream, _as_batch(letter))
             conn.execute(
-                update(ingest_dead_letters)
-                .where(ingest_dead_letters.c.id == letter.id)
-                .values(replayed_at=func.now())
+                update(ingest_dead_letters).where(ingest_dead_letters.c.id == letter.id).values(replayed_at=func.now())
             )
             replayed.append(letter.id)
     return replayed

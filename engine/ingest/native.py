@@ -78,9 +78,7 @@ class CustomerIn(BaseModel):
     signed_up_at: Timestamp | None = None
     email_consent: bool | None = None
     sms_consent: bool | None = None
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="Any other traits, kept with their types."
-    )
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Any other traits, kept with their types.")
     updated_at: Timestamp | None = Field(
         None, description="When this changed at the source; the newest wins. Defaults to receipt time."
     )

@@ -130,9 +130,7 @@ def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn
 def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord:
     properties = message.properties
     if message.type in ("identify", "group"):
-        properties = (
-            message.traits if message.group_id is None else {"group_id": message.group_id, **message.traits}
-        )
+        properties = message.traits if message.group_id is None else {"group_id": message.group_id, **message.traits}
     elif message.type == "alias":
         properties = {"previous_id": message.previous_id}
     return {
@@ -155,9 +153,7 @@ def to_batch(
     problems: list[ItemProblem] = []
     for index, raw in enumerate(raw_messages):
         if len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
-            problems.append(
-                ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
-            )
+            problems.append(ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes"))
             continue
         try:
             message = message_adapter.validate_python(raw)
@@ -171,9 +167,7 @@ def to_batch(
         occurred_at = _occurred_at(message, received_at, sent_at)
         try:
             if message.type == "identify" and message.user_id is not None:
-                batch["customers"].append(
-                    _customer_from_identify(message, occurred_at).to_record(received_at)
-                )
+                batch["customers"].append(_customer_from_identify(message, occurred_at).to_record(received_at))
             elif message.type == "track" and message.event == ORDER_COMPLETED:
                 if message.user_id is None:
                     problems.append(ItemProblem(index, "userId", "an order needs the userId of its customer"))
@@ -181,9 +175,7 @@ def to_batch(
                 batch["orders"].append(_order_from_track(message, occurred_at).to_record(received_at))
         except ValidationError as error:
             prefix = "traits" if message.type == "identify" else "properties"
-            problems.extend(
-                ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error)
-            )
+            problems.extend(ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error))
             continue
         batch["events"].append(_event_record(message, occurred_at))
     return batch, problems

@@ -42,9 +42,7 @@ def test_a_batch_with_bad_items_accepts_the_good_ones_and_names_the_bad(
     assert [(item["index"], item["field"]) for item in body["rejected"]] == [(1, "email"), (2, "timezone")]
     assert "Mars/Olympus" in body["rejected"][1]["message"]
 
-    assert rows(database, "SELECT count(*) FROM customers") == [(0,)], (
-        "nothing is written on the request path"
-    )
+    assert rows(database, "SELECT count(*) FROM customers") == [(0,)], "nothing is written on the request path"
     report = drain_ingest_stream()
     assert report.applied == 2
     assert rows(database, "SELECT external_id, email FROM customers ORDER BY 1") == [
@@ -53,9 +51,7 @@ def test_a_batch_with_bad_items_accepts_the_good_ones_and_names_the_bad(
     ]
 
 
-def test_a_batch_where_every_item_is_bad_is_refused_with_each_problem(
-    api_client: TestClient, write_key: str
-) -> None:
+def test_a_batch_where_every_item_is_bad_is_refused_with_each_problem(api_client: TestClient, write_key: str) -> None:
     answer = api_client.post("/v1/orders", json=[{"external_id": "o1"}], headers=auth(write_key))
     assert answer.status_code == 422
     body = answer.json()
@@ -87,9 +83,7 @@ def test_the_same_customer_and_order_sent_twice_are_one_row_each_updated(
     drain_ingest_stream()
 
     assert rows(database, "SELECT external_id, city FROM customers") == [("cust-1", "Delhi")]
-    assert rows(database, "SELECT external_id, amount::text, currency FROM orders") == [
-        ("ord-1", "549.00", "INR")
-    ]
+    assert rows(database, "SELECT external_id, amount::text, currency FROM orders") == [("ord-1", "549.00", "INR")]
 
 
 def test_an_order_for_an_unknown_customer_creates_the_customer_for_later(
@@ -98,9 +92,7 @@ def test_an_order_for_an_unknown_customer_creates_the_customer_for_later(
     order = {"external_id": "o9", "customer_external_id": "later", "amount": 10, "currency": "USD",
              "ordered_at": "2026-01-01T00:00:00Z"}  # fmt: skip
     api_client.post("/v1/orders", json=order, headers=auth(write_key))
-    api_client.post(
-        "/v1/customers", json={"external_id": "later", "first_name": "Lee"}, headers=auth(write_key)
-    )
+    api_client.post("/v1/customers", json={"external_id": "later", "first_name": "Lee"}, headers=auth(write_key))
     drain_ingest_stream()
     drain_ingest_stream()
     assert rows(
@@ -131,9 +123,7 @@ def test_updates_arriving_out_of_order_keep_the_newest_and_fill_gaps_from_the_ol
     api_client.post("/v1/customers", json=[{**newer, "external_id": "c2"}, {**older, "external_id": "c2"}],
                     headers=auth(write_key))  # fmt: skip
     drain_ingest_stream()
-    assert rows(database, "SELECT city, first_name FROM customers WHERE external_id = 'c2'") == [
-        ("Mumbai", "Ravi")
-    ]
+    assert rows(database, "SELECT city, first_name FROM customers WHERE external_id = 'c2'") == [("Mumbai", "Ravi")]
 
 
 def test_ingestion_without_a_valid_write_key_is_refused(api_client: TestClient, write_key: str) -> None:
