@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value we refuse outside development
+
+
+RateLimitGroup = Literal["auth", "ingest", "read", "write", "ai"]
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`"120/minute"` as `(120, 60)`; a clear error for anything else."""
+    count, _, period = rate.partition("/")
+    if not count.strip().isdigit() or int(count) <= 0 or period.strip() not in RATE_PERIODS:
+        raise ValueError(f"rate {rate!r} must look like '120/minute' (per second, minute or hour)")
+    return int(count), RATE_PERIODS[period.strip()]
 
 
 class Settings(BaseSettings):
@@ -44,6 +56,56 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 200
     ingest_claim_idle_ms: int = 60_000
     max_request_bytes: int = 4 * 1024 * 1024
+
+    # --- Sign-in, tokens, roles and API hardening (engine/auth, api/auth, api/admin) ---
+    # Who may sign in: verified e-mails in an allowed domain or on the allow list; the admin list become
+    # admins, other newcomers get `default_role`. Lists are comma-separated in the environment.
+    oidc_issuer: str = Field("https://accounts.google.com", validation_alias="XENO_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, validation_alias="XENO_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(None, validation_alias="XENO_OIDC_CLIENT_SECRET")
+    oidc_redirect_uri: str | None = Field(None, validation_alias="XENO_OIDC_REDIRECT_URI")
+    signin_allowed_domains: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_SIGNIN_ALLOWED_DOMAINS")
+    signin_allowed_emails: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_SIGNIN_ALLOWED_EMAILS")
+    admin_emails: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_ADMIN_EMAILS")
+    default_role: Literal["viewer", "analyst", "marketer", "admin"] = Field(
+        "viewer", validation_alias="XENO_DEFAULT_ROLE"
+    )
+    dev_signin: bool = Field(False, validation_alias="XENO_DEV_SIGNIN")
+    access_token_minutes: int = Field(15, gt=0, validation_alias="XENO_ACCESS_TOKEN_MINUTES")
+    refresh_token_days: int = Field(30, gt=0, validation_alias="XENO_REFRESH_TOKEN_DAYS")
+    dashboard_origin: str = Field("http://localhost:8501", validation_alias="XENO_DASHBOARD_ORIGIN")
+    # Requests per user, write key or (unauthenticated) client address, as "<count>/<second|minute|hour>".
+    rate_limits_enabled: bool = Field(True, validation_alias="XENO_RATE_LIMITS_ENABLED")
+    rate_limit_auth: str = Field("30/minute", validation_alias="XENO_RATE_LIMIT_AUTH")
+    rate_limit_ingest: str = Field("6000/minute", validation_alias="XENO_RATE_LIMIT_INGEST")
+    rate_limit_read: str = Field("1200/minute", validation_alias="XENO_RATE_LIMIT_READ")
+    rate_limit_write: str = Field("300/minute", validation_alias="XENO_RATE_LIMIT_WRITE")
+    rate_limit_ai: str = Field("30/minute", validation_alias="XENO_RATE_LIMIT_AI")
+
+    @field_validator("signin_allowed_domains", "signin_allowed_emails", "admin_emails", mode="before")
+    @classmethod
+    def _split_lowercase_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [str(item).strip().lower().lstrip("@") for item in value if str(item).strip()]
+        return value
+
+    @field_validator("rate_limit_auth", "rate_limit_ingest", "rate_limit_read", "rate_limit_write",
+                     "rate_limit_ai")  # fmt: skip
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    def rate_limit(self, group: RateLimitGroup) -> tuple[int, int]:
+        """The limit of a route group as (requests, per seconds)."""
+        return parse_rate(getattr(self, f"rate_limit_{group}"))
+
+    @property
+    def oidc_callback_url(self) -> str:
+        """Where the OIDC provider sends the browser back: our `/v1/auth/callback`, unless set."""
+        return self.oidc_redirect_uri or f"http://{self.api_host}:{self.api_port}/v1/auth/callback"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

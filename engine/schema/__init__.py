@@ -3,7 +3,19 @@
 One module per domain, all on one `metadata`; each adds its tables in a migration of its own.
 """
 
+from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
 
-__all__ = ["api_keys", "customers", "events", "ingest_dead_letters", "metadata", "orders"]
+__all__ = [
+    "api_keys",
+    "audit_log",
+    "auth_sessions",
+    "customers",
+    "events",
+    "ingest_dead_letters",
+    "metadata",
+    "orders",
+    "refresh_tokens",
+    "users",
+]
