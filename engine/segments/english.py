@@ -88,9 +88,7 @@ def _phrase(node: Rule, catalog: Catalog | None, depth: int) -> str:
         return f"who performed {node.event}{_filters(node.where)} {_times(node.op, node.count)}{window}"
     if isinstance(node, NeverPerformed):
         if node.within_days:
-            return (
-                f"who did not perform {node.never}{_filters(node.where)} in the last {node.within_days} days"
-            )
+            return f"who did not perform {node.never}{_filters(node.where)} in the last {node.within_days} days"
         return f"who never performed {node.never}{_filters(node.where)}"
     raise TypeError(f"not a rule node: {node!r}")
 

@@ -214,8 +214,7 @@ Rule = Annotated[
     Discriminator(
         _node_tag,
         custom_error_type="rule_kind",
-        custom_error_message='a rule is an object with one of the keys "and", "or", "not", "field", '
-        '"event" or "never"',
+        custom_error_message='a rule is an object with one of the keys "and", "or", "not", "field", "event" or "never"',
     ),
 ]
 EventRule = Performed | NeverPerformed

@@ -101,12 +101,12 @@ def _condition_problems(path: str, condition: Condition, catalog: Catalog) -> It
         return
     if condition.op in _PRESENCE | _RELATIVE:
         return
-    message = _value_problem(feature, condition.value)
+    message = _value_problem(feature, condition.op, condition.value)
     if message is not None:
         yield Problem(path=path, field=condition.field, message=message)
 
 
-def _value_problem(feature: Feature, value: Value | None) -> str | None:
+def _value_problem(feature: Feature, op: str, value: Value | None) -> str | None:
     values = value if isinstance(value, tuple) else (value,)
     for item in values:
         if item is None:
@@ -115,7 +115,7 @@ def _value_problem(feature: Feature, value: Value | None) -> str | None:
             _check_scalar(feature, item)
         except ValueError as error:
             return f"bad value {item!r}: {error}"
-    if isinstance(value, tuple) and len(value) == 2:
+    if op == "between" and isinstance(value, tuple):
         low, high = (typed_operand(feature, item) for item in value)
         if low > high:
             return f"`between` needs low <= high, got [{value[0]!r}, {value[1]!r}]"
