@@ -53,9 +53,7 @@ async def _simulator(request: Request) -> Simulator:
 VendorSimulator = Annotated[Simulator, Depends(_simulator)]
 
 
-async def _require_api_key(
-    simulator: VendorSimulator, authorization: Annotated[str | None, Header()] = None
-) -> None:
+async def _require_api_key(simulator: VendorSimulator, authorization: Annotated[str | None, Header()] = None) -> None:
     expected = simulator.config.api_key
     if expected is None:
         return
@@ -77,9 +75,7 @@ async def _answer(simulator: Simulator, messages: Sequence[OutgoingMessage]) -> 
     if fault == "5xx":
         raise VendorError(503, "unavailable", "the vendor is temporarily unavailable; retry later")
     if fault == "429":
-        raise VendorError(
-            429, "rate_limited", "too many requests", headers={"Retry-After": str(faults.retry_after_s)}
-        )
+        raise VendorError(429, "rate_limited", "too many requests", headers={"Retry-After": str(faults.retry_after_s)})
     results = simulator.send(messages)
     if fault == "timeout":
         await asyncio.sleep(faults.timeout_hang_ms / 1000)
@@ -111,9 +107,7 @@ async def send_batch(batch: BatchSend, simulator: VendorSimulator) -> Response:
     """Send up to `max_batch_size` messages, each with its own `idempotency_key`; results keep their order."""
     messages = batch["messages"]
     if len(messages) > simulator.config.max_batch_size:
-        raise VendorError(
-            413, "batch_too_large", f"at most {simulator.config.max_batch_size} messages per batch"
-        )
+        raise VendorError(413, "batch_too_large", f"at most {simulator.config.max_batch_size} messages per batch")
     unkeyed = [i for i, m in enumerate(messages) if "idempotency_key" not in m]
     if unkeyed:
         raise VendorError(422, "idempotency_key_required", {"messages_without_key": unkeyed})

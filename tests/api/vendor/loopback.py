@@ -121,9 +121,7 @@ def message(n: int, *, channel: str = "sms", key_prefix: str = "k") -> dict[str,
     }
 
 
-def send_batches(
-    client: httpx.Client, messages: list[dict[str, Any]], size: int = 500
-) -> list[dict[str, Any]]:
+def send_batches(client: httpx.Client, messages: list[dict[str, Any]], size: int = 500) -> list[dict[str, Any]]:
     """Batch-send `messages`, returning the per-message results in order."""
     results: list[dict[str, Any]] = []
     for start in range(0, len(messages), size):

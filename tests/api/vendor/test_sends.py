@@ -30,9 +30,7 @@ def test_a_retried_single_send_gets_the_same_vendor_id_and_is_sent_once(vendor: 
 def test_the_key_may_be_in_the_body_but_must_agree_with_the_header(vendor: httpx.Client) -> None:
     in_body = vendor.post("/v1/messages", json=message(1))
     conflicting = vendor.post("/v1/messages", json=message(2), headers={"Idempotency-Key": "other"})
-    missing = vendor.post(
-        "/v1/messages", json={k: v for k, v in message(3).items() if k != "idempotency_key"}
-    )
+    missing = vendor.post("/v1/messages", json={k: v for k, v in message(3).items() if k != "idempotency_key"})
 
     assert in_body.status_code == 202
     assert conflicting.status_code == 422
@@ -162,9 +160,7 @@ def test_latency_delays_every_answer(start_vendor: StartVendor) -> None:
 def test_a_client_that_retries_through_mixed_faults_gets_every_message_sent_exactly_once(
     start_vendor: StartVendor,
 ) -> None:
-    faults = Faults(
-        error_rate_5xx=0.1, error_rate_429=0.1, retry_after_s=0, timeout_rate=0.1, timeout_hang_ms=400
-    )
+    faults = Faults(error_rate_5xx=0.1, error_rate_429=0.1, retry_after_s=0, timeout_rate=0.1, timeout_hang_ms=400)
     vendor = start_vendor(faults)
     pending = [message(n) for n in range(400)]
     vendor_ids: dict[str, str] = {}
