@@ -90,6 +90,11 @@ def ack(client: redis.Redis, stream: str, group: str, entry_ids: list[str]) -> N
         pipe.execute()
 
 
+def newest_entry_id(client: redis.Redis, stream: str) -> str | None:
+    newest = client.xrevrange(stream, count=1)
+    return entry_id_text(newest[0][0]) if newest else None
+
+
 @dataclass(frozen=True)
 class Backlog:
     """How far a group is behind: entries not yet delivered, and delivered but unacknowledged."""

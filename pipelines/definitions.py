@@ -2,4 +2,12 @@
 
 import dagster as dg
 
-defs = dg.Definitions()
+from pipelines.defs.ingest.jobs import ingest_stream_job
+from pipelines.defs.ingest.sensors import ingest_stream_sensor
+from pipelines.defs.resources import XenoResource
+
+defs = dg.Definitions(
+    jobs=[ingest_stream_job],
+    sensors=[ingest_stream_sensor],
+    resources={"xeno": XenoResource()},
+)

@@ -1,0 +1,21 @@
+"""The product's Postgres and Redis as a Dagster resource, connected as the settings (environment) say."""
+
+import dagster as dg
+import redis
+from sqlalchemy import Engine
+
+from engine.connections import get_engine, get_redis
+from engine.settings import Settings, get_settings
+
+
+class XenoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Pools are opened on first use in the process that runs the step, never at import."""
+
+    def settings(self) -> Settings:
+        return get_settings()
+
+    def db(self) -> Engine:
+        return get_engine()
+
+    def redis(self) -> redis.Redis:
+        return get_redis()
