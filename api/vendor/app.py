@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -30,6 +31,8 @@ from api.vendor.schemas import (
     Stats,
 )
 from api.vendor.simulator import Simulator
+
+log = logging.getLogger(__name__)
 
 
 class VendorError(Exception):
@@ -165,7 +168,11 @@ def create_app(config: VendorConfig | None = None) -> FastAPI:
         dispatching = None
         url, secret = vendor_config.callback_url, vendor_config.webhook_secret
         if url is not None and secret is not None:
+            log.info("vendor simulator: posting receipts to %s", url)
             dispatching = asyncio.create_task(ReceiptDispatcher(simulator, url, secret).run())
+        else:
+            log.info("vendor simulator: no XENO_VENDOR_CALLBACK_URL, so no receipts")
+        log.info("vendor simulator faults: %s", simulator.faults.model_dump())
         yield
         if dispatching is not None:
             dispatching.cancel()

@@ -68,8 +68,9 @@ class ReceiptDispatcher:
                         task.add_done_callback(self._in_flight.discard)
                     await asyncio.sleep(POLL_INTERVAL_S)
             finally:
-                for task in list(self._in_flight):
+                for task in self._in_flight:
                     task.cancel()
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     def _due_callbacks(self) -> list[Callback]:
         simulator = self._simulator

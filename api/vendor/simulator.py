@@ -32,6 +32,17 @@ FAILURE_REASONS: dict[Channel, tuple[str, ...]] = {
 }
 
 
+def undeliverable(channel: Channel, to: str) -> str | None:
+    """Why no carrier could deliver to a malformed address: a phone number must be E.164 (`+` and 7 to 15
+    digits), an e-mail address needs a name and a dotted domain. Such messages always fail, whatever the
+    failure rate, so a test can make one recipient fail on purpose."""
+    if channel == "sms":
+        well_formed = to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16
+        return None if well_formed else "invalid number"
+    name, _, domain = to.rpartition("@")
+    return None if name and "." in domain else "invalid address"
+
+
 @dataclass
 class Callback:
     """One signed POST of receipts to the CRM; retries keep its `webhook_id` and re-sign with a new time."""
@@ -148,10 +159,10 @@ class Simulator:
             vendor_id = f"{self._id_prefix}{next(self._message_numbers)}"
             vendor_ids[key] = vendor_id
             new_keys.append(key)
-            failure = None
-            if draw() < failure_rate:
+            failure = undeliverable(message["channel"], message["to"])
+            if failure is None and draw() < failure_rate:
                 failure = self.rng.choice(FAILURE_REASONS[message["channel"]])
-                failures += 1
+            failures += failure is not None
             if planner is not None:
                 planner.plan(vendor_id, message.get("reference"), failure)
             results.append({"vendor_message_id": vendor_id, "idempotency_key": key, "duplicate": False})

@@ -63,6 +63,30 @@ def test_failure_reasons_belong_to_the_channel(start_vendor: StartVendor, inbox:
     assert len(reasons) > 1
 
 
+def test_a_malformed_address_always_fails_with_its_reason(start_vendor: StartVendor, inbox: ReceiptInbox) -> None:
+    vendor = start_vendor(Faults(failure_rate=0, receipt_delay_ms=0))
+    messages = [
+        {**message(1), "to": "12345"},
+        {**message(2), "to": "+91 99 0000"},
+        {**message(3, channel="email"), "to": "nobody"},
+        {**message(4, channel="email"), "to": "someone@localhost"},
+        message(5),
+        message(6, channel="email"),
+    ]
+
+    send_batches(vendor, messages)
+
+    fates = {r["reference"]: (r["status"], r["reason"]) for r in inbox.wait_for(6)}
+    assert fates == {
+        "log-1": ("failed", "invalid number"),
+        "log-2": ("failed", "invalid number"),
+        "log-3": ("failed", "invalid address"),
+        "log-4": ("failed", "invalid address"),
+        "log-5": ("delivered", None),
+        "log-6": ("delivered", None),
+    }
+
+
 def test_sent_receipts_come_before_the_final_ones(start_vendor: StartVendor, inbox: ReceiptInbox) -> None:
     vendor = start_vendor(Faults(sent_receipts=True, receipt_delay_ms=100))
 
