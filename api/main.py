@@ -8,11 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import openapi
+from api.admin.router import router as admin_router
+from api.auth.router import router as auth_router
+from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.errors import install_error_handlers
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
+from api.middleware import install_middleware
 from engine.connections import get_async_redis, reset_connections
+from engine.settings import get_settings
 
 
 @asynccontextmanager
@@ -24,6 +29,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()
+    refuse_dev_signin_off_loopback(settings)
     app = FastAPI(
         title="Xeno CRM API",
         version="0.1.0",
@@ -31,8 +38,13 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_auth_error_handlers(app)
+    install_middleware(app, settings)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)
+    app.include_router(auth_router)
+    app.include_router(admin_router)
+    document_roles(app)
     openapi.install(app)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import redis
+import redis.asyncio
 
 KEY_PREFIX = "xeno:ratelimit:"
 
@@ -56,12 +56,15 @@ class RateDecision:
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis) -> None:
+    """Checks against Redis through the asyncio client of the API's request path."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
         self._script = client.register_script(GCRA_SCRIPT)
 
-    def hit(self, bucket: str, limit: int, period_seconds: int) -> RateDecision:
+    async def hit(self, bucket: str, limit: int, period_seconds: int) -> RateDecision:
         """Count one request against `bucket` (e.g. `read:user:7`); whether it may go ahead."""
-        allowed, remaining, reset_us, retry_us = self._script(keys=[KEY_PREFIX + bucket], args=[limit, period_seconds])
+        keys, args = [KEY_PREFIX + bucket], [limit, period_seconds]
+        allowed, remaining, reset_us, retry_us = await self._script(keys=keys, args=args)
         return RateDecision(
             allowed=bool(allowed),
             limit=limit,
