@@ -7,11 +7,13 @@ import typer
 from engine.cli import keys as keys_command
 from engine.cli import migrate as migrate_command
 from engine.cli import up as up_command
+from engine.cli import users as users_command
 
 app = typer.Typer(help="Xeno CRM: a data-pipeline-centric CRM.", no_args_is_help=True, add_completion=False)
 app.command("up")(up_command.up)
 app.command("migrate")(migrate_command.migrate)
 app.add_typer(keys_command.app, name="keys")
+app.add_typer(users_command.app, name="users")
 
 
 def main() -> None:
