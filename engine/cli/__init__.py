@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from engine.cli import deadletters as deadletters_command
+from engine.cli import demo as demo_command
+from engine.cli import ingest as ingest_command
 from engine.cli import keys as keys_command
 from engine.cli import migrate as migrate_command
 from engine.cli import up as up_command
@@ -12,8 +15,11 @@ from engine.cli import users as users_command
 app = typer.Typer(help="Xeno CRM: a data-pipeline-centric CRM.", no_args_is_help=True, add_completion=False)
 app.command("up")(up_command.up)
 app.command("migrate")(migrate_command.migrate)
+app.command("demo")(demo_command.demo)
 app.add_typer(keys_command.app, name="keys")
 app.add_typer(users_command.app, name="users")
+app.add_typer(deadletters_command.app, name="deadletters")
+app.add_typer(ingest_command.app, name="ingest")
 
 
 def main() -> None:

@@ -11,11 +11,13 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import typer
 
 from engine import migrate
+from engine.cli.demo import load_demo_data
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.services.supervisor import ServiceFailed, ServiceSpec, Supervisor, http_ok
@@ -24,7 +26,10 @@ from engine.settings import Settings, get_settings
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def up() -> None:
+def up(
+    demo: bool = typer.Option(False, "--demo", help="Also post demo data through the API once it is up."),
+    demo_customers: int = typer.Option(10_000, help="How many demo customers, with --demo."),
+) -> None:
     """Start Postgres and Redis (external or embedded), migrate, then the API and Dagster."""
     supervisor = Supervisor()
     signal.signal(signal.SIGINT, supervisor.request_stop)
@@ -38,6 +43,8 @@ def up() -> None:
         for spec in _product_processes(settings):
             supervisor.start(spec)
         supervisor.say(_banner(settings))
+        if demo:
+            threading.Thread(target=load_demo_data, args=(demo_customers,), daemon=True).start()
         died = supervisor.wait()
         if died is not None:
             supervisor.say(f"[xeno] {died} exited; stopping everything")

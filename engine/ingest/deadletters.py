@@ -51,6 +51,12 @@ def list_dead_letters(db: Engine, include_replayed: bool = False, limit: int = 1
         return [DeadLetter(*row) for row in conn.execute(query)]
 
 
+def get_dead_letter(db: Engine, letter_id: int) -> DeadLetter | None:
+    with db.connect() as conn:
+        row = conn.execute(select(*ingest_dead_letters.c).where(ingest_dead_letters.c.id == letter_id)).one_or_none()
+    return DeadLetter(*row) if row else None
+
+
 class NotReplayable(ValueError):
     """A dead letter that cannot go back on the stream as it is (it was never valid JSON)."""
 

@@ -1,0 +1,73 @@
+"""What every benchmark shares: a fresh database and Redis to measure on, processes, and the JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from engine import migrate
+from engine.connections import get_engine, get_redis, reset_connections
+from engine.services.supervisor import http_ok
+from engine.settings import get_settings
+
+
+def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None:
+    """Point the settings at an empty, migrated database and an empty Redis database (local servers,
+    or those named by BENCH_DATABASE_URL / BENCH_REDIS_URL)."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{database}")
+    redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
+    os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    get_settings.cache_clear()
+    reset_connections()
+    admin = create_engine(get_engine().url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{get_engine().url.database}" WITH (FORCE)'))
+    admin.dispose()
+    reset_connections()
+    migrate.upgrade()
+    get_redis().flushdb()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 60) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a helper process (the API, a consumer) with this process's environment; stop it afterwards."""
+    child = subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        if ready_url:
+            deadline = time.monotonic() + timeout_s
+            while not http_ok(ready_url)():
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{argv[0]} did not start: {child.stderr.read().decode() if child.stderr else ''}"
+                    )
+                time.sleep(0.1)
+        yield child
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def api_process(port: int, workers: int = 1) -> Any:
+    argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    return process(argv, ready_url=f"http://127.0.0.1:{port}/health")
+
+
+def report(figures: dict[str, Any]) -> None:
+    """The last line every benchmark prints: its figures as one JSON object."""
+    print(json.dumps(figures), flush=True)
