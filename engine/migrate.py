@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from engine.connections import get_engine
+from engine.settings import get_settings
 
 
 def alembic_config() -> Config:
@@ -35,6 +36,12 @@ def upgrade(revision: str = "head") -> None:
     if database:
         ensure_database(database)
     command.upgrade(alembic_config(), revision)
+
+
+def prepare_databases() -> None:
+    """Everything a start needs: the product's database at the newest schema, and Dagster's database."""
+    upgrade()
+    ensure_database(get_settings().dagster_database)
 
 
 def downgrade(revision: str) -> None:

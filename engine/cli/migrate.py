@@ -14,6 +14,8 @@ def migrate(
     """Run the database migrations."""
     if down:
         migrations.downgrade(revision)
+    elif revision == "head":
+        migrations.prepare_databases()
     else:
         migrations.upgrade(revision)
     typer.echo(f"database at {'revision ' + revision if revision != 'head' else 'the newest revision'}")

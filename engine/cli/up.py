@@ -38,8 +38,7 @@ def up(
     try:
         settings = _start_servers(supervisor, get_settings())
         supervisor.say("[xeno] migrating the database")
-        migrate.upgrade()
-        migrate.ensure_database(settings.dagster_database)
+        migrate.prepare_databases()
         for spec in _product_processes(settings):
             supervisor.start(spec)
         supervisor.say(_banner(settings))

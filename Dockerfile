@@ -1,0 +1,12 @@
+# One image for every Xeno process (api, vendor simulator, Dagster webserver and daemon, dashboard);
+# docker-compose.yml picks the command. Dependencies come from the lock file.
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy PATH="/app/.venv/bin:$PATH"
+RUN pip install --no-cache-dir uv
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY . .
+RUN uv sync --locked --no-dev
+EXPOSE 8000 3000
+CMD ["xeno", "--help"]
