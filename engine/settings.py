@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     dagster_port: int = 3000
     dagster_database: str = "dagster"
 
-    stream_prefix: str = "xeno"
+    redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200
     ingest_claim_idle_ms: int = 60_000
     max_request_bytes: int = 4 * 1024 * 1024
@@ -147,9 +147,13 @@ class Settings(BaseSettings):
             return self.redis_url
         return f"redis://127.0.0.1:{self.embedded_redis_port}/0"
 
+    def redis_key(self, name: str) -> str:
+        """The Redis key `name` of this installation (`ratelimit:...`, `auth:login:...`)."""
+        return f"{self.redis_prefix}:{name}"
+
     def stream(self, name: str) -> str:
         """The Redis key of a named stream (`ingest`, `delivery`, `receipts`, ...)."""
-        return f"{self.stream_prefix}:{name}"
+        return self.redis_key(name)
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,4 @@
-"""Shared fixtures: a real, migrated Postgres database and a real Redis, emptied before each test.
-
-The servers are the ones named by `XENO_TEST_DATABASE_URL` / `XENO_TEST_REDIS_URL`, else those on the
-standard local ports; when nothing listens there, embedded servers are started for the session.
-"""
+"""Shared fixtures for the whole tree (see `tests/fixtures/`): real servers, the API, write keys."""
 
 from __future__ import annotations
 

@@ -18,6 +18,8 @@ import psycopg
 import pytest
 import redis
 
+from tests.fixtures.services import SESSION_TAG
+
 pytestmark = pytest.mark.slow
 
 XENO = str(Path(sys.executable).parent / "xeno")
@@ -96,11 +98,9 @@ def stop_and_assert_nothing_left(product: RunningProduct) -> None:
     assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
 
 
-def test_up_on_external_servers_answers_and_stops_cleanly(
-    tmp_path: Path, service_urls: tuple[str, str]
-) -> None:
+def test_up_on_external_servers_answers_and_stops_cleanly(tmp_path: Path, service_urls: tuple[str, str]) -> None:
     database_url, redis_url = service_urls
-    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": "xeno_test_dagster"}
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": f"{SESSION_TAG}_dagster"}
     with xeno_up(tmp_path, env) as product:
         assert_product_answers(product)
         stop_and_assert_nothing_left(product)
@@ -112,18 +112,13 @@ def test_up_with_embedded_servers_keeps_data_across_restarts(tmp_path: Path) -> 
     redis_url = f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0"
     with xeno_up(tmp_path, env) as product:
         assert_product_answers(product)
-        _psql(
-            database_url, "INSERT INTO customers (external_id, email) VALUES ('kept-1', 'kept@example.com')"
-        )
+        _psql(database_url, "INSERT INTO customers (external_id, email) VALUES ('kept-1', 'kept@example.com')")
         _redis(redis_url).xadd("xeno:kept", {"n": "1"})
         stop_and_assert_nothing_left(product)
 
     with xeno_up(tmp_path, env) as product:
         assert_product_answers(product)
-        assert (
-            _psql(database_url, "SELECT email FROM customers WHERE external_id = 'kept-1'")
-            == "kept@example.com"
-        )
+        assert _psql(database_url, "SELECT email FROM customers WHERE external_id = 'kept-1'") == "kept@example.com"
         assert _redis(redis_url).xlen("xeno:kept") == 1
         stop_and_assert_nothing_left(product)
 
