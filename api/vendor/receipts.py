@@ -96,6 +96,7 @@ class ReceiptDispatcher:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.debug("receipt callback %s failed: %r", callback.webhook_id, exc)
                 status = None
+            self._simulator.outbox.posted(callback)
             self._settle(callback, status)
         finally:
             self._slots.release()

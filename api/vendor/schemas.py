@@ -61,7 +61,7 @@ class Stats(BaseModel):
     duplicates_suppressed: int
     outcomes: dict[str, int] = Field(description="final outcome decided per sent message: delivered, failed")
     responses: dict[str, int] = Field(description="send requests by answer: accepted, 5xx, 429, timeout")
-    receipts_pending: int = Field(description="receipts waiting to be posted or retried")
+    receipts_pending: int = Field(description="receipts not yet acknowledged or dropped (waiting, retrying, posting)")
     receipts_posted: int = Field(description="receipts in callbacks the CRM acknowledged, repeats included")
     receipts_posted_by_status: dict[str, int]
     receipts_dropped: int = Field(description="receipts given up after the last attempt or a 4xx")

@@ -54,41 +54,51 @@ class Callback:
 
 
 class ReceiptOutbox:
-    """Receipts and callbacks waiting for their time, earliest first."""
+    """Receipts and callbacks waiting for their time, earliest first, and a count of those on the wire."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, list[Receipt] | Callback]] = []
         self._order = itertools.count()
-        self.pending = 0
+        self._waiting = 0
+        self._on_the_wire = 0
+
+    @property
+    def pending(self) -> int:
+        """Receipts not yet acknowledged or dropped: waiting, due for a retry, or being posted."""
+        return self._waiting + self._on_the_wire
 
     def add_receipts(self, due: float, receipts: list[Receipt]) -> None:
         heapq.heappush(self._heap, (due, next(self._order), receipts))
-        self.pending += len(receipts)
+        self._waiting += len(receipts)
 
     def add_callback(self, due: float, callback: Callback) -> None:
         heapq.heappush(self._heap, (due, next(self._order), callback))
-        self.pending += len(callback.receipts)
+        self._waiting += len(callback.receipts)
 
     def take_due(self, now: float) -> tuple[list[Receipt], list[Callback]]:
-        """Everything due by `now`: fresh receipts (in due order) and callbacks to retry."""
+        """Everything due by `now`: fresh receipts (in due order) and callbacks to retry, now on the wire
+        until `posted` is called for the callback that carries them."""
         receipts: list[Receipt] = []
         callbacks: list[Callback] = []
         while self._heap and self._heap[0][0] <= now:
             entry = heapq.heappop(self._heap)[2]
             if isinstance(entry, Callback):
                 callbacks.append(entry)
-                self.pending -= len(entry.receipts)
             else:
                 receipts.extend(entry)
-                self.pending -= len(entry)
+        taken = len(receipts) + sum(len(c.receipts) for c in callbacks)
+        self._waiting -= taken
+        self._on_the_wire += taken
         return receipts, callbacks
 
-    def next_due(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+    def posted(self, callback: Callback) -> None:
+        """The attempt to post `callback` is over, whatever its answer."""
+        self._on_the_wire -= len(callback.receipts)
 
     def clear(self) -> None:
+        """Drop everything waiting; callbacks already on the wire still finish."""
         self._heap.clear()
-        self.pending = 0
+        self._waiting = 0
 
 
 @dataclass
