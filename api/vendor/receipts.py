@@ -1,8 +1,9 @@
 """Posting receipts to the CRM: batched, signed per Standard Webhooks, retried with backoff.
 
-One loop wakes every few milliseconds, takes whatever receipts are due from the outbox, cuts them into
+One loop sleeps until receipts fall due (never polling an empty outbox), takes what is due, cuts it into
 callbacks of `receipt_batch_size` and posts them over aiohttp with at most `receipt_concurrency` in flight
-(one task per callback, never per receipt). A callback answered 2xx is done; a 408, 429, 5xx, timeout or
+(one task per callback, never per receipt), then lingers a few milliseconds so receipts gather into full
+callbacks. A callback answered 2xx is done; a 408, 429, 5xx, timeout or
 connection error puts it back in the outbox to be retried after an exponential backoff with jitter, under
 the same `webhook-id`; any other answer, or running out of attempts, drops its receipts (counted).
 """
@@ -23,7 +24,7 @@ from engine.webhooks import sign
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_S = 0.01
+GATHER_S = 0.01
 RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 
 
@@ -66,7 +67,8 @@ class ReceiptDispatcher:
                         task = asyncio.create_task(self._post(session, callback))
                         self._in_flight.add(task)
                         task.add_done_callback(self._in_flight.discard)
-                    await asyncio.sleep(POLL_INTERVAL_S)
+                    await asyncio.sleep(GATHER_S)
+                    await self._simulator.outbox.wait_until_due()
             finally:
                 for task in self._in_flight:
                     task.cancel()

@@ -8,6 +8,8 @@ tuple, because the delivery benchmark pushes a million messages through it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import heapq
 import itertools
 import random
@@ -61,6 +63,7 @@ class ReceiptOutbox:
         self._order = itertools.count()
         self._waiting = 0
         self._on_the_wire = 0
+        self._earlier_entry = asyncio.Event()
 
     @property
     def pending(self) -> int:
@@ -68,12 +71,25 @@ class ReceiptOutbox:
         return self._waiting + self._on_the_wire
 
     def add_receipts(self, due: float, receipts: list[Receipt]) -> None:
-        heapq.heappush(self._heap, (due, next(self._order), receipts))
+        self._push(due, receipts)
         self._waiting += len(receipts)
 
     def add_callback(self, due: float, callback: Callback) -> None:
-        heapq.heappush(self._heap, (due, next(self._order), callback))
+        self._push(due, callback)
         self._waiting += len(callback.receipts)
+
+    def _push(self, due: float, entry: list[Receipt] | Callback) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), entry))
+        if self._heap[0][2] is entry:
+            self._earlier_entry.set()
+
+    async def wait_until_due(self) -> None:
+        """Return once the earliest entry is due, sleeping meanwhile (also while empty) without polling."""
+        while not self._heap or self._heap[0][0] > time.monotonic():
+            self._earlier_entry.clear()
+            timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._earlier_entry.wait(), timeout)
 
     def take_due(self, now: float) -> tuple[list[Receipt], list[Callback]]:
         """Everything due by `now`: fresh receipts (in due order) and callbacks to retry, now on the wire
