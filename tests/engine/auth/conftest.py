@@ -1,0 +1,1 @@
+from tests.engine.auth.fixtures import *  # noqa: F403
