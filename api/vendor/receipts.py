@@ -3,9 +3,10 @@
 One loop sleeps until receipts fall due (never polling an empty outbox), takes what is due, cuts it into
 callbacks of `receipt_batch_size` and posts them over aiohttp with at most `receipt_concurrency` in flight
 (one task per callback, never per receipt), then lingers a few milliseconds so receipts gather into full
-callbacks. A callback answered 2xx is done; a 408, 429, 5xx, timeout or
-connection error puts it back in the outbox to be retried after an exponential backoff with jitter, under
-the same `webhook-id`; any other answer, or running out of attempts, drops its receipts (counted).
+callbacks. A callback answered 2xx is done; a 408, 425, 429, 5xx, timeout or connection error puts it back
+in the outbox to be retried after an exponential backoff with jitter, under the same `webhook-id` and
+body, re-signed with the time of the new attempt; any other answer, or running out of attempts, drops
+its receipts (counted in the stats).
 """
 
 from __future__ import annotations

@@ -95,9 +95,7 @@ def test_any_one_of_several_signatures_is_enough() -> None:
         pytest.param(lambda h, b: (h, b.replace(b"delivered", b"failed")), id="body"),
         pytest.param(lambda h, b: ({**h, "webhook-id": "msg_other"}, b), id="id"),
         pytest.param(lambda h, b: ({**h, "webhook-timestamp": str(TIMESTAMP + 1)}, b), id="timestamp"),
-        pytest.param(
-            lambda h, b: ({**h, "webhook-signature": "v2" + h["webhook-signature"][2:]}, b), id="version"
-        ),
+        pytest.param(lambda h, b: ({**h, "webhook-signature": "v2" + h["webhook-signature"][2:]}, b), id="version"),
         pytest.param(lambda h, b: ({**h, "webhook-signature": "v1,\u00e9t\u00e9"}, b), id="non-ascii"),
     ],
 )
