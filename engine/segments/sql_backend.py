@@ -33,6 +33,7 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    literal,
     or_,
     select,
 )
@@ -244,9 +245,10 @@ class SqlEvaluator(SegmentEvaluator):
 
 
 def _compare(column: ColumnElement[Any], test: FieldTest, naive: bool) -> ColumnElement[bool]:
-    operand = test.operand
-    if naive:
-        operand = tuple(_naive_utc(item) for item in operand) if isinstance(operand, tuple) else _naive_utc(operand)
+    if isinstance(test.operand, tuple):
+        operand: Any = tuple(_literal(item, naive) for item in test.operand)
+    else:
+        operand = _literal(test.operand, naive)
     match test.op:
         case "=":
             return column == operand
@@ -284,8 +286,12 @@ def _count_comparison(count: ColumnElement[int], op: str, n: int) -> ColumnEleme
     }[op]
 
 
-def _naive_utc(value: Any) -> Any:
-    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+def _literal(value: Any, naive: bool) -> ColumnElement[Any]:
+    """A bound value typed by its own Python type, not the column's: `2.5` must not become a BIGINT 2."""
+    if isinstance(value, datetime):
+        return literal(value.replace(tzinfo=None) if naive else value, DateTime(timezone=not naive))
+    kinds: dict[type, TypeEngine[Any]] = {bool: Boolean(), int: BigInteger(), float: Double(), str: Text()}
+    return literal(value, kinds.get(type(value), Date()))
 
 
 def _polars_dtype(sql_type: TypeEngine[Any]) -> pl.DataType:

@@ -47,10 +47,8 @@ _TAGS = ("and", "or", "not", "field", "event", "never")
 def parse_rule(data: Any, catalog: Catalog | None = None) -> Rule:
     """A rule from its JSON (text, bytes or decoded), checked against `catalog` when one is given."""
     try:
-        if isinstance(data, str | bytes):
-            rule = RULE_ADAPTER.validate_json(data)
-        else:
-            rule = RULE_ADAPTER.validate_python(data)
+        is_text = isinstance(data, str | bytes)
+        rule = RULE_ADAPTER.validate_json(data) if is_text else RULE_ADAPTER.validate_python(data)
     except ValidationError as error:
         raise RuleError(_shape_problems(error)) from None
     if catalog is not None:
