@@ -36,22 +36,26 @@ POOLS: dict[str, tuple[FeatureType, list[Any]]] = {
     "last_order_at": (FeatureType.DATETIME, [NOW - timedelta(days=days) for days in DAY_OFFSETS]),
     "trait_birthday": (FeatureType.DATE, [date(1990, 1, 1), date(2025, 5, 2), NOW.date(), date(2025, 6, 2)]),
 }
-SCHEMA = {
-    "customer_id": pl.Int64,
-    "total_spend": pl.Float64,
-    "order_count": pl.Int64,
-    "city": pl.Enum(["Lyon", "Oslo", "Paris"]),
-    "email": pl.String,
-    "email_consent": pl.Boolean,
-    "last_order_at": pl.Datetime("us", "UTC"),
-    "trait_birthday": pl.Date,
-}
-EVENT_SCHEMA = {
-    "customer_id": pl.Int64,
-    "name": pl.String,
-    "occurred_at": pl.Datetime("us", "UTC"),
-    "properties": pl.String,
-}
+SCHEMA = pl.Schema(
+    {
+        "customer_id": pl.Int64,
+        "total_spend": pl.Float64,
+        "order_count": pl.Int64,
+        "city": pl.Enum(["Lyon", "Oslo", "Paris"]),
+        "email": pl.String,
+        "email_consent": pl.Boolean,
+        "last_order_at": pl.Datetime("us", "UTC"),
+        "trait_birthday": pl.Date,
+    }
+)
+EVENT_SCHEMA = pl.Schema(
+    {
+        "customer_id": pl.Int64,
+        "name": pl.String,
+        "occurred_at": pl.Datetime("us", "UTC"),
+        "properties": pl.String,
+    }
+)
 PROPERTY_VALUES: dict[str, list[Any]] = {
     "string": ["shoes", "bags", "120"],
     "number": [5, 120, 120.5, -1],
