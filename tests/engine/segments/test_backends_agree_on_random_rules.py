@@ -38,22 +38,22 @@ POOLS: dict[str, tuple[FeatureType, list[Any]]] = {
 }
 SCHEMA = pl.Schema(
     {
-        "customer_id": pl.Int64,
-        "total_spend": pl.Float64,
-        "order_count": pl.Int64,
+        "customer_id": pl.Int64(),
+        "total_spend": pl.Float64(),
+        "order_count": pl.Int64(),
         "city": pl.Enum(["Lyon", "Oslo", "Paris"]),
-        "email": pl.String,
-        "email_consent": pl.Boolean,
+        "email": pl.String(),
+        "email_consent": pl.Boolean(),
         "last_order_at": pl.Datetime("us", "UTC"),
-        "trait_birthday": pl.Date,
+        "trait_birthday": pl.Date(),
     }
 )
 EVENT_SCHEMA = pl.Schema(
     {
-        "customer_id": pl.Int64,
-        "name": pl.String,
+        "customer_id": pl.Int64(),
+        "name": pl.String(),
         "occurred_at": pl.Datetime("us", "UTC"),
-        "properties": pl.String,
+        "properties": pl.String(),
     }
 )
 PROPERTY_VALUES: dict[str, list[Any]] = {
