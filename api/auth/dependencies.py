@@ -110,7 +110,8 @@ class RateLimit:
             return
         limit, period = settings.rate_limit(self.group)
         try:
-            decision = await RateLimiter(get_async_redis()).hit(f"{self.group}:{await _bucket(request)}", limit, period)
+            key = settings.redis_key(f"ratelimit:{self.group}:{await _bucket(request)}")
+            decision = await RateLimiter(get_async_redis()).hit(key, limit, period)
         except redis.RedisError as exc:
             raise ServiceUnavailable("the rate limiter cannot reach Redis; try again shortly") from exc
         if not decision.allowed:

@@ -45,7 +45,7 @@ def login(redis_client: RedisClient, settings: AppSettings) -> RedirectResponse:
     """Public. Redirects the browser to the provider (Google unless `XENO_OIDC_ISSUER` says otherwise) with
     an authorization-code request protected by PKCE, a state bound to this browser and a nonce."""
     pending = provider_for(settings).start_login(settings.oidc_callback_url)
-    remember_login(redis_client, pending)
+    remember_login(redis_client, settings, pending)
     response = RedirectResponse(pending.url, status_code=status.HTTP_302_FOUND)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -86,7 +86,7 @@ def callback(
     if not hmac.compare_digest(started_here.encode(), state.encode()):
         raise ApiError("this sign-in was not started from this browser; start again at /v1/auth/login")
     response.delete_cookie(LOGIN_COOKIE, path="/v1/auth")
-    nonce, code_verifier = take_login(redis_client, state)
+    nonce, code_verifier = take_login(redis_client, settings, state)
     identity = provider_for(settings).finish_login(code, settings.oidc_callback_url, nonce, code_verifier)
     return TokenPair.of(sign_in(db, settings, identity, "oidc", client_ip(request)))
 

@@ -37,7 +37,6 @@ CLOCK_LEEWAY_SECONDS = 60
 METADATA_MAX_AGE_SECONDS = 3600
 KEYS_MIN_REFETCH_SECONDS = 30
 LOGIN_MAX_AGE_SECONDS = 600
-LOGIN_KEY_PREFIX = "xeno:auth:login:"
 
 
 @dataclass(frozen=True)
@@ -200,14 +199,14 @@ def _provider(issuer: str, client_id: str, client_secret: str | None) -> OidcPro
     return OidcProvider(issuer, client_id, client_secret)
 
 
-def remember_login(client: redis.Redis, login: PendingLogin) -> None:
+def remember_login(client: redis.Redis, settings: Settings, login: PendingLogin) -> None:
     value = json.dumps({"nonce": login.nonce, "code_verifier": login.code_verifier})
-    client.set(LOGIN_KEY_PREFIX + login.state, value, ex=LOGIN_MAX_AGE_SECONDS)
+    client.set(settings.redis_key(f"auth:login:{login.state}"), value, ex=LOGIN_MAX_AGE_SECONDS)
 
 
-def take_login(client: redis.Redis, state: str) -> tuple[str, str]:
+def take_login(client: redis.Redis, settings: Settings, state: str) -> tuple[str, str]:
     """The nonce and code verifier of the sign-in with this state, which can be finished only once."""
-    value = client.getdel(LOGIN_KEY_PREFIX + state)
+    value = client.getdel(settings.redis_key(f"auth:login:{state}"))
     if value is None:
         raise InvalidCredentials("this sign-in is unknown, already finished or too old; start again")
     pending = json.loads(value)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import redis.asyncio
 
-KEY_PREFIX = "xeno:ratelimit:"
-
 # Returns {allowed (0/1), remaining, microseconds until the bucket is full again, microseconds to wait}.
 GCRA_SCRIPT = """
 local limit = tonumber(ARGV[1])
@@ -61,10 +59,9 @@ class RateLimiter:
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._script = client.register_script(GCRA_SCRIPT)
 
-    async def hit(self, bucket: str, limit: int, period_seconds: int) -> RateDecision:
-        """Count one request against `bucket` (e.g. `read:user:7`); whether it may go ahead."""
-        keys, args = [KEY_PREFIX + bucket], [limit, period_seconds]
-        allowed, remaining, reset_us, retry_us = await self._script(keys=keys, args=args)
+    async def hit(self, key: str, limit: int, period_seconds: int) -> RateDecision:
+        """Count one request against the bucket at Redis `key`; whether it may go ahead."""
+        allowed, remaining, reset_us, retry_us = await self._script(keys=[key], args=[limit, period_seconds])
         return RateDecision(
             allowed=bool(allowed),
             limit=limit,

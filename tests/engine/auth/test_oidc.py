@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from engine.auth.errors import InvalidCredentials
 from engine.auth.oidc import OidcProvider, PendingLogin, remember_login, take_login
+from engine.settings import get_settings
 from tests.engine.auth.provider import ANA, CLIENT_ID, CLIENT_SECRET, id_token_from
 
 
@@ -103,8 +104,9 @@ def test_the_authorization_url_asks_for_a_code_with_pkce_state_and_nonce(provide
 
 
 def test_a_pending_sign_in_can_be_finished_only_once(redis_client: redis.Redis) -> None:
-    remember_login(redis_client, PendingLogin(url="u", state="st", nonce="no", code_verifier="cv"))
+    settings = get_settings()
+    remember_login(redis_client, settings, PendingLogin(url="u", state="st", nonce="no", code_verifier="cv"))
 
-    assert take_login(redis_client, "st") == ("no", "cv")
+    assert take_login(redis_client, settings, "st") == ("no", "cv")
     with pytest.raises(InvalidCredentials, match="already finished"):
-        take_login(redis_client, "st")
+        take_login(redis_client, settings, "st")

@@ -17,7 +17,8 @@ def hits(bucket: str, count: int, limit: int, period: int) -> list[RateDecision]
         client = redis.asyncio.Redis.from_url(get_settings().redis_address)
         try:
             limiter = RateLimiter(client)
-            return [await limiter.hit(bucket, limit, period) for _ in range(count)]
+            key = get_settings().redis_key(f"ratelimit:{bucket}")
+            return [await limiter.hit(key, limit, period) for _ in range(count)]
         finally:
             await client.aclose()
 
@@ -57,4 +58,4 @@ def test_the_allowance_comes_back_one_request_per_interval(redis_client: redis.R
 def test_the_bucket_expires_from_redis_once_full_again(redis_client: redis.Redis) -> None:
     hits("auth:ip:127.0.0.1", 1, limit=10, period=60)
 
-    assert 0 < redis_client.pttl("xeno:ratelimit:auth:ip:127.0.0.1") <= 6_000
+    assert 0 < redis_client.pttl(get_settings().redis_key("ratelimit:auth:ip:127.0.0.1")) <= 6_000
