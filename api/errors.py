@@ -78,12 +78,8 @@ class ServiceUnavailable(ApiError):
     error = "unavailable"
 
 
-def error_response(
-    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers
-    )
+def error_response(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers)
 
 
 def validation_problems(errors: Any) -> list[dict[str, Any]]:

@@ -27,9 +27,7 @@ def get_engine() -> Engine:
 def get_redis() -> redis.Redis:
     """The Redis client (and its connection pool) for this process."""
     settings = get_settings()
-    pool = redis.ConnectionPool.from_url(
-        settings.redis_address, max_connections=settings.redis_max_connections
-    )
+    pool = redis.ConnectionPool.from_url(settings.redis_address, max_connections=settings.redis_max_connections)
     return redis.Redis(connection_pool=pool)
 
 
@@ -37,9 +35,7 @@ def get_redis() -> redis.Redis:
 def get_async_redis() -> redis.asyncio.Redis:
     """The asyncio Redis client for this process's event loop (the API's request path)."""
     settings = get_settings()
-    return redis.asyncio.Redis.from_url(
-        settings.redis_address, max_connections=settings.redis_max_connections
-    )
+    return redis.asyncio.Redis.from_url(settings.redis_address, max_connections=settings.redis_max_connections)
 
 
 def reset_connections() -> None:

@@ -98,9 +98,7 @@ def verify_key(db: Engine, token: str, scope: str = "ingest") -> WriteKey | None
     prefix, secret = parts
     with db.begin() as conn:
         row = conn.execute(
-            select(*_columns(), api_keys.c.key_hash).where(
-                api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None)
-            )
+            select(*_columns(), api_keys.c.key_hash).where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
         ).one_or_none()
         if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
             return None

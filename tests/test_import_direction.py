@@ -21,9 +21,7 @@ def test_importing_engine_pulls_in_no_framework() -> None:
         "forbidden = {'fastapi', 'dagster', 'streamlit', 'api', 'pipelines', 'dashboard'}\n"
         "print(sorted({n.split('.')[0] for n in sys.modules} & forbidden))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
 
 

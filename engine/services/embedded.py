@@ -83,9 +83,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "redis.conf"
         config.write_text(
-            REDIS_CONFIG.format(
-                port=self.port, data_dir=self.data_dir.resolve(), appendfsync=self.appendfsync
-            )
+            REDIS_CONFIG.format(port=self.port, data_dir=self.data_dir.resolve(), appendfsync=self.appendfsync)
         )
         return ServiceSpec(
             name="redis",
