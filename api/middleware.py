@@ -8,7 +8,9 @@ honest `Content-Length` is passed through untouched: the HTTP server reads exact
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
@@ -64,10 +66,21 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class DashboardCors(CORSMiddleware):
+    """CORS for the dashboard's origin only; a refused preflight answers in the usual error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        detail = f"cross-origin requests are only allowed from the dashboard: {bytes(response.body).decode()}"
+        return error_response(400, "cors_refused", detail, {"Vary": "Origin"})
+
+
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        DashboardCors,
         allow_origins=[settings.dashboard_origin],
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
