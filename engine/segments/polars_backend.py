@@ -181,7 +181,8 @@ class PolarsEvaluator(SegmentEvaluator):
                 counts = self.compiler.matching_event_counts(node, path)
                 found = counts.filter(pl.col("customer_id") == customer_id)["events"]
                 event_counts[path] = int(found[0]) if len(found) else 0
-        return CustomerFacts(matched=matched, values=row.select(fields).row(0, named=True), event_counts=event_counts)
+        values = row.select(fields).row(0, named=True) if fields else {}
+        return CustomerFacts(matched=matched, values=values, event_counts=event_counts)
 
 
 def compile_polars(

@@ -3,7 +3,7 @@
 Like narwhals' `constructor` fixture, a test written once against `make_evaluator(features, events)`
 runs on all three backends. DuckDB reads the frames from Parquet files, as it reads snapshots. Postgres
 gets a temporary features table and the real `events` table (with the customers its foreign key needs)
-on one connection whose transaction is rolled back afterwards.
+on one connection whose transaction is rolled back when the module's tests are done.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import count
-from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import BigInteger, Column, Connection, DateTime, Engine, MetaData, Table, Text, insert
+from sqlalchemy import BigInteger, Column, Connection, DateTime, MetaData, Table, Text, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 
+from engine.connections import get_engine
 from engine.features.catalog import Catalog, catalog_for_schema
 from engine.schema import customers, events
 from engine.segments.duckdb_backend import DuckDbEvaluator
@@ -75,27 +75,42 @@ def postgres_evaluator(
     return SqlEvaluator(connection, table, events_table, now=NOW, catalog=catalog)
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeEvaluator]:
-    """Makes an evaluator of the given backend over a features frame and an events frame."""
-    name = request.param
-    if name == "polars":
-        yield lambda features, event_rows: PolarsEvaluator(features, event_rows, now=NOW)
-    elif name == "duckdb":
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeEvaluator]:
+    """Makes an evaluator of the given backend over a features frame and an events frame.
+
+    The evaluator for a pair of frames is made once per module (keyed by the frames' identity: the
+    modules pass the same constant frames), so Postgres loads each dataset once.
+    """
+    made: dict[tuple[int, int], SegmentEvaluator] = {}
+
+    def once(build: MakeEvaluator) -> MakeEvaluator:
+        def make(features: pl.DataFrame, event_rows: pl.DataFrame) -> SegmentEvaluator:
+            key = (id(features), id(event_rows))
+            if key not in made:
+                made[key] = build(features, event_rows)
+            return made[key]
+
+        return make
+
+    if request.param == "polars":
+        yield once(lambda features, event_rows: PolarsEvaluator(features, event_rows, now=NOW))
+    elif request.param == "duckdb":
+        folder = tmp_path_factory.mktemp("snapshots")
 
         def over_parquet(features: pl.DataFrame, event_rows: pl.DataFrame) -> SegmentEvaluator:
             number = next(_numbers)
-            features.write_parquet(tmp_path / f"features_{number}.parquet")
-            event_rows.write_parquet(tmp_path / f"events_{number}.parquet")
+            features.write_parquet(folder / f"features_{number}.parquet")
+            event_rows.write_parquet(folder / f"events_{number}.parquet")
             return DuckDbEvaluator.over_parquet(
-                str(tmp_path / f"features_{number}.parquet"),
-                str(tmp_path / f"events_{number}.parquet"),
-                now=NOW,
+                str(folder / f"features_{number}.parquet"), str(folder / f"events_{number}.parquet"), now=NOW
             )
 
-        yield over_parquet
+        yield once(over_parquet)
     else:
-        database: Engine = request.getfixturevalue("database")
-        with database.connect() as connection, connection.begin() as transaction:
-            yield lambda features, event_rows: postgres_evaluator(connection, features, event_rows)
+        request.getfixturevalue("service_urls")
+        with get_engine().connect() as connection, connection.begin() as transaction:
+            # Emptied inside the transaction, so the rollback below restores whatever was there.
+            connection.execute(text("TRUNCATE customers, events CASCADE"))
+            yield once(lambda features, event_rows: postgres_evaluator(connection, features, event_rows))
             transaction.rollback()
