@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from bench.common import api_process, free_port, process, report, use_fresh_services
-from engine.connections import get_engine, get_redis
+from engine.connections import get_engine, get_redis, psycopg_connection
 from engine.ingest.consumer import drain
 from engine.keys import create_key
 from engine.settings import get_settings
@@ -53,13 +53,10 @@ def copy_baseline(bodies: list[bytes]) -> float:
         for m in orjson.loads(body)["batch"]
     ]
     with get_engine().begin() as conn:
-        pg = conn.connection.driver_connection
         started = time.perf_counter()
         with (
-            pg.cursor() as cursor,
-            cursor.copy(  # type: ignore[union-attr]
-                "COPY events (message_id, type, name, properties, context, occurred_at) FROM STDIN"
-            ) as copy,
+            psycopg_connection(conn).cursor() as cursor,
+            cursor.copy("COPY events (message_id, type, name, properties, context, occurred_at) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)

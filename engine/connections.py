@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import psycopg
 import redis
 import redis.asyncio
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from engine.settings import get_settings
 
@@ -21,6 +22,13 @@ def get_engine() -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
     )
+
+
+def psycopg_connection(conn: Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one, for what only the driver does (COPY)."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
 
 
 @lru_cache(maxsize=1)

@@ -73,7 +73,7 @@ def _orders(rng: random.Random, customer: dict[str, Any], now: datetime) -> list
     orders = []
     for k in range(min(int(rng.expovariate(1 / 2.5)), 30)):
         lines = rng.sample(PRODUCTS, rng.randint(1, 3))
-        items = [{"sku": sku, "name": name, "quantity": rng.randint(1, 2), "price": f"{price}.00"}
+        items: list[dict[str, Any]] = [{"sku": sku, "name": name, "quantity": rng.randint(1, 2), "price": f"{price}.00"}
                  for sku, name, price in lines]  # fmt: skip
         amount = sum(int(item["quantity"]) * float(item["price"]) for item in items)
         ordered_at = signed_up + (now - signed_up) * rng.random()

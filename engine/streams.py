@@ -63,7 +63,8 @@ def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idl
     entries: list[Entry] = []
     cursor = "0-0"
     while len(entries) < count:
-        cursor_raw, claimed, *_ = client.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count - len(entries))
+        answer: Any = client.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count - len(entries))
+        cursor_raw, claimed, *_ = answer
         entries.extend(_decode(entry_id, fields) for entry_id, fields in claimed if fields is not None)
         cursor = cursor_raw.decode() if isinstance(cursor_raw, bytes) else str(cursor_raw)
         if cursor == "0-0":
@@ -73,7 +74,7 @@ def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idl
 
 def read(client: redis.Redis, stream: str, group: str, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
     """Read up to `count` entries no consumer of the group has seen yet."""
-    answer = client.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
+    answer: Any = client.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
     if not answer:
         return []
     _, messages = answer[0]
@@ -91,7 +92,7 @@ def ack(client: redis.Redis, stream: str, group: str, entry_ids: list[str]) -> N
 
 
 def newest_entry_id(client: redis.Redis, stream: str) -> str | None:
-    newest = client.xrevrange(stream, count=1)
+    newest: Any = client.xrevrange(stream, count=1)
     return entry_id_text(newest[0][0]) if newest else None
 
 

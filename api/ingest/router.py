@@ -25,7 +25,7 @@ router = APIRouter(
     dependencies=[Security(write_key_basic), Security(write_key_bearer)],
 )
 
-_REFUSED = {
+_REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"description": "No write key, or an unknown or revoked one."},
     413: {"description": "The body or the batch is too large."},
     422: {"description": "No item was valid; `detail` lists each problem by index and field."},

@@ -27,7 +27,7 @@ router = APIRouter(
     dependencies=[Security(write_key_basic), Security(write_key_bearer)],
 )
 
-_REFUSED = {
+_REFUSED: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON, or no message in it was valid."},
     401: {"description": "No write key, or an unknown or revoked one."},
     413: {"description": "A call over 32 KB, or a batch over 500 KB."},

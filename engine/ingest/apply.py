@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from psycopg import Connection as PgConnection
 from sqlalchemy import Connection
 
+from engine.connections import psycopg_connection
 from engine.ingest.records import CUSTOMER_FIELDS, Batch, CustomerRecord, EventRecord, OrderRecord
 
 STAGING_TABLES = """
@@ -99,7 +100,7 @@ class ApplyCounts:
     duplicates: int = 0
     dead_lettered: int = 0
 
-    def __iadd__(self, other: ApplyCounts) -> ApplyCounts:
+    def __iadd__(self, other: ApplyCounts) -> Self:
         self.applied += other.applied
         self.duplicates += other.duplicates
         self.dead_lettered += other.dead_lettered
@@ -169,7 +170,7 @@ def _copy(pg: PgConnection, table: str, rows: Iterable[tuple[Any, ...]]) -> None
 
 def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
     """Write `batch` inside the caller's transaction; raises if Postgres refuses any of it."""
-    pg: PgConnection = conn.connection.driver_connection  # type: ignore[assignment]
+    pg = psycopg_connection(conn)
     customers = _fold_customers(batch["customers"])
     orders = _newest_orders(batch["orders"])
     events = batch["events"]

@@ -82,7 +82,9 @@ def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
 
 def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> CustomerIn:
     traits = message.traits
-    address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
+    address = traits.get("address")
+    if not isinstance(address, dict):
+        address = {}
     first, last = _name_parts(traits)
     candidate = {
         "external_id": message.user_id,
@@ -104,7 +106,9 @@ def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> C
 
 def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn:
     props = message.properties
-    products = props.get("products") if isinstance(props.get("products"), list) else []
+    products = props.get("products")
+    if not isinstance(products, list):
+        products = []
     return order_adapter.validate_python(
         {
             "external_id": props.get("order_id", props.get("orderId")),

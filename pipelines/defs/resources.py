@@ -8,7 +8,7 @@ from engine.connections import get_engine, get_redis
 from engine.settings import Settings, get_settings
 
 
-class XenoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class XenoResource(dg.ConfigurableResource):
     """Pools are opened on first use in the process that runs the step, never at import."""
 
     def settings(self) -> Settings:

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import redis
 from sqlalchemy import Engine, text
 
 from engine import streams
 from engine.ingest import deadletters
 from engine.ingest.consumer import GROUP, drain
-from engine.ingest.records import Batch, empty_batch
+from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.settings import get_settings
 
 NOW = "2026-11-25T10:00:00+00:00"
 
 
-def event(n: int, **fields: object) -> dict[str, object]:
-    return {"message_id": f"m-{n}", "customer_external_id": f"c-{n % 3}", "anonymous_id": None, "type": "track",
-            "name": "Product Viewed", "properties": {"n": n}, "context": {}, "occurred_at": NOW, **fields}  # fmt: skip
+def event(n: int, **fields: Any) -> EventRecord:
+    record = {"message_id": f"m-{n}", "customer_external_id": f"c-{n % 3}", "anonymous_id": None, "type": "track",
+              "name": "Product Viewed", "properties": {"n": n}, "context": {}, "occurred_at": NOW}  # fmt: skip
+    return cast(EventRecord, record | fields)
 
 
 def events_batch(*numbers: int) -> Batch:
     batch = empty_batch()
-    batch["events"] = [event(n) for n in numbers]  # type: ignore[typeddict-item]
+    batch["events"] = [event(n) for n in numbers]
     return batch
 
 
@@ -74,7 +77,7 @@ def test_records_postgres_refuses_become_dead_letters_and_the_rest_is_applied(
     settings = get_settings()
     stream = settings.stream("ingest")
     poisoned = events_batch(1, 2)
-    poisoned["events"].append(event(3, properties={"note": "nul \u0000 byte"}))  # type: ignore[arg-type]
+    poisoned["events"].append(event(3, properties={"note": "nul \u0000 byte"}))
     streams.publish(redis_client, stream, poisoned)
     redis_client.xadd(stream, {streams.PAYLOAD: b"{not json"})
     redis_client.xadd(stream, {streams.PAYLOAD: b'{"customers": "nope"}'})
