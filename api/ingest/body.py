@@ -20,8 +20,8 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is limited to {limit} bytes")
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The parsed body; 413 past `limit` bytes (before and after decompression), 400 for bad JSON."""
+async def read_json(request: Request, limit: int) -> tuple[Any, int]:
+    """The parsed body and its size; 413 past `limit` bytes (before and after decompression), 400 for bad JSON."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -44,6 +44,6 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body:
         raise UnprocessableEntity("the request body is empty; send JSON")
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), len(body)
     except orjson.JSONDecodeError as error:
         raise ApiError(f"the body is not valid JSON: {error}") from error

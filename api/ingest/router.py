@@ -41,7 +41,8 @@ def _as_items(body: Any) -> list[Any]:
 
 async def _ingest(request: Request, adapter: TypeAdapter[Any], table: str) -> Accepted:
     await authenticate(key_from_header(request))
-    items = _as_items(await read_json(request, get_settings().max_request_bytes))
+    body, _ = await read_json(request, get_settings().max_request_bytes)
+    items = _as_items(body)
     valid, problems = validate_items(adapter, items)
     rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
     if not valid:

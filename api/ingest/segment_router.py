@@ -39,17 +39,17 @@ class SegmentBatch(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    batch: list[dict[str, Any]] = Field(max_length=2500)
+    batch: list[Any] = Field(max_length=2500)
     context: dict[str, Any] = Field(default_factory=dict)
     sent_at: datetime | None = Field(None, alias="sentAt")
     write_key: str | None = Field(None, alias="writeKey")
 
 
 async def _accept(
-    request: Request, messages: list[Any], sent_at: datetime | None, body_key: str | None
+    request: Request, messages: list[Any], sent_at: datetime | None, body_key: str | None, body_bytes: int
 ) -> SegmentAccepted:
     await authenticate(key_from_header(request) or body_key)
-    batch, problems = to_batch(messages, datetime.now(UTC), sent_at)
+    batch, problems = to_batch(messages, datetime.now(UTC), sent_at, body_bytes)
     accepted = len(batch["events"])
     rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
     if not accepted and rejected:
@@ -73,19 +73,30 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
 @router.post("/batch", response_model=SegmentAccepted, responses=_REFUSED, openapi_extra=body_schema(SegmentBatch))
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
+    raw, size = await read_json(request, MAX_BATCH_BYTES)
     try:
-        body = SegmentBatch.model_validate(await read_json(request, MAX_BATCH_BYTES))
+        body = SegmentBatch.model_validate(raw)
     except ValidationError as error:
         raise UnprocessableEntity(_problem_list(error)) from error
-    messages = [{**message, "context": {**body.context, **message.get("context", {})}} for message in body.batch]
-    return await _accept(request, messages, body.sent_at, body.write_key)
+    messages = body.batch
+    if body.context:
+        messages = [_with_context(message, body.context) for message in messages]
+    return await _accept(request, messages, body.sent_at, body.write_key, size)
+
+
+def _with_context(message: Any, context: dict[str, Any]) -> Any:
+    """A message with the batch's context under its own (its own keys win)."""
+    if not isinstance(message, dict):
+        return message
+    own = message.get("context")
+    return {**message, "context": {**context, **own} if isinstance(own, dict) else context}
 
 
 async def _single(request: Request, call: str) -> SegmentAccepted:
-    body = await read_json(request, MAX_MESSAGE_BYTES)
+    body, size = await read_json(request, MAX_MESSAGE_BYTES)
     if not isinstance(body, dict):
         raise ApiError([{"index": 0, "field": "(body)", "message": "a call is one JSON object"}])
-    return await _accept(request, [{**body, "type": call}], None, body.get("writeKey"))
+    return await _accept(request, [{**body, "type": call}], None, body.get("writeKey"), size)
 
 
 def _route(call: str, summary: str) -> None:

@@ -9,13 +9,13 @@ time is shifted by the difference between when the request was sent (`sentAt`) a
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from engine.ingest.native import CustomerIn, OrderIn, Timestamp, customer_adapter, order_adapter
+from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.ingest.validation import ItemProblem, problems_of
 
@@ -23,7 +23,7 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 ORDER_COMPLETED = "Order Completed"
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 class SegmentMessage(BaseModel):
@@ -35,9 +35,9 @@ class SegmentMessage(BaseModel):
     user_id: Id | None = Field(None, alias="userId")
     anonymous_id: Id | None = Field(None, alias="anonymousId")
     message_id: Id | None = Field(None, alias="messageId")
-    timestamp: Timestamp | None = None
-    original_timestamp: Timestamp | None = Field(None, alias="originalTimestamp")
-    sent_at: Timestamp | None = Field(None, alias="sentAt")
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(None, alias="sentAt")
     context: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -62,13 +62,18 @@ def _refusal(message: SegmentMessage) -> tuple[str, str] | None:
     return None
 
 
+def _aware(moment: datetime) -> datetime:
+    """Times without a zone are taken as UTC (checked here, where it is needed, not per field)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _occurred_at(message: SegmentMessage, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
     happened = message.timestamp or message.original_timestamp
     if happened is None:
         return received_at
     sent_at = message.sent_at or batch_sent_at
-    skew = (received_at - sent_at) if sent_at else timedelta(0)
-    return happened + skew
+    skew = (received_at - _aware(sent_at)) if sent_at else timedelta(0)
+    return _aware(happened) + skew
 
 
 def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
@@ -150,13 +155,17 @@ def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord
 
 
 def to_batch(
-    raw_messages: list[Any], received_at: datetime, sent_at: datetime | None = None
+    raw_messages: list[Any], received_at: datetime, sent_at: datetime | None = None, body_bytes: int = 0
 ) -> tuple[Batch, list[ItemProblem]]:
-    """Validate Segment messages and map the good ones onto records; the bad ones come back as problems."""
+    """Validate Segment messages and map the good ones onto records; the bad ones come back as problems.
+
+    Messages are held to Segment's size limit one by one only when the body they came in could break it.
+    """
     batch = empty_batch()
     problems: list[ItemProblem] = []
+    check_sizes = body_bytes > MAX_MESSAGE_BYTES
     for index, raw in enumerate(raw_messages):
-        if len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
+        if check_sizes and len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
             problems.append(ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes"))
             continue
         try:
