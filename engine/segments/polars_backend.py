@@ -10,7 +10,7 @@ The events frame has `customer_id` (int, may be null), `name` (string or categor
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -37,11 +37,13 @@ from engine.segments.rules import (
     Performed,
     PropertyFilter,
     Rule,
+    child_nodes,
     walk,
 )
 from engine.segments.validation import check_rule
 
 BACKEND = "polars"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EventRule = Performed | NeverPerformed
 
 
@@ -124,8 +126,12 @@ class PolarsCompiler:
         if window.since is not None:
             filters.append(occurred_at >= _datetime_literal(window.since, schema["occurred_at"]))
         matching = self.events.filter(*filters)
+        if not node.where:
+            return matching
         property_tests = [_property_test(item, schema["properties"], path) for item in node.where]
-        return matching.filter(*property_tests) if property_tests else matching
+        # Narrow by name and time first, so JSON is read only for the events that can still match.
+        narrowed = matching.select("customer_id", "properties").collect()
+        return narrowed.lazy().filter(*property_tests)
 
 
 class PolarsEvaluator(SegmentEvaluator):
@@ -159,14 +165,29 @@ class PolarsEvaluator(SegmentEvaluator):
         return int(self.features.select(self.compiler.compile(rule).sum()).item())
 
     def _member_ids(self, rule: Rule, limit: int | None) -> list[int]:
-        ids = self.features.lazy().filter(self.compiler.compile(rule)).select("customer_id").sort("customer_id")
+        ids = self.features.lazy().filter(self.compiler.compile(rule)).select("customer_id")
         if limit is not None:
-            ids = ids.head(limit)
-        return ids.collect()["customer_id"].to_list()
+            ids = ids.select(pl.col("customer_id").bottom_k(limit))
+        return ids.sort("customer_id").collect()["customer_id"].to_list()
 
     def _clause_counts(self, rule: Rule) -> dict[str, int]:
-        sums = [self.compiler.compile(node, path).sum().alias(path) for path, node in walk(rule)]
-        return self.features.lazy().select(sums).collect().row(0, named=True)
+        # Each condition is computed once into a column; groups combine their children's columns.
+        nodes = list(walk(rule))
+        frame = self.features.lazy()
+        for path, node in reversed(nodes):
+            frame = frame.with_columns(self._node_from_children(node, path).alias(_column(path)))
+        sums = frame.select(pl.col(_column(path)).sum() for path, _ in nodes).collect()
+        return {path: int(sums[_column(path)][0]) for path, _ in nodes}
+
+    def _node_from_children(self, node: Rule, path: str) -> pl.Expr:
+        children = [pl.col(_column(child_path)) for child_path, _ in child_nodes(node, path)]
+        if isinstance(node, And):
+            return pl.all_horizontal(children)
+        if isinstance(node, Or):
+            return pl.any_horizontal(children)
+        if isinstance(node, Not):
+            return ~children[0]
+        return self.compiler.compile(node, path)
 
     def _customer_facts(self, rule: Rule, customer_id: int) -> CustomerFacts:
         row = self.features.filter(pl.col("customer_id") == customer_id)
@@ -183,6 +204,10 @@ class PolarsEvaluator(SegmentEvaluator):
                 event_counts[path] = int(found[0]) if len(found) else 0
         values = row.select(fields).row(0, named=True) if fields else {}
         return CustomerFacts(matched=matched, values=values, event_counts=event_counts)
+
+
+def _column(path: str) -> str:
+    return f"__segment_node {path}"
 
 
 def compile_polars(
@@ -230,30 +255,34 @@ def _compare(column: pl.Expr, dtype: pl.DataType, test: FieldTest) -> pl.Expr:
     raise UnsupportedRule(BACKEND, "", f"operator {test.op!r}")
 
 
-def _membership_values(values: tuple[Any, ...], dtype: pl.DataType) -> pl.Series:
+def _membership_values(values: tuple[Any, ...], dtype: pl.DataType) -> list[Any] | pl.Series:
+    """The values in the column's own type (a plain list: much quicker to build than a Series)."""
     if dtype.is_integer():
         whole = [int(value) for value in values if float(value).is_integer()]
-        return pl.Series(whole, dtype=pl.Int64).implode()
+        return whole or pl.Series([], dtype=pl.Int64).implode()
     if dtype.is_float():
-        return pl.Series([float(value) for value in values], dtype=pl.Float64).implode()
-    return pl.Series(values).implode()
+        return [float(value) for value in values]
+    return list(values)
 
 
 def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return column if dtype == pl.String else column.cast(pl.String)
 
 
-def _datetime_operand(operand: Any, dtype: pl.Datetime) -> Any:
+def _datetime_operand(operand: Any, dtype: pl.Datetime) -> pl.Expr | tuple[pl.Expr, ...]:
     if isinstance(operand, tuple):
         return tuple(_datetime_literal(item, dtype) for item in operand)
     return _datetime_literal(operand, dtype)
 
 
-def _datetime_literal(moment: datetime | date, dtype: pl.DataType) -> datetime | date:
-    """A UTC instant as the column holds it: naive datetime columns are taken to be in UTC."""
-    if isinstance(moment, datetime) and isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        return moment.replace(tzinfo=None)
-    return moment
+def _datetime_literal(moment: datetime, dtype: pl.DataType) -> pl.Expr:
+    """A UTC instant in the column's time zone (naive columns are taken to be UTC).
+
+    Built from epoch microseconds: a literal made from an aware `datetime` costs Polars ~0.3 ms.
+    """
+    time_zone = dtype.time_zone if isinstance(dtype, pl.Datetime) else None
+    micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    return pl.lit(micros).cast(pl.Datetime("us", time_zone))
 
 
 def _count_expr(events: pl.Expr, op: str, count: int) -> pl.Expr:
