@@ -1,8 +1,11 @@
 """Segments: the rule language, its checks and English, and the compilers that evaluate it.
 
 A rule is a typed tree stored as JSON (`rules`), parsed and checked against the feature catalog
-(`validation`), read back as a sentence (`english`), and compiled for Polars, DuckDB or SQL; the
-backends agree on every rule, nulls included (see NULLS.md).
+(`validation`) and read back as a sentence (`english`). `operands` fixes what each condition means in
+plain values; `polars_backend`, `duckdb_backend` and `sql_backend` each compile rules with one dispatch
+and offer an evaluator (`evaluation.SegmentEvaluator`: count, member ids, per-clause counts, explain).
+The backends agree on every rule, nulls included (see NULLS.md). The backends are imported from their
+modules, so using the rule language alone does not load DuckDB or the database schema.
 """
 
 from engine.segments.english import describe

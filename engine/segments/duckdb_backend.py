@@ -31,18 +31,19 @@ from engine.segments.operands import count_test as make_count_test
 from engine.segments.rules import (
     And,
     Condition,
+    EventRule,
     NeverPerformed,
     Not,
     Or,
     Performed,
     PropertyFilter,
     Rule,
+    child_nodes,
     walk,
 )
 from engine.segments.validation import check_rule
 
 BACKEND = "duckdb"
-EventRule = Performed | NeverPerformed
 _JSON_NUMBER_TYPES = ("BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT", "DOUBLE")
 
 
@@ -88,12 +89,11 @@ class DuckDbCompiler:
 
     def compile(self, node: Rule, path: str = "") -> Fragment:
         """A boolean SQL expression (never NULL) over the features relation, true where the node matches."""
-        prefix = f"{path}." if path else ""
+        children = [self.compile(child, child_path) for child_path, child in child_nodes(node, path)]
         if isinstance(node, And | Or):
-            children = (self.compile(child, f"{prefix}{node.tag}[{i}]") for i, child in enumerate(node.children))
             return Fragment.join(f" {node.tag.upper()} ", children).wrap("({})")
         if isinstance(node, Not):
-            return self.compile(node.child, f"{prefix}not").wrap("(NOT {})")
+            return children[0].wrap("(NOT {})")
         if isinstance(node, Condition):
             return self._condition(node, path)
         if isinstance(node, Performed | NeverPerformed):

@@ -31,6 +31,7 @@ from engine.segments.operands import count_test as make_count_test
 from engine.segments.rules import (
     And,
     Condition,
+    EventRule,
     NeverPerformed,
     Not,
     Or,
@@ -44,7 +45,6 @@ from engine.segments.validation import check_rule
 
 BACKEND = "polars"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EventRule = Performed | NeverPerformed
 
 
 class PolarsCompiler:
@@ -66,12 +66,13 @@ class PolarsCompiler:
 
     def compile(self, node: Rule, path: str = "") -> pl.Expr:
         """The boolean expression (never null) that is true for the customers the node matches."""
+        children = [self.compile(child, child_path) for child_path, child in child_nodes(node, path)]
         if isinstance(node, And):
-            return pl.all_horizontal(self._children(node, path))
+            return pl.all_horizontal(children)
         if isinstance(node, Or):
-            return pl.any_horizontal(self._children(node, path))
+            return pl.any_horizontal(children)
         if isinstance(node, Not):
-            return ~self.compile(node.child, f"{path}.not" if path else "not")
+            return ~children[0]
         if isinstance(node, Condition):
             return self._condition(node, path)
         if isinstance(node, Performed | NeverPerformed):
@@ -85,10 +86,6 @@ class PolarsCompiler:
                 self._matching_events(node, path).group_by("customer_id").agg(pl.len().alias("events")).collect()
             )
         return self._event_counts[node]
-
-    def _children(self, node: And | Or, path: str) -> list[pl.Expr]:
-        prefix = f"{path}." if path else ""
-        return [self.compile(child, f"{prefix}{node.tag}[{i}]") for i, child in enumerate(node.children)]
 
     def _condition(self, condition: Condition, path: str) -> pl.Expr:
         dtype = self.schema.get(condition.field)

@@ -91,6 +91,8 @@ class _Node(BaseModel):
         frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
     )
 
+    tag: ClassVar[str]  # the JSON key that tells this node kind apart
+
 
 def _scalar_type(value: Scalar) -> type:
     return float if isinstance(value, int | float) and not isinstance(value, bool) else type(value)
@@ -195,7 +197,7 @@ class NeverPerformed(_Node):
 
 
 NODE_TYPES: tuple[type[_Node], ...] = (And, Or, Not, Condition, Performed, NeverPerformed)
-_TAGS = tuple(node_type.tag for node_type in NODE_TYPES)  # type: ignore[attr-defined]
+_TAGS = tuple(node_type.tag for node_type in NODE_TYPES)
 
 
 def _node_tag(data: Any) -> str | None:

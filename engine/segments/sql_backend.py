@@ -57,18 +57,19 @@ from engine.segments.operands import count_test as make_count_test
 from engine.segments.rules import (
     And,
     Condition,
+    EventRule,
     NeverPerformed,
     Not,
     Or,
     Performed,
     PropertyFilter,
     Rule,
+    child_nodes,
     walk,
 )
 from engine.segments.validation import check_rule
 
 BACKEND = "sql"
-EventRule = Performed | NeverPerformed
 
 _SQL_TYPES: dict[FeatureType, TypeEngine[Any]] = {
     FeatureType.NUMBER: Double(),
@@ -105,12 +106,11 @@ class SqlCompiler:
 
     def compile(self, node: Rule, path: str = "") -> ColumnElement[bool]:
         """An expression (never NULL) that is true for the customers the node matches."""
-        prefix = f"{path}." if path else ""
+        children = [self.compile(child, child_path) for child_path, child in child_nodes(node, path)]
         if isinstance(node, And | Or):
-            children = [self.compile(child, f"{prefix}{node.tag}[{i}]") for i, child in enumerate(node.children)]
             return (and_ if isinstance(node, And) else or_)(*children).self_group()
         if isinstance(node, Not):
-            return ~self.compile(node.child, f"{prefix}not")
+            return ~children[0]
         if isinstance(node, Condition):
             return self._condition(node, path)
         if isinstance(node, Performed | NeverPerformed):
