@@ -6,9 +6,11 @@ servers that `xeno up` starts under the data folder, so these properties always 
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +84,34 @@ class Settings(BaseSettings):
     rate_limit_write: str = Field("300/minute", validation_alias="XENO_RATE_LIMIT_WRITE")
     rate_limit_ai: str = Field("30/minute", validation_alias="XENO_RATE_LIMIT_AI")
 
+    # --- Campaigns and delivery (engine/campaigns, api/receipts) ---
+    # Where senders post messages; the vendor's batch endpoint takes up to 1,000 per request.
+    delivery_vendor_url: str = Field("http://127.0.0.1:8100", validation_alias="XENO_DELIVERY_VENDOR_URL")
+    delivery_vendor_api_key: str | None = Field(None, validation_alias="XENO_DELIVERY_VENDOR_API_KEY")
+    # Messages per second across all senders; each sender keeps `delivery_concurrency` requests in flight.
+    delivery_rate_limit: int = Field(20_000, gt=0, validation_alias="XENO_DELIVERY_RATE_LIMIT")
+    delivery_batch_size: int = Field(500, gt=0, le=1_000, validation_alias="XENO_DELIVERY_BATCH_SIZE")
+    delivery_concurrency: int = Field(8, gt=0, validation_alias="XENO_DELIVERY_CONCURRENCY")
+    delivery_request_timeout_s: float = Field(10, gt=0, validation_alias="XENO_DELIVERY_REQUEST_TIMEOUT_S")
+    delivery_max_attempts: int = Field(8, gt=0, validation_alias="XENO_DELIVERY_MAX_ATTEMPTS")
+    delivery_backoff_s: float = Field(0.2, gt=0, validation_alias="XENO_DELIVERY_BACKOFF_S")
+    delivery_backoff_max_s: float = Field(10, gt=0, validation_alias="XENO_DELIVERY_BACKOFF_MAX_S")
+    delivery_claim_idle_ms: int = Field(60_000, gt=0, validation_alias="XENO_DELIVERY_CLAIM_IDLE_MS")
+    # Receipts: the vendor signs them with this `whsec_...` secret (the simulator's XENO_VENDOR_WEBHOOK_SECRET).
+    receipts_webhook_secret: str | None = Field(None, validation_alias="XENO_RECEIPTS_WEBHOOK_SECRET")
+    receipts_tolerance_s: int = Field(300, gt=0, validation_alias="XENO_RECEIPTS_TOLERANCE_S")
+    receipts_replay_ttl_s: int = Field(86_400, gt=0, validation_alias="XENO_RECEIPTS_REPLAY_TTL_S")
+    receipts_batch_entries: int = Field(40, gt=0, validation_alias="XENO_RECEIPTS_BATCH_ENTRIES")
+    # A campaign completes once every message has its final receipt, or this long after its last send.
+    receipt_timeout_s: int = Field(86_400, gt=0, validation_alias="XENO_RECEIPT_TIMEOUT_S")
+    # Contact policy: at most `frequency_cap` marketing messages per customer in `frequency_cap_days`
+    # (0: no cap); no sends in the customer's quiet hours (both unset or equal: none).
+    frequency_cap: int = Field(3, ge=0, validation_alias="XENO_FREQUENCY_CAP")
+    frequency_cap_days: float = Field(7, gt=0, validation_alias="XENO_FREQUENCY_CAP_DAYS")
+    quiet_hours_start: time | None = Field(time(21), validation_alias="XENO_QUIET_HOURS_START")
+    quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
+    default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
+
     @field_validator("signin_allowed_domains", "signin_allowed_emails", "admin_emails", mode="before")
     @classmethod
     def _split_lowercase_list(cls, value: object) -> object:
@@ -96,6 +126,20 @@ class Settings(BaseSettings):
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)
+        return value
+
+    @field_validator("quiet_hours_start", "quiet_hours_end", mode="before")
+    @classmethod
+    def _blank_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
         return value
 
     def rate_limit(self, group: RateLimitGroup) -> tuple[int, int]:

@@ -5,12 +5,15 @@ One module per domain, all on one `metadata`; each adds its tables in a migratio
 
 from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
+from engine.schema.campaigns import campaigns, communication_log
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
 
 __all__ = [
     "api_keys",
     "audit_log",
     "auth_sessions",
+    "campaigns",
+    "communication_log",
     "customers",
     "events",
     "ingest_dead_letters",

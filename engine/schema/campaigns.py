@@ -1,0 +1,101 @@
+"""Tables of campaigns: the campaigns themselves and the communication log, one row per recipient.
+
+The log is the record of every message: who it went to, what it said, and each step of its way
+(pending → queued → sent → delivered | failed, or skipped with the reason). Campaign counts, the
+frequency cap and "retry the failed" all read it. A recipient's row keeps their customer id without a
+foreign key: a launched campaign's history outlives changes to the customers table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from engine.schema.base import created_at, metadata, updated_at
+
+CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled", "failed")
+MESSAGE_STATUSES = ("pending", "queued", "sent", "delivered", "failed", "skipped")
+CHANNELS = ("sms", "email")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("subject", Text),  # e-mail only; a template too
+    # The audience: a saved segment, or a rule given inline.
+    Column("segment_id", BigInteger),
+    Column("audience_rule", JSONB),
+    # Frozen at launch: the rule that was evaluated, on which feature snapshot, and how many it matched.
+    Column("frozen_rule", JSONB),
+    Column("snapshot_version", Text),
+    Column("audience_size", Integer),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("failure_reason", Text),
+    Column("scheduled_at", DateTime(timezone=True)),
+    Column("launched_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    # The highest log id the launch has put on the delivery stream, so a relaunch resumes after it.
+    Column("published_through", BigInteger, nullable=False, server_default="0"),
+    Column("created_by", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
+    # "Retry the failed": a follow-up campaign to the failed recipients of this one.
+    Column("parent_campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="SET NULL")),
+    created_at(),
+    updated_at(),
+    CheckConstraint(_one_of("status", CAMPAIGN_STATUSES), name="status"),
+    CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    CheckConstraint(
+        "segment_id IS NOT NULL OR audience_rule IS NOT NULL OR parent_campaign_id IS NOT NULL", name="audience"
+    ),
+)
+Index("ix_campaigns_status_scheduled_at", campaigns.c.status, campaigns.c.scheduled_at)
+Index("ix_campaigns_created_at", campaigns.c.created_at)
+
+communication_log = Table(
+    "communication_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("address", Text),  # the phone number or e-mail address it went to
+    Column("message", Text),  # rendered; empty for skipped recipients
+    Column("subject", Text),
+    Column("status", Text, nullable=False),
+    Column("reason", Text),  # why it was skipped or failed
+    Column("vendor_message_id", Text),
+    # Stable per row, so a retried send is recognised by the vendor and never sent twice.
+    Column("idempotency_key", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", DateTime(timezone=True)),  # quiet hours: pending until then
+    created_at(),
+    Column("queued_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("failed_at", DateTime(timezone=True)),
+    UniqueConstraint("campaign_id", "customer_id"),
+    CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+    # Rows are updated twice after insert (sent, then delivered); room on the page keeps those updates HOT.
+    postgresql_with={"fillfactor": "70"},
+)
+Index("ix_communication_log_customer_id_created_at", communication_log.c.customer_id, communication_log.c.created_at)
