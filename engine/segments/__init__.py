@@ -4,8 +4,9 @@ A rule is a typed tree stored as JSON (`rules`), parsed and checked against the 
 (`validation`) and read back as a sentence (`english`). `operands` fixes what each condition means in
 plain values; `polars_backend`, `duckdb_backend` and `sql_backend` each compile rules with one dispatch
 and offer an evaluator (`evaluation.SegmentEvaluator`: count, member ids, per-clause counts, explain).
-The backends agree on every rule, nulls included (see NULLS.md). The backends are imported from their
-modules, so using the rule language alone does not load DuckDB or the database schema.
+The backends agree on every rule, nulls included (see "Missing values (nulls)" in the README). The
+backends are imported from their modules, so using the rule language alone does not load DuckDB or the
+database schema.
 """
 
 from engine.segments.english import describe

@@ -1,8 +1,9 @@
 """The out-of-core backend: a rule compiled to a DuckDB SQL expression over the snapshot's Parquet file(s).
 
 Every user value travels as a bound parameter (`?`), and identifiers come only from the catalog, so no
-rule can inject SQL. Every condition is two-valued (`COALESCE(..., FALSE)`), as NULLS.md describes;
-an event condition is an `IN` / `NOT IN` over a grouped subquery on the events relation.
+rule can inject SQL. Every condition is two-valued (`COALESCE(..., FALSE)`), as the README's "Missing
+values (nulls)" describes; an event condition is an `IN` / `NOT IN` over a grouped subquery on the events
+relation.
 """
 
 from __future__ import annotations

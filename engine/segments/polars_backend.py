@@ -2,7 +2,7 @@
 
 Conditions become column expressions; an event condition is computed once from the events frame
 (filter, count per customer) and becomes a membership test on `customer_id`. Every condition is
-two-valued (`fill_null(False)`), as NULLS.md describes.
+two-valued (`fill_null(False)`), as the README's "Missing values (nulls)" describes.
 
 The events frame has `customer_id` (int, may be null), `name` (string or categorical), `occurred_at`
 (datetime) and `properties` (JSON text, or a struct with one field per property).

@@ -3,7 +3,7 @@
 It works over a features table holding a snapshot (one row per customer, columns named as in the
 catalog; `features_table` declares one) and the events table of `engine.schema`. Values are bound
 parameters and identifiers are catalog names, so no rule can inject SQL. Every condition is
-two-valued (`COALESCE(..., FALSE)`), as NULLS.md describes.
+two-valued (`COALESCE(..., FALSE)`), as the README's "Missing values (nulls)" describes.
 """
 
 from __future__ import annotations
