@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import psutil
 import psycopg
 import pytest
 import redis
+from sqlalchemy import Engine
 
 from tests.fixtures.services import SESSION_TAG
 
@@ -43,7 +45,7 @@ class RunningProduct:
 
 
 @contextmanager
-def xeno_up(data_dir: Path, env: dict[str, str], timeout_s: float = 240) -> Iterator[RunningProduct]:
+def xeno_up(data_dir: Path, env: dict[str, str], *args: str, timeout_s: float = 240) -> Iterator[RunningProduct]:
     api_port, dagster_port = free_port(), free_port()
     full_env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
@@ -53,28 +55,36 @@ def xeno_up(data_dir: Path, env: dict[str, str], timeout_s: float = 240) -> Iter
         **env,
     }
     process = subprocess.Popen(
-        [XENO, "up"], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir
+        [XENO, "up", *args], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir
     )
     product = RunningProduct(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dagster_port}")
-    deadline = time.monotonic() + timeout_s
-    assert process.stdout is not None
-    try:
+    is_up = threading.Event()
+
+    def read_output() -> None:  # always drained, so a chatty child never blocks on a full pipe
+        assert process.stdout is not None
         for line in process.stdout:
             product.output.append(line)
             if "Xeno CRM is up" in line:
-                break
+                is_up.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not is_up.wait(0.5):
+            if process.poll() is not None:
+                pytest.fail("xeno up exited while starting:\n" + "".join(product.output))
             assert time.monotonic() < deadline, "xeno up did not come up in time:\n" + "".join(product.output)
-        else:
-            pytest.fail("xeno up exited while starting:\n" + "".join(product.output))
         yield product
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
-                process.communicate(timeout=60)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 raise
+        reader.join(timeout=10)
 
 
 def assert_product_answers(product: RunningProduct) -> None:
@@ -98,11 +108,19 @@ def stop_and_assert_nothing_left(product: RunningProduct) -> None:
     assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
 
 
-def test_up_on_external_servers_answers_and_stops_cleanly(tmp_path: Path, service_urls: tuple[str, str]) -> None:
+def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_cleanly(
+    tmp_path: Path, service_urls: tuple[str, str], database: Engine
+) -> None:
     database_url, redis_url = service_urls
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": f"{SESSION_TAG}_dagster"}
-    with xeno_up(tmp_path, env) as product:
+    with xeno_up(tmp_path, env, "--demo", "--demo-customers", "300") as product:
         assert_product_answers(product)
+        # The demo posts through the API; Dagster's sensor sees the stream and its job applies it.
+        deadline = time.monotonic() + 180
+        while _psql(database_url, "SELECT count(*) FROM customers") != 300:
+            assert time.monotonic() < deadline, "the demo data never reached Postgres:\n" + "".join(product.output)
+            time.sleep(1)
+        assert _psql(database_url, "SELECT count(*) > 0 FROM orders") is True
         stop_and_assert_nothing_left(product)
 
 
