@@ -1,0 +1,218 @@
+"""Launching a campaign: freeze its rule and audience, log every recipient, and queue the messages.
+
+In one transaction: the rule is evaluated once on one feature snapshot (the rule and the snapshot's
+version are stored with the campaign), the contact policy decides each recipient's fate, the messages
+are rendered, and one communication-log row per recipient is written with COPY; the campaign becomes
+`sending`. Who a launched campaign goes to is then fixed: later changes to the segment or to customers
+do not touch its log. The queued rows are then published to the delivery stream (`queue.publish_queued`),
+which a relaunch resumes, so running a launch twice, or again after a crash, sends nothing twice.
+
+A "retry the failed" campaign (one with a parent) goes to the parent's failed recipients instead of a
+rule, through the same policy and rendering.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import polars as pl
+import redis
+from sqlalchemy import Connection, Engine, RowMapping, text
+
+from engine.campaigns.audience import AudienceSource, FeatureSnapshot
+from engine.campaigns.errors import CampaignNotFound
+from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
+from engine.campaigns.queue import Published, idempotency_key_prefix, publish_queued
+from engine.campaigns.templates import MessageTemplate, TemplateError, check_template
+from engine.connections import psycopg_connection
+from engine.features.catalog import catalog_for_schema
+from engine.segments import RuleError, dump_rule, parse_rule
+from engine.segments.polars_backend import PolarsEvaluator
+from engine.settings import Settings
+
+LOG_COLUMNS = (
+    "campaign_id", "customer_id", "channel", "address", "message", "subject", "status", "reason",
+    "idempotency_key", "not_before", "created_at", "queued_at",
+)  # fmt: skip
+# What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
+LAUNCH_REFUSALS = (RuleError, TemplateError, LookupError)
+
+
+@dataclass
+class LaunchReport:
+    """What a launch did; `status` is the campaign's status afterwards."""
+
+    campaign_id: int
+    status: str
+    audience: int = 0
+    queued: int = 0
+    deferred: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    published: Published = field(default_factory=lambda: Published(0, 0))
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class _Recipients:
+    """The frozen audience: feature rows, and the rule (JSON) that chose them."""
+
+    members: pl.DataFrame
+    rule: Any
+
+
+def launch_campaign(
+    db: Engine,
+    client: redis.Redis,
+    settings: Settings,
+    campaign_id: int,
+    audience: AudienceSource,
+    *,
+    now: datetime | None = None,
+) -> LaunchReport:
+    """Launch a due scheduled campaign, or finish publishing one already sending; anything else is left alone.
+
+    A rule, template or segment that cannot be used makes the campaign `failed` with the reason.
+    """
+    moment = now or datetime.now(UTC)
+    try:
+        with db.begin() as conn:
+            campaign = conn.execute(
+                text("SELECT * FROM campaigns WHERE id = :id FOR UPDATE"), {"id": campaign_id}
+            ).mappings().one_or_none()  # fmt: skip
+            if campaign is None:
+                raise CampaignNotFound(campaign_id)
+            report = LaunchReport(campaign_id, campaign["status"])
+            if campaign["status"] == "scheduled" and campaign["scheduled_at"] <= moment:
+                report = _freeze_and_log(conn, campaign, audience, settings, moment)
+    except CampaignNotFound:
+        raise
+    except LAUNCH_REFUSALS as error:
+        _mark_failed(db, campaign_id, str(error))
+        return LaunchReport(campaign_id, "failed", detail=str(error))
+    if report.status == "sending":
+        report.published = publish_queued(db, client, settings, campaign_id)
+    return report
+
+
+def _mark_failed(db: Engine, campaign_id: int, reason: str) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE campaigns SET status = 'failed', failure_reason = :reason, completed_at = now(), "
+                "updated_at = now() WHERE id = :id AND status = 'scheduled'"
+            ),
+            {"id": campaign_id, "reason": reason},
+        )
+
+
+def _recipients(conn: Connection, campaign: RowMapping, snapshot: FeatureSnapshot, audience: AudienceSource,
+                now: datetime) -> _Recipients:  # fmt: skip
+    features = snapshot.features
+    parent = campaign["parent_campaign_id"]
+    if parent is not None:
+        failed = conn.execute(
+            text("SELECT customer_id FROM communication_log WHERE campaign_id = :parent AND status = 'failed'"),
+            {"parent": parent},
+        ).scalars()
+        rule = conn.execute(text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": parent}).scalar_one()
+        ids = pl.Series(list(failed), dtype=pl.Int64)
+        return _Recipients(features.filter(pl.col("customer_id").is_in(ids)), rule)
+    data = campaign["audience_rule"]
+    if data is None:
+        data = audience.segment_rule(campaign["segment_id"])
+    evaluator = PolarsEvaluator(features, snapshot.events, now=now)
+    rule = parse_rule(data, evaluator.catalog)
+    return _Recipients(evaluator.members(rule), dump_rule(rule))
+
+
+def _freeze_and_log(
+    conn: Connection, campaign: RowMapping, audience: AudienceSource, settings: Settings, now: datetime
+) -> LaunchReport:
+    snapshot = audience.snapshot()
+    catalog = catalog_for_schema(snapshot.features.schema)
+    body = check_template(campaign["template"], catalog)
+    subject = check_template(campaign["subject"], catalog) if campaign["subject"] else None
+    recipients = _recipients(conn, campaign, snapshot, audience, now)
+    channel: Channel = campaign["channel"]
+    since = now - timedelta(days=settings.frequency_cap_days)
+    recent = recent_message_counts(conn, since, excluding_campaign=campaign["id"])
+    plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
+    log = _log_rows(campaign["id"], channel, recipients.members, plan, body, subject, settings, now)
+    _copy_log(conn, log)
+    conn.execute(
+        text(
+            "UPDATE campaigns SET status = 'sending', launched_at = :now, frozen_rule = CAST(:rule AS jsonb), "
+            "snapshot_version = :version, audience_size = :size, updated_at = now() WHERE id = :id"
+        ),
+        {
+            "now": now,
+            "rule": orjson.dumps(recipients.rule).decode(),
+            "version": snapshot.version,
+            "size": recipients.members.height,
+            "id": campaign["id"],
+        },
+    )
+    statuses = Counter(log["status"].to_list())
+    reasons = log.filter(pl.col("status") == "skipped")["reason"].value_counts()
+    return LaunchReport(
+        campaign["id"],
+        "sending",
+        audience=recipients.members.height,
+        queued=statuses["queued"],
+        deferred=statuses["pending"],
+        skipped=dict(zip(reasons["reason"].to_list(), reasons["count"].to_list(), strict=True)),
+    )
+
+
+def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.DataFrame:
+    if template is None:
+        return pl.DataFrame({"message": [None] * members.height, "render_error": [None] * members.height},
+                            schema={"message": pl.String, "render_error": pl.String})  # fmt: skip
+    return template.render_frame(members)
+
+
+def _log_rows(
+    campaign_id: int,
+    channel: Channel,
+    members: pl.DataFrame,
+    plan: pl.DataFrame,
+    body: MessageTemplate,
+    subject: MessageTemplate | None,
+    settings: Settings,
+    now: datetime,
+) -> pl.DataFrame:
+    """The communication-log rows of the recipients, in `LOG_COLUMNS` order."""
+    message = _rendered(body, members)
+    title = _rendered(subject, members).rename({"message": "subject", "render_error": "subject_error"})
+    frame = pl.concat([plan, message, title], how="horizontal")
+    render_error = pl.coalesce("render_error", "subject_error")
+    skipped = (pl.col("status") == "skipped") | render_error.is_not_null()
+    prefix = idempotency_key_prefix(settings, campaign_id)
+    return frame.select(
+        pl.lit(campaign_id, pl.Int64).alias("campaign_id"),
+        "customer_id",
+        pl.lit(channel).alias("channel"),
+        "address",
+        pl.when(skipped).then(None).otherwise(pl.col("message")).alias("message"),
+        pl.when(skipped).then(None).otherwise(pl.col("subject")).alias("subject"),
+        pl.when(skipped).then(pl.lit("skipped")).otherwise(pl.col("status")).alias("status"),
+        pl.coalesce("reason", render_error).alias("reason"),
+        (pl.lit(prefix) + pl.col("customer_id").cast(pl.String)).alias("idempotency_key"),
+        pl.when(skipped).then(None).otherwise(pl.col("not_before")).alias("not_before"),
+        pl.lit(now).dt.convert_time_zone("UTC").alias("created_at"),
+        pl.when(~skipped & (pl.col("status") == "queued")).then(pl.lit(now)).dt.convert_time_zone("UTC")
+        .alias("queued_at"),
+    )  # fmt: skip
+
+
+def _copy_log(conn: Connection, log: pl.DataFrame) -> None:
+    buffer = io.BytesIO()
+    log.write_csv(buffer, include_header=False)
+    sql = f"COPY communication_log ({', '.join(LOG_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    with psycopg_connection(conn).cursor() as cursor, cursor.copy(sql) as copy:
+        copy.write(buffer.getbuffer())

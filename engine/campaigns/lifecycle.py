@@ -1,0 +1,197 @@
+"""A campaign's life: saved as a draft, scheduled (now or later), sending, paused and resumed, cancelled,
+completed; and "retry the failed" as a follow-up linked to it. The API's routes are thin calls to these.
+
+    draft ──schedule──▶ scheduled ──(launch)──▶ sending ⇄ paused
+      ▲                    │                      │        │
+      └───unschedule───────┤                      │        │
+      │                    │                      │        │
+      └──────cancel────────┴──────────────────────┴────────┴──▶ cancelled
+                                                  └──(all messages final)──▶ completed
+
+Saving checks the rule against the feature catalog and the template (and subject) for unknown variables
+and syntax errors, so a launch does not discover them. Pausing stops senders from posting the campaign's
+queued messages (they go back to pending); resuming queues them again. Cancelling skips every message
+not yet posted, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, text
+
+from engine.campaigns.errors import CampaignNotFound, CampaignStateError
+from engine.campaigns.policy import Channel
+from engine.campaigns.templates import check_template
+from engine.features.catalog import Catalog
+from engine.segments import dump_rule, parse_rule
+
+CANCELLED = "campaign cancelled"
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    """What a marketer saves: the audience is a saved segment or an inline rule (JSON), not both."""
+
+    name: str
+    channel: Channel
+    template: str
+    subject: str | None = None
+    segment_id: int | None = None
+    audience_rule: Any = None
+
+
+def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
+    if (draft.segment_id is None) == (draft.audience_rule is None):
+        raise ValueError("a campaign's audience is either a segment_id or an audience_rule")
+    if draft.channel not in ("sms", "email"):
+        raise ValueError(f"unknown channel {draft.channel!r}: use sms or email")
+    if draft.subject is not None and draft.channel != "email":
+        raise ValueError("only e-mail campaigns have a subject")
+    check_template(draft.template, catalog)
+    if draft.subject:
+        check_template(draft.subject, catalog)
+    rule = None if draft.audience_rule is None else dump_rule(parse_rule(draft.audience_rule, catalog))
+    return {
+        "name": draft.name,
+        "channel": draft.channel,
+        "template": draft.template,
+        "subject": draft.subject,
+        "segment_id": draft.segment_id,
+        "rule": None if rule is None else orjson.dumps(rule).decode(),
+    }
+
+
+def create_campaign(db: Engine, draft: CampaignDraft, catalog: Catalog, *, created_by: int | None = None) -> int:
+    """Save a draft; `ValueError`, `RuleError` or `TemplateError` (with positions) when it is not usable."""
+    values = _checked(draft, catalog)
+    with db.begin() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, created_by) "
+                    "VALUES (:name, :channel, :template, :subject, :segment_id, CAST(:rule AS jsonb), :created_by) "
+                    "RETURNING id"
+                ),
+                {**values, "created_by": created_by},
+            ).scalar_one()
+        )
+
+
+def update_campaign(db: Engine, campaign_id: int, draft: CampaignDraft, catalog: Catalog) -> None:
+    """Replace a draft's content (only drafts change: unschedule a scheduled one first)."""
+    values = _checked(draft, catalog)
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"draft"}, "edited")
+        conn.execute(
+            text(
+                "UPDATE campaigns SET name = :name, channel = :channel, template = :template, subject = :subject, "
+                "segment_id = :segment_id, audience_rule = CAST(:rule AS jsonb), updated_at = now() WHERE id = :id"
+            ),
+            {**values, "id": campaign_id},
+        )
+
+
+def delete_campaign(db: Engine, campaign_id: int) -> None:
+    """Delete a draft (anything that was launched stays, for its history)."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"draft"}, "deleted")
+        conn.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": campaign_id})
+
+
+def _require(conn: Connection, campaign_id: int, allowed: set[str], action: str) -> str:
+    """Lock the campaign and return its status; refuse when it is not one of `allowed`."""
+    status = conn.execute(
+        text("SELECT status FROM campaigns WHERE id = :id FOR UPDATE"), {"id": campaign_id}
+    ).scalar_one_or_none()
+    if status is None:
+        raise CampaignNotFound(campaign_id)
+    if status not in allowed:
+        raise CampaignStateError(campaign_id, status, action)
+    return str(status)
+
+
+def _set_status(conn: Connection, campaign_id: int, status: str, extra: str = "") -> None:
+    conn.execute(
+        text(f"UPDATE campaigns SET status = :status, updated_at = now(){extra} WHERE id = :id"),
+        {"status": status, "id": campaign_id},
+    )
+
+
+def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None) -> datetime:
+    """Schedule a draft to launch at `at` (now when None); the launch sensor picks it up once due."""
+    when = at or datetime.now(UTC)
+    if when.tzinfo is None:
+        raise ValueError("a schedule time needs a time zone")
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"draft", "scheduled"}, "scheduled")
+        conn.execute(
+            text("UPDATE campaigns SET status = 'scheduled', scheduled_at = :at, updated_at = now() WHERE id = :id"),
+            {"at": when, "id": campaign_id},
+        )
+    return when
+
+
+def unschedule_campaign(db: Engine, campaign_id: int) -> None:
+    """Take a scheduled campaign that has not launched back to draft."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"scheduled"}, "unscheduled")
+        _set_status(conn, campaign_id, "draft", ", scheduled_at = NULL")
+
+
+def pause_campaign(db: Engine, campaign_id: int) -> None:
+    """Stop posting: senders put the campaign's queued messages back to pending as they reach them."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"sending"}, "paused")
+        _set_status(conn, campaign_id, "paused")
+
+
+def resume_campaign(db: Engine, campaign_id: int) -> None:
+    """Post again: its pending messages are queued by the next `queue_due_messages` (quiet hours still apply)."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"paused"}, "resumed")
+        _set_status(conn, campaign_id, "sending")
+
+
+def cancel_campaign(db: Engine, campaign_id: int) -> int:
+    """Cancel; every message not yet posted is skipped with the reason. Returns how many were skipped now
+    (queued ones already on the delivery stream are skipped by the sender that reaches them)."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"draft", "scheduled", "sending", "paused"}, "cancelled")
+        _set_status(conn, campaign_id, "cancelled", ", completed_at = now()")
+        return conn.execute(
+            text(
+                "UPDATE communication_log SET status = 'skipped', reason = :reason "
+                "WHERE campaign_id = :id AND status = 'pending'"
+            ),
+            {"id": campaign_id, "reason": CANCELLED},
+        ).rowcount
+
+
+def retry_failed(
+    db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None
+) -> int:
+    """A follow-up campaign, scheduled at `at` (now when None), re-sending to the failed recipients of a
+    finished campaign; its id. `ValueError` when nothing failed."""
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"completed", "cancelled"}, "retried")
+        failed = conn.execute(
+            text("SELECT count(*) FROM communication_log WHERE campaign_id = :id AND status = 'failed'"),
+            {"id": campaign_id},
+        ).scalar_one()
+        if not failed:
+            raise ValueError(f"campaign {campaign_id} has no failed messages to retry")
+        return int(
+            conn.execute(
+                text(
+                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, "
+                    "parent_campaign_id, created_by, status, scheduled_at) "
+                    "SELECT name || ' (retry of the failed)', channel, template, subject, segment_id, audience_rule, "
+                    "id, :created_by, 'scheduled', :at FROM campaigns WHERE id = :id RETURNING id"
+                ),
+                {"id": campaign_id, "created_by": created_by, "at": at or datetime.now(UTC)},
+            ).scalar_one()
+        )
