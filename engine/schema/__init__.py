@@ -7,6 +7,7 @@ from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
+from engine.schema.segments import segment_sizes, segments
 
 __all__ = [
     "api_keys",
@@ -20,5 +21,7 @@ __all__ = [
     "metadata",
     "orders",
     "refresh_tokens",
+    "segment_sizes",
+    "segments",
     "users",
 ]
