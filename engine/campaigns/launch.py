@@ -28,10 +28,10 @@ from engine.campaigns.audience import AudienceSource, FeatureSnapshot
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Published, idempotency_key_prefix, publish_queued
-from engine.campaigns.templates import MessageTemplate, TemplateError, check_template
+from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
 from engine.connections import psycopg_connection
 from engine.features.catalog import catalog_for_schema
-from engine.segments import RuleError, dump_rule, parse_rule
+from engine.segments import RuleError, UnsupportedRule, dump_rule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import Settings
 
@@ -40,7 +40,7 @@ LOG_COLUMNS = (
     "idempotency_key", "not_before", "created_at", "queued_at",
 )  # fmt: skip
 # What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
-LAUNCH_REFUSALS = (RuleError, TemplateError, LookupError)
+LAUNCH_REFUSALS = (RuleError, UnsupportedRule, TemplateError, LookupError)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _recipients(conn: Connection, campaign: RowMapping, snapshot: FeatureSnapsho
             {"parent": parent},
         ).scalars()
         rule = conn.execute(text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": parent}).scalar_one()
-        ids = pl.Series(list(failed), dtype=pl.Int64)
+        ids = pl.Series(list(failed), dtype=pl.Int64).implode()
         return _Recipients(features.filter(pl.col("customer_id").is_in(ids)), rule)
     data = campaign["audience_rule"]
     if data is None:
@@ -172,7 +172,7 @@ def _freeze_and_log(
 def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.DataFrame:
     if template is None:
         return pl.DataFrame({"message": [None] * members.height, "render_error": [None] * members.height},
-                            schema={"message": pl.String, "render_error": pl.String})  # fmt: skip
+                            schema=RENDERED)  # fmt: skip
     return template.render_frame(members)
 
 

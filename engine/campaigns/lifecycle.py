@@ -171,9 +171,7 @@ def cancel_campaign(db: Engine, campaign_id: int) -> int:
         ).rowcount
 
 
-def retry_failed(
-    db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None
-) -> int:
+def retry_failed(db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None) -> int:
     """A follow-up campaign, scheduled at `at` (now when None), re-sending to the failed recipients of a
     finished campaign; its id. `ValueError` when nothing failed."""
     with db.begin() as conn:

@@ -26,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from engine.features.catalog import Catalog
 
 RENDER_FAILED = "the template could not be rendered for this customer"
+RENDERED = pl.Schema({"message": pl.String(), "render_error": pl.String()})
 
 
 def _default(value: Any, fallback: Any = "", boolean: bool = False) -> Any:
@@ -132,7 +133,9 @@ class MessageTemplate:
         used = list(self.variables)
         if not used:
             message, error = _render_one(compiled, {})
-            return pl.DataFrame({"message": [message] * features.height, "render_error": [error] * features.height})
+            return pl.DataFrame(
+                {"message": [message] * features.height, "render_error": [error] * features.height}, schema=RENDERED
+            )
         distinct = features.select(used).unique()
         rendered = [_render_one(compiled, row) for row in distinct.iter_rows(named=True)]
         distinct = distinct.with_columns(
@@ -141,6 +144,30 @@ class MessageTemplate:
         )
         joined = features.select(used).join(distinct, on=used, how="left", nulls_equal=True, maintain_order="left")
         return joined.select("message", "render_error")
+
+
+@dataclass(frozen=True)
+class PreviewMessage:
+    """The message one sample member would get, or why it cannot be rendered for them."""
+
+    customer_id: int
+    message: str | None
+    error: str | None
+
+
+def preview_messages(template: MessageTemplate, members: pl.DataFrame, limit: int = 5) -> list[PreviewMessage]:
+    """The messages of the first `limit` members (feature rows), as the campaign would send them."""
+    sample = members.head(limit)
+    rendered = template.render_frame(sample)
+    return [
+        PreviewMessage(customer_id, message, error)
+        for customer_id, message, error in zip(
+            sample["customer_id"].to_list(),
+            rendered["message"].to_list(),
+            rendered["render_error"].to_list(),
+            strict=True,
+        )
+    ]
 
 
 def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -1,0 +1,27 @@
+"""The receipts a vendor posts, and the answer it gets."""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+
+class ReceiptIn(TypedDict):
+    """What became of one message; `reference` is the message's log id, as the sender gave it."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    vendor_message_id: str
+    reference: int | str | None
+    status: Literal["sent", "delivered", "failed"]
+    reason: NotRequired[str | None]
+    occurred_at: AwareDatetime
+
+
+class ReceiptsAccepted(BaseModel):
+    """The callback is on the receipts stream (or was already: `duplicate`)."""
+
+    accepted: int = Field(description="receipts in this callback")
+    duplicate: bool = Field(description="true when this webhook-id was accepted before; nothing was added")

@@ -1,0 +1,193 @@
+"""Applying delivery receipts: drain the receipts stream into the communication log, in bulk.
+
+Each stream entry is one verified vendor callback (a receipt, or a list of them). Many entries are
+applied together: their receipts are folded per message (the earliest time of each status), then one
+UPDATE joins them to the log by the message's reference (its log id). Status only moves forward:
+pending → queued → sent → delivered | failed, and a final status is never changed, so duplicated, late
+and out-of-order receipts change nothing wrong; a late `sent` receipt still records its time. Entries
+are acknowledged after the commit; a crashed applier's entries are reclaimed and applied again, which
+changes nothing that was already applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DataError
+
+from engine import streams
+from engine.ingest.consumer import default_consumer_name
+from engine.settings import Settings
+from engine.streams import Entry
+
+log = logging.getLogger(__name__)
+
+STREAM = "receipts"
+GROUP = "receipt-appliers"
+RECEIPT_STATUSES = frozenset({"sent", "delivered", "failed"})
+
+# The status a log row moves to, given the folded receipts `r` of its message.
+_NEW_STATUS = """CASE
+    WHEN l.status NOT IN ('pending', 'queued', 'sent') THEN l.status
+    WHEN r.delivered_at IS NOT NULL AND (r.failed_at IS NULL OR r.delivered_at <= r.failed_at) THEN 'delivered'
+    WHEN r.failed_at IS NOT NULL THEN 'failed'
+    ELSE 'sent' END"""
+
+APPLY_RECEIPTS = f"""
+WITH r AS (
+    SELECT id,
+        min(vendor_message_id) AS vendor_message_id,
+        min(occurred_at) FILTER (WHERE status = 'sent') AS sent_at,
+        min(occurred_at) FILTER (WHERE status = 'delivered') AS delivered_at,
+        min(occurred_at) FILTER (WHERE status = 'failed') AS failed_at,
+        min(reason) FILTER (WHERE status = 'failed') AS reason
+    FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:vendor_ids AS text[]), CAST(:statuses AS text[]),
+        CAST(:reasons AS text[]), CAST(:times AS timestamptz[])
+    ) AS receipt(id, vendor_message_id, status, reason, occurred_at)
+    GROUP BY id
+)
+UPDATE communication_log l SET
+    status = {_NEW_STATUS},
+    sent_at = COALESCE(l.sent_at, r.sent_at),
+    delivered_at = CASE WHEN l.status <> 'delivered' AND {_NEW_STATUS} = 'delivered'
+        THEN r.delivered_at ELSE l.delivered_at END,
+    failed_at = CASE WHEN l.status <> 'failed' AND {_NEW_STATUS} = 'failed' THEN r.failed_at ELSE l.failed_at END,
+    reason = CASE WHEN l.status <> 'failed' AND {_NEW_STATUS} = 'failed'
+        THEN COALESCE(r.reason, 'failed without a reason') ELSE l.reason END,
+    vendor_message_id = COALESCE(l.vendor_message_id, r.vendor_message_id)
+FROM r
+WHERE l.id = r.id AND (l.status <> {_NEW_STATUS} OR (l.sent_at IS NULL AND r.sent_at IS NOT NULL))
+"""
+
+
+@dataclass
+class ReceiptReport:
+    """What applying receipts did: stream entries, the receipts in them, and the log rows they changed
+    (duplicates and receipts of messages already final change none); malformed ones are left out."""
+
+    entries: int = 0
+    receipts: int = 0
+    changed: int = 0
+    malformed: int = 0
+    reclaimed: int = 0
+    batches: int = 0
+
+    def add(self, other: ReceiptReport) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Columns:
+    ids: list[int]
+    vendor_ids: list[str | None]
+    statuses: list[str]
+    reasons: list[str | None]
+    times: list[str]
+
+
+def _receipts(payload: Any) -> list[Any]:
+    return payload if isinstance(payload, list) else [payload]
+
+
+def _columns(entries: list[Entry], report: ReceiptReport) -> _Columns:
+    columns = _Columns([], [], [], [], [])
+    for entry in entries:
+        for receipt in _receipts(entry.payload):
+            report.receipts += 1
+            reference = receipt.get("reference") if isinstance(receipt, dict) else None
+            if (
+                not isinstance(reference, int)
+                or isinstance(reference, bool)
+                or receipt.get("status") not in RECEIPT_STATUSES
+                or not isinstance(receipt.get("occurred_at"), str)
+            ):
+                report.malformed += 1
+                continue
+            columns.ids.append(reference)
+            columns.vendor_ids.append(receipt.get("vendor_message_id"))
+            columns.statuses.append(receipt["status"])
+            columns.reasons.append(receipt.get("reason"))
+            columns.times.append(receipt["occurred_at"])
+    return columns
+
+
+def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
+    """Apply the receipts of `entries` in one transaction; an entry Postgres refuses is skipped and logged."""
+    report = ReceiptReport(entries=len(entries))
+    columns = _columns([entry for entry in entries if entry.error is None], report)
+    report.malformed += sum(1 for entry in entries if entry.error is not None)
+    if not columns.ids:
+        return report
+    try:
+        with db.begin() as conn:
+            report.changed = conn.execute(text(APPLY_RECEIPTS), vars(columns)).rowcount
+    except DataError:
+        if len(entries) == 1:
+            log.error("receipts entry %s cannot be applied; skipping it: %s", entries[0].id, entries[0].raw[:500])
+            report.malformed += len(columns.ids)
+            return report
+        report = ReceiptReport(entries=len(entries))
+        for entry in entries:
+            one = apply_receipts(db, [entry])
+            report.receipts += one.receipts
+            report.changed += one.changed
+            report.malformed += one.malformed
+        return report
+    return report
+
+
+def drain_receipts(
+    db: Engine,
+    client: redis.Redis,
+    settings: Settings,
+    consumer: str | None = None,
+    max_batches: int | None = None,
+    block_ms: int | None = None,
+    on_batch: Callable[[ReceiptReport], None] | None = None,
+) -> ReceiptReport:
+    """Apply receipts until the stream is empty (or `max_batches` batches); reclaims a dead applier's first."""
+    stream = settings.stream(STREAM)
+    name = consumer or default_consumer_name()
+    streams.ensure_group(client, stream, GROUP)
+    report = ReceiptReport()
+    size = settings.receipts_batch_entries
+    while max_batches is None or report.batches < max_batches:
+        entries = streams.reclaim(client, stream, GROUP, name, settings.delivery_claim_idle_ms, size)
+        report.reclaimed += len(entries)
+        if not entries:
+            entries = streams.read(client, stream, GROUP, name, size, block_ms)
+        if not entries:
+            break
+        report.add(apply_receipts(db, entries))
+        streams.ack(client, stream, GROUP, [entry.id for entry in entries])
+        report.batches += 1
+        if on_batch:
+            on_batch(report)
+    return report
+
+
+# Remember the webhook id and append the callback in one atomic step: a replay is recognised, and a
+# callback is never remembered without being on the stream (so a retry after a failure is not lost).
+ACCEPT_ONCE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', ARGV[2], ARGV[3])
+end
+return false
+"""
+
+
+async def accept_callback(client: redis.asyncio.Redis, settings: Settings, webhook_id: str, body: bytes) -> str | None:
+    """Put a verified callback's body on the receipts stream once per webhook id; its entry id, or None
+    for a replay (already accepted within `receipts_replay_ttl_s`)."""
+    script = client.register_script(ACCEPT_ONCE_SCRIPT)
+    keys = [settings.redis_key(f"receipts:webhook:{webhook_id}"), settings.stream(STREAM)]
+    entry_id = await script(keys=keys, args=[settings.receipts_replay_ttl_s, streams.PAYLOAD, body])
+    return None if entry_id is None else streams.entry_id_text(entry_id)

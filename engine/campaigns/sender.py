@@ -1,0 +1,347 @@
+"""Senders: drain the delivery stream into the vendor's batch endpoint, and record what became of each message.
+
+A sender reads entries with the `senders` consumer group (several senders share the work), keeps up to
+`delivery_concurrency` vendor requests in flight over one aiohttp session, and paces them with the shared
+`delivery_rate_limit`. Timeouts, connection errors, 408, 425, 429 (its Retry-After honoured) and 5xx are
+retried with exponential backoff and jitter, up to `delivery_max_attempts`; each message carries its
+idempotency key, so a retry of a request the vendor did receive sends nothing twice. A batch the vendor
+refuses as malformed is retried one message at a time, so only the bad messages fail (with the vendor's
+reason); a message still not accepted after the last attempt fails with the reason.
+
+Results are written with one UPDATE per batch (queued → sent with the vendor's message id, or failed),
+and the entry is acknowledged only after that commits. A sender that dies leaves its entries pending in
+the group; another reclaims them after `delivery_claim_idle_ms` and posts them again under the same keys.
+
+Messages of a paused campaign go back to pending (resuming queues them again); those of a cancelled
+campaign are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+import redis
+from sqlalchemy import Engine, text
+
+from engine import streams
+from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry, Message
+from engine.campaigns.ratelimit import DeliveryRateLimit
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+# The vendor refuses our credentials or the URL is wrong: no message is at fault, so none fails for it.
+MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
+STATUS_CACHE_S = 0.5
+
+MARK_SENT = """
+UPDATE communication_log l SET
+    status = CASE WHEN l.status IN ('pending', 'queued') THEN 'sent' ELSE l.status END,
+    sent_at = COALESCE(l.sent_at, :now),
+    vendor_message_id = COALESCE(l.vendor_message_id, v.vendor_message_id),
+    attempts = l.attempts + :attempts
+FROM unnest(CAST(:ids AS bigint[]), CAST(:vendor_ids AS text[])) AS v(id, vendor_message_id)
+WHERE l.id = v.id
+"""
+MARK_FAILED = """
+UPDATE communication_log l SET status = 'failed', reason = v.reason, failed_at = :now,
+    attempts = l.attempts + :attempts
+FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS v(id, reason)
+WHERE l.id = v.id AND l.status IN ('pending', 'queued')
+"""
+BACK_TO_PENDING = """
+UPDATE communication_log SET status = 'pending' WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'queued'
+"""
+SKIP = """
+UPDATE communication_log SET status = 'skipped', reason = :reason
+WHERE id = ANY(CAST(:ids AS bigint[])) AND status IN ('pending', 'queued')
+"""
+
+
+class VendorMisconfigured(RuntimeError):
+    """The vendor refused the request itself (credentials, URL): retried later, never blamed on messages."""
+
+
+@dataclass
+class SenderReport:
+    """What a sender did: entries handled and messages by outcome."""
+
+    entries: int = 0
+    reclaimed: int = 0
+    sent: int = 0  # accepted by the vendor, including those it recognised by their key
+    duplicates: int = 0  # of those, the ones the vendor had already accepted before
+    failed: int = 0
+    requeued: int = 0  # of paused campaigns
+    skipped: int = 0  # of cancelled campaigns
+    retries: int = 0
+    rate_limited_s: float = 0.0
+
+
+@dataclass
+class _Outcome:
+    sent: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: int = 0
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int | None  # None: no answer (timeout, connection error)
+    body: bytes
+    attempts: int
+    problem: str | None = None  # why the last attempt failed
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; 0 when absent or unreadable."""
+    if not value:
+        return 0.0
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, settings: Settings, retry_after: float = 0.0) -> float:
+    """The wait after failed attempt number `attempt` (1-based): exponential with jitter, at least Retry-After."""
+    ceiling = min(settings.delivery_backoff_max_s, settings.delivery_backoff_s * 2 ** (attempt - 1))
+    return max(retry_after, ceiling / 2 + random.random() * ceiling / 2)
+
+
+def _outgoing(channel: str, message: Message) -> dict[str, Any]:
+    log_id, key, address, body, subject = message
+    outgoing: dict[str, Any] = {
+        "channel": channel, "to": address, "body": body, "idempotency_key": key, "reference": log_id,
+    }  # fmt: skip
+    if channel == "email" and subject is not None:
+        outgoing["subject"] = subject
+    return outgoing
+
+
+def _refusal(answer: _Answer) -> str:
+    try:
+        detail = orjson.loads(answer.body).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = answer.body[:200].decode(errors="replace")
+    return f"refused by the vendor ({answer.status}): {detail}"
+
+
+class Sender:
+    """One sender process's state: the HTTP session, the rate limit, and the campaign statuses it saw."""
+
+    def __init__(
+        self,
+        db: Engine,
+        client: redis.Redis,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        executor: ThreadPoolExecutor,
+        consumer: str,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.settings = settings
+        self.session = session
+        self.executor = executor
+        self.consumer = consumer
+        self.stream = settings.stream(STREAM)
+        self.report = SenderReport()
+        self.limit = DeliveryRateLimit(
+            client, settings.redis_key("delivery:rate"), settings.delivery_rate_limit, self._blocking
+        )
+        self._statuses: dict[int, tuple[float, str | None]] = {}
+        self._in_flight: set[str] = set()
+        self._batch_url = f"{settings.delivery_vendor_url.rstrip('/')}/v1/messages/batch"
+
+    async def _blocking(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False, block_ms: int = 500) -> SenderReport:
+        """Send until `stop` is set (or, with `until_idle`, until the stream has nothing left for this group)."""
+        await self._blocking(lambda: streams.ensure_group(self.client, self.stream, GROUP))
+        tasks: set[asyncio.Task[None]] = set()
+        concurrency = self.settings.delivery_concurrency
+        while not stop.is_set():
+            if len(tasks) >= concurrency:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            entries = await self._next_entries(concurrency - len(tasks), None if until_idle else block_ms)
+            if not entries:
+                if until_idle and not tasks:
+                    break
+                if until_idle:
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            for entry in entries:
+                self._in_flight.add(entry.id)
+                task = asyncio.create_task(self._handle(entry))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.wait(tasks)
+        return self.report
+
+    async def _next_entries(self, room: int, block_ms: int | None) -> list[streams.Entry]:
+        settings = self.settings
+        reclaimed = await self._blocking(
+            lambda: streams.reclaim(
+                self.client, self.stream, GROUP, self.consumer, settings.delivery_claim_idle_ms, room
+            )
+        )
+        fresh = [entry for entry in reclaimed if entry.id not in self._in_flight]
+        self.report.reclaimed += len(fresh)
+        if fresh:
+            return fresh
+        return await self._blocking(
+            lambda: streams.read(self.client, self.stream, GROUP, self.consumer, room, block_ms)
+        )
+
+    async def _handle(self, entry: streams.Entry) -> None:
+        try:
+            if entry.error is not None or not isinstance(entry.payload, dict):
+                log.error("dropping delivery entry %s: %s", entry.id, entry.error or "not an object")
+            else:
+                await self._deliver(DeliveryEntry.from_payload(entry.payload))
+            await self._blocking(lambda: streams.ack(self.client, self.stream, GROUP, [entry.id]))
+            self.report.entries += 1
+        except VendorMisconfigured as problem:
+            log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)
+            await asyncio.sleep(self.settings.delivery_backoff_max_s)
+        except Exception:
+            log.exception("delivery entry %s failed; it stays pending and will be reclaimed", entry.id)
+        finally:
+            self._in_flight.discard(entry.id)
+
+    async def _campaign_status(self, campaign_id: int) -> str | None:
+        seen_at, status = self._statuses.get(campaign_id, (0.0, None))
+        if time.monotonic() - seen_at > STATUS_CACHE_S:
+            status = await self._blocking(lambda: self._read_status(campaign_id))
+            self._statuses[campaign_id] = (time.monotonic(), status)
+        return status
+
+    def _read_status(self, campaign_id: int) -> str | None:
+        with self.db.connect() as conn:
+            found = conn.execute(text("SELECT status FROM campaigns WHERE id = :id"), {"id": campaign_id})
+            return found.scalar_one_or_none()
+
+    async def _deliver(self, entry: DeliveryEntry) -> None:
+        ids = [message[0] for message in entry.messages]
+        status = await self._campaign_status(entry.campaign_id)
+        if status == "paused":
+            self.report.requeued += await self._write(BACK_TO_PENDING, {"ids": ids})
+            return
+        if status != "sending":
+            reason = f"campaign {status or 'deleted'}"
+            self.report.skipped += await self._write(SKIP, {"ids": ids, "reason": reason})
+            return
+        self.report.rate_limited_s += await self.limit.acquire(len(ids))
+        outcome = await self._send(entry.channel, entry.messages)
+        await self._blocking(lambda: self._record(outcome))
+        self.report.sent += len(outcome.sent)
+        self.report.duplicates += outcome.duplicates
+        self.report.failed += len(outcome.failed)
+        self.report.retries += outcome.attempts - 1
+
+    async def _write(self, sql: str, params: dict[str, Any]) -> int:
+        def write() -> int:
+            with self.db.begin() as conn:
+                return conn.execute(text(sql), params).rowcount
+
+        return await self._blocking(write)
+
+    def _record(self, outcome: _Outcome) -> None:
+        now = datetime.now(UTC)
+        with self.db.begin() as conn:
+            if outcome.sent:
+                ids, vendor_ids = zip(*outcome.sent, strict=True)
+                conn.execute(
+                    text(MARK_SENT),
+                    {"ids": list(ids), "vendor_ids": list(vendor_ids), "now": now, "attempts": outcome.attempts},
+                )
+            if outcome.failed:
+                ids, reasons = zip(*outcome.failed, strict=True)
+                conn.execute(
+                    text(MARK_FAILED),
+                    {"ids": list(ids), "reasons": list(reasons), "now": now, "attempts": outcome.attempts},
+                )
+
+    async def _send(self, channel: str, messages: list[Message]) -> _Outcome:
+        body = orjson.dumps({"messages": [_outgoing(channel, message) for message in messages]})
+        answer = await self._post(body)
+        outcome = _Outcome(attempts=answer.attempts)
+        if answer.status is not None and 200 <= answer.status < 300:
+            results = orjson.loads(answer.body)["messages"]
+            for message, result in zip(messages, results, strict=True):
+                outcome.sent.append((message[0], result["vendor_message_id"]))
+                outcome.duplicates += bool(result.get("duplicate"))
+        elif answer.status is None or answer.status in RETRYABLE_STATUSES:
+            reason = f"the vendor did not accept it after {answer.attempts} attempts ({answer.problem})"
+            outcome.failed = [(message[0], reason) for message in messages]
+        elif len(messages) > 1:  # refused as malformed: find the messages at fault
+            singles = await asyncio.gather(*(self._send(channel, [message]) for message in messages))
+            for single in singles:
+                outcome.sent += single.sent
+                outcome.failed += single.failed
+                outcome.duplicates += single.duplicates
+        else:
+            outcome.failed = [(messages[0][0], _refusal(answer))]
+        return outcome
+
+    async def _post(self, body: bytes) -> _Answer:
+        settings = self.settings
+        headers = {"Content-Type": "application/json"}
+        if settings.delivery_vendor_api_key:
+            headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key}"
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = 0.0
+            try:
+                async with self.session.post(self._batch_url, data=body, headers=headers) as response:
+                    answer_body = await response.read()
+                    status: int | None = response.status
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                problem = f"HTTP {status}"
+            except (aiohttp.ClientError, TimeoutError) as error:
+                status, answer_body, problem = None, b"", type(error).__name__
+            if status in MISCONFIGURED_STATUSES:
+                raise VendorMisconfigured(f"{self._batch_url} answered {status}: {answer_body[:200]!r}")
+            retryable = status is None or status in RETRYABLE_STATUSES
+            if not retryable or attempt >= settings.delivery_max_attempts:
+                return _Answer(status, answer_body, attempt, problem)
+            await asyncio.sleep(backoff_seconds(attempt, settings, retry_after))
+
+
+async def run_sender(
+    db: Engine,
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    consumer: str,
+    stop: asyncio.Event | None = None,
+    until_idle: bool = False,
+) -> SenderReport:
+    """Run one sender until `stop` is set, or with `until_idle` until nothing is left to send."""
+    timeout = aiohttp.ClientTimeout(total=settings.delivery_request_timeout_s)
+    connector = aiohttp.TCPConnector(limit=settings.delivery_concurrency * 2)
+    with ThreadPoolExecutor(settings.delivery_concurrency + 4, thread_name_prefix="sender") as executor:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, json_serialize=str) as session:
+            sender = Sender(db, client, settings, session, executor, consumer)
+            return await sender.run(stop or asyncio.Event(), until_idle=until_idle)

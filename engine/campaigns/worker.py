@@ -1,0 +1,109 @@
+"""The delivery worker: one long-lived process running a sender, the receipts applier and housekeeping.
+
+`xeno up` starts one; more can run side by side (on this machine or others), since senders and appliers
+share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
+second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
+campaigns whose messages are all final. SIGTERM or SIGINT stops it after the requests in flight finish.
+DELIVERY.md says why this is a worker and not a Dagster job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from sqlalchemy import Engine
+
+from engine.campaigns.progress import complete_finished_campaigns
+from engine.campaigns.queue import queue_due_messages
+from engine.campaigns.receipts import ReceiptReport, drain_receipts
+from engine.campaigns.sender import run_sender
+from engine.connections import get_engine, get_redis
+from engine.ingest.consumer import default_consumer_name
+from engine.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+PARTS = ("sender", "receipts", "housekeeping")
+HOUSEKEEPING_INTERVAL_S = 1.0
+RECEIPTS_BLOCK_MS = 500
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    released: int
+    completed: list[int]
+
+
+def housekeeping(db: Engine, client: redis.Redis, settings: Settings, now: datetime | None = None) -> Housekeeping:
+    """Queue the messages whose wait is over and complete the finished campaigns, once."""
+    moment = now or datetime.now(UTC)
+    released = queue_due_messages(db, client, settings, moment)
+    return Housekeeping(released, complete_finished_campaigns(db, settings, moment))
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _apply_receipts(db: Engine, client: redis.Redis, settings: Settings, consumer: str,
+                          stop: asyncio.Event) -> None:  # fmt: skip
+    total = ReceiptReport()
+    while not stop.is_set():
+        report = await asyncio.to_thread(
+            drain_receipts, db, client, settings, consumer, max_batches=20, block_ms=RECEIPTS_BLOCK_MS
+        )
+        if report.receipts:
+            total.add(report)
+            log.info("receipts: %d applied in this round, %d log rows changed in all", report.receipts, total.changed)
+
+
+async def _keep_house(db: Engine, client: redis.Redis, settings: Settings, stop: asyncio.Event) -> None:
+    while not await _stopped(stop, HOUSEKEEPING_INTERVAL_S):
+        done = await asyncio.to_thread(housekeeping, db, client, settings)
+        if done.released:
+            log.info("queued %d messages whose wait is over", done.released)
+        for campaign_id in done.completed:
+            log.info("campaign %d completed", campaign_id)
+
+
+async def _send(db: Engine, client: redis.Redis, settings: Settings, consumer: str, stop: asyncio.Event) -> None:
+    report = await run_sender(db, client, settings, consumer=consumer, stop=stop)
+    log.info("sender stopped: %s", report)
+
+
+async def serve(
+    settings: Settings, *, consumer: str, parts: Collection[str] = PARTS, stop: asyncio.Event | None = None
+) -> None:
+    """Run the chosen parts until `stop` is set (or SIGTERM / SIGINT, when run as the main thread)."""
+    db, client = get_engine(), get_redis()
+    stopping = stop or asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+    jobs = []
+    if "sender" in parts:
+        jobs.append(_send(db, client, settings, consumer, stopping))
+    if "receipts" in parts:
+        jobs.append(_apply_receipts(db, client, settings, consumer, stopping))
+    if "housekeeping" in parts:
+        jobs.append(_keep_house(db, client, settings, stopping))
+    log.info("delivery worker %s running: %s", consumer, ", ".join(part for part in PARTS if part in parts))
+    await asyncio.gather(*jobs)
+
+
+def run_worker(parts: Collection[str] = PARTS, consumer: str | None = None) -> None:
+    """The delivery worker's entry point (`xeno deliver`): blocks until SIGTERM or SIGINT."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown worker parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    asyncio.run(serve(get_settings(), consumer=consumer or default_consumer_name(), parts=parts))
