@@ -6,6 +6,7 @@ servers that `xeno up` starts under the data folder, so these properties always 
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     # Requests per user, write key or (unauthenticated) client address, as "<count>/<second|minute|hour>".
     rate_limits_enabled: bool = Field(True, validation_alias="XENO_RATE_LIMITS_ENABLED")
     rate_limit_auth: str = Field("30/minute", validation_alias="XENO_RATE_LIMIT_AUTH")
-    rate_limit_ingest: str = Field("6000/minute", validation_alias="XENO_RATE_LIMIT_INGEST")
+    rate_limit_ingest: str = Field("60000/minute", validation_alias="XENO_RATE_LIMIT_INGEST")
     rate_limit_read: str = Field("1200/minute", validation_alias="XENO_RATE_LIMIT_READ")
     rate_limit_write: str = Field("300/minute", validation_alias="XENO_RATE_LIMIT_WRITE")
     rate_limit_ai: str = Field("30/minute", validation_alias="XENO_RATE_LIMIT_AI")
@@ -112,6 +113,27 @@ class Settings(BaseSettings):
     quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
     default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
 
+    # --- AI helpers (engine/ai, api/ai) ---
+    # Text: an OpenAI-compatible chat completions API (OpenAI, Vertex AI's OpenAI endpoint, vLLM, Ollama) when
+    # a model is set, else the local provider, which needs no network. "auto" picks by that rule. A timeout or
+    # provider error falls back to the local provider, with a note in the answer.
+    ai_provider: Literal["auto", "local", "openai"] = Field("auto", validation_alias="XENO_AI_PROVIDER")
+    ai_base_url: str | None = Field(None, validation_alias="XENO_AI_BASE_URL")  # unset: OpenAI's own
+    ai_api_key: str | None = Field(None, validation_alias="XENO_AI_API_KEY")
+    ai_model: str | None = Field(None, validation_alias="XENO_AI_MODEL")
+    ai_timeout_s: float = Field(20, gt=0, validation_alias="XENO_AI_TIMEOUT_S")
+    # Images: a Replicate-compatible predictions API when a token and model are set, else an offline banner.
+    image_provider: Literal["auto", "offline", "replicate"] = Field("auto", validation_alias="XENO_IMAGE_PROVIDER")
+    replicate_api_url: str = Field("https://api.replicate.com", validation_alias="XENO_REPLICATE_API_URL")
+    replicate_api_token: str | None = Field(None, validation_alias="XENO_REPLICATE_API_TOKEN")
+    replicate_model: str | None = Field(None, validation_alias="XENO_REPLICATE_MODEL")  # owner/name[:version]
+    replicate_timeout_s: float = Field(120, gt=0, validation_alias="XENO_REPLICATE_TIMEOUT_S")
+    replicate_poll_s: float = Field(1, gt=0, validation_alias="XENO_REPLICATE_POLL_S")
+    brand_name: str = Field("Xeno", validation_alias="XENO_BRAND_NAME")
+    brand_colors: Annotated[list[str], NoDecode] = Field(["#4F46E5", "#0EA5E9"], validation_alias="XENO_BRAND_COLORS")
+    # Finished AI jobs (images, later insights) keep their result this long for `GET /v1/ai/jobs/{id}`.
+    ai_job_ttl_s: int = Field(7 * 86_400, gt=0, validation_alias="XENO_AI_JOB_TTL_S")
+
     @field_validator("signin_allowed_domains", "signin_allowed_emails", "admin_emails", mode="before")
     @classmethod
     def _split_lowercase_list(cls, value: object) -> object:
@@ -132,6 +154,36 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_means_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("brand_colors", mode="before")
+    @classmethod
+    def _split_colors(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list | tuple):
+            for color in value:
+                if not re.fullmatch(r"#[0-9A-Fa-f]{6}", str(color)):
+                    raise ValueError(f"brand colour {color!r} must look like #4F46E5")
+        return value
+
+    @model_validator(mode="after")
+    def _chosen_ai_providers_are_configured(self) -> Settings:
+        if self.ai_provider == "openai" and not self.ai_model:
+            raise ValueError("XENO_AI_PROVIDER=openai needs XENO_AI_MODEL (and XENO_AI_BASE_URL / XENO_AI_API_KEY)")
+        if self.image_provider == "replicate" and not (self.replicate_api_token and self.replicate_model):
+            raise ValueError("XENO_IMAGE_PROVIDER=replicate needs XENO_REPLICATE_API_TOKEN and XENO_REPLICATE_MODEL")
+        return self
+
+    @property
+    def uses_llm(self) -> bool:
+        """Whether text AI goes to the OpenAI-compatible API (else the local provider answers)."""
+        return self.ai_provider == "openai" or (self.ai_provider == "auto" and self.ai_model is not None)
+
+    @property
+    def uses_replicate(self) -> bool:
+        """Whether images come from the Replicate-compatible API (else the offline banner)."""
+        configured = self.replicate_api_token is not None and self.replicate_model is not None
+        return self.image_provider == "replicate" or (self.image_provider == "auto" and configured)
 
     @field_validator("default_timezone")
     @classmethod

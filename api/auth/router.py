@@ -20,13 +20,12 @@ from api.auth.schemas import (
     UserOut,
     error_responses,
 )
-from api.auth.setup import is_loopback
 from api.deps import AppSettings, Db, RedisClient, Viewer
 from api.errors import ApiError, Forbidden, NotFound
 from engine.auth import audit
 from engine.auth.oidc import LOGIN_MAX_AGE_SECONDS, provider_for, remember_login, take_login
 from engine.auth.sessions import end_session, refresh_session
-from engine.auth.signin import dev_sign_in, sign_in
+from engine.auth.signin import dev_sign_in, is_loopback, sign_in
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

@@ -3,7 +3,6 @@ rule, and each route's required role written into its OpenAPI description."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from fastapi import FastAPI, Request, routing
@@ -15,16 +14,8 @@ from api.auth.dependencies import BEARER_CHALLENGE, RoleGuard
 from api.errors import error_response
 from engine.auth.errors import AuthError, InvalidCredentials, ProviderUnavailable, SignInRefused
 from engine.auth.roles import Role
+from engine.auth.signin import is_loopback
 from engine.settings import Settings
-
-
-def is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def refuse_dev_signin_off_loopback(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Security, status
 from pydantic import TypeAdapter
 
+from api.deps import rate_limit
 from api.errors import PayloadTooLarge, UnprocessableEntity
 from api.ingest.body import read_json
 from api.ingest.keys import authenticate, key_from_header, write_key_basic, write_key_bearer
@@ -22,7 +23,7 @@ from engine.settings import get_settings
 router = APIRouter(
     prefix="/v1",
     tags=["ingestion"],
-    dependencies=[Security(write_key_basic), Security(write_key_bearer)],
+    dependencies=[Security(write_key_basic), Security(write_key_bearer), rate_limit("ingest")],
 )
 
 _REFUSED: dict[int | str, dict[str, Any]] = {

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Security
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.deps import rate_limit
 from api.errors import ApiError, UnprocessableEntity
 from api.ingest.body import read_json
 from api.ingest.keys import authenticate, key_from_header, write_key_basic, write_key_bearer
@@ -24,7 +25,7 @@ from engine.ingest.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SegmentMes
 router = APIRouter(
     prefix="/v1",
     tags=["segment-compatible"],
-    dependencies=[Security(write_key_basic), Security(write_key_bearer)],
+    dependencies=[Security(write_key_basic), Security(write_key_bearer), rate_limit("ingest")],
 )
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
@@ -45,10 +46,8 @@ class SegmentBatch(BaseModel):
     write_key: str | None = Field(None, alias="writeKey")
 
 
-async def _accept(
-    request: Request, messages: list[Any], sent_at: datetime | None, body_key: str | None, body_bytes: int
-) -> SegmentAccepted:
-    await authenticate(key_from_header(request) or body_key)
+async def _accept(messages: list[Any], sent_at: datetime | None, body_bytes: int) -> SegmentAccepted:
+    """Map the messages (their sender already authenticated) onto records and put them on the stream."""
     batch, problems = to_batch(messages, datetime.now(UTC), sent_at, body_bytes)
     accepted = len(batch["events"])
     rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
@@ -74,6 +73,7 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
     raw, size = await read_json(request, MAX_BATCH_BYTES)
+    await authenticate(key_from_header(request) or (raw.get("writeKey") if isinstance(raw, dict) else None))
     try:
         body = SegmentBatch.model_validate(raw)
     except ValidationError as error:
@@ -81,7 +81,7 @@ async def batch(request: Request) -> SegmentAccepted:
     messages = body.batch
     if body.context:
         messages = [_with_context(message, body.context) for message in messages]
-    return await _accept(request, messages, body.sent_at, body.write_key, size)
+    return await _accept(messages, body.sent_at, size)
 
 
 def _with_context(message: Any, context: dict[str, Any]) -> Any:
@@ -96,7 +96,8 @@ async def _single(request: Request, call: str) -> SegmentAccepted:
     body, size = await read_json(request, MAX_MESSAGE_BYTES)
     if not isinstance(body, dict):
         raise ApiError([{"index": 0, "field": "(body)", "message": "a call is one JSON object"}])
-    return await _accept(request, [{**body, "type": call}], None, body.get("writeKey"), size)
+    await authenticate(key_from_header(request) or body.get("writeKey"))
+    return await _accept([{**body, "type": call}], None, size)
 
 
 def _route(call: str, summary: str) -> None:

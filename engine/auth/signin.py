@@ -11,6 +11,7 @@ they ask for. It exists for a laptop without Google and only works when switched
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
@@ -21,6 +22,16 @@ from engine.auth.roles import Role
 from engine.auth.sessions import Tokens, start_session
 from engine.auth.users import User, get_user_by_email, normalize_email, record_sign_in
 from engine.settings import Settings
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` (a name or an address) is this machine only: where the developer sign-in may work."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

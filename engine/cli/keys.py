@@ -1,4 +1,4 @@
-"""`xeno keys ...`: create, list and revoke the write keys integrators ingest with."""
+"""`xeno keys ...`: create, list and revoke the write keys integrators ingest with (audited as `cli:<user>`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from engine import keys as write_keys
+from engine.auth import management
+from engine.auth.audit import cli_actor
 from engine.connections import get_engine
 
 app = typer.Typer(help="Write keys for integrators (they can only ingest).", no_args_is_help=True)
@@ -15,7 +17,7 @@ app = typer.Typer(help="Write keys for integrators (they can only ingest).", no_
 @app.command("create")
 def create(name: str = typer.Argument(..., help="Who or what the key is for, e.g. 'web shop'.")) -> None:
     """Create a write key and print it once; only its hash is stored."""
-    new = write_keys.create_key(get_engine(), name)
+    new = management.create_write_key(get_engine(), name, cli_actor())
     typer.echo(f"created key {new.key.id} ({new.key.name}); store it now, it is not shown again:")
     typer.echo(new.secret)
 
@@ -34,7 +36,7 @@ def list_() -> None:
 @app.command("revoke")
 def revoke(key_id: int = typer.Argument(..., help="The key's id, from `xeno keys list`.")) -> None:
     """Revoke a write key: ingestion with it is refused from now on."""
-    key = write_keys.revoke_key(get_engine(), key_id)
+    key = management.revoke_write_key(get_engine(), key_id, cli_actor())
     if key is None:
         typer.echo(f"no key with id {key_id}", err=True)
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ storage in the same Postgres). Each process logs to this terminal with its name 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -17,11 +18,12 @@ from pathlib import Path
 import typer
 
 from engine import migrate
+from engine.auth.signin import is_loopback
 from engine.cli.demo import load_demo_data
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.services.supervisor import ServiceFailed, ServiceSpec, Supervisor, http_ok
-from engine.settings import Settings, get_settings
+from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +38,7 @@ def up(
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     exit_code = 0
     try:
+        _settle_secrets_and_signin(get_settings())
         settings = _start_servers(supervisor, get_settings())
         supervisor.say("[xeno] migrating the database")
         migrate.prepare_databases()
@@ -56,6 +59,21 @@ def up(
         reset_connections()
         supervisor.say("[xeno] stopped")
     raise typer.Exit(exit_code)
+
+
+def _settle_secrets_and_signin(settings: Settings) -> None:
+    """A fresh machine works out of the box: a random secret kept in the data folder (unless one is set),
+    and the developer sign-in on loopback while no OIDC provider is configured (unless said otherwise)."""
+    if settings.secret_key == PLACEHOLDER_SECRET:
+        secret_file = settings.data_dir / "secret_key"
+        if not secret_file.exists():
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_urlsafe(48))
+            secret_file.chmod(0o600)
+        os.environ["XENO_SECRET_KEY"] = secret_file.read_text().strip()
+    if "XENO_DEV_SIGNIN" not in os.environ and settings.oidc_client_id is None and is_loopback(settings.api_host):
+        os.environ["XENO_DEV_SIGNIN"] = "true"
+    get_settings.cache_clear()
 
 
 def _start_servers(supervisor: Supervisor, settings: Settings) -> Settings:
@@ -117,9 +135,18 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
 
 
 def _banner(settings: Settings) -> str:
-    return (
-        "\n[xeno] Xeno CRM is up\n"
-        f"[xeno]   API       http://{settings.api_host}:{settings.api_port}  (docs at /docs)\n"
-        f"[xeno]   Dagster   http://127.0.0.1:{settings.dagster_port}\n"
-        "[xeno] Press Ctrl-C to stop everything."
-    )
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        "Xeno CRM is up",
+        f"  API       {api}  (docs at /docs)",
+        f"  Dagster   http://127.0.0.1:{settings.dagster_port}",
+    ]
+    if settings.dev_signin:
+        lines += [
+            "  Sign in (developer sign-in, loopback only; see README to use Google):",
+            f"    curl -X POST {api}/v1/auth/dev-login -H 'Content-Type: application/json' \\",
+            """      -d '{"email": "you@example.com", "role": "admin"}'""",
+        ]
+    lines.append("Press Ctrl-C to stop everything.")
+    return "\n".join(f"[xeno] {line}" for line in lines)
