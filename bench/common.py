@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -35,12 +34,6 @@ def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None
     reset_connections()
     migrate.upgrade()
     get_redis().flushdb()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -148,6 +148,13 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now (for a server we are about to start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
     """A readiness check: something accepts TCP connections on `host:port`."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,17 +19,12 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from engine.services.supervisor import free_port
 from tests.fixtures.services import SESSION_TAG
 
 pytestmark = pytest.mark.slow
 
 XENO = str(Path(sys.executable).parent / "xeno")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningProduct:

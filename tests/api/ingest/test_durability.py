@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +14,9 @@ from sqlalchemy import Engine, text
 from api.main import create_app
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedRedis
-from engine.services.supervisor import Supervisor
+from engine.services.supervisor import Supervisor, free_port
 from engine.settings import get_settings
 from tests.fixtures.api import drain_ingest_stream
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.vendor.config import Faults, VendorConfig
+from engine.services.supervisor import free_port
 from tests.api.vendor.loopback import ReceiptInbox, StartVendor, message, send_batches, stats, wait_until
 
 
@@ -129,22 +129,15 @@ def test_the_simulator_imports_nothing_from_the_rest_of_the_api() -> None:
     assert imported.stdout.strip() == "[]"
 
 
-@pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def test_uvicorn_starts_it_from_the_factory_with_environment_config(inbox: ReceiptInbox, free_port: int) -> None:
+def test_uvicorn_starts_it_from_the_factory_with_environment_config(inbox: ReceiptInbox) -> None:
+    port = free_port()
     env = {
         **os.environ,
         "XENO_VENDOR_CALLBACK_URL": inbox.url,
         "XENO_VENDOR_WEBHOOK_SECRET": inbox.secret,
         "XENO_VENDOR_FAULTS__RECEIPT_DELAY_MS": "0",
     }
-    command = [sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory", f"--port={free_port}"]
+    command = [sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory", f"--port={port}"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=5) as vendor:
