@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,3 +90,15 @@ def log_rows(db: Engine, campaign_id: int) -> list[dict[str, Any]]:
 
 def statuses(db: Engine, campaign_id: int) -> dict[int, str]:
     return {row["customer_id"]: row["status"] for row in log_rows(db, campaign_id)}
+
+
+@contextmanager
+def receipts_secret(secret: str) -> Iterator[str]:
+    """The API's settings take receipts signed with `secret` for the duration."""
+    os.environ["XENO_RECEIPTS_WEBHOOK_SECRET"] = secret
+    get_settings.cache_clear()
+    try:
+        yield secret
+    finally:
+        del os.environ["XENO_RECEIPTS_WEBHOOK_SECRET"]
+        get_settings.cache_clear()

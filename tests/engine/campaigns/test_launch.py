@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import polars as pl
@@ -21,8 +22,8 @@ from tests.engine.campaigns.helpers import NOON, delivery_settings, features, la
 
 
 def stream_entries(client: redis.Redis, settings: Settings) -> list[DeliveryEntry]:
-    raw = client.xrange(settings.stream(STREAM))
-    return [DeliveryEntry.from_payload(orjson.loads(fields[streams.PAYLOAD])) for _, fields in raw]  # type: ignore[index]
+    raw: Any = client.xrange(settings.stream(STREAM))
+    return [DeliveryEntry.from_payload(orjson.loads(fields[streams.PAYLOAD])) for _, fields in raw]
 
 
 def test_launch_logs_every_recipient_and_queues_their_rendered_messages_in_batches(

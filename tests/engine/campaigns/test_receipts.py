@@ -1,0 +1,162 @@
+"""The receipts applier: statuses only move forward, whatever the order, duplication or batching of receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+from engine import streams
+from engine.campaigns.receipts import GROUP, STREAM, drain_receipts
+from engine.connections import get_engine, get_redis
+from engine.settings import Settings
+from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
+
+T0 = NOON + timedelta(seconds=1)
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def receipt(log_id: int, status: str, seconds: float, reason: str | None = None) -> dict[str, Any]:
+    return {"vendor_message_id": f"vm_{log_id}", "reference": log_id, "status": status, "reason": reason,
+            "occurred_at": at(seconds)}  # fmt: skip
+
+
+def post(client: redis.Redis, config: Settings, *callbacks: Any) -> None:
+    for callback in callbacks:
+        streams.publish(client, config.stream(STREAM), callback)
+
+
+def launched(db: Engine, client: redis.Redis, config: Settings, count: int) -> list[int]:
+    report = launch(db, client, config, features(count))
+    return [row["id"] for row in log_rows(db, report.campaign_id)]
+
+
+def fates(db: Engine) -> dict[int, tuple[Any, ...]]:
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, reason, sent_at, delivered_at, failed_at, vendor_message_id "
+                                 "FROM communication_log ORDER BY id"))  # fmt: skip
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def moment(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_receipts_move_each_message_to_its_final_status_with_the_time_of_each_step(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings()
+    first, second, third = launched(database, redis_client, config, 3)
+    post(redis_client, config, [receipt(first, "sent", 1), receipt(second, "sent", 1)])
+    post(redis_client, config, [receipt(first, "delivered", 2), receipt(second, "failed", 3, "unreachable")])
+
+    report = drain_receipts(database, redis_client, config, consumer="tests")
+
+    assert (report.entries, report.receipts, report.changed) == (2, 4, 2)
+    assert fates(database) == {
+        first: ("delivered", None, moment(1), moment(2), None, f"vm_{first}"),
+        second: ("failed", "unreachable", moment(1), None, moment(3), f"vm_{second}"),
+        third: ("queued", None, None, None, None, None),
+    }
+
+
+def test_duplicated_late_and_reordered_receipts_never_move_a_status_back(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings()
+    first, second, third = launched(database, redis_client, config, 3)
+    post(redis_client, config,
+         [receipt(first, "delivered", 2)],  # the final receipt before the sent one
+         [receipt(second, "failed", 2, "carrier rejected"), receipt(second, "failed", 2, "carrier rejected")],
+         [receipt(third, "delivered", 2)])  # fmt: skip
+    drain_receipts(database, redis_client, config, consumer="tests")
+    post(redis_client, config,
+         [receipt(first, "sent", 1)],  # late: records its time, changes nothing else
+         [receipt(second, "delivered", 5), receipt(second, "sent", 1)],  # contradicts a final status: ignored
+         [receipt(third, "delivered", 9)])  # a duplicate with another time: the first stays  # fmt: skip
+    drain_receipts(database, redis_client, config, consumer="tests")
+
+    assert fates(database) == {
+        first: ("delivered", None, moment(1), moment(2), None, f"vm_{first}"),
+        second: ("failed", "carrier rejected", moment(1), None, moment(2), f"vm_{second}"),
+        third: ("delivered", None, None, moment(2), None, f"vm_{third}"),
+    }
+
+
+def test_malformed_receipts_are_left_out_and_the_rest_applied(database: Engine, redis_client: redis.Redis) -> None:
+    config = delivery_settings()
+    [first] = launched(database, redis_client, config, 1)
+    post(redis_client, config, [receipt(first, "delivered", 1), {**receipt(first, "sent", 0), "reference": "x1"},
+                                {**receipt(first, "bounced", 1)}, "nonsense"])  # fmt: skip
+
+    report = drain_receipts(database, redis_client, config, consumer="tests")
+
+    assert (report.receipts, report.malformed, report.changed) == (4, 3, 1)
+    assert fates(database)[first][0] == "delivered"
+
+
+def test_receipts_a_crashed_applier_took_are_reclaimed_and_applied_once(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings(delivery_claim_idle_ms=1)
+    first, second = launched(database, redis_client, config, 2)
+    post(redis_client, config, [receipt(first, "delivered", 1)], [receipt(second, "failed", 1, "unreachable")])
+    stream = config.stream(STREAM)
+    streams.ensure_group(redis_client, stream, GROUP)
+    streams.read(redis_client, stream, GROUP, "crashed", 10, None)  # read, never acknowledged
+
+    report = drain_receipts(database, redis_client, config, consumer="survivor")
+
+    assert (report.reclaimed, report.changed) == (2, 2)
+    assert [fate[0] for fate in fates(database).values()] == ["delivered", "failed"]
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+
+
+Story = list[tuple[int, str]]
+
+
+@st.composite
+def receipt_stories(draw: st.DrawFn) -> tuple[dict[int, str], Story, list[int]]:
+    """Each of 4 messages gets a sent receipt (maybe) and one final, in any order, some more than once,
+    cut into callbacks anywhere."""
+    finals = {n: draw(st.sampled_from(["delivered", "failed"])) for n in range(4)}
+    story: Story = []
+    for n, final in finals.items():
+        story += [(n, final)] + ([(n, "sent")] if draw(st.booleans()) else [])
+    story += draw(st.lists(st.sampled_from(story), max_size=4))
+    shuffled = draw(st.permutations(story))
+    cuts = sorted(draw(st.lists(st.integers(1, max(1, len(story) - 1)), max_size=3, unique=True)))
+    return finals, list(shuffled), cuts
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(receipt_stories())
+def test_any_order_duplication_and_batching_of_receipts_leaves_the_final_status_and_times(
+    database: Engine, redis_client: redis.Redis, case: tuple[dict[int, str], Story, list[int]]
+) -> None:
+    finals, story, cuts = case
+    db, client, config = get_engine(), get_redis(), delivery_settings()
+    with db.begin() as conn:
+        conn.execute(text("TRUNCATE campaigns RESTART IDENTITY CASCADE"))
+    ids = launched(db, client, config, 4)
+    seconds = {"sent": 1, "delivered": 2, "failed": 2}
+    callbacks = [story[start:end] for start, end in zip([0, *cuts], [*cuts, len(story)], strict=True)]
+    for callback in callbacks:
+        post(client, config, [receipt(ids[n], status, seconds[status], "why" if status == "failed" else None)
+                              for n, status in callback])  # fmt: skip
+        drain_receipts(db, client, config, consumer="tests")
+
+    for n, final in finals.items():
+        status, reason, sent_at, delivered_at, failed_at, _ = fates(db)[ids[n]]
+        had_sent = (n, "sent") in story
+        assert status == final
+        assert sent_at == (moment(1) if had_sent else None)
+        assert (delivered_at, failed_at) == ((moment(2), None) if final == "delivered" else (None, moment(2)))
+        assert reason == ("why" if final == "failed" else None)

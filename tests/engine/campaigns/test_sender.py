@@ -1,0 +1,203 @@
+"""Senders against the vendor simulator on loopback: batches, retries, idempotency, refusals, pause and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from api.vendor.app import create_app
+from api.vendor.config import Faults, VendorConfig
+from engine import streams
+from engine.campaigns.lifecycle import cancel_campaign, pause_campaign, resume_campaign
+from engine.campaigns.progress import message_counts
+from engine.campaigns.queue import GROUP, STREAM
+from engine.campaigns.sender import SenderReport, backoff_seconds, retry_after_seconds, run_sender
+from engine.campaigns.worker import housekeeping
+from engine.settings import Settings
+from tests.api.vendor.loopback import serve
+from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
+
+Vendor = Callable[..., tuple[str, httpx.Client]]
+
+
+@pytest.fixture
+def start_vendor() -> Iterator[Vendor]:
+    """Starts a simulator (no receipts) with these faults; returns its URL and a client for its admin API."""
+    with ExitStack() as stack:
+
+        def start(faults: Faults | None = None, **config: Any) -> tuple[str, httpx.Client]:
+            app = create_app(VendorConfig(seed=11, faults=faults or Faults(), **config))
+            url = stack.enter_context(serve(app))
+            return url, stack.enter_context(httpx.Client(base_url=url, timeout=10))
+
+        yield start
+
+
+def stats(client: httpx.Client) -> dict[str, Any]:
+    return client.get("/v1/stats").json()
+
+
+def send_all(db: Engine, client: redis.Redis, settings: Settings, consumer: str = "tests") -> SenderReport:
+    return asyncio.run(run_sender(db, client, settings, consumer=consumer, until_idle=True))
+
+
+def test_every_queued_message_is_posted_once_in_batches_and_marked_sent(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url, delivery_batch_size=100)
+    campaign_id = launch(database, redis_client, settings, features(250)).campaign_id
+
+    report = send_all(database, redis_client, settings)
+
+    assert (report.entries, report.sent, report.failed, report.retries) == (3, 250, 0, 0)
+    assert (stats(vendor)["sent"], stats(vendor)["responses"]) == (250, {"accepted": 3})
+    rows = log_rows(database, campaign_id)
+    assert {row["status"] for row in rows} == {"sent"}
+    assert len({row["vendor_message_id"] for row in rows}) == 250
+    assert all(row["attempts"] == 1 and row["sent_at"] is not None for row in rows)
+    assert streams.backlog(redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0)
+
+
+def test_with_a_third_of_requests_failing_every_message_is_still_sent_exactly_once(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    faults = Faults(error_rate_5xx=0.1, error_rate_429=0.1, retry_after_s=0, timeout_rate=0.1, timeout_hang_ms=400)
+    url, vendor = start_vendor(faults)
+    settings = delivery_settings(url, delivery_batch_size=20, delivery_request_timeout_s=0.2, delivery_max_attempts=12)
+    campaign_id = launch(database, redis_client, settings, features(1000)).campaign_id
+
+    report = send_all(database, redis_client, settings)
+
+    counters = stats(vendor)
+    assert counters["sent"] == 1000
+    assert {"5xx", "429", "timeout"} <= set(counters["responses"])
+    assert counters["duplicates_suppressed"] > 0  # requests that timed out after sending, sent again
+    assert report.retries > 0
+    assert message_counts(database, campaign_id).sent == 1000
+
+
+def test_a_message_the_vendor_never_accepts_fails_with_the_reason_after_the_last_attempt(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor(Faults(error_rate_5xx=1))
+    settings = delivery_settings(url, delivery_max_attempts=3)
+    campaign_id = launch(database, redis_client, settings, features(2)).campaign_id
+
+    send_all(database, redis_client, settings)
+
+    fates = {(row["status"], row["reason"], row["attempts"]) for row in log_rows(database, campaign_id)}
+    assert fates == {("failed", "the vendor did not accept it after 3 attempts (HTTP 503)", 3)}
+    assert stats(vendor)["responses"] == {"5xx": 3}
+
+
+def test_a_batch_refused_as_malformed_fails_only_the_messages_at_fault(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url)
+    frame = features(3, email=["a@example.com", "x" * 400 + "@example.com", "c@example.com"])
+    campaign_id = launch(database, redis_client, settings, frame, channel="email", subject="Hello").campaign_id
+
+    report = send_all(database, redis_client, settings)
+
+    rows = log_rows(database, campaign_id)
+    assert [row["status"] for row in rows] == ["sent", "failed", "sent"]
+    assert rows[1]["reason"].startswith("refused by the vendor (422)")
+    assert (report.sent, report.failed, stats(vendor)["sent"]) == (2, 1, 2)
+
+
+def test_a_vendor_refusing_the_sender_itself_blames_no_message(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, _ = start_vendor(api_key="the-right-key")
+    settings = delivery_settings(url, delivery_vendor_api_key="a-wrong-key", delivery_backoff_max_s=0.01)
+    campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
+
+    send_all(database, redis_client, settings)
+
+    assert {row["status"] for row in log_rows(database, campaign_id)} == {"queued"}
+    assert streams.backlog(redis_client, settings.stream(STREAM), GROUP).pending == 1
+    right = settings.model_copy(update={"delivery_vendor_api_key": "the-right-key", "delivery_claim_idle_ms": 1})
+    assert send_all(database, redis_client, right).sent == 3
+
+
+def test_a_paused_campaign_waits_and_resumes_and_a_cancelled_one_is_skipped(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url)
+    paused = launch(database, redis_client, settings, features(3)).campaign_id
+    cancelled = launch(database, redis_client, settings, features(2, first_id=10)).campaign_id
+    pause_campaign(database, paused)
+    cancel_campaign(database, cancelled)
+
+    report = send_all(database, redis_client, settings)
+
+    assert (report.requeued, report.skipped, stats(vendor)["sent"]) == (3, 2, 0)
+    assert {row["status"] for row in log_rows(database, paused)} == {"pending"}
+    assert {(row["status"], row["reason"]) for row in log_rows(database, cancelled)} == {
+        ("skipped", "campaign cancelled")
+    }
+    resume_campaign(database, paused)
+    assert housekeeping(database, redis_client, settings).released == 3
+    assert send_all(database, redis_client, settings).sent == 3
+    assert {row["status"] for row in log_rows(database, paused)} == {"sent"}
+
+
+def test_senders_side_by_side_share_the_stream_and_send_each_message_once(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor(Faults(latency_ms=20))
+    settings = delivery_settings(url, delivery_batch_size=25, delivery_concurrency=2)
+    launch(database, redis_client, settings, features(600))
+
+    async def three_senders() -> list[SenderReport]:
+        return await asyncio.gather(
+            *(run_sender(database, redis_client, settings, consumer=f"s{n}", until_idle=True) for n in range(3))
+        )
+
+    reports = asyncio.run(three_senders())
+
+    assert sum(report.sent for report in reports) == 600
+    assert all(report.sent > 0 for report in reports)
+    assert stats(vendor)["sent"] == 600
+
+
+def test_the_rate_limit_paces_all_senders(database: Engine, redis_client: redis.Redis, start_vendor: Vendor) -> None:
+    url, _ = start_vendor()
+    settings = delivery_settings(url, delivery_rate_limit=400, delivery_batch_size=50)
+    launch(database, redis_client, settings, features(800))
+
+    started = time.monotonic()
+    report = send_all(database, redis_client, settings)
+
+    # one second's worth may go at once; the other 400 take a second more
+    assert time.monotonic() - started >= 0.9
+    assert report.sent == 800
+    assert report.rate_limited_s > 0
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    settings = delivery_settings(delivery_backoff_s=0.1, delivery_backoff_max_s=1.0)
+
+    waits = [backoff_seconds(attempt, settings) for attempt in (1, 2, 3, 8)]
+
+    assert [
+        (low <= wait <= high)
+        for wait, (low, high) in zip(waits, [(0.05, 0.1), (0.1, 0.2), (0.2, 0.4), (0.5, 1)], strict=True)
+    ] == [True] * 4
+    assert backoff_seconds(1, settings, retry_after=3.0) == 3.0
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    assert 28 <= retry_after_seconds(format_datetime(later, usegmt=True)) <= 30
+    assert (retry_after_seconds("7"), retry_after_seconds(None), retry_after_seconds("soon")) == (7.0, 0.0, 0.0)
