@@ -140,7 +140,7 @@ def test_uvicorn_starts_it_from_the_factory_with_environment_config(inbox: Recei
     command = [sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory", f"--port={port}"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=5) as vendor:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as vendor:
             wait_until(lambda: _answers(vendor), lambda: server.poll(), timeout=20)
             assert vendor.get("/health").json() == {"status": "ok"}
             send_batches(vendor, [message(n) for n in range(3)])
