@@ -19,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import orjson
 
-from bench.common import api_process, free_port, process, report, use_fresh_services
+from bench.common import api_process, process, report, use_fresh_services
 from engine.connections import get_engine, get_redis, psycopg_connection
 from engine.ingest.consumer import drain
 from engine.keys import create_key
+from engine.services.supervisor import free_port
 from engine.settings import get_settings
 
 

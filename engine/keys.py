@@ -83,15 +83,24 @@ def revoke_key(db: Engine, key_id: int) -> WriteKey | None:
 _verified: dict[str, tuple[float, WriteKey]] = {}
 
 
+def remembered_key(token: str) -> WriteKey | None:
+    """The key `token` named at its last successful check, if that was under `CACHE_SECONDS` ago.
+
+    No I/O, so an event loop can ask before it sends the real check (`verify_key`) to a thread.
+    """
+    cached = _verified.get(token)
+    return cached[1] if cached and cached[0] > time.monotonic() else None
+
+
 def verify_key(db: Engine, token: str, scope: str = "ingest") -> WriteKey | None:
     """The live key `token` names, if its secret matches and it may be used for `scope`.
 
     A successful check is remembered for a few seconds, so a revocation takes effect within
     `CACHE_SECONDS` in every process (at once in the one that revoked it).
     """
-    cached = _verified.get(token)
-    if cached and cached[0] > time.monotonic():
-        return cached[1] if cached[1].scope == scope else None
+    remembered = remembered_key(token)
+    if remembered:
+        return remembered if remembered.scope == scope else None
     parts = _split(token)
     if parts is None:
         return None

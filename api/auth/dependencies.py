@@ -9,6 +9,8 @@ group: per user, per write key, or per client address for anonymous callers.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, get_args
 
 import redis
@@ -18,14 +20,13 @@ from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
-from api.ingest.keys import key_from_header
 from engine.auth import sessions
 from engine.auth.errors import InvalidCredentials
 from engine.auth.ratelimit import RateLimiter
 from engine.auth.roles import Role
 from engine.auth.users import User
 from engine.connections import get_async_redis, get_engine
-from engine.keys import KEY_PREFIX, WriteKey, verify_key
+from engine.keys import KEY_PREFIX, WriteKey, remembered_key, verify_key
 from engine.settings import RateLimitGroup, get_settings
 
 user_token = HTTPBearer(
@@ -39,20 +40,44 @@ BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xeno"'}
 Caller = User | WriteKey
 
 
+def key_from_header(request: Request) -> str | None:
+    """The credential in the Authorization header: a Bearer token, or the user name of HTTP Basic."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            user, _, _ = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return user or None
+    return None
+
+
 async def current_caller(request: Request) -> Caller | None:
     """The caller named by the Authorization header, None without one; 401 for a bad credential.
 
     Looked up once per request, however many dependencies ask.
     """
     if not hasattr(request.state, "xeno_caller"):
-        try:
-            request.state.xeno_caller = await run_in_threadpool(_identify, request)
-        except InvalidCredentials as refusal:
-            request.state.xeno_caller = Unauthorized(str(refusal), headers=BEARER_CHALLENGE)
+        request.state.xeno_caller = await _look_up_caller(request)
     if isinstance(request.state.xeno_caller, Unauthorized):
         raise request.state.xeno_caller
     caller: Caller | None = request.state.xeno_caller
     return caller
+
+
+async def _look_up_caller(request: Request) -> Caller | Unauthorized | None:
+    """A write key checked moments ago is answered from memory; anything else is checked in a thread."""
+    credential = key_from_header(request)
+    remembered = remembered_key(credential) if credential else None
+    if remembered is not None:
+        return remembered
+    try:
+        return await run_in_threadpool(_identify, request)
+    except InvalidCredentials as refusal:
+        return Unauthorized(str(refusal), headers=BEARER_CHALLENGE)
 
 
 def _identify(request: Request) -> Caller | None:

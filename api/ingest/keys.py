@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBearer
 
-from api.errors import Unauthorized
+from api.auth.dependencies import current_caller
+from api.errors import Forbidden, Unauthorized
 from engine.connections import get_engine
-from engine.keys import WriteKey, verify_key
+from engine.keys import WriteKey, remembered_key, verify_key
 
 # Declared for the OpenAPI document; the header is parsed below so a missing or bad key is one clear 401.
 write_key_basic = HTTPBasic(scheme_name="WriteKeyBasic", auto_error=False, description="Write key as user name")
@@ -20,24 +18,16 @@ write_key_bearer = HTTPBearer(scheme_name="WriteKeyBearer", auto_error=False, de
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="xeno ingest"'}
 
 
-def key_from_header(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip() or None
-    if scheme.lower() == "basic":
-        try:
-            user, _, _ = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return user or None
-    return None
-
-
-async def authenticate(token: str | None) -> WriteKey:
-    if not token:
+async def authenticate(request: Request, body_key: str | None = None) -> WriteKey:
+    """The write key of the request: from its Authorization header, else (Segment's way) from its body."""
+    caller = await current_caller(request)
+    if isinstance(caller, WriteKey):
+        return caller
+    if caller is not None:
+        raise Forbidden("ingestion takes a write key, not a user's token")
+    if not body_key:
         raise Unauthorized("a write key is required (HTTP Basic user name, or Bearer)", headers=CHALLENGE)
-    key = await run_in_threadpool(verify_key, get_engine(), token)
+    key = remembered_key(body_key) or await run_in_threadpool(verify_key, get_engine(), body_key)
     if key is None:
         raise Unauthorized("the write key is unknown or revoked", headers=CHALLENGE)
     return key

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from api.deps import rate_limit
 from api.errors import PayloadTooLarge, UnprocessableEntity
 from api.ingest.body import read_json
-from api.ingest.keys import authenticate, key_from_header, write_key_basic, write_key_bearer
+from api.ingest.keys import authenticate, write_key_basic, write_key_bearer
 from api.ingest.publish import publish_batch
 from api.ingest.schemas import Accepted, ItemError
 from api.openapi import body_schema
@@ -41,7 +41,7 @@ def _as_items(body: Any) -> list[Any]:
 
 
 async def _ingest(request: Request, adapter: TypeAdapter[Any], table: str) -> Accepted:
-    await authenticate(key_from_header(request))
+    await authenticate(request)
     body, _ = await read_json(request, get_settings().max_request_bytes)
     items = _as_items(body)
     valid, problems = validate_items(adapter, items)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.deps import rate_limit
 from api.errors import ApiError, UnprocessableEntity
 from api.ingest.body import read_json
-from api.ingest.keys import authenticate, key_from_header, write_key_basic, write_key_bearer
+from api.ingest.keys import authenticate, write_key_basic, write_key_bearer
 from api.ingest.publish import publish_batch
 from api.ingest.schemas import ItemError, SegmentAccepted
 from api.openapi import body_schema
@@ -73,7 +73,7 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
     raw, size = await read_json(request, MAX_BATCH_BYTES)
-    await authenticate(key_from_header(request) or (raw.get("writeKey") if isinstance(raw, dict) else None))
+    await authenticate(request, raw.get("writeKey") if isinstance(raw, dict) else None)
     try:
         body = SegmentBatch.model_validate(raw)
     except ValidationError as error:
@@ -96,7 +96,7 @@ async def _single(request: Request, call: str) -> SegmentAccepted:
     body, size = await read_json(request, MAX_MESSAGE_BYTES)
     if not isinstance(body, dict):
         raise ApiError([{"index": 0, "field": "(body)", "message": "a call is one JSON object"}])
-    await authenticate(key_from_header(request) or body.get("writeKey"))
+    await authenticate(request, body.get("writeKey"))
     return await _accept([{**body, "type": call}], None, size)
 
 

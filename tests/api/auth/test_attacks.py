@@ -88,7 +88,8 @@ def test_a_user_token_is_not_a_write_key(client: TestClient) -> None:
 
     answer = client.post("/v1/customers", json={"external_id": "c-1"}, headers=bearer(admin["access_token"]))
 
-    assert answer.status_code == 401
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == "ingestion takes a write key, not a user's token"
 
 
 def test_a_viewer_cannot_use_an_admin_route(client: TestClient) -> None:
