@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100, help="events per HTTP request")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--api-workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--quick", action="store_true", help="200k events: under a minute")
     args = parser.parse_args()
     events = 200_000 if args.quick else args.events
@@ -107,7 +108,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with api_process(port):
+    with api_process(port, args.api_workers):
         api_seconds = asyncio.run(post_all(url, key, make_bodies(events, args.batch, "api"), args.concurrency))
         print(f"API alone: validate + XADD                   {events / api_seconds:>10,.0f} events/s", flush=True)
 
@@ -129,6 +130,7 @@ def main() -> None:
         "bench": "ingest",
         "events": events,
         "batch": args.batch,
+        "api_workers": args.api_workers,
         "events_per_s": round(end_to_end),
         "baseline": round(baseline),
         "ratio": round(end_to_end / baseline, 3),
