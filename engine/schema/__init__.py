@@ -3,6 +3,7 @@
 One module per domain, all on one `metadata`; each adds its tables in a migration of its own.
 """
 
+from engine.schema.ai import ai_calls, ai_images
 from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
@@ -10,6 +11,8 @@ from engine.schema.ingest import api_keys, customers, events, ingest_dead_letter
 from engine.schema.segments import segment_sizes, segments
 
 __all__ = [
+    "ai_calls",
+    "ai_images",
     "api_keys",
     "audit_log",
     "auth_sessions",
