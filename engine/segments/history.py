@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from engine.schema import segment_sizes
@@ -118,6 +119,19 @@ def size_history(db: Engine, segment_id: int) -> list[SizeRecord]:
             select(*_record_columns()).where(segment_sizes.c.segment_id == segment_id).order_by(*_snapshot_order())
         )
         return [_record(row) for row in rows]
+
+
+def latest_sizes(db: Engine, segment_id: int | None = None) -> dict[int, SizeRecord]:
+    """Every segment's newest record (or only the given segment's), by segment id."""
+    newest = (
+        select(*_record_columns())
+        .ext(distinct_on(segment_sizes.c.segment_id))
+        .order_by(segment_sizes.c.segment_id, *(column.desc() for column in _snapshot_order()))
+    )
+    if segment_id is not None:
+        newest = newest.where(segment_sizes.c.segment_id == segment_id)
+    with db.connect() as conn:
+        return {row.segment_id: _record(row) for row in conn.execute(newest)}
 
 
 def membership_changes(

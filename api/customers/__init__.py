@@ -1,0 +1,1 @@
+"""Customers in the API: search and profiles."""

@@ -1,0 +1,1 @@
+"""The feature catalog in the API, for the rule builder, the AI and integrators."""

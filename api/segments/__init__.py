@@ -1,0 +1,1 @@
+"""Segments in the API: saved segments, previews of unsaved rules, members, exports, explanations, history."""

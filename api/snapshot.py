@@ -1,0 +1,192 @@
+"""The feature snapshot the API answers segment questions from, kept in memory and swapped without waiting.
+
+The newest published snapshot is loaded once (its frames sorted by customer id, and a `PolarsEvaluator`
+built with the snapshot's time as "now", so relative rules mean the same in every answer about it).
+Requests read the current one by reference. At most every `check_every_s` seconds a request starts a
+background check for a newer version; if there is one, a thread loads it and swaps the reference, while
+requests keep being answered from the old one. Only the very first request waits for a load. Before any
+snapshot has been published, segment routes answer 503 saying how to make one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Annotated
+
+import polars as pl
+from fastapi import Depends, FastAPI, Request
+from pydantic import BaseModel
+
+from api.errors import ServiceUnavailable
+from engine.features.catalog import Catalog
+from engine.segments.field_guide import FieldGuide, field_guide
+from engine.segments.polars_backend import PolarsEvaluator
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_S = 3.0
+
+
+@dataclass(frozen=True)
+class PublishedSnapshot:
+    """What a loader hands over: one published version of the features and the events behind them."""
+
+    version: str
+    taken_at: datetime
+    features: pl.DataFrame
+    events: pl.DataFrame | pl.LazyFrame | None
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """A loaded snapshot, ready to evaluate rules on."""
+
+    version: str
+    taken_at: datetime
+    evaluator: PolarsEvaluator
+
+    @property
+    def features(self) -> pl.DataFrame:
+        return self.evaluator.features
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.evaluator.catalog
+
+    @cached_property
+    def field_guide(self) -> list[FieldGuide]:
+        """The catalog for the rule builder, with traits' examples from this snapshot (worked out once)."""
+        return field_guide(self.catalog, self.features)
+
+    @classmethod
+    def of(cls, published: PublishedSnapshot) -> LiveSnapshot:
+        features = published.features
+        if not features.get_column("customer_id").is_sorted():
+            features = features.sort("customer_id")
+        evaluator = PolarsEvaluator(features, published.events, now=published.taken_at, catalog=published.catalog)
+        return cls(published.version, published.taken_at, evaluator)
+
+
+class SnapshotOut(BaseModel):
+    """The feature snapshot an answer was computed on."""
+
+    version: str
+    taken_at: datetime
+    customers: int
+
+    @classmethod
+    def of(cls, snapshot: LiveSnapshot) -> SnapshotOut:
+        return cls(version=snapshot.version, taken_at=snapshot.taken_at, customers=snapshot.features.height)
+
+
+class NoSnapshot(ServiceUnavailable):
+    error = "no_feature_snapshot"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No customer feature snapshot has been published yet, so there is nothing to evaluate segments on. "
+            "Materialize the `customer_features` asset in Dagster (it also runs after ingestion and on a "
+            "schedule), then try again.",
+            headers={"Retry-After": "30"},
+        )
+
+
+class SnapshotHolder:
+    """Holds the current `LiveSnapshot`; `latest_version` and `load_latest` read what has been published."""
+
+    def __init__(
+        self,
+        latest_version: Callable[[], str | None],
+        load_latest: Callable[[], PublishedSnapshot | None],
+        *,
+        check_every_s: float = CHECK_EVERY_S,
+    ) -> None:
+        self._latest_version = latest_version
+        self._load_latest = load_latest
+        self.check_every_s = check_every_s
+        self._current: LiveSnapshot | None = None
+        self._first_load = threading.Lock()
+        self._refresh = threading.Lock()  # held by the one background refresh in flight
+        self._checked_at = 0.0
+
+    def current(self) -> LiveSnapshot:
+        """The snapshot to answer from; raises `NoSnapshot` when none has been published."""
+        snapshot = self._current
+        if snapshot is None:
+            return self._load_first()
+        if time.monotonic() - self._checked_at >= self.check_every_s and self._refresh.acquire(blocking=False):
+            self._checked_at = time.monotonic()
+            threading.Thread(target=self._refresh_in_background, name="snapshot-refresh", daemon=True).start()
+        return snapshot
+
+    def _load_first(self) -> LiveSnapshot:
+        with self._first_load:
+            if self._current is None:
+                published = self._load_latest()
+                if published is None:
+                    raise NoSnapshot()
+                self._install(published)
+            assert self._current is not None
+            return self._current
+
+    def _refresh_in_background(self) -> None:
+        try:
+            current = self._current
+            if current is not None and self._latest_version() != current.version:
+                published = self._load_latest()
+                if published is not None:
+                    self._install(published)
+        except Exception:
+            log.exception("could not load the newest feature snapshot; still answering from the one loaded")
+        finally:
+            self._checked_at = time.monotonic()
+            self._refresh.release()
+
+    def _install(self, published: PublishedSnapshot) -> None:
+        started = time.perf_counter()
+        live = LiveSnapshot.of(published)
+        self._current = live  # one reference assignment: readers see the old snapshot or the new, never half
+        log.info(
+            "feature snapshot %s loaded: %d customers in %.1f s",
+            live.version,
+            live.features.height,
+            time.perf_counter() - started,
+        )
+
+
+def snapshot_holder(app: FastAPI) -> SnapshotHolder:
+    """The app's holder, made on first use (tests replace `app.state.snapshots` to load their own)."""
+    with _making:
+        if not hasattr(app.state, "snapshots"):
+            app.state.snapshots = _published_snapshots()
+        holder: SnapshotHolder = app.state.snapshots
+        return holder
+
+
+_making = threading.Lock()
+
+
+def _published_snapshots() -> SnapshotHolder:
+    raise NotImplementedError
+
+
+def live_snapshot(request: Request) -> LiveSnapshot:
+    return snapshot_holder(request.app).current()
+
+
+def loaded_snapshot(app: FastAPI) -> LiveSnapshot | None:
+    """The current snapshot, or None when none has been published (for routes that can do without)."""
+    try:
+        return snapshot_holder(app).current()
+    except NoSnapshot:
+        return None
+
+
+Snapshot = Annotated[LiveSnapshot, Depends(live_snapshot)]

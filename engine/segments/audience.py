@@ -1,0 +1,148 @@
+"""What the product shows of a rule's audience on an in-memory snapshot: a preview, pages, and exports.
+
+A preview is what the rule builder redraws on every change, so it must be quick: the per-clause counts
+come from one pass over the snapshot (the root's count is the size), and the sample, the first members
+in customer-id order, is looked for in the first rows before the whole snapshot. Pages and exports walk the members in
+customer-id order too, so a cursor is simply the last id seen. They expect the features frame sorted by
+`customer_id` (the API's snapshot holder sorts it once when it loads a snapshot).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from engine.segments.english import describe
+from engine.segments.polars_backend import PolarsEvaluator
+from engine.segments.rules import Rule
+
+# The columns a sample or a page of members shows, when the snapshot has them.
+SUMMARY_COLUMNS = (
+    "customer_id",
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "city",
+    "total_spend",
+    "order_count",
+    "last_order_at",
+)
+EXPORT_CHUNK_ROWS = 50_000
+SAMPLE_SCAN_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Preview:
+    """An unsaved rule's audience: its size, per-clause counts by node path, a sample, and the sentence."""
+
+    size: int
+    clause_counts: dict[str, int]
+    sample: list[dict[str, Any]]
+    sentence: str
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    """Members after a cursor, in customer-id order; `next_cursor` is None on the last page."""
+
+    members: list[dict[str, Any]]
+    next_cursor: int | None
+
+
+def summary_columns(evaluator: PolarsEvaluator) -> list[str]:
+    return [name for name in SUMMARY_COLUMNS if name in evaluator.features.columns]
+
+
+def preview(evaluator: PolarsEvaluator, rule: Rule, sample_size: int = 10) -> Preview:
+    """Size, per-clause counts, the first `sample_size` members (by id) and the English reading."""
+    clause_counts = evaluator.clause_counts(rule)
+    return Preview(
+        clause_counts[""], clause_counts, first_members(evaluator, rule, sample_size), describe(rule, evaluator.catalog)
+    )
+
+
+def first_members(evaluator: PolarsEvaluator, rule: Rule, count: int) -> list[dict[str, Any]]:
+    """The summary rows of the `count` members with the lowest ids.
+
+    Looked for in the first `SAMPLE_SCAN_ROWS` rows first (the snapshot is in id order, so whatever is
+    found there comes first), and in the whole snapshot only when they hold too few.
+    """
+    matching = evaluator.compile(rule)
+    columns = summary_columns(evaluator)
+    for rows in (evaluator.features.head(SAMPLE_SCAN_ROWS), evaluator.features):
+        found = rows.lazy().filter(matching).head(count).select(columns).collect()
+        if found.height == count or rows.height == evaluator.features.height:
+            break
+    return found.to_dicts()
+
+
+def member_page(evaluator: PolarsEvaluator, rule: Rule, *, after: int | None, limit: int) -> MemberPage:
+    """Up to `limit` members with ids above `after` (from the start when None)."""
+    matching = evaluator.compile(rule)
+    if after is not None:
+        matching = matching & (pl.col("customer_id") > after)
+    rows = (
+        evaluator.features.lazy()
+        .filter(matching)
+        .head(limit + 1)
+        .select(summary_columns(evaluator))
+        .collect()
+        .to_dicts()
+    )
+    more = len(rows) > limit
+    return MemberPage(rows[:limit], rows[limit - 1]["customer_id"] if more else None)
+
+
+def members_frame(evaluator: PolarsEvaluator, rule: Rule) -> pl.DataFrame:
+    """Every member's full feature row, in customer-id order."""
+    return evaluator.features.filter(evaluator.compile(rule))
+
+
+def csv_chunks(members: pl.DataFrame) -> Iterator[bytes]:
+    """The members as CSV (one header line), in pieces of `EXPORT_CHUNK_ROWS` rows for streaming."""
+    for start in range(0, max(members.height, 1), EXPORT_CHUNK_ROWS):
+        buffer = io.BytesIO()
+        members.slice(start, EXPORT_CHUNK_ROWS).write_csv(buffer, include_header=start == 0)
+        yield buffer.getvalue()
+
+
+def parquet_chunks(members: pl.DataFrame) -> Iterator[bytes]:
+    """The members as one Parquet file, a row group per `EXPORT_CHUNK_ROWS` rows, yielded as written."""
+    sink = _DrainableSink()
+    table = members.to_arrow()
+    with pq.ParquetWriter(sink, table.schema, compression="zstd") as writer:
+        for batch in table.to_batches(max_chunksize=EXPORT_CHUNK_ROWS):
+            writer.write_batch(batch)
+            yield sink.drain()
+    yield sink.drain()
+
+
+class _DrainableSink(io.RawIOBase):
+    """A write-only file whose bytes so far can be taken out, so a file can be streamed while it is written."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._pending += view
+        self._position += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        taken = bytes(self._pending)
+        self._pending.clear()
+        return taken
