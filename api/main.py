@@ -12,15 +12,12 @@ from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.customers.router import router as customers_router
-from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
-from api.features.router import router as features_router
 from api.features.router import router as features_router
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
-from api.segments.router import router as segments_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
@@ -52,9 +49,6 @@ def create_app() -> FastAPI:
     app.include_router(segment_router)
     app.include_router(auth_router)
     app.include_router(admin_router)
-    app.include_router(features_router)
-    app.include_router(segments_router)
-    app.include_router(customers_router)
     app.include_router(receipts_router)
     app.include_router(features_router)
     app.include_router(segments_router)
