@@ -6,6 +6,7 @@ the stream format is one thing to keep stable. Times are ISO-8601 strings with a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 
@@ -44,7 +45,7 @@ class EventRecord(TypedDict):
     name: str | None
     properties: dict[str, Any]
     context: dict[str, Any]
-    occurred_at: str
+    occurred_at: str | datetime  # a datetime only before it is encoded; on the stream it is text
 
 
 CUSTOMER_FIELDS = (

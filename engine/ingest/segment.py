@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
@@ -26,38 +27,41 @@ ORDER_COMPLETED = "Order Completed"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
-class SegmentMessage(BaseModel):
-    """The fields every Segment call shares; the rest depends on `type`."""
+class SegmentMessage(TypedDict, total=False):
+    """A Segment call as the spec names its fields (other fields, such as `integrations`, are dropped).
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    A TypedDict rather than a model: validating a plain dict is several times cheaper, and this runs
+    once per event on the ingest path.
+    """
 
-    type: Literal["identify", "track", "page", "screen", "group", "alias"]
-    user_id: Id | None = Field(None, alias="userId")
-    anonymous_id: Id | None = Field(None, alias="anonymousId")
-    message_id: Id | None = Field(None, alias="messageId")
-    timestamp: datetime | None = None
-    original_timestamp: datetime | None = Field(None, alias="originalTimestamp")
-    sent_at: datetime | None = Field(None, alias="sentAt")
-    context: dict[str, Any] = Field(default_factory=dict)
-    traits: dict[str, Any] = Field(default_factory=dict)
-    properties: dict[str, Any] = Field(default_factory=dict)
-    event: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    name: str | None = None
-    group_id: Id | None = Field(None, alias="groupId")
-    previous_id: Id | None = Field(None, alias="previousId")
+    type: Required[Literal["identify", "track", "page", "screen", "group", "alias"]]
+    userId: Id | None
+    anonymousId: Id | None
+    messageId: Id | None
+    timestamp: datetime | None
+    originalTimestamp: datetime | None
+    sentAt: datetime | None
+    context: dict[str, Any]
+    traits: dict[str, Any]
+    properties: dict[str, Any]
+    event: Id | None
+    name: str | None
+    groupId: Id | None
+    previousId: Id | None
 
 
 message_adapter = TypeAdapter(SegmentMessage)
 
 
 def _refusal(message: SegmentMessage) -> tuple[str, str] | None:
-    if message.user_id is None and message.anonymous_id is None:
+    kind = message["type"]
+    if not message.get("userId") and not message.get("anonymousId"):
         return "userId", "userId or anonymousId is required"
-    if message.type == "track" and message.event is None:
+    if kind == "track" and not message.get("event"):
         return "event", "a track call needs an event name"
-    if message.type == "alias" and (message.previous_id is None or message.user_id is None):
+    if kind == "alias" and not (message.get("previousId") and message.get("userId")):
         return "previousId", "an alias call needs previousId and userId"
-    if message.type == "group" and message.group_id is None:
+    if kind == "group" and not message.get("groupId"):
         return "groupId", "a group call needs a groupId"
     return None
 
@@ -68,10 +72,10 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _occurred_at(message: SegmentMessage, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
-    happened = message.timestamp or message.original_timestamp
+    happened = message.get("timestamp") or message.get("originalTimestamp")
     if happened is None:
         return received_at
-    sent_at = message.sent_at or batch_sent_at
+    sent_at = message.get("sentAt") or batch_sent_at
     skew = (received_at - _aware(sent_at)) if sent_at else timedelta(0)
     return _aware(happened) + skew
 
@@ -86,20 +90,20 @@ def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> CustomerIn:
-    traits = message.traits
+    traits = message.get("traits", {})
     address = traits.get("address")
     if not isinstance(address, dict):
         address = {}
     first, last = _name_parts(traits)
     candidate = {
-        "external_id": message.user_id,
+        "external_id": message.get("userId"),
         "email": traits.get("email"),
         "phone": traits.get("phone"),
         "first_name": first,
         "last_name": last,
         "city": address.get("city", traits.get("city")),
         "country": address.get("country", traits.get("country")),
-        "timezone": message.context.get("timezone", traits.get("timezone")),
+        "timezone": message.get("context", {}).get("timezone", traits.get("timezone")),
         "signed_up_at": traits.get("createdAt", traits.get("created_at")),
         "email_consent": traits.get("email_consent", traits.get("emailConsent")),
         "sms_consent": traits.get("sms_consent", traits.get("smsConsent")),
@@ -110,14 +114,14 @@ def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> C
 
 
 def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn:
-    props = message.properties
+    props = message.get("properties", {})
     products = props.get("products")
     if not isinstance(products, list):
         products = []
     return order_adapter.validate_python(
         {
             "external_id": props.get("order_id", props.get("orderId")),
-            "customer_external_id": message.user_id,
+            "customer_external_id": message.get("userId"),
             "amount": props.get("total", props.get("revenue")),
             "currency": props.get("currency", "USD"),
             "items": [
@@ -137,20 +141,24 @@ def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn
 
 
 def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord:
-    properties = message.properties
-    if message.type in ("identify", "group"):
-        properties = message.traits if message.group_id is None else {"group_id": message.group_id, **message.traits}
-    elif message.type == "alias":
-        properties = {"previous_id": message.previous_id}
+    kind = message["type"]
+    if kind == "identify":
+        properties = message.get("traits", {})
+    elif kind == "group":
+        properties = {"group_id": message.get("groupId"), **message.get("traits", {})}
+    elif kind == "alias":
+        properties = {"previous_id": message.get("previousId")}
+    else:
+        properties = message.get("properties", {})
     return {
-        "message_id": message.message_id or str(uuid.uuid4()),
-        "customer_external_id": message.user_id,
-        "anonymous_id": message.anonymous_id,
-        "type": message.type,
-        "name": message.event if message.type == "track" else message.name,
+        "message_id": message.get("messageId") or str(uuid.uuid4()),
+        "customer_external_id": message.get("userId"),
+        "anonymous_id": message.get("anonymousId"),
+        "type": kind,
+        "name": message.get("event") if kind == "track" else message.get("name"),
         "properties": properties,
-        "context": message.context,
-        "occurred_at": occurred_at.isoformat(),
+        "context": message.get("context", {}),
+        "occurred_at": occurred_at,  # orjson writes it as ISO 8601, several times faster than isoformat()
     }
 
 
@@ -178,16 +186,17 @@ def to_batch(
             problems.append(ItemProblem(index, *refusal))
             continue
         occurred_at = _occurred_at(message, received_at, sent_at)
+        kind = message["type"]
         try:
-            if message.type == "identify" and message.user_id is not None:
+            if kind == "identify" and message.get("userId"):
                 batch["customers"].append(_customer_from_identify(message, occurred_at).to_record(received_at))
-            elif message.type == "track" and message.event == ORDER_COMPLETED:
-                if message.user_id is None:
+            elif kind == "track" and message.get("event") == ORDER_COMPLETED:
+                if not message.get("userId"):
                     problems.append(ItemProblem(index, "userId", "an order needs the userId of its customer"))
                     continue
                 batch["orders"].append(_order_from_track(message, occurred_at).to_record(received_at))
         except ValidationError as error:
-            prefix = "traits" if message.type == "identify" else "properties"
+            prefix = "traits" if kind == "identify" else "properties"
             problems.extend(ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error))
             continue
         batch["events"].append(_event_record(message, occurred_at))
