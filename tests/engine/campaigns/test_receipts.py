@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,6 +112,7 @@ def test_receipts_a_crashed_applier_took_are_reclaimed_and_applied_once(
     stream = config.stream(STREAM)
     streams.ensure_group(redis_client, stream, GROUP)
     streams.read(redis_client, stream, GROUP, "crashed", 10, None)  # read, never acknowledged
+    time.sleep(0.01)  # idle for longer than delivery_claim_idle_ms
 
     report = drain_receipts(database, redis_client, config, consumer="survivor")
 
