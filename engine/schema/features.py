@@ -1,0 +1,34 @@
+"""Tables of customer feature snapshots: the list of published versions, and the schema holding their tables.
+
+Each materialization of `customer_features` publishes a version: a table `features.customer_features_v<N>`
+(in its own Postgres schema, so the snapshot tables never look like drift against this metadata), a view
+`public.customer_features` on the newest, Parquet files, and a row here saying where they are and what
+they hold. `engine.features.snapshot` writes and reads them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from engine.schema.base import created_at, metadata
+
+FEATURES_SCHEMA = "features"  # the Postgres schema of the versioned snapshot tables
+
+feature_snapshots = Table(
+    "feature_snapshots",
+    metadata,
+    Column("version", BigInteger, Identity(), primary_key=True),
+    created_at(),
+    # The "now" the features were computed as of: windows, ages and recency are relative to it.
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("table_name", Text, nullable=False),  # schema-qualified: features.customer_features_v<N>
+    Column("features_path", Text, nullable=False),
+    Column("events_path", Text, nullable=False),
+    Column("columns", JSONB, nullable=False),  # [[column, Polars dtype], ...] in column order
+    # What Postgres counted in the same read transaction (customers, completed orders, their spend):
+    # the asset checks hold the published table to these.
+    Column("source_totals", JSONB, nullable=False),
+)
