@@ -1,16 +1,23 @@
 """Where a launch finds its audience: a feature snapshot to evaluate the rule on, and the saved segments.
 
-Launch takes an `AudienceSource`, so the product hands it the newest published snapshot and tests hand
-it a frame they built. Evaluating the rule once, at launch, on one snapshot is what freezes the audience.
+Launch takes an `AudienceSource`: the product uses `PublishedAudience` (the newest published snapshot and
+the saved segments in Postgres), tests and benchmarks hand in frames with `FrameAudience`. Evaluating
+the rule once, at launch, on one snapshot is what freezes the audience. Relative conditions ("in the
+last 30 days") are read as of the snapshot's time, as the segment preview the marketer saw read them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
+from sqlalchemy import Engine
+
+from engine.features.snapshot import latest_snapshot
+from engine.segments.store import get_segment
 
 
 @dataclass(frozen=True)
@@ -20,12 +27,15 @@ class FeatureSnapshot:
     version: str
     features: pl.DataFrame
     events: pl.DataFrame | pl.LazyFrame | None = None
+    taken_at: datetime | None = None  # None: as of the launch
 
 
 class AudienceSource(Protocol):
     """The snapshot a launch evaluates its rule on, and the rule of a saved segment."""
 
-    def snapshot(self) -> FeatureSnapshot: ...
+    def snapshot(self) -> FeatureSnapshot:
+        """The snapshot to launch on; `LookupError` when there is none."""
+        ...
 
     def segment_rule(self, segment_id: int) -> Any:
         """The segment's rule as JSON data; `LookupError` when there is no such segment."""
@@ -34,7 +44,7 @@ class AudienceSource(Protocol):
 
 @dataclass(frozen=True)
 class FrameAudience:
-    """An audience source over frames already in memory (tests, benchmarks, a snapshot loaded elsewhere)."""
+    """An audience source over frames already in memory (tests, benchmarks)."""
 
     features: pl.DataFrame
     events: pl.DataFrame | pl.LazyFrame | None = None
@@ -49,3 +59,22 @@ class FrameAudience:
             return self.segments[segment_id]
         except KeyError:
             raise LookupError(f"there is no segment {segment_id}") from None
+
+
+@dataclass(frozen=True)
+class PublishedAudience:
+    """The newest published feature snapshot, and the saved segments."""
+
+    db: Engine
+
+    def snapshot(self) -> FeatureSnapshot:
+        snapshot = latest_snapshot(self.db)
+        if snapshot is None:
+            raise LookupError("no feature snapshot has been published yet: materialize customer_features first")
+        return FeatureSnapshot(str(snapshot.version), snapshot.features, snapshot.events, snapshot.taken_at)
+
+    def segment_rule(self, segment_id: int) -> Any:
+        segment = get_segment(self.db, segment_id)
+        if segment is None:
+            raise LookupError(f"there is no segment {segment_id}")
+        return segment.rule

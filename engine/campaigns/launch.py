@@ -125,7 +125,7 @@ def _recipients(conn: Connection, campaign: RowMapping, snapshot: FeatureSnapsho
     data = campaign["audience_rule"]
     if data is None:
         data = audience.segment_rule(campaign["segment_id"])
-    evaluator = PolarsEvaluator(features, snapshot.events, now=now)
+    evaluator = PolarsEvaluator(features, snapshot.events, now=snapshot.taken_at or now)
     rule = parse_rule(data, evaluator.catalog)
     return _Recipients(evaluator.members(rule), dump_rule(rule))
 
@@ -216,3 +216,15 @@ def _copy_log(conn: Connection, log: pl.DataFrame) -> None:
     sql = f"COPY communication_log ({', '.join(LOG_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
     with psycopg_connection(conn).cursor() as cursor, cursor.copy(sql) as copy:
         copy.write(buffer.getbuffer())
+
+
+def due_campaigns(db: Engine, now: datetime) -> list[int]:
+    """Scheduled campaigns whose time has come, oldest schedule first."""
+    with db.connect() as conn:
+        due = conn.execute(
+            text(
+                "SELECT id FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= :now ORDER BY scheduled_at, id"
+            ),
+            {"now": now},
+        )
+        return list(due.scalars())
