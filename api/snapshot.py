@@ -5,7 +5,7 @@ built with the snapshot's time as "now", so relative rules mean the same in ever
 Requests read the current one by reference. At most every `check_every_s` seconds a request starts a
 background check for a newer version; if there is one, a thread loads it and swaps the reference, while
 requests keep being answered from the old one. Only the very first request waits for a load. Before any
-snapshot has been published, segment routes answer 503 saying how to make one.
+snapshot has been published, segment routes answer 409 saying how to make one.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import polars as pl
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 
-from api.errors import ServiceUnavailable
+from api.errors import Conflict
+from engine.connections import get_engine
 from engine.features.catalog import Catalog
+from engine.features.snapshot import Snapshot, latest_snapshot, latest_version
 from engine.segments.field_guide import FieldGuide, field_guide
 from engine.segments.polars_backend import PolarsEvaluator
 
@@ -34,21 +36,10 @@ CHECK_EVERY_S = 3.0
 
 
 @dataclass(frozen=True)
-class PublishedSnapshot:
-    """What a loader hands over: one published version of the features and the events behind them."""
-
-    version: str
-    taken_at: datetime
-    features: pl.DataFrame
-    events: pl.DataFrame | pl.LazyFrame | None
-    catalog: Catalog
-
-
-@dataclass(frozen=True)
 class LiveSnapshot:
     """A loaded snapshot, ready to evaluate rules on."""
 
-    version: str
+    version: int
     taken_at: datetime
     evaluator: PolarsEvaluator
 
@@ -66,18 +57,18 @@ class LiveSnapshot:
         return field_guide(self.catalog, self.features)
 
     @classmethod
-    def of(cls, published: PublishedSnapshot) -> LiveSnapshot:
-        features = published.features
+    def of(cls, snapshot: Snapshot) -> LiveSnapshot:
+        features = snapshot.features
         if not features.get_column("customer_id").is_sorted():
             features = features.sort("customer_id")
-        evaluator = PolarsEvaluator(features, published.events, now=published.taken_at, catalog=published.catalog)
-        return cls(published.version, published.taken_at, evaluator)
+        evaluator = PolarsEvaluator(features, snapshot.events, now=snapshot.taken_at, catalog=snapshot.catalog)
+        return cls(snapshot.version, snapshot.taken_at, evaluator)
 
 
 class SnapshotOut(BaseModel):
     """The feature snapshot an answer was computed on."""
 
-    version: str
+    version: int
     taken_at: datetime
     customers: int
 
@@ -86,7 +77,7 @@ class SnapshotOut(BaseModel):
         return cls(version=snapshot.version, taken_at=snapshot.taken_at, customers=snapshot.features.height)
 
 
-class NoSnapshot(ServiceUnavailable):
+class NoSnapshot(Conflict):
     error = "no_feature_snapshot"
 
     def __init__(self) -> None:
@@ -103,8 +94,8 @@ class SnapshotHolder:
 
     def __init__(
         self,
-        latest_version: Callable[[], str | None],
-        load_latest: Callable[[], PublishedSnapshot | None],
+        latest_version: Callable[[], int | None],
+        load_latest: Callable[[], Snapshot | None],
         *,
         check_every_s: float = CHECK_EVERY_S,
     ) -> None:
@@ -149,7 +140,7 @@ class SnapshotHolder:
             self._checked_at = time.monotonic()
             self._refresh.release()
 
-    def _install(self, published: PublishedSnapshot) -> None:
+    def _install(self, published: Snapshot) -> None:
         started = time.perf_counter()
         live = LiveSnapshot.of(published)
         self._current = live  # one reference assignment: readers see the old snapshot or the new, never half
@@ -174,7 +165,7 @@ _making = threading.Lock()
 
 
 def _published_snapshots() -> SnapshotHolder:
-    raise NotImplementedError
+    return SnapshotHolder(lambda: latest_version(get_engine()), lambda: latest_snapshot(get_engine()))
 
 
 def live_snapshot(request: Request) -> LiveSnapshot:
@@ -189,4 +180,4 @@ def loaded_snapshot(app: FastAPI) -> LiveSnapshot | None:
         return None
 
 
-Snapshot = Annotated[LiveSnapshot, Depends(live_snapshot)]
+CurrentSnapshot = Annotated[LiveSnapshot, Depends(live_snapshot)]

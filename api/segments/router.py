@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth.schemas import error_responses
 from api.deps import Analyst, Db, Viewer, rate_limit
-from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.errors import Conflict, ErrorBody, NotFound, UnprocessableEntity
 from api.segments.schemas import (
     ChangeSide,
     ChangesOut,
@@ -30,7 +30,7 @@ from api.segments.schemas import (
     SizeHistoryOut,
     SizeOut,
 )
-from api.snapshot import LiveSnapshot, Snapshot, SnapshotOut, loaded_snapshot
+from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, loaded_snapshot
 from engine.features.catalog import Catalog, base_catalog
 from engine.segments import CustomerNotFound, Rule, RuleError, UnsupportedRule, describe, parse_rule, rule_json_schema
 from engine.segments.audience import csv_chunks, member_page, members_frame, parquet_chunks, preview
@@ -56,7 +56,9 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=error_res
 
 SegmentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CustomerId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-_NEEDS_SNAPSHOT = error_responses(503)
+_NEEDS_SNAPSHOT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "No feature snapshot has been published yet (the detail says how)."}
+}
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -115,7 +117,7 @@ def get_rule_schema(_: Viewer) -> dict[str, Any]:
     dependencies=[rate_limit("read")],
     summary="Preview an unsaved rule",
 )
-def post_preview(body: PreviewIn, _: Analyst, snapshot: Snapshot) -> PreviewOut:
+def post_preview(body: PreviewIn, _: Analyst, snapshot: CurrentSnapshot) -> PreviewOut:
     """How many customers the rule matches, how many each of its conditions and groups matches (keyed by the
     node's path), the first members, and the rule as a sentence. Invalid rules are 422 with each problem's
     path, field and message."""
@@ -178,7 +180,7 @@ def get_one_segment(segment_id: SegmentId, _: Viewer, db: Db, request: Request) 
 @router.patch(
     "/{segment_id}",
     response_model=SegmentOut,
-    responses=error_responses(404, 409),
+    responses=error_responses(404) | _NEEDS_SNAPSHOT,
     dependencies=[rate_limit("write")],
     summary="Change a segment",
 )
@@ -216,7 +218,7 @@ def remove_segment(segment_id: SegmentId, _: Analyst, db: Db) -> Response:
 @router.get(
     "/{segment_id}/members",
     response_model=MembersPage,
-    responses=error_responses(404, 503),
+    responses=error_responses(404) | _NEEDS_SNAPSHOT,
     dependencies=[rate_limit("read")],
     summary="Members of a segment, a page at a time",
 )
@@ -224,7 +226,7 @@ def get_members(
     segment_id: SegmentId,
     _: Analyst,
     db: Db,
-    snapshot: Snapshot,
+    snapshot: CurrentSnapshot,
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MembersPage:
@@ -240,7 +242,8 @@ def get_members(
     response_class=StreamingResponse,
     responses={
         200: {"content": {media_type: {} for media_type in MEDIA_TYPES.values()}, "description": "The members."},
-        **error_responses(404, 503),
+        **error_responses(404),
+        **_NEEDS_SNAPSHOT,
     },
     dependencies=[rate_limit("read")],
     summary="Export a segment's members as CSV or Parquet",
@@ -249,7 +252,7 @@ def export_members(
     segment_id: SegmentId,
     _: Analyst,
     db: Db,
-    snapshot: Snapshot,
+    snapshot: CurrentSnapshot,
     format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
 ) -> StreamingResponse:
     """Every member's features on the current snapshot, in customer-id order, streamed."""
@@ -266,12 +269,12 @@ def export_members(
 @router.get(
     "/{segment_id}/explain/{customer_id}",
     response_model=ExplanationOut,
-    responses=error_responses(404, 503),
+    responses=error_responses(404) | _NEEDS_SNAPSHOT,
     dependencies=[rate_limit("read")],
     summary="Why a customer is in a segment, or not",
 )
 def explain_membership(
-    segment_id: SegmentId, customer_id: CustomerId, _: Analyst, db: Db, snapshot: Snapshot
+    segment_id: SegmentId, customer_id: CustomerId, _: Analyst, db: Db, snapshot: CurrentSnapshot
 ) -> ExplanationOut:
     """The segment's rule tree evaluated for the customer: each node matched or not, with the customer's value
     of each field tested and their count of each event condition's events."""
@@ -315,8 +318,8 @@ def get_changes(
     segment_id: SegmentId,
     _: Analyst,
     db: Db,
-    since: Annotated[str | None, Query(max_length=100, description="A recorded snapshot version")] = None,
-    until: Annotated[str | None, Query(max_length=100, description="A recorded snapshot version")] = None,
+    since: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A recorded snapshot version")] = None,
+    until: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="A recorded snapshot version")] = None,
     limit: Annotated[int, Query(ge=0, le=10_000, description="How many ids of each side to list")] = 100,
 ) -> ChangesOut:
     """Between two recorded snapshots (by default the latest and the one before it): the customers who entered

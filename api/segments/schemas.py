@@ -54,7 +54,7 @@ class OwnerOut(BaseModel):
 class SizeOut(BaseModel):
     """A segment's size at one snapshot; entered and left count against its previous record (null on the first)."""
 
-    snapshot_version: str
+    snapshot_version: int
     snapshot_taken_at: datetime
     size: int
     entered: int | None

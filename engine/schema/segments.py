@@ -46,7 +46,7 @@ segment_sizes = Table(
     "segment_sizes",
     metadata,
     Column("segment_id", BigInteger, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True),
-    Column("snapshot_version", Text, primary_key=True),
+    Column("snapshot_version", BigInteger, primary_key=True),  # feature_snapshots.version (no key: pruned)
     Column("snapshot_taken_at", DateTime(timezone=True), nullable=False),
     Column("size", BigInteger, nullable=False),
     # Against the segment's previous row; unset on its first.

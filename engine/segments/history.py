@@ -34,7 +34,7 @@ class SizeRecord:
     """A segment's size at one snapshot; entered and left are counted against its previous record."""
 
     segment_id: int
-    snapshot_version: str
+    snapshot_version: int
     snapshot_taken_at: datetime
     size: int
     entered_count: int | None
@@ -71,7 +71,7 @@ def evaluate_members(evaluator: PolarsEvaluator, rule: Rule) -> MemberSet:
 
 
 def record_size(
-    db: Engine, segment: SavedSegment, members: MemberSet, *, version: str, taken_at: datetime
+    db: Engine, segment: SavedSegment, members: MemberSet, *, version: int, taken_at: datetime
 ) -> SizeRecord:
     """Store the segment's members at a snapshot, counting who entered and left since its previous record."""
     with db.begin() as conn:
@@ -97,7 +97,7 @@ def record_size(
     return _record(row)
 
 
-def record_all_sizes(db: Engine, evaluator: PolarsEvaluator, *, version: str, taken_at: datetime) -> SizeRecording:
+def record_all_sizes(db: Engine, evaluator: PolarsEvaluator, *, version: int, taken_at: datetime) -> SizeRecording:
     """Record every saved segment at a snapshot. A rule that no longer fits the snapshot's catalog (a trait
     column gone) is refused, with why, and the other segments are still recorded."""
     records, refused = [], {}
@@ -135,7 +135,7 @@ def latest_sizes(db: Engine, segment_id: int | None = None) -> dict[int, SizeRec
 
 
 def membership_changes(
-    db: Engine, segment_id: int, since_version: str | None = None, until_version: str | None = None
+    db: Engine, segment_id: int, since_version: int | None = None, until_version: int | None = None
 ) -> MembershipChanges:
     """Who entered and left between two recorded snapshots: by default the latest and the one before it."""
     with db.connect() as conn:
@@ -154,7 +154,7 @@ def membership_changes(
     return MembershipChanges(since=since, until=until, entered=(after - before).ids(), left=(before - after).ids())
 
 
-def recorded_members(db: Engine, segment_id: int, version: str) -> MemberSet | None:
+def recorded_members(db: Engine, segment_id: int, version: int) -> MemberSet | None:
     """The member set recorded for the segment at a snapshot, if any."""
     with db.connect() as conn:
         stored = conn.execute(
@@ -165,7 +165,7 @@ def recorded_members(db: Engine, segment_id: int, version: str) -> MemberSet | N
     return MemberSet.from_bytes(stored) if stored is not None else None
 
 
-def _find(conn: Connection, segment_id: int, version: str | None, before: SizeRecord | None) -> SizeRecord:
+def _find(conn: Connection, segment_id: int, version: int | None, before: SizeRecord | None) -> SizeRecord:
     """The record of `version`; without one, the latest record (before `before`'s snapshot, if given)."""
     query = select(*_record_columns()).where(segment_sizes.c.segment_id == segment_id)
     if version is not None:
@@ -182,7 +182,7 @@ def _find(conn: Connection, segment_id: int, version: str | None, before: SizeRe
     raise HistoryMissing(f"segment {segment_id} has no size records yet")
 
 
-def _previous_members(conn: Connection, segment_id: int, version: str, taken_at: datetime) -> MemberSet | None:
+def _previous_members(conn: Connection, segment_id: int, version: int, taken_at: datetime) -> MemberSet | None:
     stored = conn.execute(
         select(segment_sizes.c.members)
         .where(segment_sizes.c.segment_id == segment_id, _earlier_than(taken_at, version))
@@ -192,7 +192,7 @@ def _previous_members(conn: Connection, segment_id: int, version: str, taken_at:
     return MemberSet.from_bytes(stored) if stored is not None else None
 
 
-def _earlier_than(taken_at: datetime, version: str) -> Any:
+def _earlier_than(taken_at: datetime, version: int) -> Any:
     return tuple_(*_snapshot_order()) < tuple_(taken_at, version)
 
 

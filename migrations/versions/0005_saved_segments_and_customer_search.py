@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "segment_sizes",
         sa.Column("segment_id", sa.BigInteger(), nullable=False),
-        sa.Column("snapshot_version", sa.Text(), nullable=False),
+        sa.Column("snapshot_version", sa.BigInteger(), nullable=False),
         sa.Column("snapshot_taken_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("entered_count", sa.BigInteger(), nullable=True),

@@ -1,3 +1,3 @@
-"""The segment tests' API, customers and snapshot shelf (`tests.api.segments.conftest`), for customer routes."""
+"""The segment tests' API, customers and snapshot publisher (`tests.api.segments.conftest`), for customer routes."""
 
-from tests.api.segments.conftest import analyst, client, published, shelf, viewer  # noqa: F401
+from tests.api.segments.conftest import analyst, client, loads, published, publisher, viewer  # noqa: F401

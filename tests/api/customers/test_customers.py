@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from api.snapshot import PublishedSnapshot
 from engine.customers.search import search_statement
+from engine.features.snapshot import Snapshot
 from engine.schema import customers
 from tests.api.segments import data
 from tests.api.segments.test_crud import save
@@ -68,7 +68,7 @@ def test_search_is_answered_from_the_indexes(client: TestClient, database: Engin
 
 
 def test_a_profile_has_the_customer_orders_events_features_and_segments(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     big = save(client, analyst, "Big spenders", data.BIG_SPENDERS)
     save(client, analyst, "Loyal", data.LOYAL_IN_LONDON_OR_MUMBAI)
@@ -86,11 +86,11 @@ def test_a_profile_has_the_customer_orders_events_features_and_segments(
         {"id": big["id"], "name": "Big spenders"},
         {"id": recent["id"], "name": "Recent buyers"},
     ]
-    assert profile["snapshot"]["version"] == "v1"
+    assert profile["snapshot"]["version"] == 1
 
 
 def test_a_customer_newer_than_the_snapshot_has_a_profile_without_features(
-    client: TestClient, analyst: dict[str, str], database: Engine, published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], database: Engine, published: Snapshot
 ) -> None:
     with database.begin() as conn:
         conn.execute(insert(customers).values(external_id="cus_7", created_at=datetime.now(UTC)))

@@ -1,4 +1,4 @@
-"""The API in process over the six customers of `data`, with snapshots published on a shelf the test controls."""
+"""The API in process over the six customers of `data`, and snapshots of them published as the pipeline does."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -14,57 +15,67 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from api.snapshot import PublishedSnapshot, SnapshotHolder
-from engine.features.catalog import Catalog, catalog_for_schema
+from api.snapshot import SnapshotHolder
+from engine.features.snapshot import Snapshot, latest_snapshot, latest_version, load_snapshot, publish_snapshot
 from tests.api.segments import data
 from tests.fixtures.users import auth_headers
 
 
 @dataclass
-class Shelf:
-    """Published snapshots, newest last. Loads wait for `loads_wait_for` when it is set (a slow load)."""
+class Publisher:
+    """Publishes feature snapshots (Postgres table, Parquet files, a `feature_snapshots` row)."""
 
-    published: list[PublishedSnapshot] = field(default_factory=list)
-    loads_wait_for: threading.Event | None = None
-    loading: threading.Event = field(default_factory=threading.Event)
+    db: Engine
+    folder: Path
 
     def publish(
         self, features: pl.DataFrame, events: pl.DataFrame | None = None, taken_at: datetime = data.TAKEN_AT
-    ) -> PublishedSnapshot:
-        catalog = Catalog(
-            feature for feature in catalog_for_schema(features.schema) if feature.name in features.columns
-        )
-        snapshot = PublishedSnapshot(f"v{len(self.published) + 1}", taken_at, features, events, catalog)
-        self.published.append(snapshot)
-        return snapshot
+    ) -> Snapshot:
+        events = data.event_frame() if events is None else events
+        info = publish_snapshot(self.db, self.folder, features, events, taken_at=taken_at, source_totals={})
+        return load_snapshot(info)
 
-    def latest_version(self) -> str | None:
-        return self.published[-1].version if self.published else None
 
-    def load_latest(self) -> PublishedSnapshot | None:
-        self.loading.set()
-        if self.loads_wait_for is not None:
-            self.loads_wait_for.wait(10)
-        return self.published[-1] if self.published else None
+@dataclass
+class LoadGate:
+    """The API's snapshot loads: they wait while `opened` is clear, and `started` tells that one began."""
+
+    db: Engine
+    opened: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.opened.set()
+
+    def load(self) -> Snapshot | None:
+        self.started.set()
+        self.opened.wait(10)
+        return latest_snapshot(self.db)
 
 
 @pytest.fixture
-def shelf() -> Shelf:
-    return Shelf()
+def publisher(database: Engine, tmp_path: Path) -> Publisher:
+    return Publisher(database, tmp_path / "snapshots")
 
 
 @pytest.fixture
-def client(database: Engine, redis_client: redis.Redis, shelf: Shelf) -> Iterator[TestClient]:
+def loads(database: Engine) -> LoadGate:
+    return LoadGate(database)
+
+
+@pytest.fixture
+def client(database: Engine, redis_client: redis.Redis, loads: LoadGate) -> Iterator[TestClient]:
+    """The API, checking for a newer snapshot every 50 ms (instead of every few seconds)."""
     data.store_customers(database)
     app = create_app()
-    app.state.snapshots = SnapshotHolder(shelf.latest_version, shelf.load_latest, check_every_s=0.05)
+    app.state.snapshots = SnapshotHolder(lambda: latest_version(database), loads.load, check_every_s=0.05)
     with TestClient(app) as client:
         yield client
 
 
 @pytest.fixture
-def published(shelf: Shelf) -> PublishedSnapshot:
-    return shelf.publish(data.features(), data.event_frame())
+def published(publisher: Publisher) -> Snapshot:
+    return publisher.publish(data.features())
 
 
 @pytest.fixture

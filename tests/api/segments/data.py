@@ -17,6 +17,7 @@ from decimal import Decimal
 import polars as pl
 from sqlalchemy import Engine, insert
 
+from engine.features.catalog import base_catalog
 from engine.schema import customers, events, orders
 
 TAKEN_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -46,9 +47,9 @@ def email(first_name: str) -> str:
 
 
 def features(spend_change: dict[int, float] | None = None) -> pl.DataFrame:
-    """The snapshot of the six, with some customers' total spend changed if asked."""
+    """The snapshot of the six (every catalogued feature, most of them unset), some spend changed if asked."""
     spend_change = spend_change or {}
-    return pl.DataFrame(
+    known = pl.DataFrame(
         {
             "customer_id": [person[0] for person in PEOPLE],
             "external_id": [f"cus_{person[0]}" for person in PEOPLE],
@@ -61,6 +62,10 @@ def features(spend_change: dict[int, float] | None = None) -> pl.DataFrame:
             "last_order_at": [TAKEN_AT - timedelta(days=person[6]) if person[6] else None for person in PEOPLE],
             "trait_plan": ["gold", "free", "free", "gold", "silver", None],
         }
+    )
+    unset = [pl.lit(None, feature.polars_dtype).alias(feature.name) for feature in base_catalog()]
+    return known.with_columns(column for column in unset if column.meta.output_name() not in known.columns).select(
+        *(feature.name for feature in base_catalog()), "trait_plan"
     )
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.snapshot import PublishedSnapshot
+from engine.features.snapshot import Snapshot
 from engine.segments import rule_json_schema
 
 
 def test_the_catalog_lists_each_feature_with_its_type_operators_and_examples(
-    client: TestClient, viewer: dict[str, str], published: PublishedSnapshot
+    client: TestClient, viewer: dict[str, str], published: Snapshot
 ) -> None:
     answer = client.get("/v1/features", headers=viewer).json()
 
     features = {feature["name"]: feature for feature in answer["features"]}
-    assert answer["snapshot"]["version"] == "v1"
+    assert answer["snapshot"]["version"] == 1
     assert list(features) == published.features.columns  # catalog order, traits last
     spend = features["total_spend"]
     assert (spend["type"], spend["label"], spend["examples"]) == ("number", "total spend", [0.0, 12500.0])

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.snapshot import PublishedSnapshot
+from engine.features.snapshot import Snapshot
 from tests.api.segments.data import BIG_SPENDERS, LOYAL_IN_LONDON_OR_MUMBAI
 
 
@@ -17,7 +17,7 @@ def save(client: TestClient, headers: dict[str, str], name: str, rule: dict[str,
 
 
 def test_a_saved_segment_has_its_owner_sentence_and_size_on_the_current_snapshot(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     saved = save(client, analyst, "Big spenders", BIG_SPENDERS, description="over 500")
 
@@ -25,12 +25,12 @@ def test_a_saved_segment_has_its_owner_sentence_and_size_on_the_current_snapshot
     assert saved["rule"] == BIG_SPENDERS
     assert saved["description"] == "over 500"
     assert saved["sentence"] == "customers whose total spend is over 500"
-    assert (saved["latest_size"]["size"], saved["latest_size"]["snapshot_version"]) == (3, "v1")
+    assert (saved["latest_size"]["size"], saved["latest_size"]["snapshot_version"]) == (3, 1)
     assert client.get(f"/v1/segments/{saved['id']}", headers=analyst).json() == saved
 
 
 def test_segments_are_listed_by_name_with_their_sizes(
-    client: TestClient, analyst: dict[str, str], viewer: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], viewer: dict[str, str], published: Snapshot
 ) -> None:
     save(client, analyst, "Loyal", LOYAL_IN_LONDON_OR_MUMBAI)
     save(client, analyst, "Big spenders", BIG_SPENDERS)
@@ -49,7 +49,7 @@ def test_a_segment_can_be_saved_before_any_snapshot_and_has_no_size_yet(
 
 
 def test_changing_the_rule_records_the_new_size_and_keeps_the_rest(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     saved = save(client, analyst, "Big spenders", BIG_SPENDERS, description="kept")
 
@@ -61,7 +61,7 @@ def test_changing_the_rule_records_the_new_size_and_keeps_the_rest(
     assert body["latest_size"]["size"] == 2
 
 
-def test_names_are_unique(client: TestClient, analyst: dict[str, str], published: PublishedSnapshot) -> None:
+def test_names_are_unique(client: TestClient, analyst: dict[str, str], published: Snapshot) -> None:
     save(client, analyst, "Big spenders", BIG_SPENDERS)
     other = save(client, analyst, "Other", BIG_SPENDERS)
 
@@ -72,7 +72,7 @@ def test_names_are_unique(client: TestClient, analyst: dict[str, str], published
     assert renamed.status_code == 409
 
 
-def test_a_deleted_segment_is_gone(client: TestClient, analyst: dict[str, str], published: PublishedSnapshot) -> None:
+def test_a_deleted_segment_is_gone(client: TestClient, analyst: dict[str, str], published: Snapshot) -> None:
     saved = save(client, analyst, "Big spenders", BIG_SPENDERS)
 
     assert client.delete(f"/v1/segments/{saved['id']}", headers=analyst).status_code == 204
@@ -82,7 +82,7 @@ def test_a_deleted_segment_is_gone(client: TestClient, analyst: dict[str, str], 
 
 
 def test_invalid_rules_are_refused_with_every_problem_path_and_field(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     rule = {
         "and": [
@@ -109,7 +109,7 @@ def test_invalid_rules_are_refused_with_every_problem_path_and_field(
 
 
 def test_a_malformed_rule_is_refused_with_where_it_breaks(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     rule = {"and": [{"field": "total_spend", "op": "is about", "value": 5}, {"nor": []}]}
 

@@ -7,13 +7,13 @@ import io
 import polars as pl
 from fastapi.testclient import TestClient
 
-from api.snapshot import PublishedSnapshot
+from engine.features.snapshot import Snapshot
 from tests.api.segments.data import BIG_SPENDERS, LOYAL_IN_LONDON_OR_MUMBAI, RECENT_BUYERS
 from tests.api.segments.test_crud import save
 
 
 def test_members_come_a_page_at_a_time_in_id_order(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Big spenders", BIG_SPENDERS)
     pages, cursor = [], None
@@ -30,7 +30,7 @@ def test_members_come_a_page_at_a_time_in_id_order(
 
 
 def test_the_csv_export_has_every_member_with_their_features(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Big spenders", BIG_SPENDERS)
 
@@ -38,7 +38,7 @@ def test_the_csv_export_has_every_member_with_their_features(
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
-    assert answer.headers["content-disposition"] == f'attachment; filename="segment-{segment["id"]}-snapshot-v1.csv"'
+    assert answer.headers["content-disposition"] == f'attachment; filename="segment-{segment["id"]}-snapshot-1.csv"'
     exported = pl.read_csv(io.BytesIO(answer.content))
     assert exported["customer_id"].to_list() == [1, 4, 5]
     assert exported.columns == published.features.columns
@@ -46,7 +46,7 @@ def test_the_csv_export_has_every_member_with_their_features(
 
 
 def test_the_parquet_export_reads_back_as_the_members_rows(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Loyal", LOYAL_IN_LONDON_OR_MUMBAI)
 
@@ -60,7 +60,7 @@ def test_the_parquet_export_reads_back_as_the_members_rows(
 
 
 def test_an_export_of_an_empty_segment_is_just_the_header(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Nobody", {"field": "total_spend", "op": ">", "value": 10**9})
 
@@ -69,9 +69,7 @@ def test_an_export_of_an_empty_segment_is_just_the_header(
     assert answer.text.splitlines() == [",".join(published.features.columns)]
 
 
-def test_explain_shows_why_a_member_is_in(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
-) -> None:
+def test_explain_shows_why_a_member_is_in(client: TestClient, analyst: dict[str, str], published: Snapshot) -> None:
     segment = save(client, analyst, "Loyal recent buyers", {"and": [LOYAL_IN_LONDON_OR_MUMBAI, RECENT_BUYERS]})
 
     answer = client.get(f"/v1/segments/{segment['id']}/explain/1", headers=analyst).json()
@@ -86,7 +84,7 @@ def test_explain_shows_why_a_member_is_in(
 
 
 def test_explain_shows_what_keeps_a_customer_out(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Loyal recent buyers", {"and": [LOYAL_IN_LONDON_OR_MUMBAI, RECENT_BUYERS]})
 
@@ -101,10 +99,10 @@ def test_explain_shows_what_keeps_a_customer_out(
 
 
 def test_explain_for_someone_not_in_the_snapshot_is_404(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Big spenders", BIG_SPENDERS)
 
     answer = client.get(f"/v1/segments/{segment['id']}/explain/99", headers=analyst)
 
-    assert (answer.status_code, answer.json()["detail"]) == (404, "customer 99 is not in snapshot v1")
+    assert (answer.status_code, answer.json()["detail"]) == (404, "customer 99 is not in snapshot 1")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.snapshot import PublishedSnapshot
+from engine.features.snapshot import Snapshot
 from engine.segments import parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
-from tests.api.segments.conftest import Shelf
 from tests.api.segments.data import LOYAL_IN_LONDON_OR_MUMBAI, RECENT_BUYERS
 
 
 def test_a_preview_counts_each_clause_as_the_engine_does(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     rule = {"or": [LOYAL_IN_LONDON_OR_MUMBAI, RECENT_BUYERS]}
     engine = PolarsEvaluator(published.features, published.events, now=published.taken_at, catalog=published.catalog)
@@ -32,11 +31,11 @@ def test_a_preview_counts_each_clause_as_the_engine_does(
         "or[0].and[1]": 4,
         "or[1]": 2,
     }
-    assert preview["snapshot"] == {"version": "v1", "taken_at": "2026-06-01T12:00:00Z", "customers": 6}
+    assert preview["snapshot"] == {"version": 1, "taken_at": "2026-06-01T12:00:00Z", "customers": 6}
 
 
 def test_a_preview_shows_the_first_members_and_reads_the_rule_as_a_sentence(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     answer = client.post("/v1/segments/preview", json={"rule": RECENT_BUYERS, "sample_size": 1}, headers=analyst)
 
@@ -58,7 +57,7 @@ def test_a_preview_shows_the_first_members_and_reads_the_rule_as_a_sentence(
 
 
 def test_an_invalid_rule_is_refused_naming_where(
-    client: TestClient, analyst: dict[str, str], published: PublishedSnapshot
+    client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     rule = {"not": {"field": "last_order_at", "op": "contains", "value": "May"}}
 
@@ -70,11 +69,11 @@ def test_an_invalid_rule_is_refused_naming_where(
 
 
 def test_without_a_snapshot_previews_say_to_run_the_features_pipeline(
-    client: TestClient, analyst: dict[str, str], shelf: Shelf
+    client: TestClient, analyst: dict[str, str]
 ) -> None:
     answer = client.post("/v1/segments/preview", json={"rule": RECENT_BUYERS}, headers=analyst)
 
-    assert answer.status_code == 503
+    assert answer.status_code == 409
     assert answer.json()["error"] == "no_feature_snapshot"
     assert "customer_features" in answer.json()["detail"]
     assert answer.headers["Retry-After"] == "30"

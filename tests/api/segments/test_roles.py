@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.snapshot import PublishedSnapshot
+from engine.features.snapshot import Snapshot
 from tests.api.segments import data
 from tests.api.segments.test_crud import save
 
@@ -27,7 +27,7 @@ ANALYST_ONLY: list[tuple[str, str, dict[str, Any] | None]] = [
 
 
 @pytest.fixture
-def segment_id(client: TestClient, analyst: dict[str, str], published: PublishedSnapshot) -> int:
+def segment_id(client: TestClient, analyst: dict[str, str], published: Snapshot) -> int:
     return int(save(client, analyst, "Big spenders", data.BIG_SPENDERS)["id"])
 
 

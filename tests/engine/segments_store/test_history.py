@@ -36,31 +36,31 @@ def test_each_snapshot_records_the_size_and_who_entered_and_left_since_the_previ
     monday = snapshot({1: 150, 2: 50, 3: 300, 4: 10})
     tuesday = snapshot({1: 150, 2: 120, 3: 90, 4: 200, 5: 500}, MONDAY + timedelta(days=1))
 
-    record_all_sizes(database, monday, version="v1", taken_at=MONDAY)
-    record_all_sizes(database, tuesday, version="v2", taken_at=MONDAY + timedelta(days=1))
+    record_all_sizes(database, monday, version=1, taken_at=MONDAY)
+    record_all_sizes(database, tuesday, version=2, taken_at=MONDAY + timedelta(days=1))
 
     history = size_history(database, segment.id)
     assert [(r.snapshot_version, r.size, r.entered_count, r.left_count) for r in history] == [
-        ("v1", 2, None, None),
-        ("v2", 4, 3, 1),
+        (1, 2, None, None),
+        (2, 4, 3, 1),
     ]
     changes = membership_changes(database, segment.id)
-    assert (changes.since.snapshot_version, changes.until.snapshot_version) == ("v1", "v2")
+    assert (changes.since.snapshot_version, changes.until.snapshot_version) == (1, 2)
     assert (changes.entered.tolist(), changes.left.tolist()) == ([2, 4, 5], [3])
 
 
 def test_changes_between_any_two_recorded_snapshots(database: Engine) -> None:
     segment = create_segment(database, name="Big spenders", rule=parse_rule(BIG_SPENDERS), owner_id=None)
     for day, members in enumerate(([1, 2], [2, 3], [3, 4])):
-        record_size(database, segment, MemberSet.of(members), version=f"v{day}", taken_at=MONDAY + timedelta(day))
+        record_size(database, segment, MemberSet.of(members), version=day + 1, taken_at=MONDAY + timedelta(day))
 
-    first_to_last = membership_changes(database, segment.id, since_version="v0", until_version="v2")
-    backwards = membership_changes(database, segment.id, since_version="v2", until_version="v0")
+    first_to_last = membership_changes(database, segment.id, since_version=1, until_version=3)
+    backwards = membership_changes(database, segment.id, since_version=3, until_version=1)
 
     assert (first_to_last.entered.tolist(), first_to_last.left.tolist()) == ([3, 4], [1, 2])
     assert (backwards.entered.tolist(), backwards.left.tolist()) == ([1, 2], [3, 4])
-    with pytest.raises(HistoryMissing, match="no record for snapshot v9"):
-        membership_changes(database, segment.id, since_version="v9")
+    with pytest.raises(HistoryMissing, match="no record for snapshot 9"):
+        membership_changes(database, segment.id, since_version=9)
 
 
 def test_changes_need_two_records(database: Engine) -> None:
@@ -68,23 +68,23 @@ def test_changes_need_two_records(database: Engine) -> None:
     with pytest.raises(HistoryMissing, match="no size records yet"):
         membership_changes(database, segment.id)
 
-    record_size(database, segment, MemberSet.of([1]), version="v1", taken_at=MONDAY)
+    record_size(database, segment, MemberSet.of([1]), version=1, taken_at=MONDAY)
 
-    with pytest.raises(HistoryMissing, match="no record before snapshot v1"):
+    with pytest.raises(HistoryMissing, match="no record before snapshot 1"):
         membership_changes(database, segment.id)
 
 
 def test_recording_a_snapshot_again_replaces_its_record(database: Engine) -> None:
     segment = create_segment(database, name="Big spenders", rule=parse_rule(BIG_SPENDERS), owner_id=None)
-    record_size(database, segment, MemberSet.of([1, 2]), version="v1", taken_at=MONDAY)
+    record_size(database, segment, MemberSet.of([1, 2]), version=1, taken_at=MONDAY)
     later = MONDAY + timedelta(days=1)
-    record_size(database, segment, MemberSet.of([1, 2, 3]), version="v2", taken_at=later)
+    record_size(database, segment, MemberSet.of([1, 2, 3]), version=2, taken_at=later)
 
-    again = record_size(database, segment, MemberSet.of([2, 3, 4, 5]), version="v2", taken_at=later)
+    again = record_size(database, segment, MemberSet.of([2, 3, 4, 5]), version=2, taken_at=later)
 
     assert (again.size, again.entered_count, again.left_count) == (4, 3, 1)
     assert [record.size for record in size_history(database, segment.id)] == [2, 4]
-    assert recorded_members(database, segment.id, "v2") == MemberSet.of([2, 3, 4, 5])
+    assert recorded_members(database, segment.id, 2) == MemberSet.of([2, 3, 4, 5])
 
 
 def test_a_rule_that_no_longer_fits_the_snapshot_is_refused_and_the_others_recorded(database: Engine) -> None:
@@ -93,7 +93,7 @@ def test_a_rule_that_no_longer_fits_the_snapshot_is_refused_and_the_others_recor
     create_segment(database, name="VIPs", rule=parse_rule(vip, with_trait.catalog), owner_id=None)
     big = create_segment(database, name="Big spenders", rule=parse_rule(BIG_SPENDERS), owner_id=None)
 
-    recording = record_all_sizes(database, snapshot({1: 150, 2: 50}), version="v1", taken_at=MONDAY)
+    recording = record_all_sizes(database, snapshot({1: 150, 2: 50}), version=1, taken_at=MONDAY)
 
     assert [record.segment_id for record in recording.records] == [big.id]
     assert list(recording.refused.values()) == ["rule: trait_vip: unknown field"]

@@ -78,7 +78,7 @@ def test_segments_are_listed_by_name(database: Engine) -> None:
 
 def test_deleting_a_segment_deletes_its_size_history(database: Engine) -> None:
     saved = create_segment(database, name="Big spenders", rule=parse_rule(BIG_SPENDERS), owner_id=None)
-    record_size(database, saved, MemberSet.of([1, 2]), version="1", taken_at=datetime(2026, 1, 1, tzinfo=UTC))
+    record_size(database, saved, MemberSet.of([1, 2]), version=1, taken_at=datetime(2026, 1, 1, tzinfo=UTC))
 
     assert delete_segment(database, saved.id)
     assert not delete_segment(database, saved.id)
