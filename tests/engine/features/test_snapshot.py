@@ -98,7 +98,9 @@ def test_a_new_version_replaces_the_view_and_older_ones_still_load(database: Eng
     assert latest_version(database) == second.version == first.version + 1
     assert [info.version for info in list_snapshots(database)] == [second.version, first.version]
     with database.connect() as conn:
-        spend = dict(conn.execute(text("SELECT customer_id, total_spend FROM customer_features")).all())
+        spend: dict[int, float] = dict(
+            conn.execute(text("SELECT customer_id, total_spend FROM customer_features")).tuples().all()
+        )
         assert conn.scalar(text("SELECT trait_vip FROM customer_features WHERE customer_id = :c"), {"c": carl})
     assert spend == {ada: 150.0, bob: 0.0, carl: 0.0}
     old = load_snapshot(first)

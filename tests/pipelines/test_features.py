@@ -1,0 +1,186 @@
+"""The customer_features asset materializes and passes its checks, a damaged snapshot fails them, and the
+refresh runs after each successful ingest (coalesced) and every hour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import redis
+from sqlalchemy import Engine, text
+
+from engine.features.snapshot import latest_snapshot, list_snapshots
+from engine.settings import get_settings
+from pipelines.definitions import defs
+from pipelines.defs.features.assets import customer_features
+from pipelines.defs.features.checks import customer_features_checks
+from pipelines.defs.features.jobs import refresh_customer_features_job
+from pipelines.defs.features.schedules import hourly_customer_features_schedule
+from pipelines.defs.features.sensors import ingest_success_sensor
+from pipelines.defs.ingest.jobs import ingest_stream_job
+from pipelines.defs.resources import XenoResource
+from tests.engine.features.data import add_customer, add_order, days_ago
+
+RESOURCES = {"xeno": XenoResource()}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The settings' data folder, where snapshots go, in a temporary folder for this test."""
+    monkeypatch.setenv("XENO_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def shop(database: Engine) -> list[int]:
+    ada = add_customer(database, "ada", city="London", traits={"plan": "gold"})
+    bob = add_customer(database, "bob", city="Paris")
+    add_order(database, ada, "120.00", days_ago(3))
+    add_order(database, ada, "80.00", days_ago(100))
+    add_order(database, bob, "15.00", days_ago(1), "refunded")
+    return [ada, bob]
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+
+
+def test_the_definitions_load() -> None:
+    assert defs.resolve_asset_graph().asset_check_keys == {
+        dg.AssetCheckKey(customer_features.key, name)
+        for name in ("row_count_matches_customers", "spend_is_never_negative", "orders_agree_with_postgres")
+    }
+    assert defs.resolve_job_def("refresh_customer_features_job") is not None
+    assert defs.resolve_sensor_def("ingest_success_sensor").default_status is dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_schedule_def("hourly_customer_features_schedule").job_name == "refresh_customer_features_job"
+
+
+def test_materializing_publishes_a_snapshot_with_metadata_and_passes_every_check(
+    database: Engine, data_dir: Path, shop: list[int]
+) -> None:
+    result = dg.materialize([customer_features, *customer_features_checks], resources=RESOURCES)
+
+    assert result.success
+    assert check_results(result) == {
+        "row_count_matches_customers": True,
+        "spend_is_never_negative": True,
+        "orders_agree_with_postgres": True,
+    }
+    [materialization] = result.asset_materializations_for_node("customer_features")
+    metadata = {name: value.value for name, value in materialization.metadata.items()}
+    assert (metadata["version"], metadata["rows"], metadata["table"]) == (1, 2, "features.customer_features_v1")
+    assert metadata["features_path"] == str((data_dir / "snapshots" / "customer_features_v1.parquet").resolve())
+    assert isinstance(metadata["duration_s"], float)
+    assert metadata["duration_s"] > 0
+    snapshot = latest_snapshot(database)
+    assert snapshot is not None
+    assert snapshot.features.sort("customer_id")["total_spend"].to_list() == [200.0, 0.0]
+
+
+def test_the_asset_keeps_as_many_versions_as_configured(database: Engine, data_dir: Path, shop: list[int]) -> None:
+    config = dg.RunConfig(ops={"customer_features": {"config": {"keep_versions": 2}}})
+    for _ in range(3):
+        assert dg.materialize([customer_features], resources=RESOURCES, run_config=config).success
+
+    assert [info.version for info in list_snapshots(database)] == [3, 2]
+    assert sorted(path.name for path in (data_dir / "snapshots").glob("customer_features_v*")) == [
+        "customer_features_v2.parquet",
+        "customer_features_v3.parquet",
+    ]
+
+
+def test_checks_fail_on_a_damaged_snapshot(database: Engine, data_dir: Path, shop: list[int]) -> None:
+    assert dg.materialize([customer_features], resources=RESOURCES).success
+    with database.begin() as conn:
+        conn.execute(text("UPDATE features.customer_features_v1 SET total_spend = -5, order_count = 7"))
+
+    result = dg.materialize(
+        [customer_features, *customer_features_checks],
+        resources=RESOURCES,
+        selection=dg.AssetSelection.checks_for_assets(customer_features),
+        raise_on_error=False,
+    )
+
+    assert result.get_asset_materialization_events() == []
+    assert check_results(result) == {
+        "row_count_matches_customers": True,
+        "spend_is_never_negative": False,
+        "orders_agree_with_postgres": False,
+    }
+
+
+def test_checks_fail_before_any_snapshot_exists(database: Engine, data_dir: Path) -> None:
+    result = dg.materialize(
+        [customer_features, *customer_features_checks],
+        resources=RESOURCES,
+        selection=dg.AssetSelection.checks_for_assets(customer_features),
+        raise_on_error=False,
+    )
+
+    assert set(check_results(result).values()) == {False}
+
+
+def ingest_success_context(instance: dg.DagsterInstance) -> dg.RunStatusSensorContext:
+    ingest = ingest_stream_job.execute_in_process(instance=instance, resources=RESOURCES)
+    return dg.build_run_status_sensor_context(
+        sensor_name=ingest_success_sensor.name,
+        dagster_instance=instance,
+        dagster_run=ingest.dagster_run,
+        dagster_event=ingest.get_run_success_event(),
+    )
+
+
+def test_a_successful_ingest_run_requests_a_refresh_keyed_by_that_run(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    with dg.instance_for_test() as instance:
+        context = ingest_success_context(instance)
+
+        request = ingest_success_sensor(context)
+
+        assert isinstance(request, dg.RunRequest)
+        assert request.run_key == f"after-ingest-{context.dagster_run.run_id}"
+        assert ingest_success_sensor.job_name == "refresh_customer_features_job"
+
+
+def test_no_second_refresh_is_requested_while_one_waits_to_start(database: Engine, redis_client: redis.Redis) -> None:
+    with dg.instance_for_test() as instance:
+        job = defs.resolve_job_def(refresh_customer_features_job.name)
+        queued = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED)
+        context = ingest_success_context(instance)
+
+        skipped = ingest_success_sensor(context)
+
+        assert isinstance(skipped, dg.SkipReason)
+        assert queued.run_id in (skipped.skip_message or "")
+        instance.report_run_canceled(queued)
+        assert isinstance(ingest_success_sensor(context), dg.RunRequest)
+
+
+def test_the_refresh_job_runs_the_asset_and_its_checks(database: Engine, data_dir: Path, shop: list[int]) -> None:
+    job = defs.resolve_job_def(refresh_customer_features_job.name)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+
+    assert result.success
+    assert [m.asset_key for m in result.asset_materializations_for_node("customer_features")] == [customer_features.key]
+    assert set(check_results(result).values()) == {True}
+
+
+def test_the_schedule_requests_a_refresh_every_hour() -> None:
+    assert hourly_customer_features_schedule.cron_schedule == "0 * * * *"
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 11, 25, 13, tzinfo=UTC)
+        )
+        data = hourly_customer_features_schedule.evaluate_tick(context)
+
+    assert [request.job_name or hourly_customer_features_schedule.job_name for request in data.run_requests or []] == [
+        "refresh_customer_features_job"
+    ]
