@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import openapi
 from api.admin.router import router as admin_router
+from api.ai.router import router as ai_router
 from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.customers.router import router as customers_router
@@ -53,6 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(features_router)
     app.include_router(segments_router)
     app.include_router(customers_router)
+    app.include_router(ai_router)
     document_roles(app)
     openapi.install(app)
     return app

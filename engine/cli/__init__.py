@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from engine.cli import ai as ai_command
 from engine.cli import deadletters as deadletters_command
 from engine.cli import demo as demo_command
 from engine.cli import ingest as ingest_command
@@ -20,6 +21,7 @@ app.add_typer(keys_command.app, name="keys")
 app.add_typer(users_command.app, name="users")
 app.add_typer(deadletters_command.app, name="deadletters")
 app.add_typer(ingest_command.app, name="ingest")
+app.add_typer(ai_command.app, name="ai")
 
 
 def main() -> None:

@@ -42,6 +42,14 @@ class Clause:
 
 
 @dataclass(frozen=True)
+class _Slots:
+    end: int
+    counted: Comparison | None
+    window: Days | None
+    dated: DateComparison | None
+
+
+@dataclass(frozen=True)
 class Measure:
     """Something counted or summed per customer, and the ways people say it.
 
@@ -89,7 +97,7 @@ MEASURES = (
 )
 _OBJECT_FILLER = _re(
     r"(?:anything|something|any|from\s+us|with\s+us|online|again|in\s+total|overall|in\s+all|so\s+far|ever|"
-    r"items?|products?|money|times|at\s+all)\b"
+    r"items?|products?|money|times|at\s+all|was|is|were|of)\b"
 )
 
 _VOCABULARY = (
@@ -111,12 +119,14 @@ _CONSENT = (
     (_re(rf"(?:can|may|allowed\s+to)\s+(?:be\s+)?(?:receive|get|reached|contacted|messaged)\s+(?:by\s+|via\s+|on\s+)?"
          rf"(?:marketing\s+)?{_CHANNEL}"), True),
     (_re(rf"(?:reachable|contactable)\s+(?:by|via|on)\s+{_CHANNEL}"), True),
+    (_re(rf"(?:we|you)\s+(?:can|may|are\s+allowed\s+to)\s+{_CHANNEL}"), True),
     (_re(rf"(?:with|having|who\s+gave|gave|given)\s+{_CHANNEL}\s+(?:consent|permission|opt[- ]?in)\b"), True),
     (_re(rf"(?:opted[- ]?out|unsubscribed)\s+(?:of|from)\s+{_CHANNEL}"), False),
     (_re(rf"(?:without|no)\s+{_CHANNEL}\s+(?:consent|permission|opt[- ]?in)\b"), False),
     (_re(rf"{_CHANNEL}\s+(?:opt[- ]?outs?|unsubscribers|unsubscribes)\b"), False),
 )  # fmt: skip
 
+_DAYS_SINCE = _re(r"days?\s+since\s+(?:their\s+|the\s+|his\s+|her\s+)?last\s+(?:order|purchase)\b")
 _INACTIVE = _re(r"(?:been\s+)?(?:inactive|lapsed|dormant|churned|idle|not\s+(?:been\s+)?active|gone\s+quiet)\b")
 _FOR_OVER = _re(
     r"(?:for\s+)?(?:over|more\s+than|at\s+least)\s+(?P<count>\d+|an?)?\s*(?P<unit>days?|weeks?|months?|years?)\b"
@@ -162,8 +172,8 @@ class Clauses:
         escaped = (re.escape(phrase).replace(r"\ ", r"\s+") for phrase in phrases)
         self._field = _re(rf"(?:{compile_words(*escaped)})(?![\w-])")
         self._readers: tuple[Callable[[int], Clause | None], ...] = (
-            self._vocabulary, self._consent, self._inactive, self._location, self._presence, self._named_field,
-            self._measure, self._field_clause,
+            self._vocabulary, self._days_since, self._consent, self._inactive, self._location, self._presence,
+            self._named_field, self._measure, self._field_clause,
         )  # fmt: skip
 
     def at(self, pos: int) -> Clause | None:
@@ -211,6 +221,14 @@ class Clauses:
                     return self._missing_field(pos, found.end(), field)
                 return Clause(found.end(), condition(field, op, value))
         return None
+
+    def _days_since(self, pos: int) -> Clause | None:
+        """ "more than 45 days since their last order": the days are counted before the feature is named."""
+        counted = values.comparison(self.text, pos, "count")
+        said = match_at(_DAYS_SINCE, self.text, counted.end) if counted else None
+        if counted is None or said is None:
+            return None
+        return self._numeric("days_since_last_order", pos, said.end(), counted, None)
 
     def _consent(self, pos: int) -> Clause | None:
         for pattern, agreed in _CONSENT:
@@ -312,19 +330,8 @@ class Clauses:
 
     def _measure_slots(self, measure: Measure, start: int, end: int, counted: Comparison | None) -> Clause:
         """The rest of a measure's clause: a count or amount, a time window, a date, words that add nothing."""
-        window: Days | None = None
-        dated: DateComparison | None = None
-        while True:
-            if window is None and (found_window := values.window(self.text, end)):
-                window, end = found_window, found_window.end
-            elif counted is None and (found_count := values.comparison(self.text, end, measure.value_kind)):
-                counted, end = found_count, found_count.end
-            elif dated is None and measure.kind == "orders" and (found_date := values.date_comparison(self.text, end)):
-                dated, end = found_date, found_date.end
-            elif filler := match_at(_OBJECT_FILLER, self.text, end):
-                end = filler.end()
-            else:
-                break
+        slots = self._slots(end, measure.value_kind, counted, dates=measure.kind == "orders")
+        end, counted, window, dated = slots.end, slots.counted, slots.window, slots.dated
         if measure.kind == "event":
             assert measure.event is not None
             return self._event(measure.event, start, end, counted, window)
@@ -339,6 +346,22 @@ class Clauses:
                 return self._missing_field(start, end, "last_order_at")
             return Clause(end, condition("last_order_at", "within last days", window.days))
         return self._numeric("order_count", start, end, Comparison(end, end, ">=", (1,)), None)
+
+    def _slots(self, end: int, kind: str, counted: Comparison | None, dates: bool) -> _Slots:
+        """A count or amount, a time window and (for orders) a date, in any order, skipping words that add nothing."""
+        window: Days | None = None
+        dated: DateComparison | None = None
+        while True:
+            if window is None and (found_window := values.window(self.text, end)):
+                window, end = found_window, found_window.end
+            elif counted is None and (found_count := values.comparison(self.text, end, kind)):
+                counted, end = found_count, found_count.end
+            elif dated is None and dates and (found_date := values.date_comparison(self.text, end)):
+                dated, end = found_date, found_date.end
+            elif filler := match_at(_OBJECT_FILLER, self.text, end):
+                end = filler.end()
+            else:
+                return _Slots(end, counted, window, dated)
 
     def _ordered_on(
         self, start: int, end: int, dated: DateComparison, counted: Comparison | None, window: Days | None
@@ -421,17 +444,13 @@ class Clauses:
 
     def _number_field(self, feature: Feature, start: int, end: int) -> Clause | None:
         link = match_at(_NUMBER_LINK, self.text, end)
-        after = link.end() if link else end
         kind = "money" if feature.type is FeatureType.NUMBER else "count"
-        window = values.window(self.text, after) if feature.name in WINDOW_FIELDS else None
-        counted = values.comparison(self.text, window.end if window else after, kind)
-        if counted is None:
+        slots = self._slots(link.end() if link else end, kind, None, dates=False)
+        if slots.counted is None:
             return None
-        final = counted.end
-        if window is None and feature.name in WINDOW_FIELDS:
-            window = values.window(self.text, counted.end)
-            final = window.end if window else final
-        return self._numeric(feature.name, start, final, counted, window)
+        if slots.window is not None and feature.name not in WINDOW_FIELDS:
+            return None  # "days since last order in the last 30 days" says nothing this field can hold
+        return self._numeric(feature.name, start, slots.end, slots.counted, slots.window)
 
     def _text_field(self, feature: Feature, end: int) -> Clause | None:
         for pattern, op in _TEXT_OPS:

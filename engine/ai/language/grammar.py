@@ -93,6 +93,8 @@ class Grammar:
                 if inner is None and end == negation.end():
                     self._unparsed(at, negation.end(), "not what? nothing I understand follows")
                     return None, end
+                if negation.group("exclusion"):
+                    return (None if inner is None else {"not": inner}), end
                 return negate(inner), end
             filler = FILLER.match(self.text, at)
             if filler is None:

@@ -279,10 +279,12 @@ FILLER = re.compile(
     r"currently|still|already|an?)\b|:",
     FLAGS,
 )
-# Words that turn what follows around: "not in Pune", "never opened", "haven't ordered", "excluding ...".
+# Words that turn what follows around: "not in Pune", "never opened", "haven't ordered". The exclusions
+# ("excluding ...", "except ...") take the following customers out: everyone else stays, even those
+# with no value, so they become a `not` group rather than an opposite operator.
 NEGATION = re.compile(
+    r"(?P<exclusion>excluding|exclude|except(?:\s+for)?|other\s+than|apart\s+from|but\s+not|and\s+not)\b|"
     r"(?:not|never|haven'?t|hasn'?t|have\s+not|has\s+not|hadn'?t|had\s+not|didn'?t|did\s+not|don'?t|do\s+not|"
-    r"doesn'?t|does\s+not|aren'?t|are\s+not|isn'?t|is\s+not|weren'?t|no\s+longer|without|no|zero|"
-    r"excluding|exclude|except(?:\s+for)?|other\s+than|apart\s+from|but\s+not|and\s+not)\b",
+    r"doesn'?t|does\s+not|aren'?t|are\s+not|isn'?t|is\s+not|weren'?t|no\s+longer|without|no|zero)\b",
     FLAGS,
 )

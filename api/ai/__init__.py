@@ -1,0 +1,1 @@
+"""AI routes: plain language to segment rules, message suggestions, campaign images, the AI call log."""

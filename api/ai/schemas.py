@@ -1,0 +1,115 @@
+"""Request and response bodies of the AI routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Tone = Literal["friendly", "urgent", "premium"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleRequest(_Body):
+    text: Text = Field(examples=["customers who spent over ₹10K but ordered fewer than 3 times"])
+
+
+class RuleSuggestionOut(BaseModel):
+    """A valid rule, read back in English, with its audience count on the current snapshot (if there is one)."""
+
+    rule: dict[str, Any]
+    english: str
+    count: int | None
+    provider: str
+    model: str | None
+    repaired: bool
+    notes: list[str]
+    call_id: int
+
+
+class MessagesRequest(_Body):
+    objective: Text = Field(examples=["bring back inactive users with 20% off, code COMEBACK"])
+    channel: Literal["sms", "email"]
+    audience_rule: dict[str, Any] | None = Field(None, description="A segment rule, as `POST /v1/segments` takes.")
+    segment_id: Id | None = Field(None, description="A saved segment, instead of `audience_rule`.")
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
+    tones: list[Tone] = Field(["friendly", "urgent", "premium"], min_length=2, max_length=3)
+
+
+class VariantOut(BaseModel):
+    tone: str
+    subject: str | None
+    body: str = Field(description="A template of the campaign template language.")
+    variables: list[str]
+    longest_length: int | None = Field(None, description="SMS: characters as the longest recipient gets it.")
+    sms_limit: int | None = None
+
+
+class AudienceOut(BaseModel):
+    size: int
+    summary: str
+
+
+class MessagesOut(BaseModel):
+    variants: list[VariantOut]
+    intent: str
+    audience: AudienceOut | None
+    provider: str
+    model: str | None
+    notes: list[str]
+    call_id: int
+
+
+class ImageRequestIn(_Body):
+    message: Text
+    width: int = Field(1200, ge=256, le=2048)
+    height: int = Field(628, ge=256, le=2048)
+    colors: list[Color] | None = Field(
+        None, min_length=1, max_length=4, description="Brand colours; settings' default."
+    )
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    call_to_action: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] | None = "Shop now"
+    campaign_id: Id | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CallOut(BaseModel):
+    id: int
+    kind: str
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    outcome: str
+    notes: list[str]
+    provider: str
+    model: str | None
+    latency_ms: int
+    user_id: int | None
+    accepted: bool | None
+    feedback: str | None
+    feedback_at: datetime | None
+    created_at: datetime
+
+
+class CallsOut(BaseModel):
+    calls: list[CallOut]
+
+
+class FeedbackIn(_Body):
+    accepted: bool
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000)] | None = None

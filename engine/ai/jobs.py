@@ -1,0 +1,66 @@
+"""What the AI worker does for each kind of job on the AI queue (`HANDLERS`; insights will add theirs).
+
+An image job makes the banner (the configured provider, else the offline one), stores it and logs the
+call in one transaction, and returns the image's id for `GET /v1/ai/images/{id}`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+from engine.ai.calls import record_call
+from engine.ai.images import OfflineBanner, image_provider, make_image, store_image
+from engine.ai.images.provider import ImageRequest
+from engine.ai.queue import Handler
+from engine.settings import Settings
+
+
+def image_job(db: Engine, settings: Settings, payload: dict[str, Any], user_id: int | None) -> dict[str, Any]:
+    request = ImageRequest(
+        message=str(payload["message"]),
+        width=int(payload["width"]),
+        height=int(payload["height"]),
+        colors=tuple(payload.get("colors") or settings.brand_colors),
+        brand=str(payload.get("brand") or settings.brand_name),
+        call_to_action=payload.get("call_to_action"),
+    )
+    started = time.perf_counter()
+    provider = image_provider(settings)
+    image, notes = make_image(request, provider, OfflineBanner())
+    latency_ms = round((time.perf_counter() - started) * 1000)
+    with db.begin() as conn:
+        call_id = record_call(
+            conn,
+            kind="image",
+            input=payload,
+            output={"width": image.width, "height": image.height, "bytes": len(image.png)},
+            outcome="ok",
+            provider=image.provider,
+            model=image.model,
+            latency_ms=latency_ms,
+            user_id=user_id,
+            notes=notes,
+        )
+        image_id = store_image(
+            conn,
+            image,
+            prompt=request.headline,
+            call_id=call_id,
+            campaign_id=payload.get("campaign_id"),
+            created_by=user_id,
+        )
+    return {
+        "image_id": image_id,
+        "call_id": call_id,
+        "width": image.width,
+        "height": image.height,
+        "provider": image.provider,
+        "model": image.model,
+        "notes": notes,
+    }
+
+
+HANDLERS: dict[str, Handler] = {"image": image_job}

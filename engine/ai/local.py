@@ -1,0 +1,28 @@
+"""The local provider: plain logic, no network and no model, always available and the fallback of the others.
+
+Rules come from the plain-language reader (`engine.ai.language`); messages from the pattern composer
+(`engine.ai.messages.compose`). Both are deterministic, so a repair request gets the same answer: the
+reader only ever builds rules from the catalog it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from engine.ai.language import parse_text
+from engine.ai.messages.brief import MessageBrief, MessageDrafts
+from engine.ai.messages.compose import compose_messages
+from engine.ai.provider import Repair, TextProvider
+from engine.features.catalog import Catalog
+from engine.segments import dump_rule
+
+
+class LocalProvider(TextProvider):
+    name: ClassVar[str] = "local"
+    model = None
+
+    def draft_rule(self, text: str, catalog: Catalog, repair: Repair | None = None) -> Any:
+        return dump_rule(parse_text(text, catalog))
+
+    def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
+        return compose_messages(brief)

@@ -1,0 +1,108 @@
+"""Whether a drafted message can be used: a valid template naming only known features, and an SMS that fits.
+
+Every variant, from the local composer or a language model, passes `check_message` before it is shown.
+An SMS is measured as the longest recipient would get it (the audience's longest first name, ...): one
+SMS holds 160 characters of the GSM alphabet, or only 70 once it has any other character (₹, emoji), so
+the check reports which applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.ai.messages.audience import AudienceProfile
+from engine.ai.messages.brief import SMS_LIMIT, Channel, DraftMessage
+from engine.campaigns.templates import MessageTemplate, TemplateError, check_template
+from engine.features.catalog import Catalog, FeatureType
+
+UNICODE_SMS_LIMIT = 70
+_GSM = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€")  # each takes two of the 160
+_STAND_IN_TEXT = "Alexandrina-Maria"  # when the audience is unknown: a long name, so the estimate errs long
+
+
+@dataclass(frozen=True)
+class CheckedMessage:
+    """A variant that passed: its template(s), the features it uses and, for SMS, its longest length."""
+
+    tone: str
+    body: str
+    subject: str | None
+    variables: tuple[str, ...]
+    longest_length: int | None = None  # SMS only: characters as the longest recipient gets it
+    sms_limit: int | None = None
+
+
+class MessageProblem(ValueError):
+    """A variant that cannot be used; `problems` says why."""
+
+    def __init__(self, tone: str, problems: list[str]) -> None:
+        self.tone = tone
+        self.problems = problems
+        super().__init__(f"{tone}: " + "; ".join(problems))
+
+
+def check_message(
+    draft: DraftMessage, channel: Channel, catalog: Catalog, audience: AudienceProfile | None = None
+) -> CheckedMessage:
+    """The checked variant, or `MessageProblem` listing everything wrong with it."""
+    problems: list[str] = []
+    body = _template(draft.body, catalog, "message", problems)
+    subject = None
+    if channel == "email":
+        if not draft.subject:
+            problems.append("an e-mail needs a subject")
+        else:
+            subject = _template(draft.subject, catalog, "subject", problems)
+    elif draft.subject:
+        problems.append("an SMS has no subject")
+    if body is None or (channel == "email" and subject is None) or problems:
+        raise MessageProblem(draft.tone, problems)
+    variables = tuple(sorted({*body.variables, *(subject.variables if subject else ())}))
+    if channel == "email":
+        return CheckedMessage(draft.tone, draft.body, draft.subject, variables)
+    text = body.render(longest_values(body.variables, catalog, audience))
+    length, limit = sms_length(text)
+    if length > limit:
+        raise MessageProblem(
+            draft.tone, [f"the SMS is {length} characters for the longest recipient; one SMS holds {limit}"]
+        )
+    return CheckedMessage(draft.tone, draft.body, None, variables, length, limit)
+
+
+def sms_length(text: str) -> tuple[int, int]:
+    """The text's length in SMS characters, and what one SMS holds for it (160 GSM, else 70)."""
+    if all(character in _GSM or character in _GSM_EXTENDED for character in text):
+        return len(text) + sum(character in _GSM_EXTENDED for character in text), SMS_LIMIT
+    return len(text), UNICODE_SMS_LIMIT
+
+
+def longest_values(variables: tuple[str, ...], catalog: Catalog, audience: AudienceProfile | None) -> Mapping[str, Any]:
+    """For each feature a template uses, the longest value a recipient may have (a stand-in when unknown)."""
+    values: dict[str, Any] = {}
+    for name in variables:
+        feature = catalog[name]
+        known = audience.longest(name) if audience else None
+        if known is not None:
+            values[name] = known
+        elif feature.type in (FeatureType.STRING, FeatureType.CATEGORY):
+            values[name] = max((str(example) for example in feature.examples), key=len, default=_STAND_IN_TEXT)
+            values[name] = max(values[name], _STAND_IN_TEXT, key=len)
+        elif feature.type in (FeatureType.NUMBER, FeatureType.INTEGER):
+            values[name] = 99999
+        else:
+            values[name] = max((example for example in feature.examples), key=lambda item: len(str(item)), default="")
+    return values
+
+
+def _template(source: str, catalog: Catalog, what: str, problems: list[str]) -> MessageTemplate | None:
+    try:
+        return check_template(source, catalog)
+    except TemplateError as error:
+        problems.extend(f"{what} {problem}" for problem in error.problems)
+        return None

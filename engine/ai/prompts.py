@@ -1,0 +1,173 @@
+"""What a language model is told, and the JSON Schemas that hold its answers to the shape we can check.
+
+The rule schema is the rule language's own (`rule_json_schema`), wrapped in an object (`{"rule": ...,
+"cannot": ...}`: strict structured output needs an object at the root, and "cannot" lets the model
+decline instead of inventing) and made strict: every property required, optional ones nullable, no
+defaults. Field names are constrained to the catalog's. The system prompt lists the catalog (name, type,
+meaning, operators, examples) so the model knows what each field holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from engine.ai.language.lexicon import KNOWN_EVENTS
+from engine.ai.messages.brief import MessageBrief
+from engine.features.catalog import Catalog
+from engine.segments import rule_json_schema
+from engine.segments.validation import OPERATORS_BY_TYPE
+
+_NULL = {"type": "null"}
+
+
+def strict(schema: Any) -> Any:
+    """The schema as OpenAI's strict structured output accepts it: all properties required, optional ones
+    nullable, no defaults. An answer to it, with nulls dropped (`drop_nulls`), is an answer to the original."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    shaped = {
+        key: strict(value) for key, value in schema.items() if key not in ("default", "title", "properties", "$defs")
+    }
+    if "$defs" in schema:
+        shaped["$defs"] = {name: strict(definition) for name, definition in schema["$defs"].items()}
+    if "properties" in schema:
+        properties = {name: strict(value) for name, value in schema["properties"].items()}
+        optional = set(properties) - set(schema.get("required", ()))
+        shaped["properties"] = {
+            name: _nullable(value) if name in optional else value for name, value in properties.items()
+        }
+        shaped["required"] = list(properties)
+        shaped["additionalProperties"] = False
+    return shaped
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "anyOf" in schema:
+        return schema if _NULL in schema["anyOf"] else {**schema, "anyOf": [*schema["anyOf"], _NULL]}
+    return {"anyOf": [schema, _NULL]}
+
+
+def drop_nulls(data: Any) -> Any:
+    """The answer without the nulls strict output puts for properties it leaves unset."""
+    if isinstance(data, dict):
+        return {key: drop_nulls(value) for key, value in data.items() if value is not None}
+    if isinstance(data, list):
+        return [drop_nulls(item) for item in data]
+    return data
+
+
+def rule_answer_schema(catalog: Catalog) -> dict[str, Any]:
+    """`{"rule": <rule or null>, "cannot": <why not, or null>}`, with fields limited to the catalog's."""
+    rule = rule_json_schema()
+    definitions = {name: strict(definition) for name, definition in rule.pop("$defs").items()}
+    definitions["Condition"]["properties"]["field"] = {"type": "string", "enum": [feature.name for feature in catalog]}
+    return {
+        "type": "object",
+        "properties": {
+            "rule": {"anyOf": [*rule["anyOf"], _NULL]},
+            "cannot": {
+                "anyOf": [{"type": "string"}, _NULL],
+                "description": "Only when the request cannot be expressed with these fields and events: why.",
+            },
+        },
+        "required": ["rule", "cannot"],
+        "additionalProperties": False,
+        "$defs": definitions,
+    }
+
+
+def catalog_lines(catalog: Catalog) -> str:
+    """One line per feature: name, type, label, meaning, operators and examples."""
+    lines = []
+    for feature in catalog:
+        operators = ", ".join(sorted(OPERATORS_BY_TYPE[feature.type]))
+        examples = (
+            f" Examples: {', '.join(json.dumps(example) for example in feature.examples)}." if feature.examples else ""
+        )
+        meaning = f"{feature.description} Operators: {operators}.{examples}"
+        lines.append(f"- {feature.name} ({feature.type}, “{feature.label}”): {meaning}")
+    return "\n".join(lines)
+
+
+RULE_LANGUAGE = """\
+A rule is JSON, one of:
+  {"and": [rule, ...]}  {"or": [rule, ...]}  {"not": rule}
+  {"field": F, "op": OP, "value": V}   a test of a customer feature F from the catalog below
+  {"event": E, "op": "at least" | "at most" | "exactly", "count": N, "within_days": D, "where": [...]}
+  {"never": E, "within_days": D, "where": [...]}     no such event (in the last D days)
+"where" filters event properties: {"property": P, "op": OP, "value": V}. within_days is optional.
+"between" takes [low, high]; "in" / "not in" take a list; "is set" / "is not set" take no value.
+Time tests on datetime fields: "within last days" (value: N days) and "more than days ago" (value: N days).
+A condition on a missing value is false; "not" is the plain opposite."""
+
+RULE_GUIDANCE = """\
+Write amounts as plain numbers in the store's currency: ₹10K is 10000, Rs 1.5 lakh is 150000, 2 crore is
+20000000, $2M is 2000000. Months are 30 days, a quarter 90, a year 365. For spend or order counts over the
+last 30, 90 or 365 days use the windowed features (spend_30d, orders_90d, ...); for "ordered in the last N
+days" use last_order_at "within last days"; for "inactive / lapsed for N days" use last_order_at "more than
+days ago". City names as the data writes them (Mumbai, Delhi, Bengaluru); countries as ISO codes (IN, GB).
+Use only the fields listed. When the request needs a field, event or window that does not exist, or is too
+vague to test (e.g. "loyal", "big spenders" with no amount), set "rule" to null and say why in "cannot";
+never guess a threshold the user did not give."""
+
+
+def rule_system_prompt(catalog: Catalog, events: Sequence[str] = KNOWN_EVENTS) -> str:
+    return (
+        "You turn a marketer's description of customers into a segment rule of Xeno CRM.\n\n"
+        f"{RULE_LANGUAGE}\n\nCatalog of customer features:\n{catalog_lines(catalog)}\n\n"
+        f"Events recorded: {', '.join(events)}.\n\n{RULE_GUIDANCE}\n\n"
+        'Answer with JSON only: {"rule": <rule or null>, "cannot": <reason or null>}.'
+    )
+
+
+def repair_prompt(problems: Sequence[str]) -> str:
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    return f"That answer is not a valid rule:\n{listed}\nAnswer again, in the same JSON form, with the problems fixed."
+
+
+def message_answer_schema(variants: int) -> dict[str, Any]:
+    """`{"variants": [{"tone", "subject", "body"}, ...]}` with exactly `variants` items."""
+    variant = {
+        "type": "object",
+        "properties": {
+            "tone": {"type": "string"},
+            "subject": {"anyOf": [{"type": "string"}, _NULL], "description": "E-mail only; null for SMS."},
+            "body": {"type": "string"},
+        },
+        "required": ["tone", "subject", "body"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"variants": {"type": "array", "items": variant, "minItems": variants, "maxItems": variants}},
+        "required": ["variants"],
+        "additionalProperties": False,
+    }
+
+
+def message_system_prompt(brief: MessageBrief) -> str:
+    variables = "\n".join(f"- {feature.name}: {feature.label} ({feature.type})" for feature in brief.catalog)
+    channel = (
+        "SMS: no subject; at most 160 characters as the longest recipient gets it; GSM characters only (write "
+        "“Rs.” rather than “₹”, no emoji)."
+        if brief.channel == "sms"
+        else "E-mail: a short subject and a body of a few short paragraphs, signed by the brand."
+    )
+    return (
+        f"You write marketing messages for the brand “{brief.brand}”. Write one variant for each tone, in this "
+        f"order: {', '.join(brief.tones)}.\n\n"
+        "Each subject and body is a template: plain text, where {{ feature }} inserts a customer's feature and "
+        '{{ feature | default("fallback") }} gives a fallback when it is unset, e.g. {{ first_name | default("friend") '
+        "}}. Use only these features:\n"
+        f"{variables}\n\n{channel}\n"
+        "Never invent facts the objective does not state: no prices, discounts, codes or dates of your own."
+    )
+
+
+def message_user_prompt(brief: MessageBrief) -> str:
+    audience = f"\nAudience: {brief.audience.summary('')}" if brief.audience else ""
+    return f"Objective: {brief.objective}\nChannel: {brief.channel}{audience}"
