@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from engine.ai.rules import EMPTY_EVENTS
 from engine.features.catalog import Catalog, base_catalog
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,9 +71,7 @@ def synthetic_snapshot(customers: int = 3_000, seed: int = 1) -> Snapshot:
                 }
             )
     features = pl.DataFrame(rows, schema=catalog.polars_schema())
-    event_schema = {"customer_id": pl.Int64, "name": pl.String, "occurred_at": pl.Datetime("us", "UTC"),
-                    "properties": pl.String}  # fmt: skip
-    return Snapshot(features, pl.DataFrame(events, schema=event_schema), catalog)
+    return Snapshot(features, pl.DataFrame(events, schema=EMPTY_EVENTS), catalog)
 
 
 def _order_features(orders: list[datetime], amounts: list[int]) -> dict[str, object]:
