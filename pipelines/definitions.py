@@ -13,12 +13,14 @@ from pipelines.defs.features.sensors import ingest_success_sensor
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.ingest.sensors import ingest_stream_sensor
 from pipelines.defs.resources import XenoResource
+from pipelines.defs.segments.assets import segment_sizes
+from pipelines.defs.segments.sensors import segment_sizes_automation_sensor
 
 defs = dg.Definitions(
-    assets=[customer_features],
+    assets=[customer_features, segment_sizes],
     asset_checks=customer_features_checks,
     jobs=[ingest_stream_job, launch_campaign_job, refresh_customer_features_job],
-    sensors=[ingest_stream_sensor, due_campaigns_sensor, ingest_success_sensor],
+    sensors=[ingest_stream_sensor, due_campaigns_sensor, ingest_success_sensor, segment_sizes_automation_sensor],
     schedules=[hourly_customer_features_schedule],
     resources={"xeno": XenoResource(), "campaign_audience": CampaignAudience()},
 )

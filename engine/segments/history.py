@@ -3,8 +3,8 @@
 A record keeps the segment's member set at that snapshot (a `MemberSet` bitmap), its size, and how many
 entered and left since the segment's previous record, so a size chart reads counts and only "who
 exactly" decompresses bitmaps. Records are made by the `segment_sizes` pipeline asset at each snapshot
-and by the API when a segment is saved, so a new segment has a size at once. Recording the same segment
-and snapshot again replaces the record (its rule may have changed since).
+(`record_snapshot_sizes`) and by the API when a segment is saved, so a new segment has a size at once.
+Recording the same segment and snapshot again replaces the record (its rule may have changed since).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from engine.features.snapshot import Snapshot
 from engine.schema import segment_sizes
 from engine.segments.errors import RuleError
 from engine.segments.member_sets import MemberSet
@@ -110,6 +111,12 @@ def record_all_sizes(db: Engine, evaluator: PolarsEvaluator, *, version: int, ta
         members = evaluate_members(evaluator, rule)
         records.append(record_size(db, segment, members, version=version, taken_at=taken_at))
     return SizeRecording(records, refused)
+
+
+def record_snapshot_sizes(db: Engine, snapshot: Snapshot) -> SizeRecording:
+    """Record every saved segment at a published snapshot, its rules read as of the snapshot's time."""
+    evaluator = PolarsEvaluator(snapshot.features, snapshot.events, now=snapshot.taken_at, catalog=snapshot.catalog)
+    return record_all_sizes(db, evaluator, version=snapshot.version, taken_at=snapshot.taken_at)
 
 
 def size_history(db: Engine, segment_id: int) -> list[SizeRecord]:

@@ -1,0 +1,1 @@
+"""Segments: the size of every saved segment at each feature snapshot."""
