@@ -1,0 +1,177 @@
+"""The OpenAI-compatible provider against a scripted chat completions server on loopback: structured output,
+validation, one repair, refusal, and falling back to the local provider when the model is slow or failing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import openai
+
+from engine.ai.errors import CannotExpress, RuleRefused
+from engine.ai.local import LocalProvider
+from engine.ai.messages.brief import MessageBrief
+from engine.ai.messages.suggest import suggest_messages
+from engine.ai.openai_compatible import OpenAICompatibleProvider
+from engine.ai.rules import suggest_rule
+from engine.features.catalog import base_catalog
+from engine.segments import dump_rule
+from tests.engine.ai.loopback import Answer, ScriptedChat, serving
+
+CATALOG = base_catalog()
+MODEL = "scripted-model"
+SPENT_OVER_10K = {"field": "total_spend", "op": ">", "value": 10000}
+
+
+@contextmanager
+def model(*answers: Answer, timeout_s: float = 5) -> Iterator[tuple[OpenAICompatibleProvider, ScriptedChat]]:
+    chat = ScriptedChat(list(answers))
+    with serving(chat.app()) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="test-key", timeout=timeout_s, max_retries=0)
+        yield OpenAICompatibleProvider(client, MODEL, timeout_s), chat
+
+
+def rule_answer(rule: Any, cannot: str | None = None) -> Answer:
+    return Answer({"rule": rule, "cannot": cannot})
+
+
+def test_a_valid_structured_answer_becomes_the_rule_read_back_in_english() -> None:
+    with model(rule_answer(SPENT_OVER_10K)) as (provider, chat):
+        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider())
+
+    assert outcome.rule is not None
+    assert dump_rule(outcome.rule) == SPENT_OVER_10K
+    assert outcome.english == "customers whose total spend is over 10,000"
+    assert (outcome.provider, outcome.model, outcome.repaired, outcome.notes) == ("openai", MODEL, False, ())
+    [request] = chat.requests
+    assert request["model"] == MODEL
+    assert request["messages"][-1] == {"role": "user", "content": "customers who spent over ₹10K"}
+
+
+def test_the_model_is_held_to_the_wrapped_rule_schema_and_told_the_catalog() -> None:
+    with model(rule_answer(SPENT_OVER_10K)) as (provider, chat):
+        suggest_rule("spent over 10K", CATALOG, provider, None)
+
+    response_format = chat.requests[0]["response_format"]
+    schema = response_format["json_schema"]["schema"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    assert schema["required"] == ["rule", "cannot"]
+    assert schema["additionalProperties"] is False
+    assert {"$ref": "#/$defs/And"} in schema["properties"]["rule"]["anyOf"]
+    assert schema["$defs"]["Condition"]["properties"]["field"]["enum"] == [feature.name for feature in CATALOG]
+    system = chat.requests[0]["messages"][0]["content"]
+    assert "total_spend (number" in system
+    assert "more than days ago" in system
+
+
+def test_nulls_strict_output_puts_for_unset_properties_are_dropped() -> None:
+    answer = {"event": "Email Opened", "where": None, "op": None, "count": None, "within_days": 30}
+    with model(rule_answer(answer)) as (provider, _):
+        outcome = suggest_rule("opened an email in the last 30 days", CATALOG, provider, None)
+
+    assert outcome.rule is not None
+    assert dump_rule(outcome.rule) == {"event": "Email Opened", "within_days": 30}
+
+
+def test_an_invalid_rule_goes_back_to_the_model_once_with_the_problems_and_the_repair_is_used() -> None:
+    misspelt = {"field": "totl_spend", "op": ">", "value": 10000}
+    with model(rule_answer(misspelt), rule_answer(SPENT_OVER_10K)) as (provider, chat):
+        outcome = suggest_rule("spent over 10K", CATALOG, provider, LocalProvider())
+
+    assert outcome.rule is not None
+    assert dump_rule(outcome.rule) == SPENT_OVER_10K
+    assert outcome.repaired
+    assert outcome.provider == "openai"
+    assert "corrected" in outcome.notes[0]
+    first, second = chat.requests
+    assert second["messages"][:2] == first["messages"]
+    assert second["messages"][2]["role"] == "assistant"
+    assert "totl_spend" in second["messages"][2]["content"]
+    assert "unknown field (did you mean `total_spend`?)" in second["messages"][3]["content"]
+
+
+def test_an_answer_that_is_not_json_is_repaired_the_same_way() -> None:
+    with model(Answer(raw="total_spend > 10000"), rule_answer(SPENT_OVER_10K)) as (provider, chat):
+        outcome = suggest_rule("spent over 10K", CATALOG, provider, None)
+
+    assert outcome.rule is not None
+    assert outcome.repaired
+    assert "not JSON" in chat.requests[1]["messages"][3]["content"]
+
+
+def test_a_rule_still_invalid_after_the_repair_is_refused_never_returned() -> None:
+    wrong_type = {"field": "city", "op": ">", "value": 3}
+    with model(rule_answer(wrong_type), rule_answer(wrong_type)) as (provider, chat):
+        outcome = suggest_rule("cities above three", CATALOG, provider, LocalProvider())
+
+    assert outcome.rule is None
+    assert len(chat.requests) == 2
+    assert isinstance(outcome.refusal, RuleRefused)
+    assert outcome.refusal.code == "invalid_rule"
+    assert any("does not apply to a category field" in problem for problem in outcome.refusal.problems)
+
+
+def test_the_model_may_say_a_request_cannot_be_expressed() -> None:
+    with model(rule_answer(None, "there is no birthday feature")) as (provider, chat):
+        outcome = suggest_rule("customers with birthdays this week", CATALOG, provider, LocalProvider())
+
+    assert isinstance(outcome.refusal, CannotExpress)
+    assert len(chat.requests) == 1
+    assert "no birthday feature" in str(outcome.refusal)
+
+
+def test_a_model_slower_than_the_timeout_gives_way_to_the_local_provider_with_a_note() -> None:
+    with model(Answer({"rule": SPENT_OVER_10K, "cannot": None}, delay_s=3), timeout_s=0.3) as (provider, _):
+        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider())
+
+    assert outcome.provider == "local"
+    assert outcome.model is None
+    assert outcome.rule is not None
+    assert dump_rule(outcome.rule) == SPENT_OVER_10K
+    assert "could not answer: no answer within 0.3 s" in outcome.notes[0]
+
+
+def test_a_server_error_or_no_server_at_all_gives_way_to_the_local_provider() -> None:
+    with model(Answer(status=500)) as (provider, _):
+        failed = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider())
+    unreachable = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider())  # the server is gone now
+
+    assert failed.provider == unreachable.provider == "local"
+    assert "HTTP 500" in failed.notes[0]
+    assert "could not connect" in unreachable.notes[0]
+
+
+def brief(channel: str = "sms") -> MessageBrief:
+    return MessageBrief("bring back inactive users with 20% off", channel, CATALOG, "Kurta & Co")  # type: ignore[arg-type]
+
+
+def variants(*bodies: str) -> Answer:
+    tones = ("friendly", "urgent", "premium")
+    return Answer({"variants": [{"tone": t, "subject": None, "body": b} for t, b in zip(tones, bodies, strict=False)]})
+
+
+def test_message_variants_from_the_model_are_checked_and_kept_when_valid() -> None:
+    answer = variants(
+        "Hi {{ first_name | default('friend') }}, 20% off is yours.", "Last day: 20% off!", "A gift: 20% off."
+    )
+    with model(answer) as (provider, chat):
+        suggestions = suggest_messages(brief(), provider, LocalProvider())
+
+    assert suggestions.provider == "openai"
+    assert len(suggestions.variants) == 3
+    assert suggestions.variants[0].variables == ("first_name",)
+    assert chat.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["variants"]["minItems"] == 3
+
+
+def test_variants_naming_unknown_features_are_repaired_once_then_replaced_by_local_ones() -> None:
+    bad = variants("Hi {{ nickname }}!", "Hurry {{ loyalty_points }}!", "Dear {{ title }}")
+    with model(bad, bad) as (provider, chat):
+        suggestions = suggest_messages(brief(), provider, LocalProvider())
+
+    assert len(chat.requests) == 2
+    assert "unknown variable 'nickname'" in chat.requests[1]["messages"][3]["content"]
+    assert suggestions.provider == "local"
+    assert len(suggestions.variants) == 3
+    assert "gave no usable messages" in suggestions.notes[0]
