@@ -1,12 +1,12 @@
 """Applying delivery receipts: drain the receipts stream into the communication log, in bulk.
 
 Each stream entry is one verified vendor callback (a receipt, or a list of them). Many entries are
-applied together: their receipts are folded per message (the earliest time of each status), then one
-UPDATE joins them to the log by the message's reference (its log id). Status only moves forward:
-pending → queued → sent → delivered | failed, and a final status is never changed, so duplicated, late
-and out-of-order receipts change nothing wrong; a late `sent` receipt still records its time. Entries
-are acknowledged after the commit; a crashed applier's entries are reclaimed and applied again, which
-changes nothing that was already applied.
+applied together: their receipts are COPied into a staging table, folded per message (the earliest
+time of each status), and one UPDATE joins them to the log by the message's reference (its log id).
+Status only moves forward: pending → queued → sent → delivered | failed, and a final status is never
+changed, so duplicated, late and out-of-order receipts change nothing wrong; a late `sent` receipt
+still records its time. Entries are acknowledged after the commit; a crashed applier's entries are
+reclaimed and applied again, which changes nothing that was already applied.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import redis
 import redis.asyncio
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DataError
+from sqlalchemy import Engine
 
 from engine import streams
+from engine.connections import psycopg_connection
 from engine.ingest.consumer import default_consumer_name
 from engine.settings import Settings
 from engine.streams import Entry
@@ -39,6 +40,11 @@ _NEW_STATUS = """CASE
     WHEN r.failed_at IS NOT NULL THEN 'failed'
     ELSE 'sent' END"""
 
+STAGING_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS stage_receipts (
+    id bigint, vendor_message_id text, status text, reason text, occurred_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
 APPLY_RECEIPTS = f"""
 WITH r AS (
     SELECT id,
@@ -47,10 +53,7 @@ WITH r AS (
         min(occurred_at) FILTER (WHERE status = 'delivered') AS delivered_at,
         min(occurred_at) FILTER (WHERE status = 'failed') AS failed_at,
         min(reason) FILTER (WHERE status = 'failed') AS reason
-    FROM unnest(
-        CAST(:ids AS bigint[]), CAST(:vendor_ids AS text[]), CAST(:statuses AS text[]),
-        CAST(:reasons AS text[]), CAST(:times AS timestamptz[])
-    ) AS receipt(id, vendor_message_id, status, reason, occurred_at)
+    FROM stage_receipts
     GROUP BY id
 )
 UPDATE communication_log l SET
@@ -84,21 +87,16 @@ class ReceiptReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass
-class _Columns:
-    ids: list[int]
-    vendor_ids: list[str | None]
-    statuses: list[str]
-    reasons: list[str | None]
-    times: list[str]
+Row = tuple[int, Any, str, Any, str]
+"""A receipt as staged: log id, vendor message id, status, reason, occurred_at."""
 
 
 def _receipts(payload: Any) -> list[Any]:
     return payload if isinstance(payload, list) else [payload]
 
 
-def _columns(entries: list[Entry], report: ReceiptReport) -> _Columns:
-    columns = _Columns([], [], [], [], [])
+def _rows(entries: list[Entry], report: ReceiptReport) -> list[Row]:
+    rows: list[Row] = []
     for entry in entries:
         for receipt in _receipts(entry.payload):
             report.receipts += 1
@@ -111,28 +109,32 @@ def _columns(entries: list[Entry], report: ReceiptReport) -> _Columns:
             ):
                 report.malformed += 1
                 continue
-            columns.ids.append(reference)
-            columns.vendor_ids.append(receipt.get("vendor_message_id"))
-            columns.statuses.append(receipt["status"])
-            columns.reasons.append(receipt.get("reason"))
-            columns.times.append(receipt["occurred_at"])
-    return columns
+            rows.append(
+                (reference, receipt.get("vendor_message_id"), receipt["status"], receipt.get("reason"),
+                 receipt["occurred_at"])
+            )  # fmt: skip
+    return rows
 
 
 def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
     """Apply the receipts of `entries` in one transaction; an entry Postgres refuses is skipped and logged."""
     report = ReceiptReport(entries=len(entries))
-    columns = _columns([entry for entry in entries if entry.error is None], report)
+    rows = _rows([entry for entry in entries if entry.error is None], report)
     report.malformed += sum(1 for entry in entries if entry.error is not None)
-    if not columns.ids:
+    if not rows:
         return report
     try:
-        with db.begin() as conn:
-            report.changed = conn.execute(text(APPLY_RECEIPTS), vars(columns)).rowcount
-    except DataError:
+        with db.begin() as conn, psycopg_connection(conn).cursor() as cursor:
+            cursor.execute(STAGING_TABLE)
+            with cursor.copy("COPY stage_receipts FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(APPLY_RECEIPTS)
+            report.changed = cursor.rowcount
+    except psycopg.DataError:
         if len(entries) == 1:
             log.error("receipts entry %s cannot be applied; skipping it: %s", entries[0].id, entries[0].raw[:500])
-            report.malformed += len(columns.ids)
+            report.malformed += len(rows)
             return report
         report = ReceiptReport(entries=len(entries))
         for entry in entries:

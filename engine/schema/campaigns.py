@@ -2,8 +2,11 @@
 
 The log is the record of every message: who it went to, what it said, and each step of its way
 (pending → queued → sent → delivered | failed, or skipped with the reason). Campaign counts, the
-frequency cap and "retry the failed" all read it. A recipient's row keeps their customer id without a
-foreign key: a launched campaign's history outlives changes to the customers table.
+frequency cap and "retry the failed" all read it. The log has no foreign keys: a recipient's row keeps their
+customer id so a launched campaign's history outlives changes to the customers table, and its campaign
+id unchecked because checking it per row doubled the time to COPY a million recipients (campaigns with
+a log are never deleted). A BRIN index on `created_at` serves the frequency cap's "messages in the last
+N days" for next to nothing per insert.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ communication_log = Table(
     "communication_log",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", BigInteger, nullable=False),
     Column("customer_id", BigInteger, nullable=False),
     Column("channel", Text, nullable=False),
     Column("address", Text),  # the phone number or e-mail address it went to
@@ -97,4 +100,4 @@ communication_log = Table(
     # Rows are updated twice after insert (sent, then delivered); room on the page keeps those updates HOT.
     postgresql_with={"fillfactor": "70"},
 )
-Index("ix_communication_log_customer_id_created_at", communication_log.c.customer_id, communication_log.c.created_at)
+Index("ix_communication_log_created_at", communication_log.c.created_at, postgresql_using="brin")

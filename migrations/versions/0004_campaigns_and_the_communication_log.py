@@ -84,23 +84,17 @@ def upgrade() -> None:
             "status IN ('pending', 'queued', 'sent', 'delivered', 'failed', 'skipped')",
             name=op.f("ck_communication_log_status"),
         ),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_communication_log_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_communication_log")),
         sa.UniqueConstraint("campaign_id", "customer_id", name=op.f("uq_communication_log_campaign_id_customer_id")),
         postgresql_with={"fillfactor": "70"},
     )
     op.create_index(
-        "ix_communication_log_customer_id_created_at", "communication_log", ["customer_id", "created_at"], unique=False
+        "ix_communication_log_created_at", "communication_log", ["created_at"], unique=False, postgresql_using="brin"
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_communication_log_customer_id_created_at", table_name="communication_log")
+    op.drop_index("ix_communication_log_created_at", table_name="communication_log", postgresql_using="brin")
     op.drop_table("communication_log")
     op.drop_index("ix_campaigns_status_scheduled_at", table_name="campaigns")
     op.drop_index("ix_campaigns_created_at", table_name="campaigns")

@@ -146,7 +146,7 @@ def test_any_order_duplication_and_batching_of_receipts_leaves_the_final_status_
     finals, story, cuts = case
     db, client, config = get_engine(), get_redis(), delivery_settings()
     with db.begin() as conn:
-        conn.execute(text("TRUNCATE campaigns RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE campaigns, communication_log RESTART IDENTITY CASCADE"))
     ids = launched(db, client, config, 4)
     seconds = {"sent": 1, "delivered": 2, "failed": 2}
     callbacks = [story[start:end] for start, end in zip([0, *cuts], [*cuts, len(story)], strict=True)]

@@ -1,0 +1,236 @@
+"""Delivery benchmark: a campaign from launch until its last receipt is applied, in messages per second.
+
+On a fresh database, with the vendor simulator (10% of messages failing, receipts after 200 ms, signed
+and batched), the API taking the receipts, and one delivery worker (sender, receipts applier,
+housekeeping) as separate processes. The headline is recipients / seconds from the start of the launch
+until every log row is delivered or failed. The baseline, in the same run, posts the same messages
+straight to a simulator with aiohttp in batches of the same size and concurrency, with no bookkeeping.
+Also measured: the launch alone (evaluate, render, COPY the log, publish), and the receipts applier alone
+(the same number of receipts already on the stream, applied in-process).
+
+    python -m bench.delivery [--recipients N | --million] [--batch N] [--concurrency N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+import polars as pl
+
+from bench.common import api_process, process, report, use_fresh_services
+from engine import streams
+from engine.campaigns.audience import FrameAudience
+from engine.campaigns.launch import launch_campaign
+from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
+from engine.campaigns.progress import get_campaign, message_counts
+from engine.campaigns.receipts import STREAM as RECEIPTS
+from engine.campaigns.receipts import drain_receipts
+from engine.connections import get_engine, get_redis
+from engine.features.catalog import base_catalog
+from engine.services.supervisor import free_port
+from engine.settings import get_settings
+from engine.webhooks import generate_secret
+
+TEMPLATE = "Hi {{ first_name | default('there') }}, here is 10% off on your next order!"
+FIRST_NAMES = [f"Name{n}" for n in range(2_000)]
+
+
+def audience(recipients: int) -> pl.DataFrame:
+    """Customers who may all be messaged now, named from a few thousand first names (as real ones are)."""
+    ids = pl.int_range(1, recipients + 1, eager=True, dtype=pl.Int64)
+    frame = pl.DataFrame({"customer_id": ids}).with_columns(
+        first_name=pl.lit(pl.Series(FIRST_NAMES)).get(pl.col("customer_id") % len(FIRST_NAMES)),
+        phone=pl.format("+9199{}", pl.col("customer_id").cast(pl.String).str.zfill(8)),
+        email=pl.lit(None, pl.String),
+        sms_consent=pl.lit(True),
+        email_consent=pl.lit(False),
+        timezone=pl.lit("UTC"),
+        total_spend=(pl.col("customer_id") % 5000).cast(pl.Float64),
+    )
+    schema = base_catalog().polars_schema()
+    return frame.with_columns(pl.col(name).cast(schema[name]) for name in frame.columns)
+
+
+def baseline_bodies(frame: pl.DataFrame, batch: int) -> list[bytes]:
+    """The same messages as the campaign's, as vendor batch requests."""
+    rows = frame.select("customer_id", "first_name", "phone").iter_rows()
+    messages = [
+        {"channel": "sms", "to": phone, "body": f"Hi {name}, here is 10% off on your next order!",
+         "idempotency_key": f"raw-{customer_id}", "reference": customer_id}
+        for customer_id, name, phone in rows
+    ]  # fmt: skip
+    return [orjson.dumps({"messages": messages[i : i + batch]}) for i in range(0, len(messages), batch)]
+
+
+async def post_raw(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """Seconds to post every body with `concurrency` requests in flight."""
+    queue = list(reversed(bodies))
+    headers = {"Content-Type": "application/json"}
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while queue:
+            body = queue.pop()
+            async with session.post(f"{url}/v1/messages/batch", data=body, headers=headers) as response:
+                if response.status != 202:
+                    raise RuntimeError(f"the vendor answered {response.status}: {await response.text()}")
+                await response.read()
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+@contextmanager
+def vendor(port: int, **env: str) -> Iterator[httpx.Client]:
+    argv = [sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory", "--port", str(port),
+            "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with (
+            process(argv, ready_url=f"http://127.0.0.1:{port}/health"),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+        ):
+            os.environ.clear()
+            os.environ.update(saved)
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def wait_for(condition: Any, what: str, timeout_s: float) -> float:
+    """Poll `condition` until true; the time it became true."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+    return time.perf_counter()
+
+
+def receipts_backlog() -> int:
+    settings = get_settings()
+    backlog = streams.backlog(get_redis(), settings.stream(RECEIPTS), "receipt-appliers")
+    return backlog.undelivered + backlog.pending
+
+
+def applier_alone(campaign_id: int, recipients: int) -> float:
+    """Receipts per second for the applier alone: every message's receipt already on the stream."""
+    db, client, settings = get_engine(), get_redis(), get_settings()
+    with db.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE communication_log SET status = 'sent', delivered_at = NULL, failed_at = NULL, reason = NULL "
+            f"WHERE campaign_id = {campaign_id}"
+        )
+        ids = [
+            row[0]
+            for row in conn.exec_driver_sql(f"SELECT id FROM communication_log WHERE campaign_id = {campaign_id}")
+        ]
+    at = datetime.now(UTC).isoformat()
+    for start in range(0, len(ids), 500):
+        callback = [{"vendor_message_id": f"vm_{i}", "reference": i, "status": "delivered", "reason": None,
+                     "occurred_at": at} for i in ids[start : start + 500]]  # fmt: skip
+        streams.publish(client, settings.stream(RECEIPTS), callback)
+    started = time.perf_counter()
+    applied = drain_receipts(db, client, settings, consumer="bench")
+    elapsed = time.perf_counter() - started
+    assert applied.changed == recipients, applied
+    return recipients / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true", help="1,000,000 recipients")
+    parser.add_argument("--batch", type=int, default=1_000, help="messages per vendor request (and stream entry)")
+    parser.add_argument("--concurrency", type=int, default=8, help="vendor requests in flight")
+    parser.add_argument("--quick", action="store_true", help="20k recipients: under a minute")
+    args = parser.parse_args()
+    recipients = 20_000 if args.quick else 1_000_000 if args.million else args.recipients
+
+    use_fresh_services("xeno_bench_delivery", redis_db=11)
+    secret = generate_secret()
+    api_port, vendor_port, raw_port = free_port(), free_port(), free_port()
+    os.environ.update(
+        XENO_RECEIPTS_WEBHOOK_SECRET=secret,
+        XENO_DELIVERY_VENDOR_URL=f"http://127.0.0.1:{vendor_port}",
+        XENO_DELIVERY_RATE_LIMIT=str(10**7),  # measure capacity, not the configured pace
+        XENO_DELIVERY_BATCH_SIZE=str(args.batch),
+        XENO_DELIVERY_CONCURRENCY=str(args.concurrency),
+        XENO_QUIET_HOURS_START="",
+        XENO_FREQUENCY_CAP="0",
+    )
+    get_settings.cache_clear()
+    frame = audience(recipients)
+
+    with vendor(raw_port):
+        raw_s = asyncio.run(
+            post_raw(f"http://127.0.0.1:{raw_port}", baseline_bodies(frame, args.batch), args.concurrency)
+        )
+    baseline = recipients / raw_s
+    print(f"baseline: raw batch posts to the simulator   {baseline:>10,.0f} messages/s", flush=True)
+
+    db, client, settings = get_engine(), get_redis(), get_settings()
+    campaign_id = create_campaign(db, CampaignDraft("bench", "sms", TEMPLATE, audience_rule={
+        "field": "total_spend", "op": ">=", "value": 0}), base_catalog())  # fmt: skip
+    schedule_campaign(db, campaign_id, datetime.now(UTC) - timedelta(seconds=1))
+    callback_env = {"XENO_VENDOR_CALLBACK_URL": f"http://127.0.0.1:{api_port}/v1/receipts",
+                    "XENO_VENDOR_WEBHOOK_SECRET": secret}  # fmt: skip
+    with ExitStack() as stack:
+        stack.enter_context(api_process(api_port))
+        simulator = stack.enter_context(vendor(vendor_port, **callback_env))
+        stack.enter_context(process([sys.executable, "-m", "engine.campaigns", "--consumer", "bench-worker"]))
+        started = time.perf_counter()
+        launched = launch_campaign(db, client, settings, campaign_id, FrameAudience(frame))
+        launch_s = time.perf_counter() - started
+        print(f"launch: evaluate, render, COPY, publish      {launch_s:>10.1f} s", flush=True)
+        sent_at = wait_for(lambda: simulator.get("/v1/stats").json()["sent"] >= recipients, "sends", 1800)
+        print(f"sent by the vendor                           {sent_at - started:>10.1f} s", flush=True)
+        wait_for(lambda: simulator.get("/v1/stats").json()["receipts_pending"] == 0, "receipts posted", 600)
+        done_at = wait_for(
+            lambda: receipts_backlog() == 0 and message_counts(db, campaign_id).unfinished == 0, "receipts applied", 600
+        )
+        completed = wait_for(lambda: get_campaign(db, campaign_id).status == "completed", "completion", 60)
+        stats = simulator.get("/v1/stats").json()
+    total_s = done_at - started
+    counts = message_counts(db, campaign_id)
+    assert counts.delivered + counts.failed == recipients == launched.queued, counts
+    assert stats["sent"] == recipients, stats
+    end_to_end = recipients / total_s
+    print(f"last receipt applied                         {total_s:>10.1f} s", flush=True)
+    print(f"end to end: launch to last receipt           {end_to_end:>10,.0f} messages/s", flush=True)
+    applier = applier_alone(campaign_id, recipients)
+    print(f"receipts applier alone                       {applier:>10,.0f} receipts/s", flush=True)
+    report({
+        "bench": "delivery",
+        "recipients": recipients,
+        "batch": args.batch,
+        "concurrency": args.concurrency,
+        "messages_per_s": round(end_to_end),
+        "baseline": round(baseline),
+        "ratio": round(end_to_end / baseline, 3),
+        "total_s": round(total_s, 1),
+        "launch_s": round(launch_s, 1),
+        "sent_s": round(sent_at - started, 1),
+        "completed_s": round(completed - started, 1),
+        "delivered": counts.delivered,
+        "failed": counts.failed,
+        "receipts_applied_per_s": round(applier),
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
