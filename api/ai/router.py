@@ -78,8 +78,8 @@ def segment_rule(
     call_id = calls.record_call(
         db,
         kind="segment_rule",
-        input={"text": body.text},
-        output=None if output is None else {**output, "count": count},
+        question={"text": body.text},
+        answer=None if output is None else {**output, "count": count},
         outcome="ok" if outcome.refusal is None else "refused",
         provider=outcome.provider,
         model=outcome.model,
@@ -87,9 +87,9 @@ def segment_rule(
         user_id=user.id,
         notes=notes if outcome.refusal is None else [*notes, str(outcome.refusal)],
     )
-    if outcome.refusal is not None or output is None:
-        assert outcome.refusal is not None
+    if outcome.refusal is not None:
         raise AIRefused(outcome.refusal, call_id)
+    assert output is not None
     return RuleSuggestionOut(
         rule=output["rule"],
         english=output["english"],
@@ -118,7 +118,7 @@ def messages(body: MessagesRequest, user: Marketer, db: Db, settings: AppSetting
         suggestions = suggest_messages(brief, text_provider(settings), LocalProvider())
     except Refusal as refusal:
         call_id = calls.record_call(
-            db, kind="messages", input=body.model_dump(), output=None, outcome="refused", provider="local",
+            db, kind="messages", question=body.model_dump(), answer=None, outcome="refused", provider="local",
             model=None, latency_ms=_elapsed_ms(started), user_id=user.id, notes=[*notes, str(refusal)],
         )  # fmt: skip
         raise AIRefused(refusal, call_id) from None
@@ -126,8 +126,8 @@ def messages(body: MessagesRequest, user: Marketer, db: Db, settings: AppSetting
     call_id = calls.record_call(
         db,
         kind="messages",
-        input=body.model_dump(),
-        output=suggestions.output(),
+        question=body.model_dump(),
+        answer=suggestions.output(),
         outcome="ok",
         provider=suggestions.provider,
         model=suggestions.model,

@@ -39,8 +39,8 @@ def record_call(
     db: Engine | Connection,
     *,
     kind: str,
-    input: dict[str, Any],
-    output: dict[str, Any] | None,
+    question: dict[str, Any],
+    answer: dict[str, Any] | None,
     outcome: str,
     provider: str,
     model: str | None,
@@ -48,14 +48,17 @@ def record_call(
     user_id: int | None,
     notes: list[str] | tuple[str, ...] = (),
 ) -> int:
-    """Store one call (in the caller's transaction when given a connection); its id."""
+    """Store one call: what was asked and answered (None when refused), by whom; its id.
+
+    In the caller's transaction when given a connection.
+    """
     with _transaction(db) as conn:
         call_id = conn.scalar(
             insert(ai_calls)
             .values(
                 kind=kind,
-                input=input,
-                output=output,
+                input=question,
+                output=answer,
                 outcome=outcome,
                 notes=list(notes),
                 provider=provider,

@@ -35,8 +35,8 @@ def image_job(db: Engine, settings: Settings, payload: dict[str, Any], user_id: 
         call_id = record_call(
             conn,
             kind="image",
-            input=payload,
-            output={"width": image.width, "height": image.height, "bytes": len(image.png)},
+            question=payload,
+            answer={"width": image.width, "height": image.height, "bytes": len(image.png)},
             outcome="ok",
             provider=image.provider,
             model=image.model,

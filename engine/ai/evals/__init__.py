@@ -22,7 +22,7 @@ from engine.ai.errors import ProviderUnavailable
 from engine.ai.evals.frames import Snapshot, synthetic_snapshot
 from engine.ai.provider import TextProvider
 from engine.ai.rules import suggest_rule
-from engine.segments import UnsupportedRule, parse_rule
+from engine.segments import UnsupportedRule, dump_rule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 
 
@@ -89,7 +89,7 @@ def _score(case: Case, provider: TextProvider, catalog: Any, evaluators: list[Po
         outcome = suggest_rule(case.text, catalog, provider, fallback=None)
     except ProviderUnavailable as failure:
         return Result(case, False, None, f"no answer: {failure.reason}")
-    got = outcome.output()["rule"] if outcome.rule is not None else None  # type: ignore[index]
+    got = dump_rule(outcome.rule) if outcome.rule is not None else None
     if case.rule is None:
         return Result(case, outcome.rule is None, got, "refused" if outcome.rule is None else "should have refused")
     if outcome.rule is None:

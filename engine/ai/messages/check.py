@@ -91,8 +91,7 @@ def longest_values(variables: tuple[str, ...], catalog: Catalog, audience: Audie
         if known is not None:
             values[name] = known
         elif feature.type in (FeatureType.STRING, FeatureType.CATEGORY):
-            values[name] = max((str(example) for example in feature.examples), key=len, default=_STAND_IN_TEXT)
-            values[name] = max(values[name], _STAND_IN_TEXT, key=len)
+            values[name] = max([_STAND_IN_TEXT, *(str(example) for example in feature.examples)], key=len)
         elif feature.type in (FeatureType.NUMBER, FeatureType.INTEGER):
             values[name] = 99999
         else:

@@ -88,11 +88,11 @@ def test_a_job_that_fails_is_marked_failed_with_its_reason_and_does_not_block_th
 def test_calls_are_logged_listed_newest_first_per_user_and_rated(database: Engine) -> None:
     user_id = a_user(database)
     first = calls.record_call(
-        database, kind="segment_rule", input={"text": "a"}, output={"rule": {}}, outcome="ok", provider="local",
+        database, kind="segment_rule", question={"text": "a"}, answer={"rule": {}}, outcome="ok", provider="local",
         model=None, latency_ms=3, user_id=user_id,
     )  # fmt: skip
     second = calls.record_call(
-        database, kind="messages", input={"objective": "b"}, output=None, outcome="refused", provider="openai",
+        database, kind="messages", question={"objective": "b"}, answer=None, outcome="refused", provider="openai",
         model="m", latency_ms=900, user_id=None, notes=["timed out"],
     )  # fmt: skip
 
