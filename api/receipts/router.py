@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Request, status
 from pydantic import TypeAdapter, ValidationError
 
-from api.errors import ApiError, ServiceUnavailable, Unauthorized, UnprocessableEntity, validation_problems
+from api.errors import ApiError, Unauthorized, UnprocessableEntity, validation_problems
 from api.openapi import body_schema
 from api.receipts.schemas import ReceiptIn, ReceiptsAccepted
 from engine.campaigns.receipts import accept_callback
@@ -28,9 +28,11 @@ router = APIRouter(prefix="/v1", tags=["delivery"])
 MAX_WEBHOOK_ID = 256
 _RECEIPTS: TypeAdapter[ReceiptIn | list[ReceiptIn]] = TypeAdapter(ReceiptIn | list[ReceiptIn])
 _REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "A missing or bad signature, or a timestamp outside the tolerance."},
+    401: {
+        "description": "A missing or bad signature, a timestamp outside the tolerance, or no receipts secret "
+        "configured here (XENO_RECEIPTS_WEBHOOK_SECRET), so that no signature can be checked."
+    },
     422: {"description": "The body is not a receipt or a list of receipts."},
-    503: {"description": "No receipts secret is configured (XENO_RECEIPTS_WEBHOOK_SECRET)."},
 }
 
 
@@ -47,7 +49,9 @@ async def receive_receipts(request: Request) -> ReceiptsAccepted:
     settings = get_settings()
     secret = settings.receipts_webhook_secret
     if secret is None:
-        raise ServiceUnavailable("receipts are not configured: set XENO_RECEIPTS_WEBHOOK_SECRET")
+        raise Unauthorized(
+            {"reason": "not_configured", "message": "no receipts secret: set XENO_RECEIPTS_WEBHOOK_SECRET"}
+        )
     body = await request.body()
     try:
         webhook_id = verify(secret, request.headers, body, tolerance_seconds=settings.receipts_tolerance_s)

@@ -127,9 +127,10 @@ def test_a_signed_body_that_is_not_receipts_is_refused_with_what_is_wrong(
     assert stream_payloads(redis_client) == []
 
 
-def test_without_a_configured_secret_receipts_are_unavailable(api_client: TestClient) -> None:
-    answer = api_client.post(
-        "/v1/receipts", json=[RECEIPT], headers=sign(generate_secret(), "m", int(time.time()), b"")
-    )
+def test_without_a_configured_secret_no_receipt_is_taken(api_client: TestClient, redis_client: redis.Redis) -> None:
+    signed = sign(generate_secret(), "msg_1", int(time.time()), b"[]")
 
-    assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
+    answer = api_client.post("/v1/receipts", content=b"[]", headers=signed)
+
+    assert (answer.status_code, answer.json()["detail"]["reason"]) == (401, "not_configured")
+    assert stream_payloads(redis_client) == []
