@@ -23,7 +23,7 @@ import polars as pl
 from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 
-from api.errors import Conflict
+from api.errors import Conflict, ServiceUnavailable
 from engine.connections import get_engine
 from engine.features.catalog import Catalog
 from engine.features.snapshot import Snapshot, latest_snapshot, latest_version
@@ -89,6 +89,16 @@ class NoSnapshot(Conflict):
         )
 
 
+class SnapshotUnreadable(ServiceUnavailable):
+    error = "feature_snapshot_unreadable"
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(
+            f"The newest feature snapshot is published but its files cannot be read ({error.strerror or error}): "
+            "check the snapshots folder, or materialize `customer_features` again."
+        )
+
+
 class SnapshotHolder:
     """Holds the current `LiveSnapshot`; `latest_version` and `load_latest` read what has been published."""
 
@@ -120,7 +130,11 @@ class SnapshotHolder:
     def _load_first(self) -> LiveSnapshot:
         with self._first_load:
             if self._current is None:
-                published = self._load_latest()
+                try:
+                    published = self._load_latest()
+                except OSError as error:
+                    log.exception("could not read the newest feature snapshot's files")
+                    raise SnapshotUnreadable(error) from None
                 if published is None:
                     raise NoSnapshot()
                 self._install(published)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
@@ -107,7 +108,12 @@ def _record_current_size(db: Db, segment: SavedSegment, rule: Rule, snapshot: Li
 def get_rule_schema(_: Viewer) -> dict[str, Any]:
     """The JSON Schema of a segment rule: `and` / `or` / `not` groups, conditions on features (see
     `GET /v1/features` for the fields and the operators each allows), and event conditions."""
-    return rule_json_schema()
+    return _rule_schema()
+
+
+@cache
+def _rule_schema() -> dict[str, Any]:
+    return rule_json_schema()  # 20 ms to build: once per process
 
 
 @router.post(

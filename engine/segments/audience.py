@@ -1,10 +1,9 @@
 """What the product shows of a rule's audience on an in-memory snapshot: a preview, pages, and exports.
 
-A preview is what the rule builder redraws on every change, so it must be quick: the per-clause counts
-come from one pass over the snapshot (the root's count is the size), and the sample, the first members
-in customer-id order, is looked for in the first rows before the whole snapshot. Pages and exports walk the members in
-customer-id order too, so a cursor is simply the last id seen. They expect the features frame sorted by
-`customer_id` (the API's snapshot holder sorts it once when it loads a snapshot).
+A preview is what the rule builder redraws on every change, so it is one pass over the snapshot giving
+the per-clause counts (the root's count is the size) and the first members in customer-id order. Pages
+and exports walk the members in customer-id order too, so a cursor is simply the last id seen. They
+expect the features frame sorted by `customer_id` (the API's snapshot holder sorts it once on loading).
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ import pyarrow.parquet as pq
 
 from engine.segments.english import describe
 from engine.segments.polars_backend import PolarsEvaluator
-from engine.segments.rules import Rule
+from engine.segments.rules import And, Not, Or, Rule, child_nodes, walk
+from engine.segments.validation import check_rule
 
 # The columns a sample or a page of members shows, when the snapshot has them.
 SUMMARY_COLUMNS = (
@@ -34,7 +34,6 @@ SUMMARY_COLUMNS = (
     "last_order_at",
 )
 EXPORT_CHUNK_ROWS = 50_000
-SAMPLE_SCAN_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -60,26 +59,34 @@ def summary_columns(evaluator: PolarsEvaluator) -> list[str]:
 
 
 def preview(evaluator: PolarsEvaluator, rule: Rule, sample_size: int = 10) -> Preview:
-    """Size, per-clause counts, the first `sample_size` members (by id) and the English reading."""
-    clause_counts = evaluator.clause_counts(rule)
-    return Preview(
-        clause_counts[""], clause_counts, first_members(evaluator, rule, sample_size), describe(rule, evaluator.catalog)
-    )
+    """Size, per-clause counts, the first `sample_size` members (by id) and the English reading, in one pass.
 
-
-def first_members(evaluator: PolarsEvaluator, rule: Rule, count: int) -> list[dict[str, Any]]:
-    """The summary rows of the `count` members with the lowest ids.
-
-    Looked for in the first `SAMPLE_SCAN_ROWS` rows first (the snapshot is in id order, so whatever is
-    found there comes first), and in the whole snapshot only when they hold too few.
+    Each node becomes a boolean column once (a group combines its children's columns), as the evaluator's
+    `clause_counts` does; the same query also finds the positions of the first members, so the rule is
+    evaluated over the snapshot once rather than once for the counts and again for the sample.
     """
-    matching = evaluator.compile(rule)
-    columns = summary_columns(evaluator)
-    for rows in (evaluator.features.head(SAMPLE_SCAN_ROWS), evaluator.features):
-        found = rows.lazy().filter(matching).head(count).select(columns).collect()
-        if found.height == count or rows.height == evaluator.features.height:
-            break
-    return found.to_dicts()
+    check_rule(rule, evaluator.catalog)
+    nodes = list(walk(rule))
+    columns = {path: f"__segment_node {path}" for path, _ in nodes}
+    frame = evaluator.features.lazy()
+    for path, node in reversed(nodes):  # children before their parents
+        children = [pl.col(columns[child_path]) for child_path, _ in child_nodes(node, path)]
+        if isinstance(node, And):
+            flag = pl.all_horizontal(children)
+        elif isinstance(node, Or):
+            flag = pl.any_horizontal(children)
+        elif isinstance(node, Not):
+            flag = ~children[0]
+        else:
+            flag = evaluator.compiler.compile(node, path)
+        frame = frame.with_columns(flag.alias(columns[path]))
+    sums = frame.select(
+        *(pl.col(columns[path]).sum() for path, _ in nodes),
+        pl.arg_where(pl.col(columns[""])).head(sample_size).implode().alias("__segment_sample"),
+    ).collect()
+    clause_counts = {path: int(sums.item(0, columns[path])) for path, _ in nodes}
+    sample = evaluator.features.select(summary_columns(evaluator))[sums.item(0, "__segment_sample")]
+    return Preview(clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog))
 
 
 def member_page(evaluator: PolarsEvaluator, rule: Rule, *, after: int | None, limit: int) -> MemberPage:

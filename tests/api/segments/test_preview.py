@@ -77,3 +77,14 @@ def test_without_a_snapshot_previews_say_to_run_the_features_pipeline(
     assert answer.json()["error"] == "no_feature_snapshot"
     assert "customer_features" in answer.json()["detail"]
     assert answer.headers["Retry-After"] == "30"
+
+
+def test_a_snapshot_whose_files_are_gone_is_a_503_saying_so(
+    client: TestClient, analyst: dict[str, str], published: Snapshot
+) -> None:
+    published.info.features_path.unlink()
+
+    answer = client.post("/v1/segments/preview", json={"rule": RECENT_BUYERS}, headers=analyst)
+
+    assert (answer.status_code, answer.json()["error"]) == (503, "feature_snapshot_unreadable")
+    assert "No such file" in answer.json()["detail"]
