@@ -19,6 +19,7 @@ from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
+from api.pipelines.router import router as pipelines_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
     app.include_router(segments_router)
     app.include_router(customers_router)
     app.include_router(ai_router)
+    app.include_router(pipelines_router)
     document_roles(app)
     openapi.install(app)
     return app

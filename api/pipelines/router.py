@@ -1,0 +1,75 @@
+"""`/v1/pipelines/...`: stream backlogs and lag, the newest feature snapshot, and the ingest dead letters.
+
+Reading needs an analyst (dead letters hold customer records as they were sent). Replaying dead letters
+changes what gets ingested, so it needs an admin and is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.auth.dependencies import client_ip
+from api.auth.schemas import error_responses
+from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
+from api.errors import Conflict
+from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus, StreamOut
+from api.pipelines.status import stream_states, waiting_dead_letters
+from engine.auth import audit
+from engine.features.snapshot import snapshot_info
+from engine.ingest import deadletters
+
+router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"], responses=error_responses(401, 403, 429))
+
+DEAD_LETTERS_REPLAYED = "dead_letters.replayed"
+
+
+@router.get("/status", response_model=PipelinesStatus, dependencies=[rate_limit("read")], summary="Pipeline health")
+def get_status(_: Analyst, db: Db, redis_client: RedisClient, settings: AppSettings) -> PipelinesStatus:
+    """Each stream's backlog and lag (the age of its oldest entry not yet done), how many dead letters wait for
+    a replay, and the newest feature snapshot with its age."""
+    now = datetime.now(UTC)
+    info = snapshot_info(db)
+    return PipelinesStatus(
+        checked_at=now,
+        streams=[StreamOut.of(state) for state in stream_states(redis_client, settings, now)],
+        dead_letters_waiting=waiting_dead_letters(db),
+        snapshot=SnapshotStatus.of(info, now) if info else None,
+    )
+
+
+@router.get(
+    "/dead-letters", response_model=list[DeadLetterOut], dependencies=[rate_limit("read")], summary="Dead letters"
+)
+def get_dead_letters(
+    _: Analyst,
+    db: Db,
+    include_replayed: Annotated[bool, Query(description="Also the ones already replayed.")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeadLetterOut]:
+    """What the ingest job could not apply, oldest first, each with its error."""
+    letters = deadletters.list_dead_letters(db, include_replayed=include_replayed, limit=limit)
+    return [DeadLetterOut.of(letter) for letter in letters]
+
+
+@router.post(
+    "/dead-letters/replay",
+    response_model=ReplayOut,
+    responses=error_responses(409),
+    dependencies=[rate_limit("write")],
+    summary="Replay dead letters",
+)
+def replay_dead_letters(
+    body: ReplayIn, admin: Admin, request: Request, db: Db, redis_client: RedisClient, settings: AppSettings
+) -> ReplayOut:
+    """Put the given dead letters (or every one not replayed yet) back on the ingest stream, for the ingest job
+    to apply again once the cause is fixed. Ones already replayed are left alone. Audited."""
+    try:
+        replayed = deadletters.replay(db, redis_client, settings.stream("ingest"), body.ids)
+    except deadletters.NotReplayable as refusal:
+        raise Conflict(str(refusal)) from None
+    if replayed:
+        audit.record(db, admin.email, DEAD_LETTERS_REPLAYED, "ingest", {"ids": replayed}, client_ip(request))
+    return ReplayOut(replayed=replayed)

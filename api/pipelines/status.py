@@ -1,0 +1,62 @@
+"""What the Pipelines page shows, gathered from Redis and Postgres: each stream's backlog and lag, the dead
+letters waiting, and the newest feature snapshot.
+
+A stream's lag is the age of its oldest entry: acknowledged entries are deleted (`engine.streams`), so the
+oldest one left is the oldest piece of work not yet done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import Engine, func, select
+
+from engine import streams
+from engine.ai import queue as ai_queue
+from engine.campaigns import queue as delivery_queue
+from engine.campaigns import receipts
+from engine.ingest import consumer
+from engine.schema import ingest_dead_letters
+from engine.settings import Settings
+
+# (stream name, consumer group): every stream of the product, in the order data flows through them.
+STREAMS = (
+    ("ingest", consumer.GROUP),
+    (delivery_queue.STREAM, delivery_queue.GROUP),
+    (receipts.STREAM, receipts.GROUP),
+    (ai_queue.STREAM, ai_queue.GROUP),
+)
+
+
+@dataclass(frozen=True)
+class StreamState:
+    name: str
+    group: str
+    undelivered: int
+    pending: int
+    oldest_entry_at: datetime | None
+    lag_seconds: float | None
+
+
+def stream_states(client: redis.Redis, settings: Settings, now: datetime) -> list[StreamState]:
+    return [_stream_state(client, settings.stream(name), name, group, now) for name, group in STREAMS]
+
+
+def _stream_state(client: redis.Redis, key: str, name: str, group: str, now: datetime) -> StreamState:
+    backlog = streams.backlog(client, key, group)
+    oldest: Any = client.xrange(key, count=1)
+    oldest_at = None
+    if oldest:
+        milliseconds = int(streams.entry_id_text(oldest[0][0]).split("-", 1)[0])
+        oldest_at = datetime.fromtimestamp(milliseconds / 1000, UTC)
+    lag = max((now - oldest_at).total_seconds(), 0.0) if oldest_at else None
+    return StreamState(name, group, backlog.undelivered, backlog.pending, oldest_at, lag)
+
+
+def waiting_dead_letters(db: Engine) -> int:
+    """Dead letters not replayed yet."""
+    with db.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(ingest_dead_letters.c.replayed_at.is_(None))) or 0)
