@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, RowMapping, text
 from engine.campaigns.audience import AudienceSource, FeatureSnapshot
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
-from engine.campaigns.queue import Published, idempotency_key_prefix, publish_queued
+from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
 from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
 from engine.connections import psycopg_connection
 from engine.features.catalog import catalog_for_schema
@@ -36,9 +36,10 @@ from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import Settings
 
 LOG_COLUMNS = (
-    "campaign_id", "customer_id", "channel", "address", "message", "subject", "status", "reason",
+    "id", "campaign_id", "customer_id", "channel", "address", "message", "subject", "status", "reason",
     "idempotency_key", "not_before", "created_at", "queued_at",
 )  # fmt: skip
+MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject")  # a `queue.Message`
 # What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
 LAUNCH_REFUSALS = (RuleError, UnsupportedRule, TemplateError, LookupError)
 
@@ -87,15 +88,16 @@ def launch_campaign(
             if campaign is None:
                 raise CampaignNotFound(campaign_id)
             report = LaunchReport(campaign_id, campaign["status"])
+            queued: list[Message] | None = None
             if campaign["status"] == "scheduled" and campaign["scheduled_at"] <= moment:
-                report = _freeze_and_log(conn, campaign, audience, settings, moment)
+                report, queued = _freeze_and_log(conn, campaign, audience, settings, moment)
     except CampaignNotFound:
         raise
     except LAUNCH_REFUSALS as error:
         _mark_failed(db, campaign_id, str(error))
         return LaunchReport(campaign_id, "failed", detail=str(error))
     if report.status == "sending":
-        report.published = publish_queued(db, client, settings, campaign_id)
+        report.published = publish_queued(db, client, settings, campaign_id, queued)
     return report
 
 
@@ -130,9 +132,20 @@ def _recipients(conn: Connection, campaign: RowMapping, snapshot: FeatureSnapsho
     return _Recipients(evaluator.members(rule), dump_rule(rule))
 
 
+def _reserve_ids(conn: Connection, count: int) -> pl.Series:
+    """`count` new log ids, ascending, so the launch knows each row's id without reading the rows back."""
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence('communication_log', 'id')")).scalar_one()
+    ids = conn.execute(
+        text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)"),
+        {"sequence": sequence, "count": count},
+    ).scalars()
+    return pl.Series("id", list(ids), dtype=pl.Int64)
+
+
 def _freeze_and_log(
     conn: Connection, campaign: RowMapping, audience: AudienceSource, settings: Settings, now: datetime
-) -> LaunchReport:
+) -> tuple[LaunchReport, list[Message]]:
+    """Write the log; the report, and the queued messages in log-id order."""
     snapshot = audience.snapshot()
     catalog = catalog_for_schema(snapshot.features.schema)
     body = check_template(campaign["template"], catalog)
@@ -143,6 +156,7 @@ def _freeze_and_log(
     recent = recent_message_counts(conn, since, excluding_campaign=campaign["id"])
     plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
     log = _log_rows(campaign["id"], channel, recipients.members, plan, body, subject, settings, now)
+    log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
     _copy_log(conn, log)
     conn.execute(
         text(
@@ -159,7 +173,7 @@ def _freeze_and_log(
     )
     statuses = Counter(log["status"].to_list())
     reasons = log.filter(pl.col("status") == "skipped")["reason"].value_counts()
-    return LaunchReport(
+    report = LaunchReport(
         campaign["id"],
         "sending",
         audience=recipients.members.height,
@@ -167,6 +181,8 @@ def _freeze_and_log(
         deferred=statuses["pending"],
         skipped=dict(zip(reasons["reason"].to_list(), reasons["count"].to_list(), strict=True)),
     )
+    queued = log.filter(pl.col("status") == "queued").sort("id").select(MESSAGE_COLUMNS)
+    return report, list(zip(*(queued[name].to_list() for name in MESSAGE_COLUMNS), strict=True))
 
 
 def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.DataFrame:
@@ -186,7 +202,7 @@ def _log_rows(
     settings: Settings,
     now: datetime,
 ) -> pl.DataFrame:
-    """The communication-log rows of the recipients, in `LOG_COLUMNS` order."""
+    """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids."""
     message = _rendered(body, members)
     title = _rendered(subject, members).rename({"message": "subject", "render_error": "subject_error"})
     frame = pl.concat([plan, message, title], how="horizontal")

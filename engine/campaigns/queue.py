@@ -89,20 +89,31 @@ WHERE campaign_id = :campaign AND status = 'queued' AND id > :after ORDER BY id
 """
 
 
-def publish_queued(db: Engine, client: redis.Redis, settings: Settings, campaign_id: int) -> Published:
-    """Put the campaign's queued messages not yet published on the delivery stream, resuming a past attempt."""
+def publish_queued(
+    db: Engine, client: redis.Redis, settings: Settings, campaign_id: int, messages: Iterable[Message] | None = None
+) -> Published:
+    """Put the campaign's queued messages not yet published on the delivery stream, resuming a past attempt.
+
+    `messages`, the queued messages in log-id order, saves reading them back when the caller has them
+    (the launch that has just written them); by default they are read from the log.
+    """
     stream = settings.stream(STREAM)
     with db.connect() as conn:
         channel, after = conn.execute(
             text("SELECT channel, published_through FROM campaigns WHERE id = :id"), {"id": campaign_id}
         ).one()
-        rows = conn.execution_options(stream_results=True, yield_per=settings.delivery_batch_size * PIPELINE_ENTRIES)
-        result = rows.execute(text(QUEUED_ROWS), {"campaign": campaign_id, "after": after})
-        messages = (tuple(row) for row in result)
+        if messages is None:
+            rows = conn.execution_options(
+                stream_results=True, yield_per=settings.delivery_batch_size * PIPELINE_ENTRIES
+            )
+            result = rows.execute(text(QUEUED_ROWS), {"campaign": campaign_id, "after": after})
+            unpublished: Iterable[Message] = (tuple(row) for row in result)
+        else:
+            unpublished = (message for message in messages if message[0] > after)
         entries = 0
         count = 0
         pending: list[DeliveryEntry] = []
-        for entry in _entries(campaign_id, channel, messages, settings.delivery_batch_size):
+        for entry in _entries(campaign_id, channel, unpublished, settings.delivery_batch_size):
             pending.append(entry)
             if len(pending) == PIPELINE_ENTRIES:
                 count += _publish_and_record(db, client, stream, pending)

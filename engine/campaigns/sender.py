@@ -37,6 +37,7 @@ from sqlalchemy import Engine, text
 from engine import streams
 from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry, Message
 from engine.campaigns.ratelimit import DeliveryRateLimit
+from engine.connections import psycopg_connection
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,24 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 STATUS_CACHE_S = 0.5
 
+# Sent messages are COPied into a staging table, then one UPDATE per batch (a receipt may have come first:
+# the status then stays where the receipt put it, and only the time and the vendor's id are filled in).
+SENT_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS stage_sent (id bigint, vendor_message_id text) ON COMMIT DELETE ROWS
+"""
 MARK_SENT = """
 UPDATE communication_log l SET
     status = CASE WHEN l.status IN ('pending', 'queued') THEN 'sent' ELSE l.status END,
-    sent_at = COALESCE(l.sent_at, :now),
+    sent_at = COALESCE(l.sent_at, %(now)s),
     vendor_message_id = COALESCE(l.vendor_message_id, v.vendor_message_id),
-    attempts = l.attempts + :attempts
-FROM unnest(CAST(:ids AS bigint[]), CAST(:vendor_ids AS text[])) AS v(id, vendor_message_id)
+    attempts = l.attempts + %(attempts)s
+FROM stage_sent v
 WHERE l.id = v.id
 """
 MARK_FAILED = """
-UPDATE communication_log l SET status = 'failed', reason = v.reason, failed_at = :now,
-    attempts = l.attempts + :attempts
-FROM unnest(CAST(:ids AS bigint[]), CAST(:reasons AS text[])) AS v(id, reason)
+UPDATE communication_log l SET status = 'failed', reason = v.reason, failed_at = %(now)s,
+    attempts = l.attempts + %(attempts)s
+FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS v(id, reason)
 WHERE l.id = v.id AND l.status IN ('pending', 'queued')
 """
 BACK_TO_PENDING = """
@@ -267,20 +273,17 @@ class Sender:
         return await self._blocking(write)
 
     def _record(self, outcome: _Outcome) -> None:
-        now = datetime.now(UTC)
-        with self.db.begin() as conn:
+        times = {"now": datetime.now(UTC), "attempts": outcome.attempts}
+        with self.db.begin() as conn, psycopg_connection(conn).cursor() as cursor:
             if outcome.sent:
-                ids, vendor_ids = zip(*outcome.sent, strict=True)
-                conn.execute(
-                    text(MARK_SENT),
-                    {"ids": list(ids), "vendor_ids": list(vendor_ids), "now": now, "attempts": outcome.attempts},
-                )
+                cursor.execute(SENT_STAGING)
+                with cursor.copy("COPY stage_sent FROM STDIN") as copy:
+                    for row in outcome.sent:
+                        copy.write_row(row)
+                cursor.execute(MARK_SENT, times)
             if outcome.failed:
                 ids, reasons = zip(*outcome.failed, strict=True)
-                conn.execute(
-                    text(MARK_FAILED),
-                    {"ids": list(ids), "reasons": list(reasons), "now": now, "attempts": outcome.attempts},
-                )
+                cursor.execute(MARK_FAILED, {"ids": list(ids), "reasons": list(reasons), **times})
 
     async def _send(self, channel: str, messages: list[Message]) -> _Outcome:
         body = orjson.dumps({"messages": [_outgoing(channel, message) for message in messages]})
