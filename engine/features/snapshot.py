@@ -2,7 +2,7 @@
 
 Publishing version N, all in one transaction under an advisory lock (so publishers take turns):
 - the table `features.customer_features_v<N>` (columns typed as the SQL segment compiler expects),
-  bulk-loaded with `COPY ... FROM STDIN (FORMAT csv, FREEZE)`, then analysed;
+  bulk-loaded with `COPY ... FROM STDIN (FORMAT csv, FREEZE)` (autovacuum analyses it);
 - `<snapshots_dir>/customer_features_v<N>.parquet` and `events_v<N>.parquet` for Polars and DuckDB
   (written under a temporary name and renamed; removed again if the transaction fails);
 - the view `customer_features` re-pointed at the new table;
@@ -203,11 +203,14 @@ def _create_table(conn: Connection, version: int, catalog: Catalog) -> Table:
 def _copy_into(conn: Connection, table: Table, features: pl.DataFrame) -> None:
     columns = ", ".join(f'"{name}"' for name in features.columns)
     statement = f'COPY {FEATURES_SCHEMA}."{table.name}" ({columns}) FROM STDIN (FORMAT csv, FREEZE)'
-    with psycopg_connection(conn).cursor() as cursor:
-        with cursor.copy(statement) as copy:
-            for chunk in features.iter_slices(_COPY_ROWS):
-                copy.write(chunk.write_csv(include_header=False))
-        cursor.execute(f'ANALYZE {FEATURES_SCHEMA}."{table.name}"')
+    # Polars writes plain strings and naive datetimes with a fixed format 3-4x faster than Enums and zoned ones.
+    as_text = features.lazy().with_columns(
+        pl.col(pl.Enum, pl.Categorical).cast(pl.String), pl.col(pl.Datetime("us", "UTC")).dt.replace_time_zone(None)
+    )
+    with psycopg_connection(conn).cursor() as cursor, cursor.copy(statement) as copy:
+        for start in range(0, features.height, _COPY_ROWS):
+            chunk = as_text.slice(start, _COPY_ROWS).collect()
+            copy.write(chunk.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00"))
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path, written: list[Path]) -> Path:

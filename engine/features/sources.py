@@ -2,12 +2,16 @@
 
 All the reads of one materialization share a REPEATABLE READ, read-only transaction, so customers, orders,
 events and the totals the asset checks compare against are one consistent picture of the database, however
-much ingestion writes meanwhile. Each query's CSV output is parsed by `pl.read_csv` with a fixed schema.
+much ingestion writes meanwhile.
+
+Two shapes: `frame` parses CSV with a fixed schema (any columns); `fixed_width_frame` takes binary COPY of
+NOT NULL 8-byte columns, which Postgres sends without formatting and numpy reads in one go (the orders).
+Timestamps in CSV are written in the transaction's UTC and parsed by Polars (`parse_utc`, ~0.6 us a value);
+Postgres' exact `extract(epoch ...)` is numeric arithmetic at ~1.5 us a value.
 
 The reads go through psycopg2's `copy_expert`, which loops over the COPY rows in C. psycopg 3 hands each
 row to Python through its generator machinery: reading 2M narrow rows took 3.7-5.5 s with it and 0.9 s
-with psycopg2 (both drivers are dependencies of the project). Times should travel as epoch microseconds
-(`epoch_us`): Polars parses 2M integers in 0.2 s and 2M timestamp strings in 2.1 s.
+with psycopg2 (both drivers are dependencies of the project).
 """
 
 from __future__ import annotations
@@ -15,23 +19,24 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 import psycopg2
 from sqlalchemy import Engine
 
 Params = Mapping[str, Any] | Sequence[Any] | None
+FixedWidth = Literal["int8", "float8", "timestamptz"]
+
+_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01, where Postgres counts timestamps from, in Unix microseconds
 
 
-def epoch_us(expression: str) -> str:
-    """SQL for a timestamptz expression as whole microseconds since the Unix epoch (NULL stays NULL)."""
-    return f"(extract(epoch FROM {expression}) * 1000000)::int8"
-
-
-def from_epoch_us(column: str) -> pl.Expr:
-    """The Polars column of epoch microseconds as a UTC datetime."""
-    return pl.col(column).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+def parse_utc(column: str) -> pl.Expr:
+    """A timestamptz column as Postgres writes it in the transaction's UTC (`2026-11-25 12:00:00.5+00`)."""
+    naive = pl.col(column).str.head(-3).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", cache=False)
+    return naive.dt.replace_time_zone("UTC")
 
 
 class SourceReader:
@@ -53,6 +58,38 @@ class SourceReader:
         buffer.seek(0)
         return pl.read_csv(buffer, has_header=False, schema=schema)
 
+    def fixed_width_frame(self, query: str, columns: Mapping[str, FixedWidth], params: Params = None) -> pl.DataFrame:
+        """The query's rows through binary COPY, for columns that are all NOT NULL `int8`, `float8` or
+        `timestamptz` (named in `columns`, in order): every row then has the same layout, and numpy reads the
+        whole buffer at once. Postgres formats nothing, and nothing is parsed as text."""
+        bound = self._cursor.mogrify(query, params).decode() if params else query
+        buffer = io.BytesIO()
+        self._cursor.copy_expert(f"COPY ({bound}) TO STDOUT (FORMAT binary)", buffer)
+        data = buffer.getbuffer()
+        if bytes(data[: len(_BINARY_SIGNATURE)]) != _BINARY_SIGNATURE:
+            raise ValueError("not a binary COPY stream")
+        extension = int.from_bytes(data[15:19], "big")
+        layout = np.dtype(
+            [("fields", ">i2")] + [item for name in columns for item in ((f"{name}_size", ">i4"), (name, ">i8"))]
+        )
+        body = data[19 + extension : len(data) - 2]  # the stream ends with a field count of -1
+        rows = np.frombuffer(body, dtype=layout)
+        if rows.size and not (rows["fields"] == len(columns)).all():
+            raise ValueError("unexpected field count in binary COPY")
+        frame: dict[str, pl.Series] = {}
+        for name, kind in columns.items():
+            if rows.size and not (rows[f"{name}_size"] == 8).all():
+                raise ValueError(f"column {name} has NULLs or is not 8 bytes wide")
+            values = rows[name]
+            if kind == "float8":
+                frame[name] = pl.Series(name, values.view(">f8").astype(np.float64))
+            elif kind == "timestamptz":
+                micros = pl.Series(name, values.astype(np.int64) + _POSTGRES_EPOCH_US)
+                frame[name] = micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+            else:
+                frame[name] = pl.Series(name, values.astype(np.int64))
+        return pl.DataFrame(frame)
+
 
 @contextmanager
 def read_transaction(db: Engine) -> Iterator[SourceReader]:
@@ -62,6 +99,7 @@ def read_transaction(db: Engine) -> Iterator[SourceReader]:
     try:
         connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'")
             yield SourceReader(cursor)
     finally:
         connection.rollback()
