@@ -73,13 +73,15 @@ class SourceReader:
             [("fields", ">i2")] + [item for name in columns for item in ((f"{name}_size", ">i4"), (name, ">i8"))]
         )
         body = data[19 + extension : len(data) - 2]  # the stream ends with a field count of -1
+        misfit = "rows of another shape than the columns say (a NULL, or a value not 8 bytes wide)"
+        if len(body) % layout.itemsize:
+            raise ValueError(f"binary COPY has {misfit}")
         rows = np.frombuffer(body, dtype=layout)
-        if rows.size and not (rows["fields"] == len(columns)).all():
-            raise ValueError("unexpected field count in binary COPY")
+        sizes = [rows[f"{name}_size"] for name in columns]
+        if rows.size and not ((rows["fields"] == len(columns)).all() and all((size == 8).all() for size in sizes)):
+            raise ValueError(f"binary COPY has {misfit}")
         frame: dict[str, pl.Series] = {}
         for name, kind in columns.items():
-            if rows.size and not (rows[f"{name}_size"] == 8).all():
-                raise ValueError(f"column {name} has NULLs or is not 8 bytes wide")
             values = rows[name]
             if kind == "float8":
                 frame[name] = pl.Series(name, values.view(">f8").astype(np.float64))
