@@ -9,6 +9,9 @@ Also measured: the launch alone (evaluate, render, COPY the log, publish), and t
 (the same number of receipts already on the stream, applied in-process).
 
     python -m bench.delivery [--recipients N | --million] [--batch N] [--concurrency N] [--quick]
+                             [--workers sender,housekeeping/receipts] [--appliers N]
+
+Figures vary with whatever else the machine runs: compare the ratio rather than the raw rates.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,8 +131,8 @@ def receipts_backlog() -> int:
     return backlog.undelivered + backlog.pending
 
 
-def applier_alone(campaign_id: int, recipients: int) -> float:
-    """Receipts per second for the applier alone: every message's receipt already on the stream."""
+def applier_alone(campaign_id: int, recipients: int, appliers: int) -> float:
+    """Receipts per second for `appliers` appliers side by side, every message's receipt already on the stream."""
     db, client, settings = get_engine(), get_redis(), get_settings()
     with db.begin() as conn:
         conn.exec_driver_sql(
@@ -145,9 +149,10 @@ def applier_alone(campaign_id: int, recipients: int) -> float:
                      "occurred_at": at} for i in ids[start : start + 500]]  # fmt: skip
         streams.publish(client, settings.stream(RECEIPTS), callback)
     started = time.perf_counter()
-    applied = drain_receipts(db, client, settings, consumer="bench")
+    with ThreadPoolExecutor(appliers) as pool:
+        reports = list(pool.map(lambda n: drain_receipts(db, client, settings, consumer=f"bench-{n}"), range(appliers)))
     elapsed = time.perf_counter() - started
-    assert applied.changed == recipients, applied
+    assert sum(report.changed for report in reports) == recipients, reports
     return recipients / elapsed
 
 
@@ -157,6 +162,12 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="1,000,000 recipients")
     parser.add_argument("--batch", type=int, default=1_000, help="messages per vendor request (and stream entry)")
     parser.add_argument("--concurrency", type=int, default=8, help="vendor requests in flight")
+    parser.add_argument(
+        "--workers",
+        default="sender,receipts,housekeeping",
+        help="delivery worker processes, '/' between them, each with its parts: e.g. 'sender,housekeeping/receipts'",
+    )
+    parser.add_argument("--appliers", type=int, default=2, help="receipt appliers side by side, measured alone")
     parser.add_argument("--quick", action="store_true", help="20k recipients: under a minute")
     args = parser.parse_args()
     recipients = 20_000 if args.quick else 1_000_000 if args.million else args.recipients
@@ -192,7 +203,9 @@ def main() -> None:
     with ExitStack() as stack:
         stack.enter_context(api_process(api_port))
         simulator = stack.enter_context(vendor(vendor_port, **callback_env))
-        stack.enter_context(process([sys.executable, "-m", "engine.campaigns", "--consumer", "bench-worker"]))
+        for parts in args.workers.split("/"):
+            worker = [sys.executable, "-m", "engine.campaigns", "--parts", parts, "--consumer", f"bench-{parts}"]
+            stack.enter_context(process(worker))
         started = time.perf_counter()
         launched = launch_campaign(db, client, settings, campaign_id, FrameAudience(frame))
         launch_s = time.perf_counter() - started
@@ -212,8 +225,8 @@ def main() -> None:
     end_to_end = recipients / total_s
     print(f"last receipt applied                         {total_s:>10.1f} s", flush=True)
     print(f"end to end: launch to last receipt           {end_to_end:>10,.0f} messages/s", flush=True)
-    applier = applier_alone(campaign_id, recipients)
-    print(f"receipts applier alone                       {applier:>10,.0f} receipts/s", flush=True)
+    applier = applier_alone(campaign_id, recipients, args.appliers)
+    print(f"receipts appliers alone ({args.appliers} side by side)     {applier:>10,.0f} receipts/s", flush=True)
     report({
         "bench": "delivery",
         "recipients": recipients,
@@ -229,6 +242,8 @@ def main() -> None:
         "delivered": counts.delivered,
         "failed": counts.failed,
         "receipts_applied_per_s": round(applier),
+        "appliers": args.appliers,
+        "workers": args.workers,
     })  # fmt: skip
 
 

@@ -4,8 +4,9 @@ In one transaction: the rule is evaluated once on one feature snapshot (the rule
 version are stored with the campaign), the contact policy decides each recipient's fate, the messages
 are rendered, and one communication-log row per recipient is written with COPY; the campaign becomes
 `sending`. Who a launched campaign goes to is then fixed: later changes to the segment or to customers
-do not touch its log. The queued rows are then published to the delivery stream (`queue.publish_queued`),
-which a relaunch resumes, so running a launch twice, or again after a crash, sends nothing twice.
+do not touch its log. The rows' ids are reserved up front, so once committed the queued messages are
+published to the delivery stream from memory (`queue.publish_queued`); a relaunch resumes publishing
+from the log, so running a launch twice, or again after a crash, sends nothing twice.
 
 A "retry the failed" campaign (one with a parent) goes to the parent's failed recipients instead of a
 rule, through the same policy and rendering.
