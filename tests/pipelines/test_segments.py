@@ -34,6 +34,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance of this test's own (an ephemeral one can inherit a finished test's state storage)."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
 def big_spenders(database: Engine, data_dir: Path) -> SavedSegment:
     rule = parse_rule({"field": "total_spend", "op": ">=", "value": 100})
     return create_segment(database, name="Big spenders", rule=rule, owner_id=None)
@@ -46,14 +53,16 @@ def test_the_definitions_load() -> None:
     assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
 
 
-def test_each_snapshot_records_sizes_and_who_entered_and_left(database: Engine, big_spenders: SavedSegment) -> None:
+def test_each_snapshot_records_sizes_and_who_entered_and_left(
+    database: Engine, big_spenders: SavedSegment, instance: dg.DagsterInstance
+) -> None:
     ada, bob = add_customer(database, "ada"), add_customer(database, "bob")
     add_order(database, ada, "150.00", days_ago(3))
-    assert dg.materialize([customer_features, segment_sizes], resources=RESOURCES).success
+    assert dg.materialize([customer_features, segment_sizes], resources=RESOURCES, instance=instance).success
     add_order(database, bob, "120.00", days_ago(1))
     carol = add_customer(database, "carol")
 
-    result = dg.materialize([customer_features, segment_sizes], resources=RESOURCES)
+    result = dg.materialize([customer_features, segment_sizes], resources=RESOURCES, instance=instance)
 
     assert result.success
     assert [
@@ -70,10 +79,10 @@ def test_each_snapshot_records_sizes_and_who_entered_and_left(database: Engine, 
 
 
 def test_a_segment_whose_rule_no_longer_fits_is_reported_and_the_rest_recorded(
-    database: Engine, big_spenders: SavedSegment
+    database: Engine, big_spenders: SavedSegment, instance: dg.DagsterInstance
 ) -> None:
     add_customer(database, "ada", traits={"plan": "gold"})
-    assert dg.materialize([customer_features], resources=RESOURCES).success
+    assert dg.materialize([customer_features], resources=RESOURCES, instance=instance).success
     gold = create_segment(
         database, name="Gold", rule=parse_rule({"field": "trait_plan", "op": "=", "value": "gold"}), owner_id=None
     )
@@ -81,7 +90,7 @@ def test_a_segment_whose_rule_no_longer_fits_is_reported_and_the_rest_recorded(
     with database.begin() as conn:
         conn.exec_driver_sql("UPDATE customers SET traits = '{}'")
 
-    result = dg.materialize([customer_features, segment_sizes], resources=RESOURCES)
+    result = dg.materialize([customer_features, segment_sizes], resources=RESOURCES, instance=instance)
 
     [materialization] = result.asset_materializations_for_node("segment_sizes")
     refused: Any = materialization.metadata["refused"].value
@@ -90,9 +99,15 @@ def test_a_segment_whose_rule_no_longer_fits_is_reported_and_the_rest_recorded(
     assert [record.size for record in size_history(database, big_spenders.id)] == [0]
 
 
-def test_without_a_snapshot_the_asset_fails_saying_why(database: Engine, data_dir: Path) -> None:
+def test_without_a_snapshot_the_asset_fails_saying_why(
+    database: Engine, data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     result = dg.materialize(
-        [customer_features, segment_sizes], resources=RESOURCES, selection=[segment_sizes], raise_on_error=False
+        [customer_features, segment_sizes],
+        resources=RESOURCES,
+        instance=instance,
+        selection=[segment_sizes],
+        raise_on_error=False,
     )
 
     assert not result.success
@@ -100,20 +115,17 @@ def test_without_a_snapshot_the_asset_fails_saying_why(database: Engine, data_di
     assert "materialize customer_features first" in str(failure.step_failure_data.error)
 
 
-def test_a_new_customer_features_snapshot_requests_segment_sizes(database: Engine, data_dir: Path) -> None:
+def test_a_new_customer_features_snapshot_requests_segment_sizes(
+    database: Engine, data_dir: Path, instance: dg.DagsterInstance
+) -> None:
     add_customer(database, "ada")
-    with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=segment_sizes_automation_sensor.asset_selection
-        )
-        dg.materialize([customer_features], resources=RESOURCES, instance=instance)
+    selection = segment_sizes_automation_sensor.asset_selection
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+    dg.materialize([customer_features], resources=RESOURCES, instance=instance)
 
-        after = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=instance,
-            asset_selection=segment_sizes_automation_sensor.asset_selection,
-            cursor=first.cursor,
-        )
+    after = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=selection, cursor=first.cursor
+    )
 
     assert first.total_requested == 0
     assert (after.total_requested, after.get_num_requested(segment_sizes.key)) == (1, 1)
