@@ -123,10 +123,11 @@ def test_a_sender_killed_mid_campaign_is_taken_over_without_double_sends(
     try:
 
         def mid_request() -> bool:
-            pending: Any = redis_client.xpending(settings.stream(STREAM), GROUP)
-            return bool(stats(vendor)["sent"] >= 300 and pending["pending"] == 1)
+            """Past 300 sends, with an entry held for 30-90 ms: its request is at the vendor (150 ms latency)."""
+            held: Any = redis_client.xpending_range(settings.stream(STREAM), GROUP, "-", "+", 1, "doomed")
+            return bool(held and 30 <= held[0]["time_since_delivered"] <= 90 and stats(vendor)["sent"] >= 300)
 
-        wait_until(mid_request, lambda: (stats(vendor)["sent"], (tmp_path / "sender.log").read_text()), timeout=30)
+        wait_until(mid_request, lambda: (stats(vendor)["sent"], (tmp_path / "sender.log").read_text()), timeout=90)
     finally:
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
