@@ -184,3 +184,13 @@ def test_every_segment_backend_reads_a_published_snapshot_alike(database: Engine
         ),
         check_dtypes=False,
     )
+
+
+def test_an_empty_database_publishes_an_empty_snapshot(database: Engine, snapshots_dir: Path) -> None:
+    info = materialize_features(database, snapshots_dir, now=NOW).snapshot
+
+    snapshot = load_snapshot(info)
+    assert (snapshot.features.height, snapshot.events.height) == (0, 0)
+    assert snapshot.features.columns[:3] == ["customer_id", "external_id", "email"]
+    with database.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM customer_features")) == 0
