@@ -38,6 +38,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance of this test's own (an ephemeral one can inherit a finished test's state storage)."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
 def shop(database: Engine) -> list[int]:
     ada = add_customer(database, "ada", city="London", traits={"plan": "gold"})
     bob = add_customer(database, "bob", city="Paris")
@@ -62,9 +69,9 @@ def test_the_definitions_load() -> None:
 
 
 def test_materializing_publishes_a_snapshot_with_metadata_and_passes_every_check(
-    database: Engine, data_dir: Path, shop: list[int]
+    database: Engine, data_dir: Path, shop: list[int], instance: dg.DagsterInstance
 ) -> None:
-    result = dg.materialize([customer_features, *customer_features_checks], resources=RESOURCES)
+    result = dg.materialize([customer_features, *customer_features_checks], resources=RESOURCES, instance=instance)
 
     assert result.success
     assert check_results(result) == {
@@ -83,10 +90,12 @@ def test_materializing_publishes_a_snapshot_with_metadata_and_passes_every_check
     assert snapshot.features.sort("customer_id")["total_spend"].to_list() == [200.0, 0.0]
 
 
-def test_the_asset_keeps_as_many_versions_as_configured(database: Engine, data_dir: Path, shop: list[int]) -> None:
+def test_the_asset_keeps_as_many_versions_as_configured(
+    database: Engine, data_dir: Path, shop: list[int], instance: dg.DagsterInstance
+) -> None:
     config = dg.RunConfig(ops={"customer_features": {"config": {"keep_versions": 2}}})
     for _ in range(3):
-        assert dg.materialize([customer_features], resources=RESOURCES, run_config=config).success
+        assert dg.materialize([customer_features], resources=RESOURCES, run_config=config, instance=instance).success
 
     assert [info.version for info in list_snapshots(database)] == [3, 2]
     assert sorted(path.name for path in (data_dir / "snapshots").glob("customer_features_v*")) == [
@@ -95,8 +104,10 @@ def test_the_asset_keeps_as_many_versions_as_configured(database: Engine, data_d
     ]
 
 
-def test_checks_fail_on_a_damaged_snapshot(database: Engine, data_dir: Path, shop: list[int]) -> None:
-    assert dg.materialize([customer_features], resources=RESOURCES).success
+def test_checks_fail_on_a_damaged_snapshot(
+    database: Engine, data_dir: Path, shop: list[int], instance: dg.DagsterInstance
+) -> None:
+    assert dg.materialize([customer_features], resources=RESOURCES, instance=instance).success
     with database.begin() as conn:
         conn.execute(text("UPDATE features.customer_features_v1 SET total_spend = -5, order_count = 7"))
 
@@ -105,6 +116,7 @@ def test_checks_fail_on_a_damaged_snapshot(database: Engine, data_dir: Path, sho
         resources=RESOURCES,
         selection=dg.AssetSelection.checks_for_assets(customer_features),
         raise_on_error=False,
+        instance=instance,
     )
 
     assert result.get_asset_materialization_events() == []
@@ -115,12 +127,13 @@ def test_checks_fail_on_a_damaged_snapshot(database: Engine, data_dir: Path, sho
     }
 
 
-def test_checks_fail_before_any_snapshot_exists(database: Engine, data_dir: Path) -> None:
+def test_checks_fail_before_any_snapshot_exists(database: Engine, data_dir: Path, instance: dg.DagsterInstance) -> None:
     result = dg.materialize(
         [customer_features, *customer_features_checks],
         resources=RESOURCES,
         selection=dg.AssetSelection.checks_for_assets(customer_features),
         raise_on_error=False,
+        instance=instance,
     )
 
     assert set(check_results(result).values()) == {False}
