@@ -131,31 +131,30 @@ class SnapshotHolder:
         with self._first_load:
             if self._current is None:
                 try:
-                    published = self._load_latest()
+                    self._load()
                 except OSError as error:
                     log.exception("could not read the newest feature snapshot's files")
                     raise SnapshotUnreadable(error) from None
-                if published is None:
-                    raise NoSnapshot()
-                self._install(published)
-            assert self._current is not None
+            if self._current is None:
+                raise NoSnapshot()
             return self._current
 
     def _refresh_in_background(self) -> None:
         try:
             current = self._current
             if current is not None and self._latest_version() != current.version:
-                published = self._load_latest()
-                if published is not None:
-                    self._install(published)
+                self._load()
         except Exception:
             log.exception("could not load the newest feature snapshot; still answering from the one loaded")
         finally:
             self._checked_at = time.monotonic()
             self._refresh.release()
 
-    def _install(self, published: Snapshot) -> None:
+    def _load(self) -> None:
         started = time.perf_counter()
+        published = self._load_latest()
+        if published is None:
+            return
         live = LiveSnapshot.of(published)
         self._current = live  # one reference assignment: readers see the old snapshot or the new, never half
         log.info(
@@ -164,6 +163,9 @@ class SnapshotHolder:
             live.features.height,
             time.perf_counter() - started,
         )
+
+
+_making = threading.Lock()
 
 
 def snapshot_holder(app: FastAPI) -> SnapshotHolder:
@@ -175,9 +177,6 @@ def snapshot_holder(app: FastAPI) -> SnapshotHolder:
         return holder
 
 
-_making = threading.Lock()
-
-
 def _published_snapshots() -> SnapshotHolder:
     return SnapshotHolder(lambda: latest_version(get_engine()), lambda: latest_snapshot(get_engine()))
 
@@ -187,10 +186,10 @@ def live_snapshot(request: Request) -> LiveSnapshot:
 
 
 def loaded_snapshot(app: FastAPI) -> LiveSnapshot | None:
-    """The current snapshot, or None when none has been published (for routes that can do without)."""
+    """The current snapshot, or None when there is none to read (for routes that can do without)."""
     try:
         return snapshot_holder(app).current()
-    except NoSnapshot:
+    except (NoSnapshot, SnapshotUnreadable):
         return None
 
 

@@ -61,31 +61,35 @@ def summary_columns(evaluator: PolarsEvaluator) -> list[str]:
 def preview(evaluator: PolarsEvaluator, rule: Rule, sample_size: int = 10) -> Preview:
     """Size, per-clause counts, the first `sample_size` members (by id) and the English reading, in one pass.
 
-    Each node becomes a boolean column once (a group combines its children's columns), as the evaluator's
+    Each condition becomes a boolean column once; groups combine those columns, as the evaluator's
     `clause_counts` does; the same query also finds the positions of the first members, so the rule is
     evaluated over the snapshot once rather than once for the counts and again for the sample.
     """
     check_rule(rule, evaluator.catalog)
     nodes = list(walk(rule))
     columns = {path: f"__segment_node {path}" for path, _ in nodes}
-    frame = evaluator.features.lazy()
-    for path, node in reversed(nodes):  # children before their parents
-        children = [pl.col(columns[child_path]) for child_path, _ in child_nodes(node, path)]
+    conditions = evaluator.features.lazy().select(
+        evaluator.compiler.compile(node, path).alias(columns[path])
+        for path, node in nodes
+        if not isinstance(node, And | Or | Not)
+    )
+
+    def matched(path: str, node: Rule) -> pl.Expr:
+        children = [matched(child_path, child) for child_path, child in child_nodes(node, path)]
         if isinstance(node, And):
-            flag = pl.all_horizontal(children)
-        elif isinstance(node, Or):
-            flag = pl.any_horizontal(children)
-        elif isinstance(node, Not):
-            flag = ~children[0]
-        else:
-            flag = evaluator.compiler.compile(node, path)
-        frame = frame.with_columns(flag.alias(columns[path]))
-    sums = frame.select(
-        *(pl.col(columns[path]).sum() for path, _ in nodes),
-        pl.arg_where(pl.col(columns[""])).head(sample_size).implode().alias("__segment_sample"),
+            return pl.all_horizontal(children)
+        if isinstance(node, Or):
+            return pl.any_horizontal(children)
+        if isinstance(node, Not):
+            return ~children[0]
+        return pl.col(columns[path])
+
+    answer = conditions.select(
+        *(matched(path, node).sum().alias(columns[path]) for path, node in nodes),
+        pl.arg_where(matched("", rule)).head(sample_size).implode().alias("__segment_sample"),
     ).collect()
-    clause_counts = {path: int(sums.item(0, columns[path])) for path, _ in nodes}
-    sample = evaluator.features.select(summary_columns(evaluator))[sums.item(0, "__segment_sample")]
+    clause_counts = {path: int(answer.item(0, columns[path])) for path, _ in nodes}
+    sample = evaluator.features.select(summary_columns(evaluator))[answer.item(0, "__segment_sample")]
     return Preview(clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog))
 
 
