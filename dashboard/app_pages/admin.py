@@ -1,0 +1,117 @@
+"""Admin: who may sign in and with which role, the write keys integrators ingest with, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from dashboard.client import ROLES, ApiError
+
+AUDIT_PAGE = 50
+
+client = ui.api()
+st.title("Admin")
+ui.needs("admin", "administration")
+ui.show_flash()
+
+
+def done(call: Any, success: str) -> None:
+    """Run a change; keep what happened (or the API's refusal) to show after the page reloads."""
+    try:
+        call()
+    except ApiError as error:
+        ui.flash("error", error.message)
+    else:
+        ui.flash("success", success)
+
+
+def change_user(user: dict[str, Any]) -> None:
+    role = st.session_state[f"admin_user_role_{user['id']}"]
+    disabled = st.session_state[f"admin_user_disabled_{user['id']}"]
+    done(
+        lambda: client.patch(f"/v1/admin/users/{user['id']}", {"role": role, "disabled": disabled}),
+        f"{user['email']} is now {'a disabled ' if disabled else ''}{role}.",
+    )
+
+
+def revoke_key(key: dict[str, Any]) -> None:
+    done(
+        lambda: client.post(f"/v1/admin/keys/{key['id']}/revoke"),
+        f"Revoked “{key['name']}”: ingestion with it is refused from now on.",
+    )
+
+
+users_tab, keys_tab, audit_tab = st.tabs(["Users and roles", "Write keys", "Audit log"])
+
+with users_tab:
+    users = ui.fetch("/v1/admin/users", "Loading users") or []
+    st.dataframe(pd.DataFrame(users), hide_index=True, key="admin_users")
+    by_id = {user["id"]: user for user in users}
+    if by_id:
+        st.markdown("**Change a user**")
+        columns = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+        picked = columns[0].selectbox(
+            "User", list(by_id), key="admin_user_pick", format_func=lambda user_id: by_id[user_id]["email"]
+        )
+        user = by_id[picked]
+        columns[1].selectbox("Role", ROLES, index=ROLES.index(user["role"]), key=f"admin_user_role_{picked}")
+        columns[2].toggle("Disabled", value=user["disabled"], key=f"admin_user_disabled_{picked}")
+        columns[3].button("Apply", key="admin_user_apply", type="primary", on_click=change_user, args=(user,))
+    st.markdown("**Let someone in**")
+    with st.form("admin_new_user", clear_on_submit=True):
+        columns = st.columns([3, 2, 2], vertical_alignment="bottom")
+        email = columns[0].text_input("E-mail", key="admin_new_email")
+        new_role = columns[1].selectbox("Role", ROLES, key="admin_new_role")
+        name = columns[2].text_input("Name (optional)", key="admin_new_name")
+        if st.form_submit_button("Add user", key="admin_new_add"):
+            body = {"email": email.strip(), "role": new_role, **({"name": name.strip()} if name.strip() else {})}
+            done(lambda: client.post("/v1/admin/users", body), f"{email.strip()} may now sign in as {new_role}.")
+            st.rerun()
+
+with keys_tab:
+    shown_secret = st.session_state.pop("admin_new_secret", None)
+    if shown_secret:
+        st.warning("Copy the new key's secret now: it is shown this once.", icon=":material/key:")
+        st.code(shown_secret, language=None)
+    keys = ui.fetch("/v1/admin/keys", "Loading write keys") or []
+    st.dataframe(pd.DataFrame(keys), hide_index=True, key="admin_keys")
+    with st.form("admin_new_key", clear_on_submit=True):
+        key_name = st.text_input("Who or what the key is for", key="admin_key_name", placeholder="web shop")
+        if st.form_submit_button("Create key", key="admin_key_create") and key_name.strip():
+            try:
+                created = client.post("/v1/admin/keys", {"name": key_name.strip()})
+            except ApiError as error:
+                ui.flash("error", error.message)
+            else:
+                st.session_state["admin_new_secret"] = created["secret"]
+                ui.flash("success", f"Created the key “{created['key']['name']}”.")
+            st.rerun()
+    active = {key["id"]: key for key in keys if key["revoked_at"] is None}
+    if active:
+        columns = st.columns([4, 1], vertical_alignment="bottom")
+        revoke = columns[0].selectbox(
+            "Revoke a key",
+            list(active),
+            key="admin_key_pick",
+            format_func=lambda key_id: f"{active[key_id]['name']} ({active[key_id]['prefix']}…)",
+        )
+        columns[1].button("Revoke", key="admin_key_revoke", on_click=revoke_key, args=(active[revoke],))
+
+with audit_tab:
+    action = st.text_input("Only this action", key="admin_audit_action", placeholder="e.g. user.role_changed").strip()
+    before = st.session_state.get("admin_audit_before")
+    entries = ui.fetch(
+        "/v1/admin/audit", "Loading the audit log", limit=AUDIT_PAGE, action=action or None, before_id=before
+    )
+    if entries is not None:
+        st.dataframe(pd.DataFrame(entries), hide_index=True, key="admin_audit")
+        newer, older = st.columns(2)
+        if before is not None and newer.button("Newest", key="admin_audit_newest"):
+            st.session_state["admin_audit_before"] = None
+            st.rerun()
+        if len(entries) == AUDIT_PAGE and older.button("Older", key="admin_audit_older"):
+            st.session_state["admin_audit_before"] = min(entry["id"] for entry in entries)
+            st.rerun()

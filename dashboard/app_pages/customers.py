@@ -1,0 +1,115 @@
+"""Customers: find someone, see their profile (attributes, features, orders, events), which saved segments
+they are in, and why they are or are not in any segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+
+PAGE_SIZE = 50
+
+client = ui.api()
+st.title("Customers")
+ui.needs("analyst", "customer profiles")
+
+query = st.text_input(
+    "Search", key="customer_search", placeholder="the start of a name, e-mail, phone or external id"
+).strip()
+found = ui.fetch("/v1/customers", "Searching", q=query or None, limit=PAGE_SIZE)
+if found is None:
+    st.stop()
+results = found["customers"]
+if not results:
+    st.info("Nobody matches." if query else "There are no customers yet.")
+    st.stop()
+st.dataframe(pd.DataFrame(results), hide_index=True, key="customer_results")
+if found["next_cursor"] is not None:
+    st.caption(f"The first {PAGE_SIZE} matches; type more to narrow them down.")
+
+
+def person(customer: dict[str, Any]) -> str:
+    name = " ".join(part for part in (customer.get("first_name"), customer.get("last_name")) if part)
+    return f"{name or customer.get('email') or customer['external_id']} (#{customer['id']})"
+
+
+names = {customer["id"]: person(customer) for customer in results}
+if st.session_state.get("customer_pick") not in names:
+    st.session_state["customer_pick"] = results[0]["id"]
+customer_id = st.selectbox("Open", list(names), key="customer_pick", format_func=names.__getitem__)
+
+profile = ui.fetch(f"/v1/customers/{customer_id}", "Loading the profile")
+if profile is None:
+    st.stop()
+
+st.header(names[customer_id])
+about, features = st.columns(2)
+with about:
+    st.subheader("Who")
+    st.dataframe(
+        pd.DataFrame({"value": {key: str(value) for key, value in profile["customer"].items()}}), key="customer_about"
+    )
+with features:
+    st.subheader("Features")
+    if profile["features"] is None:
+        st.caption("Not in the current feature snapshot yet (or there is none).")
+    else:
+        shown = {key: "" if value is None else str(value) for key, value in profile["features"].items()}
+        st.dataframe(pd.DataFrame({"value": shown}), key="customer_features")
+        st.caption(f"Snapshot {profile['snapshot']['version']}, taken {ui.when(profile['snapshot']['taken_at'])}")
+
+orders_tab, events_tab, segments_tab = st.tabs(
+    [f"Orders ({len(profile['orders'])})", f"Events ({len(profile['recent_events'])})", "Segments"]
+)
+with orders_tab:
+    st.dataframe(pd.DataFrame(profile["orders"]), hide_index=True, key="customer_orders")
+with events_tab:
+    st.dataframe(pd.DataFrame(profile["recent_events"]), hide_index=True, key="customer_events")
+
+
+def explanation_lines(node: dict[str, Any], depth: int = 0) -> list[str]:
+    """The explanation tree as indented lines: each node matched or not, with the value that decided."""
+    mark = "✅" if node["matched"] else "❌"
+    facts = []
+    if node.get("field") is not None:
+        facts.append(f"{node['field']} is {node['value']!r}")
+    if node.get("event_count") is not None:
+        facts.append(f"{node['event_count']} matching events")
+    detail = f" — {', '.join(facts)}" if facts else ""
+    lines = [f"{'    ' * depth}- {mark} {node['sentence']}{detail}"]
+    for child in node.get("children", ()):
+        lines.extend(explanation_lines(child, depth + 1))
+    return lines
+
+
+def explain(segment_id: int) -> None:
+    answer = ui.fetch(f"/v1/segments/{segment_id}/explain/{customer_id}", "Explaining")
+    if answer is not None:
+        st.markdown("\n".join(explanation_lines(answer["explanation"])))
+
+
+with segments_tab:
+    member_of = profile["segments"]
+    if member_of is None:
+        st.caption("Segment membership needs the customer in the current feature snapshot.")
+    elif not member_of:
+        st.caption("In no saved segment.")
+    for segment in member_of or []:
+        with st.expander(f"In “{segment['name']}”: why"):
+            explain(segment["id"])
+    every = ui.fetch("/v1/segments", "Loading segments") or []
+    if every:
+        names_by_id = {segment["id"]: segment["name"] for segment in every}
+        other = st.selectbox(
+            "Why (not) in another segment?",
+            list(names_by_id),
+            key="customer_explain_segment",
+            format_func=names_by_id.__getitem__,
+            index=None,
+            placeholder="Pick a segment",
+        )
+        if other is not None:
+            explain(other)

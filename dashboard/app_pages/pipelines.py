@@ -1,0 +1,89 @@
+"""Pipelines: how far behind each stream is, the ingest dead letters (with replay), the newest feature
+snapshot and its age, and links into Dagster, where the pipelines themselves run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from dashboard.client import ApiError
+
+REFRESH_EVERY_S = 10
+DAGSTER_LINKS = (
+    ("Runs", "/runs"),
+    ("Assets", "/assets"),
+    ("Feature snapshot asset", "/assets/customer_features"),
+    ("Sensors and schedules", "/automation"),
+)
+
+client = ui.api()
+st.title("Pipelines")
+ui.needs("analyst", "the pipelines")
+
+dagster = ui.config().dagster_url
+st.caption(f"The pipelines run in Dagster at {dagster}.")
+for column, (label, path) in zip(st.columns(len(DAGSTER_LINKS)), DAGSTER_LINKS, strict=True):
+    column.link_button(label, f"{dagster}{path}", icon=":material/open_in_new:")
+
+
+@st.fragment(run_every=REFRESH_EVERY_S)
+def health() -> None:
+    status = ui.fetch("/v1/pipelines/status", "Reading the pipelines' state")
+    if status is None:
+        return
+    st.subheader("Streams")
+    for column, stream in zip(st.columns(len(status["streams"])), status["streams"], strict=True):
+        lag = "up to date" if stream["lag_seconds"] is None else f"{ui.age_text(stream['lag_seconds'])} behind"
+        column.metric(
+            f"{stream['name']} backlog",
+            f"{stream['undelivered'] + stream['pending']:,}",
+            border=True,
+            help=f"{stream['undelivered']:,} not yet taken, {stream['pending']:,} taken by the "
+            f"`{stream['group']}` consumers and not yet done. Lag: {lag}.",
+        )
+        column.caption(f"Lag: {lag}")
+    st.subheader("Feature snapshot")
+    snapshot = status["snapshot"]
+    if snapshot is None:
+        st.warning("No feature snapshot has been published yet: materialize `customer_features` in Dagster.")
+    else:
+        columns = st.columns(4)
+        columns[0].metric("Version", snapshot["version"], border=True)
+        columns[1].metric(
+            "Age",
+            ui.age_text(snapshot["age_seconds"]),
+            border=True,
+            help=f"Published {ui.when(snapshot['created_at'])}; features as of {snapshot['taken_at']}",
+        )
+        columns[2].metric("Customers", f"{snapshot['customers']:,}", border=True)
+        columns[3].metric("Events", f"{snapshot['events']:,}", border=True)
+    st.caption(f"Checked {ui.when(status['checked_at'])}; refreshed every {REFRESH_EVERY_S} s.")
+
+
+health()
+
+st.subheader("Dead letters")
+ui.show_flash()
+st.caption("Records the ingest job could not apply, kept with their error until they are replayed.")
+include_replayed = st.toggle("Include replayed ones", key="deadletters_all")
+letters = ui.fetch("/v1/pipelines/dead-letters", "Loading dead letters", include_replayed=include_replayed)
+if letters is not None:
+    if not letters:
+        st.success("No dead letters.")
+    else:
+        st.dataframe(pd.DataFrame(letters), hide_index=True, key="deadletters_table")
+        waiting = [letter["id"] for letter in letters if letter["replayed_at"] is None]
+        if not client.may("admin"):
+            st.caption("Replaying dead letters needs the admin role.")
+        elif waiting:
+            chosen = st.multiselect("Dead letters to replay", waiting, key="deadletters_pick")
+            if st.button("Replay", key="deadletters_replay", type="primary", disabled=not chosen):
+                try:
+                    with st.spinner("Putting them back on the ingest stream…"):
+                        replayed = client.post("/v1/pipelines/dead-letters/replay", {"ids": chosen})["replayed"]
+                except ApiError as error:
+                    st.error(error.message, icon="⚠️")
+                else:
+                    ui.flash("success", f"Replayed {len(replayed)}: the ingest job applies them again.")
+                    st.rerun()

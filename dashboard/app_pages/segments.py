@@ -1,0 +1,266 @@
+"""Segments: build a rule (by hand, or from plain language through the AI), see who it matches as it
+changes, save, edit, duplicate or delete it, and watch a saved segment's size over time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import builder, rules, ui
+from dashboard.client import ApiError
+
+NEW = 0
+PICK_KEY = "segment_pick"
+NAME_KEY, DESCRIPTION_KEY = "segment_name", "segment_description"
+PREVIEW_KEY = "segment_preview"
+SAMPLE_SIZE = 10
+
+client = ui.api()
+st.title("Segments")
+
+catalog_answer = ui.fetch("/v1/features", "Loading the feature catalog")
+listed = ui.fetch("/v1/segments", "Loading segments")
+if catalog_answer is None or listed is None:
+    st.stop()
+catalog = {item["name"]: rules.Feature.of(item) for item in catalog_answer["features"]}
+labels = {name: feature.label for name, feature in catalog.items()}
+segments: dict[int, dict[str, Any]] = {segment["id"]: segment for segment in listed}
+
+
+def load_picked() -> None:
+    """Put the picked segment (or a fresh rule) into the builder and the name fields."""
+    picked = segments.get(st.session_state[PICK_KEY])
+    builder.replace_tree(rules.tree_of(picked["rule"]) if picked else rules.empty_tree())
+    st.session_state[NAME_KEY] = picked["name"] if picked else ""
+    st.session_state[DESCRIPTION_KEY] = picked["description"] if picked else ""
+
+
+def saved(action: str, call: Any) -> Any:
+    """Run a save/duplicate/delete call, turning a refusal into a message on the page."""
+    try:
+        return call()
+    except ApiError as error:
+        ui.flash("error", f"{action}: {error.message}")
+        return None
+
+
+def save(rule: dict[str, Any] | None) -> None:
+    name, description = st.session_state[NAME_KEY].strip(), st.session_state[DESCRIPTION_KEY]
+    if not name or rule is None:
+        ui.flash("warning", "Give the segment a name and at least one condition before saving.")
+        return
+    chosen = st.session_state[PICK_KEY]
+    body = {"name": name, "description": description, "rule": rule}
+    if chosen == NEW:
+        answer = saved("Saving", lambda: client.post("/v1/segments", body))
+    else:
+        answer = saved("Saving", lambda: client.patch(f"/v1/segments/{chosen}", body))
+    if answer is not None:
+        st.session_state[PICK_KEY] = answer["id"]
+        ui.flash("success", f"Saved “{answer['name']}”.")
+
+
+def duplicate(rule: dict[str, Any] | None) -> None:
+    if rule is None:
+        ui.flash("warning", "There is nothing to duplicate yet.")
+        return
+    base = st.session_state[NAME_KEY].strip() or "Segment"
+    taken = {segment["name"] for segment in segments.values()}
+    name = next(
+        f"{base} (copy{f' {n}' if n > 1 else ''})"
+        for n in range(1, len(taken) + 2)
+        if f"{base} (copy{f' {n}' if n > 1 else ''})" not in taken
+    )
+    body = {"name": name, "description": st.session_state[DESCRIPTION_KEY], "rule": rule}
+    answer = saved("Duplicating", lambda: client.post("/v1/segments", body))
+    if answer is not None:
+        st.session_state[PICK_KEY] = answer["id"]
+        st.session_state[NAME_KEY] = answer["name"]
+        ui.flash("success", f"Saved a copy as “{answer['name']}”.")
+
+
+def delete() -> None:
+    chosen = st.session_state[PICK_KEY]
+    try:
+        client.delete(f"/v1/segments/{chosen}")
+    except ApiError as error:
+        ui.flash("error", f"Deleting: {error.message}")
+        return
+    ui.flash("success", f"Deleted “{segments[chosen]['name']}”.")
+    st.session_state[PICK_KEY] = NEW
+    builder.replace_tree(rules.empty_tree())
+    st.session_state[NAME_KEY] = st.session_state[DESCRIPTION_KEY] = ""
+
+
+def preview(rule: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The API's preview of `rule`, asked again only when the rule changed."""
+    text = json.dumps(rule, sort_keys=True)
+    cached = st.session_state.get(PREVIEW_KEY)
+    if cached is None or cached[0] != text:
+        try:
+            with st.spinner("Counting the audience…"):
+                cached = (text, client.post("/v1/segments/preview", {"rule": rule, "sample_size": SAMPLE_SIZE}), None)
+        except ApiError as error:
+            cached = (text, None, error)
+        st.session_state[PREVIEW_KEY] = cached
+    return cached[1], cached[2]
+
+
+def fill_from_text() -> None:
+    text = st.session_state["segment_ai_text"].strip()
+    if not text:
+        return
+    try:
+        with st.spinner("Reading your description…"):
+            answer = client.post("/v1/ai/segment-rule", {"text": text})
+    except ApiError as error:
+        ui.flash("error", f"The AI could not turn that into a rule. {error.message}")
+        return
+    builder.replace_tree(rules.tree_of(answer["rule"]))
+    count = "an unknown number of" if answer["count"] is None else f"{answer['count']:,}"
+    notes = " ".join(answer["notes"])
+    ui.flash("info", f"Read as: {answer['english']} — {count} customers now ({answer['provider']}). {notes}".strip())
+
+
+def apply_json() -> None:
+    try:
+        rule = json.loads(st.session_state["segment_json"])
+        builder.replace_tree(rules.tree_of(rule))
+    except (ValueError, KeyError, TypeError) as error:
+        ui.flash("error", f"That is not a rule the builder can read: {error}")
+
+
+def size_history(segment_id: int) -> None:
+    history = ui.fetch(f"/v1/segments/{segment_id}/sizes", "Loading the size history")
+    if not history or not history["sizes"]:
+        st.caption("No sizes recorded yet: they are recorded at every feature snapshot.")
+        return
+    frame = pd.DataFrame(history["sizes"])
+    frame["snapshot_taken_at"] = pd.to_datetime(frame["snapshot_taken_at"])
+    st.line_chart(frame, x="snapshot_taken_at", y="size", height=220)
+    if len(frame) > 1:
+        st.bar_chart(frame, x="snapshot_taken_at", y=["entered", "left"], height=180, stack=False)
+
+
+def saved_table() -> None:
+    rows = [
+        {
+            "name": segment["name"],
+            "customers": (segment["latest_size"] or {}).get("size"),
+            "rule": segment["sentence"],
+            "owner": (segment["owner"] or {}).get("email"),
+            "updated": segment["updated_at"],
+        }
+        for segment in segments.values()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+# --- the page ---
+
+options = [NEW, *sorted(segments, key=lambda segment_id: segments[segment_id]["name"].lower())]
+if st.session_state.get(PICK_KEY) not in options:
+    st.session_state[PICK_KEY] = NEW
+st.selectbox(
+    "Segment",
+    options,
+    key=PICK_KEY,
+    on_change=load_picked,
+    format_func=lambda segment_id: "New segment" if segment_id == NEW else segments[segment_id]["name"],
+)
+picked = segments.get(st.session_state[PICK_KEY])
+ui.show_flash()
+
+if not client.may("analyst"):
+    if picked:
+        st.markdown(f"**{picked['sentence']}**")
+        st.graphviz_chart(rules.rule_dot(picked["rule"], {}, labels))
+        size_history(picked["id"])
+    saved_table()
+    st.info("Building and previewing segments needs the analyst role.")
+    st.stop()
+
+with st.expander("Describe the customers in plain language", expanded=not picked, icon=":material/auto_awesome:"):
+    st.text_area(
+        "Who are they?",
+        key="segment_ai_text",
+        placeholder="customers in Mumbai or Delhi who spent over ₹10K and ordered in the last 90 days",
+    )
+    st.button("Fill the builder", key="segment_ai_fill", on_click=fill_from_text, icon=":material/auto_awesome:")
+
+tree = builder.current_tree(catalog)
+compiled = rules.compile_rule(tree)
+result, refusal = preview(compiled.rule) if compiled.rule is not None else (None, None)
+notes = builder.NodeNotes()
+if result is not None:
+    by_index = {
+        index: result["clause_counts"][path]
+        for index, path in compiled.rule_paths.items()
+        if path in result["clause_counts"]
+    }
+    notes = builder.NodeNotes(counts=by_index)
+elif refusal is not None and refusal.problems:
+    problems: dict[str, list[str]] = {}
+    for problem in refusal.problems:
+        index = compiled.index_path_of(str(problem.get("path") or ""))
+        problems.setdefault(index or "", []).append(str(problem.get("message")))
+    notes = builder.NodeNotes(problems=problems)
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("Rule")
+    builder.draw(tree, catalog, notes)
+    with st.expander("The rule as JSON"):
+        shown = json.dumps(compiled.rule, indent=2) if compiled.rule else ""
+        if st.session_state.get("segment_json_shown") != shown:
+            st.session_state["segment_json"] = st.session_state["segment_json_shown"] = shown
+        st.text_area("Rule JSON", key="segment_json", height=220)
+        st.button("Use this JSON", key="segment_json_apply", on_click=apply_json)
+
+with right:
+    st.subheader("Audience")
+    if compiled.rule is None:
+        st.caption("Add a condition to see who matches.")
+    elif refusal is not None:
+        st.error(refusal.message, icon="⚠️")
+    elif result is not None:
+        snapshot = result["snapshot"]
+        st.metric(
+            "Customers",
+            f"{result['size']:,}",
+            help=f"of {snapshot['customers']:,} in snapshot "
+            f"{snapshot['version']} (taken {ui.when(snapshot['taken_at'])})",
+        )
+        st.markdown(result["sentence"])
+        st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
+        st.caption(f"The first {len(result['sample'])} of them")
+        st.dataframe(pd.DataFrame(result["sample"]), hide_index=True, key="segment_sample")
+
+    st.subheader("Save")
+    st.text_input("Name", key=NAME_KEY)
+    st.text_area("Description", key=DESCRIPTION_KEY, height=80)
+    buttons = st.columns(3)
+    buttons[0].button("Save", key="segment_save", type="primary", on_click=save, args=(compiled.rule,))
+    buttons[1].button("Duplicate", key="segment_duplicate", on_click=duplicate, args=(compiled.rule,))
+    if picked:
+        confirm = buttons[2].checkbox("Really delete", key="segment_delete_confirm")
+        buttons[2].button("Delete", key="segment_delete", on_click=delete, disabled=not confirm)
+
+if picked:
+    st.subheader(f"“{picked['name']}” over time")
+    size_history(picked["id"])
+    if st.button("Prepare a CSV of its members", key="segment_export"):
+        with st.spinner("Exporting…"), ui.shown_errors("Exporting"):
+            st.download_button(
+                "Download CSV",
+                client.download(f"/v1/segments/{picked['id']}/export", format="csv"),
+                file_name=f"segment-{picked['id']}.csv",
+                mime="text/csv",
+                key="segment_export_download",
+            )
+
+st.subheader("Saved segments")
+saved_table()

@@ -1,0 +1,99 @@
+"""What every page shares: the session's API client, API errors shown as messages, and role gates.
+
+The client lives in `st.session_state` (one per browser session), made from `DashboardConfig` on first
+use. `shown_errors()` wraps API calls so a refusal becomes an `st.error` with the API's reason instead of
+a stack trace; `needs(role)` stops a page (or part of one) the user's role may not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboard.client import ApiClient, ApiError
+from dashboard.config import DashboardConfig
+
+CLIENT_KEY = "api_client"
+CONFIG_KEY = "dashboard_config"
+FLASH_KEY = "flash_message"
+
+
+def config() -> DashboardConfig:
+    if CONFIG_KEY not in st.session_state:
+        st.session_state[CONFIG_KEY] = DashboardConfig.from_env()
+    found: DashboardConfig = st.session_state[CONFIG_KEY]
+    return found
+
+
+def api() -> ApiClient:
+    """This browser session's client (signed in or not yet)."""
+    if CLIENT_KEY not in st.session_state:
+        st.session_state[CLIENT_KEY] = ApiClient(config().api_url)
+    client: ApiClient = st.session_state[CLIENT_KEY]
+    return client
+
+
+@contextmanager
+def shown_errors(doing: str | None = None) -> Iterator[None]:
+    """Show an API refusal raised inside the block as a readable error (and go on with the page)."""
+    try:
+        yield
+    except ApiError as error:
+        if error.status == 401 and not api().signed_in:
+            flash("warning", "Your session has ended; sign in again.")
+            st.rerun()
+        st.error(f"{doing}: {error.message}" if doing else error.message, icon="⚠️")
+
+
+def fetch(path: str, doing: str | None = None, **params: Any) -> Any:
+    """GET `path`; None (with the error shown) when the API refuses."""
+    with shown_errors(doing):
+        return api().get(path, **params)
+    return None
+
+
+def flash(kind: str, text: str) -> None:
+    """Keep a message (`kind` is success, info, warning or error) to show on the next run of the page."""
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def show_flash() -> None:
+    """Show the kept message, once."""
+    kind, text = st.session_state.pop(FLASH_KEY, (None, None))
+    if kind is not None:
+        getattr(st, kind)(text)
+
+
+def needs(role: str, what: str = "this page") -> None:
+    """Stop here unless the user's role is `role` or higher, saying who may."""
+    if not api().may(role):
+        st.info(f"You need the {role} role (or a higher one) for {what}; you are a {api().role}.")
+        st.stop()
+
+
+def oidc_configured() -> bool:
+    """Whether Streamlit's own sign-in (`st.login`) is configured: an `[auth]` section in its secrets."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def when(value: str | None) -> str:
+    """An API time as a short local-looking text with how long ago it was, or a dash."""
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value)
+    return f"{moment:%Y-%m-%d %H:%M} UTC ({age_text((datetime.now(UTC) - moment).total_seconds())} ago)"
+
+
+def age_text(seconds: float) -> str:
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"

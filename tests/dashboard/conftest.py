@@ -1,0 +1,35 @@
+"""The dashboard against the real API on loopback (real Postgres and Redis) with the developer sign-in on,
+and the six customers of the segment tests with their feature snapshot published."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+
+from engine.features.snapshot import Snapshot
+from engine.settings import Settings
+from tests.api.segments import data
+from tests.api.segments.conftest import Publisher, publisher  # noqa: F401
+from tests.engine.auth.fixtures import configure  # noqa: F401
+
+
+@pytest.fixture
+def dev_signin(configure: Callable[..., Settings]) -> Settings:  # noqa: F811
+    """The developer sign-in switched on, for the API about to be made and for the dashboard."""
+    return configure(XENO_DEV_SIGNIN="true")
+
+
+@pytest.fixture
+def api_url(dev_signin: Settings, live_api: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The API on a loopback port, and the dashboard pointed at it."""
+    monkeypatch.setenv("XENO_API_URL", live_api)
+    return live_api
+
+
+@pytest.fixture
+def shop(database: Engine, publisher: Publisher) -> Snapshot:  # noqa: F811
+    """The six customers in Postgres and a published snapshot of them."""
+    data.store_customers(database)
+    return publisher.publish(data.features())

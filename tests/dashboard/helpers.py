@@ -1,0 +1,66 @@
+"""Driving the dashboard with Streamlit's `AppTest`: open it from its entry file, sign in, go to a page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+ENTRY = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def open_dashboard() -> AppTest:
+    app = AppTest.from_file(str(ENTRY), default_timeout=30)
+    app.run()
+    return app
+
+
+def signed_in(role: str, email: str | None = None) -> AppTest:
+    """The dashboard after the developer sign-in as `role` (e-mail `<role>@shop.example` unless given)."""
+    app = open_dashboard()
+    app.text_input(key="signin_email").input(email or f"{role}@shop.example")
+    app.selectbox(key="signin_role").select(role)
+    app.button(key="signin_dev").click()
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def on_page(app: AppTest, page: str) -> AppTest:
+    """Go to `dashboard/app_pages/<page>.py` and run it."""
+    app.switch_page(f"app_pages/{page}.py")
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def tables(app: AppTest) -> list[pd.DataFrame]:
+    """Every table on the page, in order (AppTest does not find tables by key)."""
+    return [table.value for table in app.dataframe]
+
+
+def table_with(app: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page with `column`."""
+    return next(table for table in tables(app) if column in table.columns)
+
+
+def _within(node: Any) -> Iterator[Any]:
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _within(child)
+
+
+def innermost_block_with(app: AppTest, key: str, text: str) -> list[Any]:
+    """Everything in the innermost container that holds both the widget `key` and an element showing `text`."""
+    holding = [
+        block
+        for block in _within(app.main)
+        if isinstance(block, Block)
+        and any(getattr(item, "key", None) == key for item in _within(block))
+        and any(getattr(item, "value", None) == text for item in _within(block))
+    ]
+    return list(_within(holding[-1]))

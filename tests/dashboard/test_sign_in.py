@@ -1,0 +1,109 @@
+"""Signing in and out of the dashboard, the pages each role gets, and the tokens the client keeps fresh."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.client import ApiClient, ApiError
+from tests.dashboard.helpers import on_page, open_dashboard, signed_in
+
+PAGES = ("segments", "customers", "pipelines", "admin")
+OPENS = {
+    "viewer": {"segments"},
+    "analyst": {"segments", "customers", "pipelines"},
+    "marketer": {"segments", "customers", "pipelines"},
+    "admin": set(PAGES),
+}
+
+
+@pytest.mark.parametrize("role", list(OPENS))
+def test_each_role_gets_the_pages_it_may_use(api_url: str, role: str) -> None:
+    app = signed_in(role)
+
+    opened = set()
+    for page in PAGES:
+        try:
+            app.switch_page(f"app_pages/{page}.py")
+        except ValueError:
+            continue
+        opened.add(page)
+
+    assert opened == OPENS[role]
+    assert app.sidebar.markdown[0].value.endswith(f"· {role}")
+
+
+def test_signed_out_there_is_only_the_sign_in_page(api_url: str) -> None:
+    app = open_dashboard()
+
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("app_pages/segments.py")
+    assert app.title[0].value == "Xeno CRM"
+    assert app.button(key="signin_dev")
+
+
+def test_signing_out_ends_the_session_at_the_api(api_url: str) -> None:
+    app = signed_in("analyst")
+    client: ApiClient = app.session_state["api_client"]
+    refresh_token = client._session.refresh_token  # type: ignore[union-attr]
+
+    app.button(key="sign_out").click().run()
+
+    assert app.button(key="signin_dev")
+    with pytest.raises(ApiError) as refused:
+        ApiClient(api_url)._public("/v1/auth/refresh", {"refresh_token": refresh_token})
+    assert refused.value.status == 401
+
+
+def test_a_developer_sign_in_the_api_refuses_is_shown_with_its_reason(
+    live_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XENO_API_URL", live_api)
+    monkeypatch.setenv("XENO_DEV_SIGNIN", "true")  # the dashboard offers it; the API (made without it) refuses
+    app = open_dashboard()
+
+    app.button(key="signin_dev").click().run()
+
+    assert app.error[0].value.startswith("Not found: the developer sign-in is switched off")
+    assert app.button(key="signin_dev")
+
+
+def test_without_any_sign_in_configured_the_page_says_how_to_configure_one(
+    live_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XENO_API_URL", live_api)
+    monkeypatch.delenv("XENO_DEV_SIGNIN", raising=False)
+
+    app = open_dashboard()
+
+    assert "No way to sign in is configured" in app.warning[0].value
+
+
+def test_an_access_token_about_to_expire_is_refreshed_before_the_call(api_url: str) -> None:
+    client = ApiClient(api_url)
+    client.dev_sign_in("ana@shop.example", "analyst")
+    first = client._session.access_token  # type: ignore[union-attr]
+    client._session.access_expires_at = 0  # type: ignore[union-attr]
+
+    assert client.get("/v1/auth/me")["email"] == "ana@shop.example"
+    assert client._session.access_token != first  # type: ignore[union-attr]
+
+
+def test_an_access_token_the_api_no_longer_takes_is_refreshed_once_and_the_call_retried(api_url: str) -> None:
+    client = ApiClient(api_url)
+    client.dev_sign_in("ana@shop.example", "analyst")
+    client._session.access_token = "not-a-token"  # type: ignore[union-attr]
+
+    assert client.get("/v1/auth/me")["role"] == "analyst"
+
+
+def test_a_session_that_ended_elsewhere_signs_the_dashboard_out_with_a_message(api_url: str) -> None:
+    app = on_page(signed_in("analyst"), "pipelines")
+    client: ApiClient = app.session_state["api_client"]
+    ApiClient(api_url)._public("/v1/auth/logout", {"refresh_token": client._session.refresh_token})  # type: ignore[union-attr]
+    client._session.access_token = "expired"  # type: ignore[union-attr]
+
+    app.run()
+
+    assert not client.signed_in
+    assert app.warning[0].value == "Your session has ended; sign in again."
+    assert app.button(key="signin_dev")

@@ -1,0 +1,200 @@
+"""The dashboard in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`) driven with
+Selenium, against `streamlit run` and the API on loopback ports, real Postgres and Redis underneath.
+
+It signs in with the developer sign-in, builds a segment of two groups in the visual builder, sees its count
+and saves it. Screenshots of each step go to `artifacts/screenshots/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from engine.features.snapshot import Snapshot
+from engine.services.supervisor import free_port, http_ok
+from tests.api.segments.conftest import publisher  # noqa: F401
+from tests.dashboard.conftest import api_url, dev_signin, shop  # noqa: F401
+from tests.engine.auth.fixtures import configure  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
+)  # fmt: skip
+WAIT_S = 20
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+    ),
+]
+
+
+@pytest.fixture
+def dashboard(api_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+    """`streamlit run dashboard/app.py` on a free loopback port, talking to the API; yields its URL."""
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    env = {**os.environ, "XENO_API_URL": api_url, "XENO_DEV_SIGNIN": "true"}
+    argv = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with log.open("w") as output:
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        until(http_ok(f"{url}/_stcore/health"), lambda: log.read_text())
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
+    """Headless Chromium with a fresh profile; a screenshot of where it last stood (useful when a step failed)."""
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.save_screenshot(str(SCREENSHOTS / f"{request.node.name}-last.png"))
+        driver.quit()
+
+
+def until(ready: Callable[[], Any], last_seen: Callable[[], Any], timeout: float = WAIT_S) -> Any:
+    """`ready()`'s first truthy answer, retried (through stale elements) until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = ready()
+            if answer:
+                return answer
+        except (StaleElementReferenceException, WebDriverException):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout}s; last seen: {last_seen()!s:.2000}")
+        time.sleep(0.1)
+
+
+class Page:
+    """The dashboard in the browser, its widgets found by key (Streamlit's `st-key-<key>` class)."""
+
+    def __init__(self, driver: WebDriver, name: str) -> None:
+        self.driver = driver
+        self.name = name
+        self.shots = 0
+
+    def keyed(self, key: str, inner: str) -> WebElement:
+        """The element `inner` (CSS) of the widget `key`, once it is there."""
+        widget = ".st-key-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in key)
+        css = ", ".join(f"{widget} {part.strip()}" for part in inner.split(","))
+        return until(lambda: self.driver.find_element(By.CSS_SELECTOR, css), lambda: f"no {inner} in widget {key}")
+
+    def idle(self) -> None:
+        """Wait for the script run the last action started to finish."""
+        time.sleep(0.3)
+        busy = '[data-stale="true"], [data-testid^="stStatusWidgetRunning"]'
+        until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, busy), lambda: "the app is still running")
+
+    def click(self, key: str) -> None:
+        self.keyed(key, "button").click()
+        self.idle()
+
+    def options(self) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, '[role="option"]')
+
+    def choose(self, key: str, option: str) -> None:
+        """Pick `option` (its text) in the select box `key`, typing it to narrow a long list down."""
+        field = self.keyed(key, "input")
+        field.click()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(option)
+        exact = until(
+            lambda: next((item for item in self.options() if item.text.strip() == option), None),
+            lambda: [item.text for item in self.options()],
+        )
+        exact.click()
+        self.idle()
+
+    def type(self, key: str, text: str, then: str = Keys.ENTER) -> None:
+        field = self.keyed(key, "input, textarea")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(text, then)
+        self.idle()
+
+    def pick_many(self, key: str, *options: str) -> None:
+        """Add `options` to the multiselect `key`."""
+        for option in options:
+            self.keyed(key, "input").send_keys(option, Keys.ENTER)
+            self.idle()
+
+    def text_of(self, test_id: str) -> str:
+        return " ".join(item.text for item in self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{test_id}"]'))
+
+    def shot(self, step: str) -> None:
+        self.shots += 1
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{step}.png"))
+
+
+def test_sign_in_build_a_segment_of_two_groups_and_see_its_count(
+    dashboard: str,
+    browser: WebDriver,
+    shop: Snapshot,  # noqa: F811
+) -> None:
+    page = Page(browser, "browser")
+    browser.get(dashboard)
+    page.type("signin_email", "marketer@shop.example", Keys.TAB)
+    page.choose("signin_role", "marketer")
+    page.shot("sign-in")
+    page.click("signin_dev")
+    until(lambda: "Segments" in page.text_of("stHeading"), lambda: page.text_of("stHeading"))
+    page.shot("signed-in")
+
+    page.click("rule-do:root:add_group")
+    page.choose("rule:0:mode", "ANY of these (OR)")
+    page.choose("rule:0.0:op", ">")
+    page.type("rule:0.0:value:number", "1000")
+    page.click("rule-do:0:add_field")
+    page.choose("rule:0.1:field", "order count")
+    page.choose("rule:0.1:op", ">=")
+    page.type("rule:0.1:value:integer", "3")
+    page.click("rule-do:root:add_group")
+    page.choose("rule:1.0:field", "city")
+    page.choose("rule:1.0:op", "in")
+    page.pick_many("rule:1.0:value:choices", "London", "Mumbai")
+
+    until(lambda: page.text_of("stMetricValue") == "2", lambda: page.text_of("stMetricValue"))
+    assert "3 match" in page.text_of("stCaptionContainer")  # spend over 1000 or 3+ orders: Ada, Sam, Noor
+    assert "4 match" in page.text_of("stCaptionContainer")  # in London or Mumbai: Ada, Ravi, Sam, Ivan
+    page.shot("two-groups")
+
+    page.type("segment_name", "Loyal in London or Mumbai", Keys.TAB)
+    page.click("segment_save")
+    until(lambda: "Saved “Loyal in London or Mumbai”" in page.text_of("stAlert"), lambda: page.text_of("stAlert"))
+    page.shot("saved")
