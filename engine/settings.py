@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     dagster_port: int = 3000
     dagster_database: str = "dagster"
+    vendor_port: int = 8100
 
     redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200

@@ -6,6 +6,7 @@ import typer
 
 from engine.cli import ai as ai_command
 from engine.cli import deadletters as deadletters_command
+from engine.cli import deliver as deliver_command
 from engine.cli import demo as demo_command
 from engine.cli import ingest as ingest_command
 from engine.cli import keys as keys_command
@@ -17,6 +18,7 @@ app = typer.Typer(help="Xeno CRM: a data-pipeline-centric CRM.", no_args_is_help
 app.command("up")(up_command.up)
 app.command("migrate")(migrate_command.migrate)
 app.command("demo")(demo_command.demo)
+app.command("deliver")(deliver_command.deliver)
 app.add_typer(keys_command.app, name="keys")
 app.add_typer(users_command.app, name="users")
 app.add_typer(deadletters_command.app, name="deadletters")

@@ -24,6 +24,7 @@ from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.services.supervisor import ServiceFailed, ServiceSpec, Supervisor, http_ok
 from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
+from engine.webhooks import generate_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,15 +66,23 @@ def _settle_secrets_and_signin(settings: Settings) -> None:
     """A fresh machine works out of the box: a random secret kept in the data folder (unless one is set),
     and the developer sign-in on loopback while no OIDC provider is configured (unless said otherwise)."""
     if settings.secret_key == PLACEHOLDER_SECRET:
-        secret_file = settings.data_dir / "secret_key"
-        if not secret_file.exists():
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(secrets.token_urlsafe(48))
-            secret_file.chmod(0o600)
-        os.environ["XENO_SECRET_KEY"] = secret_file.read_text().strip()
+        os.environ["XENO_SECRET_KEY"] = _kept_secret(settings.data_dir / "secret_key", secrets.token_urlsafe(48))
+    if settings.receipts_webhook_secret is None:
+        os.environ["XENO_RECEIPTS_WEBHOOK_SECRET"] = _kept_secret(
+            settings.data_dir / "receipts_webhook_secret", generate_secret()
+        )
     if "XENO_DEV_SIGNIN" not in os.environ and settings.oidc_client_id is None and is_loopback(settings.api_host):
         os.environ["XENO_DEV_SIGNIN"] = "true"
     get_settings.cache_clear()
+
+
+def _kept_secret(path: Path, new_value: str) -> str:
+    """The secret kept in `path`, written there (readable by us only) the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_value)
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _start_servers(supervisor: Supervisor, settings: Settings) -> Settings:
@@ -108,6 +117,12 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
     workspace = ["-w", str(PROJECT_ROOT / "workspace.yaml")]
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+    vendor_url = f"http://127.0.0.1:{settings.vendor_port}"
+    vendor_env = {
+        "XENO_VENDOR_CALLBACK_URL": f"{api_url}/v1/receipts",
+        "XENO_VENDOR_WEBHOOK_SECRET": settings.receipts_webhook_secret or "",
+    }
+    xeno = str(bin_dir / "xeno")
     return [
         ServiceSpec(
             name="api",
@@ -131,6 +146,17 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
             argv=[str(bin_dir / "dagster-daemon"), "run", *workspace],
             env=dagster_env,
         ),
+        ServiceSpec(
+            name="vendor",
+            argv=[
+                sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(settings.vendor_port), "--no-access-log",
+            ],
+            env=vendor_env,
+            ready=http_ok(f"{vendor_url}/health"),
+        ),
+        ServiceSpec(name="deliver", argv=[xeno, "deliver"], env={"XENO_DELIVERY_VENDOR_URL": vendor_url}),
+        ServiceSpec(name="ai-worker", argv=[xeno, "ai", "worker"]),
     ]  # fmt: skip
 
 
@@ -141,6 +167,7 @@ def _banner(settings: Settings) -> str:
         "Xeno CRM is up",
         f"  API       {api}  (docs at /docs)",
         f"  Dagster   http://127.0.0.1:{settings.dagster_port}",
+        f"  Vendor    http://127.0.0.1:{settings.vendor_port}  (the simulated SMS/e-mail vendor)",
     ]
     if settings.dev_signin:
         lines += [

@@ -46,6 +46,7 @@ def xeno_up(data_dir: Path, env: dict[str, str], *args: str, timeout_s: float = 
         "XENO_DATA_DIR": str(data_dir),
         "API_PORT": str(api_port),
         "DAGSTER_PORT": str(dagster_port),
+        "VENDOR_PORT": str(free_port()),
         **env,
     }
     process = subprocess.Popen(
@@ -118,7 +119,8 @@ def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_clea
         stop_and_assert_nothing_left(product)
 
 
-def test_up_with_embedded_servers_keeps_data_across_restarts(tmp_path: Path) -> None:
+def test_up_with_embedded_servers_keeps_data_across_restarts(embedded_data_dir: Path) -> None:
+    tmp_path = embedded_data_dir
     env = {"EMBEDDED_POSTGRES_PORT": str(free_port()), "EMBEDDED_REDIS_PORT": str(free_port())}
     database_url = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_POSTGRES_PORT']}/xeno"
     redis_url = f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0"

@@ -1,0 +1,24 @@
+"""`xeno deliver`: the delivery worker (senders, the receipts applier, housekeeping) until interrupted.
+
+Why a worker and not Dagster runs: see "Delivery" in the README. Several can run side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from engine.campaigns.worker import PARTS, run_worker
+
+
+def deliver(
+    parts: str = typer.Option(",".join(PARTS), help=f"Comma-separated parts to run, of: {', '.join(PARTS)}."),
+    consumer: str = typer.Option(None, help="Consumer name in the stream groups (default: host and pid)."),
+) -> None:
+    """Send queued campaign messages to the vendor and apply its receipts, until Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        run_worker([part.strip() for part in parts.split(",") if part.strip()], consumer)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
