@@ -4,7 +4,7 @@
 share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
 second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
 campaigns whose messages are all final. SIGTERM or SIGINT stops it after the requests in flight finish.
-DELIVERY.md says why this is a worker and not a Dagster job.
+The README ("Who runs what, and why") says why this is a worker and not a Dagster job.
 """
 
 from __future__ import annotations

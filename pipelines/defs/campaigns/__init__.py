@@ -1,4 +1,4 @@
 """Campaigns: the job that launches one campaign, and the sensor that runs it for each due campaign.
 
-Sending and receipts run in the delivery worker, not here (engine/campaigns/DELIVERY.md says why).
+Sending and receipts run in the delivery worker, not here (the README's "Who runs what, and why" says why).
 """
