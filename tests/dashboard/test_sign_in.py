@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, ApiError
-from tests.dashboard.helpers import on_page, open_dashboard, signed_in
+from engine.settings import Settings
+from tests.dashboard.helpers import ENTRY, on_page, open_dashboard, signed_in
+from tests.engine.auth.fixtures import auth_settings, oidc_issuer  # noqa: F401
+from tests.engine.auth.provider import BOSS, CLIENT_ID, CLIENT_SECRET, EVE, id_token_from
 
 PAGES = ("segments", "customers", "pipelines", "admin")
 OPENS = {
@@ -107,3 +111,63 @@ def test_a_session_that_ended_elsewhere_signs_the_dashboard_out_with_a_message(a
     assert not client.signed_in
     assert app.warning[0].value == "Your session has ended; sign in again."
     assert app.button(key="signin_dev")
+
+
+@pytest.fixture
+def oidc_api(auth_settings: Settings, live_api: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+    """The API with sign-in through the loopback OpenID provider, and the dashboard pointed at it."""
+    monkeypatch.setenv("XENO_API_URL", live_api)
+    monkeypatch.delenv("XENO_DEV_SIGNIN")
+    return live_api
+
+
+def after_provider_sign_in(issuer: str, email: str) -> AppTest:
+    """The dashboard as Streamlit runs it once `st.login` brought the user back with an exposed ID token."""
+    app = AppTest.from_file(str(ENTRY), default_timeout=30)
+    app.secrets["auth"] = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "server_metadata_url": f"{issuer}/.well-known/openid-configuration",
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a-cookie-secret-for-tests",
+        "expose_tokens": "id",
+    }
+    app.user = {"is_logged_in": True, "email": email, "tokens": {"id": id_token_from(issuer, email)}}
+    app.run()
+    return app
+
+
+def test_signed_out_with_a_provider_configured_there_is_a_button_to_sign_in_with_it(
+    oidc_api: str,
+    oidc_issuer: str,  # noqa: F811
+) -> None:
+    app = AppTest.from_file(str(ENTRY), default_timeout=30)
+    app.secrets["auth"] = {"client_id": CLIENT_ID, "expose_tokens": "id"}
+    app.user = {"is_logged_in": False}
+    app.run()
+
+    assert app.button(key="signin_oidc").label == "Sign in with Google"
+    with pytest.raises(KeyError):
+        app.button(key="signin_dev")
+
+
+def test_the_providers_id_token_is_traded_for_our_tokens_after_st_login(
+    oidc_api: str,
+    oidc_issuer: str,  # noqa: F811
+) -> None:
+    app = after_provider_sign_in(oidc_issuer, BOSS)
+
+    assert app.session_state["api_client"].user["email"] == BOSS
+    assert app.sidebar.markdown[0].value.endswith("· admin")
+    on_page(app, "admin")
+
+
+def test_a_provider_sign_in_the_api_refuses_is_explained_with_a_way_out(
+    oidc_api: str,
+    oidc_issuer: str,  # noqa: F811
+) -> None:
+    app = after_provider_sign_in(oidc_issuer, EVE)
+
+    assert not app.session_state["api_client"].signed_in
+    assert "not an allowed domain" in app.error[0].value
+    assert app.button(key="signin_oidc_retry")
