@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import ApiClient, ApiError
+from engine.services.supervisor import free_port
 from engine.settings import Settings
 from tests.dashboard.helpers import ENTRY, on_page, open_dashboard, signed_in
 from tests.engine.auth.fixtures import auth_settings, oidc_issuer  # noqa: F401
@@ -171,3 +172,13 @@ def test_a_provider_sign_in_the_api_refuses_is_explained_with_a_way_out(
     assert not app.session_state["api_client"].signed_in
     assert "not an allowed domain" in app.error[0].value
     assert app.button(key="signin_oidc_retry")
+
+
+def test_an_api_that_does_not_answer_is_named_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XENO_API_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("XENO_DEV_SIGNIN", "true")
+    app = open_dashboard()
+
+    app.button(key="signin_dev").click().run()
+
+    assert app.error[0].value.startswith(f"Cannot reach the API: {app.session_state['api_client'].base_url}")
