@@ -47,7 +47,13 @@ def saved(action: str, call: Any) -> Any:
         return None
 
 
-def save(rule: dict[str, Any] | None) -> None:
+def current_rule() -> dict[str, Any] | None:
+    """The rule as the builder's widgets show it right now (a click may come with an edit not yet drawn)."""
+    return rules.compile_rule(builder.current_tree(catalog)).rule
+
+
+def save() -> None:
+    rule = current_rule()
     name, description = st.session_state[NAME_KEY].strip(), st.session_state[DESCRIPTION_KEY]
     if not name or rule is None:
         ui.flash("warning", "Give the segment a name and at least one condition before saving.")
@@ -63,7 +69,8 @@ def save(rule: dict[str, Any] | None) -> None:
         ui.flash("success", f"Saved “{answer['name']}”.")
 
 
-def duplicate(rule: dict[str, Any] | None) -> None:
+def duplicate() -> None:
+    rule = current_rule()
     if rule is None:
         ui.flash("warning", "There is nothing to duplicate yet.")
         return
@@ -96,8 +103,8 @@ def delete() -> None:
 
 
 def preview(rule: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
-    """The API's preview of `rule`, asked again only when the rule changed."""
-    text = json.dumps(rule, sort_keys=True)
+    """The API's preview of `rule`, asked again only when the rule or the feature snapshot changed."""
+    text = json.dumps([rule, catalog_answer["snapshot"]], sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
         try:
@@ -243,8 +250,8 @@ with right:
     st.text_input("Name", key=NAME_KEY)
     st.text_area("Description", key=DESCRIPTION_KEY, height=80)
     buttons = st.columns(3)
-    buttons[0].button("Save", key="segment_save", type="primary", on_click=save, args=(compiled.rule,))
-    buttons[1].button("Duplicate", key="segment_duplicate", on_click=duplicate, args=(compiled.rule,))
+    buttons[0].button("Save", key="segment_save", type="primary", on_click=save)
+    buttons[1].button("Duplicate", key="segment_duplicate", on_click=duplicate)
     if picked:
         confirm = buttons[2].checkbox("Really delete", key="segment_delete_confirm")
         buttons[2].button("Delete", key="segment_delete", on_click=delete, disabled=not confirm)

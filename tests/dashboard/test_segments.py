@@ -137,3 +137,13 @@ def test_a_viewer_sees_saved_segments_but_not_the_builder(api_url: str, shop: Sn
     assert table_with(app, "owner")["name"].tolist() == [LOYAL]
     assert app.info[0].value == "Building and previewing segments needs the analyst role."
     assert not [widget for widget in app.selectbox if str(widget.key).startswith("rule:")]
+
+
+def test_an_edit_made_just_before_clicking_save_is_in_what_is_saved(api_url: str, shop: Snapshot) -> None:
+    app = build_loyal_in_london_or_mumbai(on_page(signed_in("analyst"), "segments"))
+    app.text_input(key="segment_name").input(LOYAL)
+
+    app.number_input(key="rule:0.0:value:number").set_value(4000)
+    app.button(key="segment_save").click().run()
+
+    assert segments_at(app)[0]["rule"]["and"][0]["or"][0] == {"field": "total_spend", "op": ">", "value": 4000.0}
