@@ -15,7 +15,8 @@ numbers, a set (city), a date window and a behavioural condition is evaluated by
 - the API: `POST /v1/segments/preview` over HTTP on loopback (uvicorn in a subprocess, the snapshot
   published and loaded once), the figure the builder feels.
 
-Times are medians of `--repeat` runs after one warm-up; peak memory is this process's (and the API's).
+Times are medians of `--repeat` runs after one warm-up, the in-process ones run in turns (so a busy
+machine slows them alike); peak memory is this process's (and the API's).
 
     python -m bench.segments [--sizes 1000000,10000000] [--postgres-sizes 1000000] [--api-size 1000000]
                              [--repeat N] [--quick]
@@ -164,13 +165,21 @@ def _zipf(count: int) -> np.ndarray:
 
 def timed(work: Callable[[], Any], repeat: int) -> float:
     """The median milliseconds of `repeat` runs after one warm-up."""
-    work()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
+    return timed_in_turns({"work": work}, repeat)["work"]
+
+
+def timed_in_turns(works: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """The median milliseconds of each, run in turns after one warm-up each, so that whatever else the
+    machine is doing slows them all alike and their ratios hold."""
+    for work in works.values():
         work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(repeat):
+        for name, work in works.items():
+            started = time.perf_counter()
+            work()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(spent) * 1000 for name, spent in times.items()}
 
 
 class HandWritten:
@@ -235,17 +244,18 @@ def measure_in_process(features: pl.DataFrame, events: pl.DataFrame, repeat: int
     assert size == hand.count_one_expression() == hand.count_filter_then_semi_join() == hand.preview()[0]
     assert preview(engine, rule).clause_counts[""] == size
 
-    times = {
-        "hand_polars_one_expression": timed(hand.count_one_expression, repeat),
-        "hand_polars_filter_then_semi_join": timed(hand.count_filter_then_semi_join, repeat),
-        "hand_polars_from_cold": timed(hand.count_from_cold, repeat),
-        "hand_polars_preview": timed(hand.preview, repeat),
-        "engine_count": timed(lambda: engine.count(rule), repeat),
-        "engine_preview": timed(lambda: preview(engine, rule), repeat),
-        "engine_count_from_cold": timed(
-            lambda: PolarsEvaluator(features, events, now=NOW, catalog=catalog).count(rule), repeat
-        ),
-    }
+    times = timed_in_turns(
+        {
+            "hand_polars_one_expression": hand.count_one_expression,
+            "hand_polars_filter_then_semi_join": hand.count_filter_then_semi_join,
+            "hand_polars_from_cold": hand.count_from_cold,
+            "hand_polars_preview": hand.preview,
+            "engine_count": lambda: engine.count(rule),
+            "engine_preview": lambda: preview(engine, rule),
+            "engine_count_from_cold": lambda: PolarsEvaluator(features, events, now=NOW, catalog=catalog).count(rule),
+        },
+        repeat,
+    )
     features_path, events_path = folder / f"features_{customers}.parquet", folder / f"events_{customers}.parquet"
     features.write_parquet(features_path)
     events.write_parquet(events_path)
@@ -255,8 +265,10 @@ def measure_in_process(features: pl.DataFrame, events: pl.DataFrame, repeat: int
     duck_arrow = DuckDbEvaluator(over_arrow, now=NOW, catalog=catalog)
     duck_parquet = DuckDbEvaluator.over_parquet(str(features_path), str(events_path), now=NOW, catalog=catalog)
     assert duck_arrow.count(rule) == duck_parquet.count(rule) == size
-    times["duckdb_over_arrow"] = timed(lambda: duck_arrow.count(rule), repeat)
-    times["duckdb_over_parquet"] = timed(lambda: duck_parquet.count(rule), repeat)
+    times |= timed_in_turns(
+        {"duckdb_over_arrow": lambda: duck_arrow.count(rule), "duckdb_over_parquet": lambda: duck_parquet.count(rule)},
+        repeat,
+    )
     return {"customers": customers, "events": events.height, "audience": size, **times}
 
 

@@ -161,17 +161,6 @@ def membership_changes(
     return MembershipChanges(since=since, until=until, entered=(after - before).ids(), left=(before - after).ids())
 
 
-def recorded_members(db: Engine, segment_id: int, version: int) -> MemberSet | None:
-    """The member set recorded for the segment at a snapshot, if any."""
-    with db.connect() as conn:
-        stored = conn.execute(
-            select(segment_sizes.c.members).where(
-                segment_sizes.c.segment_id == segment_id, segment_sizes.c.snapshot_version == version
-            )
-        ).scalar_one_or_none()
-    return MemberSet.from_bytes(stored) if stored is not None else None
-
-
 def _find(conn: Connection, segment_id: int, version: int | None, before: SizeRecord | None) -> SizeRecord:
     """The record of `version`; without one, the latest record (before `before`'s snapshot, if given)."""
     query = select(*_record_columns()).where(segment_sizes.c.segment_id == segment_id)

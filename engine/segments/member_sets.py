@@ -60,12 +60,6 @@ class MemberSet:
     def __len__(self) -> int:
         return int(np.bitwise_count(self._bits).sum())
 
-    def __contains__(self, customer_id: object) -> bool:
-        if not isinstance(customer_id, int | np.integer) or customer_id < 0:
-            return False
-        byte, bit = divmod(int(customer_id), 8)
-        return byte < self._bits.size and bool(self._bits[byte] >> bit & 1)
-
     def __sub__(self, other: MemberSet) -> MemberSet:
         """The members of this set that are not in `other`."""
         mine, theirs = self._bits, other._bits[: self._bits.size]

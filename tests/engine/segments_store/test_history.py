@@ -15,7 +15,6 @@ from engine.segments.history import (
     membership_changes,
     record_all_sizes,
     record_size,
-    recorded_members,
     size_history,
 )
 from engine.segments.member_sets import MemberSet
@@ -84,7 +83,8 @@ def test_recording_a_snapshot_again_replaces_its_record(database: Engine) -> Non
 
     assert (again.size, again.entered_count, again.left_count) == (4, 3, 1)
     assert [record.size for record in size_history(database, segment.id)] == [2, 4]
-    assert recorded_members(database, segment.id, 2) == MemberSet.of([2, 3, 4, 5])
+    changes = membership_changes(database, segment.id)
+    assert (changes.entered.tolist(), changes.left.tolist()) == ([3, 4, 5], [1])
 
 
 def test_a_rule_that_no_longer_fits_the_snapshot_is_refused_and_the_others_recorded(database: Engine) -> None:

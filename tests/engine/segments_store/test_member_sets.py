@@ -25,12 +25,6 @@ def test_stored_sets_read_back_equal_and_their_differences_are_the_set_differenc
     assert (stored_before - stored_after).ids().tolist() == sorted(before - after)
 
 
-def test_membership_of_single_ids() -> None:
-    members = MemberSet.of([3, 8, 1_000])
-
-    assert [n in members for n in (3, 8, 1_000, 4, 1_001, 10**9, -1)] == [True, True, True, False, False, False, False]
-
-
 def test_a_million_member_segment_is_stored_in_a_few_kilobytes_per_hundred_thousand_ids() -> None:
     rng = np.random.default_rng(3)
     half = np.flatnonzero(rng.random(1_000_000) < 0.5)
