@@ -41,7 +41,9 @@ def test_the_status_shows_each_streams_backlog_and_how_old_its_oldest_entry_is(
 
 
 def test_the_status_shows_the_newest_snapshot_and_the_dead_letters_waiting(
-    api_client: TestClient, database: Engine, publisher: Publisher  # noqa: F811
+    api_client: TestClient,
+    database: Engine,
+    publisher: Publisher,  # noqa: F811
 ) -> None:
     publisher.publish(data.features())
     publisher.publish(data.features())
