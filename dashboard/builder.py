@@ -217,7 +217,9 @@ def _draw_event(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNo
     columns[2].selectbox("Performed", rules.COUNT_OPS, key=op_key)
     if st.session_state[op_key] != "never":
         columns[3].number_input("times", key=count_key, step=1, min_value=0)
-    columns[4].number_input("in the last … days (0: ever)", key=within_key, step=1, min_value=0)
+    columns[4].number_input(
+        "within days", key=within_key, step=1, min_value=0, help="In the last this many days; 0: ever."
+    )
     with columns[5]:
         _count(notes, index_path)
     with columns[6]:

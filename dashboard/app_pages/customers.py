@@ -36,6 +36,11 @@ def person(customer: dict[str, Any]) -> str:
     return f"{name or customer.get('email') or customer['external_id']} (#{customer['id']})"
 
 
+def as_text(record: dict[str, Any]) -> dict[str, str]:
+    """A record's values as text for a two-column table (blank where unset)."""
+    return {key: "" if value is None else str(value) for key, value in record.items()}
+
+
 names = {customer["id"]: person(customer) for customer in results}
 if st.session_state.get("customer_pick") not in names:
     st.session_state["customer_pick"] = results[0]["id"]
@@ -49,16 +54,13 @@ st.header(names[customer_id])
 about, features = st.columns(2)
 with about:
     st.subheader("Who")
-    st.dataframe(
-        pd.DataFrame({"value": {key: str(value) for key, value in profile["customer"].items()}}), key="customer_about"
-    )
+    st.dataframe(pd.DataFrame({"value": as_text(profile["customer"])}), key="customer_about")
 with features:
     st.subheader("Features")
     if profile["features"] is None:
         st.caption("Not in the current feature snapshot yet (or there is none).")
     else:
-        shown = {key: "" if value is None else str(value) for key, value in profile["features"].items()}
-        st.dataframe(pd.DataFrame({"value": shown}), key="customer_features")
+        st.dataframe(pd.DataFrame({"value": as_text(profile["features"])}), key="customer_features")
         st.caption(f"Snapshot {profile['snapshot']['version']}, taken {ui.when(profile['snapshot']['taken_at'])}")
 
 orders_tab, events_tab, segments_tab = st.tabs(
