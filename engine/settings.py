@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     dagster_port: int = 3000
     dagster_database: str = "dagster"
     vendor_port: int = 8100
+    dashboard_port: int = 8501
 
     redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200

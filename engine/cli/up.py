@@ -157,6 +157,16 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
         ),
         ServiceSpec(name="deliver", argv=[xeno, "deliver"], env={"XENO_DELIVERY_VENDOR_URL": vendor_url}),
         ServiceSpec(name="ai-worker", argv=[xeno, "ai", "worker"]),
+        ServiceSpec(
+            name="dashboard",
+            argv=[
+                sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+                "--server.address", "127.0.0.1", "--server.port", str(settings.dashboard_port),
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            ],
+            env={"XENO_API_URL": api_url, "XENO_DAGSTER_URL": dagster_url},
+            ready=http_ok(f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health"),
+        ),
     ]  # fmt: skip
 
 
@@ -167,6 +177,7 @@ def _banner(settings: Settings) -> str:
         "Xeno CRM is up",
         f"  API       {api}  (docs at /docs)",
         f"  Dagster   http://127.0.0.1:{settings.dagster_port}",
+        f"  Dashboard http://127.0.0.1:{settings.dashboard_port}",
         f"  Vendor    http://127.0.0.1:{settings.vendor_port}  (the simulated SMS/e-mail vendor)",
     ]
     if settings.dev_signin:

@@ -47,6 +47,7 @@ def xeno_up(data_dir: Path, env: dict[str, str], *args: str, timeout_s: float = 
         "API_PORT": str(api_port),
         "DAGSTER_PORT": str(dagster_port),
         "VENDOR_PORT": str(free_port()),
+        "DASHBOARD_PORT": str(free_port()),
         **env,
     }
     process = subprocess.Popen(
