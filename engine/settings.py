@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from engine.webhooks import secret_key
+
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the value we refuse outside development
 
 
@@ -115,6 +117,22 @@ class Settings(BaseSettings):
     quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
     default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
 
+    # --- Notifications (engine/notifications, api/notifications) ---
+    # A campaign is flagged once more than `notify_failure_rate` of its delivered-or-failed messages failed,
+    # counted from `notify_failure_min` of them; the feature snapshot is stale once older than
+    # `notify_snapshot_stale_s` (the hourly refresh schedule plus grace).
+    notify_failure_rate: float = Field(0.2, gt=0, le=1, validation_alias="XENO_NOTIFY_FAILURE_RATE")
+    notify_failure_min: int = Field(20, gt=0, validation_alias="XENO_NOTIFY_FAILURE_MIN")
+    notify_snapshot_stale_s: int = Field(5_400, gt=0, validation_alias="XENO_NOTIFY_SNAPSHOT_STALE_S")
+    # Campaign and delivery events are also posted here, signed per Standard Webhooks with the `whsec_...`
+    # secret, and retried with exponential backoff up to `notify_webhook_max_attempts` times.
+    notify_webhook_url: str | None = Field(None, validation_alias="XENO_NOTIFY_WEBHOOK_URL")
+    notify_webhook_secret: str | None = Field(None, validation_alias="XENO_NOTIFY_WEBHOOK_SECRET")
+    notify_webhook_timeout_s: float = Field(10, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_TIMEOUT_S")
+    notify_webhook_max_attempts: int = Field(10, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_MAX_ATTEMPTS")
+    notify_webhook_backoff_s: float = Field(5, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_BACKOFF_S")
+    notify_webhook_backoff_max_s: float = Field(3_600, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_BACKOFF_MAX_S")
+
     # --- AI helpers (engine/ai, api/ai) ---
     # Text: an OpenAI-compatible chat completions API (OpenAI, Vertex AI's OpenAI endpoint, vLLM, Ollama) when
     # a model is set, else the local provider, which needs no network. "auto" picks by that rule. A timeout or
@@ -174,6 +192,14 @@ class Settings(BaseSettings):
             raise ValueError("XENO_AI_PROVIDER=openai needs XENO_AI_MODEL (and XENO_AI_BASE_URL / XENO_AI_API_KEY)")
         if self.image_provider == "replicate" and not (self.replicate_api_token and self.replicate_model):
             raise ValueError("XENO_IMAGE_PROVIDER=replicate needs XENO_REPLICATE_API_TOKEN and XENO_REPLICATE_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _notify_webhook_is_signed(self) -> Settings:
+        if self.notify_webhook_url and not self.notify_webhook_secret:
+            raise ValueError("XENO_NOTIFY_WEBHOOK_URL needs XENO_NOTIFY_WEBHOOK_SECRET (whsec_...) to sign with")
+        if self.notify_webhook_secret:
+            secret_key(self.notify_webhook_secret)
         return self
 
     @property

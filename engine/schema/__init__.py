@@ -9,6 +9,7 @@ from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
 from engine.schema.features import feature_snapshots
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
+from engine.schema.notifications import notification_reads, notification_webhooks, notifications
 from engine.schema.segments import segment_sizes, segments
 
 __all__ = [
@@ -24,6 +25,9 @@ __all__ = [
     "feature_snapshots",
     "ingest_dead_letters",
     "metadata",
+    "notification_reads",
+    "notification_webhooks",
+    "notifications",
     "orders",
     "refresh_tokens",
     "segment_sizes",
