@@ -12,6 +12,7 @@ from api.admin.router import router as admin_router
 from api.ai.router import router as ai_router
 from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
+from api.campaigns.router import router as campaigns_router
 from api.customers.router import router as customers_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
     app.include_router(features_router)
     app.include_router(segments_router)
     app.include_router(customers_router)
+    app.include_router(campaigns_router)
     app.include_router(ai_router)
     app.include_router(pipelines_router)
     document_roles(app)

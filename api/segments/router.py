@@ -7,8 +7,6 @@ the API's in-memory snapshot (`api.snapshot`) and checked against its catalog fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -17,7 +15,8 @@ from fastapi.responses import StreamingResponse
 
 from api.auth.schemas import error_responses
 from api.deps import Analyst, Db, Viewer, rate_limit
-from api.errors import Conflict, ErrorBody, NotFound, UnprocessableEntity
+from api.errors import Conflict, ErrorBody, NotFound
+from api.rules import checked_rule, rule_problems
 from api.segments.schemas import (
     ChangeSide,
     ChangesOut,
@@ -33,7 +32,7 @@ from api.segments.schemas import (
 )
 from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, loaded_snapshot
 from engine.features.catalog import Catalog, base_catalog
-from engine.segments import CustomerNotFound, Rule, RuleError, UnsupportedRule, describe, parse_rule, rule_json_schema
+from engine.segments import CustomerNotFound, Rule, describe, parse_rule, rule_json_schema
 from engine.segments.audience import csv_chunks, member_page, members_frame, parquet_chunks, preview
 from engine.segments.history import (
     HistoryMissing,
@@ -61,28 +60,6 @@ _NEEDS_SNAPSHOT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "No feature snapshot has been published yet (the detail says how)."}
 }
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
-
-
-class InvalidRule(UnprocessableEntity):
-    """A rule that does not parse or fit the catalog; the detail lists each problem's path, field and message."""
-
-    error = "invalid_rule"
-
-
-@contextmanager
-def _rule_problems() -> Iterator[None]:
-    """Answer a rule the snapshot cannot evaluate with 422 and what is wrong, never a 500."""
-    try:
-        yield
-    except RuleError as error:
-        raise InvalidRule([problem.model_dump() for problem in error.problems]) from None
-    except UnsupportedRule as error:
-        raise InvalidRule([{"path": error.path, "field": None, "message": str(error)}]) from None
-
-
-def _checked(rule: dict[str, Any], catalog: Catalog) -> Rule:
-    with _rule_problems():
-        return parse_rule(rule, catalog)
 
 
 def _saved(db: Db, segment_id: int) -> SavedSegment:
@@ -127,8 +104,8 @@ def post_preview(body: PreviewIn, _: Analyst, snapshot: CurrentSnapshot) -> Prev
     """How many customers the rule matches, how many each of its conditions and groups matches (keyed by the
     node's path), the first members, and the rule as a sentence. Invalid rules are 422 with each problem's
     path, field and message."""
-    rule = _checked(body.rule, snapshot.catalog)
-    with _rule_problems():
+    rule = checked_rule(body.rule, snapshot.catalog)
+    with rule_problems():
         result = preview(snapshot.evaluator, rule, body.sample_size)
     return PreviewOut(
         size=result.size,
@@ -163,7 +140,7 @@ def post_segment(body: SegmentIn, user: Analyst, db: Db, request: Request) -> Se
     its owner, and records its size on the current snapshot. Names are unique (409)."""
     snapshot = loaded_snapshot(request.app)
     catalog = snapshot.catalog if snapshot else base_catalog()
-    rule = _checked(body.rule, catalog)
+    rule = checked_rule(body.rule, catalog)
     try:
         segment = create_segment(db, name=body.name, description=body.description, rule=rule, owner_id=user.id)
     except SegmentNameTaken as taken:
@@ -195,7 +172,7 @@ def patch_segment(segment_id: SegmentId, body: SegmentChange, _: Analyst, db: Db
     current snapshot recorded again)."""
     snapshot = loaded_snapshot(request.app)
     catalog = snapshot.catalog if snapshot else base_catalog()
-    rule = _checked(body.rule, catalog) if body.rule is not None else None
+    rule = checked_rule(body.rule, catalog) if body.rule is not None else None
     try:
         segment = update_segment(db, segment_id, name=body.name, description=body.description, rule=rule)
     except SegmentNameTaken as taken:
@@ -237,8 +214,8 @@ def get_members(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MembersPage:
     """The segment's members on the current snapshot, in customer-id order."""
-    rule = _checked(_saved(db, segment_id).rule, snapshot.catalog)
-    with _rule_problems():
+    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    with rule_problems():
         page = member_page(snapshot.evaluator, rule, after=cursor, limit=limit)
     return MembersPage(members=page.members, next_cursor=page.next_cursor, snapshot=SnapshotOut.of(snapshot))
 
@@ -262,8 +239,8 @@ def export_members(
     format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
 ) -> StreamingResponse:
     """Every member's features on the current snapshot, in customer-id order, streamed."""
-    rule = _checked(_saved(db, segment_id).rule, snapshot.catalog)
-    with _rule_problems():
+    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    with rule_problems():
         members = members_frame(snapshot.evaluator, rule)
     filename = f"segment-{segment_id}-snapshot-{snapshot.version}.{format}"
     chunks = csv_chunks(members) if format == "csv" else parquet_chunks(members)
@@ -284,8 +261,8 @@ def explain_membership(
 ) -> ExplanationOut:
     """The segment's rule tree evaluated for the customer: each node matched or not, with the customer's value
     of each field tested and their count of each event condition's events."""
-    rule = _checked(_saved(db, segment_id).rule, snapshot.catalog)
-    with _rule_problems():
+    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    with rule_problems():
         try:
             explanation = snapshot.evaluator.explain(rule, customer_id)
         except CustomerNotFound:

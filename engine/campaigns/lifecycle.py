@@ -23,9 +23,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
+from engine.auth import audit
 from engine.campaigns.errors import CampaignNotFound, CampaignStateError
 from engine.campaigns.policy import Channel
-from engine.campaigns.templates import check_template
+from engine.campaigns.templates import TemplateError, check_template
 from engine.features.catalog import Catalog
 from engine.segments import dump_rule, parse_rule
 
@@ -53,7 +54,10 @@ def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
         raise ValueError("only e-mail campaigns have a subject")
     check_template(draft.template, catalog)
     if draft.subject:
-        check_template(draft.subject, catalog)
+        try:
+            check_template(draft.subject, catalog)
+        except TemplateError as error:
+            raise TemplateError(error.problems, part="subject") from None
     rule = None if draft.audience_rule is None else dump_rule(parse_rule(draft.audience_rule, catalog))
     return {
         "name": draft.name,
@@ -121,7 +125,12 @@ def _set_status(conn: Connection, campaign_id: int, status: str, extra: str = ""
     )
 
 
-def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None) -> datetime:
+def _audit(conn: Connection, actor: str, action: str, campaign_id: int, detail: dict[str, Any] | None = None) -> None:
+    """Record who moved the campaign, in the transaction that moves it."""
+    audit.record(conn, actor, f"campaign.{action}", f"campaign:{campaign_id}", detail)
+
+
+def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None, *, actor: str = "system") -> datetime:
     """Schedule a draft to launch at `at` (now when None); the launch sensor picks it up once due."""
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
@@ -132,46 +141,54 @@ def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None) 
             text("UPDATE campaigns SET status = 'scheduled', scheduled_at = :at, updated_at = now() WHERE id = :id"),
             {"at": when, "id": campaign_id},
         )
+        _audit(conn, actor, "scheduled", campaign_id, {"at": when.isoformat()})
     return when
 
 
-def unschedule_campaign(db: Engine, campaign_id: int) -> None:
+def unschedule_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> None:
     """Take a scheduled campaign that has not launched back to draft."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"scheduled"}, "unscheduled")
         _set_status(conn, campaign_id, "draft", ", scheduled_at = NULL")
+        _audit(conn, actor, "unscheduled", campaign_id)
 
 
-def pause_campaign(db: Engine, campaign_id: int) -> None:
+def pause_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> None:
     """Stop posting: senders put the campaign's queued messages back to pending as they reach them."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"sending"}, "paused")
         _set_status(conn, campaign_id, "paused")
+        _audit(conn, actor, "paused", campaign_id)
 
 
-def resume_campaign(db: Engine, campaign_id: int) -> None:
+def resume_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> None:
     """Post again: its pending messages are queued by the next `queue_due_messages` (quiet hours still apply)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"paused"}, "resumed")
         _set_status(conn, campaign_id, "sending")
+        _audit(conn, actor, "resumed", campaign_id)
 
 
-def cancel_campaign(db: Engine, campaign_id: int) -> int:
+def cancel_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> int:
     """Cancel; every message not yet posted is skipped with the reason. Returns how many were skipped now
     (queued ones already on the delivery stream are skipped by the sender that reaches them)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft", "scheduled", "sending", "paused"}, "cancelled")
         _set_status(conn, campaign_id, "cancelled", ", completed_at = now()")
-        return conn.execute(
+        skipped = conn.execute(
             text(
                 "UPDATE communication_log SET status = 'skipped', reason = :reason "
                 "WHERE campaign_id = :id AND status = 'pending'"
             ),
             {"id": campaign_id, "reason": CANCELLED},
         ).rowcount
+        _audit(conn, actor, "cancelled", campaign_id, {"skipped": skipped})
+        return skipped
 
 
-def retry_failed(db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None) -> int:
+def retry_failed(
+    db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None, actor: str = "system"
+) -> int:
     """A follow-up campaign, scheduled at `at` (now when None), re-sending to the failed recipients of a
     finished campaign; its id. `ValueError` when nothing failed."""
     with db.begin() as conn:
@@ -182,7 +199,7 @@ def retry_failed(db: Engine, campaign_id: int, *, created_by: int | None = None,
         ).scalar_one()
         if not failed:
             raise ValueError(f"campaign {campaign_id} has no failed messages to retry")
-        return int(
+        follow_up = int(
             conn.execute(
                 text(
                     "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, "
@@ -193,3 +210,5 @@ def retry_failed(db: Engine, campaign_id: int, *, created_by: int | None = None,
                 {"id": campaign_id, "created_by": created_by, "at": at or datetime.now(UTC)},
             ).scalar_one()
         )
+        _audit(conn, actor, "retried", campaign_id, {"follow_up": follow_up, "failed": failed})
+        return follow_up

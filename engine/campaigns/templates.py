@@ -66,8 +66,9 @@ class TemplateProblem:
 class TemplateError(ValueError):
     """A template that does not compile or names unknown variables; `problems` lists each one."""
 
-    def __init__(self, problems: Iterable[TemplateProblem]) -> None:
+    def __init__(self, problems: Iterable[TemplateProblem], part: str = "template") -> None:
         self.problems = tuple(problems)
+        self.part = part  # which of the campaign's templates: "template" (the message) or "subject"
         super().__init__("; ".join(str(problem) for problem in self.problems))
 
 

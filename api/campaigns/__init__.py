@@ -1,0 +1,1 @@
+"""Campaign routes: `/v1/campaigns/...`."""

@@ -1,0 +1,398 @@
+"""`/v1/campaigns/...`: campaigns from draft to completed, their previews, their communication log and
+their live progress.
+
+Reading needs a viewer; writing, moving a campaign through its lifecycle and previews (which show
+customers' messages) need a marketer. Routes are thin: the lifecycle lives in `engine.campaigns`. Saving
+checks the audience against the current snapshot's catalog and the templates for unknown variables and
+syntax errors (422 with positions); moving a campaign from a status that does not allow it is a 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from api.auth.schemas import error_responses
+from api.campaigns.schemas import (
+    CampaignChange,
+    CampaignIn,
+    CampaignOut,
+    MessageOut,
+    MessagesPage,
+    PreviewIn,
+    PreviewMessageOut,
+    PreviewOut,
+    ScheduleIn,
+    TimelineOut,
+    TimelinePointOut,
+)
+from api.deps import Db, Marketer, Viewer, rate_limit
+from api.errors import Conflict, NotFound, UnprocessableEntity
+from api.rules import checked_rule, rule_problems
+from api.snapshot import CurrentSnapshot, LiveSnapshot, loaded_snapshot
+from engine.campaigns import lifecycle
+from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
+from engine.campaigns.errors import CampaignNotFound, CampaignStateError
+from engine.campaigns.progress import Campaign, get_campaign, list_campaigns
+from engine.campaigns.templates import MessageTemplate, TemplateError, check_template, preview_messages
+from engine.features.catalog import Catalog, base_catalog
+from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
+from engine.segments.audience import members_frame
+from engine.segments.store import get_segment
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_responses(401, 403, 429))
+
+CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+FINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
+PROGRESS_INTERVAL_S = 1.0
+KEEP_ALIVE_S = 15.0
+
+
+class InvalidTemplate(UnprocessableEntity):
+    """A template that does not compile or names unknown variables; each problem with its line and column."""
+
+    error = "invalid_template"
+
+
+@contextmanager
+def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
+    """Answer the engine's refusals with the right status and what is wrong."""
+    try:
+        with rule_problems():
+            yield
+    except TemplateError as error:
+        raise InvalidTemplate(
+            [{"part": error.part, "line": p.line, "column": p.column, "message": p.message} for p in error.problems]
+        ) from None
+    except CampaignNotFound:
+        raise NotFound(f"there is no campaign {campaign_id}") from None
+    except CampaignStateError as error:
+        raise Conflict(str(error)) from None
+    except ValueError as error:
+        raise UnprocessableEntity(str(error)) from None
+
+
+def _catalog(request: Request) -> Catalog:
+    snapshot = loaded_snapshot(request.app)
+    return snapshot.catalog if snapshot else base_catalog()
+
+
+def _campaign(db: Db, campaign_id: int) -> Campaign:
+    with _campaign_errors(campaign_id):
+        return get_campaign(db, campaign_id)
+
+
+def _segment_rule(db: Db, segment_id: int) -> Any:
+    segment = get_segment(db, segment_id)
+    if segment is None:
+        raise UnprocessableEntity(f"there is no segment {segment_id}")
+    return segment.rule
+
+
+def _draft(body: CampaignIn, db: Db) -> lifecycle.CampaignDraft:
+    if body.segment_id is not None:
+        _segment_rule(db, body.segment_id)
+    return lifecycle.CampaignDraft(**body.model_dump())
+
+
+@router.get("", response_model=list[CampaignOut], dependencies=[rate_limit("read")], summary="Campaign history")
+def get_campaigns(
+    _: Viewer,
+    db: Db,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(CAMPAIGN_STATUSES)}")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[CampaignOut]:
+    """Campaigns newest first, each with its audience size and messages by status."""
+    if status is not None and status not in CAMPAIGN_STATUSES:
+        raise UnprocessableEntity(f"unknown status {status!r}; use one of {', '.join(CAMPAIGN_STATUSES)}")
+    return [CampaignOut.of(campaign) for campaign in list_campaigns(db, limit=limit, offset=offset, status=status)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignOut,
+    dependencies=[rate_limit("write")],
+    summary="Save a campaign as a draft",
+)
+def post_campaign(body: CampaignIn, user: Marketer, db: Db, request: Request) -> CampaignOut:
+    """Checks the audience rule against the catalog and the template (and subject) for unknown variables and
+    syntax errors, with the line and column of each problem (422), and saves a draft."""
+    with _campaign_errors():
+        campaign_id = lifecycle.create_campaign(db, _draft(body, db), _catalog(request), created_by=user.id)
+    return CampaignOut.of(get_campaign(db, campaign_id))
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    responses=error_responses(409),
+    dependencies=[rate_limit("read")],
+    summary="Preview an unsaved message for sample members",
+)
+def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot) -> PreviewOut:
+    """The audience's size on the current snapshot and the message (and subject) its first members would get;
+    a member whose message cannot be rendered shows why."""
+    if (body.segment_id is None) == (body.audience_rule is None):
+        raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
+    rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
+    return _preview(snapshot, rule, body.template, body.subject, body.sample_size)
+
+
+@router.get(
+    "/{campaign_id}",
+    response_model=CampaignOut,
+    responses=error_responses(404),
+    dependencies=[rate_limit("read")],
+    summary="Read a campaign",
+)
+def get_one_campaign(campaign_id: CampaignId, _: Viewer, db: Db) -> CampaignOut:
+    return CampaignOut.of(_campaign(db, campaign_id))
+
+
+@router.patch(
+    "/{campaign_id}",
+    response_model=CampaignOut,
+    responses=error_responses(404, 409),
+    dependencies=[rate_limit("write")],
+    summary="Change a draft",
+)
+def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, db: Db, request: Request) -> CampaignOut:
+    """Changes what is given and checks the result like saving does. Only drafts change (409 otherwise:
+    unschedule a scheduled campaign first)."""
+    current = _campaign(db, campaign_id)
+    given = body.model_dump(exclude_unset=True)
+    values = {name: getattr(current, name) for name in CampaignIn.model_fields} | given
+    if {"segment_id", "audience_rule"} & given.keys():
+        values["segment_id"], values["audience_rule"] = given.get("segment_id"), given.get("audience_rule")
+    values["subject"] = values["subject"] or None
+    with _campaign_errors(campaign_id):
+        draft = _draft(CampaignIn.model_validate(values), db)
+        lifecycle.update_campaign(db, campaign_id, draft, _catalog(request))
+    return CampaignOut.of(get_campaign(db, campaign_id))
+
+
+@router.delete(
+    "/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, 409),
+    dependencies=[rate_limit("write")],
+    summary="Delete a draft",
+)
+def remove_campaign(campaign_id: CampaignId, _: Marketer, db: Db) -> Response:
+    """Only drafts are deleted: anything that was launched stays, for its history (409)."""
+    with _campaign_errors(campaign_id):
+        lifecycle.delete_campaign(db, campaign_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{campaign_id}/preview",
+    response_model=PreviewOut,
+    responses=error_responses(404, 409),
+    dependencies=[rate_limit("read")],
+    summary="Preview a campaign's message for sample members",
+)
+def get_preview(
+    campaign_id: CampaignId,
+    _: Marketer,
+    db: Db,
+    snapshot: CurrentSnapshot,
+    sample_size: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> PreviewOut:
+    """Like the unsaved preview, for a saved campaign: a launched one on the rule it was frozen with."""
+    campaign = _campaign(db, campaign_id)
+    rule = campaign.frozen_rule or campaign.audience_rule
+    if rule is None and campaign.segment_id is not None:
+        rule = _segment_rule(db, campaign.segment_id)
+    return _preview(snapshot, rule, campaign.template, campaign.subject, sample_size)
+
+
+def _preview(snapshot: LiveSnapshot, rule: Any, template: str, subject: str | None, sample_size: int) -> PreviewOut:
+    with _campaign_errors():
+        members = members_frame(snapshot.evaluator, checked_rule(rule, snapshot.catalog))
+        message = check_template(template, snapshot.catalog)
+        subjects = _subjects(check_template(subject, snapshot.catalog) if subject else None, members, sample_size)
+    previews = preview_messages(message, members, sample_size)
+    return PreviewOut(
+        audience_size=members.height,
+        messages=[
+            PreviewMessageOut(customer_id=p.customer_id, message=p.message, subject=s, error=p.error)
+            for p, s in zip(previews, subjects, strict=True)
+        ],
+        snapshot_version=snapshot.version,
+    )
+
+
+def _subjects(subject: MessageTemplate | None, members: Any, sample_size: int) -> list[str | None]:
+    if subject is None:
+        return [None] * min(sample_size, members.height)
+    return [preview.message for preview in preview_messages(subject, members, sample_size)]
+
+
+def _transition(path: str, summary: str, doc: str, move: Callable[..., object]) -> None:
+    """A lifecycle route `POST /{id}/<path>` answering the campaign as it now stands."""
+
+    def route(campaign_id: CampaignId, user: Marketer, db: Db) -> CampaignOut:
+        with _campaign_errors(campaign_id):
+            move(db, campaign_id, actor=user.email)
+        return CampaignOut.of(get_campaign(db, campaign_id))
+
+    route.__doc__ = doc
+    router.post(
+        f"/{{campaign_id}}/{path}",
+        response_model=CampaignOut,
+        responses=error_responses(404, 409),
+        dependencies=[rate_limit("write")],
+        summary=summary,
+        name=f"{path}_campaign",
+    )(route)
+
+
+@router.post(
+    "/{campaign_id}/schedule",
+    response_model=CampaignOut,
+    responses=error_responses(404, 409),
+    dependencies=[rate_limit("write")],
+    summary="Schedule or launch a campaign",
+)
+def schedule(campaign_id: CampaignId, body: ScheduleIn, user: Marketer, db: Db) -> CampaignOut:
+    """Schedules a draft (or moves a scheduled campaign) to launch at `at`, or now when `at` is left out. The
+    launch freezes the rule and the audience: later changes to the segment or to customers do not change who
+    it goes to."""
+    with _campaign_errors(campaign_id):
+        lifecycle.schedule_campaign(db, campaign_id, body.at, actor=user.email)
+    return CampaignOut.of(get_campaign(db, campaign_id))
+
+
+_transition(
+    "unschedule",
+    "Take a scheduled campaign back to draft",
+    "Only a campaign that has not launched yet (409 otherwise).",
+    lifecycle.unschedule_campaign,
+)
+_transition(
+    "pause",
+    "Pause a sending campaign",
+    "Senders stop posting its messages; those not yet posted wait until it is resumed.",
+    lifecycle.pause_campaign,
+)
+_transition(
+    "resume",
+    "Resume a paused campaign",
+    "Its waiting messages are queued again (quiet hours still apply).",
+    lifecycle.resume_campaign,
+)
+_transition(
+    "cancel",
+    "Cancel a campaign",
+    "Every message not yet posted is skipped with the reason `campaign cancelled`; posted ones keep their fate.",
+    lifecycle.cancel_campaign,
+)
+
+
+@router.post(
+    "/{campaign_id}/retry-failed",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignOut,
+    responses=error_responses(404, 409),
+    dependencies=[rate_limit("write")],
+    summary="Retry the failed messages of a finished campaign",
+)
+def retry_the_failed(campaign_id: CampaignId, user: Marketer, db: Db) -> CampaignOut:
+    """Creates a follow-up campaign, linked to this one and launching now, that re-sends the same message to
+    the recipients whose message failed (and only them). 409 while the campaign is not finished; 422 when
+    nothing failed."""
+    with _campaign_errors(campaign_id):
+        follow_up = lifecycle.retry_failed(db, campaign_id, created_by=user.id, actor=user.email)
+    return CampaignOut.of(get_campaign(db, follow_up))
+
+
+@router.get(
+    "/{campaign_id}/messages",
+    response_model=MessagesPage,
+    responses=error_responses(404),
+    dependencies=[rate_limit("read")],
+    summary="A campaign's communication log, filtered, a page at a time",
+)
+def get_messages(
+    campaign_id: CampaignId,
+    _: Marketer,
+    db: Db,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(MESSAGE_STATUSES)}")] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    reason: Annotated[str | None, Query(min_length=1, max_length=200, description="Part of the reason")] = None,
+    cursor: Annotated[int, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> MessagesPage:
+    """Each recipient's message, its status, why it failed or was skipped, and when each step happened."""
+    if status is not None and status not in MESSAGE_STATUSES:
+        raise UnprocessableEntity(f"unknown status {status!r}; use one of {', '.join(MESSAGE_STATUSES)}")
+    _campaign(db, campaign_id)
+    where = MessageFilter(status=status, customer_id=customer_id, reason=reason)
+    rows = list_messages(db, campaign_id, where, after_id=cursor, limit=limit + 1)
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return MessagesPage(messages=[MessageOut.of(row) for row in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{campaign_id}/timeline",
+    response_model=TimelineOut,
+    responses=error_responses(404),
+    dependencies=[rate_limit("read")],
+    summary="A campaign's messages sent, delivered and failed over time",
+)
+def get_timeline(
+    campaign_id: CampaignId,
+    _: Viewer,
+    db: Db,
+    bucket_s: Annotated[int, Query(ge=1, le=86_400, description="Seconds per bucket")] = 60,
+) -> TimelineOut:
+    _campaign(db, campaign_id)
+    points = status_timeline(db, campaign_id, bucket_s)
+    return TimelineOut(bucket_s=bucket_s, points=[TimelinePointOut.of(point) for point in points])
+
+
+@router.get(
+    "/{campaign_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Progress events."}, **error_responses(404)},
+    dependencies=[rate_limit("read")],
+    summary="Live progress as server-sent events",
+)
+def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> StreamingResponse:
+    """A `progress` event (data: the campaign's status and message counts) now and whenever they change, a
+    keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
+    cancelled or failed."""
+    _campaign(db, campaign_id)
+    return StreamingResponse(
+        _progress_events(db, campaign_id, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _progress_events(db: Db, campaign_id: int, request: Request) -> AsyncIterator[bytes]:
+    last: dict[str, Any] | None = None
+    quiet_s = 0.0
+    while not await request.is_disconnected():
+        campaign = await asyncio.to_thread(get_campaign, db, campaign_id)
+        progress = {"status": campaign.status, "counts": {**asdict(campaign.counts), "total": campaign.counts.total}}
+        if progress != last:
+            yield b"event: progress\ndata: " + orjson.dumps(progress) + b"\n\n"
+            last, quiet_s = progress, 0.0
+        elif quiet_s >= KEEP_ALIVE_S:
+            yield b": keep-alive\n\n"
+            quiet_s = 0.0
+        if campaign.status in FINAL_STATUSES:
+            return
+        await asyncio.sleep(PROGRESS_INTERVAL_S)
+        quiet_s += PROGRESS_INTERVAL_S

@@ -1,0 +1,198 @@
+"""What the campaign routes take and answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.segments.schemas import RULE_DESCRIPTION
+from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
+from engine.campaigns.progress import Campaign, MessageCounts
+
+Channel = Literal["sms", "email"]
+TEMPLATE_DESCRIPTION = (
+    "The message, personalised with customer features: `Hi {{ first_name | default('there') }}, ...`. "
+    "Unknown variables and syntax errors are refused with their line and column."
+)
+
+
+class CampaignIn(BaseModel):
+    """A campaign to save as a draft: its audience is a saved segment or an inline rule, not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Win back big spenders",
+                    "channel": "sms",
+                    "template": "Hi {{ first_name | default('there') }}, here is 10% off on your next order!",
+                    "segment_id": 1,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
+    segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+
+
+class CampaignChange(BaseModel):
+    """What to change in a draft; what is left out stays. Giving `segment_id` or `audience_rule` replaces the
+    audience (the other one is cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    channel: Channel | None = None
+    template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
+    segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+
+
+class CountsOut(BaseModel):
+    """A campaign's messages by status."""
+
+    pending: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    skipped: int
+    total: int
+
+    @classmethod
+    def of(cls, counts: MessageCounts) -> CountsOut:
+        return cls(
+            pending=counts.pending,
+            queued=counts.queued,
+            sent=counts.sent,
+            delivered=counts.delivered,
+            failed=counts.failed,
+            skipped=counts.skipped,
+            total=counts.total,
+        )
+
+
+class CampaignOut(BaseModel):
+    """A campaign with its message counts; `frozen_rule`, `snapshot_version` and `audience_size` are set at
+    launch, `parent_campaign_id` on a "retry the failed" follow-up."""
+
+    id: int
+    name: str
+    channel: str
+    template: str
+    subject: str | None
+    segment_id: int | None
+    audience_rule: Any
+    frozen_rule: Any
+    snapshot_version: str | None
+    audience_size: int | None
+    status: str
+    failure_reason: str | None
+    scheduled_at: datetime | None
+    launched_at: datetime | None
+    completed_at: datetime | None
+    created_by: int | None
+    parent_campaign_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    counts: CountsOut
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignOut:
+        fields = {name: getattr(campaign, name) for name in cls.model_fields if name != "counts"}
+        return cls(**fields, counts=CountsOut.of(campaign.counts))
+
+
+class PreviewIn(BaseModel):
+    """An unsaved message and audience to preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    subject: str | None = Field(None, min_length=1, max_length=500)
+    segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+    sample_size: int = Field(5, ge=1, le=50)
+
+
+class PreviewMessageOut(BaseModel):
+    """What one sample member would get, or why it cannot be rendered for them."""
+
+    customer_id: int
+    message: str | None
+    subject: str | None
+    error: str | None
+
+
+class PreviewOut(BaseModel):
+    """The audience's size on the current snapshot and the messages of its first members."""
+
+    audience_size: int
+    messages: list[PreviewMessageOut]
+    snapshot_version: int
+
+
+class ScheduleIn(BaseModel):
+    """When to launch; omitted or null means now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime | None = Field(None, description="An ISO 8601 time with its zone.")
+
+
+class MessageOut(BaseModel):
+    """One recipient's row of the communication log."""
+
+    id: int
+    customer_id: int
+    channel: str
+    address: str | None
+    message: str | None
+    subject: str | None
+    status: str
+    reason: str | None
+    vendor_message_id: str | None
+    attempts: int
+    created_at: datetime
+    queued_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+    @classmethod
+    def of(cls, message: LoggedMessage) -> MessageOut:
+        return cls.model_validate(message, from_attributes=True)
+
+
+class MessagesPage(BaseModel):
+    """A page of the communication log; pass `next_cursor` as `cursor` for the next (null on the last)."""
+
+    messages: list[MessageOut]
+    next_cursor: int | None
+
+
+class TimelinePointOut(BaseModel):
+    at: datetime
+    sent: int
+    delivered: int
+    failed: int
+
+    @classmethod
+    def of(cls, point: TimelinePoint) -> TimelinePointOut:
+        return cls(at=point.at, sent=point.sent, delivered=point.delivered, failed=point.failed)
+
+
+class TimelineOut(BaseModel):
+    """Messages sent, delivered and failed per bucket of `bucket_s` seconds, oldest first."""
+
+    bucket_s: int
+    points: list[TimelinePointOut]

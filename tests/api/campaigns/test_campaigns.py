@@ -1,0 +1,279 @@
+"""Campaigns through the API: drafts checked on saving, previews, the lifecycle, the communication log,
+"retry the failed", and who may do what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from engine.auth.audit import list_entries
+from engine.features.snapshot import Snapshot
+from tests.api.campaigns.conftest import OFFER, create, launch_now
+from tests.api.segments import data
+from tests.fixtures.users import auth_headers
+
+pytestmark = pytest.mark.usefixtures("published")
+
+
+def test_a_saved_draft_is_read_back_and_listed_newest_first(client: TestClient, marketer: dict[str, str]) -> None:
+    first = create(client, marketer, name="First")
+    create(client, marketer, name="Second", audience_rule=None, segment_id=_segment(client, marketer))
+
+    assert first["status"] == "draft"
+    assert first["counts"]["total"] == 0
+    assert client.get(f"/v1/campaigns/{first['id']}", headers=marketer).json()["template"] == OFFER
+    listed = client.get("/v1/campaigns", headers=marketer).json()
+    assert [campaign["name"] for campaign in listed] == ["Second", "First"]
+    assert listed[0]["segment_id"] is not None
+    assert listed[0]["audience_rule"] is None
+
+
+def test_template_problems_are_refused_with_their_position(client: TestClient, marketer: dict[str, str]) -> None:
+    body = {"name": "Oops", "channel": "email", "audience_rule": data.BIG_SPENDERS}
+    unknown = client.post(
+        "/v1/campaigns", json={**body, "template": "Hi\n  {{ frist_name }}!", "subject": "Hi"}, headers=marketer
+    )
+    broken_subject = client.post(
+        "/v1/campaigns", json={**body, "template": OFFER, "subject": "Hi {{ first_name "}, headers=marketer
+    )
+
+    assert unknown.status_code == 422
+    assert unknown.json()["error"] == "invalid_template"
+    [problem] = unknown.json()["detail"]
+    assert (problem["part"], problem["line"], problem["column"]) == ("template", 2, 6)
+    assert "first_name" in problem["message"]  # the suggestion
+    assert broken_subject.status_code == 422
+    assert broken_subject.json()["detail"][0]["part"] == "subject"
+    assert client.get("/v1/campaigns", headers=marketer).json() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "words"),
+    [
+        ({"audience_rule": {"field": "total_spned", "op": ">", "value": 1}}, "invalid_rule", "total_spned"),
+        ({"segment_id": 999_999}, "invalid_request", "no segment 999999"),
+        ({"audience_rule": None}, "invalid_request", "either a segment_id or an audience_rule"),
+        ({"subject": "Hello"}, "invalid_request", "only e-mail campaigns have a subject"),
+        ({"channel": "fax"}, "invalid_request", "channel"),
+    ],
+)
+def test_an_unusable_campaign_is_refused_naming_the_problem(
+    client: TestClient, marketer: dict[str, str], changes: dict[str, object], error: str, words: str
+) -> None:
+    body = {"name": "Diwali offer", "channel": "sms", "template": OFFER, "audience_rule": data.BIG_SPENDERS}
+
+    response = client.post("/v1/campaigns", json={**body, **changes}, headers=marketer)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == error
+    assert words in str(response.json()["detail"])
+
+
+def test_a_draft_changes_until_it_is_scheduled(client: TestClient, marketer: dict[str, str]) -> None:
+    campaign = create(client, marketer)
+    url = f"/v1/campaigns/{campaign['id']}"
+    segment_id = _segment(client, marketer)
+
+    changed = client.patch(url, json={"template": "Hello {{ city }}", "segment_id": segment_id}, headers=marketer)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["template"] == "Hello {{ city }}"
+    assert (changed.json()["segment_id"], changed.json()["audience_rule"]) == (segment_id, None)
+    assert changed.json()["name"] == "Diwali offer"
+    bad = client.patch(url, json={"template": "{{ nope }}"}, headers=marketer)
+    assert bad.status_code == 422
+    assert client.get(url, headers=marketer).json()["template"] == "Hello {{ city }}"
+
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert client.post(f"{url}/schedule", json={"at": later}, headers=marketer).json()["status"] == "scheduled"
+    refused = client.patch(url, json={"name": "Renamed"}, headers=marketer)
+    assert refused.status_code == 409
+    assert "scheduled" in refused.json()["detail"]
+    assert client.delete(url, headers=marketer).status_code == 409
+    assert client.post(f"{url}/unschedule", headers=marketer).json()["status"] == "draft"
+    assert client.delete(url, headers=marketer).status_code == 204
+    assert client.get(url, headers=marketer).status_code == 404
+
+
+def test_a_schedule_time_needs_its_zone(client: TestClient, marketer: dict[str, str]) -> None:
+    campaign = create(client, marketer)
+
+    response = client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={"at": "2030-01-01T10:00:00"},
+                           headers=marketer)  # fmt: skip
+
+    assert response.status_code == 422
+    assert client.get(f"/v1/campaigns/{campaign['id']}", headers=marketer).json()["status"] == "draft"
+
+
+def test_a_preview_renders_the_message_for_sample_members(client: TestClient, marketer: dict[str, str]) -> None:
+    body = {
+        "template": "Hi {{ first_name }}, you live in {{ city }}.",
+        "subject": "{{ first_name }}, a gift",
+        "audience_rule": data.BIG_SPENDERS,
+        "sample_size": 2,
+    }
+
+    preview = client.post("/v1/campaigns/preview", json=body, headers=marketer)
+
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["audience_size"] == 3
+    assert preview.json()["messages"] == [
+        {"customer_id": 1, "message": "Hi Ada, you live in London.", "subject": "Ada, a gift", "error": None},
+        {"customer_id": 4, "message": "Hi Sam, you live in Mumbai.", "subject": "Sam, a gift", "error": None},
+    ]
+    saved = create(client, marketer, template="{{ first_name | default('friend') }}!", audience_rule=data.RECENT_BUYERS)
+    messages = client.get(f"/v1/campaigns/{saved['id']}/preview", headers=marketer).json()["messages"]
+    assert [message["message"] for message in messages] == ["Ada!", "Noor!"]
+
+
+def test_the_lifecycle_from_launch_to_cancel(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = create(client, marketer)
+    url = f"/v1/campaigns/{campaign['id']}"
+    assert client.post(f"{url}/pause", headers=marketer).status_code == 409
+
+    assert client.post(f"{url}/schedule", json={}, headers=marketer).json()["status"] == "scheduled"
+    launch_now(database, redis_client, campaign["id"])
+    sending = client.get(url, headers=marketer).json()
+    assert (sending["status"], sending["audience_size"], sending["counts"]["queued"]) == ("sending", 3, 3)
+    assert sending["frozen_rule"] == data.BIG_SPENDERS
+
+    assert client.post(f"{url}/pause", headers=marketer).json()["status"] == "paused"
+    assert client.post(f"{url}/resume", headers=marketer).json()["status"] == "sending"
+    cancelled = client.post(f"{url}/cancel", headers=marketer).json()
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["completed_at"] is not None
+
+    target = f"campaign:{campaign['id']}"
+    actions = [entry.action for entry in list_entries(database, limit=20) if entry.target == target]
+    assert actions == ["campaign.cancelled", "campaign.resumed", "campaign.paused", "campaign.scheduled"]
+    assert {entry.actor for entry in list_entries(database, limit=20)} >= {"marketer@shop.example"}
+
+
+def test_the_communication_log_is_filtered_and_paged(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    url = f"/v1/campaigns/{campaign['id']}"
+    _settle(database, campaign["id"], failed={4: "invalid number"})
+
+    first = client.get(f"{url}/messages", params={"limit": 2}, headers=marketer).json()
+    rest = client.get(f"{url}/messages", params={"limit": 2, "cursor": first["next_cursor"]}, headers=marketer).json()
+    failed = client.get(f"{url}/messages", params={"status": "failed"}, headers=marketer).json()["messages"]
+    by_reason = client.get(f"{url}/messages", params={"reason": "INVALID"}, headers=marketer).json()["messages"]
+    one = client.get(f"{url}/messages", params={"customer_id": 5}, headers=marketer).json()["messages"]
+
+    assert [m["customer_id"] for m in first["messages"] + rest["messages"]] == [1, 4, 5]
+    assert rest["next_cursor"] is None
+    assert (
+        [(m["customer_id"], m["reason"]) for m in failed]
+        == [(4, "invalid number")]
+        == [(m["customer_id"], m["reason"]) for m in by_reason]
+    )
+    assert one[0]["status"] == "delivered"
+    assert one[0]["message"] == "Hi Noor, here is 10% off!"
+    assert client.get(f"{url}/messages", params={"status": "lost"}, headers=marketer).status_code == 422
+
+
+def test_the_timeline_counts_each_step_in_its_bucket(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    _settle(database, campaign["id"], failed={4: "invalid number"})
+
+    points = client.get(f"/v1/campaigns/{campaign['id']}/timeline", params={"bucket_s": 3600}, headers=marketer)
+
+    totals = [(p["sent"], p["delivered"], p["failed"]) for p in points.json()["points"]]
+    assert [sum(column) for column in zip(*totals, strict=True)] == [3, 2, 1]
+
+
+def test_retry_the_failed_goes_only_to_the_failed(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    url = f"/v1/campaigns/{campaign['id']}"
+    assert client.post(f"{url}/retry-failed", headers=marketer).status_code == 409  # still sending
+    _settle(database, campaign["id"], failed={1: "timeout", 5: "carrier rejected"}, complete=True)
+
+    follow_up = client.post(f"{url}/retry-failed", headers=marketer)
+    assert follow_up.status_code == 201, follow_up.text
+    assert (follow_up.json()["parent_campaign_id"], follow_up.json()["status"]) == (campaign["id"], "scheduled")
+    launch_now(database, redis_client, follow_up.json()["id"])
+    messages = client.get(f"/v1/campaigns/{follow_up.json()['id']}/messages", headers=marketer).json()["messages"]
+    assert [message["customer_id"] for message in messages] == [1, 5]
+
+
+def test_retry_is_refused_when_nothing_failed(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    _settle(database, campaign["id"], failed={}, complete=True)
+
+    response = client.post(f"/v1/campaigns/{campaign['id']}/retry-failed", headers=marketer)
+
+    assert response.status_code == 422
+    assert "no failed messages" in response.json()["detail"]
+
+
+def test_viewers_read_and_only_marketers_change(client: TestClient, marketer: dict[str, str], database: Engine) -> None:
+    campaign = create(client, marketer)
+    viewer = auth_headers(database, "viewer", "viewer@shop.example")
+    analyst = auth_headers(database, "analyst", "analyst@shop.example")
+    body = {"name": "Mine", "channel": "sms", "template": OFFER, "audience_rule": data.BIG_SPENDERS}
+
+    assert client.get("/v1/campaigns", headers=viewer).status_code == 200
+    assert client.get(f"/v1/campaigns/{campaign['id']}", headers=viewer).status_code == 200
+    assert client.post("/v1/campaigns", json=body, headers=analyst).status_code == 403
+    assert client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={}, headers=analyst).status_code == 403
+    assert client.get(f"/v1/campaigns/{campaign['id']}/messages", headers=viewer).status_code == 403
+
+
+def test_an_unknown_campaign_is_404(client: TestClient, marketer: dict[str, str], published: Snapshot) -> None:
+    for method, path in [("GET", ""), ("GET", "/messages"), ("POST", "/cancel"), ("GET", "/events")]:
+        response = client.request(method, f"/v1/campaigns/424242{path}", headers=marketer)
+        assert response.status_code == 404, path
+        assert "424242" in response.json()["detail"]
+
+
+def _segment(client: TestClient, headers: dict[str, str]) -> int:
+    body = {"name": f"Big spenders {datetime.now(UTC).timestamp()}", "rule": data.BIG_SPENDERS}
+    response = client.post("/v1/segments", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    segment_id: int = response.json()["id"]
+    return segment_id
+
+
+def _launched(
+    client: TestClient, headers: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> dict[str, Any]:
+    campaign = create(client, headers)
+    client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={}, headers=headers)
+    launch_now(database, redis_client, campaign["id"])
+    return campaign
+
+
+def _settle(db: Engine, campaign_id: object, *, failed: dict[int, str], complete: bool = False) -> None:
+    """Every message sent; those in `failed` failed with their reason, the others delivered."""
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE communication_log SET status = 'delivered', sent_at = now(), delivered_at = now() "
+                "WHERE campaign_id = :id"
+            ),
+            {"id": campaign_id},
+        )
+        for customer_id, reason in failed.items():
+            conn.execute(
+                text(
+                    "UPDATE communication_log SET status = 'failed', reason = :reason, delivered_at = NULL, "
+                    "failed_at = now() WHERE campaign_id = :id AND customer_id = :customer_id"
+                ),
+                {"id": campaign_id, "customer_id": customer_id, "reason": reason},
+            )
+        if complete:
+            conn.execute(text("UPDATE campaigns SET status = 'completed' WHERE id = :id"), {"id": campaign_id})
