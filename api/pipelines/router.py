@@ -16,7 +16,7 @@ from api.auth.schemas import error_responses
 from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
 from api.errors import Conflict
 from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus, StreamOut
-from api.pipelines.status import stream_states, waiting_dead_letters
+from api.pipelines.status import stream_states
 from engine.auth import audit
 from engine.features.snapshot import snapshot_info
 from engine.ingest import deadletters
@@ -35,7 +35,7 @@ def get_status(_: Analyst, db: Db, redis_client: RedisClient, settings: AppSetti
     return PipelinesStatus(
         checked_at=now,
         streams=[StreamOut.of(state) for state in stream_states(redis_client, settings, now)],
-        dead_letters_waiting=waiting_dead_letters(db),
+        dead_letters_waiting=deadletters.waiting_dead_letters(db),
         snapshot=SnapshotStatus.of(info, now) if info else None,
     )
 

@@ -1,5 +1,5 @@
-"""What the Pipelines page shows, gathered from Redis and Postgres: each stream's backlog and lag, the dead
-letters waiting, and the newest feature snapshot.
+"""What the Pipelines page shows about the streams: each stream's backlog and lag (the dead letters and the
+newest feature snapshot come from their own engine modules).
 
 A stream's lag is the age of its oldest entry: acknowledged entries are deleted (`engine.streams`), so the
 oldest one left is the oldest piece of work not yet done.
@@ -12,14 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, func, select
 
 from engine import streams
 from engine.ai import queue as ai_queue
 from engine.campaigns import queue as delivery_queue
 from engine.campaigns import receipts
 from engine.ingest import consumer
-from engine.schema import ingest_dead_letters
 from engine.settings import Settings
 
 # (stream name, consumer group): every stream of the product, in the order data flows through them.
@@ -54,9 +52,3 @@ def _stream_state(client: redis.Redis, key: str, name: str, group: str, now: dat
         oldest_at = datetime.fromtimestamp(milliseconds / 1000, UTC)
     lag = max((now - oldest_at).total_seconds(), 0.0) if oldest_at else None
     return StreamState(name, group, backlog.undelivered, backlog.pending, oldest_at, lag)
-
-
-def waiting_dead_letters(db: Engine) -> int:
-    """Dead letters not replayed yet."""
-    with db.connect() as conn:
-        return int(conn.scalar(select(func.count()).where(ingest_dead_letters.c.replayed_at.is_(None))) or 0)

@@ -51,6 +51,12 @@ def list_dead_letters(db: Engine, include_replayed: bool = False, limit: int = 1
         return [DeadLetter(*row) for row in conn.execute(query)]
 
 
+def waiting_dead_letters(db: Engine) -> int:
+    """How many dead letters have not been replayed yet."""
+    with db.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(ingest_dead_letters.c.replayed_at.is_(None))) or 0)
+
+
 def get_dead_letter(db: Engine, letter_id: int) -> DeadLetter | None:
     with db.connect() as conn:
         row = conn.execute(select(*ingest_dead_letters.c).where(ingest_dead_letters.c.id == letter_id)).one_or_none()
