@@ -3,7 +3,8 @@
 `xeno up` starts one; more can run side by side (on this machine or others), since senders and appliers
 share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
 second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
-campaigns whose messages are all final. SIGTERM or SIGINT stops it after the requests in flight finish.
+campaigns whose messages are all final; and every ten seconds, record notifications (`engine.notifications`) and
+post the webhooks due. SIGTERM or SIGINT stops it after the requests in flight finish.
 The README ("Who runs what, and why") says why this is a worker and not a Dagster job.
 """
 
@@ -26,12 +27,15 @@ from engine.campaigns.receipts import ReceiptReport, drain_receipts
 from engine.campaigns.sender import run_sender
 from engine.connections import get_engine, get_redis
 from engine.ingest.consumer import default_consumer_name
+from engine.notifications.outbound import post_due_webhooks
+from engine.notifications.watch import watch_once
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 PARTS = ("sender", "receipts", "housekeeping")
 HOUSEKEEPING_INTERVAL_S = 1.0
+NOTIFY_INTERVAL_S = 10.0
 RECEIPTS_BLOCK_MS = 500
 
 
@@ -75,6 +79,21 @@ async def _keep_house(db: Engine, client: redis.Redis, settings: Settings, stop:
             log.info("campaign %d completed", campaign_id)
 
 
+async def _notify(db: Engine, settings: Settings, stop: asyncio.Event) -> None:
+    while not await _stopped(stop, NOTIFY_INTERVAL_S):
+        now = datetime.now(UTC)
+        try:
+            recorded = await asyncio.to_thread(watch_once, db, settings, now)
+            posted = await asyncio.to_thread(post_due_webhooks, db, settings, now, NOTIFY_INTERVAL_S)
+        except Exception:  # a failed round must not stop delivery; the next one tries again
+            log.exception("notifications: this round failed")
+            continue
+        if recorded:
+            log.info("notifications: %d recorded", len(recorded))
+        if posted.delivered or posted.gave_up:
+            log.info("notification webhooks: %s", posted)
+
+
 async def _send(db: Engine, client: redis.Redis, settings: Settings, consumer: str, stop: asyncio.Event) -> None:
     report = await run_sender(db, client, settings, consumer=consumer, stop=stop)
     log.info("sender stopped: %s", report)
@@ -97,6 +116,7 @@ async def serve(
         jobs.append(_apply_receipts(db, client, settings, consumer, stopping))
     if "housekeeping" in parts:
         jobs.append(_keep_house(db, client, settings, stopping))
+        jobs.append(_notify(db, settings, stopping))
     log.info("delivery worker %s running: %s", consumer, ", ".join(part for part in PARTS if part in parts))
     await asyncio.gather(*jobs)
 

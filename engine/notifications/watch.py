@@ -1,0 +1,201 @@
+"""Finding what needs people: one idempotent scan, run every few seconds by the delivery worker.
+
+Each event is recorded once under a key that names it, so scanning again (or two workers scanning at
+once) adds nothing:
+
+    campaign_completed  campaign:<id>:completed          marketers and up, and the campaign's creator
+    campaign_failed     campaign:<id>:failed             marketers and up, and the campaign's creator
+    delivery_failures   campaign:<id>:delivery_failures  more than `notify_failure_rate` of the campaign's
+                                                         delivered-or-failed messages failed, counted once at
+                                                         least `notify_failure_min` are; same audience
+    dead_letters        dead_letters:<newest id>         new ingest dead letters since the last notice;
+                                                         analysts and up
+    snapshot_stale      snapshot_stale:<version>         the newest feature snapshot is older than
+                                                         `notify_snapshot_stale_s`; analysts and up
+
+Campaign and delivery events also go to the outbound webhook (`outbound`), in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+
+from engine.auth.roles import Role
+from engine.campaigns.progress import MessageCounts, message_counts
+from engine.features.snapshot import snapshot_info
+from engine.notifications import outbound
+from engine.notifications.store import Kind, NewNotification, record
+from engine.schema import notifications
+from engine.settings import Settings
+
+FINISHED = """
+SELECT c.id, c.name, c.status, c.failure_reason, c.created_by FROM campaigns c
+WHERE c.status IN ('completed', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || ':' || c.status)
+ORDER BY c.id
+"""
+
+# Sending campaigns, and completed ones not yet announced (so their last receipts are counted once more).
+# (`\\:` keeps SQLAlchemy from reading `:completed` as a parameter.)
+FAILURE_CANDIDATES = """
+SELECT c.id, c.name, c.created_by FROM campaigns c
+WHERE (c.status IN ('sending', 'paused')
+       OR (c.status = 'completed'
+           AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || '\\:completed')))
+  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || '\\:delivery_failures')
+ORDER BY c.id
+"""
+
+NEW_DEAD_LETTERS = """
+SELECT count(*) FILTER (WHERE id > :after), max(id), count(*) FILTER (WHERE replayed_at IS NULL)
+FROM ingest_dead_letters
+"""
+
+
+def notify(db: Engine, settings: Settings, new: NewNotification, at: datetime) -> int | None:
+    """Record the event and queue its webhook in one transaction; its id, or None if it was already known."""
+    with db.begin() as conn:
+        notification_id = record(conn, new, at)
+        if notification_id is not None:
+            outbound.enqueue(conn, settings, notification_id, new, at)
+    return notification_id
+
+
+def watch_once(db: Engine, settings: Settings, now: datetime) -> list[int]:
+    """Scan for every kind of event once; the ids of the notifications it recorded."""
+    found = [
+        *_delivery_failures(db, settings),
+        *_finished_campaigns(db),
+        *_dead_letters(db),
+        *_stale_snapshot(db, settings, now),
+    ]
+    return [notification_id for new in found if (notification_id := notify(db, settings, new, now)) is not None]
+
+
+def _campaign_notice(row: Any, kind: Kind, **fields: Any) -> NewNotification:
+    return NewNotification(
+        kind=kind,
+        dedupe_key=f"campaign:{row.id}:{kind.removeprefix('campaign_')}",
+        min_role=Role.marketer,
+        campaign_id=row.id,
+        user_id=row.created_by,
+        **fields,
+    )
+
+
+def _tally(counts: MessageCounts) -> dict[str, int]:
+    return {"delivered": counts.delivered, "failed": counts.failed, "skipped": counts.skipped, "total": counts.total}
+
+
+def _finished_campaigns(db: Engine) -> list[NewNotification]:
+    with db.connect() as conn:
+        rows = conn.execute(text(FINISHED)).all()
+    found = []
+    for row in rows:
+        counts = message_counts(db, row.id)
+        if row.status == "failed":
+            found.append(
+                _campaign_notice(
+                    row,
+                    "campaign_failed",
+                    severity="error",
+                    title=f"Campaign “{row.name}” failed",
+                    body=row.failure_reason or "The campaign failed without a reason.",
+                    detail={"reason": row.failure_reason, **_tally(counts)},
+                )
+            )
+        else:
+            found.append(
+                _campaign_notice(
+                    row,
+                    "campaign_completed",
+                    severity="info",
+                    title=f"Campaign “{row.name}” completed",
+                    body=f"{counts.delivered:,} delivered, {counts.failed:,} failed and {counts.skipped:,} skipped "
+                    f"of {counts.total:,} recipients.",
+                    detail=_tally(counts),
+                )
+            )
+    return found
+
+
+def _delivery_failures(db: Engine, settings: Settings) -> list[NewNotification]:
+    with db.connect() as conn:
+        rows = conn.execute(text(FAILURE_CANDIDATES)).all()
+    found = []
+    for row in rows:
+        counts = message_counts(db, row.id)
+        finished = counts.delivered + counts.failed
+        if finished < settings.notify_failure_min or counts.failed <= settings.notify_failure_rate * finished:
+            continue
+        share = counts.failed / finished
+        found.append(
+            _campaign_notice(
+                row,
+                "delivery_failures",
+                severity="warning",
+                title=f"Campaign “{row.name}”: {share:.0%} of messages failed",
+                body=f"{counts.failed:,} of {finished:,} messages delivered or failed so far have failed "
+                f"(the threshold is {settings.notify_failure_rate:.0%}); the failed ones keep their reasons in the "
+                "communication log.",
+                detail={**_tally(counts), "failure_rate": round(share, 4)},
+            )
+        )
+    return found
+
+
+def _dead_letters(db: Engine) -> list[NewNotification]:
+    with db.connect() as conn:
+        last = conn.scalar(
+            select(notifications.c.detail)
+            .where(notifications.c.kind == "dead_letters")
+            .order_by(notifications.c.id.desc())
+            .limit(1)
+        )
+        after = int(last["through_id"]) if last else 0
+        new, through, waiting = conn.execute(text(NEW_DEAD_LETTERS), {"after": after}).one()
+    if not new:
+        return []
+    return [
+        NewNotification(
+            kind="dead_letters",
+            severity="warning",
+            title=f"{new:,} ingest {'entry' if new == 1 else 'entries'} dead-lettered",
+            body=f"{new:,} new ingest {'entry' if new == 1 else 'entries'} could not be applied; {waiting:,} "
+            "dead letters wait for a replay. See GET /v1/pipelines/dead-letters for the errors.",
+            dedupe_key=f"dead_letters:{through}",
+            min_role=Role.analyst,
+            detail={"new": new, "through_id": through, "waiting": waiting},
+        )
+    ]
+
+
+def _stale_snapshot(db: Engine, settings: Settings, now: datetime) -> list[NewNotification]:
+    info = snapshot_info(db)
+    if info is None:
+        return []
+    age_s = (now - info.created_at).total_seconds()
+    if age_s <= settings.notify_snapshot_stale_s:
+        return []
+    return [
+        NewNotification(
+            kind="snapshot_stale",
+            severity="warning",
+            title=f"Feature snapshot v{info.version} is {_duration(age_s)} old",
+            body=f"The newest customer feature snapshot (v{info.version}) was published {_duration(age_s)} ago; "
+            "the hourly refresh should have replaced it. Check refresh_customer_features_job in Dagster.",
+            dedupe_key=f"snapshot_stale:{info.version}",
+            min_role=Role.analyst,
+            detail={"version": info.version, "published_at": info.created_at.isoformat(), "age_s": round(age_s)},
+        )
+    ]
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
