@@ -20,6 +20,7 @@ from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
+from api.notifications.router import router as notifications_router
 from api.pipelines.router import router as pipelines_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
@@ -59,6 +60,7 @@ def create_app() -> FastAPI:
     app.include_router(campaigns_router)
     app.include_router(ai_router)
     app.include_router(pipelines_router)
+    app.include_router(notifications_router)
     document_roles(app)
     openapi.install(app)
     return app
