@@ -1,14 +1,18 @@
 """The local provider: plain logic, no network and no model, always available and the fallback of the others.
 
 Rules come from the plain-language reader (`engine.ai.language`); messages from the pattern composer
-(`engine.ai.messages.compose`). Both are deterministic, so a repair request gets the same answer: the
-reader only ever builds rules from the catalog it is given.
+(`engine.ai.messages.compose`); insights from the facts composer (`engine.ai.insights.compose`). All are
+deterministic, so a repair request gets the same answer: the reader only ever builds rules from the
+catalog it is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from engine.ai.insights.compose import compose_insights
+from engine.ai.insights.facts import Fact
 from engine.ai.language import parse_text
 from engine.ai.messages.brief import MessageBrief, MessageDrafts
 from engine.ai.messages.compose import compose_messages
@@ -26,3 +30,6 @@ class LocalProvider(TextProvider):
 
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
         return compose_messages(brief)
+
+    def phrase_insights(self, facts: Sequence[Fact], repair: Repair | None = None) -> tuple[str, ...]:
+        return compose_insights(facts)

@@ -10,15 +10,20 @@ an HTTP error) is `ProviderUnavailable`, so the caller can fall back to the loca
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import openai
 from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageParam
 
 from engine.ai.errors import CannotExpress, InvalidOutput, ProviderUnavailable
+from engine.ai.insights.facts import Fact
 from engine.ai.messages.brief import DraftMessage, MessageBrief, MessageDrafts
 from engine.ai.prompts import (
+    INSIGHT_RULES,
     drop_nulls,
+    insight_answer_schema,
+    insight_user_prompt,
     message_answer_schema,
     message_system_prompt,
     message_user_prompt,
@@ -64,7 +69,9 @@ class OpenAICompatibleProvider(TextProvider):
         return drop_nulls(answer["rule"])
 
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
-        conversation = self._conversation(message_system_prompt(brief), message_user_prompt(brief), repair)
+        conversation = self._conversation(
+            message_system_prompt(brief), message_user_prompt(brief), repair, "a valid set of message variants"
+        )
         message = self._complete(conversation, "message_variants", message_answer_schema(len(brief.tones)))
         if message.refusal:
             raise ProviderUnavailable(self.name, f"the model declined: {message.refusal}")
@@ -81,8 +88,24 @@ class OpenAICompatibleProvider(TextProvider):
             raise InvalidOutput(raw, f"every variant needs {missing}") from None
         return MessageDrafts(drafts)
 
+    def phrase_insights(self, facts: Sequence[Fact], repair: Repair | None = None) -> tuple[str, ...]:
+        conversation = self._conversation(INSIGHT_RULES, insight_user_prompt(facts), repair, "a valid set of insights")
+        message = self._complete(conversation, "campaign_insights", insight_answer_schema())
+        if message.refusal:
+            raise ProviderUnavailable(self.name, f"the model declined: {message.refusal}")
+        raw = message.content or ""
+        answer = _decoded(raw)
+        insights = answer.get("insights") if isinstance(answer, dict) else None
+        if not isinstance(insights, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("text"), str) for item in insights
+        ):
+            raise InvalidOutput(raw, 'the answer must be an object with a list of "insights", each with a "text"')
+        return tuple(item["text"].strip() for item in insights)
+
     @staticmethod
-    def _conversation(system: str, user: str, repair: Repair | None) -> list[ChatCompletionMessageParam]:
+    def _conversation(
+        system: str, user: str, repair: Repair | None, answer: str = "a valid rule"
+    ) -> list[ChatCompletionMessageParam]:
         conversation: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": system},
             {"role": "user", "content": user},
@@ -90,7 +113,7 @@ class OpenAICompatibleProvider(TextProvider):
         if repair is not None:
             conversation += [
                 {"role": "assistant", "content": repair.previous},
-                {"role": "user", "content": repair_prompt(repair.problems)},
+                {"role": "user", "content": repair_prompt(repair.problems, answer)},
             ]
         return conversation
 

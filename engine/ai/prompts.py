@@ -5,6 +5,9 @@ The rule schema is the rule language's own (`rule_json_schema`), wrapped in an o
 decline instead of inventing) and made strict: every property required, optional ones nullable, no
 defaults. Field names are constrained to the catalog's. The system prompt lists the catalog (name, type,
 meaning, operators, examples) so the model knows what each field holds.
+
+For insights the model is given the computed facts with their printed values and must write every number
+as a placeholder naming one of them; it never sees a way to state a number of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from engine.ai.insights.facts import Fact
 from engine.ai.language.lexicon import KNOWN_EVENTS
 from engine.ai.messages.brief import MessageBrief
 from engine.features.catalog import Catalog
@@ -124,9 +128,9 @@ def rule_system_prompt(catalog: Catalog, events: Sequence[str] = KNOWN_EVENTS) -
     )
 
 
-def repair_prompt(problems: Sequence[str]) -> str:
+def repair_prompt(problems: Sequence[str], answer: str = "a valid rule") -> str:
     listed = "\n".join(f"- {problem}" for problem in problems)
-    return f"That answer is not a valid rule:\n{listed}\nAnswer again, in the same JSON form, with the problems fixed."
+    return f"That answer is not {answer}:\n{listed}\nAnswer again, in the same JSON form, with the problems fixed."
 
 
 def message_answer_schema(variants: int) -> dict[str, Any]:
@@ -171,3 +175,41 @@ def message_system_prompt(brief: MessageBrief) -> str:
 def message_user_prompt(brief: MessageBrief) -> str:
     audience = f"\nAudience: {brief.audience.summary('')}" if brief.audience else ""
     return f"Objective: {brief.objective}\nChannel: {brief.channel}{audience}"
+
+
+def insight_answer_schema() -> dict[str, Any]:
+    """`{"insights": [{"text": ...}, ...]}`: one to six sentences."""
+    sentence = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "description": "One sentence; numbers only as placeholders."}},
+        "required": ["text"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"insights": {"type": "array", "items": sentence, "minItems": 1, "maxItems": 6}},
+        "required": ["insights"],
+        "additionalProperties": False,
+    }
+
+
+INSIGHT_RULES = """\
+You write short insights for a marketer about how one campaign's messages were delivered, from facts
+computed for you. Each fact has an id, a label and values; a delivery rate is delivered / (delivered +
+failed). Write two to five plain sentences about what matters most: how the campaign did overall, the
+groups of customers that did notably better or worse than the campaign, how it compares with the
+sender's other campaigns, and the main failure reasons.
+
+Numbers: never write a number, a percentage or a number word yourself. Every number, and every label,
+goes in as a placeholder {fact_id.key} that is replaced by the fact's printed value, e.g.
+"{spend_high.label} had a {spend_high.rate} delivery rate, {spend_high.points} {spend_high.versus} the
+campaign's {overall.rate}." becomes "Customers who spent over ₹10,000 had a 95% delivery rate, 8 points
+above the campaign's 87%." A fact's "points" and "versus" compare its rate with this campaign's: the
+fact's group is {id.points} {id.versus} the campaign (for the sender's other campaigns too). Use only the
+facts and keys listed. Every sentence cites at least one fact.
+Answer with JSON only: {"insights": [{"text": ...}, ...]}."""
+
+
+def insight_user_prompt(facts: Sequence[Fact]) -> str:
+    listed = [{"id": fact.id, "kind": fact.kind, "values": fact.printed} for fact in facts]
+    return "Facts:\n" + json.dumps(listed, ensure_ascii=False, indent=1)

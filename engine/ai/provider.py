@@ -6,17 +6,19 @@ validate every answer, ask for one repair when it is wrong, and fall back to the
 language model cannot be reached. The local provider needs no network or model; the OpenAI-compatible
 one talks to OpenAI, Vertex AI's OpenAI endpoint, vLLM or Ollama.
 
-Campaign insights and smart send time fit the same way when they come: their numbers are computed from
-the communication log first (Polars, on the AI queue), and a provider method only phrases given facts
-(`phrase_insights(facts) -> sentences`), which the caller checks number by number.
+Campaign insights fit the same way: their numbers are computed from the communication log first (Polars,
+on the AI queue, `engine.ai.insights.facts`), and a provider only phrases the given facts, writing every
+number as a placeholder that `engine.ai.insights.explain` checks and fills in.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from engine.ai.insights.facts import Fact
 from engine.ai.messages.brief import MessageBrief, MessageDrafts
 from engine.features.catalog import Catalog
 
@@ -46,6 +48,14 @@ class TextProvider(ABC):
     @abstractmethod
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
         """Message variants for the brief, one per tone (not yet validated), or corrected ones given `repair`.
+
+        Raises `ProviderUnavailable` or `InvalidOutput` as `draft_rule` does.
+        """
+
+    @abstractmethod
+    def phrase_insights(self, facts: Sequence[Fact], repair: Repair | None = None) -> tuple[str, ...]:
+        """Short sentences about the facts, every number written as a placeholder `{fact_id.key}` (not yet
+        checked), or corrected ones given `repair`.
 
         Raises `ProviderUnavailable` or `InvalidOutput` as `draft_rule` does.
         """

@@ -1,4 +1,4 @@
-"""The AI queue: slow AI work (images now, campaign insights later) taken off the request path.
+"""The AI queue: slow AI work (images, campaign insights) taken off the request path.
 
 The API `enqueue`s a job and answers at once with its id; a worker (`xeno ai worker`, or `work_once` in
 tests and jobs) reads the `ai` stream in the `ai-workers` group, runs the job's handler and keeps the

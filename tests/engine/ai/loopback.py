@@ -1,5 +1,6 @@
 """Stand-ins for the AI services, served by uvicorn on loopback: a chat completions API that answers from a
-script, and a Replicate-compatible predictions API. Both record what they were sent."""
+script (and `model`, the OpenAI-compatible provider talking to one), and a Replicate-compatible predictions
+API. Both record what they were sent."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import openai
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from PIL import Image
+
+from engine.ai.openai_compatible import OpenAICompatibleProvider
+
+MODEL = "scripted-model"
 
 
 @contextmanager
@@ -87,6 +93,15 @@ class ScriptedChat:
             )
 
         return app
+
+
+@contextmanager
+def model(*answers: Answer, timeout_s: float = 5) -> Iterator[tuple[OpenAICompatibleProvider, ScriptedChat]]:
+    """The OpenAI-compatible provider (model `MODEL`) talking to a scripted chat server giving `answers`."""
+    chat = ScriptedChat(list(answers))
+    with serving(chat.app()) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="test-key", timeout=timeout_s, max_retries=0)
+        yield OpenAICompatibleProvider(client, MODEL, timeout_s), chat
 
 
 def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 30, 90), kind: str = "PNG") -> bytes:

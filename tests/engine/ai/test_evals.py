@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.ai.evals import Case, evaluate, load_cases
 from engine.ai.evals.frames import synthetic_snapshot
+from engine.ai.insights.facts import Fact
 from engine.ai.local import LocalProvider
 from engine.ai.messages.brief import MessageBrief, MessageDrafts
 from engine.ai.provider import Repair, TextProvider
@@ -26,6 +28,9 @@ class Always(TextProvider):
         return self.rule
 
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
+        raise NotImplementedError
+
+    def phrase_insights(self, facts: Sequence[Fact], repair: Repair | None = None) -> tuple[str, ...]:
         raise NotImplementedError
 
 

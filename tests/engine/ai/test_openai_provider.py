@@ -3,33 +3,19 @@ validation, one repair, refusal, and falling back to the local provider when the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-import openai
 
 from engine.ai.errors import CannotExpress, RuleRefused
 from engine.ai.local import LocalProvider
 from engine.ai.messages.brief import MessageBrief
 from engine.ai.messages.suggest import suggest_messages
-from engine.ai.openai_compatible import OpenAICompatibleProvider
 from engine.ai.rules import suggest_rule
 from engine.features.catalog import base_catalog
 from engine.segments import dump_rule
-from tests.engine.ai.loopback import Answer, ScriptedChat, serving
+from tests.engine.ai.loopback import MODEL, Answer, model
 
 CATALOG = base_catalog()
-MODEL = "scripted-model"
 SPENT_OVER_10K = {"field": "total_spend", "op": ">", "value": 10000}
-
-
-@contextmanager
-def model(*answers: Answer, timeout_s: float = 5) -> Iterator[tuple[OpenAICompatibleProvider, ScriptedChat]]:
-    chat = ScriptedChat(list(answers))
-    with serving(chat.app()) as url:
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="test-key", timeout=timeout_s, max_retries=0)
-        yield OpenAICompatibleProvider(client, MODEL, timeout_s), chat
 
 
 def rule_answer(rule: Any, cannot: str | None = None) -> Answer:

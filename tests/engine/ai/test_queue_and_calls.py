@@ -74,14 +74,14 @@ def test_a_job_that_fails_is_marked_failed_with_its_reason_and_does_not_block_th
 
     handlers = {**HANDLERS, "explode": explode}
     broken = queue.enqueue(redis_client, settings, "explode", {}, None)
-    unknown = queue.enqueue(redis_client, settings, "insights", {}, None)
+    unknown = queue.enqueue(redis_client, settings, "video", {}, None)
     fine = queue.enqueue(redis_client, settings, "image", {"message": "ok", "width": 256, "height": 256}, None)
 
     assert queue.work_once(database, redis_client, settings, handlers) == 3
     states = {job.id: queue.get_job(redis_client, settings, job.id) for job in (broken, unknown, fine)}
     assert {job_id: (job.status, job.error) for job_id, job in states.items() if job} == {
         broken.id: ("failed", "the job failed unexpectedly; the error has been logged"),
-        unknown.id: ("failed", "no worker handles 'insights' jobs"),
+        unknown.id: ("failed", "no worker handles 'video' jobs"),
         fine.id: ("done", None),
     }
 

@@ -1,0 +1,307 @@
+"""Campaign performance insights: facts computed from the communication log and the customer features, and
+sentences whose every number is one of those facts, whether the local composer or a language model wrote them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from engine.ai import calls, queue
+from engine.ai.insights.campaign import CampaignInsights, campaign_insights
+from engine.ai.insights.facts import Fact, percent
+from engine.ai.insights.placeholders import by_id, sentence_problems
+from engine.ai.jobs import HANDLERS
+from engine.ai.local import LocalProvider
+from engine.ai.rules import EMPTY_EVENTS
+from engine.campaigns.progress import get_campaign
+from engine.features.snapshot import publish_snapshot
+from engine.settings import get_settings
+from tests.engine.ai.history import (
+    Message,
+    a_user,
+    draft_campaign,
+    launched_campaign,
+    log_messages,
+    outcomes,
+)
+from tests.engine.ai.loopback import MODEL, Answer, model
+from tests.engine.campaigns.helpers import features
+
+UNREACHABLE = "number unreachable"
+REJECTED = "carrier rejected (error 30007)"
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def customers() -> pl.DataFrame:
+    """430 customers in India: 1-100 spent ₹15,000, 101-300 ₹5,000, 301-430 ₹500; cities and recency mixed."""
+    ids = range(1, 431)
+    return features(
+        430,
+        total_spend=[15_000.0 if n <= 100 else 5_000.0 if n <= 300 else 500.0 for n in ids],
+        city=["Mumbai" if n % 2 else "Delhi" for n in ids],
+        days_since_last_order=[(10, 60, 200)[n % 3] for n in ids],
+        country="IN",
+    )
+
+
+def campaign_with_history(database: Engine, snapshot_version: str | None = None) -> tuple[int, int]:
+    """The campaign (id, creator): the high spenders 95% delivered, the middle 90%, the low 60% (their failures
+    rejected by the carrier, the others' unreachable); 20 skipped for consent, 10 still awaiting receipts.
+    The creator's other finished campaigns: SMS 90%, e-mail 100%."""
+    creator = a_user(database)
+    campaign_id = launched_campaign(database, created_by=creator, snapshot_version=snapshot_version)
+    log_messages(
+        database,
+        campaign_id,
+        [
+            *outcomes(range(1, 101), delivered=95),
+            *outcomes(range(101, 301), delivered=180),
+            *outcomes(range(301, 401), delivered=60, reason=REJECTED),
+            *(Message(n, "skipped", "no consent to SMS") for n in range(401, 421)),
+            *(Message(n, "sent") for n in range(421, 431)),
+        ],
+    )
+    log_messages(database, launched_campaign(database, created_by=creator), outcomes(range(1, 101), delivered=90))
+    email = launched_campaign(database, created_by=creator, channel="email")
+    log_messages(database, email, outcomes(range(1, 51), delivered=50), channel="email")
+    still_sending = launched_campaign(database, created_by=creator, status="sending")
+    log_messages(database, still_sending, outcomes(range(1, 101), delivered=10))
+    someone_else = launched_campaign(database, created_by=a_user(database, "other@shop.example"))
+    log_messages(database, someone_else, outcomes(range(1, 101), delivered=10))
+    return campaign_id, creator
+
+
+@pytest.fixture
+def published(database: Engine, tmp_path: Path) -> str:
+    """The customers published as a feature snapshot; its version."""
+    events = pl.DataFrame(schema=EMPTY_EVENTS)
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    info = publish_snapshot(database, tmp_path, customers(), events, taken_at=at, source_totals={})
+    return str(info.version)
+
+
+def numbers(text: str) -> list[str]:
+    return [number.replace(",", "") for number in NUMBER.findall(text)]
+
+
+def assert_every_number_is_a_cited_fact(found: CampaignInsights) -> None:
+    """Each number in each insight is printed by a fact the insight cites (its value or its label)."""
+    facts = by_id(found.facts)
+    for insight in found.insights:
+        assert insight.fact_ids, insight.text
+        allowed = {number for fact_id in insight.fact_ids for value in facts[fact_id].printed.values()
+                   for number in numbers(value)}  # fmt: skip
+        assert set(numbers(insight.text)) <= allowed, insight.text
+
+
+def printed_equals_computed(fact: Fact) -> None:
+    """What a fact prints is its computed value, exactly."""
+    for key, value in fact.values.items():
+        if isinstance(value, int):
+            assert numbers(fact.printed[key]) == [str(value)]
+
+
+def test_facts_are_the_logs_counts_by_band_with_rates_as_printed(database: Engine, published: str) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+
+    found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
+
+    facts = by_id(found.facts)
+    assert facts["overall"].values == {
+        "messages": 430, "delivered": 335, "failed": 65, "outcomes": 400, "awaiting": 10, "skipped": 20, "rate": 84,
+    }  # fmt: skip
+    assert facts["spend_high"].label == "customers who spent over ₹10,000"
+    assert facts["spend_high"].values == {
+        "outcomes": 100, "delivered": 95, "failed": 5, "rate": 95, "points": 11, "versus": "above",
+    }  # fmt: skip
+    assert facts["spend_mid"].values["rate"] == 90
+    assert (facts["spend_low"].values["rate"], facts["spend_low"].values["versus"]) == (60, "below")
+    assert {fact.id for fact in found.facts if fact.kind == "city"} == {"city_1", "city_2"}
+    assert facts["others"].values["campaigns"] == 2  # not the one still sending, nor someone else's
+    assert (facts["others"].values["outcomes"], facts["others"].values["rate"]) == (150, 93)
+    assert (facts["others_sms"].values["campaigns"], facts["others_sms"].values["rate"]) == (1, 90)
+    assert (facts["failure_1"].label, facts["failure_1"].values) == (REJECTED, {"count": 40, "share": 62})
+    assert (facts["failure_2"].label, facts["failure_2"].values) == (UNREACHABLE, {"count": 25, "share": 38})
+    assert facts["skip_1"].values == {"count": 20, "share": 100}
+    assert found.snapshot_version == int(published)
+    assert found.notes == ()
+    for fact in found.facts:
+        printed_equals_computed(fact)
+
+
+def test_the_local_insights_say_what_stands_out_with_the_computed_numbers(database: Engine, published: str) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+
+    found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
+
+    assert [insight.text for insight in found.insights] == [
+        "335 of the 400 messages with a known outcome were delivered: a delivery rate of 84%; "
+        "10 more are still awaiting a receipt.",
+        "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
+        "Customers who spent under ₹1,000 had the lowest delivery rate, 60%: 24 points below the campaign's 84%.",
+        "Your other finished SMS campaigns delivered 90% over 1 campaign, 6 points above this campaign's 84%.",
+        f"The most common failure reason was “{REJECTED}”: 40 messages, 62% of the failures.",
+        "20 customers could not be messaged: no consent to SMS.",
+    ]
+    assert found.insights[1].fact_ids == ("spend_high", "overall")
+    assert (found.provider, found.model) == ("local", None)
+    assert_every_number_is_a_cited_fact(found)
+
+
+def test_without_a_snapshot_there_are_no_customer_groups_and_a_note_says_why(database: Engine) -> None:
+    campaign_id, _ = campaign_with_history(database)
+
+    found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
+
+    assert {fact.kind for fact in found.facts} == {"overall", "comparison", "failure_reason", "skip_reason"}
+    assert found.notes == ("No feature snapshot has been published, so there are no spend, recency or city groups.",)
+    assert_every_number_is_a_cited_fact(found)
+
+
+def test_a_campaign_with_no_outcome_yet_says_so_without_a_rate(database: Engine) -> None:
+    campaign_id = launched_campaign(database, status="sending")
+    log_messages(database, campaign_id, [Message(n, "queued") for n in range(1, 41)])
+
+    found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
+
+    assert [insight.text for insight in found.insights] == [
+        "None of the 40 messages has a delivery outcome yet. 40 are still on their way."
+    ]
+
+
+def test_the_models_sentences_are_filled_in_with_the_facts_values(database: Engine, published: str) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+    written = [
+        "{spend_high.label} had a {spend_high.rate} delivery rate, {spend_high.points} {spend_high.versus} the "
+        "campaign's {overall.rate}.",
+        "The main failure was “{failure_1.label}”, behind {failure_1.share} of the failures.",
+    ]
+    with model(Answer({"insights": [{"text": text} for text in written]})) as (provider, chat):
+        found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
+
+    assert [insight.text for insight in found.insights] == [
+        "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
+        f"The main failure was “{REJECTED}”, behind 62% of the failures.",
+    ]
+    assert (found.provider, found.model, found.notes) == ("openai", MODEL, ())
+    assert_every_number_is_a_cited_fact(found)
+    [request] = chat.requests
+    assert request["response_format"]["json_schema"]["name"] == "campaign_insights"
+    assert '"rate": "95%"' in request["messages"][1]["content"]  # the model is given the printed facts
+
+
+def test_a_model_that_writes_a_number_of_its_own_is_shown_the_problem_and_its_repair_is_used(
+    database: Engine, published: str
+) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+    invented = Answer({"insights": [{"text": "Big spenders had a 97% delivery rate, well above {overall.rate}."}]})
+    repaired = Answer({"insights": [{"text": "Big spenders had a {spend_high.rate} delivery rate."}]})
+    with model(invented, repaired) as (provider, chat):
+        found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
+
+    assert [insight.text for insight in found.insights] == ["Big spenders had a 95% delivery rate."]
+    assert found.notes == ("The model's first insights failed the checks; it was shown why and corrected them.",)
+    repair_request = chat.requests[1]["messages"][-1]["content"]
+    assert "has a number of its own (“97”)" in repair_request
+    assert_every_number_is_a_cited_fact(found)
+
+
+def test_a_model_that_invents_numbers_twice_is_replaced_by_the_local_insights_with_a_note(
+    database: Engine, published: str
+) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+    invented = Answer({"insights": [{"text": "Delivery rose by twenty percent for {city_1.label}."}]})
+    with model(invented, invented) as (provider, chat):
+        found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
+
+    assert len(chat.requests) == 2
+    assert found.provider == "local"
+    assert found.insights[0].text.startswith("335 of the 400 messages")
+    assert found.notes[0].startswith(f"The language model ({MODEL}) gave no usable insights")
+    assert "“twenty”" in found.notes[0]
+    assert_every_number_is_a_cited_fact(found)
+
+
+def test_a_failing_model_gives_way_to_the_local_insights(database: Engine, published: str) -> None:
+    campaign_id, _ = campaign_with_history(database, published)
+    with model(Answer(status=500)) as (provider, _):
+        found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
+
+    assert found.provider == "local"
+    assert "HTTP 500" in found.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("Delivery was 95% overall.", "has a number of its own (“95”)"),
+        ("About half of {overall.label} failed.", "has a number of its own (“half”)"),
+        ("{spend_top.rate} for the top spenders.", "there is no fact “spend_top”"),
+        ("{overall.median} messages.", "fact “overall” has only: label, messages"),
+        ("Delivery went well.", "cites no fact"),
+        ("{overall.rate} of {messages} arrived.", "a brace that is not a placeholder"),
+    ],
+)
+def test_sentences_with_numbers_or_placeholders_of_their_own_are_refused(sentence: str, problem: str) -> None:
+    overall = Fact("overall", "overall", "this campaign", {"messages": 10, "rate": 90})
+
+    problems = sentence_problems(sentence, {"overall": overall})
+
+    assert any(problem in found for found in problems), problems
+
+
+@pytest.mark.parametrize(("part", "whole", "printed"), [(189, 200, 95), (335, 400, 84), (1, 3, 33), (2, 3, 67)])
+def test_rates_round_halves_up(part: int, whole: int, printed: int) -> None:
+    assert percent(part, whole) == printed
+
+
+def test_an_insights_job_is_worked_off_the_queue_and_its_call_logged(
+    database: Engine, redis_client: redis.Redis, published: str
+) -> None:
+    settings = get_settings()
+    campaign_id, creator = campaign_with_history(database, published)
+
+    job = queue.enqueue(redis_client, settings, "insights", {"campaign_id": campaign_id}, creator)
+    queue.work_once(database, redis_client, settings, HANDLERS)
+    done = queue.get_job(redis_client, settings, job.id)
+
+    assert done is not None
+    assert done.status == "done"
+    result: dict[str, Any] = done.result or {}
+    assert result["campaign_id"] == campaign_id
+    assert result["insights"][1] == {
+        "text": "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
+        "fact_ids": ["spend_high", "overall"],
+    }
+    assert {"id": "overall", "kind": "overall", "label": "this campaign"}.items() <= result["facts"][0].items()
+    call = calls.get_call(database, result["call_id"])
+    assert call is not None
+    assert (call.kind, call.provider, call.user_id, call.input) == (
+        "insights",
+        "local",
+        creator,
+        {"campaign_id": campaign_id},
+    )
+    assert call.output is not None
+    assert call.output["insights"] == result["insights"]
+
+
+def test_an_insights_job_for_a_campaign_that_is_gone_fails_with_the_reason(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = get_settings()
+    missing = draft_campaign(database) + 1
+    job = queue.enqueue(redis_client, settings, "insights", {"campaign_id": missing}, None)
+
+    queue.work_once(database, redis_client, settings, HANDLERS)
+    done = queue.get_job(redis_client, settings, job.id)
+
+    assert done is not None
+    assert (done.status, done.error) == ("failed", f"there is no campaign {missing}")
