@@ -3,8 +3,9 @@
 Every answer has been validated before it leaves (`engine.ai`); a request the AI cannot answer with a
 valid result is a 422 that says why, never a 500 and never an invalid rule. A language model that fails
 or times out gives way to the local provider, with a note. Every call is logged and can be rated with
-`POST /v1/ai/calls/{id}/feedback`. Images are made on the AI queue: `POST /v1/ai/images` answers 202
-with a job to poll at `GET /v1/ai/jobs/{id}`.
+`POST /v1/ai/calls/{id}/feedback`. Images and campaign insights are made on the AI queue: their routes
+answer 202 with a job to poll at `GET /v1/ai/jobs/{id}`. A campaign's send-time suggestion is quick and
+answered at once.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ from api.ai.schemas import (
     MessagesRequest,
     RuleRequest,
     RuleSuggestionOut,
+    SendTimeOut,
     VariantOut,
 )
 from api.deps import Analyst, AppSettings, Db, Marketer, RedisClient, Viewer, rate_limit
-from api.errors import NotFound, UnprocessableEntity
+from api.errors import Conflict, NotFound, UnprocessableEntity
 from engine.ai import calls, queue
 from engine.ai.choice import text_provider
 from engine.ai.errors import Refusal
 from engine.ai.images import get_image
+from engine.ai.insights.send_time import campaign_send_time
 from engine.ai.local import LocalProvider
 from engine.ai.messages.audience import AudienceProfile, profile_audience
 from engine.ai.messages.brief import MessageBrief
@@ -45,13 +48,13 @@ from engine.ai.rules import suggest_rule
 from engine.auth.roles import Role
 from engine.auth.users import User
 from engine.campaigns.errors import CampaignNotFound
-from engine.campaigns.progress import get_campaign
+from engine.campaigns.progress import Campaign, get_campaign
 from engine.features.catalog import Catalog
 from engine.segments import Rule, RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 
 router = APIRouter(prefix="/v1/ai", tags=["ai"])
-CallId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NO_SNAPSHOT = "No feature snapshot has been published yet, so the audience size is unknown."
 
 
@@ -153,18 +156,53 @@ def images(body: ImageRequestIn, user: Marketer, db: Db, redis_client: RedisClie
     `GET /v1/ai/images/{result.image_id}`. Drawn offline from the message and brand colours unless an image
     model is configured; if that model fails, the offline banner is drawn and the job's notes say so."""
     if body.campaign_id is not None:
-        try:
-            get_campaign(db, body.campaign_id)
-        except CampaignNotFound:
-            raise NotFound(f"no campaign with id {body.campaign_id}") from None
+        _campaign(db, body.campaign_id)
     job = queue.enqueue(redis_client, settings, "image", body.model_dump(), user.id)
     return _job_out(job)
+
+
+@router.post("/campaigns/{campaign_id}/insights", status_code=202, dependencies=[rate_limit("ai")])
+def campaign_insights(
+    campaign_id: PathId, user: Analyst, db: Db, redis_client: RedisClient, settings: AppSettings
+) -> JobOut:
+    """Start working out how a launched campaign did (off the request path): poll the job for
+    `{campaign_id, facts, insights: [{text, fact_ids}], notes}`. Every number in an insight is one of the
+    computed facts, whoever phrased it."""
+    campaign = _campaign(db, campaign_id)
+    if campaign.counts.total == 0:
+        raise Conflict(f"campaign {campaign_id} has not been launched yet, so it has no messages to learn from")
+    job = queue.enqueue(redis_client, settings, "insights", {"campaign_id": campaign_id}, user.id)
+    return _job_out(job)
+
+
+@router.get("/campaigns/{campaign_id}/send-time", dependencies=[rate_limit("ai")])
+def send_time(campaign_id: PathId, user: Analyst, db: Db, settings: AppSettings, evaluator: Evaluator) -> SendTimeOut:
+    """The hour of the day (in each customer's time zone) at which the campaign's audience has had the most
+    messages delivered, outside the quiet hours, with the evidence per hour; no hour when the history is
+    too thin to tell."""
+    started = time.perf_counter()
+    campaign = _campaign(db, campaign_id)
+    answer = campaign_send_time(db, settings, campaign, evaluator)
+    output = answer.output()
+    call_id = calls.record_call(
+        db,
+        kind="send_time",
+        question={"campaign_id": campaign_id},
+        answer=output,
+        outcome="ok",
+        provider="local",
+        model=None,
+        latency_ms=_elapsed_ms(started),
+        user_id=user.id,
+        notes=answer.notes,
+    )
+    return SendTimeOut(campaign_id=campaign_id, **output, call_id=call_id)
 
 
 @router.get("/jobs/{job_id}", dependencies=[rate_limit("read")])
 def job(
     job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
-    user: Marketer,
+    user: Analyst,
     redis_client: RedisClient,
     settings: AppSettings,
 ) -> JobOut:
@@ -181,7 +219,7 @@ def job(
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "The image as PNG."}},
 )
-def image(image_id: CallId, _: Viewer, db: Db) -> Response:
+def image(image_id: PathId, _: Viewer, db: Db) -> Response:
     """A generated image, as PNG."""
     stored = get_image(db, image_id)
     if stored is None:
@@ -205,17 +243,24 @@ def list_calls(
 
 
 @router.get("/calls/{call_id}", dependencies=[rate_limit("read")])
-def get_call(call_id: CallId, user: Analyst, db: Db) -> CallOut:
+def get_call(call_id: PathId, user: Analyst, db: Db) -> CallOut:
     return CallOut(**asdict(_own_call(db, call_id, user)))
 
 
 @router.post("/calls/{call_id}/feedback", dependencies=[rate_limit("write")])
-def feedback(call_id: CallId, body: FeedbackIn, user: Analyst, db: Db) -> CallOut:
+def feedback(call_id: PathId, body: FeedbackIn, user: Analyst, db: Db) -> CallOut:
     """Say whether the AI's answer was used (accepted) or not, with an optional comment. Your own calls only."""
     call = _own_call(db, call_id, user, admin_too=False)
     updated = calls.set_feedback(db, call.id, accepted=body.accepted, feedback=body.comment)
     assert updated is not None
     return CallOut(**asdict(updated))
+
+
+def _campaign(db: Engine, campaign_id: int) -> Campaign:
+    try:
+        return get_campaign(db, campaign_id)
+    except CampaignNotFound:
+        raise NotFound(f"no campaign with id {campaign_id}") from None
 
 
 def _own_call(db: Engine, call_id: int, user: User, admin_too: bool = True) -> calls.AICall:

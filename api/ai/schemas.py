@@ -89,6 +89,32 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
 
+class HourOut(BaseModel):
+    hour: int = Field(description="Hour of the day, in each customer's time zone.")
+    sent: int = Field(description="Messages sent in this hour whose outcome is known.")
+    delivered: int
+    rate: float | None = Field(description="Delivered, in percent of `sent`.")
+    quiet: bool = Field(description="Inside the quiet hours: never suggested.")
+    enough: bool = Field(description="Enough messages for the hour to be compared.")
+
+
+class SendTimeOut(BaseModel):
+    """A suggested send hour (null when the history is too thin to say), why, and the evidence per hour."""
+
+    campaign_id: int
+    hour: int | None
+    summary: str
+    basis: Literal["audience", "all customers"]
+    sample: int
+    runner_up: int | None
+    lead_points: float | None
+    clear: bool = Field(description="Whether the lead over the runner-up is beyond chance (95%).")
+    since: datetime
+    hours: list[HourOut]
+    notes: list[str]
+    call_id: int
+
+
 class CallOut(BaseModel):
     id: int
     kind: str
