@@ -98,7 +98,7 @@ def rule(text: str) -> None:
 
 @app.command("worker")
 def worker() -> None:
-    """Run the AI queue's jobs (images) until Ctrl-C or SIGTERM."""
+    """Run the AI queue's jobs (campaign images and insights) until Ctrl-C or SIGTERM."""
     stop = threading.Event()
 
     def _stop(_signal: int, _frame: FrameType | None) -> None:
