@@ -13,6 +13,8 @@ from dashboard.client import ApiError
 # (file, title, icon, the lowest role that may open it)
 PAGES = (
     ("app_pages/segments.py", "Segments", ":material/filter_alt:", "viewer"),
+    ("app_pages/campaigns.py", "Campaigns", ":material/campaign:", "marketer"),
+    ("app_pages/history.py", "History", ":material/history:", "viewer"),
     ("app_pages/customers.py", "Customers", ":material/person_search:", "analyst"),
     ("app_pages/pipelines.py", "Pipelines", ":material/account_tree:", "analyst"),
     ("app_pages/admin.py", "Admin", ":material/admin_panel_settings:", "admin"),

@@ -42,7 +42,8 @@ class ApiError(Exception):
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        """Each problem of an invalid rule or request (`path`/`loc`, `field`, `message`), if the detail lists them."""
+        """Each problem of an invalid rule, template or request (`path`/`loc`, `field` or `part`, `line`, `column`;
+        `message`), if the detail lists them."""
         if isinstance(self.detail, list):
             return [item for item in self.detail if isinstance(item, dict)]
         if isinstance(self.detail, dict) and isinstance(self.detail.get("problems"), list):
@@ -88,10 +89,22 @@ def _detail_text(detail: Any) -> str:
 def _problem_text(problem: Any) -> str:
     if not isinstance(problem, dict):
         return str(problem)
+    if problem.get("line") is not None:
+        return f"{_template_place(problem)}: {problem.get('message')}"
     where = problem.get("path") if problem.get("path") is not None else problem.get("loc")
     field = problem.get("field")
     prefix = ": ".join(str(part) for part in (where, field) if part)
     return f"{prefix}: {problem.get('message')}" if prefix else str(problem.get("message"))
+
+
+def _template_place(problem: dict[str, Any]) -> str:
+    """Where in a campaign's templates a problem is: "message, line 2, column 7" (or "subject, ...")."""
+    part = _TEMPLATE_PARTS.get(str(problem.get("part")), str(problem.get("part") or "template"))
+    column = f", column {problem['column']}" if problem.get("column") is not None else ""
+    return f"{part}, line {problem['line']}{column}"
+
+
+_TEMPLATE_PARTS = {"template": "message", "subject": "subject"}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 
@@ -33,3 +34,21 @@ def shop(database: Engine, publisher: Publisher) -> Snapshot:  # noqa: F811
     """The six customers in Postgres and a published snapshot of them."""
     data.store_customers(database)
     return publisher.publish(data.features())
+
+
+@pytest.fixture
+def reachable_shop(
+    dev_signin: Settings,
+    configure: Callable[..., Settings],  # noqa: F811
+    shop: Snapshot,
+    publisher: Publisher,  # noqa: F811
+) -> Snapshot:
+    """The six customers, each with a phone and consenting to SMS and e-mail, in a newer snapshot, and no quiet
+    hours: a campaign to them sends everything at once."""
+    configure(XENO_QUIET_HOURS_START="", XENO_QUIET_HOURS_END="")
+    reachable = data.features().with_columns(
+        pl.lit(True).alias("email_consent"),
+        pl.lit(True).alias("sms_consent"),
+        pl.Series("phone", [f"+4477009000{person[0]:02d}" for person in data.PEOPLE]),
+    )
+    return publisher.publish(reachable)

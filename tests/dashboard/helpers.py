@@ -48,6 +48,12 @@ def table_with(app: AppTest, column: str) -> pd.DataFrame:
     return next(table for table in tables(app) if column in table.columns)
 
 
+def campaign_status(app: AppTest) -> str | None:
+    """The status a campaign's progress shows (its last word, after the icon), or None when none is shown."""
+    lines = [item.value for item in app.markdown if str(item.value).startswith("**Status:**")]
+    return str(lines[-1]).split()[-1] if lines else None
+
+
 def _within(node: Any) -> Iterator[Any]:
     yield node
     for child in getattr(node, "children", {}).values():

@@ -12,11 +12,11 @@ from tests.dashboard.helpers import ENTRY, on_page, open_dashboard, signed_in
 from tests.engine.auth.fixtures import auth_settings, oidc_issuer  # noqa: F401
 from tests.engine.auth.provider import BOSS, CLIENT_ID, CLIENT_SECRET, EVE, id_token_from
 
-PAGES = ("segments", "customers", "pipelines", "admin")
+PAGES = ("segments", "campaigns", "history", "customers", "pipelines", "admin")
 OPENS = {
-    "viewer": {"segments"},
-    "analyst": {"segments", "customers", "pipelines"},
-    "marketer": {"segments", "customers", "pipelines"},
+    "viewer": {"segments", "history"},
+    "analyst": {"segments", "history", "customers", "pipelines"},
+    "marketer": {"segments", "campaigns", "history", "customers", "pipelines"},
     "admin": set(PAGES),
 }
 

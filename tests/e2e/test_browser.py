@@ -2,7 +2,9 @@
 Selenium, against `streamlit run` and the API on loopback ports, real Postgres and Redis underneath.
 
 It signs in with the developer sign-in, builds a segment of two groups in the visual builder, sees its count
-and saves it. Screenshots of each step go to `artifacts/screenshots/` (git-ignored).
+and saves it; then writes a campaign to that segment, launches it, watches its delivered count rise as the
+delivery worker sends it through the vendor simulator on loopback, and finds it in the History. Screenshots of
+each step go to `artifacts/screenshots/` (git-ignored).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -25,11 +28,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from sqlalchemy import Engine
 
 from engine.features.snapshot import Snapshot
 from engine.services.supervisor import free_port, http_ok
 from tests.api.segments.conftest import publisher  # noqa: F401
-from tests.dashboard.conftest import api_url, dev_signin, shop  # noqa: F401
+from tests.dashboard.conftest import api_url, dev_signin, reachable_shop, shop  # noqa: F401
+from tests.dashboard.delivery import delivery_running, vendor
 from tests.engine.auth.fixtures import configure  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +45,7 @@ CHROMIUM_FLAGS = (
     "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
 )  # fmt: skip
 WAIT_S = 20
+DELIVERY_WAIT_S = 90
 
 pytestmark = [
     pytest.mark.slow,
@@ -154,6 +160,24 @@ class Page:
             self.keyed(key, "input").send_keys(option, Keys.ENTER)
             self.idle()
 
+    def go(self, title: str) -> None:
+        """Open the page `title` from the sidebar's navigation."""
+        until(lambda: self.nav_links().get(title), lambda: list(self.nav_links())).click()
+        until(lambda: title in self.text_of("stHeading"), lambda: self.text_of("stHeading"))
+        self.idle()
+
+    def nav_links(self) -> dict[str, WebElement]:
+        """The sidebar's links to pages, by title (the text after the icon's name)."""
+        links = self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+        return {link.text.splitlines()[-1]: link for link in links if link.text}
+
+    def metric(self, label: str) -> str | None:
+        """The value the metric `label` shows (None when there is no such metric)."""
+        for metric in self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
+            if metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip() == label:
+                return str(metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip())
+        return None
+
     def text_of(self, test_id: str) -> str:
         return " ".join(item.text for item in self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{test_id}"]'))
 
@@ -162,10 +186,13 @@ class Page:
         self.driver.save_screenshot(str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{step}.png"))
 
 
-def test_sign_in_build_a_segment_of_two_groups_and_see_its_count(
+def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_see_it_delivered(
     dashboard: str,
     browser: WebDriver,
-    shop: Snapshot,  # noqa: F811
+    reachable_shop: Snapshot,  # noqa: F811
+    api_url: str,  # noqa: F811
+    database: Engine,
+    redis_client: redis.Redis,
 ) -> None:
     page = Page(browser, "browser")
     browser.get(dashboard)
@@ -198,3 +225,29 @@ def test_sign_in_build_a_segment_of_two_groups_and_see_its_count(
     page.click("segment_save")
     until(lambda: "Saved “Loyal in London or Mumbai”" in page.text_of("stAlert"), lambda: page.text_of("stAlert"))
     page.shot("saved")
+
+    page.go("Campaigns")
+    page.type("campaign_name", "Thank you, loyal customers", Keys.TAB)
+    page.choose("campaign_segment", "Loyal in London or Mumbai (2 customers)")
+    page.type("campaign_template", "Hi {{ first_name }}, thank you! Here is 10% off in {{ city }}.", Keys.TAB)
+    until(lambda: page.metric("Audience now") == "2", lambda: page.text_of("stMetric"))
+    page.shot("campaign-written")
+
+    page.click("campaign_launch")
+    until(lambda: "Scheduled “Thank you, loyal customers” to launch now" in page.text_of("stAlert"),
+          lambda: page.text_of("stAlert"))  # fmt: skip
+    until(lambda: "scheduled" in page.text_of("stMarkdown"), lambda: page.text_of("stMarkdown"))
+    assert page.metric("Delivered") == "0"
+    page.shot("campaign-scheduled")
+
+    with vendor(api_url, receipt_delay_ms=500) as simulator, delivery_running(database, redis_client, simulator):
+        until(lambda: page.metric("Sent") == "2", lambda: page.text_of("stMetric"), timeout=DELIVERY_WAIT_S)
+        page.shot("campaign-sending")
+        until(lambda: page.metric("Delivered") == "2", lambda: page.text_of("stMetric"), timeout=DELIVERY_WAIT_S)
+        page.shot("campaign-delivered")
+        until(lambda: "completed" in page.text_of("stMarkdown"), lambda: page.text_of("stMarkdown"))
+
+    page.go("History")
+    assert "Thank you, loyal customers" in page.text_of("stHeading")
+    assert (page.metric("Audience"), page.metric("Delivered"), page.metric("Delivery rate")) == ("2", "2", "100%")
+    page.shot("history")

@@ -1,0 +1,327 @@
+"""Campaigns: write a message for a saved segment (with the AI's suggestions), see it as sample customers would
+get it, save it as a draft, schedule it or launch it now, and watch it send."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import campaign_view, ui
+from dashboard.client import ApiError
+
+NEW = 0
+PICK_KEY = "campaign_pick"
+NAME_KEY, SEGMENT_KEY, CHANNEL_KEY = "campaign_name", "campaign_segment", "campaign_channel"
+SUBJECT_KEY, TEMPLATE_KEY = "campaign_subject", "campaign_template"
+WHEN_KEY, AT_KEY = "campaign_when", "campaign_at"
+PREVIEW_KEY, SUGGESTIONS_KEY, WATCH_KEY = "campaign_preview", "campaign_suggestions", "campaign_watch"
+NOW, LATER = "Launch now", "Schedule for later"
+SAMPLE_SIZE = 5
+
+client = ui.api()
+st.title("Campaigns")
+ui.needs("marketer", "writing and launching campaigns")
+
+listed_segments = ui.fetch("/v1/segments", "Loading segments")
+listed_drafts = ui.fetch("/v1/campaigns", "Loading drafts", status="draft", limit=100)
+if listed_segments is None or listed_drafts is None:
+    st.stop()
+segments: dict[int, dict[str, Any]] = {segment["id"]: segment for segment in listed_segments}
+drafts: dict[int, dict[str, Any]] = {draft["id"]: draft for draft in listed_drafts}
+
+
+def segment_label(segment_id: int) -> str:
+    segment = segments[segment_id]
+    size = (segment.get("latest_size") or {}).get("size")
+    return segment["name"] if size is None else f"{segment['name']} ({size:,} customers)"
+
+
+def fill_form(draft: dict[str, Any] | None) -> None:
+    """Put a draft (or an empty campaign) into the form."""
+    st.session_state[NAME_KEY] = draft["name"] if draft else ""
+    st.session_state[SEGMENT_KEY] = draft["segment_id"] if draft and draft["segment_id"] in segments else None
+    st.session_state[CHANNEL_KEY] = draft["channel"] if draft else "sms"
+    st.session_state[SUBJECT_KEY] = (draft["subject"] or "") if draft else ""
+    st.session_state[TEMPLATE_KEY] = draft["template"] if draft else ""
+    st.session_state.pop(SUGGESTIONS_KEY, None)
+
+
+def load_picked() -> None:
+    fill_form(drafts.get(st.session_state[PICK_KEY]))
+
+
+def form_body() -> dict[str, Any]:
+    """The campaign as the form shows it, as the API takes it."""
+    email = st.session_state[CHANNEL_KEY] == "email"
+    return {
+        "name": st.session_state[NAME_KEY].strip(),
+        "channel": st.session_state[CHANNEL_KEY],
+        "template": st.session_state[TEMPLATE_KEY],
+        "subject": (st.session_state[SUBJECT_KEY].strip() or None) if email else None,
+        "segment_id": st.session_state[SEGMENT_KEY],
+    }
+
+
+def missing(body: dict[str, Any]) -> str | None:
+    """What the form still lacks before it can be saved, in words; None when nothing."""
+    lacking = [
+        what
+        for what, given in (
+            ("a name", body["name"]),
+            ("a segment", body["segment_id"]),
+            ("a message", body["template"].strip()),
+            ("a subject", body["subject"] or body["channel"] != "email"),
+        )
+        if not given
+    ]
+    return f"Give the campaign {', '.join(lacking)} first." if lacking else None
+
+
+def stored(body: dict[str, Any]) -> dict[str, Any]:
+    """The form saved: a new draft, or the picked draft changed."""
+    chosen = st.session_state[PICK_KEY]
+    if chosen == NEW:
+        return dict(client.post("/v1/campaigns", body))
+    return dict(client.patch(f"/v1/campaigns/{chosen}", body))
+
+
+def save_draft() -> None:
+    body = form_body()
+    if (lacking := missing(body)) is not None:
+        ui.flash("warning", lacking)
+        return
+    try:
+        draft = stored(body)
+    except ApiError as error:
+        ui.flash("error", f"Saving: {error.message}")
+        return
+    drafts[draft["id"]] = draft
+    st.session_state[PICK_KEY] = draft["id"]
+    ui.flash("success", f"Saved “{draft['name']}” as a draft.")
+
+
+def launch() -> None:
+    """Save the form, then schedule it: now, or at the time picked (read as UTC)."""
+    body = form_body()
+    if (lacking := missing(body)) is not None:
+        ui.flash("warning", lacking)
+        return
+    later = st.session_state[WHEN_KEY] == LATER
+    at: datetime | None = st.session_state[AT_KEY].replace(tzinfo=UTC) if later else None
+    if at is not None and at <= datetime.now(UTC):
+        ui.flash("warning", "Pick a time in the future, or launch now.")
+        return
+    try:
+        draft = stored(body)
+        st.session_state[PICK_KEY] = draft["id"]
+        campaign = client.post(f"/v1/campaigns/{draft['id']}/schedule", {"at": at.isoformat() if at else None})
+    except ApiError as error:
+        ui.flash("error", f"Launching: {error.message}")
+        return
+    st.session_state[WATCH_KEY] = campaign["id"]
+    st.session_state[PICK_KEY] = NEW
+    fill_form(None)
+    when = f"for {at:%Y-%m-%d %H:%M} UTC" if at else "to launch now"
+    ui.flash("success", f"Scheduled “{campaign['name']}” {when}.")
+
+
+def delete_draft() -> None:
+    chosen = st.session_state[PICK_KEY]
+    try:
+        client.delete(f"/v1/campaigns/{chosen}")
+    except ApiError as error:
+        ui.flash("error", f"Deleting: {error.message}")
+        return
+    ui.flash("success", f"Deleted the draft “{drafts[chosen]['name']}”.")
+    st.session_state[PICK_KEY] = NEW
+    fill_form(None)
+
+
+def suggest() -> None:
+    objective = st.session_state["campaign_ai_objective"].strip()
+    if not objective:
+        ui.flash("warning", "Say what the campaign is for, and the AI suggests messages for it.")
+        return
+    body = {
+        "objective": objective,
+        "channel": st.session_state[CHANNEL_KEY],
+        "segment_id": st.session_state[SEGMENT_KEY],
+    }
+    try:
+        with st.spinner("Writing suggestions…"):
+            st.session_state[SUGGESTIONS_KEY] = client.post("/v1/ai/messages", body)
+    except ApiError as error:
+        ui.flash("error", f"The AI could not suggest messages. {error.message}")
+
+
+def use_variant(suggestions: dict[str, Any], variant: dict[str, Any]) -> None:
+    """Put a suggested message into the form, and tell the AI's call log which one was used."""
+    st.session_state[TEMPLATE_KEY] = variant["body"]
+    if variant["subject"]:
+        st.session_state[SUBJECT_KEY] = variant["subject"]
+    # The rating only helps judge the AI later; a refusal to record it must not get in the marketer's way.
+    with contextlib.suppress(ApiError):
+        client.post(
+            f"/v1/ai/calls/{suggestions['call_id']}/feedback",
+            {"accepted": True, "comment": f"used the {variant['tone']} variant"},
+        )
+
+
+def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The API's preview of the message for the segment's first members, asked again only when it changed."""
+    asked = {key: body[key] for key in ("template", "subject", "segment_id")}
+    text = json.dumps(asked, sort_keys=True)
+    cached = st.session_state.get(PREVIEW_KEY)
+    if cached is None or cached[0] != text:
+        try:
+            with st.spinner("Rendering for sample customers…"):
+                cached = (text, client.post("/v1/campaigns/preview", {**asked, "sample_size": SAMPLE_SIZE}), None)
+        except ApiError as error:
+            cached = (text, None, error)
+        st.session_state[PREVIEW_KEY] = cached
+    return cached[1], cached[2]
+
+
+def show_refusal(error: ApiError, body: dict[str, Any]) -> None:
+    """A refusal; a template's problems each with the line they are on and a mark under the column."""
+    st.error(error.message, icon="⚠️")
+    sources = {"template": body["template"], "subject": body["subject"] or ""}
+    for problem in error.problems:
+        if problem.get("line") is None:
+            continue
+        lines = sources.get(str(problem.get("part")), body["template"]).splitlines() or [""]
+        line = lines[min(int(problem["line"]), len(lines)) - 1]
+        mark = " " * max(int(problem.get("column") or 1) - 1, 0) + "^ " + str(problem.get("message"))
+        st.code(f"{line}\n{mark}", language=None)
+
+
+def suggestions_box() -> None:
+    with st.expander("Suggest messages with AI", icon=":material/auto_awesome:"):
+        st.text_input(
+            "What is the campaign for?",
+            key="campaign_ai_objective",
+            placeholder="bring back customers who have not ordered in 60 days with 15% off, code COMEBACK15",
+        )
+        st.button("Suggest", key="campaign_ai_suggest", on_click=suggest, icon=":material/auto_awesome:")
+        suggestions = st.session_state.get(SUGGESTIONS_KEY)
+        if not suggestions:
+            return
+        audience = suggestions.get("audience")
+        about = f" for {audience['summary']}" if audience else ""
+        st.caption(
+            f"Read as “{suggestions['intent']}”{about} ({suggestions['provider']}). {' '.join(suggestions['notes'])}"
+        )
+        for index, variant in enumerate(suggestions["variants"]):
+            with st.container(border=True):
+                st.markdown(f"**{variant['tone'].capitalize()}**")
+                if variant["subject"]:
+                    st.markdown(f"Subject: {variant['subject']}")
+                st.code(variant["body"], language=None, wrap_lines=True)
+                if variant.get("longest_length") is not None:
+                    st.caption(f"{variant['longest_length']} characters at most (an SMS holds {variant['sms_limit']}).")
+                st.button("Use this", key=f"campaign_ai_use_{index}", on_click=use_variant, args=(suggestions, variant))
+
+
+def preview_box(body: dict[str, Any]) -> None:
+    st.subheader("Preview")
+    if body["segment_id"] is None or not body["template"].strip():
+        st.caption("Pick a segment and write a message to see it as sample customers would get it.")
+        return
+    result, refusal = preview(body)
+    if refusal is not None:
+        show_refusal(refusal, body)
+        return
+    assert result is not None
+    st.metric("Audience now", f"{result['audience_size']:,}", help="Customers in the segment on the newest snapshot.")
+    if not result["messages"]:
+        st.caption("The segment has nobody in it right now.")
+        return
+    rows = [
+        {key: message[key] for key in ("customer_id", "subject", "message", "error")} for message in result["messages"]
+    ]
+    frame = pd.DataFrame(rows)
+    if body["channel"] != "email":
+        frame = frame.drop(columns="subject")
+    st.dataframe(frame, hide_index=True, key="campaign_preview_table")
+
+
+def watched_campaign() -> None:
+    """The campaign launched last from this page, with its progress live while it sends."""
+    watched_id = st.session_state.get(WATCH_KEY)
+    if watched_id is None:
+        return
+    watched = ui.fetch(f"/v1/campaigns/{watched_id}", "Loading the launched campaign")
+    if watched is None:
+        return
+    with st.container(border=True):
+        st.subheader(f"“{watched['name']}”")
+        campaign_view.live_progress(watched, key="campaign_watch")
+        st.page_link("app_pages/history.py", label="Its history, messages and insights", icon=":material/history:")
+
+
+# --- the page ---
+
+if not segments:
+    st.info("A campaign goes to a saved segment: save one first.")
+    st.page_link("app_pages/segments.py", label="Build a segment", icon=":material/filter_alt:")
+    st.stop()
+
+options = [NEW, *sorted(drafts, reverse=True)]
+if st.session_state.get(PICK_KEY) not in options:
+    st.session_state[PICK_KEY] = NEW
+    fill_form(None)
+elif st.session_state.get(SEGMENT_KEY) not in (None, *segments):
+    st.session_state[SEGMENT_KEY] = None
+st.selectbox(
+    "Campaign",
+    options,
+    key=PICK_KEY,
+    on_change=load_picked,
+    format_func=lambda campaign_id: "New campaign" if campaign_id == NEW else f"Draft: {drafts[campaign_id]['name']}",
+)
+ui.show_flash()
+watched_campaign()
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.text_input("Name", key=NAME_KEY, placeholder="Diwali offer for loyal customers")
+    st.selectbox("Segment", list(segments), key=SEGMENT_KEY, format_func=segment_label, placeholder="Pick a segment")
+    st.radio(
+        "Channel",
+        list(campaign_view.CHANNELS),
+        key=CHANNEL_KEY,
+        format_func=campaign_view.CHANNELS.__getitem__,
+        horizontal=True,
+    )
+    if st.session_state[CHANNEL_KEY] == "email":
+        st.text_input("Subject", key=SUBJECT_KEY, placeholder="{{ first_name | default('Hi') }}, a gift for you")
+    st.text_area(
+        "Message",
+        key=TEMPLATE_KEY,
+        height=140,
+        placeholder="Hi {{ first_name | default('there') }}, here is 10% off on your next order!",
+        help="Personalise with customer features in double braces, e.g. {{ first_name }}, {{ city }}; "
+        "`| default('…')` says what to write when a customer has no value.",
+    )
+    suggestions_box()
+
+body = form_body()
+with right:
+    preview_box(body)
+
+st.subheader("Save or launch")
+when = st.radio("When", (NOW, LATER), key=WHEN_KEY, horizontal=True)
+if when == LATER:
+    if AT_KEY not in st.session_state:
+        st.session_state[AT_KEY] = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) + timedelta(hours=1)
+    st.datetime_input("Launch at (UTC)", key=AT_KEY, step=timedelta(minutes=5))
+buttons = st.columns([1, 1, 1, 3])
+buttons[0].button(when, key="campaign_launch", type="primary", on_click=launch, icon=":material/send:")
+buttons[1].button("Save draft", key="campaign_save", on_click=save_draft, icon=":material/save:")
+if st.session_state[PICK_KEY] != NEW:
+    buttons[2].button("Delete draft", key="campaign_delete", on_click=delete_draft, icon=":material/delete:")

@@ -1,0 +1,291 @@
+"""History: every campaign, newest first, with how it went; one campaign's progress (live while it sends),
+its messages and outcomes over time, its communication log, the AI's reading of it, and the moves left to
+make (pause, resume, cancel, retry the failed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import campaign_view, ui
+from dashboard.client import ApiError
+
+PAGE_SIZE = 50
+LOG_PAGE_SIZE = 100
+STATUSES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled", "failed")
+MESSAGE_STATUSES = ("pending", "queued", "sent", "delivered", "failed", "skipped")
+ANY = "any"
+# Timeline buckets to choose from: the smallest that gives at most MAX_POINTS points over the campaign.
+BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 6 * 3600, 86_400)
+MAX_POINTS = 120
+INSIGHTS_KEY = "history_insight_jobs"  # campaign id -> the AI job reading it
+POLL_EVERY_S = 1.0
+
+client = ui.api()
+st.title("History")
+ui.needs("viewer", "campaign history")
+ui.show_flash()
+
+
+# --- the list ---
+
+
+def history_row(campaign: dict[str, Any]) -> dict[str, Any]:
+    counts = campaign["counts"]
+    rate = campaign_view.delivery_rate(counts)
+    return {
+        "id": campaign["id"],
+        "name": campaign["name"],
+        "channel": campaign["channel"],
+        "status": campaign["status"],
+        "audience": campaign["audience_size"],
+        "sent": campaign_view.handed_over(counts),
+        "delivered": counts["delivered"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
+        "delivery rate": None if rate is None else round(100 * rate, 1),
+        "launched": campaign["launched_at"],
+        "created": campaign["created_at"],
+    }
+
+
+HISTORY_COLUMNS = {
+    "audience": st.column_config.NumberColumn(help="Customers the segment held at launch"),
+    "sent": st.column_config.NumberColumn(help="Handed to the vendor: delivered, failed or awaiting a receipt"),
+    "skipped": st.column_config.NumberColumn(help="Not sent: no consent, no address, frequency cap, cancelled…"),
+    "delivery rate": st.column_config.NumberColumn(format="%.1f%%", help="Delivered of those with a final receipt"),
+    "launched": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+}
+
+filters = st.columns([2, 5, 1, 1], vertical_alignment="bottom")
+status = filters[0].selectbox("Status", (ANY, *STATUSES), key="history_status")
+offset = st.session_state.get("history_offset", 0)
+listed = ui.fetch(
+    "/v1/campaigns", "Loading campaigns", status=None if status == ANY else status, limit=PAGE_SIZE, offset=offset
+)
+if listed is None:
+    st.stop()
+if offset and filters[2].button("Newer", key="history_newer"):
+    st.session_state["history_offset"] = max(offset - PAGE_SIZE, 0)
+    st.rerun()
+if len(listed) == PAGE_SIZE and filters[3].button("Older", key="history_older"):
+    st.session_state["history_offset"] = offset + PAGE_SIZE
+    st.rerun()
+if not listed:
+    st.info("No campaigns yet." if status == ANY else f"No {status} campaigns.")
+    st.stop()
+st.dataframe(
+    pd.DataFrame([history_row(campaign) for campaign in listed]),
+    hide_index=True,
+    column_config=HISTORY_COLUMNS,
+    key="history_table",
+)
+
+campaigns = {campaign["id"]: campaign for campaign in listed}
+if st.session_state.get("history_pick") not in campaigns:
+    st.session_state["history_pick"] = listed[0]["id"]
+picked_id = st.selectbox(
+    "Open",
+    list(campaigns),
+    key="history_pick",
+    format_func=lambda campaign_id: f"#{campaign_id} {campaigns[campaign_id]['name']}",
+)
+campaign = campaigns[picked_id]
+
+
+# --- one campaign ---
+
+
+def about(campaign: dict[str, Any]) -> str:
+    parts = [
+        campaign_view.CHANNELS.get(campaign["channel"], campaign["channel"]),
+        f"created {ui.when(campaign['created_at'])}",
+    ]
+    if campaign["scheduled_at"] and not campaign["launched_at"]:
+        parts.append(f"scheduled for {ui.when(campaign['scheduled_at'])}")
+    if campaign["launched_at"]:
+        parts.append(f"launched {ui.when(campaign['launched_at'])}")
+    if campaign["completed_at"]:
+        parts.append(f"finished {ui.when(campaign['completed_at'])}")
+    if campaign["parent_campaign_id"]:
+        parts.append(f"retrying the failed of #{campaign['parent_campaign_id']}")
+    return " · ".join(parts)
+
+
+def bucket_for(campaign: dict[str, Any]) -> int:
+    """A timeline bucket that draws the campaign's whole span in at most MAX_POINTS points."""
+    started = datetime.fromisoformat(campaign["launched_at"])
+    ended = datetime.fromisoformat(campaign["completed_at"]) if campaign["completed_at"] else datetime.now(UTC)
+    span = (ended - started).total_seconds()
+    return next((bucket for bucket in BUCKETS_S if span / bucket <= MAX_POINTS), BUCKETS_S[-1])
+
+
+def over_time(campaign: dict[str, Any]) -> None:
+    if not campaign["launched_at"]:
+        st.caption("Nothing has been sent yet.")
+        return
+    timeline = ui.fetch(
+        f"/v1/campaigns/{campaign['id']}/timeline", "Loading the timeline", bucket_s=bucket_for(campaign)
+    )
+    if timeline is None:
+        return
+    if not timeline["points"]:
+        st.caption("No message has been sent yet.")
+        return
+    frame = pd.DataFrame(timeline["points"])
+    frame["at"] = pd.to_datetime(frame["at"])
+    st.markdown("**Messages by outcome, in all so far**")
+    totals = frame.set_index("at")[["sent", "delivered", "failed"]].cumsum().reset_index()
+    st.line_chart(totals, x="at", y=["sent", "delivered", "failed"], height=260)
+    st.markdown(f"**Per {ui.age_text(timeline['bucket_s'])}**")
+    st.bar_chart(frame, x="at", y=["delivered", "failed"], height=200)
+
+
+def band_rates(facts: list[dict[str, Any]]) -> pd.DataFrame:
+    """The insights' facts that give a delivery rate for a band of a feature, as rows (feature, band, rate %)."""
+    rows = []
+    for fact in facts:
+        rate = fact.get("delivery_rate", fact.get("rate"))
+        if rate is None and fact.get("delivered") is not None and fact.get("messages"):
+            rate = fact["delivered"] / fact["messages"]
+        if fact.get("feature") is not None and fact.get("band") is not None and rate is not None:
+            rows.append({"feature": str(fact["feature"]), "band": str(fact["band"]), "delivery rate": 100 * rate})
+    return pd.DataFrame(rows, columns=["feature", "band", "delivery rate"])
+
+
+def by_feature_bands(campaign: dict[str, Any]) -> None:
+    st.markdown("**Delivery rate by feature bands**")
+    job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
+    result = job.get("result") if job and job["status"] == "done" else None
+    if not result:
+        st.caption("Shown once the AI has read the campaign (under “AI insights”).")
+        return
+    bands = band_rates(result.get("facts", []))
+    if bands.empty:
+        st.caption("The AI's reading has no delivery rates by feature band for this campaign.")
+        return
+    for feature, rows in bands.groupby("feature", sort=False):
+        st.caption(str(feature))
+        st.bar_chart(rows, x="band", y="delivery rate", height=180, horizontal=True)
+
+
+def communication_log(campaign: dict[str, Any]) -> None:
+    if not client.may("marketer"):
+        st.caption("The communication log holds each customer's message and address: it needs the marketer role.")
+        return
+    columns = st.columns([2, 2, 3], vertical_alignment="bottom")
+    status = columns[0].selectbox("Status", (ANY, *MESSAGE_STATUSES), key="history_log_status")
+    customer = columns[1].number_input("Customer id", min_value=1, value=None, step=1, key="history_log_customer")
+    reason = columns[2].text_input("Reason contains", key="history_log_reason").strip()
+    filters = {"status": None if status == ANY else status, "customer_id": customer, "reason": reason or None}
+    cursors = st.session_state.setdefault("history_log_cursors", {})
+    key = (campaign["id"], tuple(filters.values()))
+    cursor = cursors.get(key)
+    page = ui.fetch(
+        f"/v1/campaigns/{campaign['id']}/messages",
+        "Loading the communication log",
+        **filters,
+        cursor=cursor,
+        limit=LOG_PAGE_SIZE,
+    )
+    if page is None:
+        return
+    if not page["messages"]:
+        st.info("No messages match." if any(filters.values()) else "No messages yet.")
+    else:
+        st.dataframe(pd.DataFrame(page["messages"]), hide_index=True, key="history_log")
+    pager = st.columns([1, 1, 6])
+    if cursor is not None and pager[0].button("First page", key="history_log_first"):
+        cursors.pop(key)
+        st.rerun()
+    if page["next_cursor"] is not None and pager[1].button("Next page", key="history_log_next"):
+        cursors[key] = page["next_cursor"]
+        st.rerun()
+
+
+def ask_for_insights(campaign: dict[str, Any]) -> None:
+    try:
+        job = client.post(f"/v1/ai/campaigns/{campaign['id']}/insights")
+    except ApiError as error:
+        if error.status == 404:
+            ui.flash("warning", f"AI insights are not available for this campaign here: {error.message}")
+        else:
+            ui.flash("error", f"The AI could not read the campaign. {error.message}")
+        return
+    st.session_state.setdefault(INSIGHTS_KEY, {})[campaign["id"]] = job
+
+
+def insights(campaign: dict[str, Any]) -> None:
+    if not client.may("marketer"):
+        st.caption("Asking the AI about a campaign needs the marketer role.")
+        return
+    job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
+    label = "Ask the AI again" if job else "Ask the AI what went well and what did not"
+    st.button(label, key="history_insights", on_click=ask_for_insights, args=(campaign,), icon=":material/insights:")
+    if job is None:
+        return
+    if job["status"] in ("queued", "running"):
+        st.fragment(waiting_for_insights, run_every=POLL_EVERY_S)(campaign["id"])
+    elif job["status"] == "failed":
+        st.error(f"The AI could not read the campaign: {job['error']}", icon="⚠️")
+    else:
+        show_insights(job["result"] or {})
+
+
+def waiting_for_insights(campaign_id: int) -> None:
+    """Poll the AI job; once it has finished, run the page again to show the result everywhere."""
+    jobs = st.session_state[INSIGHTS_KEY]
+    try:
+        jobs[campaign_id] = client.get(f"/v1/ai/jobs/{jobs[campaign_id]['id']}")
+    except ApiError as error:
+        st.error(f"Could not follow the AI's work: {error.message}", icon="⚠️")
+        return
+    if jobs[campaign_id]["status"] not in ("queued", "running"):
+        st.rerun()
+    st.info(f"The AI is reading the campaign ({jobs[campaign_id]['status']})…", icon="⏳")
+
+
+def show_insights(result: dict[str, Any]) -> None:
+    facts = result.get("facts") or []
+    number = {fact.get("id"): index for index, fact in enumerate(facts, start=1)}
+    for insight in result.get("insights") or []:
+        cited = [f"[{number.get(fact_id, fact_id)}]" for fact_id in insight.get("fact_ids") or []]
+        st.markdown(f"- {insight['text']} {' '.join(cited)}".rstrip())
+    if not result.get("insights"):
+        st.caption("The AI found nothing worth saying about this campaign.")
+    if facts:
+        with st.expander("The facts behind them"):
+            st.dataframe(pd.DataFrame(facts), hide_index=True, key="history_insight_facts")
+    for note in result.get("notes") or []:
+        st.caption(note)
+
+
+def what_was_sent(campaign: dict[str, Any]) -> None:
+    if campaign["subject"]:
+        st.markdown(f"**Subject:** {campaign['subject']}")
+    st.code(campaign["template"], language=None, wrap_lines=True)
+    rule = campaign["frozen_rule"] or campaign["audience_rule"]
+    if campaign["snapshot_version"]:
+        st.caption(f"Evaluated on feature snapshot {campaign['snapshot_version']} at launch.")
+    if rule:
+        with st.expander("The audience rule" + (" as frozen at launch" if campaign["frozen_rule"] else "")):
+            st.json(rule)
+
+
+st.header(f"{campaign['name']} (#{campaign['id']})")
+st.caption(about(campaign))
+campaign_view.live_progress(campaign, key="history")
+charts, log, ai, sent = st.tabs(["Charts", "Communication log", "AI insights", "Message"])
+with charts:
+    over_time(campaign)
+    by_feature_bands(campaign)
+with log:
+    communication_log(campaign)
+with ai:
+    insights(campaign)
+with sent:
+    what_was_sent(campaign)

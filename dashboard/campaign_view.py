@@ -1,0 +1,134 @@
+"""What the Campaigns and History pages both show of a campaign: its counts, its progress kept live while it
+waits or sends, and the buttons that pause, resume, cancel, unschedule or retry it.
+
+Progress is re-read from `GET /v1/campaigns/{id}` every `REFRESH_EVERY_S` seconds by a fragment (the
+counts derive from the communication log, so each read is current); once the campaign reaches a final
+status the whole page runs again, so the rest of it (tables, charts) catches up and the refreshing stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import ui
+from dashboard.client import ApiError
+
+REFRESH_EVERY_S = 1.5
+CHANNELS = {"sms": "SMS", "email": "E-mail"}
+LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
+FINAL = frozenset({"completed", "cancelled", "failed"})
+STATUS_ICONS = {
+    "draft": ":material/edit_note:",
+    "scheduled": ":material/schedule:",
+    "sending": ":material/send:",
+    "paused": ":material/pause_circle:",
+    "completed": ":material/check_circle:",
+    "cancelled": ":material/cancel:",
+    "failed": ":material/error:",
+}
+
+
+def status_line(campaign: dict[str, Any]) -> str:
+    """The campaign's status as a line of markdown, with its icon."""
+    return f"**Status:** {STATUS_ICONS.get(campaign['status'], '')} {campaign['status']}"
+
+
+def handed_over(counts: dict[str, int]) -> int:
+    """Messages the vendor took: delivered, failed, or sent and awaiting their receipt."""
+    return counts["sent"] + counts["delivered"] + counts["failed"]
+
+
+def delivery_rate(counts: dict[str, int]) -> float | None:
+    """Delivered out of those with a final receipt (None before any)."""
+    finished = counts["delivered"] + counts["failed"]
+    return counts["delivered"] / finished if finished else None
+
+
+def counts_row(campaign: dict[str, Any]) -> None:
+    """The campaign's numbers as metrics, and a bar of how many messages are done."""
+    counts = campaign["counts"]
+    rate = delivery_rate(counts)
+    shown = (
+        ("Audience", campaign["audience_size"], "Customers the segment held when the campaign launched."),
+        ("Waiting", counts["pending"] + counts["queued"], "Not yet handed to the vendor (queued or held back)."),
+        ("Sent", handed_over(counts), "Handed to the vendor: delivered, failed, or awaiting a receipt."),
+        ("Delivered", counts["delivered"], None),
+        ("Failed", counts["failed"], None),
+        ("Skipped", counts["skipped"], "Not sent: no consent, no address, frequency cap, cancelled…"),
+        ("Delivery rate", None if rate is None else f"{rate:.0%}", "Delivered out of those with a final receipt."),
+    )
+    for column, (label, value, about) in zip(st.columns(len(shown)), shown, strict=True):
+        column.metric(label, "—" if value is None else value, help=about, border=True)
+    total = counts["total"]
+    if total:
+        done = counts["delivered"] + counts["failed"] + counts["skipped"]
+        st.progress(done / total, text=f"{done:,} of {total:,} messages have their outcome")
+
+
+def live_progress(campaign: dict[str, Any], key: str) -> None:
+    """The campaign's status, counts and the moves it allows, re-read every few seconds while it is scheduled
+    or sending; when it reaches a final status (or a move is made) the whole page runs again."""
+    latest = {"campaign": campaign}
+
+    def progress() -> None:
+        shown = latest["campaign"]
+        if shown["status"] in LIVE:
+            try:
+                shown = ui.api().get(f"/v1/campaigns/{shown['id']}")
+            except ApiError as error:
+                st.warning(f"Could not refresh the progress: {error.message}", icon="⚠️")
+        if shown["status"] in FINAL and latest["campaign"]["status"] not in FINAL:
+            st.rerun()
+        latest["campaign"] = shown
+        st.markdown(status_line(shown))
+        if shown.get("failure_reason"):
+            st.error(f"The launch failed: {shown['failure_reason']}", icon="❌")
+        counts_row(shown)
+        if shown["status"] in LIVE:
+            st.caption(f"Updating every {REFRESH_EVERY_S:g} s while the campaign is {shown['status']}.")
+        state_buttons(shown, key)
+
+    run_every = REFRESH_EVERY_S if campaign["status"] in LIVE else None
+    with st.container(key=f"{key}_progress"):
+        st.fragment(progress, run_every=run_every)()
+
+
+# (the API's action, the button's label, what to say once done: `name` is the campaign's, `new` the answer)
+MOVES = {
+    "scheduled": [("unschedule", "Unschedule", "“{name}” is a draft again.")],
+    "sending": [("pause", "Pause", "Paused “{name}”: nothing more is sent until it is resumed.")],
+    "paused": [("resume", "Resume", "Resumed “{name}”.")],
+}
+CANCEL = ("cancel", "Cancel", "Cancelled “{name}”: the messages not yet sent are skipped.")
+RETRY = "Retrying the failed of “{name}” as “{new[name]}”, which launches now."
+
+
+def state_buttons(campaign: dict[str, Any], key: str) -> None:
+    """The moves the campaign's status allows, for a marketer (others are told who may)."""
+    moves = list(MOVES.get(campaign["status"], []))
+    if campaign["status"] in {"scheduled", "sending", "paused"}:
+        moves.append(CANCEL)
+    failed = campaign["counts"]["failed"]
+    if campaign["status"] in {"completed", "cancelled"} and failed:
+        moves.append(("retry-failed", f"Retry the {failed:,} failed", RETRY))
+    if not moves:
+        return
+    if not ui.api().may("marketer"):
+        st.caption("Pausing, resuming, cancelling and retrying campaigns needs the marketer role.")
+        return
+    for column, (action, label, done) in zip(st.columns(len(moves) + 2), moves, strict=False):
+        if column.button(label, key=f"{key}_{action}"):
+            move(campaign, action, done)
+            st.rerun()
+
+
+def move(campaign: dict[str, Any], action: str, done: str) -> None:
+    """Ask the API to `action` the campaign; what happened is kept to show after the page runs again."""
+    try:
+        answer = ui.api().post(f"/v1/campaigns/{campaign['id']}/{action}")
+    except ApiError as error:
+        ui.flash("error", f"Could not {action.replace('-', ' ')} “{campaign['name']}”: {error.message}")
+    else:
+        ui.flash("success", done.format(name=campaign["name"], new=answer))

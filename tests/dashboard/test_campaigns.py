@@ -1,0 +1,146 @@
+"""The Campaigns page on the real API: a message for a saved segment, written by hand or from the AI's
+suggestions, previewed for sample customers, saved as a draft, scheduled or launched and watched sending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from engine.features.snapshot import Snapshot
+from tests.api.segments import data
+from tests.dashboard.delivery import deliver, vendor
+from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
+
+BIG_SPENDERS = "Big spenders"  # Ada, Sam and Noor
+OFFER = "Hi {{ first_name }}, 10% off in {{ city }} this week!"
+
+
+def campaigns_page(role: str = "marketer") -> AppTest:
+    """The Campaigns page, with the segment of big spenders saved."""
+    app = signed_in(role)
+    app.session_state["api_client"].post("/v1/segments", {"name": BIG_SPENDERS, "rule": data.BIG_SPENDERS})
+    return on_page(app, "campaigns")
+
+
+def write(app: AppTest, name: str = "Weekly offer", template: str = OFFER, channel: str = "sms") -> AppTest:
+    app.text_input(key="campaign_name").input(name)
+    app.selectbox(key="campaign_segment").select_index(0)
+    app.radio(key="campaign_channel").set_value(channel)
+    app.text_area(key="campaign_template").input(template)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def campaigns(app: AppTest, **params: Any) -> list[dict[str, Any]]:
+    return list(app.session_state["api_client"].get("/v1/campaigns", **params))
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_the_message_is_previewed_as_sample_customers_would_get_it(api_url: str, reachable_shop: Snapshot) -> None:
+    app = write(campaigns_page())
+
+    assert metrics(app)["Audience now"] == "3"
+    assert table_with(app, "message")["message"].tolist() == [
+        "Hi Ada, 10% off in London this week!",
+        "Hi Sam, 10% off in Mumbai this week!",
+        "Hi Noor, 10% off in Delhi this week!",
+    ]
+
+
+def test_a_template_error_is_shown_with_its_line_and_column(api_url: str, reachable_shop: Snapshot) -> None:
+    app = write(campaigns_page(), template="Hello!\nHi {{ frist_name }}, 10% off")
+
+    where = "Please check the input: message, line 2, column 7: "
+    assert app.error[0].value.startswith(where)
+    problem = app.error[0].value.removeprefix(where)
+    assert problem.startswith("unknown variable 'frist_name'")
+    assert app.code[0].value == "Hi {{ frist_name }}, 10% off\n      ^ " + problem
+    assert app.get("dataframe") == []
+
+
+def test_an_ai_suggestion_fills_the_message_and_subject(api_url: str, reachable_shop: Snapshot) -> None:
+    app = write(campaigns_page(), channel="email", template="placeholder")
+
+    app.text_input(key="campaign_ai_objective").input("thank our best customers with 20% off, code THANKS20")
+    app.button(key="campaign_ai_suggest").click().run()
+    suggested = app.session_state["campaign_suggestions"]["variants"]
+    assert len(suggested) >= 2
+    app.button(key="campaign_ai_use_1").click().run()
+
+    assert app.text_area(key="campaign_template").value == suggested[1]["body"]
+    assert app.text_input(key="campaign_subject").value == suggested[1]["subject"]
+    assert table_with(app, "message")["error"].isna().all()
+
+
+def test_a_draft_is_saved_opened_again_and_deleted(api_url: str, reachable_shop: Snapshot) -> None:
+    app = write(campaigns_page(), name="Draft offer")
+
+    app.button(key="campaign_save").click().run()
+    assert app.success[0].value == "Saved “Draft offer” as a draft."
+    [draft] = campaigns(app, status="draft")
+    assert (draft["name"], draft["template"], draft["channel"]) == ("Draft offer", OFFER, "sms")
+
+    app.selectbox(key="campaign_pick").set_value(0).run()
+    assert app.text_input(key="campaign_name").value == ""
+    app.selectbox(key="campaign_pick").set_value(draft["id"]).run()
+    assert app.text_area(key="campaign_template").value == OFFER
+
+    app.button(key="campaign_delete").click().run()
+    assert app.success[0].value == "Deleted the draft “Draft offer”."
+    assert campaigns(app) == []
+
+
+def test_an_incomplete_campaign_is_not_saved_and_the_page_says_what_is_missing(
+    api_url: str, reachable_shop: Snapshot
+) -> None:
+    app = campaigns_page()
+    app.text_area(key="campaign_template").input(OFFER)
+
+    app.button(key="campaign_launch").click().run()
+
+    assert app.warning[0].value == "Give the campaign a name, a segment first."
+    assert campaigns(app) == []
+
+
+def test_a_campaign_scheduled_for_later_waits_for_its_time(api_url: str, reachable_shop: Snapshot) -> None:
+    app = write(campaigns_page())
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+
+    app.radio(key="campaign_when").set_value("Schedule for later").run()
+    app.datetime_input(key="campaign_at").set_value(tomorrow.replace(tzinfo=None)).run()
+    app.button(key="campaign_launch").click().run()
+
+    [campaign] = campaigns(app)
+    assert campaign["status"] == "scheduled"
+    assert datetime.fromisoformat(campaign["scheduled_at"]) == tomorrow
+    assert app.success[0].value == f"Scheduled “Weekly offer” for {tomorrow:%Y-%m-%d %H:%M} UTC."
+    assert app.button(key="campaign_watch_unschedule")
+
+
+def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
+    api_url: str, reachable_shop: Snapshot, database: Engine, redis_client: redis.Redis
+) -> None:
+    app = write(campaigns_page(), channel="email", template="Hi {{ first_name }}, 10% off this week!")
+    app.text_input(key="campaign_subject").input("A gift for you").run()
+
+    app.button(key="campaign_launch").click().run()
+    [campaign] = campaigns(app)
+    assert app.success[0].value == "Scheduled “Weekly offer” to launch now."
+    assert campaign_status(app) == "scheduled"
+    assert app.text_input(key="campaign_name").value == ""  # the form is ready for the next campaign
+
+    with vendor(api_url) as simulator:
+        deliver(database, redis_client, simulator, campaign["id"])
+    app.run()
+
+    shown = metrics(app)
+    assert (shown["Audience"], shown["Sent"], shown["Delivered"], shown["Failed"]) == ("3", "3", "3", "0")
+    assert campaign_status(app) == "completed"

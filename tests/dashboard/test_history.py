@@ -1,0 +1,178 @@
+"""The History page on the real API: campaigns newest first with how they went, one campaign's charts and
+communication log, the moves its status allows, and "retry the failed" — campaigns really sent through the
+vendor simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+import redis
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from engine.campaigns.audience import PublishedAudience
+from engine.campaigns.launch import launch_campaign
+from engine.features.snapshot import Snapshot
+from engine.settings import get_settings
+from tests.dashboard.delivery import deliver, vendor
+from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
+from tests.engine.campaigns.helpers import log_rows
+
+EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
+MOVES = ("unschedule", "pause", "resume", "cancel", "retry-failed")
+
+
+def api(app: AppTest) -> Any:
+    return app.session_state["api_client"]
+
+
+def scheduled(app: AppTest, name: str) -> dict[str, Any]:
+    """An SMS campaign to all six, saved and scheduled to launch now through the API as the signed-in user."""
+    segment = api(app).post("/v1/segments", {"name": f"Everyone for {name}", "rule": EVERYONE})
+    body = {"name": name, "channel": "sms", "template": "Hi {{ first_name }}!", "segment_id": segment["id"]}
+    campaign = api(app).post("/v1/campaigns", body)
+    return dict(api(app).post(f"/v1/campaigns/{campaign['id']}/schedule", {}))
+
+
+@pytest.fixture
+def sent(
+    api_url: str, reachable_shop: Snapshot, database: Engine, redis_client: redis.Redis
+) -> tuple[AppTest, dict[str, Any]]:
+    """A marketer's dashboard, and a campaign to the six sent to the end with half the messages failing."""
+    app = signed_in("marketer")
+    campaign = scheduled(app, "Hello everyone")
+    with vendor(api_url, failure_rate=0.5) as simulator:
+        deliver(database, redis_client, simulator, campaign["id"])
+    outcomes = pd.DataFrame(log_rows(database, campaign["id"]))["status"].value_counts()
+    assert outcomes.get("failed", 0) > 0, outcomes
+    assert outcomes.get("delivered", 0) > 0, outcomes
+    return on_page(app, "history"), campaign
+
+
+def moves_offered(app: AppTest) -> list[str]:
+    return [
+        str(button.key).removeprefix("history_")
+        for button in app.button
+        if button.key in {f"history_{move}" for move in MOVES}
+    ]
+
+
+def counts_of(database: Engine, campaign_id: int) -> dict[str, int]:
+    statuses = [row["status"] for row in log_rows(database, campaign_id)]
+    return {status: statuses.count(status) for status in ("delivered", "failed", "skipped")}
+
+
+def test_campaigns_are_listed_newest_first_with_how_they_went(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine
+) -> None:
+    app, campaign = sent
+    scheduled(app, "Later one")
+    app.run()
+
+    table = table_with(app, "delivered")
+    assert table["name"].tolist() == ["Later one", "Hello everyone"]
+    row = table.set_index("name").loc["Hello everyone"]
+    expected = counts_of(database, campaign["id"])
+    assert (row["audience"], row["sent"], row["skipped"]) == (6, 6, 0)
+    assert (row["delivered"], row["failed"]) == (expected["delivered"], expected["failed"])
+    assert row["status"] == "completed"
+
+
+def test_a_campaigns_page_shows_its_counts_and_outcomes_over_time(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine
+) -> None:
+    app, campaign = sent
+
+    expected = counts_of(database, campaign["id"])
+    shown = {metric.label: metric.value for metric in app.metric}
+    assert (shown["Delivered"], shown["Failed"], shown["Sent"]) == (
+        str(expected["delivered"]), str(expected["failed"]), "6",
+    )  # fmt: skip
+    assert shown["Delivery rate"] == f"{expected['delivered'] / 6:.0%}"
+    assert app.get("arrow_line_chart") or app.get("vega_lite_chart")
+
+
+def test_the_communication_log_filters_by_status_customer_and_reason(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine
+) -> None:
+    app, campaign = sent
+    assert len(table_with(app, "vendor_message_id")) == 6
+    failed = [row for row in log_rows(database, campaign["id"]) if row["status"] == "failed"]
+
+    app.selectbox(key="history_log_status").select("failed").run()
+    assert sorted(table_with(app, "vendor_message_id")["customer_id"]) == [row["customer_id"] for row in failed]
+
+    app.number_input(key="history_log_customer").set_value(failed[0]["customer_id"]).run()
+    assert table_with(app, "vendor_message_id")["reason"].tolist() == [failed[0]["reason"]]
+
+    app.selectbox(key="history_log_status").select("delivered").run()
+    assert app.info[0].value == "No messages match."
+
+    app.selectbox(key="history_log_status").select("any").run()
+    app.number_input(key="history_log_customer").set_value(None).run()
+    app.text_input(key="history_log_reason").input(failed[0]["reason"]).run()
+    reasons = table_with(app, "vendor_message_id")["reason"]
+    assert set(reasons) == {failed[0]["reason"]}
+    assert len(reasons) == sum(row["reason"] == failed[0]["reason"] for row in failed)
+
+
+def test_retrying_the_failed_makes_a_follow_up_to_them_alone(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine, redis_client: redis.Redis
+) -> None:
+    app, campaign = sent
+    failed = counts_of(database, campaign["id"])["failed"]
+    assert moves_offered(app) == ["retry-failed"]
+
+    app.button(key="history_retry-failed").click().run()
+
+    follow_up = api(app).get("/v1/campaigns")[0]
+    assert follow_up["parent_campaign_id"] == campaign["id"]
+    assert follow_up["status"] == "scheduled"
+    assert (
+        app.success[0].value
+        == "Retrying the failed of “Hello everyone” as “" + follow_up["name"] + "”, which launches now."
+    )
+    assert table_with(app, "delivered")["id"].tolist() == [follow_up["id"], campaign["id"]]
+    report = launch_campaign(database, redis_client, get_settings(), follow_up["id"], PublishedAudience(database))
+    assert report.audience == failed
+
+
+def test_a_sending_campaign_is_paused_resumed_and_cancelled(
+    api_url: str, reachable_shop: Snapshot, database: Engine, redis_client: redis.Redis
+) -> None:
+    app = signed_in("marketer")
+    campaign = scheduled(app, "Hello everyone")
+    launch_campaign(database, redis_client, get_settings(), campaign["id"], PublishedAudience(database))
+    app = on_page(app, "history")
+    assert campaign_status(app) == "sending"
+    assert {metric.label: metric.value for metric in app.metric}["Waiting"] == "6"
+
+    app.button(key="history_pause").click().run()
+    assert app.success[0].value == "Paused “Hello everyone”: nothing more is sent until it is resumed."
+    assert campaign_status(app) == "paused"
+
+    app.button(key="history_resume").click().run()
+    assert campaign_status(app) == "sending"
+
+    app.button(key="history_cancel").click().run()
+    assert api(app).get(f"/v1/campaigns/{campaign['id']}")["status"] == "cancelled"
+    assert table_with(app, "delivered")["status"].tolist() == ["cancelled"]
+    assert moves_offered(app) == []
+
+
+def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[AppTest, dict[str, Any]]) -> None:
+    app = on_page(signed_in("viewer"), "history")
+
+    assert table_with(app, "delivered")["name"].tolist() == ["Hello everyone"]
+    captions = [caption.value for caption in app.caption]
+    assert "Pausing, resuming, cancelling and retrying campaigns needs the marketer role." in captions
+    assert "The communication log holds each customer's message and address: it needs the marketer role." in captions
+    assert moves_offered(app) == []
+
+
+def test_no_campaigns_yet_is_said_plainly(api_url: str) -> None:
+    app = on_page(signed_in("viewer"), "history")
+
+    assert app.info[0].value == "No campaigns yet."
