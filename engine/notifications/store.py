@@ -150,4 +150,5 @@ def mark_all_read(db: Engine, user: User) -> int:
 def _mark_read(conn: Connection, user: User, ids: Select[tuple[int]]) -> int:
     unread = ids.where(_visible_to(user), ~_read_by(user)).add_columns(literal(user.id, BigInteger))
     statement = pg_insert(notification_reads).from_select(["notification_id", "user_id"], unread)
-    return conn.execute(statement.on_conflict_do_nothing()).rowcount
+    marked = statement.on_conflict_do_nothing().returning(notification_reads.c.notification_id)
+    return len(conn.execute(marked).all())
