@@ -10,7 +10,7 @@ syntax errors (422 with positions); moving a campaign from a status that does no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -37,6 +37,7 @@ from api.deps import Db, Marketer, Viewer, rate_limit
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.rules import checked_rule, rule_problems
 from api.snapshot import CurrentSnapshot, LiveSnapshot, loaded_snapshot
+from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.campaigns import lifecycle
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
 from engine.campaigns.errors import CampaignNotFound, CampaignStateError
@@ -51,8 +52,6 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_r
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
-PROGRESS_INTERVAL_S = 1.0
-KEEP_ALIVE_S = 15.0
 
 
 class InvalidTemplate(UnprocessableEntity):
@@ -364,7 +363,7 @@ def get_timeline(
 @router.get(
     "/{campaign_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Progress events."}, **error_responses(404)},
+    responses=EVENT_STREAM_RESPONSE | error_responses(404),
     dependencies=[rate_limit("read")],
     summary="Live progress as server-sent events",
 )
@@ -373,26 +372,14 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
     cancelled or failed."""
     _campaign(db, campaign_id)
-    return StreamingResponse(
-        _progress_events(db, campaign_id, request),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    last: bytes | None = None
 
-
-async def _progress_events(db: Db, campaign_id: int, request: Request) -> AsyncIterator[bytes]:
-    last: dict[str, Any] | None = None
-    quiet_s = 0.0
-    while not await request.is_disconnected():
+    async def progress() -> tuple[list[bytes], bool]:
+        nonlocal last
         campaign = await asyncio.to_thread(get_campaign, db, campaign_id)
-        progress = {"status": campaign.status, "counts": {**asdict(campaign.counts), "total": campaign.counts.total}}
-        if progress != last:
-            yield b"event: progress\ndata: " + orjson.dumps(progress) + b"\n\n"
-            last, quiet_s = progress, 0.0
-        elif quiet_s >= KEEP_ALIVE_S:
-            yield b": keep-alive\n\n"
-            quiet_s = 0.0
-        if campaign.status in FINAL_STATUSES:
-            return
-        await asyncio.sleep(PROGRESS_INTERVAL_S)
-        quiet_s += PROGRESS_INTERVAL_S
+        counts = {**asdict(campaign.counts), "total": campaign.counts.total}
+        now = event("progress", orjson.dumps({"status": campaign.status, "counts": counts}))
+        changed, last = ([now] if now != last else []), now
+        return changed, campaign.status in FINAL_STATUSES
+
+    return event_stream(polled_events(request, progress))

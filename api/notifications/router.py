@@ -20,14 +20,13 @@ from api.auth.schemas import error_responses
 from api.deps import Db, Viewer, rate_limit
 from api.errors import NotFound
 from api.notifications.schemas import NotificationOut, NotificationsPage, ReadAllOut
+from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth.users import User
 from engine.notifications.store import latest_id, list_for_user, mark_all_read, mark_read, newer_than, unread_count
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=error_responses(401, 403, 429))
 
 NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-POLL_S = 1.0
-KEEP_ALIVE_S = 15.0
 RECONNECT_MS = 3_000  # the `retry:` hint: how long an EventSource waits before reconnecting
 
 
@@ -80,7 +79,7 @@ def post_read(notification_id: NotificationId, user: Viewer, db: Db) -> Notifica
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "New notifications as they appear."}},
+    responses=EVENT_STREAM_RESPONSE,
     dependencies=[rate_limit("read")],
     summary="New notifications as server-sent events",
 )
@@ -90,24 +89,19 @@ def get_stream(user: Viewer, db: Db, request: Request) -> StreamingResponse:
     that reconnects with the standard `Last-Event-ID` header gets what it missed since that id first."""
     resume_from = request.headers.get("last-event-id", "")
     after_id = int(resume_from) if resume_from.isdigit() and int(resume_from) < 2**63 else None
-    return StreamingResponse(
-        _notification_events(db, user, request, after_id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(_notification_events(db, user, request, after_id))
 
 
 async def _notification_events(db: Engine, user: User, request: Request, after_id: int | None) -> AsyncIterator[bytes]:
-    last_id = after_id if after_id is not None else await asyncio.to_thread(latest_id, db, user)
+    seen = after_id if after_id is not None else await asyncio.to_thread(latest_id, db, user)
+
+    async def new_ones() -> tuple[list[bytes], bool]:
+        nonlocal seen
+        found = await asyncio.to_thread(newer_than, db, user, seen)
+        if found:
+            seen = found[-1].id
+        return [event("notification", NotificationOut.of(n).model_dump_json().encode(), n.id) for n in found], False
+
     yield f"retry: {RECONNECT_MS}\n\n".encode()
-    quiet_s = 0.0
-    while not await request.is_disconnected():
-        for notification in await asyncio.to_thread(newer_than, db, user, last_id):
-            last_id, quiet_s = notification.id, 0.0
-            data = NotificationOut.of(notification).model_dump_json()
-            yield f"id: {notification.id}\nevent: notification\ndata: {data}\n\n".encode()
-        if quiet_s >= KEEP_ALIVE_S:
-            yield b": keep-alive\n\n"
-            quiet_s = 0.0
-        await asyncio.sleep(POLL_S)
-        quiet_s += POLL_S
+    async for chunk in polled_events(request, new_ones):
+        yield chunk
