@@ -118,8 +118,9 @@ def state_buttons(campaign: dict[str, Any], key: str) -> None:
     if not ui.api().may("marketer"):
         st.caption("Pausing, resuming, cancelling and retrying campaigns needs the marketer role.")
         return
-    for column, (action, label, done) in zip(st.columns(len(moves) + 2), moves, strict=False):
-        if column.button(label, key=f"{key}_{action}"):
+    row = st.container(horizontal=True)
+    for action, label, done in moves:
+        if row.button(label, key=f"{key}_{action}"):
             move(campaign, action, done)
             st.rerun()
 

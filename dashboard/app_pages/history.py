@@ -21,6 +21,7 @@ ANY = "any"
 # Timeline buckets to choose from: the smallest that gives at most MAX_POINTS points over the campaign.
 BUCKETS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 6 * 3600, 86_400)
 MAX_POINTS = 120
+BAND_KINDS = {"spend": "spend", "recency": "last order", "city": "city"}  # the insights' kinds of customer band
 INSIGHTS_KEY = "history_insight_jobs"  # campaign id -> the AI job reading it
 POLL_EVERY_S = 1.0
 
@@ -145,16 +146,17 @@ def over_time(campaign: dict[str, Any]) -> None:
     st.bar_chart(frame, x="at", y=["delivered", "failed"], height=200)
 
 
-def band_rates(facts: list[dict[str, Any]]) -> pd.DataFrame:
-    """The insights' facts that give a delivery rate for a band of a feature, as rows (feature, band, rate %)."""
-    rows = []
+def band_rates(facts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    """The delivery rate of each band of customers the AI's facts give, per kind of band (spend, recency,
+    city), the bands in the facts' order."""
+    bands: dict[str, list[dict[str, Any]]] = {}
     for fact in facts:
-        rate = fact.get("delivery_rate", fact.get("rate"))
-        if rate is None and fact.get("delivered") is not None and fact.get("messages"):
-            rate = fact["delivered"] / fact["messages"]
-        if fact.get("feature") is not None and fact.get("band") is not None and rate is not None:
-            rows.append({"feature": str(fact["feature"]), "band": str(fact["band"]), "delivery rate": 100 * rate})
-    return pd.DataFrame(rows, columns=["feature", "band", "delivery rate"])
+        if fact.get("kind") in BAND_KINDS and "rate" in fact.get("values", {}):
+            values = fact["values"]
+            bands.setdefault(fact["kind"], []).append(
+                {"band": fact["label"], "delivery rate": values["rate"], "messages": values["outcomes"]}
+            )
+    return {kind: pd.DataFrame(rows) for kind, rows in bands.items()}
 
 
 def by_feature_bands(campaign: dict[str, Any]) -> None:
@@ -162,15 +164,17 @@ def by_feature_bands(campaign: dict[str, Any]) -> None:
     job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
     result = job.get("result") if job and job["status"] == "done" else None
     if not result:
-        st.caption("Shown once the AI has read the campaign (under “AI insights”).")
+        st.caption("Drawn once the AI has read the campaign (under “AI insights”).")
         return
-    bands = band_rates(result.get("facts", []))
-    if bands.empty:
-        st.caption("The AI's reading has no delivery rates by feature band for this campaign.")
+    overall: dict[str, Any] = next((fact["values"] for fact in result["facts"] if fact["kind"] == "overall"), {})
+    bands = band_rates(result["facts"])
+    if not bands:
+        st.caption("No group of customers had enough messages with an outcome to give it a rate of its own.")
         return
-    for feature, rows in bands.groupby("feature", sort=False):
-        st.caption(str(feature))
-        st.bar_chart(rows, x="band", y="delivery rate", height=180, horizontal=True)
+    for kind, rows in bands.items():
+        against = f" (the whole campaign: {overall['rate']}%)" if "rate" in overall else ""
+        st.caption(f"By {BAND_KINDS[kind]}{against}")
+        st.bar_chart(rows, x="band", y="delivery rate", horizontal=True, sort=False, height=60 + 40 * len(rows))
 
 
 def communication_log(campaign: dict[str, Any]) -> None:
@@ -211,17 +215,17 @@ def ask_for_insights(campaign: dict[str, Any]) -> None:
     try:
         job = client.post(f"/v1/ai/campaigns/{campaign['id']}/insights")
     except ApiError as error:
-        if error.status == 404:
-            ui.flash("warning", f"AI insights are not available for this campaign here: {error.message}")
-        else:
-            ui.flash("error", f"The AI could not read the campaign. {error.message}")
+        ui.flash("error", f"The AI could not read the campaign. {error.message}")
         return
     st.session_state.setdefault(INSIGHTS_KEY, {})[campaign["id"]] = job
 
 
 def insights(campaign: dict[str, Any]) -> None:
-    if not client.may("marketer"):
-        st.caption("Asking the AI about a campaign needs the marketer role.")
+    if not client.may("analyst"):
+        st.caption("Asking the AI about a campaign needs the analyst role.")
+        return
+    if not campaign["counts"]["total"]:
+        st.caption("The AI can read a campaign once it has launched and has messages.")
         return
     job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
     label = "Ask the AI again" if job else "Ask the AI what went well and what did not"
@@ -233,7 +237,7 @@ def insights(campaign: dict[str, Any]) -> None:
     elif job["status"] == "failed":
         st.error(f"The AI could not read the campaign: {job['error']}", icon="⚠️")
     else:
-        show_insights(job["result"] or {})
+        show_insights(job["result"])
 
 
 def waiting_for_insights(campaign_id: int) -> None:
@@ -250,18 +254,27 @@ def waiting_for_insights(campaign_id: int) -> None:
 
 
 def show_insights(result: dict[str, Any]) -> None:
-    facts = result.get("facts") or []
-    number = {fact.get("id"): index for index, fact in enumerate(facts, start=1)}
-    for insight in result.get("insights") or []:
-        cited = [f"[{number.get(fact_id, fact_id)}]" for fact_id in insight.get("fact_ids") or []]
-        st.markdown(f"- {insight['text']} {' '.join(cited)}".rstrip())
-    if not result.get("insights"):
+    """Each insight with the numbers of the facts it rests on, the facts in a table, and the AI's notes."""
+    number = {fact["id"]: index for index, fact in enumerate(result["facts"], start=1)}
+    for insight in result["insights"]:
+        cited = "".join(f" [{number[fact_id]}]" for fact_id in insight["fact_ids"] if fact_id in number)
+        st.markdown(f"- {insight['text']}{cited}")
+    if not result["insights"]:
         st.caption("The AI found nothing worth saying about this campaign.")
-    if facts:
+    if result["facts"]:
         with st.expander("The facts behind them"):
-            st.dataframe(pd.DataFrame(facts), hide_index=True, key="history_insight_facts")
-    for note in result.get("notes") or []:
+            rows = [
+                {"#": number[fact["id"]], "about": fact["label"], "numbers": fact_numbers(fact)}
+                for fact in result["facts"]
+            ]
+            st.dataframe(pd.DataFrame(rows), hide_index=True, key="history_insight_facts")
+    for note in result["notes"]:
         st.caption(note)
+
+
+def fact_numbers(fact: dict[str, Any]) -> str:
+    """A fact's values as they read in sentences: "outcomes 120, delivered 108, rate 90%, …"."""
+    return ", ".join(f"{key} {value}" for key, value in fact["printed"].items() if key != "label")
 
 
 def what_was_sent(campaign: dict[str, Any]) -> None:

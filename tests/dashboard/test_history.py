@@ -12,13 +12,17 @@ import redis
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from engine.ai import queue
+from engine.ai.insights.facts import percent
+from engine.ai.jobs import HANDLERS
 from engine.campaigns.audience import PublishedAudience
 from engine.campaigns.launch import launch_campaign
 from engine.features.snapshot import Snapshot
 from engine.settings import get_settings
+from tests.api.segments.conftest import Publisher
 from tests.dashboard.delivery import deliver, vendor
 from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
-from tests.engine.campaigns.helpers import log_rows
+from tests.engine.campaigns.helpers import features, log_rows
 
 EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
 MOVES = ("unschedule", "pause", "resume", "cancel", "retry-failed")
@@ -160,6 +164,40 @@ def test_a_sending_campaign_is_paused_resumed_and_cancelled(
     assert api(app).get(f"/v1/campaigns/{campaign['id']}")["status"] == "cancelled"
     assert table_with(app, "delivered")["status"].tolist() == ["cancelled"]
     assert moves_offered(app) == []
+
+
+@pytest.fixture
+def crowd(reachable_shop: Snapshot, publisher: Publisher) -> Snapshot:
+    """Eighty customers in Mumbai who may all be messaged: forty who spent under 1,000, forty who spent more."""
+    return publisher.publish(features(80, total_spend=[500.0] * 40 + [5000.0] * 40))
+
+
+def test_the_ai_reads_a_campaign_and_its_delivery_rate_by_spend_and_city_is_drawn(
+    api_url: str, crowd: Snapshot, database: Engine, redis_client: redis.Redis
+) -> None:
+    app = signed_in("marketer")
+    campaign = scheduled(app, "Hello crowd")
+    with vendor(api_url, failure_rate=0.3) as simulator:
+        deliver(database, redis_client, simulator, campaign["id"])
+    app = on_page(app, "history")
+    charts_before = len(app.get("vega_lite_chart"))
+
+    app.button(key="history_insights").click().run()
+    assert app.info[0].value == "The AI is reading the campaign (queued)…"
+    queue.work_once(database, redis_client, get_settings(), HANDLERS)
+    app.run()
+
+    insights = [item.value for item in app.markdown if str(item.value).startswith("- ")]
+    assert any("delivered" in insight and insight.endswith("[1]") for insight in insights), insights
+    facts = table_with(app, "numbers")
+    assert facts["about"].tolist()[0] == "this campaign"
+    captions = [caption.value for caption in app.caption]
+    outcomes = counts_of(database, campaign["id"])
+    rate = percent(outcomes["delivered"], outcomes["delivered"] + outcomes["failed"])
+    assert f"rate {rate}%" in facts["numbers"].tolist()[0]
+    assert f"By spend (the whole campaign: {rate}%)" in captions
+    assert f"By city (the whole campaign: {rate}%)" in captions
+    assert len(app.get("vega_lite_chart")) == charts_before + 2
 
 
 def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[AppTest, dict[str, Any]]) -> None:
