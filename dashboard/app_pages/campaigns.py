@@ -100,7 +100,6 @@ def save_draft() -> None:
     except ApiError as error:
         ui.flash("error", f"Saving: {error.message}")
         return
-    drafts[draft["id"]] = draft
     st.session_state[PICK_KEY] = draft["id"]
     ui.flash("success", f"Saved “{draft['name']}” as a draft.")
 
