@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from api.errors import Conflict, ServiceUnavailable
 from engine.connections import get_engine
-from engine.features.catalog import Catalog
+from engine.features.catalog import Catalog, base_catalog
 from engine.features.snapshot import Snapshot, latest_snapshot, latest_version
 from engine.segments.field_guide import FieldGuide, field_guide
 from engine.segments.polars_backend import PolarsEvaluator
@@ -191,6 +191,12 @@ def loaded_snapshot(app: FastAPI) -> LiveSnapshot | None:
         return snapshot_holder(app).current()
     except (NoSnapshot, SnapshotUnreadable):
         return None
+
+
+def current_catalog(app: FastAPI) -> Catalog:
+    """The current snapshot's catalog (traits included), or the static one before any snapshot."""
+    snapshot = loaded_snapshot(app)
+    return snapshot.catalog if snapshot else base_catalog()
 
 
 CurrentSnapshot = Annotated[LiveSnapshot, Depends(live_snapshot)]

@@ -10,12 +10,15 @@ syntax errors (422 with positions); moving a campaign from a status that does no
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import orjson
+import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
@@ -36,14 +39,14 @@ from api.campaigns.schemas import (
 from api.deps import Db, Marketer, Viewer, rate_limit
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.rules import checked_rule, rule_problems
-from api.snapshot import CurrentSnapshot, LiveSnapshot, loaded_snapshot
+from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.campaigns import lifecycle
+from engine.campaigns.audience import CampaignAudience, PublishedAudience, campaign_recipients
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
-from engine.campaigns.errors import CampaignNotFound, CampaignStateError
+from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError
 from engine.campaigns.progress import Campaign, get_campaign, list_campaigns
-from engine.campaigns.templates import MessageTemplate, TemplateError, check_template, preview_messages
-from engine.features.catalog import Catalog, base_catalog
+from engine.campaigns.templates import TemplateError, check_template, preview_messages
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments.audience import members_frame
 from engine.segments.store import get_segment
@@ -52,6 +55,7 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_r
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
+PROGRESS_EVERY_S = 1.0
 
 
 class InvalidTemplate(UnprocessableEntity):
@@ -74,13 +78,8 @@ def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
         raise NotFound(f"there is no campaign {campaign_id}") from None
     except CampaignStateError as error:
         raise Conflict(str(error)) from None
-    except ValueError as error:
+    except (CampaignInvalid, LookupError) as error:  # LookupError: the audience's segment is gone
         raise UnprocessableEntity(str(error)) from None
-
-
-def _catalog(request: Request) -> Catalog:
-    snapshot = loaded_snapshot(request.app)
-    return snapshot.catalog if snapshot else base_catalog()
 
 
 def _campaign(db: Db, campaign_id: int) -> Campaign:
@@ -126,7 +125,7 @@ def post_campaign(body: CampaignIn, user: Marketer, db: Db, request: Request) ->
     """Checks the audience rule against the catalog and the template (and subject) for unknown variables and
     syntax errors, with the line and column of each problem (422), and saves a draft."""
     with _campaign_errors():
-        campaign_id = lifecycle.create_campaign(db, _draft(body, db), _catalog(request), created_by=user.id)
+        campaign_id = lifecycle.create_campaign(db, _draft(body, db), current_catalog(request.app), created_by=user.id)
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -143,7 +142,9 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     if (body.segment_id is None) == (body.audience_rule is None):
         raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
-    return _preview(snapshot, rule, body.template, body.subject, body.sample_size)
+    with rule_problems():
+        members = members_frame(snapshot.evaluator, checked_rule(rule, snapshot.catalog))
+    return _preview(snapshot, members, body.template, body.subject, body.sample_size)
 
 
 @router.get(
@@ -168,6 +169,8 @@ def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, d
     """Changes what is given and checks the result like saving does. Only drafts change (409 otherwise:
     unschedule a scheduled campaign first)."""
     current = _campaign(db, campaign_id)
+    if current.status != "draft":
+        raise Conflict(f"campaign {campaign_id} is {current.status}: only drafts are edited (unschedule it first)")
     given = body.model_dump(exclude_unset=True)
     values = {name: getattr(current, name) for name in CampaignIn.model_fields} | given
     if {"segment_id", "audience_rule"} & given.keys():
@@ -175,7 +178,7 @@ def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, d
     values["subject"] = values["subject"] or None
     with _campaign_errors(campaign_id):
         draft = _draft(CampaignIn.model_validate(values), db)
-        lifecycle.update_campaign(db, campaign_id, draft, _catalog(request))
+        lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app))
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -207,20 +210,27 @@ def get_preview(
     snapshot: CurrentSnapshot,
     sample_size: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> PreviewOut:
-    """Like the unsaved preview, for a saved campaign: a launched one on the rule it was frozen with."""
+    """Who the campaign would go to if it launched now, and the first members' messages: a "retry the failed"
+    follow-up's are its parent's failed recipients. (What a launched campaign sent is its log, `/messages`.)"""
     campaign = _campaign(db, campaign_id)
-    rule = campaign.frozen_rule or campaign.audience_rule
-    if rule is None and campaign.segment_id is not None:
-        rule = _segment_rule(db, campaign.segment_id)
-    return _preview(snapshot, rule, campaign.template, campaign.subject, sample_size)
+    audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
+    with _campaign_errors(campaign_id), db.connect() as conn:
+        recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
+    return _preview(snapshot, recipients.members, campaign.template, campaign.subject, sample_size)
 
 
-def _preview(snapshot: LiveSnapshot, rule: Any, template: str, subject: str | None, sample_size: int) -> PreviewOut:
+def _preview(
+    snapshot: LiveSnapshot, members: pl.DataFrame, template: str, subject: str | None, sample_size: int
+) -> PreviewOut:
     with _campaign_errors():
-        members = members_frame(snapshot.evaluator, checked_rule(rule, snapshot.catalog))
         message = check_template(template, snapshot.catalog)
-        subjects = _subjects(check_template(subject, snapshot.catalog) if subject else None, members, sample_size)
+        subject_template = check_template(subject, snapshot.catalog, part="subject") if subject else None
     previews = preview_messages(message, members, sample_size)
+    subjects = (
+        [preview.message for preview in preview_messages(subject_template, members, sample_size)]
+        if subject_template
+        else [None] * len(previews)
+    )
     return PreviewOut(
         audience_size=members.height,
         messages=[
@@ -229,12 +239,6 @@ def _preview(snapshot: LiveSnapshot, rule: Any, template: str, subject: str | No
         ],
         snapshot_version=snapshot.version,
     )
-
-
-def _subjects(subject: MessageTemplate | None, members: Any, sample_size: int) -> list[str | None]:
-    if subject is None:
-        return [None] * min(sample_size, members.height)
-    return [preview.message for preview in preview_messages(subject, members, sample_size)]
 
 
 def _transition(path: str, summary: str, doc: str, move: Callable[..., object]) -> None:
@@ -376,10 +380,33 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
 
     async def progress() -> tuple[list[bytes], bool]:
         nonlocal last
-        campaign = await asyncio.to_thread(get_campaign, db, campaign_id)
+        try:
+            campaign = await asyncio.to_thread(_recently_read, db, campaign_id)
+        except CampaignNotFound:  # a draft deleted while watched
+            return [], True
         counts = {**asdict(campaign.counts), "total": campaign.counts.total}
         now = event("progress", orjson.dumps({"status": campaign.status, "counts": counts}))
         changed, last = ([now] if now != last else []), now
         return changed, campaign.status in FINAL_STATUSES
 
-    return event_stream(polled_events(request, progress))
+    return event_stream(polled_events(request, progress, interval_s=PROGRESS_EVERY_S))
+
+
+_recent_reads: dict[int, tuple[float, Campaign]] = {}
+_recent_reads_lock = threading.Lock()
+
+
+def _recently_read(db: Db, campaign_id: int) -> Campaign:
+    """The campaign and its counts, read about once per second per API process however many streams watch
+    it (counting a million-message log takes a few hundred milliseconds)."""
+    now = time.monotonic()
+    with _recent_reads_lock:
+        read_at, cached = _recent_reads.get(campaign_id, (0.0, None))
+    if cached is not None and now - read_at < PROGRESS_EVERY_S:
+        return cached
+    campaign = get_campaign(db, campaign_id)
+    with _recent_reads_lock:
+        for stale in [key for key, (at, _) in _recent_reads.items() if now - at >= PROGRESS_EVERY_S]:
+            del _recent_reads[stale]
+        _recent_reads[campaign_id] = (now, campaign)
+    return campaign

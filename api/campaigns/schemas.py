@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
@@ -55,6 +55,14 @@ class CampaignChange(BaseModel):
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _kept_fields_are_not_nulled(self) -> CampaignChange:
+        nulled = [name for name in ("name", "channel", "template") if name in self.model_fields_set and
+                  getattr(self, name) is None]  # fmt: skip
+        if nulled:
+            raise ValueError(f"{' and '.join(nulled)} cannot be null: leave it out to keep it")
+        return self
 
 
 class CountsOut(BaseModel):

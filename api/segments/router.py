@@ -30,8 +30,8 @@ from api.segments.schemas import (
     SizeHistoryOut,
     SizeOut,
 )
-from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, loaded_snapshot
-from engine.features.catalog import Catalog, base_catalog
+from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, current_catalog, loaded_snapshot
+from engine.features.catalog import Catalog
 from engine.segments import CustomerNotFound, Rule, describe, parse_rule, rule_json_schema
 from engine.segments.audience import csv_chunks, member_page, members_frame, parquet_chunks, preview
 from engine.segments.history import (
@@ -119,7 +119,7 @@ def post_preview(body: PreviewIn, _: Analyst, snapshot: CurrentSnapshot) -> Prev
 @router.get("", response_model=list[SegmentOut], dependencies=[rate_limit("read")], summary="List segments")
 def get_segments(_: Viewer, db: Db, request: Request) -> list[SegmentOut]:
     """Every saved segment, by name, with its latest recorded size."""
-    catalog = _catalog(request)
+    catalog = current_catalog(request.app)
     sizes = latest_sizes(db)
     return [
         SegmentOut.of(segment, describe(parse_rule(segment.rule), catalog), sizes.get(segment.id))
@@ -139,7 +139,7 @@ def post_segment(body: SegmentIn, user: Analyst, db: Db, request: Request) -> Se
     """Checks the rule against the current snapshot's catalog (422 naming each problem), saves it with you as
     its owner, and records its size on the current snapshot. Names are unique (409)."""
     snapshot = loaded_snapshot(request.app)
-    catalog = snapshot.catalog if snapshot else base_catalog()
+    catalog = current_catalog(request.app)
     rule = checked_rule(body.rule, catalog)
     try:
         segment = create_segment(db, name=body.name, description=body.description, rule=rule, owner_id=user.id)
@@ -157,7 +157,7 @@ def post_segment(body: SegmentIn, user: Analyst, db: Db, request: Request) -> Se
     summary="Read a segment",
 )
 def get_one_segment(segment_id: SegmentId, _: Viewer, db: Db, request: Request) -> SegmentOut:
-    return _out(db, _saved(db, segment_id), _catalog(request))
+    return _out(db, _saved(db, segment_id), current_catalog(request.app))
 
 
 @router.patch(
@@ -171,7 +171,7 @@ def patch_segment(segment_id: SegmentId, body: SegmentChange, _: Analyst, db: Db
     """Changes the name, description or rule given (a new rule is checked like on saving, and its size on the
     current snapshot recorded again)."""
     snapshot = loaded_snapshot(request.app)
-    catalog = snapshot.catalog if snapshot else base_catalog()
+    catalog = current_catalog(request.app)
     rule = checked_rule(body.rule, catalog) if body.rule is not None else None
     try:
         segment = update_segment(db, segment_id, name=body.name, description=body.description, rule=rule)
@@ -319,8 +319,3 @@ def get_changes(
         entered=ChangeSide(count=changes.entered.size, customer_ids=changes.entered[:limit].tolist()),
         left=ChangeSide(count=changes.left.size, customer_ids=changes.left[:limit].tolist()),
     )
-
-
-def _catalog(request: Request) -> Catalog:
-    snapshot = loaded_snapshot(request.app)
-    return snapshot.catalog if snapshot else base_catalog()

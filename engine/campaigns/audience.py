@@ -8,15 +8,17 @@ last 30 days") are read as of the snapshot's time, as the segment preview the ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from engine.features.snapshot import latest_snapshot
+from engine.segments import dump_rule, parse_rule
+from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.store import get_segment
 
 
@@ -78,3 +80,44 @@ class PublishedAudience:
         if segment is None:
             raise LookupError(f"there is no segment {segment_id}")
         return segment.rule
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who a campaign goes to on one snapshot (their feature rows), and the rule (JSON) that chose them."""
+
+    members: pl.DataFrame
+    rule: Any
+
+
+@dataclass(frozen=True)
+class CampaignAudience:
+    """What a campaign says about its audience: a "retry the failed" follow-up's parent, else its inline rule,
+    else its saved segment."""
+
+    parent_campaign_id: int | None
+    audience_rule: Any
+    segment_id: int | None
+
+
+def campaign_recipients(
+    conn: Connection, audience: CampaignAudience, evaluator: PolarsEvaluator, segment_rule: Callable[[int], Any]
+) -> Recipients:
+    """The campaign's recipients on `evaluator`'s snapshot: the launch freezes these, and the preview shows them.
+
+    A follow-up goes to its parent's failed recipients (under the parent's frozen rule); any other campaign to
+    the members of its rule. `segment_rule` gives a saved segment's rule (`LookupError` when it is gone).
+    """
+    if audience.parent_campaign_id is not None:
+        failed = conn.execute(
+            text("SELECT customer_id FROM communication_log WHERE campaign_id = :parent AND status = 'failed'"),
+            {"parent": audience.parent_campaign_id},
+        ).scalars()
+        rule = conn.execute(
+            text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": audience.parent_campaign_id}
+        ).scalar_one()
+        ids = pl.Series(list(failed), dtype=pl.Int64).implode()
+        return Recipients(evaluator.features.filter(pl.col("customer_id").is_in(ids)), rule)
+    data = audience.audience_rule if audience.audience_rule is not None else segment_rule(audience.segment_id or 0)
+    parsed = parse_rule(data, evaluator.catalog)
+    return Recipients(evaluator.members(parsed), dump_rule(parsed))

@@ -57,7 +57,7 @@ def list_messages(
                 "WHERE campaign_id = :campaign_id AND id > :after_id "
                 "AND (CAST(:status AS text) IS NULL OR status = :status) "
                 "AND (CAST(:customer_id AS bigint) IS NULL OR customer_id = :customer_id) "
-                "AND (CAST(:reason AS text) IS NULL OR reason ILIKE '%' || :reason || '%') "
+                "AND (CAST(:reason AS text) IS NULL OR reason ILIKE '%' || :reason || '%' ESCAPE '\\') "
                 "ORDER BY id LIMIT :limit"
             ),
             {
@@ -65,11 +65,16 @@ def list_messages(
                 "after_id": after_id,
                 "status": where.status,
                 "customer_id": where.customer_id,
-                "reason": where.reason,
+                "reason": None if where.reason is None else _literally(where.reason),
                 "limit": limit,
             },
         ).mappings().all()  # fmt: skip
     return [LoggedMessage(**row) for row in rows]
+
+
+def _literally(words: str) -> str:
+    """`words` for a LIKE pattern, its wildcards matching themselves."""
+    return words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)
@@ -83,17 +88,15 @@ class TimelinePoint:
 
 
 STATUS_TIMELINE = """
-WITH steps AS (
-    SELECT sent_at AS at, 1 AS sent, 0 AS delivered, 0 AS failed FROM communication_log
-    WHERE campaign_id = :campaign_id AND sent_at IS NOT NULL
-    UNION ALL
-    SELECT delivered_at, 0, 1, 0 FROM communication_log WHERE campaign_id = :campaign_id AND delivered_at IS NOT NULL
-    UNION ALL
-    SELECT failed_at, 0, 0, 1 FROM communication_log WHERE campaign_id = :campaign_id AND failed_at IS NOT NULL
-)
-SELECT to_timestamp(floor(extract(epoch FROM at) / :bucket_s) * :bucket_s) AS bucket,
-       sum(sent) AS sent, sum(delivered) AS delivered, sum(failed) AS failed
-FROM steps GROUP BY bucket ORDER BY bucket
+SELECT to_timestamp(floor(extract(epoch FROM step.at) / :bucket_s) * :bucket_s) AS bucket,
+       count(*) FILTER (WHERE step.status = 'sent') AS sent,
+       count(*) FILTER (WHERE step.status = 'delivered') AS delivered,
+       count(*) FILTER (WHERE step.status = 'failed') AS failed
+FROM communication_log l
+CROSS JOIN LATERAL (VALUES ('sent', l.sent_at), ('delivered', l.delivered_at), ('failed', l.failed_at))
+    AS step (status, at)
+WHERE l.campaign_id = :campaign_id AND step.at IS NOT NULL
+GROUP BY bucket ORDER BY bucket
 """
 
 

@@ -19,3 +19,21 @@ class CampaignStateError(ValueError):
         self.campaign_id = campaign_id
         self.status = status
         self.action = action
+
+
+class RetryPending(CampaignStateError):
+    """The campaign's failed messages are already being retried by a follow-up (409): retrying again would
+    send them twice."""
+
+    def __init__(self, campaign_id: int, follow_up_id: int) -> None:
+        ValueError.__init__(
+            self, f"campaign {campaign_id}'s failed messages are already retried by campaign {follow_up_id}"
+        )
+        self.campaign_id = campaign_id
+        self.status = "retried"
+        self.action = "retried again"
+        self.follow_up_id = follow_up_id
+
+
+class CampaignInvalid(ValueError):
+    """The campaign, as given, cannot be saved, scheduled or retried (422); the message says why."""

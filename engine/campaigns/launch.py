@@ -18,21 +18,20 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import polars as pl
 import redis
 from sqlalchemy import Connection, Engine, RowMapping, text
 
-from engine.campaigns.audience import AudienceSource, FeatureSnapshot
+from engine.campaigns.audience import AudienceSource, CampaignAudience, campaign_recipients
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
 from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
 from engine.connections import psycopg_connection
 from engine.features.catalog import catalog_for_schema
-from engine.segments import RuleError, UnsupportedRule, dump_rule, parse_rule
+from engine.segments import RuleError, UnsupportedRule
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import Settings
 
@@ -57,14 +56,6 @@ class LaunchReport:
     skipped: dict[str, int] = field(default_factory=dict)
     published: Published = field(default_factory=lambda: Published(0, 0))
     detail: str | None = None
-
-
-@dataclass(frozen=True)
-class _Recipients:
-    """The frozen audience: feature rows, and the rule (JSON) that chose them."""
-
-    members: pl.DataFrame
-    rule: Any
 
 
 def launch_campaign(
@@ -113,26 +104,6 @@ def _mark_failed(db: Engine, campaign_id: int, reason: str) -> None:
         )
 
 
-def _recipients(conn: Connection, campaign: RowMapping, snapshot: FeatureSnapshot, audience: AudienceSource,
-                now: datetime) -> _Recipients:  # fmt: skip
-    features = snapshot.features
-    parent = campaign["parent_campaign_id"]
-    if parent is not None:
-        failed = conn.execute(
-            text("SELECT customer_id FROM communication_log WHERE campaign_id = :parent AND status = 'failed'"),
-            {"parent": parent},
-        ).scalars()
-        rule = conn.execute(text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": parent}).scalar_one()
-        ids = pl.Series(list(failed), dtype=pl.Int64).implode()
-        return _Recipients(features.filter(pl.col("customer_id").is_in(ids)), rule)
-    data = campaign["audience_rule"]
-    if data is None:
-        data = audience.segment_rule(campaign["segment_id"])
-    evaluator = PolarsEvaluator(features, snapshot.events, now=snapshot.taken_at or now)
-    rule = parse_rule(data, evaluator.catalog)
-    return _Recipients(evaluator.members(rule), dump_rule(rule))
-
-
 def _reserve_ids(conn: Connection, count: int) -> pl.Series:
     """`count` new log ids, ascending, so the launch knows each row's id without reading the rows back."""
     sequence = conn.execute(text("SELECT pg_get_serial_sequence('communication_log', 'id')")).scalar_one()
@@ -151,7 +122,13 @@ def _freeze_and_log(
     catalog = catalog_for_schema(snapshot.features.schema)
     body = check_template(campaign["template"], catalog)
     subject = check_template(campaign["subject"], catalog) if campaign["subject"] else None
-    recipients = _recipients(conn, campaign, snapshot, audience, now)
+    evaluator = PolarsEvaluator(snapshot.features, snapshot.events, now=snapshot.taken_at or now)
+    recipients = campaign_recipients(
+        conn,
+        CampaignAudience(campaign["parent_campaign_id"], campaign["audience_rule"], campaign["segment_id"]),
+        evaluator,
+        audience.segment_rule,
+    )
     channel: Channel = campaign["channel"]
     since = now - timedelta(days=settings.frequency_cap_days)
     recent = recent_message_counts(conn, since, excluding_campaign=campaign["id"])

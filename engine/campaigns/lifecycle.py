@@ -24,9 +24,9 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 
 from engine.auth import audit
-from engine.campaigns.errors import CampaignNotFound, CampaignStateError
+from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, RetryPending
 from engine.campaigns.policy import Channel
-from engine.campaigns.templates import TemplateError, check_template
+from engine.campaigns.templates import check_template
 from engine.features.catalog import Catalog
 from engine.segments import dump_rule, parse_rule
 
@@ -47,17 +47,14 @@ class CampaignDraft:
 
 def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
     if (draft.segment_id is None) == (draft.audience_rule is None):
-        raise ValueError("a campaign's audience is either a segment_id or an audience_rule")
+        raise CampaignInvalid("a campaign's audience is either a segment_id or an audience_rule")
     if draft.channel not in ("sms", "email"):
-        raise ValueError(f"unknown channel {draft.channel!r}: use sms or email")
+        raise CampaignInvalid(f"unknown channel {draft.channel!r}: use sms or email")
     if draft.subject is not None and draft.channel != "email":
-        raise ValueError("only e-mail campaigns have a subject")
+        raise CampaignInvalid("only e-mail campaigns have a subject")
     check_template(draft.template, catalog)
     if draft.subject:
-        try:
-            check_template(draft.subject, catalog)
-        except TemplateError as error:
-            raise TemplateError(error.problems, part="subject") from None
+        check_template(draft.subject, catalog, part="subject")
     rule = None if draft.audience_rule is None else dump_rule(parse_rule(draft.audience_rule, catalog))
     return {
         "name": draft.name,
@@ -70,7 +67,7 @@ def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
 
 
 def create_campaign(db: Engine, draft: CampaignDraft, catalog: Catalog, *, created_by: int | None = None) -> int:
-    """Save a draft; `ValueError`, `RuleError` or `TemplateError` (with positions) when it is not usable."""
+    """Save a draft; `CampaignInvalid`, `RuleError` or `TemplateError` (with positions) when it is not usable."""
     values = _checked(draft, catalog)
     with db.begin() as conn:
         return int(
@@ -134,7 +131,7 @@ def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None, 
     """Schedule a draft to launch at `at` (now when None); the launch sensor picks it up once due."""
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
-        raise ValueError("a schedule time needs a time zone")
+        raise CampaignInvalid("a schedule time needs a time zone")
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft", "scheduled"}, "scheduled")
         conn.execute(
@@ -190,15 +187,25 @@ def retry_failed(
     db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None, actor: str = "system"
 ) -> int:
     """A follow-up campaign, scheduled at `at` (now when None), re-sending to the failed recipients of a
-    finished campaign; its id. `ValueError` when nothing failed."""
+    finished campaign; its id. `CampaignInvalid` when nothing failed, `RetryPending` when a follow-up that has
+    not failed or been cancelled already retries them (so a second click sends nothing twice)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"completed", "cancelled"}, "retried")
+        retrying = conn.execute(
+            text(
+                "SELECT id FROM campaigns WHERE parent_campaign_id = :id AND status NOT IN ('failed', 'cancelled') "
+                "ORDER BY id LIMIT 1"
+            ),
+            {"id": campaign_id},
+        ).scalar_one_or_none()
+        if retrying is not None:
+            raise RetryPending(campaign_id, retrying)
         failed = conn.execute(
             text("SELECT count(*) FROM communication_log WHERE campaign_id = :id AND status = 'failed'"),
             {"id": campaign_id},
         ).scalar_one()
         if not failed:
-            raise ValueError(f"campaign {campaign_id} has no failed messages to retry")
+            raise CampaignInvalid(f"campaign {campaign_id} has no failed messages to retry")
         follow_up = int(
             conn.execute(
                 text(

@@ -5,6 +5,9 @@ escaping). Saving refuses a syntax error or a variable that is neither a feature
 by the template itself, with the line and column of the problem. A feature that is unset for a customer
 renders as nothing, or as the fallback given with `default`: `{{ first_name | default("there") }}`.
 
+The sandbox is also bounded: repeated text, powers and `range` are capped and a message longer than
+`MAX_MESSAGE_CHARS` is refused for its customer, so one template cannot exhaust a worker.
+
 Rendering a whole audience renders each distinct combination of the variables a template uses once,
 so a million customers named from a few thousand first names cost a few thousand renders.
 """
@@ -19,13 +22,18 @@ from typing import Any
 
 import polars as pl
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.features.catalog import Catalog
 
 RENDER_FAILED = "the template could not be rendered for this customer"
+MAX_MESSAGE_CHARS = 10_000  # far above an SMS or a marketing e-mail's text
+MAX_RANGE = 100
+MAX_EXPONENT = 100
 RENDERED = pl.Schema({"message": pl.String(), "render_error": pl.String()})
 
 
@@ -40,11 +48,36 @@ def _blank_for_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, also bounded in size, so that no template (saved, previewed or launched) can take a
+    worker's memory or CPU: repeating text or lists (`'x' * n`), powers and `range` are capped."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"powers above {MAX_EXPONENT} are not allowed in a message")
+        repeated = left if isinstance(left, str | list | tuple) else right
+        count = right if repeated is left else left
+        repeats = operator == "*" and isinstance(repeated, str | list | tuple) and isinstance(count, int)
+        if repeats and len(repeated) * count > MAX_MESSAGE_CHARS:
+            raise SecurityError(f"repeating text beyond {MAX_MESSAGE_CHARS} characters is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
+def _bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise SecurityError(f"range() is limited to {MAX_RANGE} items in a message")
+    return numbers
+
+
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _BoundedSandbox(
         undefined=StrictUndefined, finalize=_blank_for_none, autoescape=False, keep_trailing_newline=True
     )
     env.filters["default"] = env.filters["d"] = _default
+    env.globals["range"] = _bounded_range
     return env
 
 
@@ -173,19 +206,23 @@ def preview_messages(template: MessageTemplate, members: pl.DataFrame, limit: in
 
 def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     try:
-        return compiled.render(values), None
+        message: str = compiled.render(values)
     except (JinjaError, ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as error:
         return None, f"{RENDER_FAILED}: {type(error).__name__}: {error}"
+    if len(message) > MAX_MESSAGE_CHARS:
+        return None, f"{RENDER_FAILED}: the message is longer than {MAX_MESSAGE_CHARS:,} characters"
+    return message, None
 
 
-def check_template(source: str, catalog: Catalog) -> MessageTemplate:
-    """The template if it compiles and uses only catalogued features; else `TemplateError` with positions."""
+def check_template(source: str, catalog: Catalog, part: str = "template") -> MessageTemplate:
+    """The template if it compiles and uses only catalogued features; else `TemplateError` with positions
+    (`part` names which of a campaign's templates it is: "template", the message, or "subject")."""
     state = Parser(ENVIRONMENT, source)  # kept, because its token stream tells where a syntax error stopped
     try:
         tree = state.parse()
         ENVIRONMENT.compile(tree)
     except TemplateSyntaxError as error:
-        raise TemplateError([_syntax_problem(error, source, state.stream.current)]) from None
+        raise TemplateError([_syntax_problem(error, source, state.stream.current)], part) from None
     variables = meta.find_undeclared_variables(tree)
     unknown = sorted(name for name in variables if name not in catalog)
     if unknown:
@@ -195,7 +232,7 @@ def check_template(source: str, catalog: Catalog) -> MessageTemplate:
             TemplateProblem(first_use[name], _name_column(tokens, name, first_use[name]), _unknown(name, catalog))
             for name in unknown
         ]
-        raise TemplateError(sorted(problems, key=lambda p: (p.line, p.column)))
+        raise TemplateError(sorted(problems, key=lambda p: (p.line, p.column)), part)
     return MessageTemplate(source, tuple(sorted(variables)))
 
 

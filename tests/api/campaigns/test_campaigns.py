@@ -99,6 +99,19 @@ def test_a_draft_changes_until_it_is_scheduled(client: TestClient, marketer: dic
     assert client.get(url, headers=marketer).status_code == 404
 
 
+def test_a_change_to_a_scheduled_campaign_is_a_conflict_whatever_it_says(
+    client: TestClient, marketer: dict[str, str]
+) -> None:
+    campaign = create(client, marketer)
+    url = f"/v1/campaigns/{campaign['id']}"
+    client.post(f"{url}/schedule", json={"at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}, headers=marketer)
+
+    assert client.patch(url, json={"template": "{{ nope }}"}, headers=marketer).status_code == 409
+    nulled = client.patch(f"/v1/campaigns/{create(client, marketer)['id']}", json={"name": None}, headers=marketer)
+    assert nulled.status_code == 422
+    assert "name cannot be null" in str(nulled.json()["detail"])
+
+
 def test_a_schedule_time_needs_its_zone(client: TestClient, marketer: dict[str, str]) -> None:
     campaign = create(client, marketer)
 
@@ -128,6 +141,9 @@ def test_a_preview_renders_the_message_for_sample_members(client: TestClient, ma
     saved = create(client, marketer, template="{{ first_name | default('friend') }}!", audience_rule=data.RECENT_BUYERS)
     messages = client.get(f"/v1/campaigns/{saved['id']}/preview", headers=marketer).json()["messages"]
     assert [message["message"] for message in messages] == ["Ada!", "Noor!"]
+    bad_subject = client.post("/v1/campaigns/preview", json={**body, "subject": "{{ nope }}"}, headers=marketer)
+    assert bad_subject.status_code == 422
+    assert bad_subject.json()["detail"][0]["part"] == "subject"
 
 
 def test_the_lifecycle_from_launch_to_cancel(
@@ -184,12 +200,33 @@ def test_the_timeline_counts_each_step_in_its_bucket(
     client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
 ) -> None:
     campaign = _launched(client, marketer, database, redis_client)
-    _settle(database, campaign["id"], failed={4: "invalid number"})
+    ten, eleven = datetime(2026, 11, 25, 10, 5, tzinfo=UTC), datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
+    with database.begin() as conn:  # all sent at 10:05; 1 and 4 delivered at 10:05, 5 failed at 11:30
+        conn.execute(
+            text(
+                "UPDATE communication_log SET sent_at = :ten, delivered_at = CASE WHEN customer_id = 5 THEN NULL "
+                "ELSE :ten END, failed_at = CASE WHEN customer_id = 5 THEN :eleven END WHERE campaign_id = :id"
+            ),
+            {"ten": ten, "eleven": eleven, "id": campaign["id"]},
+        )
 
     points = client.get(f"/v1/campaigns/{campaign['id']}/timeline", params={"bucket_s": 3600}, headers=marketer)
 
-    totals = [(p["sent"], p["delivered"], p["failed"]) for p in points.json()["points"]]
-    assert [sum(column) for column in zip(*totals, strict=True)] == [3, 2, 1]
+    assert points.json()["points"] == [
+        {"at": "2026-11-25T10:00:00Z", "sent": 3, "delivered": 2, "failed": 0},
+        {"at": "2026-11-25T11:00:00Z", "sent": 0, "delivered": 0, "failed": 1},
+    ]
+
+
+def test_a_reason_filter_takes_wildcards_literally(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    _settle(database, campaign["id"], failed={1: "quota at 100%", 4: "quota at 1000 messages"})
+
+    found = client.get(f"/v1/campaigns/{campaign['id']}/messages", params={"reason": "100%"}, headers=marketer)
+
+    assert [message["customer_id"] for message in found.json()["messages"]] == [1]
 
 
 def test_retry_the_failed_goes_only_to_the_failed(
@@ -203,6 +240,11 @@ def test_retry_the_failed_goes_only_to_the_failed(
     follow_up = client.post(f"{url}/retry-failed", headers=marketer)
     assert follow_up.status_code == 201, follow_up.text
     assert (follow_up.json()["parent_campaign_id"], follow_up.json()["status"]) == (campaign["id"], "scheduled")
+    preview = client.get(f"/v1/campaigns/{follow_up.json()['id']}/preview", headers=marketer).json()
+    assert [message["customer_id"] for message in preview["messages"]] == [1, 5]
+    again = client.post(f"{url}/retry-failed", headers=marketer)
+    assert again.status_code == 409  # a double click sends nothing twice
+    assert str(follow_up.json()["id"]) in again.json()["detail"]
     launch_now(database, redis_client, follow_up.json()["id"])
     messages = client.get(f"/v1/campaigns/{follow_up.json()['id']}/messages", headers=marketer).json()["messages"]
     assert [message["customer_id"] for message in messages] == [1, 5]

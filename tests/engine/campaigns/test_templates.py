@@ -103,3 +103,29 @@ def test_a_template_without_variables_renders_the_same_text_for_everyone() -> No
 
     assert rendered["message"].to_list() == ["Sale ends tonight!"] * 3
     assert rendered.schema["render_error"] == pl.String
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("{{ 'x' * 10**9 }}", "repeating text"),
+        ("{{ first_name * 100000 }}", "repeating text"),
+        ("{{ 2 ** 100000 }}", "powers"),
+        ("{% for i in range(10**6) %}x{% endfor %}", "range"),
+        ("{% for i in range(100) %}{% for j in range(100) %}{{ first_name }}{% endfor %}{% endfor %}", "longer than"),
+    ],
+)
+def test_a_template_that_would_exhaust_the_worker_is_stopped_for_each_customer(source: str, why: str) -> None:
+    [preview] = preview_messages(check_template(source, CATALOG), features(1, first_name="Ada"))
+
+    assert preview.message is None
+    assert preview.error is not None
+    assert why in preview.error
+
+
+def test_ordinary_arithmetic_and_repetition_still_render() -> None:
+    template = check_template("{{ first_name }}: {{ (total_spend * 0.1) | round | int }} back {{ '*' * 3 }}", CATALOG)
+
+    [preview] = preview_messages(template, features(1, first_name="Ada", total_spend=1234.0))
+
+    assert preview.message == "Ada: 123 back ***"
