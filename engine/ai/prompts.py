@@ -207,6 +207,9 @@ campaign's {overall.rate}." becomes "Customers who spent over ₹10,000 had a 95
 above the campaign's 87%." A fact's "points" and "versus" compare its rate with this campaign's: the
 fact's group is {id.points} {id.versus} the campaign (for the sender's other campaigns too). Use only the
 facts and keys listed. Every sentence cites at least one fact.
+A sentence that uses a fact's values names that fact's group with its {id.label} too (only the campaign's
+own values, such as {overall.rate}, need no label), so every number is said of the group it was computed for.
+Values print with their unit ("95%", "8 points"): never write %, percent or points after a placeholder.
 Answer with JSON only: {"insights": [{"text": ...}, ...]}."""
 
 

@@ -1,9 +1,10 @@
 """Facts phrased as insights by a provider, checked number by number, with one repair and the local fallback.
 
-The provider writes sentences with placeholders (`engine.ai.insights.placeholders`); any sentence with a
-number of its own, or a placeholder that names no fact, fails the whole answer, which goes back to the
-provider once with the problems. Still failing, or a language model that cannot be reached, gives way to
-the local composer, with a note saying so.
+The provider writes sentences with placeholders (`engine.ai.insights.placeholders`); any sentence failing
+their checks (a number of its own, a placeholder that names no fact, a number not beside its group's
+label, a unit printed twice) fails the whole answer, which goes back to the provider once with the
+problems. Still failing, or a language model that cannot be reached, gives way to the local composer,
+with a note saying so.
 """
 
 from __future__ import annotations

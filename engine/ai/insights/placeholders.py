@@ -1,10 +1,20 @@
 """Insight sentences refer to facts by placeholder (`{spend_high.rate}`); here they are checked and filled in.
 
-This is what keeps every number in an insight a computed one. A sentence may say numbers only through
-placeholders naming a fact and one of its values; a digit, or a number written in words ("ninety",
-"twice", "percent"), anywhere else makes the sentence invalid, and so does a placeholder naming no fact
-value or a sentence citing no fact at all. Filling substitutes each placeholder with the value as
-printed (`Fact.printed`), and the insight keeps the ids of the facts it cites.
+This is what keeps every number in an insight a computed one, said of the group it was computed for:
+- A sentence may say numbers only through placeholders naming a fact and one of its values; a digit, a
+  number written in words ("ninety", "twice", "percent") or a "%" anywhere else makes it invalid, and so
+  does a placeholder naming no fact value or a sentence citing no fact at all.
+- A fact's values may appear only in a sentence that also names the fact's group with `{id.label}`, so a
+  real number cannot be said of the wrong group ("{spend_high.label} had a {spend_low.rate} delivery
+  rate"). The one exception is the campaign itself (the `overall` fact): every insight is about it, so
+  "the campaign's {overall.rate}" needs no label. The sender's other campaigns are no exception: "your
+  other finished campaigns" and "your other finished SMS campaigns" are different groups, and so are
+  the failure reasons.
+- Values carry their unit: rates and shares print as "90%", gaps as "11 points" (`Fact.printed`). A unit
+  written right after a placeholder ("{overall.rate}%", "{spend_high.points} points") would be printed
+  twice, so it is refused.
+Filling substitutes each placeholder with the value as printed, and the insight keeps the ids of the
+facts it cites.
 """
 
 from __future__ import annotations
@@ -16,7 +26,12 @@ from dataclasses import dataclass
 from engine.ai.insights.facts import Fact
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\.([a-z_]+)\}")
+IMPLICIT_SUBJECT_KINDS = frozenset({"overall"})  # facts whose values need no label beside them
+_UNIT_AFTER_PLACEHOLDER = re.compile(
+    PLACEHOLDER.pattern + r"\s*(?i:(%|per\s*cent\b|percent(?:age)?(?:\s+points?)?\b|pct\b|pp\b|pts?\b|points?\b))"
+)
 _DIGIT = re.compile(r"\d+")
+_PERCENT_SIGN = re.compile(r"%")
 _NUMBER_WORDS = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
     r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?"
@@ -46,8 +61,14 @@ def sentence_problems(sentence: str, facts: Mapping[str, Fact]) -> list[str]:
             problems.append(f"“{sentence}” refers to {{{fact_id}.{key}}}, but fact “{fact_id}” has only: {keys}")
     if not cited:
         problems.append(f"“{sentence}” cites no fact: state what it says with placeholders")
-    rest = PLACEHOLDER.sub(" ", sentence)
-    for pattern in (_DIGIT, _NUMBER_WORDS):
+    problems += _unnamed_groups(sentence, cited, facts)
+    for fact_id, key, unit in _UNIT_AFTER_PLACEHOLDER.findall(sentence):
+        problems.append(
+            f"“{sentence}” writes “{unit}” after {{{fact_id}.{key}}}, but placeholders print with their unit "
+            "(a rate as “90%”, a gap as “11 points”): leave the unit out"
+        )
+    rest = PLACEHOLDER.sub(" ", _UNIT_AFTER_PLACEHOLDER.sub(" ", sentence))
+    for pattern in (_DIGIT, _NUMBER_WORDS, _PERCENT_SIGN):
         for number in pattern.findall(rest):
             problems.append(
                 f"“{sentence}” has a number of its own (“{number}”): every number must be a placeholder such as "
@@ -55,6 +76,21 @@ def sentence_problems(sentence: str, facts: Mapping[str, Fact]) -> list[str]:
             )
     if "{" in rest or "}" in rest:
         problems.append(f"“{sentence}” has a brace that is not a placeholder of the form {{fact_id.key}}")
+    return problems
+
+
+def _unnamed_groups(sentence: str, cited: list[tuple[str, str]], facts: Mapping[str, Fact]) -> list[str]:
+    """A problem for each fact whose values the sentence gives without naming the fact's group."""
+    named = {fact_id for fact_id, key in cited if key == "label"}
+    problems = []
+    for fact_id in dict.fromkeys(fact_id for fact_id, key in cited if key != "label"):
+        fact = facts.get(fact_id)
+        if fact is None or fact.kind in IMPLICIT_SUBJECT_KINDS or fact_id in named:
+            continue
+        problems.append(
+            f"“{sentence}” gives numbers of “{fact_id}” without naming its group: a sentence that uses "
+            f"{{{fact_id}.…}} must also say who they are about with {{{fact_id}.label}}"
+        )
     return problems
 
 

@@ -202,11 +202,11 @@ def test_a_model_that_writes_a_number_of_its_own_is_shown_the_problem_and_its_re
 ) -> None:
     campaign_id, _ = campaign_with_history(database, published)
     invented = Answer({"insights": [{"text": "Big spenders had a 97% delivery rate, well above {overall.rate}."}]})
-    repaired = Answer({"insights": [{"text": "Big spenders had a {spend_high.rate} delivery rate."}]})
+    repaired = Answer({"insights": [{"text": "{spend_high.label} had a {spend_high.rate} delivery rate."}]})
     with model(invented, repaired) as (provider, chat):
         found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
 
-    assert [insight.text for insight in found.insights] == ["Big spenders had a 95% delivery rate."]
+    assert [insight.text for insight in found.insights] == ["Customers who spent over ₹10,000 had a 95% delivery rate."]
     assert found.notes == ("The model's first insights failed the checks; it was shown why and corrected them.",)
     repair_request = chat.requests[1]["messages"][-1]["content"]
     assert "has a number of its own (“97”)" in repair_request
@@ -255,6 +255,62 @@ def test_sentences_with_numbers_or_placeholders_of_their_own_are_refused(sentenc
     problems = sentence_problems(sentence, {"overall": overall})
 
     assert any(problem in found for found in problems), problems
+
+
+SPEND_HIGH = Fact("spend_high", "spend", "big spenders", {"rate": 95, "points": 5, "versus": "above"})
+SPEND_LOW = Fact("spend_low", "spend", "small spenders", {"rate": 60, "points": 30, "versus": "below"})
+OVERALL = Fact("overall", "overall", "this campaign", {"messages": 200, "rate": 90})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "{spend_high.label} had a {spend_low.rate} delivery rate.",
+        "Big spenders had a {spend_high.rate} delivery rate.",
+        "{spend_high.label} beat the campaign's {overall.rate} by {spend_low.points}.",
+    ],
+)
+def test_a_number_said_of_a_group_that_is_not_its_own_is_refused(sentence: str) -> None:
+    problems = sentence_problems(sentence, by_id([OVERALL, SPEND_HIGH, SPEND_LOW]))
+
+    assert len(problems) == 1, problems
+    assert "without naming its group" in problems[0]
+
+
+def test_a_groups_numbers_beside_its_label_and_the_campaigns_own_numbers_are_accepted() -> None:
+    sentence = (
+        "{spend_low.label} had {spend_low.rate}, {spend_low.points} {spend_low.versus} the campaign's {overall.rate}."
+    )
+
+    assert sentence_problems(sentence, by_id([OVERALL, SPEND_HIGH, SPEND_LOW])) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "doubled"),
+    [
+        ("The campaign delivered {overall.rate}%.", "“%” after {overall.rate}"),
+        ("The campaign delivered {overall.rate} %.", "“%” after {overall.rate}"),
+        ("The campaign delivered {overall.rate} percent.", "“percent” after {overall.rate}"),
+        ("{spend_high.label} were {spend_high.points} points above the rest.", "“points” after {spend_high.points}"),
+        (
+            "{spend_high.label} were {spend_high.points} percentage points above the rest.",
+            "“percentage points” after {spend_high.points}",
+        ),
+    ],
+)
+def test_a_unit_after_a_placeholder_that_prints_its_own_is_refused(sentence: str, doubled: str) -> None:
+    problems = sentence_problems(sentence, by_id([OVERALL, SPEND_HIGH]))
+
+    assert problems == [
+        f"“{sentence}” writes {doubled}, but placeholders print with their unit (a rate as “90%”, a gap as "
+        "“11 points”): leave the unit out"
+    ]
+
+
+def test_a_percent_sign_of_its_own_is_refused() -> None:
+    problems = sentence_problems("A % of {overall.label} arrived.", by_id([OVERALL]))
+
+    assert any("has a number of its own (“%”)" in problem for problem in problems), problems
 
 
 @pytest.mark.parametrize(("part", "whole", "printed"), [(189, 200, 95), (335, 400, 84), (1, 3, 33), (2, 3, 67)])
