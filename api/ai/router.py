@@ -166,8 +166,9 @@ def campaign_insights(
     campaign_id: PathId, user: Analyst, db: Db, redis_client: RedisClient, settings: AppSettings
 ) -> JobOut:
     """Start working out how a launched campaign did (off the request path): poll the job for
-    `{campaign_id, facts, insights: [{text, fact_ids}], notes}`. Every number in an insight is one of the
-    computed facts, whoever phrased it."""
+    `{campaign_id, facts, insights: [{text, fact_ids}], notes, repaired, provider, model, call_id}` (`repaired`:
+    the model's first sentences failed the checks and these are its corrections). Every number in an insight
+    is one of the computed facts, said of the group it was computed for, whoever phrased it."""
     campaign = _campaign(db, campaign_id)
     if campaign.counts.total == 0:
         raise Conflict(f"campaign {campaign_id} has not been launched yet, so it has no messages to learn from")

@@ -32,6 +32,7 @@ class CampaignInsights:
     model: str | None
     snapshot_version: int | None
     notes: tuple[str, ...] = ()
+    repaired: bool = False  # the model's first sentences failed the checks and these are its corrected ones
 
     def output(self) -> dict[str, Any]:
         """The insights as the job's result and the call log keep them."""
@@ -41,6 +42,7 @@ class CampaignInsights:
             "insights": [{"text": insight.text, "fact_ids": list(insight.fact_ids)} for insight in self.insights],
             "snapshot_version": self.snapshot_version,
             "notes": list(self.notes),
+            "repaired": self.repaired,
         }
 
 
@@ -72,6 +74,7 @@ def campaign_insights(
         phrased.model,
         None if snapshot is None else snapshot.version,
         (*notes, *phrased.notes),
+        phrased.repaired,
     )
 
 

@@ -208,6 +208,7 @@ def test_a_model_that_writes_a_number_of_its_own_is_shown_the_problem_and_its_re
 
     assert [insight.text for insight in found.insights] == ["Customers who spent over ₹10,000 had a 95% delivery rate."]
     assert found.notes == ("The model's first insights failed the checks; it was shown why and corrected them.",)
+    assert (found.repaired, found.output()["repaired"]) == (True, True)  # the job's result and its call record say so
     repair_request = chat.requests[1]["messages"][-1]["content"]
     assert "has a number of its own (“97”)" in repair_request
     assert_every_number_is_a_cited_fact(found)
@@ -337,6 +338,7 @@ def test_an_insights_job_is_worked_off_the_queue_and_its_call_logged(
         "fact_ids": ["spend_high", "overall"],
     }
     assert {"id": "overall", "kind": "overall", "label": "this campaign"}.items() <= result["facts"][0].items()
+    assert result["repaired"] is False
     call = calls.get_call(database, result["call_id"])
     assert call is not None
     assert (call.kind, call.provider, call.user_id, call.input) == (
