@@ -7,6 +7,7 @@ import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 import streamlit as st
@@ -18,9 +19,10 @@ NEW = 0
 PICK_KEY = "campaign_pick"
 NAME_KEY, SEGMENT_KEY, CHANNEL_KEY = "campaign_name", "campaign_segment", "campaign_channel"
 SUBJECT_KEY, TEMPLATE_KEY = "campaign_subject", "campaign_template"
-WHEN_KEY, AT_KEY = "campaign_when", "campaign_at"
+WHEN_KEY, AT_KEY, ZONE_KEY = "campaign_when", "campaign_at", "campaign_zone"
 PREVIEW_KEY, SUGGESTIONS_KEY, WATCH_KEY = "campaign_preview", "campaign_suggestions", "campaign_watch"
 NOW, LATER = "Launch now", "Schedule for later"
+ZONES = sorted(available_timezones())
 SAMPLE_SIZE = 5
 
 client = ui.api()
@@ -104,14 +106,21 @@ def save_draft() -> None:
     ui.flash("success", f"Saved “{draft['name']}” as a draft.")
 
 
+def browser_zone() -> str:
+    """The time zone of the user's browser, or UTC when the browser did not say (or named an unknown one)."""
+    zone = st.context.timezone
+    return zone if zone in ZONES else "UTC"
+
+
 def launch() -> None:
-    """Save the form, then schedule it: now, or at the time picked (read as UTC)."""
+    """Save the form, then schedule it: now, or at the time picked, read in the time zone picked."""
     body = form_body()
     if (lacking := missing(body)) is not None:
         ui.flash("warning", lacking)
         return
     later = st.session_state[WHEN_KEY] == LATER
-    at: datetime | None = st.session_state[AT_KEY].replace(tzinfo=UTC) if later else None
+    zone = st.session_state.get(ZONE_KEY, "UTC")
+    at: datetime | None = st.session_state[AT_KEY].replace(tzinfo=ZoneInfo(zone)) if later else None
     if at is not None and at <= datetime.now(UTC):
         ui.flash("warning", "Pick a time in the future, or launch now.")
         return
@@ -125,7 +134,7 @@ def launch() -> None:
     st.session_state[WATCH_KEY] = campaign["id"]
     st.session_state[PICK_KEY] = NEW
     fill_form(None)
-    when = f"for {at:%Y-%m-%d %H:%M} UTC" if at else "to launch now"
+    when = f"for {at:%Y-%m-%d %H:%M} {zone} ({at.astimezone(UTC):%H:%M} UTC)" if at else "to launch now"
     ui.flash("success", f"Scheduled “{campaign['name']}” {when}.")
 
 
@@ -316,9 +325,14 @@ with right:
 st.subheader("Save or launch")
 when = st.radio("When", (NOW, LATER), key=WHEN_KEY, horizontal=True)
 if when == LATER:
+    at_column, zone_column = st.columns([2, 3])
+    if ZONE_KEY not in st.session_state:
+        st.session_state[ZONE_KEY] = browser_zone()
+    zone_column.selectbox("Time zone", ZONES, key=ZONE_KEY, help="The launch time is read in this zone (yours).")
     if AT_KEY not in st.session_state:
-        st.session_state[AT_KEY] = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) + timedelta(hours=1)
-    st.datetime_input("Launch at (UTC)", key=AT_KEY, step=timedelta(minutes=5))
+        local_now = datetime.now(ZoneInfo(st.session_state[ZONE_KEY])).replace(tzinfo=None, second=0, microsecond=0)
+        st.session_state[AT_KEY] = local_now + timedelta(hours=1)
+    at_column.datetime_input("Launch at", key=AT_KEY, step=timedelta(minutes=5))
 buttons = st.columns([1, 1, 1, 3])
 buttons[0].button(when, key="campaign_launch", type="primary", on_click=launch, icon=":material/send:")
 buttons[1].button("Save draft", key="campaign_save", on_click=save_draft, icon=":material/save:")

@@ -110,18 +110,21 @@ def test_an_incomplete_campaign_is_not_saved_and_the_page_says_what_is_missing(
     assert campaigns(app) == []
 
 
-def test_a_campaign_scheduled_for_later_waits_for_its_time(api_url: str, reachable_shop: Snapshot) -> None:
+def test_a_campaign_scheduled_for_later_is_read_in_the_time_zone_picked(api_url: str, reachable_shop: Snapshot) -> None:
     app = write(campaigns_page())
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    tomorrow_ten = (datetime.now(UTC) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
 
     app.radio(key="campaign_when").set_value("Schedule for later").run()
-    app.datetime_input(key="campaign_at").set_value(tomorrow.replace(tzinfo=None)).run()
+    assert app.selectbox(key="campaign_zone").value == "UTC"  # AppTest's browser names no zone
+    app.selectbox(key="campaign_zone").select("Asia/Kolkata").run()
+    app.datetime_input(key="campaign_at").set_value(tomorrow_ten.replace(tzinfo=None)).run()
     app.button(key="campaign_launch").click().run()
 
     [campaign] = campaigns(app)
     assert campaign["status"] == "scheduled"
-    assert datetime.fromisoformat(campaign["scheduled_at"]) == tomorrow
-    assert app.success[0].value == f"Scheduled “Weekly offer” for {tomorrow:%Y-%m-%d %H:%M} UTC."
+    assert datetime.fromisoformat(campaign["scheduled_at"]) == tomorrow_ten - timedelta(hours=5, minutes=30)
+    said = f"Scheduled “Weekly offer” for {tomorrow_ten:%Y-%m-%d} 10:00 Asia/Kolkata (04:30 UTC)."
+    assert app.success[0].value == said
     assert app.button(key="campaign_watch_unschedule")
 
 
