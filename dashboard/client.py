@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +19,6 @@ import orjson
 
 ROLES = ("viewer", "analyst", "marketer", "admin")
 REFRESH_MARGIN_S = 60  # refresh the access token when it has less than this left
-
-
-@dataclass(frozen=True)
-class ServerEvent:
-    """One server-sent event: its name, its data (decoded JSON when it is JSON) and its id."""
-
-    event: str
-    data: Any
-    id: str | None = None
 
 
 class ApiError(Exception):
@@ -213,23 +203,6 @@ class ApiClient:
         response = self._authorized("GET", path, params=_present(params))
         return response.content
 
-    def events(self, path: str, max_seconds: float) -> Iterator[ServerEvent]:
-        """The server-sent events at `path`, until the server ends the stream or `max_seconds` have passed."""
-        deadline = time.monotonic() + max_seconds
-        headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": "text/event-stream"}
-        timeout = httpx.Timeout(10.0, read=max(max_seconds, 1.0))
-        try:
-            with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _refusal(response)
-                for event in _parse_events(response.iter_lines()):
-                    yield event
-                    if time.monotonic() > deadline:
-                        return
-        except httpx.TransportError as error:
-            raise ApiError(None, "unreachable", f"{self.base_url}: {error}") from None
-
     def _call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self._authorized(method, path, json=json, params=_present(params or {}))
         if response.status_code == 204 or not response.content:
@@ -276,30 +249,3 @@ def _refusal(response: httpx.Response) -> ApiError:
     if isinstance(body, dict) and "error" in body:
         return ApiError(response.status_code, str(body["error"]), body.get("detail"))
     return ApiError(response.status_code, "http_error", body)
-
-
-def _parse_events(lines: Iterator[str]) -> Iterator[ServerEvent]:
-    """Server-sent events from the lines of a `text/event-stream` (comments and retry hints skipped)."""
-    name, ident = "message", None
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                text = "\n".join(data)
-                try:
-                    decoded: Any = orjson.loads(text)
-                except orjson.JSONDecodeError:
-                    decoded = text
-                yield ServerEvent(name, decoded, ident)
-            name, data = "message", []
-            continue
-        if line.startswith(":"):
-            continue
-        key, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if key == "event":
-            name = value
-        elif key == "data":
-            data.append(value)
-        elif key == "id":
-            ident = value
