@@ -4,7 +4,8 @@
 share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
 second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
 campaigns whose messages are all final; and every ten seconds, record notifications (`engine.notifications`) and
-post the webhooks due. SIGTERM or SIGINT stops it after the requests in flight finish.
+post the webhooks due (counting sending campaigns' failures at most once a minute). SIGTERM or SIGINT stops it
+after the requests in flight finish.
 The README ("Who runs what, and why") says why this is a worker and not a Dagster job.
 """
 
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 PARTS = ("sender", "receipts", "housekeeping")
 HOUSEKEEPING_INTERVAL_S = 1.0
 NOTIFY_INTERVAL_S = 10.0
+FAILURE_COUNT_INTERVAL_S = 60.0  # how often a sending campaign's messages are counted for failures
 RECEIPTS_BLOCK_MS = 500
 
 
@@ -80,18 +83,28 @@ async def _keep_house(db: Engine, client: redis.Redis, settings: Settings, stop:
 
 
 async def _notify(db: Engine, settings: Settings, stop: asyncio.Event) -> None:
+    """Scan for notifications and post the webhooks due, every ten seconds; a failing scan does not hold the
+    webhooks back (nor the other way round), and sending campaigns are counted at most once a minute."""
+    next_count = 0.0
     while not await _stopped(stop, NOTIFY_INTERVAL_S):
         now = datetime.now(UTC)
+        count_sending = time.monotonic() >= next_count
         try:
-            recorded = await asyncio.to_thread(watch_once, db, settings, now)
+            recorded = await asyncio.to_thread(watch_once, db, settings, now, count_sending=count_sending)
+        except Exception:  # a failed scan must not stop delivery; the next one tries again
+            log.exception("notifications: the scan failed")
+        else:
+            if count_sending:
+                next_count = time.monotonic() + FAILURE_COUNT_INTERVAL_S
+            if recorded:
+                log.info("notifications: %d recorded", len(recorded))
+        try:
             posted = await asyncio.to_thread(post_due_webhooks, db, settings, now, NOTIFY_INTERVAL_S)
-        except Exception:  # a failed round must not stop delivery; the next one tries again
-            log.exception("notifications: this round failed")
-            continue
-        if recorded:
-            log.info("notifications: %d recorded", len(recorded))
-        if posted.delivered or posted.gave_up:
-            log.info("notification webhooks: %s", posted)
+        except Exception:
+            log.exception("notification webhooks: this round failed")
+        else:
+            if posted.delivered or posted.gave_up:
+                log.info("notification webhooks: %s", posted)
 
 
 async def _send(db: Engine, client: redis.Redis, settings: Settings, consumer: str, stop: asyncio.Event) -> None:

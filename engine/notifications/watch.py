@@ -1,4 +1,4 @@
-"""Finding what needs people: one idempotent scan, run every few seconds by the delivery worker.
+"""Finding what needs people: one idempotent scan, run every ten seconds by the delivery worker.
 
 Each event is recorded once under a key that names it, so scanning again (or two workers scanning at
 once) adds nothing:
@@ -13,12 +13,17 @@ once) adds nothing:
     snapshot_stale      snapshot_stale:<version>         the newest feature snapshot is older than
                                                          `notify_snapshot_stale_s`; analysts and up
 
+Only what happened within `LOOKBACK` (a day) is news: a first scan after a deploy does not announce every
+campaign that ever finished. The scan reads what is new, not the whole history: finished campaigns by their
+completion time, dead letters from the last notice's id on. A sending campaign's failures are counted only
+until they are announced, and only when the caller asks (the worker: at most once a minute).
+
 Campaign and delivery events also go to the outbound webhook (`outbound`), in the same transaction.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, text
@@ -31,28 +36,30 @@ from engine.notifications.store import Kind, NewNotification, record
 from engine.schema import notifications
 from engine.settings import Settings
 
+# Events older than this are history, not news: the first scan after a deploy (or after the worker was down a
+# while) announces the campaigns that finished and the dead letters written within it, not every one ever.
+LOOKBACK = timedelta(days=1)
+
+# Campaigns that finished within the lookback and are not announced yet (`:since` keeps the scan off history).
 FINISHED = """
 SELECT c.id, c.name, c.status, c.failure_reason, c.created_by FROM campaigns c
-WHERE c.status IN ('completed', 'failed')
+WHERE c.status IN ('completed', 'failed') AND c.completed_at >= :since
   AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || ':' || c.status)
 ORDER BY c.id
 """
 
-# Sending campaigns, and completed ones not yet announced (so their last receipts are counted once more).
-# (`\\:` keeps SQLAlchemy from reading `:completed` as a parameter.)
-FAILURE_CANDIDATES = """
+# Campaigns still sending (or paused) whose delivery failures have not been announced yet.
+SENDING = """
 SELECT c.id, c.name, c.created_by FROM campaigns c
-WHERE (c.status IN ('sending', 'paused')
-       OR (c.status = 'completed'
-           AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || '\\:completed')))
-  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || '\\:delivery_failures')
+WHERE c.status IN ('sending', 'paused')
+  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || :failures_suffix)
 ORDER BY c.id
 """
 
 NEW_DEAD_LETTERS = """
-SELECT count(*) FILTER (WHERE id > :after), max(id), count(*) FILTER (WHERE replayed_at IS NULL)
-FROM ingest_dead_letters
+SELECT count(*), max(id) FROM ingest_dead_letters WHERE id > :after AND failed_at >= :since
 """
+WAITING_DEAD_LETTERS = "SELECT count(*) FROM ingest_dead_letters WHERE replayed_at IS NULL"
 
 
 def notify(db: Engine, settings: Settings, new: NewNotification, at: datetime) -> int | None:
@@ -64,12 +71,18 @@ def notify(db: Engine, settings: Settings, new: NewNotification, at: datetime) -
     return notification_id
 
 
-def watch_once(db: Engine, settings: Settings, now: datetime) -> list[int]:
-    """Scan for every kind of event once; the ids of the notifications it recorded."""
+def watch_once(db: Engine, settings: Settings, now: datetime, *, count_sending: bool = True) -> list[int]:
+    """Scan for every kind of event once; the ids of the notifications it recorded.
+
+    Counting a sending campaign's messages reads all of its log rows (a million for a big one), so the caller
+    says whether to do it this time (the delivery worker: at most once a minute); campaigns that just finished
+    are always counted, once, for their completion notice and a last look at their failures.
+    """
+    since = now - LOOKBACK
     found = [
-        *_delivery_failures(db, settings),
-        *_finished_campaigns(db),
-        *_dead_letters(db),
+        *(_sending_failures(db, settings) if count_sending else []),
+        *_finished_campaigns(db, settings, since),
+        *_dead_letters(db, since),
         *_stale_snapshot(db, settings, now),
     ]
     return [notification_id for new in found if (notification_id := notify(db, settings, new, now)) is not None]
@@ -90,12 +103,15 @@ def _tally(counts: MessageCounts) -> dict[str, int]:
     return {"delivered": counts.delivered, "failed": counts.failed, "skipped": counts.skipped, "total": counts.total}
 
 
-def _finished_campaigns(db: Engine) -> list[NewNotification]:
+def _finished_campaigns(db: Engine, settings: Settings, since: datetime) -> list[NewNotification]:
+    """Each newly finished campaign's notice, after its delivery-failure notice when its final counts call for one
+    (recorded first, so a crash in between leaves both to the next scan)."""
     with db.connect() as conn:
-        rows = conn.execute(text(FINISHED)).all()
+        rows = conn.execute(text(FINISHED), {"since": since}).all()
     found = []
     for row in rows:
         counts = message_counts(db, row.id)
+        found.extend(_failure_notice(row, counts, settings))
         if row.status == "failed":
             found.append(
                 _campaign_notice(
@@ -122,32 +138,36 @@ def _finished_campaigns(db: Engine) -> list[NewNotification]:
     return found
 
 
-def _delivery_failures(db: Engine, settings: Settings) -> list[NewNotification]:
+def _sending_failures(db: Engine, settings: Settings) -> list[NewNotification]:
     with db.connect() as conn:
-        rows = conn.execute(text(FAILURE_CANDIDATES)).all()
-    found = []
-    for row in rows:
-        counts = message_counts(db, row.id)
-        finished = counts.delivered + counts.failed
-        if finished < settings.notify_failure_min or counts.failed <= settings.notify_failure_rate * finished:
-            continue
-        share = counts.failed / finished
-        found.append(
-            _campaign_notice(
-                row,
-                "delivery_failures",
-                severity="warning",
-                title=f"Campaign “{row.name}”: {share:.0%} of messages failed",
-                body=f"{counts.failed:,} of {finished:,} messages delivered or failed so far have failed "
-                f"(the threshold is {settings.notify_failure_rate:.0%}); the failed ones keep their reasons in the "
-                "communication log.",
-                detail={**_tally(counts), "failure_rate": round(share, 4)},
-            )
+        rows = conn.execute(text(SENDING), {"failures_suffix": ":delivery_failures"}).all()
+    return [notice for row in rows for notice in _failure_notice(row, message_counts(db, row.id), settings)]
+
+
+def _failure_notice(row: Any, counts: MessageCounts, settings: Settings) -> list[NewNotification]:
+    """The delivery-failure notice when more than the threshold of enough final messages failed, else none."""
+    finished = counts.delivered + counts.failed
+    if finished < settings.notify_failure_min or counts.failed <= settings.notify_failure_rate * finished:
+        return []
+    share = counts.failed / finished
+    return [
+        _campaign_notice(
+            row,
+            "delivery_failures",
+            severity="warning",
+            title=f"Campaign “{row.name}”: {share:.0%} of messages failed",
+            body=f"{counts.failed:,} of {finished:,} messages delivered or failed so far have failed "
+            f"(the threshold is {settings.notify_failure_rate:.0%}); the failed ones keep their reasons in the "
+            "communication log.",
+            detail={**_tally(counts), "failure_rate": round(share, 4)},
         )
-    return found
+    ]
 
 
-def _dead_letters(db: Engine) -> list[NewNotification]:
+def _dead_letters(db: Engine, since: datetime) -> list[NewNotification]:
+    """New dead letters since the last notice (only ones written within the lookback, so a first scan does not
+    announce old ones as new); the table is read from the last notice's id on, and counted whole only when
+    there is news."""
     with db.connect() as conn:
         last = conn.scalar(
             select(notifications.c.detail)
@@ -156,9 +176,10 @@ def _dead_letters(db: Engine) -> list[NewNotification]:
             .limit(1)
         )
         after = int(last["through_id"]) if last else 0
-        new, through, waiting = conn.execute(text(NEW_DEAD_LETTERS), {"after": after}).one()
-    if not new:
-        return []
+        new, through = conn.execute(text(NEW_DEAD_LETTERS), {"after": after, "since": since}).one()
+        if not new:
+            return []
+        waiting = conn.scalar(text(WAITING_DEAD_LETTERS))
     return [
         NewNotification(
             kind="dead_letters",

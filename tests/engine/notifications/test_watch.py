@@ -155,3 +155,39 @@ def test_campaign_notices_reach_marketers_admins_and_the_creator_and_pipeline_no
     assert kinds_seen(database, analyst) == ["dead_letters"]
     assert kinds_seen(database, marketer) == kinds_seen(database, admin) == ["dead_letters", "campaign_completed"]
     assert list_for_user(database, admin)[1].campaign_id is not None
+
+
+def test_the_first_scan_after_a_deploy_does_not_announce_campaigns_or_dead_letters_from_long_ago(
+    database: Engine, redis_client: redis.Redis, settings: Settings
+) -> None:
+    old = completed_campaign(database, redis_client, settings, delivered=5, failed=25)
+    with database.begin() as conn:
+        deadletters.record(conn, "1-0", "orders", "{}", "customer unknown")
+        conn.execute(text("UPDATE ingest_dead_letters SET failed_at = :at"), {"at": AFTER - timedelta(days=3)})
+    recent = completed_campaign(database, redis_client, settings, delivered=5, failed=0)
+    with database.begin() as conn:
+        conn.execute(text("UPDATE campaigns SET completed_at = :at WHERE id = :id"),
+                     {"at": AFTER - timedelta(days=3), "id": old})  # fmt: skip
+
+    watch_once(database, settings, AFTER)
+
+    assert [(row["kind"], row["campaign_id"]) for row in notification_rows(database)] == [
+        ("campaign_completed", recent)
+    ]
+
+
+def test_a_sending_campaign_is_counted_only_when_asked_and_a_finishing_one_always_gets_its_last_look(
+    database: Engine, redis_client: redis.Redis, settings: Settings
+) -> None:
+    sending = sending_campaign(database, redis_client, delivered=20, failed=10, pending=5)
+
+    assert watch_once(database, settings, AFTER, count_sending=False) == []
+
+    finishing = completed_campaign(database, redis_client, settings, delivered=15, failed=15)
+    watch_once(database, settings, AFTER, count_sending=False)
+    assert sorted((str(row["kind"]), row["campaign_id"]) for row in notification_rows(database)) == [
+        ("campaign_completed", finishing),
+        ("delivery_failures", finishing),
+    ]
+    assert len(watch_once(database, settings, AFTER)) == 1
+    assert notification_rows(database)[-1]["campaign_id"] == sending
