@@ -24,6 +24,7 @@ MAX_POINTS = 120
 BAND_KINDS = {"spend": "spend", "recency": "last order", "city": "city"}  # the insights' kinds of customer band
 INSIGHTS_KEY = "history_insight_jobs"  # campaign id -> the AI job reading it
 POLL_EVERY_S = 1.0
+OFFSET_KEY = "history_offset"
 
 client = ui.api()
 st.title("History")
@@ -34,12 +35,21 @@ ui.show_flash()
 # --- the list ---
 
 
-def history_row(campaign: dict[str, Any]) -> dict[str, Any]:
+def audience_name(campaign: dict[str, Any], segment_names: dict[int, str]) -> str:
+    """Who the campaign goes to, by the segment's name when it has one."""
+    segment_id = campaign["segment_id"]
+    if segment_id is None:
+        return "a rule of its own"
+    return segment_names.get(segment_id, f"segment #{segment_id}")
+
+
+def history_row(campaign: dict[str, Any], segment_names: dict[int, str]) -> dict[str, Any]:
     counts = campaign["counts"]
     rate = campaign_view.delivery_rate(counts)
     return {
         "id": campaign["id"],
         "name": campaign["name"],
+        "segment": audience_name(campaign, segment_names),
         "channel": campaign["channel"],
         "status": campaign["status"],
         "audience": campaign["audience_size"],
@@ -63,24 +73,27 @@ HISTORY_COLUMNS = {
 }
 
 filters = st.columns([2, 5, 1, 1], vertical_alignment="bottom")
-status = filters[0].selectbox("Status", (ANY, *STATUSES), key="history_status")
-offset = st.session_state.get("history_offset", 0)
+status = filters[0].selectbox(
+    "Status", (ANY, *STATUSES), key="history_status", on_change=lambda: st.session_state.pop(OFFSET_KEY, None)
+)
+offset = st.session_state.get(OFFSET_KEY, 0)
 listed = ui.fetch(
     "/v1/campaigns", "Loading campaigns", status=None if status == ANY else status, limit=PAGE_SIZE, offset=offset
 )
 if listed is None:
     st.stop()
 if offset and filters[2].button("Newer", key="history_newer"):
-    st.session_state["history_offset"] = max(offset - PAGE_SIZE, 0)
+    st.session_state[OFFSET_KEY] = max(offset - PAGE_SIZE, 0)
     st.rerun()
 if len(listed) == PAGE_SIZE and filters[3].button("Older", key="history_older"):
-    st.session_state["history_offset"] = offset + PAGE_SIZE
+    st.session_state[OFFSET_KEY] = offset + PAGE_SIZE
     st.rerun()
 if not listed:
-    st.info("No campaigns yet." if status == ANY else f"No {status} campaigns.")
+    st.info("No older campaigns." if offset else "No campaigns yet." if status == ANY else f"No {status} campaigns.")
     st.stop()
+segment_names = {segment["id"]: segment["name"] for segment in ui.fetch("/v1/segments", "Loading segments") or []}
 st.dataframe(
-    pd.DataFrame([history_row(campaign) for campaign in listed]),
+    pd.DataFrame([history_row(campaign, segment_names) for campaign in listed]),
     hide_index=True,
     column_config=HISTORY_COLUMNS,
     key="history_table",
@@ -102,8 +115,12 @@ campaign = campaigns[picked_id]
 
 
 def about(campaign: dict[str, Any]) -> str:
+    channel = campaign_view.CHANNELS.get(campaign["channel"], campaign["channel"])
+    audience = segment_names.get(campaign["segment_id"])
     parts = [
-        campaign_view.CHANNELS.get(campaign["channel"], campaign["channel"]),
+        f"{channel} to the segment “{audience}”"
+        if audience
+        else f"{channel} to {audience_name(campaign, segment_names)}",
         f"created {ui.when(campaign['created_at'])}",
     ]
     if campaign["scheduled_at"] and not campaign["launched_at"]:

@@ -78,6 +78,7 @@ def test_campaigns_are_listed_newest_first_with_how_they_went(
     table = table_with(app, "delivered")
     assert table["name"].tolist() == ["Later one", "Hello everyone"]
     row = table.set_index("name").loc["Hello everyone"]
+    assert row["segment"] == "Everyone for Hello everyone"
     expected = counts_of(database, campaign["id"])
     assert (row["audience"], row["sent"], row["skipped"]) == (6, 6, 0)
     assert (row["delivered"], row["failed"]) == (expected["delivered"], expected["failed"])
@@ -89,6 +90,7 @@ def test_a_campaigns_page_shows_its_counts_and_outcomes_over_time(
 ) -> None:
     app, campaign = sent
 
+    assert app.caption[0].value.startswith("SMS to the segment “Everyone for Hello everyone” · created ")
     expected = counts_of(database, campaign["id"])
     shown = {metric.label: metric.value for metric in app.metric}
     assert (shown["Delivered"], shown["Failed"], shown["Sent"]) == (
@@ -208,6 +210,17 @@ def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[A
     assert "Pausing, resuming, cancelling and retrying campaigns needs the marketer role." in captions
     assert "The communication log holds each customer's message and address: it needs the marketer role." in captions
     assert moves_offered(app) == []
+
+
+def test_filtering_by_status_starts_again_from_the_newest(sent: tuple[AppTest, dict[str, Any]]) -> None:
+    app, _ = sent
+    app.session_state["history_offset"] = 50  # the marketer had paged back to older campaigns
+    app.run()
+    assert app.info[0].value == "No older campaigns."
+
+    app.selectbox(key="history_status").select("completed").run()
+
+    assert table_with(app, "delivered")["name"].tolist() == ["Hello everyone"]
 
 
 def test_no_campaigns_yet_is_said_plainly(api_url: str) -> None:
