@@ -78,22 +78,27 @@ def backoff_seconds(attempt: int, settings: Settings) -> float:
 
 
 def post_due_webhooks(db: Engine, settings: Settings, now: datetime, budget_s: float | None = None) -> WebhookReport:
-    """Post the webhooks whose attempt is due (each at most once), until none is left or `budget_s` is spent."""
+    """Post the webhooks whose attempt is due (each at most once), until none is left or `budget_s` is spent.
+
+    `now` is when the round starts; each claim, lease and outcome is timed from it plus the time gone since.
+    """
     report = WebhookReport()
     url, secret = settings.notify_webhook_url, settings.notify_webhook_secret
     if not url or not secret:
         return report
     started = time.monotonic()
-    lease_until = now + timedelta(seconds=settings.notify_webhook_timeout_s * 2)
     with httpx.Client(timeout=settings.notify_webhook_timeout_s) as http:
         while budget_s is None or time.monotonic() - started < budget_s:
+            moment = now + timedelta(seconds=time.monotonic() - started)  # the lease runs from the claim, not the round
+            lease_until = moment + timedelta(seconds=settings.notify_webhook_timeout_s * 2)
             with db.begin() as conn:
-                due = conn.execute(text(CLAIM), {"now": now, "lease_until": lease_until}).one_or_none()
+                due = conn.execute(text(CLAIM), {"now": moment, "lease_until": lease_until}).one_or_none()
             if due is None:
                 break
             row_id, webhook_id, payload, attempts = due
             error = _post(http, url, secret, webhook_id, payload)
-            outcome = _record(db, settings, row_id, attempts, error, now)
+            answered = now + timedelta(seconds=time.monotonic() - started)
+            outcome = _record(db, settings, row_id, attempts, error, answered)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
@@ -104,7 +109,7 @@ def _post(http: httpx.Client, url: str, secret: str, webhook_id: str, payload: s
     headers = {"content-type": "application/json", **webhooks.sign(secret, webhook_id, int(time.time()), body)}
     try:
         response = http.post(url, content=body, headers=headers)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:  # a bad URL counts as a failed attempt, not a crash
         return f"{type(error).__name__}: {error}"[:500]
     if response.is_success:
         return None

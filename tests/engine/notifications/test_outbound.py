@@ -4,6 +4,7 @@ accepted, with the same `webhook-id` and body on every attempt."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,16 +26,19 @@ SECRET = webhooks.generate_secret()
 
 
 class Receiver:
-    """A webhook receiver on a loopback port that answers 500 to its first `failures` requests."""
+    """A webhook receiver on a loopback port that answers 500 to its first `failures` requests, each after
+    `delay_s`."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, delay_s: float = 0) -> None:
         self.failures = failures
+        self.delay_s = delay_s
         self.requests: list[tuple[dict[str, str], bytes, int]] = []  # headers, body, the status answered
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(receiver.delay_s)
                 status = 500 if len(receiver.requests) < receiver.failures else 204
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
                 self.send_response(status)
@@ -54,7 +58,7 @@ class Receiver:
 
 @pytest.fixture
 def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
-    receiver = Receiver(failures=getattr(request, "param", 0))
+    receiver = Receiver(**getattr(request, "param", {}))
     thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
     thread.start()
     yield receiver
@@ -94,7 +98,7 @@ def test_a_completed_campaign_is_posted_signed_so_the_receiver_can_verify_it(
     assert len(receiver.requests) == 1
 
 
-@pytest.mark.parametrize("receiver", [2], indirect=True)
+@pytest.mark.parametrize("receiver", [{"failures": 2}], indirect=True)
 def test_a_receiver_that_fails_twice_gets_the_same_webhook_again_and_accepts_it_once(
     database: Engine, redis_client: redis.Redis, receiver: Receiver
 ) -> None:
@@ -103,7 +107,7 @@ def test_a_receiver_that_fails_twice_gets_the_same_webhook_again_and_accepts_it_
     now = datetime.now(UTC)
     watch_once(database, settings, now)
 
-    rounds = [post_due_webhooks(database, settings, now + timedelta(seconds=offset)) for offset in (0, 0.5, 1, 3, 10)]
+    rounds = [post_due_webhooks(database, settings, now + timedelta(seconds=offset)) for offset in (0, 0.5, 1.5, 4, 10)]
 
     assert [(r.delivered, r.retrying) for r in rounds] == [(0, 1), (0, 0), (0, 1), (1, 0), (0, 0)]
     assert [status for _, _, status in receiver.requests] == [500, 500, 204]
@@ -115,7 +119,7 @@ def test_a_receiver_that_fails_twice_gets_the_same_webhook_again_and_accepts_it_
     assert (row["attempts"], row["delivered_at"] is not None, row["last_error"]) == (3, True, None)
 
 
-@pytest.mark.parametrize("receiver", [99], indirect=True)
+@pytest.mark.parametrize("receiver", [{"failures": 99}], indirect=True)
 def test_a_receiver_that_keeps_failing_is_given_up_on_after_the_last_attempt_with_the_error(
     database: Engine, redis_client: redis.Redis, receiver: Receiver
 ) -> None:
@@ -151,3 +155,36 @@ def test_without_a_webhook_url_nothing_is_queued(database: Engine, redis_client:
 
     assert len(watch_once(database, settings, datetime.now(UTC))) == 1
     assert outbox(database) == []
+
+
+def test_a_webhook_url_httpx_cannot_parse_is_given_up_on_after_the_last_attempt_instead_of_retried_forever(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = webhook_settings("http://127.0.0.1:99x/hooks", notify_webhook_max_attempts=2)
+    completed_campaign(database, redis_client, settings, delivered=3, failed=0)
+    now = datetime.now(UTC)
+    watch_once(database, settings, now)
+
+    rounds = [post_due_webhooks(database, settings, now + timedelta(minutes=offset)) for offset in range(3)]
+
+    assert [(r.retrying, r.gave_up) for r in rounds] == [(1, 0), (0, 1), (0, 0)]
+    [row] = outbox(database)
+    assert (row["attempts"], row["gave_up_at"] is not None) == (2, True)
+    assert str(row["last_error"]).startswith("InvalidURL")
+
+
+@pytest.mark.parametrize("receiver", [{"delay_s": 1}], indirect=True)
+def test_a_webhook_posted_late_in_a_round_is_timed_from_when_it_was_posted_not_when_the_round_began(
+    database: Engine, redis_client: redis.Redis, receiver: Receiver
+) -> None:
+    settings = webhook_settings(receiver.url)
+    for _ in range(2):
+        completed_campaign(database, redis_client, settings, delivered=3, failed=0)
+    now = datetime.now(UTC)
+    watch_once(database, settings, now)
+
+    assert post_due_webhooks(database, settings, now).delivered == 2
+
+    first, second = outbox(database)
+    assert first["delivered_at"] >= now + timedelta(seconds=1)
+    assert second["delivered_at"] >= now + timedelta(seconds=2)
