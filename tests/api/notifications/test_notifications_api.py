@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import orjson
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from engine.auth.roles import Role
+from engine.auth.users import set_role
 from engine.notifications.store import NewNotification
 from engine.notifications.watch import notify
 from engine.settings import get_settings
@@ -142,3 +143,36 @@ def test_a_stream_resumed_with_last_event_id_sends_what_was_missed(database: Eng
         event = next(event for event in events(response.iter_lines()) if event.get("event"))
 
     assert orjson.loads(event["data"])["title"] == "missed"
+
+
+def test_a_stream_stops_sending_what_a_lowered_role_no_longer_sees_and_ends_with_the_session(
+    database: Engine, live_api: str
+) -> None:
+    user, headers = signed_in(database, Role.marketer)
+    timeout = httpx.Timeout(10, read=20)
+    with httpx.stream("GET", f"{live_api}/v1/notifications/stream", headers=headers, timeout=timeout) as response:
+        stream = events(response.iter_lines())
+        assert next(stream) == {"retry": "3000"}
+        with database.begin() as conn:
+            set_role(conn, user.id, Role.viewer)
+        notice(database, "for marketers", Role.marketer)
+        notice(database, "for everyone", Role.viewer)
+
+        first = next(event for event in stream if event)
+        with database.begin() as conn:
+            conn.execute(text("UPDATE auth_sessions SET revoked_at = now() WHERE user_id = :id"), {"id": user.id})
+        rest = [event for event in stream if event]  # ends once the session is found revoked
+
+    assert orjson.loads(first["data"])["title"] == "for everyone"
+    assert rest == []
+
+
+def test_a_last_event_id_that_is_not_an_ascii_number_is_ignored_not_a_server_error(
+    database: Engine, live_api: str
+) -> None:
+    _, signed = signed_in(database, Role.analyst)
+    headers = {**signed, "Last-Event-ID": "²".encode("latin-1")}  # a digit to str.isdigit, not to int()
+    timeout = httpx.Timeout(10, read=20)
+    with httpx.stream("GET", f"{live_api}/v1/notifications/stream", headers=headers, timeout=timeout) as response:
+        assert response.status_code == 200
+        assert next(events(response.iter_lines())) == {"retry": "3000"}
