@@ -171,7 +171,8 @@ def test_a_last_event_id_that_is_not_an_ascii_number_is_ignored_not_a_server_err
     database: Engine, live_api: str
 ) -> None:
     _, signed = signed_in(database, Role.analyst)
-    headers = {**signed, "Last-Event-ID": "²".encode("latin-1")}  # a digit to str.isdigit, not to int()
+    headers = {name.encode(): value.encode() for name, value in signed.items()}
+    headers[b"Last-Event-ID"] = "²".encode("latin-1")  # a digit to str.isdigit, not to int()
     timeout = httpx.Timeout(10, read=20)
     with httpx.stream("GET", f"{live_api}/v1/notifications/stream", headers=headers, timeout=timeout) as response:
         assert response.status_code == 200
