@@ -1,18 +1,21 @@
 """How campaigns are doing, read from the communication log, and when a sending campaign is complete.
 
-Counts are never kept on the side: they are the log's rows by status, so they cannot drift from it. A
-sending campaign completes once none of its messages is pending, queued or sent and still awaiting its
-receipt; a sent message whose receipt has not come within `receipt_timeout_s` stops holding it back.
+Counts are the log's rows by status, counted when asked, so they cannot drift from it. Only a finished
+campaign whose messages are all final keeps its counts (`settled_counts`): they can no longer change,
+and history then need not count a million rows per campaign on every read. A sending campaign completes
+once none of its messages is pending, queued or sent and still awaiting its receipt; a sent message whose
+receipt has not come within `receipt_timeout_s` stops holding it back.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+import orjson
+from sqlalchemy import Connection, Engine, RowMapping, text
 
 from engine.campaigns.errors import CampaignNotFound
 from engine.schema.campaigns import MESSAGE_STATUSES
@@ -67,9 +70,12 @@ class Campaign:
 
 
 CAMPAIGN_COLUMNS = ", ".join(name for name in Campaign.__dataclass_fields__ if name != "counts")
+FINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
 
 
-def _counts_by_campaign(conn: Connection, campaign_ids: list[int]) -> dict[int, MessageCounts]:
+def _counted(conn: Connection, campaign_ids: list[int]) -> dict[int, MessageCounts]:
+    if not campaign_ids:
+        return {}
     rows = conn.execute(
         text(
             "SELECT campaign_id, status, count(*) FROM communication_log "
@@ -77,42 +83,61 @@ def _counts_by_campaign(conn: Connection, campaign_ids: list[int]) -> dict[int, 
         ),
         {"ids": campaign_ids},
     ).all()
-    by_campaign: dict[int, dict[str, int]] = defaultdict(dict)
+    by_campaign: dict[int, dict[str, int]] = {campaign_id: {} for campaign_id in campaign_ids}
     for campaign_id, status, count in rows:
         if status in MESSAGE_STATUSES:
             by_campaign[campaign_id][status] = count
     return {campaign_id: MessageCounts(**counts) for campaign_id, counts in by_campaign.items()}
 
 
+def _with_counts(conn: Connection, rows: Sequence[RowMapping]) -> list[Campaign]:
+    """The campaigns of `rows`, each with its counts: kept ones as kept, the others counted from the log. A
+    finished campaign whose messages are all final keeps its counts from then on (final statuses never
+    change, and a finished campaign gets no new messages)."""
+    kept = {row["id"]: MessageCounts(**row["settled_counts"]) for row in rows if row["settled_counts"] is not None}
+    counted = _counted(conn, [row["id"] for row in rows if row["id"] not in kept])
+    statuses = {row["id"]: row["status"] for row in rows}
+    settled = [
+        {"id": campaign_id, "counts": orjson.dumps(asdict(counts)).decode()}
+        for campaign_id, counts in counted.items()
+        if statuses[campaign_id] in FINAL_STATUSES and counts.unfinished == 0
+    ]
+    if settled:
+        conn.execute(text("UPDATE campaigns SET settled_counts = CAST(:counts AS jsonb) WHERE id = :id"), settled)
+    counts = kept | counted
+    return [
+        Campaign(**{name: row[name] for name in row if name != "settled_counts"}, counts=counts[row["id"]])
+        for row in rows
+    ]
+
+
 def message_counts(db: Engine, campaign_id: int) -> MessageCounts:
     """The campaign's messages by status (all zero before launch)."""
-    with db.connect() as conn:
-        return _counts_by_campaign(conn, [campaign_id]).get(campaign_id, MessageCounts())
+    return get_campaign(db, campaign_id).counts
 
 
 def get_campaign(db: Engine, campaign_id: int) -> Campaign:
-    with db.connect() as conn:
+    with db.begin() as conn:
         row = conn.execute(
-            text(f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = :id"), {"id": campaign_id}
+            text(f"SELECT {CAMPAIGN_COLUMNS}, settled_counts FROM campaigns WHERE id = :id"), {"id": campaign_id}
         ).mappings().one_or_none()  # fmt: skip
         if row is None:
             raise CampaignNotFound(campaign_id)
-        counts = _counts_by_campaign(conn, [campaign_id]).get(campaign_id, MessageCounts())
-    return Campaign(**row, counts=counts)
+        return _with_counts(conn, [row])[0]
 
 
 def list_campaigns(db: Engine, *, limit: int = 50, offset: int = 0, status: str | None = None) -> list[Campaign]:
     """Campaign history, newest first, each with its message counts."""
-    with db.connect() as conn:
+    with db.begin() as conn:
         rows = conn.execute(
             text(
-                f"SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE CAST(:status AS text) IS NULL OR status = :status "
+                f"SELECT {CAMPAIGN_COLUMNS}, settled_counts FROM campaigns "
+                "WHERE CAST(:status AS text) IS NULL OR status = :status "
                 "ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
             ),
             {"status": status, "limit": limit, "offset": offset},
         ).mappings().all()  # fmt: skip
-        counts = _counts_by_campaign(conn, [row["id"] for row in rows])
-    return [Campaign(**row, counts=counts.get(row["id"], MessageCounts())) for row in rows]
+        return _with_counts(conn, rows)
 
 
 FINISHED_SENDING = """

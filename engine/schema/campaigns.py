@@ -57,6 +57,9 @@ campaigns = Table(
     Column("scheduled_at", DateTime(timezone=True)),
     Column("launched_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
+    # A finished campaign's counts by status, kept once every message is final (they can no longer change),
+    # so campaign history does not count a million-row log again on every read.
+    Column("settled_counts", JSONB),
     # The highest log id the launch has put on the delivery stream, so a relaunch resumes after it.
     Column("published_through", BigInteger, nullable=False, server_default="0"),
     Column("created_by", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
