@@ -1,5 +1,6 @@
-"""What the insights read from Postgres, in bulk and straight into Polars: a campaign's log, its creator's
-other finished campaigns, past delivery outcomes, and the customer features of a published snapshot.
+"""What the insights and the send time read from Postgres, in bulk and straight into Polars: a campaign's
+log, its creator's other finished campaigns, past delivery outcomes counted per customer and quarter-hour,
+and the customer features of a published snapshot.
 
 The log reads use COPY through `engine.features.sources` (a large campaign has a million rows); the
 features come from the snapshot's Parquet file, only the columns asked for.
@@ -16,9 +17,14 @@ from sqlalchemy import Engine
 
 from engine.ai.insights.facts import LOG_SCHEMA, OTHERS_SCHEMA
 from engine.features.snapshot import SnapshotInfo, snapshot_info
-from engine.features.sources import parse_utc, read_transaction
+from engine.features.sources import FixedWidth, read_transaction
 
-OUTCOMES_SCHEMA = pl.Schema({"customer_id": pl.Int64(), "status": pl.String(), "sent_at": pl.String()})
+OUTCOME_COLUMNS: dict[str, FixedWidth] = {
+    "customer_id": "int8",
+    "utc_quarter": "int8",
+    "delivered": "int8",
+    "failed": "int8",
+}
 
 
 def campaign_log(db: Engine, campaign_id: int) -> pl.DataFrame:
@@ -47,16 +53,29 @@ def creator_campaigns(db: Engine, campaign_id: int, created_by: int | None) -> p
         )
 
 
-def delivery_outcomes(db: Engine, since: datetime) -> pl.DataFrame:
-    """Every message sent since `since` whose outcome is known: customer_id, status (delivered or failed), sent_at."""
+def delivery_outcomes(db: Engine, since: datetime, channel: str) -> pl.DataFrame:
+    """Per customer and UTC quarter-hour of the day they were sent at (`utc_quarter`, 0-95), how many of their
+    messages on `channel` logged since `since` were delivered and how many failed.
+
+    Postgres does the counting: it reads the log rows created since `since` (the BRIN index on `created_at`
+    skips the older pages, so the cost grows with the window's messages, not with the whole log), keeps the
+    channel's delivered and failed ones, and sends back one narrow row of four integers (binary COPY, nothing
+    parsed) per customer and quarter-hour they were messaged at. That is fewer rows than messages when
+    campaigns reach the same customers at the same time of day, and about as many when each customer was
+    messaged once in the window: the reply still grows with the window's audience. Quarter-hours, not
+    hours, because some time zones are offset from UTC by a half or three quarters of an hour (India's by
+    5:30). A message sent after being logged is counted by when it was logged.
+    """
     with read_transaction(db) as reader:
-        rows = reader.frame(
-            "SELECT customer_id, status, sent_at FROM communication_log "
-            "WHERE status IN ('delivered', 'failed') AND sent_at >= %(since)s",
-            OUTCOMES_SCHEMA,
-            {"since": since},
+        return reader.fixed_width_frame(
+            "SELECT customer_id, (date_part('hour', sent_at AT TIME ZONE 'UTC') * 4 "
+            "+ floor(date_part('minute', sent_at AT TIME ZONE 'UTC') / 15))::int8, "
+            "count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'failed') "
+            "FROM communication_log WHERE created_at >= %(since)s AND channel = %(channel)s "
+            "AND status IN ('delivered', 'failed') AND sent_at IS NOT NULL GROUP BY 1, 2",
+            OUTCOME_COLUMNS,
+            {"since": since, "channel": channel},
         )
-    return rows.with_columns(parse_utc("sent_at"))
 
 
 @dataclass(frozen=True)

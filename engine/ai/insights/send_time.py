@@ -1,17 +1,31 @@
 """Smart send time: the hour of the day at which a campaign's audience has had the most messages delivered.
 
-From past delivery outcomes (messages sent in the last `HISTORY_DAYS` that were delivered or failed),
-each put in the hour it was sent in the customer's own time zone (the features' `timezone`; the
-settings' default for customers without a valid one). Only hours outside the quiet hours, with at least
-`MIN_HOUR_OUTCOMES` messages, compete; at least two must, so the answer has a runner-up to be better
-than. When the audience's own history is too thin, everyone's is used, and the answer says so; when
-that is too thin as well there is no suggestion, only the evidence and why. The lead over the runner-up
-is called clear when a two-proportion z-test puts it beyond chance (|z| >= 1.96, about 95%).
+From past delivery outcomes on the campaign's channel (messages logged in the last `HISTORY_DAYS` that
+were delivered or failed), each put in the hour it was sent in the customer's own time zone (the
+features' `timezone`; the settings' default for customers without a valid one). Only hours outside the
+quiet hours, with at least `MIN_HOUR_OUTCOMES` messages, compete; at least two must, so the answer has a
+runner-up to be better than. When the audience's own history is too thin, everyone's is used, and the
+answer says so; when that is too thin as well there is no suggestion, only the evidence and why. The lead
+over the runner-up is called clear when a two-proportion z-test puts it beyond chance (|z| >= 1.96, about
+95%).
+
+Postgres counts the outcomes per customer and UTC quarter-hour of the day (`history.delivery_outcomes`);
+here each customer's quarter-hours are moved to local time by their zone's UTC offset now. That is exact
+for zones without daylight saving time (India's, for one), and an hour off for messages sent in the
+other half of the year in zones with it: the price of letting Postgres count instead of sending every
+message's timestamp. The work grows with the channel's messages in the window (one pass over them in
+Postgres, then a join and a group-by over the per-customer counts): fine on the request path for what a
+few months of campaigns leave in the log; a log with many millions of messages a month would want it on
+the AI queue, like the insights.
 
 A campaign's audience is its frozen rule (once launched), else its inline rule or saved segment's rule,
 evaluated on the snapshot the caller holds; a rule that no longer fits the snapshot, or no snapshot,
-means all customers' history, with a note. This is a read of the log and a group-by, quick enough to
-answer on the request path.
+means all customers' history, with a note.
+
+The features (time zones, rule fields) are the API's in-memory snapshot, the one every segment answer
+uses, so the audience is the one the user sees counted. The insights read theirs from the snapshot files
+instead (`campaign`): they run in the AI worker, another process, and want the snapshot the campaign was
+launched on rather than the newest.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 import polars as pl
 from sqlalchemy import Engine
@@ -36,6 +50,7 @@ from engine.settings import Settings
 HISTORY_DAYS = 180
 MIN_HOUR_OUTCOMES = 30
 CLEAR_Z = 1.96
+QUARTERS_A_DAY = 96
 
 
 @dataclass(frozen=True)
@@ -85,17 +100,19 @@ def campaign_send_time(
     db: Engine, settings: Settings, campaign: Campaign, evaluator: PolarsEvaluator | None, now: datetime | None = None
 ) -> SendTime:
     """The send-time suggestion for the campaign's audience, on the snapshot of `evaluator` (None: none yet)."""
-    since = (now or datetime.now(UTC)) - timedelta(days=HISTORY_DAYS)
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=HISTORY_DAYS)
     notes: list[str] = []
     audience = _audience(db, campaign, evaluator, notes)
     zones = None
     if evaluator is not None and "timezone" in evaluator.features.columns:
         zones = evaluator.features.select("customer_id", "timezone")
     answer = suggest_send_time(
-        delivery_outcomes(db, since),
+        delivery_outcomes(db, since, campaign.channel),
         zones,
         audience,
         since=since,
+        now=now,
         default_timezone=settings.default_timezone,
         quiet_start=settings.quiet_hours_start,
         quiet_end=settings.quiet_hours_end,
@@ -131,28 +148,31 @@ def suggest_send_time(
     audience: pl.Series | None,
     *,
     since: datetime,
+    now: datetime,
     default_timezone: str,
     quiet_start: time | None,
     quiet_end: time | None,
 ) -> SendTime:
-    """The best hour for `audience` (customer ids; None for everyone) from `outcomes` (customer_id, status,
-    sent_at) and the customers' time zones in `zones` (customer_id, timezone; None: all in the default)."""
-    local = local_hours(outcomes, zones, default_timezone)
+    """The best hour for `audience` (customer ids; None for everyone) from `outcomes` (`delivery_outcomes`)
+    and the customers' time zones in `zones` (customer_id, timezone; None: all in the default)."""
+    local = local_hours(outcomes, zones, default_timezone, now)
     notes: list[str] = []
     if audience is not None:
-        mine = local.filter(pl.col("customer_id").is_in(audience.implode()))
-        evidence = hour_evidence(mine, quiet_start, quiet_end)
+        evidence = hour_evidence(local.filter(pl.col("customer_id").is_in(audience.implode())), quiet_start, quiet_end)
         if _contenders(evidence):
-            return _answer(evidence, mine.height, "audience", since, notes)
+            return _answer(evidence, "audience", since, notes)
         notes.append(
-            f"The audience's own history is too thin ({mine.height:,} messages with an outcome since "
+            f"The audience's own history is too thin ({_sample(evidence):,} messages with an outcome since "
             f"{since:%d %b %Y}), so the suggestion is from all customers' history."
         )
-    return _answer(hour_evidence(local, quiet_start, quiet_end), local.height, "all customers", since, notes)
+    return _answer(hour_evidence(local, quiet_start, quiet_end), "all customers", since, notes)
 
 
-def local_hours(outcomes: pl.DataFrame, zones: pl.DataFrame | None, default_timezone: str) -> pl.DataFrame:
-    """`outcomes` with `hour`: the hour of the day each was sent at in its customer's time zone."""
+def local_hours(
+    outcomes: pl.DataFrame, zones: pl.DataFrame | None, default_timezone: str, now: datetime
+) -> pl.DataFrame:
+    """`outcomes` with `hour`: the hour of the day they were sent at in the customer's time zone, by the zone's
+    UTC offset at `now` (see the module's docstring for what that means under daylight saving time)."""
     if zones is None:
         zoned = outcomes.with_columns(zone=pl.lit(default_timezone))
     else:
@@ -160,27 +180,40 @@ def local_hours(outcomes: pl.DataFrame, zones: pl.DataFrame | None, default_time
         zoned = outcomes.join(zones, on="customer_id", how="left").with_columns(
             zone=pl.when(known.is_in(sorted(_valid_zones()))).then(known).otherwise(pl.lit(default_timezone))
         )
-    parts = [
-        group.select("customer_id", "status", pl.col("sent_at").dt.convert_time_zone(str(zone)).dt.hour().alias("hour"))
-        for (zone,), group in zoned.group_by("zone")
-    ]
-    empty = pl.DataFrame(schema={"customer_id": pl.Int64(), "status": pl.String(), "hour": pl.Int8()})
-    return pl.concat([empty, *parts]) if parts else empty
+    names = zoned["zone"].unique().to_list()
+    offsets = pl.DataFrame(
+        {"zone": names, "offset": [_offset_quarters(name, now) for name in names]},
+        schema={"zone": pl.String(), "offset": pl.Int64()},
+    )
+    local_quarter = (pl.col("utc_quarter") + pl.col("offset") + QUARTERS_A_DAY) % QUARTERS_A_DAY
+    return zoned.join(offsets, on="zone").select(
+        "customer_id", "delivered", "failed", (local_quarter // 4).cast(pl.Int8).alias("hour")
+    )
+
+
+def _offset_quarters(zone: str, at: datetime) -> int:
+    """The zone's offset from UTC at `at`, in quarter-hours (every zone's is a whole number of them today)."""
+    offset = at.astimezone(ZoneInfo(zone)).utcoffset()
+    assert offset is not None
+    return int(offset.total_seconds()) // 900
 
 
 def hour_evidence(local: pl.DataFrame, quiet_start: time | None, quiet_end: time | None) -> tuple[HourEvidence, ...]:
     """All 24 hours, each with its messages, deliveries and rate (one decimal)."""
-    counted = local.group_by("hour").agg(
-        pl.len().alias("sent"), (pl.col("status") == "delivered").sum().alias("delivered")
-    )
-    by_hour = {int(hour): (int(sent), int(delivered)) for hour, sent, delivered in counted.iter_rows()}
+    counted = local.group_by("hour").agg(pl.col("delivered").sum(), pl.col("failed").sum())
+    by_hour = {int(hour): (int(delivered), int(failed)) for hour, delivered, failed in counted.iter_rows()}
     evidence = []
     for hour in range(24):
-        sent, delivered = by_hour.get(hour, (0, 0))
+        delivered, failed = by_hour.get(hour, (0, 0))
+        sent = delivered + failed
         rate = round(100 * delivered / sent, 1) if sent else None
         quiet = quiet_hour(hour, quiet_start, quiet_end)
         evidence.append(HourEvidence(hour, sent, delivered, rate, quiet, sent >= MIN_HOUR_OUTCOMES))
     return tuple(evidence)
+
+
+def _sample(evidence: tuple[HourEvidence, ...]) -> int:
+    return sum(hour.sent for hour in evidence)
 
 
 def quiet_hour(hour: int, start: time | None, end: time | None) -> bool:
@@ -202,7 +235,8 @@ def _contenders(evidence: tuple[HourEvidence, ...]) -> list[HourEvidence]:
     return ranked if len(ranked) >= 2 else []
 
 
-def _answer(evidence: tuple[HourEvidence, ...], sample: int, basis: str, since: datetime, notes: list[str]) -> SendTime:
+def _answer(evidence: tuple[HourEvidence, ...], basis: str, since: datetime, notes: list[str]) -> SendTime:
+    sample = _sample(evidence)
     contenders = _contenders(evidence)
     if not contenders:
         enough = sum(hour.enough and not hour.quiet for hour in evidence)

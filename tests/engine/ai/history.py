@@ -93,6 +93,7 @@ def log_messages(db: Engine, campaign_id: int, messages: Iterable[Message], chan
             "sent_at": message.sent_at if message.status in ("sent", "delivered", "failed") else None,
             "delivered_at": message.sent_at if message.status == "delivered" else None,
             "failed_at": message.sent_at if message.status == "failed" else None,
+            "created_at": message.sent_at or SENT_AT,  # launched when sent, whatever today's date is
         }
         for message in messages
     ]
@@ -111,7 +112,16 @@ def outcomes(
     ]  # fmt: skip
 
 
-def sent_at_local_hour(database: Engine, hour: int, delivered: int, customers: range = range(1, 51)) -> None:
-    """A finished campaign sent to `customers` at `hour`:15 Kolkata time, its first `delivered` messages delivered."""
-    at = SENT_AT.astimezone(KOLKATA).replace(hour=hour, minute=15).astimezone(UTC)
-    log_messages(database, launched_campaign(database), outcomes(customers, delivered, sent_at=at))
+def kolkata_time(hour: int) -> datetime:
+    """`hour`:15 Kolkata time on the day of `SENT_AT`, in UTC."""
+    return SENT_AT.astimezone(KOLKATA).replace(hour=hour, minute=15).astimezone(UTC)
+
+
+def sent_at_local_hour(
+    database: Engine, hour: int, delivered: int, customers: range = range(1, 51), channel: str = "sms"
+) -> int:
+    """A finished campaign sent to `customers` at `hour`:15 Kolkata time, its first `delivered` messages
+    delivered (the rest failed); its id."""
+    campaign_id = launched_campaign(database, channel=channel)
+    log_messages(database, campaign_id, outcomes(customers, delivered, sent_at=kolkata_time(hour)), channel)
+    return campaign_id

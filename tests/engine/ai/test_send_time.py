@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from engine.ai.insights.send_time import SendTime, campaign_send_time, quiet_hour
+from engine.ai.insights.history import delivery_outcomes
+from engine.ai.insights.send_time import SendTime, campaign_send_time, local_hours, quiet_hour
 from engine.campaigns.progress import get_campaign
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import get_settings
@@ -97,6 +99,50 @@ def test_history_older_than_the_window_is_not_evidence(database: Engine, hour_te
     answer = campaign_send_time(database, get_settings(), campaign, EVALUATOR, later)
 
     assert (answer.hour, answer.sample) == (None, 0)
+
+
+def test_outcomes_on_another_channel_are_not_evidence(database: Engine, hour_ten_is_best: None) -> None:
+    sent_at_local_hour(database, 12, 50, channel="email")
+
+    answer = suggestion(database, {"field": "city", "op": "=", "value": "Mumbai"})  # an SMS campaign
+
+    by_hour = {hour.hour: hour for hour in answer.hours}
+    assert (by_hour[12].sent, by_hour[12].delivered) == (50, 35)  # the SMS campaign's alone
+    assert (answer.hour, answer.sample) == (10, 650)
+
+
+def test_outcomes_come_back_from_postgres_counted_per_customer_and_quarter_hour(database: Engine) -> None:
+    sent_at_local_hour(database, 10, 48)
+    sent_at_local_hour(database, 10, 20)
+    sent_at_local_hour(database, 14, 40)
+
+    counted = delivery_outcomes(database, NOW - timedelta(days=180), "sms")
+
+    assert counted.height == 100  # 50 customers at two quarter-hours: not one row for each of the 150 messages
+    by_key = {(row["customer_id"], row["utc_quarter"]): (row["delivered"], row["failed"]) for row in counted.to_dicts()}
+    assert by_key[(1, 19)] == (2, 0)  # 10:15 in Kolkata is 04:45 UTC, the 20th quarter-hour of the day
+    assert by_key[(30, 19)] == (1, 1)
+    assert by_key[(49, 19)] == (0, 2)
+    assert by_key[(49, 35)] == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "hour"),
+    [
+        ("Asia/Kolkata", NOW, 10),  # 04:30 UTC + 5:30
+        ("Asia/Kathmandu", NOW, 10),  # + 5:45: 10:15
+        ("America/New_York", NOW, 23),  # - 5:00 in November: 23:30 the day before
+        ("America/New_York", datetime(2026, 7, 1, tzinfo=UTC), 0),  # - 4:00 in summer time: its offset now
+        ("Not/A_Zone", NOW, 4),  # the default zone, UTC
+    ],
+)
+def test_a_customers_local_hour_is_their_zones_offset_now_to_the_quarter_hour(
+    zone: str, now: datetime, hour: int
+) -> None:
+    sent_at_0430_utc = pl.DataFrame({"customer_id": [7], "utc_quarter": [18], "delivered": [1], "failed": [0]})
+    zones = pl.DataFrame({"customer_id": [7], "timezone": [zone]})
+
+    assert local_hours(sent_at_0430_utc, zones, "UTC", now)["hour"].to_list() == [hour]
 
 
 @pytest.mark.parametrize(
