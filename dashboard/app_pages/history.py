@@ -181,7 +181,10 @@ def by_feature_bands(campaign: dict[str, Any]) -> None:
     job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
     result = job.get("result") if job and job["status"] == "done" else None
     if not result:
-        st.caption("Drawn once the AI has read the campaign (under “AI insights”).")
+        if client.may("analyst"):
+            st.caption("Drawn once the AI has read the campaign (under “AI insights”).")
+        else:
+            st.caption("Drawn from the AI's reading of the campaign, which needs the analyst role to ask for.")
         return
     overall: dict[str, Any] = next((fact["values"] for fact in result["facts"] if fact["kind"] == "overall"), {})
     bands = band_rates(result["facts"])

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
@@ -46,6 +47,20 @@ def tables(app: AppTest) -> list[pd.DataFrame]:
 def table_with(app: AppTest, column: str) -> pd.DataFrame:
     """The first table on the page with `column`."""
     return next(table for table in tables(app) if column in table.columns)
+
+
+def chart_series(app: AppTest, index: int) -> dict[str, list[Any]]:
+    """The values of each series of the page's `index`-th chart (`st.line_chart`, `st.bar_chart`), by series,
+    in the order the chart draws them."""
+    chart = app.get("vega_lite_chart")[index].proto
+    [dataset] = chart.datasets
+    frame = convert_arrow_bytes_to_pandas_df(dataset.data.data)
+    # Streamlit melts the series into a "color -- streamlit-generated" and a "value -- ..." column.
+    series, value = (
+        next(str(column) for column in frame.columns if str(column).startswith(f"{part} --"))
+        for part in ("color", "value")
+    )
+    return {name: rows[value].tolist() for name, rows in frame.groupby(series, sort=False)}
 
 
 def campaign_status(app: AppTest) -> str | None:

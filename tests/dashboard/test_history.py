@@ -21,7 +21,7 @@ from engine.features.snapshot import Snapshot
 from engine.settings import get_settings
 from tests.api.segments.conftest import Publisher
 from tests.dashboard.delivery import deliver, vendor
-from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
+from tests.dashboard.helpers import campaign_status, chart_series, on_page, signed_in, table_with
 from tests.engine.campaigns.helpers import features, log_rows
 
 EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
@@ -97,7 +97,11 @@ def test_a_campaigns_page_shows_its_counts_and_outcomes_over_time(
         str(expected["delivered"]), str(expected["failed"]), "6",
     )  # fmt: skip
     assert shown["Delivery rate"] == f"{expected['delivered'] / 6:.0%}"
-    assert app.get("arrow_line_chart") or app.get("vega_lite_chart")
+    in_all = chart_series(app, 0)  # messages by outcome, in all so far: each series ends at the campaign's count
+    assert {outcome: values[-1] for outcome, values in in_all.items()} == {
+        "sent": 6, "delivered": expected["delivered"], "failed": expected["failed"],
+    }  # fmt: skip
+    assert all(values == sorted(values) for values in in_all.values())
 
 
 def test_the_communication_log_filters_by_status_customer_and_reason(
@@ -209,6 +213,7 @@ def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[A
     captions = [caption.value for caption in app.caption]
     assert "Pausing, resuming, cancelling and retrying campaigns needs the marketer role." in captions
     assert "The communication log holds each customer's message and address: it needs the marketer role." in captions
+    assert "Drawn from the AI's reading of the campaign, which needs the analyst role to ask for." in captions
     assert moves_offered(app) == []
 
 
