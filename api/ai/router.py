@@ -38,7 +38,7 @@ from engine.ai import calls, queue
 from engine.ai.choice import text_provider
 from engine.ai.errors import Refusal
 from engine.ai.images import get_image
-from engine.ai.insights.send_time import campaign_send_time
+from engine.ai.insights.send_time import NoAudience, campaign_send_time
 from engine.ai.local import LocalProvider
 from engine.ai.messages.audience import AudienceProfile, profile_audience
 from engine.ai.messages.brief import MessageBrief
@@ -180,10 +180,13 @@ def campaign_insights(
 def send_time(campaign_id: PathId, user: Analyst, db: Db, settings: AppSettings, evaluator: Evaluator) -> SendTimeOut:
     """The hour of the day (in each customer's time zone) at which the campaign's audience has had the most
     messages delivered, outside the quiet hours, with the evidence per hour; no hour when the history is
-    too thin to tell."""
+    too thin to tell. A campaign whose saved segment has been deleted has no audience: 409."""
     started = time.perf_counter()
     campaign = _campaign(db, campaign_id)
-    answer = campaign_send_time(db, settings, campaign, evaluator)
+    try:
+        answer = campaign_send_time(db, settings, campaign, evaluator)
+    except NoAudience as missing:
+        raise Conflict(str(missing)) from None
     output = answer.output()
     call_id = calls.record_call(
         db,

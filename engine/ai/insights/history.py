@@ -1,6 +1,6 @@
 """What the insights and the send time read from Postgres, in bulk and straight into Polars: a campaign's
 log, its creator's other finished campaigns, past delivery outcomes counted per customer and quarter-hour,
-and the customer features of a published snapshot.
+a campaign's failed recipients, and the customer features of a published snapshot.
 
 The log reads use COPY through `engine.features.sources` (a large campaign has a million rows); the
 features come from the snapshot's Parquet file, only the columns asked for.
@@ -76,6 +76,16 @@ def delivery_outcomes(db: Engine, since: datetime, channel: str) -> pl.DataFrame
             OUTCOME_COLUMNS,
             {"since": since, "channel": channel},
         )
+
+
+def failed_recipients(db: Engine, campaign_id: int) -> pl.Series:
+    """The customers whose message in the campaign failed: the audience of its "retry the failed" follow-up."""
+    with read_transaction(db) as reader:
+        return reader.fixed_width_frame(
+            "SELECT customer_id FROM communication_log WHERE campaign_id = %(id)s AND status = 'failed'",
+            {"customer_id": "int8"},
+            {"id": campaign_id},
+        )["customer_id"]
 
 
 @dataclass(frozen=True)

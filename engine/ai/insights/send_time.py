@@ -18,9 +18,12 @@ Postgres, then a join and a group-by over the per-customer counts): fine on the 
 few months of campaigns leave in the log; a log with many millions of messages a month would want it on
 the AI queue, like the insights.
 
-A campaign's audience is its frozen rule (once launched), else its inline rule or saved segment's rule,
-evaluated on the snapshot the caller holds; a rule that no longer fits the snapshot, or no snapshot,
-means all customers' history, with a note.
+A campaign's audience:
+- a "retry the failed" follow-up's is its parent's failed recipients (as its launch picks them);
+- else its frozen rule (once launched), its inline rule or its saved segment's rule, evaluated on the
+  snapshot the caller holds; a rule that no longer fits the snapshot, or no snapshot, means all
+  customers' history, with a note. A campaign whose saved segment has been deleted (and which was never
+  launched) has no audience at all, and cannot be launched: `NoAudience` says so instead of an answer.
 
 The features (time zones, rule fields) are the API's in-memory snapshot, the one every segment answer
 uses, so the audience is the one the user sees counted. The insights read theirs from the snapshot files
@@ -40,7 +43,8 @@ from zoneinfo import ZoneInfo, available_timezones
 import polars as pl
 from sqlalchemy import Engine
 
-from engine.ai.insights.history import delivery_outcomes
+from engine.ai.errors import AIError
+from engine.ai.insights.history import delivery_outcomes, failed_recipients
 from engine.campaigns.progress import Campaign
 from engine.segments import RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -51,6 +55,10 @@ HISTORY_DAYS = 180
 MIN_HOUR_OUTCOMES = 30
 CLEAR_Z = 1.96
 QUARTERS_A_DAY = 96
+
+
+class NoAudience(AIError):
+    """The campaign has no audience to suggest a send hour for (its saved segment is gone)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,8 @@ class SendTime:
 def campaign_send_time(
     db: Engine, settings: Settings, campaign: Campaign, evaluator: PolarsEvaluator | None, now: datetime | None = None
 ) -> SendTime:
-    """The send-time suggestion for the campaign's audience, on the snapshot of `evaluator` (None: none yet)."""
+    """The send-time suggestion for the campaign's audience, on the snapshot of `evaluator` (None: none yet).
+    `NoAudience` when the campaign has none."""
     now = now or datetime.now(UTC)
     since = now - timedelta(days=HISTORY_DAYS)
     notes: list[str] = []
@@ -121,7 +130,16 @@ def campaign_send_time(
 
 
 def _audience(db: Engine, campaign: Campaign, evaluator: PolarsEvaluator | None, notes: list[str]) -> pl.Series | None:
-    """The ids of the campaign's audience on the evaluator's snapshot; None (with a note why) for everyone."""
+    """The ids of the campaign's audience; None (with a note why) for everyone."""
+    if campaign.parent_campaign_id is not None:
+        failed = failed_recipients(db, campaign.parent_campaign_id)
+        notes.append(
+            f"The audience is the {failed.len():,} customers whose messages failed in campaign "
+            f"{campaign.parent_campaign_id}, which this campaign retries."
+        )
+        if evaluator is None:
+            notes.append("No feature snapshot has been published: their hours are in the default time zone.")
+        return failed
     if evaluator is None:
         notes.append(
             "No feature snapshot has been published: all customers' history is used, in the default time zone."
@@ -130,10 +148,12 @@ def _audience(db: Engine, campaign: Campaign, evaluator: PolarsEvaluator | None,
     data = campaign.frozen_rule or campaign.audience_rule
     if data is None and campaign.segment_id is not None:
         segment = get_segment(db, campaign.segment_id)
-        data = None if segment is None else segment.rule
-    if data is None:
-        notes.append("The campaign names no audience rule, so all customers' history is used.")
-        return None
+        if segment is None:
+            raise NoAudience(
+                f"campaign {campaign.id} is for segment {campaign.segment_id}, which has been deleted, so it has no "
+                "audience to suggest a send hour for (and cannot be launched): give it a segment or a rule first"
+            )
+        data = segment.rule
     try:
         return evaluator.members(parse_rule(data, evaluator.catalog))["customer_id"]
     except (RuleError, UnsupportedRule) as error:

@@ -16,10 +16,12 @@ from api.main import create_app
 from engine.ai import queue
 from engine.ai.jobs import HANDLERS
 from engine.auth.roles import Role
+from engine.segments import parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
+from engine.segments.store import create_segment, delete_segment
 from engine.settings import get_settings
 from tests.engine.ai.history import draft_campaign, launched_campaign, log_messages, outcomes, sent_at_local_hour
-from tests.engine.campaigns.helpers import features
+from tests.engine.campaigns.helpers import EVERYONE, features
 from tests.fixtures.users import auth_headers
 
 EVALUATOR = PolarsEvaluator(features(50, timezone="Asia/Kolkata"), now=datetime(2026, 11, 25, tzinfo=UTC))
@@ -103,6 +105,27 @@ def test_without_a_history_the_send_time_answer_is_that_there_is_not_enough_evid
     assert answer.status_code == 200
     assert answer.json()["hour"] is None
     assert answer.json()["summary"].startswith("Not enough evidence to suggest a send hour: 0 messages")
+
+
+def test_send_time_for_a_campaign_whose_segment_was_deleted_says_it_has_no_audience(
+    client: TestClient, database: Engine
+) -> None:
+    sent_at_local_hour(database, 10, 48)
+    sent_at_local_hour(database, 14, 40)
+    segment = create_segment(database, name="Everyone", rule=parse_rule(EVERYONE), owner_id=None)
+    campaign_id = draft_campaign(database, segment_id=segment.id)
+    headers = auth_headers(database, Role.analyst)
+
+    while_kept = client.get(f"/v1/ai/campaigns/{campaign_id}/send-time", headers=headers)
+    delete_segment(database, segment.id)
+    once_deleted = client.get(f"/v1/ai/campaigns/{campaign_id}/send-time", headers=headers)
+
+    assert (while_kept.status_code, while_kept.json()["hour"], while_kept.json()["basis"]) == (200, 10, "audience")
+    assert (once_deleted.status_code, once_deleted.json()["error"]) == (409, "conflict")
+    assert once_deleted.json()["detail"] == (
+        f"campaign {campaign_id} is for segment {segment.id}, which has been deleted, so it has no audience to "
+        "suggest a send hour for (and cannot be launched): give it a segment or a rule first"
+    )
 
 
 def test_send_time_for_a_campaign_that_does_not_exist_is_not_found(client: TestClient, database: Engine) -> None:

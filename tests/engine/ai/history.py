@@ -67,16 +67,20 @@ def launched_campaign(
         )
 
 
-def draft_campaign(db: Engine, rule: Any = EVERYONE) -> int:
-    """A campaign not launched yet: no frozen rule, no messages."""
+def draft_campaign(db: Engine, rule: Any = EVERYONE, segment_id: int | None = None) -> int:
+    """A campaign not launched yet (no frozen rule, no messages) for an inline rule, or for a saved segment."""
     with db.begin() as conn:
         return int(
             conn.execute(
                 text(
-                    "INSERT INTO campaigns (name, channel, template, audience_rule) "
-                    "VALUES ('Next sale', 'sms', :template, CAST(:rule AS jsonb)) RETURNING id"
+                    "INSERT INTO campaigns (name, channel, template, segment_id, audience_rule) "
+                    "VALUES ('Next sale', 'sms', :template, :segment_id, CAST(:rule AS jsonb)) RETURNING id"
                 ),
-                {"template": OFFER, "rule": orjson.dumps(rule).decode()},
+                {
+                    "template": OFFER,
+                    "segment_id": segment_id,
+                    "rule": None if segment_id is not None else orjson.dumps(rule).decode(),
+                },
             ).scalar_one()
         )
 

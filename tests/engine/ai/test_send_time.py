@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from engine.ai.insights.history import delivery_outcomes
 from engine.ai.insights.send_time import SendTime, campaign_send_time, local_hours, quiet_hour
+from engine.campaigns.lifecycle import retry_failed
 from engine.campaigns.progress import get_campaign
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import get_settings
@@ -143,6 +144,20 @@ def test_a_customers_local_hour_is_their_zones_offset_now_to_the_quarter_hour(
     zones = pl.DataFrame({"customer_id": [7], "timezone": [zone]})
 
     assert local_hours(sent_at_0430_utc, zones, "UTC", now)["hour"].to_list() == [hour]
+
+
+def test_a_retry_of_the_failed_is_timed_for_the_customers_it_retries(database: Engine, hour_ten_is_best: None) -> None:
+    sent_at_local_hour(database, 16, 36, customers=range(101, 141))  # 90%: worse than 10:00 for everyone
+    parent = sent_at_local_hour(database, 11, 0, customers=range(101, 141))  # all 40 failed
+    follow_up = get_campaign(database, retry_failed(database, parent))  # its rule is the parent's: everyone
+    everyone = PolarsEvaluator(features(200, timezone="Asia/Kolkata"), now=NOW)
+
+    answer = campaign_send_time(database, get_settings(), follow_up, everyone, NOW)
+
+    assert (answer.hour, answer.runner_up, answer.basis, answer.sample) == (16, 11, "audience", 80)
+    assert answer.notes == (
+        f"The audience is the 40 customers whose messages failed in campaign {parent}, which this campaign retries.",
+    )
 
 
 @pytest.mark.parametrize(
