@@ -3,7 +3,9 @@
 Runs on the AI queue (the `insights` job in `engine.ai.jobs`): a large campaign's log takes seconds to
 read. The features are those of the snapshot the campaign was launched on while it is kept (the
 customers as they were when it was sent), else of the newest snapshot; without any snapshot there are no
-spend, recency or city facts, and the notes say so.
+spend, recency or city facts, and the notes say so. They are read from the snapshot's Parquet file, not
+taken from the API's in-memory snapshot as the send time's are: this runs in the AI worker, another
+process, and wants the snapshot of the launch rather than the newest.
 """
 
 from __future__ import annotations
