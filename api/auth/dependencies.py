@@ -40,6 +40,17 @@ BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xeno"'}
 Caller = User | WriteKey
 
 
+async def still_signed_in(request: Request) -> User | None:
+    """For a long-lived response (an event stream), asked again as it runs: the request's user as they are now
+    (their role may have changed), or None once the access token has expired or its session has ended."""
+    try:
+        return await run_in_threadpool(
+            sessions.authenticate, get_engine(), get_settings(), key_from_header(request) or ""
+        )
+    except InvalidCredentials:
+        return None
+
+
 def key_from_header(request: Request) -> str | None:
     """The credential in the Authorization header: a Bearer token, or the user name of HTTP Basic."""
     header = request.headers.get("authorization", "")

@@ -22,6 +22,7 @@ import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from api.auth.dependencies import still_signed_in
 from api.auth.schemas import error_responses
 from api.campaigns.schemas import (
     CampaignChange,
@@ -374,12 +375,14 @@ def get_timeline(
 def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> StreamingResponse:
     """A `progress` event (data: the campaign's status and message counts) now and whenever they change, a
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
-    cancelled or failed."""
+    cancelled or failed (or your access token expires, or your session ends)."""
     _campaign(db, campaign_id)
     last: bytes | None = None
 
     async def progress() -> tuple[list[bytes], bool]:
         nonlocal last
+        if await still_signed_in(request) is None:
+            return [], True
         try:
             campaign = await asyncio.to_thread(_recently_read, db, campaign_id)
         except CampaignNotFound:  # a draft deleted while watched

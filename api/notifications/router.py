@@ -18,17 +18,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
-from api.auth.dependencies import key_from_header
+from api.auth.dependencies import still_signed_in
 from api.auth.schemas import error_responses
-from api.deps import AppSettings, Db, Viewer, rate_limit
+from api.deps import Db, Viewer, rate_limit
 from api.errors import NotFound
 from api.notifications.schemas import NotificationOut, NotificationsPage, ReadAllOut
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
-from engine.auth.errors import InvalidCredentials
-from engine.auth.sessions import authenticate
 from engine.auth.users import User
 from engine.notifications.store import latest_id, list_for_user, mark_all_read, mark_read, newer_than, unread_count
-from engine.settings import Settings
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=error_responses(401, 403, 429))
 
@@ -89,7 +86,7 @@ def post_read(notification_id: NotificationId, user: Viewer, db: Db) -> Notifica
     dependencies=[rate_limit("read")],
     summary="New notifications as server-sent events",
 )
-def get_stream(user: Viewer, db: Db, settings: AppSettings, request: Request) -> StreamingResponse:
+def get_stream(user: Viewer, db: Db, request: Request) -> StreamingResponse:
     """A `notification` event (id: the notification's id; data: the notification as in the list) for each new
     notification meant for you, as it appears, and a keep-alive comment every 15 seconds of quiet. A client
     that reconnects with the standard `Last-Event-ID` header gets what it missed since that id first. The stream
@@ -98,22 +95,18 @@ def get_stream(user: Viewer, db: Db, settings: AppSettings, request: Request) ->
     after_id = (
         int(resume_from) if resume_from.isascii() and resume_from.isdigit() and int(resume_from) < 2**63 else None
     )
-    return event_stream(_notification_events(db, settings, user, request, after_id))
+    return event_stream(_notification_events(db, user, request, after_id))
 
 
-async def _notification_events(
-    db: Engine, settings: Settings, user: User, request: Request, after_id: int | None
-) -> AsyncIterator[bytes]:
+async def _notification_events(db: Engine, user: User, request: Request, after_id: int | None) -> AsyncIterator[bytes]:
     seen = after_id if after_id is not None else await asyncio.to_thread(latest_id, db, user)
-    access_token = key_from_header(request) or ""
 
     async def new_ones() -> tuple[list[bytes], bool]:
-        nonlocal seen, user
-        try:
-            user = await asyncio.to_thread(authenticate, db, settings, access_token)
-        except InvalidCredentials:
+        nonlocal seen
+        now_user = await still_signed_in(request)
+        if now_user is None:
             return [], True
-        found = await asyncio.to_thread(newer_than, db, user, seen)
+        found = await asyncio.to_thread(newer_than, db, now_user, seen)
         if found:
             seen = found[-1].id
         return [event("notification", NotificationOut.of(n).model_dump_json().encode(), n.id) for n in found], False

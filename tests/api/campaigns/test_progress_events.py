@@ -58,3 +58,25 @@ def _deliver(db: Engine, campaign_id: int, *, customers: int, complete: bool = F
         )
         if complete:
             conn.execute(text("UPDATE campaigns SET status = 'completed' WHERE id = :id"), {"id": campaign_id})
+
+
+def test_progress_ends_when_the_watchers_session_ends(
+    live_api: str, database: Engine, redis_client: redis.Redis
+) -> None:
+    report = launch(database, redis_client, delivery_settings(), features(2))
+    headers = auth_headers(database, "viewer", "leaver@shop.example")
+    url = f"{live_api}/v1/campaigns/{report.campaign_id}/events"
+
+    with httpx.stream("GET", url, headers=headers, timeout=30) as response:
+        events = _events(response.iter_lines())
+        assert next(events)["status"] == "sending"
+        with database.begin() as conn:  # signed out elsewhere, or revoked by an admin
+            conn.execute(
+                text(
+                    "UPDATE auth_sessions SET revoked_at = now() "
+                    "WHERE user_id = (SELECT id FROM users WHERE email = 'leaver@shop.example')"
+                )
+            )
+        remaining = list(events)  # the stream ends by itself although the campaign is still sending
+
+    assert remaining == []
