@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -20,7 +21,16 @@ from engine.segments import parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.store import create_segment, delete_segment
 from engine.settings import get_settings
-from tests.engine.ai.history import draft_campaign, launched_campaign, log_messages, outcomes, sent_at_local_hour
+from tests.engine.ai.history import (
+    assert_every_number_is_a_cited_fact,
+    campaign_with_history,
+    draft_campaign,
+    launched_campaign,
+    log_messages,
+    outcomes,
+    publish_customers,
+    sent_at_local_hour,
+)
 from tests.engine.campaigns.helpers import EVERYONE, features
 from tests.fixtures.users import auth_headers
 
@@ -61,6 +71,25 @@ def test_an_analyst_gets_a_launched_campaigns_insights_off_the_request_path(
     assert result["notes"] == ["No feature snapshot has been published, so there are no spend, recency or city groups."]
     [call] = client.get("/v1/ai/calls", params={"kind": "insights"}, headers=headers).json()["calls"]
     assert call["id"] == result["call_id"]
+
+
+def test_with_a_snapshot_the_insights_job_says_how_customer_groups_did_with_only_the_facts_numbers(
+    client: TestClient, database: Engine, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    version = publish_customers(database, tmp_path)
+    campaign_id, _ = campaign_with_history(database, version)
+    headers = auth_headers(database, Role.analyst)
+
+    started = client.post(f"/v1/ai/campaigns/{campaign_id}/insights", headers=headers)
+    queue.work_once(database, redis_client, get_settings(), HANDLERS)
+    done = client.get(f"/v1/ai/jobs/{started.json()['id']}", headers=headers).json()
+
+    assert done["status"] == "done"
+    result = done["result"]
+    assert (result["snapshot_version"], result["notes"]) == (int(version), [])
+    assert {"spend", "recency", "city"} <= {fact["kind"] for fact in result["facts"]}
+    assert ["spend_high", "overall"] in [insight["fact_ids"] for insight in result["insights"]]
+    assert_every_number_is_a_cited_fact(result)
 
 
 def test_insights_for_a_campaign_that_does_not_exist_or_has_no_messages_are_refused(

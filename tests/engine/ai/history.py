@@ -1,21 +1,27 @@
 """Campaign histories for the insight and send-time tests: launched campaigns and their communication-log
-rows, written straight to Postgres (as launch, the senders and the receipts would leave them)."""
+rows, written straight to Postgres (as launch, the senders and the receipts would leave them), a feature
+snapshot of their customers, and the check that an insight's numbers are those of the facts it cites."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import polars as pl
 from sqlalchemy import Engine, insert, text
 
+from engine.ai.rules import EMPTY_EVENTS
 from engine.auth.roles import Role
 from engine.auth.users import record_sign_in
+from engine.features.snapshot import publish_snapshot
 from engine.schema.campaigns import communication_log
-from tests.engine.campaigns.helpers import EVERYONE, OFFER
+from tests.engine.campaigns.helpers import EVERYONE, OFFER, features
 
 SENT_AT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -129,3 +135,70 @@ def sent_at_local_hour(
     campaign_id = launched_campaign(database, channel=channel)
     log_messages(database, campaign_id, outcomes(customers, delivered, sent_at=kolkata_time(hour)), channel)
     return campaign_id
+
+
+UNREACHABLE = "number unreachable"
+REJECTED = "carrier rejected (error 30007)"
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def customers() -> pl.DataFrame:
+    """430 customers in India: 1-100 spent ₹15,000, 101-300 ₹5,000, 301-430 ₹500; cities and recency mixed."""
+    ids = range(1, 431)
+    return features(
+        430,
+        total_spend=[15_000.0 if n <= 100 else 5_000.0 if n <= 300 else 500.0 for n in ids],
+        city=["Mumbai" if n % 2 else "Delhi" for n in ids],
+        days_since_last_order=[(10, 60, 200)[n % 3] for n in ids],
+        country="IN",
+    )
+
+
+def publish_customers(database: Engine, folder: Path) -> str:
+    """`customers()` published as a feature snapshot with its files in `folder`; its version."""
+    events = pl.DataFrame(schema=EMPTY_EVENTS)
+    info = publish_snapshot(database, folder, customers(), events, taken_at=SENT_AT, source_totals={})
+    return str(info.version)
+
+
+def campaign_with_history(database: Engine, snapshot_version: str | None = None) -> tuple[int, int]:
+    """The campaign (id, creator): the high spenders 95% delivered, the middle 90%, the low 60% (their failures
+    rejected by the carrier, the others' unreachable); 20 skipped for consent, 10 still awaiting receipts.
+    The creator's other finished campaigns: SMS 90%, e-mail 100%."""
+    creator = a_user(database)
+    campaign_id = launched_campaign(database, created_by=creator, snapshot_version=snapshot_version)
+    log_messages(
+        database,
+        campaign_id,
+        [
+            *outcomes(range(1, 101), delivered=95),
+            *outcomes(range(101, 301), delivered=180),
+            *outcomes(range(301, 401), delivered=60, reason=REJECTED),
+            *(Message(n, "skipped", "no consent to SMS") for n in range(401, 421)),
+            *(Message(n, "sent") for n in range(421, 431)),
+        ],
+    )
+    log_messages(database, launched_campaign(database, created_by=creator), outcomes(range(1, 101), delivered=90))
+    email = launched_campaign(database, created_by=creator, channel="email")
+    log_messages(database, email, outcomes(range(1, 51), delivered=50), channel="email")
+    still_sending = launched_campaign(database, created_by=creator, status="sending")
+    log_messages(database, still_sending, outcomes(range(1, 101), delivered=10))
+    someone_else = launched_campaign(database, created_by=a_user(database, "other@shop.example"))
+    log_messages(database, someone_else, outcomes(range(1, 101), delivered=10))
+    return campaign_id, creator
+
+
+def numbers(text: str) -> list[str]:
+    return [number.replace(",", "") for number in NUMBER.findall(text)]
+
+
+def assert_every_number_is_a_cited_fact(output: Mapping[str, Any]) -> None:
+    """Each number in each insight of `output` (an insights job's result) is printed by a fact the insight
+    cites (one of its values or its label)."""
+    printed = {fact["id"]: fact["printed"] for fact in output["facts"]}
+    assert output["insights"]
+    for insight in output["insights"]:
+        assert insight["fact_ids"], insight["text"]
+        allowed = {number for fact_id in insight["fact_ids"] for value in printed[fact_id].values()
+                   for number in numbers(value)}  # fmt: skip
+        assert set(numbers(insight["text"])) <= allowed, insight["text"]

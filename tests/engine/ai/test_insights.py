@@ -3,102 +3,40 @@ sentences whose every number is one of those facts, whether the local composer o
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 import redis
 from sqlalchemy import Engine
 
 from engine.ai import calls, queue
-from engine.ai.insights.campaign import CampaignInsights, campaign_insights
+from engine.ai.insights.campaign import campaign_insights
 from engine.ai.insights.facts import Fact, percent
 from engine.ai.insights.placeholders import by_id, sentence_problems
 from engine.ai.jobs import HANDLERS
 from engine.ai.local import LocalProvider
-from engine.ai.rules import EMPTY_EVENTS
 from engine.campaigns.progress import get_campaign
-from engine.features.snapshot import publish_snapshot
 from engine.settings import get_settings
 from tests.engine.ai.history import (
+    REJECTED,
+    UNREACHABLE,
     Message,
-    a_user,
+    assert_every_number_is_a_cited_fact,
+    campaign_with_history,
     draft_campaign,
     launched_campaign,
     log_messages,
-    outcomes,
+    numbers,
+    publish_customers,
 )
 from tests.engine.ai.loopback import MODEL, Answer, model
-from tests.engine.campaigns.helpers import features
-
-UNREACHABLE = "number unreachable"
-REJECTED = "carrier rejected (error 30007)"
-NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def customers() -> pl.DataFrame:
-    """430 customers in India: 1-100 spent ₹15,000, 101-300 ₹5,000, 301-430 ₹500; cities and recency mixed."""
-    ids = range(1, 431)
-    return features(
-        430,
-        total_spend=[15_000.0 if n <= 100 else 5_000.0 if n <= 300 else 500.0 for n in ids],
-        city=["Mumbai" if n % 2 else "Delhi" for n in ids],
-        days_since_last_order=[(10, 60, 200)[n % 3] for n in ids],
-        country="IN",
-    )
-
-
-def campaign_with_history(database: Engine, snapshot_version: str | None = None) -> tuple[int, int]:
-    """The campaign (id, creator): the high spenders 95% delivered, the middle 90%, the low 60% (their failures
-    rejected by the carrier, the others' unreachable); 20 skipped for consent, 10 still awaiting receipts.
-    The creator's other finished campaigns: SMS 90%, e-mail 100%."""
-    creator = a_user(database)
-    campaign_id = launched_campaign(database, created_by=creator, snapshot_version=snapshot_version)
-    log_messages(
-        database,
-        campaign_id,
-        [
-            *outcomes(range(1, 101), delivered=95),
-            *outcomes(range(101, 301), delivered=180),
-            *outcomes(range(301, 401), delivered=60, reason=REJECTED),
-            *(Message(n, "skipped", "no consent to SMS") for n in range(401, 421)),
-            *(Message(n, "sent") for n in range(421, 431)),
-        ],
-    )
-    log_messages(database, launched_campaign(database, created_by=creator), outcomes(range(1, 101), delivered=90))
-    email = launched_campaign(database, created_by=creator, channel="email")
-    log_messages(database, email, outcomes(range(1, 51), delivered=50), channel="email")
-    still_sending = launched_campaign(database, created_by=creator, status="sending")
-    log_messages(database, still_sending, outcomes(range(1, 101), delivered=10))
-    someone_else = launched_campaign(database, created_by=a_user(database, "other@shop.example"))
-    log_messages(database, someone_else, outcomes(range(1, 101), delivered=10))
-    return campaign_id, creator
 
 
 @pytest.fixture
 def published(database: Engine, tmp_path: Path) -> str:
     """The customers published as a feature snapshot; its version."""
-    events = pl.DataFrame(schema=EMPTY_EVENTS)
-    at = datetime(2026, 11, 20, tzinfo=UTC)
-    info = publish_snapshot(database, tmp_path, customers(), events, taken_at=at, source_totals={})
-    return str(info.version)
-
-
-def numbers(text: str) -> list[str]:
-    return [number.replace(",", "") for number in NUMBER.findall(text)]
-
-
-def assert_every_number_is_a_cited_fact(found: CampaignInsights) -> None:
-    """Each number in each insight is printed by a fact the insight cites (its value or its label)."""
-    facts = by_id(found.facts)
-    for insight in found.insights:
-        assert insight.fact_ids, insight.text
-        allowed = {number for fact_id in insight.fact_ids for value in facts[fact_id].printed.values()
-                   for number in numbers(value)}  # fmt: skip
-        assert set(numbers(insight.text)) <= allowed, insight.text
+    return publish_customers(database, tmp_path)
 
 
 def printed_equals_computed(fact: Fact) -> None:
@@ -152,7 +90,7 @@ def test_the_local_insights_say_what_stands_out_with_the_computed_numbers(databa
     ]
     assert found.insights[1].fact_ids == ("spend_high", "overall")
     assert (found.provider, found.model) == ("local", None)
-    assert_every_number_is_a_cited_fact(found)
+    assert_every_number_is_a_cited_fact(found.output())
 
 
 def test_without_a_snapshot_there_are_no_customer_groups_and_a_note_says_why(database: Engine) -> None:
@@ -162,7 +100,7 @@ def test_without_a_snapshot_there_are_no_customer_groups_and_a_note_says_why(dat
 
     assert {fact.kind for fact in found.facts} == {"overall", "comparison", "failure_reason", "skip_reason"}
     assert found.notes == ("No feature snapshot has been published, so there are no spend, recency or city groups.",)
-    assert_every_number_is_a_cited_fact(found)
+    assert_every_number_is_a_cited_fact(found.output())
 
 
 def test_a_campaign_with_no_outcome_yet_says_so_without_a_rate(database: Engine) -> None:
@@ -191,7 +129,7 @@ def test_the_models_sentences_are_filled_in_with_the_facts_values(database: Engi
         f"The main failure was “{REJECTED}”, behind 62% of the failures.",
     ]
     assert (found.provider, found.model, found.notes) == ("openai", MODEL, ())
-    assert_every_number_is_a_cited_fact(found)
+    assert_every_number_is_a_cited_fact(found.output())
     [request] = chat.requests
     assert request["response_format"]["json_schema"]["name"] == "campaign_insights"
     assert '"rate": "95%"' in request["messages"][1]["content"]  # the model is given the printed facts
@@ -211,7 +149,7 @@ def test_a_model_that_writes_a_number_of_its_own_is_shown_the_problem_and_its_re
     assert (found.repaired, found.output()["repaired"]) == (True, True)  # the job's result and its call record say so
     repair_request = chat.requests[1]["messages"][-1]["content"]
     assert "has a number of its own (“97”)" in repair_request
-    assert_every_number_is_a_cited_fact(found)
+    assert_every_number_is_a_cited_fact(found.output())
 
 
 def test_a_model_that_invents_numbers_twice_is_replaced_by_the_local_insights_with_a_note(
@@ -227,7 +165,7 @@ def test_a_model_that_invents_numbers_twice_is_replaced_by_the_local_insights_wi
     assert found.insights[0].text.startswith("335 of the 400 messages")
     assert found.notes[0].startswith(f"The language model ({MODEL}) gave no usable insights")
     assert "“twenty”" in found.notes[0]
-    assert_every_number_is_a_cited_fact(found)
+    assert_every_number_is_a_cited_fact(found.output())
 
 
 def test_a_failing_model_gives_way_to_the_local_insights(database: Engine, published: str) -> None:
