@@ -269,7 +269,12 @@ def watched_campaign() -> None:
     with st.container(border=True):
         st.subheader(f"“{watched['name']}”")
         campaign_view.live_progress(watched, key="campaign_watch")
-        st.page_link("app_pages/history.py", label="Its history, messages and insights", icon=":material/history:")
+        st.page_link(
+            "app_pages/history.py",
+            label="Its history, messages and insights",
+            icon=":material/history:",
+            query_params={"campaign": watched["id"]},
+        )
 
 
 # --- the page ---

@@ -25,6 +25,8 @@ BAND_KINDS = {"spend": "spend", "recency": "last order", "city": "city"}  # the 
 INSIGHTS_KEY = "history_insight_jobs"  # campaign id -> the AI job reading it
 POLL_EVERY_S = 1.0
 OFFSET_KEY = "history_offset"
+PICK_KEY = "history_pick"
+CAMPAIGN_PARAM = "campaign"  # `?campaign=<id>` opens that campaign: links from the Campaigns page, or shared
 
 client = ui.api()
 st.title("History")
@@ -73,9 +75,25 @@ HISTORY_COLUMNS = {
 }
 
 filters = st.columns([2, 5, 1, 1], vertical_alignment="bottom")
-status = filters[0].selectbox(
-    "Status", (ANY, *STATUSES), key="history_status", on_change=lambda: st.session_state.pop(OFFSET_KEY, None)
-)
+
+
+def start_over() -> None:
+    """A new filter: back to the newest campaigns, the one linked to forgotten."""
+    st.session_state.pop(OFFSET_KEY, None)
+    st.query_params.pop(CAMPAIGN_PARAM, None)
+
+
+def follow_pick() -> None:
+    """Keep the campaign opened in the address, so the page can be reloaded or shared."""
+    st.query_params[CAMPAIGN_PARAM] = str(st.session_state[PICK_KEY])
+
+
+def linked_campaign() -> int | None:
+    asked = st.query_params.get(CAMPAIGN_PARAM, "")
+    return int(asked) if asked.isdigit() else None
+
+
+status = filters[0].selectbox("Status", (ANY, *STATUSES), key="history_status", on_change=start_over)
 offset = st.session_state.get(OFFSET_KEY, 0)
 listed = ui.fetch(
     "/v1/campaigns", "Loading campaigns", status=None if status == ANY else status, limit=PAGE_SIZE, offset=offset
@@ -100,12 +118,20 @@ st.dataframe(
 )
 
 campaigns = {campaign["id"]: campaign for campaign in listed}
-if st.session_state.get("history_pick") not in campaigns:
-    st.session_state["history_pick"] = listed[0]["id"]
+linked = linked_campaign()
+if linked is not None and linked not in campaigns:
+    found = ui.fetch(f"/v1/campaigns/{linked}", f"Opening campaign #{linked}")
+    if found is not None:
+        campaigns[linked] = found
+if linked in campaigns:
+    st.session_state[PICK_KEY] = linked
+elif st.session_state.get(PICK_KEY) not in campaigns:
+    st.session_state[PICK_KEY] = listed[0]["id"]
 picked_id = st.selectbox(
     "Open",
     list(campaigns),
-    key="history_pick",
+    key=PICK_KEY,
+    on_change=follow_pick,
     format_func=lambda campaign_id: f"#{campaign_id} {campaigns[campaign_id]['name']}",
 )
 campaign = campaigns[picked_id]

@@ -139,6 +139,8 @@ def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
     assert app.success[0].value == "Scheduled “Weekly offer” to launch now."
     assert campaign_status(app) == "scheduled"
     assert app.text_input(key="campaign_name").value == ""  # the form is ready for the next campaign
+    [to_history] = app.get("page_link")
+    assert (to_history.proto.page, to_history.proto.query_string) == ("history", f"campaign={campaign['id']}")
 
     with vendor(api_url) as simulator:
         deliver(database, redis_client, simulator, campaign["id"])

@@ -217,6 +217,21 @@ def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[A
     assert moves_offered(app) == []
 
 
+def test_a_link_with_the_campaign_opens_it_and_picking_another_updates_the_link(
+    sent: tuple[AppTest, dict[str, Any]],
+) -> None:
+    app, campaign = sent
+    later = scheduled(app, "Later one")
+    app.query_params["campaign"] = str(campaign["id"])
+    app.run()
+    assert app.header[0].value == f"Hello everyone (#{campaign['id']})"
+
+    app.selectbox(key="history_pick").set_value(later["id"]).run()
+
+    assert app.header[0].value == f"Later one (#{later['id']})"
+    assert app.query_params["campaign"] == str(later["id"])
+
+
 def test_filtering_by_status_starts_again_from_the_newest(sent: tuple[AppTest, dict[str, Any]]) -> None:
     app, _ = sent
     app.session_state["history_offset"] = 50  # the marketer had paged back to older campaigns
