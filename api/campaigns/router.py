@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import orjson
 import polars as pl
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.auth.dependencies import still_signed_in
@@ -377,6 +377,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
     cancelled or failed (or your access token expires, or your session ends)."""
     _campaign(db, campaign_id)
+    reads = _recent_reads(request.app)
     last: bytes | None = None
 
     async def progress() -> tuple[list[bytes], bool]:
@@ -384,7 +385,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
         if await still_signed_in(request) is None:
             return [], True
         try:
-            campaign = await asyncio.to_thread(_recently_read, db, campaign_id)
+            campaign = await asyncio.to_thread(reads.campaign, db, campaign_id)
         except CampaignNotFound:  # a draft deleted while watched
             return [], True
         counts = {**asdict(campaign.counts), "total": campaign.counts.total}
@@ -395,21 +396,30 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
     return event_stream(polled_events(request, progress, interval_s=PROGRESS_EVERY_S))
 
 
-_recent_reads: dict[int, tuple[float, Campaign]] = {}
-_recent_reads_lock = threading.Lock()
+class _RecentReads:
+    """The campaigns the app's progress streams watch, each read about once per second however many streams
+    watch it (counting a million-message log takes a few hundred milliseconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads: dict[int, tuple[float, Campaign]] = {}
+
+    def campaign(self, db: Db, campaign_id: int) -> Campaign:
+        now = time.monotonic()
+        with self._lock:
+            read_at, cached = self._reads.get(campaign_id, (0.0, None))
+        if cached is not None and now - read_at < PROGRESS_EVERY_S:
+            return cached
+        campaign = get_campaign(db, campaign_id)
+        with self._lock:
+            for stale in [key for key, (at, _) in self._reads.items() if now - at >= PROGRESS_EVERY_S]:
+                del self._reads[stale]
+            self._reads[campaign_id] = (now, campaign)
+        return campaign
 
 
-def _recently_read(db: Db, campaign_id: int) -> Campaign:
-    """The campaign and its counts, read about once per second per API process however many streams watch
-    it (counting a million-message log takes a few hundred milliseconds)."""
-    now = time.monotonic()
-    with _recent_reads_lock:
-        read_at, cached = _recent_reads.get(campaign_id, (0.0, None))
-    if cached is not None and now - read_at < PROGRESS_EVERY_S:
-        return cached
-    campaign = get_campaign(db, campaign_id)
-    with _recent_reads_lock:
-        for stale in [key for key, (at, _) in _recent_reads.items() if now - at >= PROGRESS_EVERY_S]:
-            del _recent_reads[stale]
-        _recent_reads[campaign_id] = (now, campaign)
-    return campaign
+def _recent_reads(app: FastAPI) -> _RecentReads:
+    if not hasattr(app.state, "campaign_reads"):
+        app.state.campaign_reads = _RecentReads()
+    reads: _RecentReads = app.state.campaign_reads
+    return reads
