@@ -1,13 +1,15 @@
 """What the Campaigns and History pages both show of a campaign: its counts, its progress kept live while it
 waits or sends, and the buttons that pause, resume, cancel, unschedule or retry it.
 
-Progress is re-read from `GET /v1/campaigns/{id}` every `REFRESH_EVERY_S` seconds by a fragment (the
-counts derive from the communication log, so each read is current); once the campaign reaches a final
+Progress is re-read from `GET /v1/campaigns/{id}` by a fragment, every `REFRESH_EVERY_S` seconds while the
+campaign sends or is about to launch and every `WAITING_REFRESH_EVERY_S` while it waits for a later launch time
+(the counts derive from the communication log, so each read is current). When the campaign reaches a final
 status the whole page runs again, so the rest of it (tables, charts) catches up and the refreshing stops.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -16,6 +18,8 @@ from dashboard import ui
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 1.5
+WAITING_REFRESH_EVERY_S = 30.0  # for a campaign scheduled further ahead than SOON
+SOON = timedelta(minutes=2)
 CHANNELS = {"sms": "SMS", "email": "E-mail"}
 LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
 FINAL = frozenset({"completed", "cancelled", "failed"})
@@ -67,9 +71,21 @@ def counts_row(campaign: dict[str, Any]) -> None:
         st.progress(done / total, text=f"{done:,} of {total:,} messages have their outcome")
 
 
+def refresh_every(campaign: dict[str, Any], now: datetime | None = None) -> float | None:
+    """How often to re-read the campaign: often while it sends or is about to launch, seldom while it waits for a
+    later time, never once nothing changes without someone clicking."""
+    if campaign["status"] not in LIVE:
+        return None
+    due = campaign["scheduled_at"]
+    if campaign["status"] == "scheduled" and due and datetime.fromisoformat(due) - (now or datetime.now(UTC)) > SOON:
+        return WAITING_REFRESH_EVERY_S
+    return REFRESH_EVERY_S
+
+
 def live_progress(campaign: dict[str, Any], key: str) -> None:
-    """The campaign's status, counts and the moves it allows, re-read every few seconds while it is scheduled
-    or sending; when it reaches a final status (or a move is made) the whole page runs again."""
+    """The campaign's status, counts and the moves it allows, re-read while it is scheduled or sending; when
+    that changes how often it needs reading (it finished, paused, or its launch drew near) or a move is made,
+    the whole page runs again."""
     latest = {"campaign": campaign}
 
     def progress() -> None:
@@ -79,20 +95,20 @@ def live_progress(campaign: dict[str, Any], key: str) -> None:
                 shown = ui.api().get(f"/v1/campaigns/{shown['id']}")
             except ApiError as error:
                 st.warning(f"Could not refresh the progress: {error.message}", icon="⚠️")
-        if shown["status"] in FINAL and latest["campaign"]["status"] not in FINAL:
+        if refresh_every(shown) != every:  # it finished, paused, or its launch drew near: the page catches up
             st.rerun()
         latest["campaign"] = shown
         st.markdown(status_line(shown))
         if shown.get("failure_reason"):
             st.error(f"The launch failed: {shown['failure_reason']}", icon="❌")
         counts_row(shown)
-        if shown["status"] in LIVE:
-            st.caption(f"Updating every {REFRESH_EVERY_S:g} s while the campaign is {shown['status']}.")
+        if every is not None:
+            st.caption(f"Updating every {every:g} s while the campaign is {shown['status']}.")
         state_buttons(shown, key)
 
-    run_every = REFRESH_EVERY_S if campaign["status"] in LIVE else None
+    every = refresh_every(campaign)
     with st.container(key=f"{key}_progress"):
-        st.fragment(progress, run_every=run_every)()
+        st.fragment(progress, run_every=every)()
 
 
 # (the API's action, the button's label, what to say once done: `name` is the campaign's, `new` the answer)

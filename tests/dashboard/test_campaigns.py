@@ -126,6 +126,8 @@ def test_a_campaign_scheduled_for_later_is_read_in_the_time_zone_picked(api_url:
     said = f"Scheduled “Weekly offer” for {tomorrow_ten:%Y-%m-%d} 10:00 Asia/Kolkata (04:30 UTC)."
     assert app.success[0].value == said
     assert app.button(key="campaign_watch_unschedule")
+    captions = [caption.value for caption in app.caption]
+    assert "Updating every 30 s while the campaign is scheduled." in captions  # not every second until tomorrow
 
 
 def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
@@ -138,6 +140,7 @@ def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
     [campaign] = campaigns(app)
     assert app.success[0].value == "Scheduled “Weekly offer” to launch now."
     assert campaign_status(app) == "scheduled"
+    assert "Updating every 1.5 s while the campaign is scheduled." in [caption.value for caption in app.caption]
     assert app.text_input(key="campaign_name").value == ""  # the form is ready for the next campaign
     [to_history] = app.get("page_link")
     assert (to_history.proto.page, to_history.proto.query_string) == ("history", f"campaign={campaign['id']}")
