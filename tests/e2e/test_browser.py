@@ -248,6 +248,7 @@ def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_
         until(lambda: "completed" in page.text_of("stMarkdown"), lambda: page.text_of("stMarkdown"))
 
     page.go("History")
-    assert "Thank you, loyal customers" in page.text_of("stHeading")
-    assert (page.metric("Audience"), page.metric("Delivered"), page.metric("Delivery rate")) == ("2", "2", "100%")
+    until(lambda: "Thank you, loyal customers" in page.text_of("stHeading"), lambda: page.text_of("stHeading"))
+    outcome = ("Audience", "Delivered", "Delivery rate")
+    until(lambda: tuple(map(page.metric, outcome)) == ("2", "2", "100%"), lambda: page.text_of("stMetric"))
     page.shot("history")
