@@ -32,6 +32,7 @@ from api.ai.schemas import (
     SendTimeOut,
     VariantOut,
 )
+from api.campaigns.lookup import found_campaign
 from api.deps import Analyst, AppSettings, Db, Marketer, RedisClient, Viewer, rate_limit
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from engine.ai import calls, queue
@@ -47,8 +48,6 @@ from engine.ai.messages.suggest import suggest_messages
 from engine.ai.rules import suggest_rule
 from engine.auth.roles import Role
 from engine.auth.users import User
-from engine.campaigns.errors import CampaignNotFound
-from engine.campaigns.progress import Campaign, get_campaign
 from engine.features.catalog import Catalog
 from engine.segments import Rule, RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -156,7 +155,7 @@ def images(body: ImageRequestIn, user: Marketer, db: Db, redis_client: RedisClie
     `GET /v1/ai/images/{result.image_id}`. Drawn offline from the message and brand colours unless an image
     model is configured; if that model fails, the offline banner is drawn and the job's notes say so."""
     if body.campaign_id is not None:
-        _campaign(db, body.campaign_id)
+        found_campaign(db, body.campaign_id)
     job = queue.enqueue(redis_client, settings, "image", body.model_dump(), user.id)
     return _job_out(job)
 
@@ -169,7 +168,7 @@ def campaign_insights(
     `{campaign_id, facts, insights: [{text, fact_ids}], notes, repaired, provider, model, call_id}` (`repaired`:
     the model's first sentences failed the checks and these are its corrections). Every number in an insight
     is one of the computed facts, said of the group it was computed for, whoever phrased it."""
-    campaign = _campaign(db, campaign_id)
+    campaign = found_campaign(db, campaign_id)
     if campaign.counts.total == 0:
         raise Conflict(f"campaign {campaign_id} has not been launched yet, so it has no messages to learn from")
     job = queue.enqueue(redis_client, settings, "insights", {"campaign_id": campaign_id}, user.id)
@@ -182,7 +181,7 @@ def send_time(campaign_id: PathId, user: Analyst, db: Db, settings: AppSettings,
     messages delivered, outside the quiet hours, with the evidence per hour; no hour when the history is
     too thin to tell. A campaign whose saved segment has been deleted has no audience: 409."""
     started = time.perf_counter()
-    campaign = _campaign(db, campaign_id)
+    campaign = found_campaign(db, campaign_id)
     try:
         answer = campaign_send_time(db, settings, campaign, evaluator)
     except NoAudience as missing:
@@ -258,13 +257,6 @@ def feedback(call_id: PathId, body: FeedbackIn, user: Analyst, db: Db) -> CallOu
     updated = calls.set_feedback(db, call.id, accepted=body.accepted, feedback=body.comment)
     assert updated is not None
     return CallOut(**asdict(updated))
-
-
-def _campaign(db: Engine, campaign_id: int) -> Campaign:
-    try:
-        return get_campaign(db, campaign_id)
-    except CampaignNotFound:
-        raise NotFound(f"no campaign with id {campaign_id}") from None
 
 
 def _own_call(db: Engine, call_id: int, user: User, admin_too: bool = True) -> calls.AICall:

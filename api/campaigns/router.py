@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth.dependencies import still_signed_in
 from api.auth.schemas import error_responses
+from api.campaigns.lookup import found_campaign
 from api.campaigns.schemas import (
     CampaignChange,
     CampaignIn,
@@ -81,11 +82,6 @@ def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
         raise Conflict(str(error)) from None
     except (CampaignInvalid, LookupError) as error:  # LookupError: the audience's segment is gone
         raise UnprocessableEntity(str(error)) from None
-
-
-def _campaign(db: Db, campaign_id: int) -> Campaign:
-    with _campaign_errors(campaign_id):
-        return get_campaign(db, campaign_id)
 
 
 def _segment_rule(db: Db, segment_id: int) -> Any:
@@ -156,7 +152,7 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     summary="Read a campaign",
 )
 def get_one_campaign(campaign_id: CampaignId, _: Viewer, db: Db) -> CampaignOut:
-    return CampaignOut.of(_campaign(db, campaign_id))
+    return CampaignOut.of(found_campaign(db, campaign_id))
 
 
 @router.patch(
@@ -169,7 +165,7 @@ def get_one_campaign(campaign_id: CampaignId, _: Viewer, db: Db) -> CampaignOut:
 def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, db: Db, request: Request) -> CampaignOut:
     """Changes what is given and checks the result like saving does. Only drafts change (409 otherwise:
     unschedule a scheduled campaign first)."""
-    current = _campaign(db, campaign_id)
+    current = found_campaign(db, campaign_id)
     if current.status != "draft":
         raise Conflict(f"campaign {campaign_id} is {current.status}: only drafts are edited (unschedule it first)")
     given = body.model_dump(exclude_unset=True)
@@ -213,7 +209,7 @@ def get_preview(
 ) -> PreviewOut:
     """Who the campaign would go to if it launched now, and the first members' messages: a "retry the failed"
     follow-up's are its parent's failed recipients. (What a launched campaign sent is its log, `/messages`.)"""
-    campaign = _campaign(db, campaign_id)
+    campaign = found_campaign(db, campaign_id)
     audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
     with _campaign_errors(campaign_id), db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
@@ -340,7 +336,7 @@ def get_messages(
     """Each recipient's message, its status, why it failed or was skipped, and when each step happened."""
     if status is not None and status not in MESSAGE_STATUSES:
         raise UnprocessableEntity(f"unknown status {status!r}; use one of {', '.join(MESSAGE_STATUSES)}")
-    _campaign(db, campaign_id)
+    found_campaign(db, campaign_id)
     where = MessageFilter(status=status, customer_id=customer_id, reason=reason)
     rows = list_messages(db, campaign_id, where, after_id=cursor, limit=limit + 1)
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
@@ -360,7 +356,7 @@ def get_timeline(
     db: Db,
     bucket_s: Annotated[int, Query(ge=1, le=86_400, description="Seconds per bucket")] = 60,
 ) -> TimelineOut:
-    _campaign(db, campaign_id)
+    found_campaign(db, campaign_id)
     points = status_timeline(db, campaign_id, bucket_s)
     return TimelineOut(bucket_s=bucket_s, points=[TimelinePointOut.of(point) for point in points])
 
@@ -376,7 +372,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
     """A `progress` event (data: the campaign's status and message counts) now and whenever they change, a
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
     cancelled or failed (or your access token expires, or your session ends)."""
-    _campaign(db, campaign_id)
+    found_campaign(db, campaign_id)
     reads = _recent_reads(request.app)
     last: bytes | None = None
 

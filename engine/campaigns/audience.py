@@ -109,15 +109,20 @@ def campaign_recipients(
     the members of its rule. `segment_rule` gives a saved segment's rule (`LookupError` when it is gone).
     """
     if audience.parent_campaign_id is not None:
-        failed = conn.execute(
-            text("SELECT customer_id FROM communication_log WHERE campaign_id = :parent AND status = 'failed'"),
-            {"parent": audience.parent_campaign_id},
-        ).scalars()
         rule = conn.execute(
             text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": audience.parent_campaign_id}
         ).scalar_one()
-        ids = pl.Series(list(failed), dtype=pl.Int64).implode()
+        ids = failed_recipients(conn, audience.parent_campaign_id).implode()
         return Recipients(evaluator.features.filter(pl.col("customer_id").is_in(ids)), rule)
     data = audience.audience_rule if audience.audience_rule is not None else segment_rule(audience.segment_id or 0)
     parsed = parse_rule(data, evaluator.catalog)
     return Recipients(evaluator.members(parsed), dump_rule(parsed))
+
+
+def failed_recipients(conn: Connection, campaign_id: int) -> pl.Series:
+    """The customers whose message in the campaign failed: the audience of its "retry the failed" follow-up."""
+    failed = conn.execute(
+        text("SELECT customer_id FROM communication_log WHERE campaign_id = :id AND status = 'failed'"),
+        {"id": campaign_id},
+    ).scalars()
+    return pl.Series("customer_id", list(failed), dtype=pl.Int64)

@@ -78,16 +78,6 @@ def delivery_outcomes(db: Engine, since: datetime, channel: str) -> pl.DataFrame
         )
 
 
-def failed_recipients(db: Engine, campaign_id: int) -> pl.Series:
-    """The customers whose message in the campaign failed: the audience of its "retry the failed" follow-up."""
-    with read_transaction(db) as reader:
-        return reader.fixed_width_frame(
-            "SELECT customer_id FROM communication_log WHERE campaign_id = %(id)s AND status = 'failed'",
-            {"customer_id": "int8"},
-            {"id": campaign_id},
-        )["customer_id"]
-
-
 @dataclass(frozen=True)
 class SnapshotFeatures:
     """Some feature columns of one published snapshot, and which snapshot it is."""
