@@ -181,9 +181,11 @@ def use_variant(suggestions: dict[str, Any], variant: dict[str, Any]) -> None:
 
 
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
-    """The API's preview of the message for the segment's first members, asked again only when it changed."""
+    """The API's preview of the message for the segment's first members, asked again only when it or the segment's
+    latest snapshot changed."""
     asked = {key: body[key] for key in ("template", "subject", "segment_id")}
-    text = json.dumps(asked, sort_keys=True)
+    snapshot = (segments[body["segment_id"]].get("latest_size") or {}).get("snapshot_version")
+    text = json.dumps({**asked, "snapshot": snapshot}, sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
         try:

@@ -3,15 +3,19 @@ suggestions, previewed for sample customers, saved as a draft, scheduled or laun
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import polars as pl
 import redis
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from engine.features.snapshot import Snapshot
+from engine.segments.history import record_snapshot_sizes
 from tests.api.segments import data
+from tests.api.segments.conftest import Publisher
 from tests.dashboard.delivery import deliver, vendor
 from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
 
@@ -53,6 +57,35 @@ def test_the_message_is_previewed_as_sample_customers_would_get_it(api_url: str,
         "Hi Sam, 10% off in Mumbai this week!",
         "Hi Noor, 10% off in Delhi this week!",
     ]
+
+
+def test_the_preview_follows_a_new_snapshot_of_the_segment(
+    api_url: str, reachable_shop: Snapshot, publisher: Publisher, database: Engine
+) -> None:
+    app = write(campaigns_page())
+    assert metrics(app)["Audience now"] == "3"
+
+    noor_spent_less = reachable_shop.features.with_columns(
+        pl.when(pl.col("first_name") == "Noor").then(100.0).otherwise(pl.col("total_spend")).alias("total_spend")
+    )
+    record_snapshot_sizes(database, publisher.publish(noor_spent_less))
+    api_has_loaded_it(app, audience_size=2)
+    app.run()
+
+    assert metrics(app)["Audience now"] == "2"
+    assert table_with(app, "message")["message"].tolist() == [
+        "Hi Ada, 10% off in London this week!",
+        "Hi Sam, 10% off in Mumbai this week!",
+    ]
+
+
+def api_has_loaded_it(app: AppTest, audience_size: int) -> None:
+    """Wait until the API (which looks for a new snapshot every few seconds) previews for the new one."""
+    body = {"template": OFFER, "segment_id": app.session_state["campaign_segment"], "sample_size": 1}
+    deadline = time.monotonic() + 20
+    while app.session_state["api_client"].post("/v1/campaigns/preview", body)["audience_size"] != audience_size:
+        assert time.monotonic() < deadline, "the API did not load the new snapshot"
+        time.sleep(0.2)
 
 
 def test_a_template_error_is_shown_with_its_line_and_column(api_url: str, reachable_shop: Snapshot) -> None:
