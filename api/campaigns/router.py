@@ -122,7 +122,9 @@ def post_campaign(body: CampaignIn, user: Marketer, db: Db, request: Request) ->
     """Checks the audience rule against the catalog and the template (and subject) for unknown variables and
     syntax errors, with the line and column of each problem (422), and saves a draft."""
     with _campaign_errors():
-        campaign_id = lifecycle.create_campaign(db, _draft(body, db), current_catalog(request.app), created_by=user.id)
+        campaign_id = lifecycle.create_campaign(
+            db, _draft(body, db), current_catalog(request.app), created_by=user.id, actor=user.email
+        )
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -162,7 +164,9 @@ def get_one_campaign(campaign_id: CampaignId, _: Viewer, db: Db) -> CampaignOut:
     dependencies=[rate_limit("write")],
     summary="Change a draft",
 )
-def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, db: Db, request: Request) -> CampaignOut:
+def patch_campaign(
+    campaign_id: CampaignId, body: CampaignChange, user: Marketer, db: Db, request: Request
+) -> CampaignOut:
     """Changes what is given and checks the result like saving does. Only drafts change (409 otherwise:
     unschedule a scheduled campaign first)."""
     current = found_campaign(db, campaign_id)
@@ -175,7 +179,7 @@ def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, d
     values["subject"] = values["subject"] or None
     with _campaign_errors(campaign_id):
         draft = _draft(CampaignIn.model_validate(values), db)
-        lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app))
+        lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app), actor=user.email)
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -186,10 +190,10 @@ def patch_campaign(campaign_id: CampaignId, body: CampaignChange, _: Marketer, d
     dependencies=[rate_limit("write")],
     summary="Delete a draft",
 )
-def remove_campaign(campaign_id: CampaignId, _: Marketer, db: Db) -> Response:
+def remove_campaign(campaign_id: CampaignId, user: Marketer, db: Db) -> Response:
     """Only drafts are deleted: anything that was launched stays, for its history (409)."""
     with _campaign_errors(campaign_id):
-        lifecycle.delete_campaign(db, campaign_id)
+        lifecycle.delete_campaign(db, campaign_id, actor=user.email)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -66,11 +66,13 @@ def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def create_campaign(db: Engine, draft: CampaignDraft, catalog: Catalog, *, created_by: int | None = None) -> int:
+def create_campaign(
+    db: Engine, draft: CampaignDraft, catalog: Catalog, *, created_by: int | None = None, actor: str = "system"
+) -> int:
     """Save a draft; `CampaignInvalid`, `RuleError` or `TemplateError` (with positions) when it is not usable."""
     values = _checked(draft, catalog)
     with db.begin() as conn:
-        return int(
+        campaign_id = int(
             conn.execute(
                 text(
                     "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, created_by) "
@@ -80,9 +82,13 @@ def create_campaign(db: Engine, draft: CampaignDraft, catalog: Catalog, *, creat
                 {**values, "created_by": created_by},
             ).scalar_one()
         )
+        _audit(conn, actor, "created", campaign_id, {"name": draft.name})
+        return campaign_id
 
 
-def update_campaign(db: Engine, campaign_id: int, draft: CampaignDraft, catalog: Catalog) -> None:
+def update_campaign(
+    db: Engine, campaign_id: int, draft: CampaignDraft, catalog: Catalog, *, actor: str = "system"
+) -> None:
     """Replace a draft's content (only drafts change: unschedule a scheduled one first)."""
     values = _checked(draft, catalog)
     with db.begin() as conn:
@@ -94,13 +100,15 @@ def update_campaign(db: Engine, campaign_id: int, draft: CampaignDraft, catalog:
             ),
             {**values, "id": campaign_id},
         )
+        _audit(conn, actor, "edited", campaign_id)
 
 
-def delete_campaign(db: Engine, campaign_id: int) -> None:
+def delete_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> None:
     """Delete a draft (anything that was launched stays, for its history)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft"}, "deleted")
         conn.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": campaign_id})
+        _audit(conn, actor, "deleted", campaign_id)
 
 
 def _require(conn: Connection, campaign_id: int, allowed: set[str], action: str) -> str:

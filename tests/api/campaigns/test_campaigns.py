@@ -167,7 +167,13 @@ def test_the_lifecycle_from_launch_to_cancel(
 
     target = f"campaign:{campaign['id']}"
     actions = [entry.action for entry in list_entries(database, limit=20) if entry.target == target]
-    assert actions == ["campaign.cancelled", "campaign.resumed", "campaign.paused", "campaign.scheduled"]
+    assert actions == [
+        "campaign.cancelled",
+        "campaign.resumed",
+        "campaign.paused",
+        "campaign.scheduled",
+        "campaign.created",
+    ]
     assert {entry.actor for entry in list_entries(database, limit=20)} >= {"marketer@shop.example"}
 
 
