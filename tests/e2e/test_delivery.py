@@ -138,5 +138,5 @@ def test_a_sender_killed_mid_campaign_is_taken_over_without_double_sends(
     report = asyncio.run(run_sender(database, redis_client, settings, consumer="survivor", until_idle=True))
     settle(database, redis_client, settings, vendor, 1500)
 
-    assert report.reclaimed == 1
+    assert report.reclaimed >= 1  # the dead sender's entries (one in flight, maybe the next one read ahead)
     assert_every_message_delivered_or_failed_once(database, campaign_id, vendor)
