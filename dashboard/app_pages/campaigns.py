@@ -1,5 +1,6 @@
 """Campaigns: write a message for a saved segment (with the AI's suggestions), see it as sample customers would
-get it, save it as a draft, schedule it or launch it now, and watch it send."""
+get it, save it as a draft, schedule it (at a suggested send hour, if wanted) or launch it now once the marketer
+confirms the audience and channel, and watch it send."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 import streamlit as st
 
-from dashboard import campaign_view, ui
+from dashboard import campaign_view, send_time, ui
 from dashboard.client import ApiError
 
 NEW = 0
@@ -21,6 +22,7 @@ NAME_KEY, SEGMENT_KEY, CHANNEL_KEY = "campaign_name", "campaign_segment", "campa
 SUBJECT_KEY, TEMPLATE_KEY = "campaign_subject", "campaign_template"
 WHEN_KEY, AT_KEY, ZONE_KEY = "campaign_when", "campaign_at", "campaign_zone"
 PREVIEW_KEY, SUGGESTIONS_KEY, WATCH_KEY = "campaign_preview", "campaign_suggestions", "campaign_watch"
+SEND_TIME_KEY, CONFIRM_KEY = "campaign_send_time", "campaign_confirming"
 NOW, LATER = "Launch now", "Schedule for later"
 ZONES = sorted(available_timezones())
 SAMPLE_SIZE = 5
@@ -51,6 +53,7 @@ def fill_form(draft: dict[str, Any] | None) -> None:
     st.session_state[SUBJECT_KEY] = (draft["subject"] or "") if draft else ""
     st.session_state[TEMPLATE_KEY] = draft["template"] if draft else ""
     st.session_state.pop(SUGGESTIONS_KEY, None)
+    st.session_state.pop(SEND_TIME_KEY, None)
 
 
 def load_picked() -> None:
@@ -138,6 +141,47 @@ def launch() -> None:
     ui.flash("success", f"Scheduled “{campaign['name']}” {when}.")
 
 
+def launch_clicked() -> None:
+    """Schedule for later at once; launching now first asks to confirm, as it sends to the whole audience at once."""
+    if st.session_state[WHEN_KEY] == NOW and missing(form_body()) is None:
+        st.session_state[CONFIRM_KEY] = True
+    else:
+        launch()
+
+
+def launch_confirmed() -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+    launch()
+
+
+def launch_not_confirmed() -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+
+
+@st.dialog("Launch now?", on_dismiss=launch_not_confirmed)
+def confirm_launch(body: dict[str, Any]) -> None:
+    """Who gets the campaign, by which channel, before it goes to all of them at once."""
+    if not st.session_state.get(CONFIRM_KEY):  # answered: the whole page runs again, which closes the dialog
+        st.rerun()
+    result, refusal = preview(body)
+    channel = campaign_view.CHANNELS[body["channel"]]
+    if result is None:
+        who = "everyone in the segment (its size could not be previewed)"
+    else:
+        size = result["audience_size"]
+        who = f"{size:,} customer{'' if size == 1 else 's'}"
+    st.markdown(f"“{body['name']}” goes by **{channel}** to **{who}** now, all at once.")
+    if refusal is not None:
+        st.warning(refusal.message)
+    st.caption(
+        "The audience is counted again at launch, on the newest snapshot; quiet hours still hold messages back. "
+        "To send at a set time instead, cancel and pick “Schedule for later”."
+    )
+    row = st.container(horizontal=True)
+    row.button(NOW, key="campaign_launch_confirm", type="primary", on_click=launch_confirmed, icon=":material/send:")
+    row.button("Cancel", key="campaign_launch_cancel", on_click=launch_not_confirmed)
+
+
 def delete_draft() -> None:
     chosen = st.session_state[PICK_KEY]
     try:
@@ -178,6 +222,31 @@ def use_variant(suggestions: dict[str, Any], variant: dict[str, Any]) -> None:
             f"/v1/ai/calls/{suggestions['call_id']}/feedback",
             {"accepted": True, "comment": f"used the {variant['tone']} variant"},
         )
+
+
+def suggest_send_time() -> None:
+    """Ask the API for the saved draft's best send hour; the answer is kept with what it was asked for."""
+    draft = drafts[st.session_state[PICK_KEY]]
+    try:
+        with st.spinner("Reading past delivery outcomes…"):
+            answer = client.get(f"/v1/ai/campaigns/{draft['id']}/send-time")
+    except ApiError as error:
+        ui.flash("error", f"No send time could be suggested. {error.message}")
+        return
+    st.session_state[SEND_TIME_KEY] = (asked_send_time(draft), answer)
+
+
+def asked_send_time(draft: dict[str, Any]) -> tuple[int, int | None, str]:
+    """What a send-time answer depends on: the draft, its segment and its channel as saved."""
+    return draft["id"], draft["segment_id"], draft["channel"]
+
+
+def schedule_at_hour(hour: int) -> None:
+    """Schedule for later, at the next `hour`:00 in the time zone picked (the browser's if none is yet)."""
+    zone = st.session_state.get(ZONE_KEY) or browser_zone()
+    st.session_state[WHEN_KEY] = LATER
+    st.session_state[ZONE_KEY] = zone
+    st.session_state[AT_KEY] = send_time.next_occurrence(hour, zone)
 
 
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
@@ -260,6 +329,23 @@ def preview_box(body: dict[str, Any]) -> None:
     st.dataframe(frame, hide_index=True, key="campaign_preview_table")
 
 
+def send_time_box(body: dict[str, Any]) -> None:
+    with st.expander("Suggest a send time", icon=":material/schedule:"):
+        chosen = st.session_state[PICK_KEY]
+        if chosen == NEW:
+            st.caption("Save the draft first: the hour is suggested for a saved campaign's audience and channel.")
+            return
+        draft = drafts[chosen]
+        if (body["segment_id"], body["channel"]) != (draft["segment_id"], draft["channel"]):
+            st.caption("Suggested for the segment and channel as last saved: save the draft to ask for the new ones.")
+        st.button("Suggest a send time", key="campaign_send_time_ask", on_click=suggest_send_time)
+        kept = st.session_state.get(SEND_TIME_KEY)
+        if kept is not None and kept[0] == asked_send_time(draft):
+            send_time.show(
+                kept[1], campaign_view.CHANNELS[draft["channel"]], key="campaign_send_time", use_hour=schedule_at_hour
+            )
+
+
 def watched_campaign() -> None:
     """The campaign launched last from this page, with its progress live while it sends."""
     watched_id = st.session_state.get(WATCH_KEY)
@@ -330,6 +416,7 @@ with right:
     preview_box(body)
 
 st.subheader("Save or launch")
+send_time_box(body)
 when = st.radio("When", (NOW, LATER), key=WHEN_KEY, horizontal=True)
 if when == LATER:
     at_column, zone_column = st.columns([2, 3])
@@ -341,7 +428,9 @@ if when == LATER:
         st.session_state[AT_KEY] = local_now + timedelta(hours=1)
     at_column.datetime_input("Launch at", key=AT_KEY, step=timedelta(minutes=5))
 buttons = st.columns([1, 1, 1, 3])
-buttons[0].button(when, key="campaign_launch", type="primary", on_click=launch, icon=":material/send:")
+buttons[0].button(when, key="campaign_launch", type="primary", on_click=launch_clicked, icon=":material/send:")
 buttons[1].button("Save draft", key="campaign_save", on_click=save_draft, icon=":material/save:")
 if st.session_state[PICK_KEY] != NEW:
     buttons[2].button("Delete draft", key="campaign_delete", on_click=delete_draft, icon=":material/delete:")
+if st.session_state.get(CONFIRM_KEY):
+    confirm_launch(body)

@@ -1,5 +1,6 @@
 """The Campaigns page on the real API: a message for a saved segment, written by hand or from the AI's
-suggestions, previewed for sample customers, saved as a draft, scheduled or launched and watched sending."""
+suggestions, previewed for sample customers, saved as a draft, scheduled (at a suggested send hour from past
+delivery outcomes, logged here straight to Postgres) or launched once confirmed, and watched sending."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from engine.segments.history import record_snapshot_sizes
 from tests.api.segments import data
 from tests.api.segments.conftest import Publisher
 from tests.dashboard.delivery import deliver, vendor
-from tests.dashboard.helpers import campaign_status, on_page, signed_in, table_with
+from tests.dashboard.helpers import campaign_status, chart_series, on_page, signed_in, table_with
+from tests.engine.ai.history import launched_campaign, log_messages, outcomes
 
 BIG_SPENDERS = "Big spenders"  # Ada, Sam and Noor
 OFFER = "Hi {{ first_name }}, 10% off in {{ city }} this week!"
@@ -170,6 +172,7 @@ def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
     app.text_input(key="campaign_subject").input("A gift for you").run()
 
     app.button(key="campaign_launch").click().run()
+    app.button(key="campaign_launch_confirm").click().run()
     [campaign] = campaigns(app)
     assert app.success[0].value == "Scheduled “Weekly offer” to launch now."
     assert campaign_status(app) == "scheduled"
@@ -185,3 +188,100 @@ def test_a_launched_campaign_shows_its_counts_rise_as_it_sends(
     shown = metrics(app)
     assert (shown["Audience"], shown["Sent"], shown["Delivered"], shown["Failed"]) == ("3", "3", "3", "0")
     assert campaign_status(app) == "completed"
+
+
+def test_launching_now_asks_to_confirm_with_the_audience_and_channel_and_sends_nothing_until_confirmed(
+    api_url: str, reachable_shop: Snapshot
+) -> None:
+    app = write(campaigns_page())
+
+    app.button(key="campaign_launch").click().run()
+    assert "“Weekly offer” goes by **SMS** to **3 customers** now, all at once." in markdown(app)
+    assert campaigns(app) == []
+    app.button(key="campaign_launch_cancel").click().run()
+    assert not has_button(app, "campaign_launch_confirm")
+    assert campaigns(app) == []
+    assert app.text_input(key="campaign_name").value == "Weekly offer"  # the form is kept
+
+    app.button(key="campaign_launch").click().run()
+    app.button(key="campaign_launch_confirm").click().run()
+    [campaign] = campaigns(app)
+    assert (campaign["name"], campaign["status"]) == ("Weekly offer", "scheduled")
+    assert datetime.fromisoformat(campaign["scheduled_at"]) <= datetime.now(UTC)  # now, not later
+    assert app.success[0].value == "Scheduled “Weekly offer” to launch now."
+    assert not has_button(app, "campaign_launch_confirm")
+
+
+def markdown(app: AppTest) -> list[str]:
+    return [str(item.value) for item in app.markdown]
+
+
+def has_button(app: AppTest, key: str) -> bool:
+    return any(button.key == key for button in app.button)
+
+
+def sent_at_utc_hour(database: Engine, hour: int, delivered: int, customers: range = range(1, 51)) -> None:
+    """A finished SMS campaign to `customers` sent two days ago at `hour`:15 UTC (the six's own time: they name no
+    time zone, and the default is UTC), its first `delivered` messages delivered, the rest failed."""
+    sent_at = (datetime.now(UTC) - timedelta(days=2)).replace(hour=hour, minute=15, second=0, microsecond=0)
+    log_messages(database, launched_campaign(database), outcomes(customers, delivered, sent_at=sent_at))
+
+
+def saved_draft(app: AppTest) -> AppTest:
+    app.button(key="campaign_save").click().run()
+    assert app.success[0].value == "Saved “Weekly offer” as a draft."
+    return app
+
+
+def test_a_suggested_send_hour_is_shown_with_its_evidence_and_fills_the_schedule(
+    api_url: str, reachable_shop: Snapshot, database: Engine
+) -> None:
+    for hour in range(9, 21):  # 50 messages an hour: 96% delivered at 10:00, 80% at 14:00, 70% otherwise
+        sent_at_utc_hour(database, hour, {10: 48, 14: 40}.get(hour, 35))
+    app = saved_draft(write(campaigns_page()))
+
+    app.button(key="campaign_send_time_ask").click().run()
+
+    shown = markdown(app)
+    assert "**Suggested: 10:00 in each customer's own time zone.**" in shown
+    assert (
+        "Send at 10:00 in each customer's time zone: 96% of 50 messages sent then were delivered, 16 points more than "
+        "at 14:00, the next best (80% of 50)." in shown
+    )
+    captions = [caption.value for caption in app.caption]
+    assert any(caption.startswith("From all customers' history on SMS: 600 messages") for caption in captions)
+    assert any(caption.startswith("The audience's own history is too thin") for caption in captions)
+    bars = chart_series(app, 0)
+    assert [rate for rate in bars["suggested"] if rate == rate] == [96.0]  # NaN (no bar) elsewhere
+    assert sorted(rate for rate in bars["compared"] if rate == rate) == [70.0] * 10 + [80.0]
+    evidence = table_with(app, "delivery rate %")
+    assert evidence.set_index("hour").loc["10:00", ["sent", "delivered"]].tolist() == [50, 48]
+
+    app.button(key="campaign_send_time_use").click().run()
+
+    assert app.radio(key="campaign_when").value == "Schedule for later"
+    assert app.selectbox(key="campaign_zone").value == "UTC"
+    at = app.datetime_input(key="campaign_at").value
+    assert at is not None
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assert (at.hour, at.minute) == (10, 0)
+    assert now < at <= now + timedelta(days=1, minutes=15)  # the next 10:00 far enough ahead to launch at
+    app.button(key="campaign_launch").click().run()  # scheduling for later needs no confirmation
+    [campaign] = campaigns(app, status="scheduled")
+    assert datetime.fromisoformat(campaign["scheduled_at"]) == at.replace(tzinfo=UTC)
+
+
+def test_too_little_history_says_there_is_not_enough_evidence_and_offers_no_hour(
+    api_url: str, reachable_shop: Snapshot, database: Engine
+) -> None:
+    sent_at_utc_hour(database, 10, 10, customers=range(1, 11))
+    sent_at_utc_hour(database, 15, 5, customers=range(1, 11))
+    app = saved_draft(write(campaigns_page()))
+
+    app.button(key="campaign_send_time_ask").click().run()
+
+    [warning] = app.warning
+    assert warning.value.startswith("Not enough evidence to suggest a send hour: 20 messages with a known outcome")
+    assert not any(item.startswith("**Suggested:") for item in markdown(app))
+    assert not has_button(app, "campaign_send_time_use")
+    assert app.radio(key="campaign_when").value == "Launch now"
