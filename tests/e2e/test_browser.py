@@ -2,9 +2,9 @@
 Selenium, against `streamlit run` and the API on loopback ports, real Postgres and Redis underneath.
 
 It signs in with the developer sign-in, builds a segment of two groups in the visual builder, sees its count
-and saves it; then writes a campaign to that segment, launches it, watches its delivered count rise as the
-delivery worker sends it through the vendor simulator on loopback, and finds it in the History. Screenshots of
-each step go to `artifacts/screenshots/` (git-ignored).
+and saves it; then writes a campaign to that segment, launches it (confirming its audience and channel first),
+watches its delivered count rise as the delivery worker sends it through the vendor simulator on loopback, and
+finds it in the History. Screenshots of each step go to `artifacts/screenshots/` (git-ignored).
 """
 
 from __future__ import annotations
@@ -234,6 +234,9 @@ def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_
     page.shot("campaign-written")
 
     page.click("campaign_launch")
+    until(lambda: "to 2 customers now" in page.text_of("stDialog"), lambda: page.text_of("stDialog"))
+    page.shot("launch-confirmation")
+    page.click("campaign_launch_confirm")
     until(lambda: "Scheduled “Thank you, loyal customers” to launch now" in page.text_of("stAlert"),
           lambda: page.text_of("stAlert"))  # fmt: skip
     until(lambda: "scheduled" in page.text_of("stMarkdown"), lambda: page.text_of("stMarkdown"))
