@@ -21,3 +21,8 @@ def created_at() -> Column:
 
 def updated_at() -> Column:
     return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's condition: `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"

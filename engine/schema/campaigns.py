@@ -26,15 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from engine.schema.base import created_at, metadata, updated_at
+from engine.schema.base import created_at, metadata, one_of, updated_at
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled", "failed")
 MESSAGE_STATUSES = ("pending", "queued", "sent", "delivered", "failed", "skipped")
 CHANNELS = ("sms", "email")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 campaigns = Table(
@@ -67,8 +63,8 @@ campaigns = Table(
     Column("parent_campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="SET NULL")),
     created_at(),
     updated_at(),
-    CheckConstraint(_one_of("status", CAMPAIGN_STATUSES), name="status"),
-    CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
+    CheckConstraint(one_of("channel", CHANNELS), name="channel"),
     CheckConstraint(
         "segment_id IS NOT NULL OR audience_rule IS NOT NULL OR parent_campaign_id IS NOT NULL", name="audience"
     ),
@@ -99,7 +95,7 @@ communication_log = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Column("failed_at", DateTime(timezone=True)),
     UniqueConstraint("campaign_id", "customer_id"),
-    CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+    CheckConstraint(one_of("status", MESSAGE_STATUSES), name="status"),
     # Rows are updated twice after insert (sent, then delivered); room on the page keeps those updates HOT.
     postgresql_with={"fillfactor": "70"},
 )

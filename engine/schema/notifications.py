@@ -26,15 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from engine.schema.base import created_at, metadata
+from engine.schema.base import created_at, metadata, one_of
 
 NOTIFICATION_KINDS = ("campaign_completed", "campaign_failed", "delivery_failures", "dead_letters", "snapshot_stale")
 SEVERITIES = ("info", "warning", "error")
 ROLES = ("viewer", "analyst", "marketer", "admin")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 notifications = Table(
@@ -51,9 +47,9 @@ notifications = Table(
     Column("dedupe_key", Text, nullable=False, unique=True),
     Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # the figures behind the text
     created_at(),
-    CheckConstraint(_one_of("kind", NOTIFICATION_KINDS), name="kind"),
-    CheckConstraint(_one_of("severity", SEVERITIES), name="severity"),
-    CheckConstraint(_one_of("min_role", ROLES), name="min_role"),
+    CheckConstraint(one_of("kind", NOTIFICATION_KINDS), name="kind"),
+    CheckConstraint(one_of("severity", SEVERITIES), name="severity"),
+    CheckConstraint(one_of("min_role", ROLES), name="min_role"),
 )
 Index("ix_notifications_kind_id", notifications.c.kind, notifications.c.id)
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.ai.errors import InvalidOutput, ProviderUnavailable, Refusal
+from engine.ai.errors import InvalidOutput, Refusal
+from engine.ai.fallback import with_fallback
 from engine.ai.insights.facts import Fact
 from engine.ai.insights.placeholders import Insight, by_id, fill, sentence_problems
 from engine.ai.provider import Repair, TextProvider
@@ -44,17 +45,9 @@ class PhrasedInsights:
 
 def phrase_insights(facts: Sequence[Fact], provider: TextProvider, fallback: TextProvider | None) -> PhrasedInsights:
     """Checked insights about `facts` from `provider`, or from `fallback` when it cannot give them."""
-    notes: list[str] = []
-    try:
-        return _checked(facts, provider, notes)
-    except (ProviderUnavailable, InsightsRefused) as failure:
-        if fallback is None:
-            raise
-        reason = failure.reason if isinstance(failure, ProviderUnavailable) else str(failure)
-        notes.append(
-            f"The language model ({provider.model}) gave no usable insights ({reason}); these are the local ones."
-        )
-        return _checked(facts, fallback, notes)
+    return with_fallback(
+        lambda asked, notes: _checked(facts, asked, notes), provider, fallback, InsightsRefused, "insights"
+    )
 
 
 def _checked(facts: Sequence[Fact], provider: TextProvider, notes: list[str]) -> PhrasedInsights:

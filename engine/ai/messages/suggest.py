@@ -11,7 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from engine.ai.errors import InvalidOutput, ProviderUnavailable, Refusal
+from engine.ai.errors import InvalidOutput, Refusal
+from engine.ai.fallback import with_fallback
 from engine.ai.messages.brief import MessageBrief
 from engine.ai.messages.check import CheckedMessage, MessageProblem, check_message
 from engine.ai.messages.intents import read_objective
@@ -48,17 +49,9 @@ class MessageSuggestions:
 
 def suggest_messages(brief: MessageBrief, provider: TextProvider, fallback: TextProvider | None) -> MessageSuggestions:
     """Two or three checked variants for the brief; `NoUsableMessages` when even the fallback cannot write them."""
-    notes: list[str] = []
-    try:
-        return _usable(brief, provider, notes)
-    except (ProviderUnavailable, NoUsableMessages) as failure:
-        if fallback is None:
-            raise
-        reason = failure.reason if isinstance(failure, ProviderUnavailable) else str(failure)
-        notes.append(
-            f"The language model ({provider.model}) gave no usable messages ({reason}); these are the local ones."
-        )
-        return _usable(brief, fallback, notes)
+    return with_fallback(
+        lambda asked, notes: _usable(brief, asked, notes), provider, fallback, NoUsableMessages, "messages"
+    )
 
 
 def _usable(brief: MessageBrief, provider: TextProvider, notes: list[str]) -> MessageSuggestions:
