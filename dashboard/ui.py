@@ -83,12 +83,15 @@ def oidc_configured() -> bool:
         return False
 
 
-def when(value: str | None) -> str:
-    """An API time as a short local-looking text with how long ago it was, or a dash."""
+def when(value: str | None, now: datetime | None = None) -> str:
+    """An API time, in any offset, as a short text in UTC with how long ago it was (or how soon it comes), or a
+    dash."""
     if not value:
         return "—"
-    moment = datetime.fromisoformat(value)
-    return f"{moment:%Y-%m-%d %H:%M} UTC ({age_text((datetime.now(UTC) - moment).total_seconds())} ago)"
+    moment = datetime.fromisoformat(value).astimezone(UTC)
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    distance = f"in {age_text(seconds)}" if seconds > 0 else f"{age_text(-seconds)} ago"
+    return f"{moment:%Y-%m-%d %H:%M} UTC ({distance})"
 
 
 def age_text(seconds: float) -> str:
