@@ -68,6 +68,7 @@ UPDATE communication_log l SET status = 'failed', reason = v.reason, failed_at =
 FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS v(id, reason)
 WHERE l.id = v.id AND l.status IN ('pending', 'queued')
 """
+LOCKED_STATUS = "SELECT status FROM campaigns WHERE id = :id FOR SHARE"
 BACK_TO_PENDING = """
 UPDATE communication_log SET status = 'pending' WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'queued'
 """
@@ -249,13 +250,8 @@ class Sender:
 
     async def _deliver(self, entry: DeliveryEntry) -> None:
         ids = [message[0] for message in entry.messages]
-        status = await self._campaign_status(entry.campaign_id)
-        if status == "paused":
-            self.report.requeued += await self._write(BACK_TO_PENDING, {"ids": ids})
-            return
-        if status != "sending":
-            reason = f"campaign {status or 'deleted'}"
-            self.report.skipped += await self._write(SKIP, {"ids": ids, "reason": reason})
+        if await self._campaign_status(entry.campaign_id) != "sending":
+            await self._hold_back(entry.campaign_id, ids)
             return
         self.report.rate_limited_s += await self.limit.acquire(len(ids))
         outcome = await self._send(entry.channel, entry.messages)
@@ -265,12 +261,23 @@ class Sender:
         self.report.failed += len(outcome.failed)
         self.report.retries += outcome.attempts - 1
 
-    async def _write(self, sql: str, params: dict[str, Any]) -> int:
-        def write() -> int:
-            with self.db.begin() as conn:
-                return conn.execute(text(sql), params).rowcount
+    async def _hold_back(self, campaign_id: int, ids: list[int]) -> None:
+        """Messages of a campaign that was not sending when last seen. What becomes of them is decided under a
+        share lock on the campaign, so a cancel, pause or resume committed since the status was read cannot
+        leave them stranded: paused (or resumed meanwhile) → back to pending, which housekeeping queues again
+        once the campaign sends; anything else → skipped with the reason."""
 
-        return await self._blocking(write)
+        def decide() -> tuple[int, int]:
+            with self.db.begin() as conn:
+                status = conn.execute(text(LOCKED_STATUS), {"id": campaign_id}).scalar_one_or_none()
+                if status in ("paused", "sending"):
+                    return conn.execute(text(BACK_TO_PENDING), {"ids": ids}).rowcount, 0
+                reason = f"campaign {status or 'deleted'}"
+                return 0, conn.execute(text(SKIP), {"ids": ids, "reason": reason}).rowcount
+
+        requeued, skipped = await self._blocking(decide)
+        self.report.requeued += requeued
+        self.report.skipped += skipped
 
     def _record(self, outcome: _Outcome) -> None:
         times = {"now": datetime.now(UTC), "attempts": outcome.attempts}

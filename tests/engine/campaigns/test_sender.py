@@ -21,7 +21,7 @@ from engine import streams
 from engine.campaigns.lifecycle import cancel_campaign, pause_campaign, resume_campaign
 from engine.campaigns.progress import message_counts
 from engine.campaigns.queue import GROUP, STREAM
-from engine.campaigns.sender import SenderReport, backoff_seconds, retry_after_seconds, run_sender
+from engine.campaigns.sender import Sender, SenderReport, backoff_seconds, retry_after_seconds, run_sender
 from engine.campaigns.worker import housekeeping
 from engine.settings import Settings
 from tests.api.vendor.loopback import serve
@@ -153,6 +153,27 @@ def test_a_paused_campaign_waits_and_resumes_and_a_cancelled_one_is_skipped(
     assert housekeeping(database, redis_client, settings).released == 3
     assert send_all(database, redis_client, settings).sent == 3
     assert {row["status"] for row in log_rows(database, paused)} == {"sent"}
+
+
+def test_a_sender_holding_a_stale_paused_status_leaves_nothing_stranded_by_a_cancel(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url)
+    campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
+    pause_campaign(database, campaign_id)
+
+    async def seen_before_the_cancel(self: Sender, campaign_id: int) -> str:
+        return "paused"  # what the sender read a moment ago
+
+    monkeypatch.setattr(Sender, "_campaign_status", seen_before_the_cancel)
+    cancel_campaign(database, campaign_id)  # commits between that read and what the sender does with it
+    report = send_all(database, redis_client, settings)
+
+    assert (report.requeued, report.skipped, stats(vendor)["sent"]) == (0, 3, 0)
+    assert {(row["status"], row["reason"]) for row in log_rows(database, campaign_id)} == {
+        ("skipped", "campaign cancelled")
+    }
 
 
 def test_senders_side_by_side_share_the_stream_and_send_each_message_once(
