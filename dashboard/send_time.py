@@ -9,7 +9,7 @@ lives in) and says so: customers in other zones get it at whatever their clock s
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,14 +29,20 @@ SERIES = {
 
 
 def next_occurrence(hour: int, zone: str, now: datetime | None = None) -> datetime:
-    """The next `hour`:00 in `zone` at least `LEAD` from now, as the naive local time the schedule's input holds."""
+    """The next `hour`:00 in `zone` at least `LEAD` from now, as the naive local time the schedule's input holds.
+
+    A day whose clocks skip that hour (going forward for daylight saving time) has no such time: scheduling it
+    would launch at whatever the zone makes of it (03:00 for a skipped 02:00), so that day is passed over."""
     now = now or datetime.now(UTC)
     tz = ZoneInfo(zone)
-    local_now = now.astimezone(tz)
-    candidate = local_now.replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None)
-    if candidate.replace(tzinfo=tz).astimezone(UTC) < now + LEAD:
-        candidate += timedelta(days=1)
-    return candidate
+    day = now.astimezone(tz).date()
+    while True:
+        candidate = datetime.combine(day, time(hour))
+        moment = candidate.replace(tzinfo=tz).astimezone(UTC)
+        exists = moment.astimezone(tz).replace(tzinfo=None) == candidate
+        if exists and moment >= now + LEAD:
+            return candidate
+        day += timedelta(days=1)
 
 
 def series_of(hour: dict[str, Any], suggested: int | None) -> str:
