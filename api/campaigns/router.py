@@ -47,7 +47,7 @@ from engine.campaigns import lifecycle
 from engine.campaigns.audience import CampaignAudience, PublishedAudience, campaign_recipients
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError
-from engine.campaigns.progress import Campaign, get_campaign, list_campaigns
+from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
 from engine.campaigns.templates import TemplateError, check_template, preview_messages
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments.audience import members_frame
@@ -56,7 +56,6 @@ from engine.segments.store import get_segment
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_responses(401, 403, 429))
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-FINAL_STATUSES = frozenset({"completed", "cancelled", "failed"})
 PROGRESS_EVERY_S = 1.0
 
 
@@ -375,7 +374,8 @@ def get_timeline(
 def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> StreamingResponse:
     """A `progress` event (data: the campaign's status and message counts) now and whenever they change, a
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
-    cancelled or failed (or your access token expires, or your session ends)."""
+    cancelled or failed with every message final (a campaign completed past the receipt timeout still hears
+    late receipts), or when your access token expires or your session ends."""
     found_campaign(db, campaign_id)
     reads = _recent_reads(request.app)
     last: bytes | None = None
@@ -391,7 +391,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
         counts = {**asdict(campaign.counts), "total": campaign.counts.total}
         now = event("progress", orjson.dumps({"status": campaign.status, "counts": counts}))
         changed, last = ([now] if now != last else []), now
-        return changed, campaign.status in FINAL_STATUSES
+        return changed, campaign.status in FINAL_STATUSES and campaign.counts.unfinished == 0
 
     return event_stream(polled_events(request, progress, interval_s=PROGRESS_EVERY_S))
 

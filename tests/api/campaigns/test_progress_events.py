@@ -37,12 +37,15 @@ def test_progress_streams_while_sending_and_ends_with_the_campaign(
         seen.append(next(events))
         _deliver(database, report.campaign_id, customers=2)
         seen.append(next(events))
-        _deliver(database, report.campaign_id, customers=4, complete=True)
-        seen.extend(events)  # the stream ends by itself once the campaign is completed
+        _deliver(database, report.campaign_id, customers=3, complete=True)  # completed, one receipt still due
+        seen.append(next(events))
+        _deliver(database, report.campaign_id, customers=4)  # ... which comes late
+        seen.extend(events)  # the stream ends by itself once the campaign is completed and every message final
 
     assert [(event["status"], event["counts"]["queued"], event["counts"]["delivered"]) for event in seen] == [  # type: ignore[index]
         ("sending", 4, 0),
         ("sending", 2, 2),
+        ("completed", 1, 3),
         ("completed", 0, 4),
     ]
 
