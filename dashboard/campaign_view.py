@@ -2,9 +2,11 @@
 waits or sends, and the buttons that pause, resume, cancel, unschedule or retry it.
 
 Progress is re-read from `GET /v1/campaigns/{id}` by a fragment, every `REFRESH_EVERY_S` seconds while the
-campaign sends or is about to launch and every `WAITING_REFRESH_EVERY_S` while it waits for a later launch time
+campaign sends or is about to launch and every `SLOW_REFRESH_EVERY_S` while it waits for a later launch time
 (the counts derive from the communication log, so each read is current). When the campaign reaches a final
-status the whole page runs again, so the rest of it (tables, charts) catches up and the refreshing stops.
+status the whole page runs again, so the rest of it (tables, charts) catches up. A campaign completed after the
+receipt timeout may still hold messages awaiting their receipt, and late receipts still change its counts: it
+is re-read every `SLOW_REFRESH_EVERY_S` until every message has its outcome, and only then does refreshing stop.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dashboard import ui
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 1.5
-WAITING_REFRESH_EVERY_S = 30.0  # for a campaign scheduled further ahead than SOON
+SLOW_REFRESH_EVERY_S = 30.0  # for a campaign scheduled further ahead than SOON, or finished with receipts to come
 SOON = timedelta(minutes=2)
 CHANNELS = {"sms": "SMS", "email": "E-mail"}
 LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
@@ -71,31 +73,50 @@ def counts_row(campaign: dict[str, Any]) -> None:
         st.progress(done / total, text=f"{done:,} of {total:,} messages have their outcome")
 
 
+def unfinished(counts: dict[str, int]) -> int:
+    """Messages without their outcome yet: waiting to be handed to the vendor, or sent and awaiting a receipt."""
+    return counts["pending"] + counts["queued"] + counts["sent"]
+
+
 def refresh_every(campaign: dict[str, Any], now: datetime | None = None) -> float | None:
     """How often to re-read the campaign: often while it sends or is about to launch, seldom while it waits for a
-    later time, never once nothing changes without someone clicking."""
+    later time or, finished, still has messages awaiting their outcome, never once nothing changes without someone
+    clicking."""
+    if campaign["status"] in FINAL:
+        return SLOW_REFRESH_EVERY_S if unfinished(campaign["counts"]) else None
     if campaign["status"] not in LIVE:
         return None
     due = campaign["scheduled_at"]
     if campaign["status"] == "scheduled" and due and datetime.fromisoformat(due) - (now or datetime.now(UTC)) > SOON:
-        return WAITING_REFRESH_EVERY_S
+        return SLOW_REFRESH_EVERY_S
     return REFRESH_EVERY_S
 
 
+def refreshing_note(campaign: dict[str, Any], every: float) -> str:
+    """Why and how often the progress is being re-read."""
+    if campaign["status"] in FINAL:
+        return (
+            f"Updating every {every:g} s while outcomes are still to come for "
+            f"{unfinished(campaign['counts']):,} of its messages."
+        )
+    return f"Updating every {every:g} s while the campaign is {campaign['status']}."
+
+
 def live_progress(campaign: dict[str, Any], key: str) -> None:
-    """The campaign's status, counts and the moves it allows, re-read while it is scheduled or sending; when
-    that changes how often it needs reading (it finished, paused, or its launch drew near) or a move is made,
-    the whole page runs again."""
+    """The campaign's status, counts and the moves it allows, re-read while it is scheduled or sending, or
+    finished with messages still awaiting their outcome; when that changes how often it needs reading (it
+    finished, paused, its launch drew near or its last receipt came) or a move is made, the whole page runs
+    again."""
     latest = {"campaign": campaign}
 
     def progress() -> None:
         shown = latest["campaign"]
-        if shown["status"] in LIVE:
+        if every is not None:
             try:
                 shown = ui.api().get(f"/v1/campaigns/{shown['id']}")
             except ApiError as error:
                 st.warning(f"Could not refresh the progress: {error.message}", icon="⚠️")
-        if refresh_every(shown) != every:  # it finished, paused, or its launch drew near: the page catches up
+        if refresh_every(shown) != every:  # how often it needs reading changed: the page catches up
             st.rerun()
         latest["campaign"] = shown
         st.markdown(status_line(shown))
@@ -103,7 +124,7 @@ def live_progress(campaign: dict[str, Any], key: str) -> None:
             st.error(f"The launch failed: {shown['failure_reason']}", icon="❌")
         counts_row(shown)
         if every is not None:
-            st.caption(f"Updating every {every:g} s while the campaign is {shown['status']}.")
+            st.caption(refreshing_note(shown, every))
         state_buttons(shown, key)
 
     every = refresh_every(campaign)

@@ -4,6 +4,8 @@ vendor simulator."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -17,11 +19,14 @@ from engine.ai.insights.facts import percent
 from engine.ai.jobs import HANDLERS
 from engine.campaigns.audience import PublishedAudience
 from engine.campaigns.launch import launch_campaign
+from engine.campaigns.progress import complete_finished_campaigns
+from engine.campaigns.sender import run_sender
 from engine.features.snapshot import Snapshot
 from engine.settings import get_settings
 from tests.api.segments.conftest import Publisher
 from tests.dashboard.delivery import deliver, vendor
 from tests.dashboard.helpers import campaign_status, chart_series, on_page, signed_in, table_with
+from tests.e2e.test_delivery import settle
 from tests.engine.campaigns.helpers import features, log_rows
 
 EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
@@ -61,6 +66,10 @@ def moves_offered(app: AppTest) -> list[str]:
         for button in app.button
         if button.key in {f"history_{move}" for move in MOVES}
     ]
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
 
 
 def counts_of(database: Engine, campaign_id: int) -> dict[str, int]:
@@ -157,7 +166,7 @@ def test_a_sending_campaign_is_paused_resumed_and_cancelled(
     launch_campaign(database, redis_client, get_settings(), campaign["id"], PublishedAudience(database))
     app = on_page(app, "history")
     assert campaign_status(app) == "sending"
-    assert {metric.label: metric.value for metric in app.metric}["Waiting"] == "6"
+    assert metrics(app)["Waiting"] == "6"
 
     app.button(key="history_pause").click().run()
     assert app.success[0].value == "Paused “Hello everyone”: nothing more is sent until it is resumed."
@@ -170,6 +179,30 @@ def test_a_sending_campaign_is_paused_resumed_and_cancelled(
     assert api(app).get(f"/v1/campaigns/{campaign['id']}")["status"] == "cancelled"
     assert table_with(app, "delivered")["status"].tolist() == ["cancelled"]
     assert moves_offered(app) == []
+
+
+def test_a_campaign_completed_before_its_receipts_came_keeps_updating_until_they_do(
+    api_url: str, reachable_shop: Snapshot, database: Engine, redis_client: redis.Redis
+) -> None:
+    app = signed_in("marketer")
+    campaign = scheduled(app, "Hello everyone")
+    with vendor(api_url) as simulator:
+        settings = simulator.settings
+        report = launch_campaign(database, redis_client, settings, campaign["id"], PublishedAudience(database))
+        asyncio.run(run_sender(database, redis_client, settings, consumer="tests", until_idle=True))
+        past_the_receipt_timeout = datetime.now(UTC) + timedelta(seconds=settings.receipt_timeout_s + 60)
+        assert complete_finished_campaigns(database, settings, past_the_receipt_timeout) == [campaign["id"]]
+        app = on_page(app, "history")
+        assert campaign_status(app) == "completed"
+        assert metrics(app)["Delivered"] == "0"
+        expected = "Updating every 30 s while outcomes are still to come for 6 of its messages."
+        assert expected in [caption.value for caption in app.caption]
+
+        settle(database, redis_client, settings, simulator.client, report.queued)  # the late receipts come in
+    app.run()
+
+    assert metrics(app)["Delivered"] == "6"
+    assert not [caption.value for caption in app.caption if caption.value.startswith("Updating every")]
 
 
 @pytest.fixture
