@@ -84,7 +84,9 @@ async def _keep_house(db: Engine, client: redis.Redis, settings: Settings, stop:
 
 async def _notify(db: Engine, settings: Settings, stop: asyncio.Event) -> None:
     """Scan for notifications and post the webhooks due, every ten seconds; a failing scan does not hold the
-    webhooks back (nor the other way round), and sending campaigns are counted at most once a minute."""
+    webhooks back (nor the other way round), and sending campaigns are counted at most once a minute. The
+    webhook round reads the clock afresh: the scan can take seconds, and leases timed from before it could
+    already have run out, letting another worker post the same webhook while this one's request runs."""
     next_count = 0.0
     while not await _stopped(stop, NOTIFY_INTERVAL_S):
         now = datetime.now(UTC)
@@ -99,7 +101,7 @@ async def _notify(db: Engine, settings: Settings, stop: asyncio.Event) -> None:
             if recorded:
                 log.info("notifications: %d recorded", len(recorded))
         try:
-            posted = await asyncio.to_thread(post_due_webhooks, db, settings, now, NOTIFY_INTERVAL_S)
+            posted = await asyncio.to_thread(post_due_webhooks, db, settings, datetime.now(UTC), NOTIFY_INTERVAL_S)
         except Exception:
             log.exception("notification webhooks: this round failed")
         else:

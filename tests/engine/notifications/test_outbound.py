@@ -3,11 +3,8 @@ accepted, with the same `webhook-id` and body on every attempt."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -19,58 +16,14 @@ from engine import webhooks
 from engine.ingest import deadletters
 from engine.notifications.outbound import post_due_webhooks
 from engine.notifications.watch import watch_once
-from engine.settings import Settings, get_settings
-from tests.engine.notifications.helpers import completed_campaign
-
-SECRET = webhooks.generate_secret()
-
-
-class Receiver:
-    """A webhook receiver on a loopback port that answers 500 to its first `failures` requests, each after
-    `delay_s`."""
-
-    def __init__(self, failures: int = 0, delay_s: float = 0) -> None:
-        self.failures = failures
-        self.delay_s = delay_s
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []  # headers, body, the status answered
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                time.sleep(receiver.delay_s)
-                status = 500 if len(receiver.requests) < receiver.failures else 204
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/xeno"
-
-    @property
-    def accepted(self) -> list[tuple[dict[str, str], bytes, int]]:
-        return [request for request in self.requests if request[2] < 300]
+from engine.settings import get_settings
+from tests.engine.notifications.helpers import SECRET, Receiver, completed_campaign, receiving, webhook_settings
 
 
 @pytest.fixture
 def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
-    receiver = Receiver(**getattr(request, "param", {}))
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-
-
-def webhook_settings(url: str, **changes: Any) -> Settings:
-    return get_settings().model_copy(
-        update={"notify_webhook_url": url, "notify_webhook_secret": SECRET, "notify_webhook_backoff_s": 1,
-                "notify_webhook_timeout_s": 5, **changes}
-    )  # fmt: skip
+    with receiving(**getattr(request, "param", {})) as receiver:
+        yield receiver
 
 
 def outbox(db: Engine) -> list[dict[str, Any]]:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine, text
 
 from engine.campaigns import worker
+from engine.notifications.outbound import WebhookReport, post_due_webhooks
+from engine.notifications.watch import watch_once
 from engine.settings import get_settings
-from tests.engine.notifications.helpers import completed_campaign
+from tests.engine.notifications.helpers import completed_campaign, receiving, webhook_settings
 
 
 def test_the_delivery_worker_announces_a_completed_campaign(
@@ -37,3 +42,40 @@ def test_the_delivery_worker_announces_a_completed_campaign(
     asyncio.run(run_worker_until_announced())
 
     assert announced() == [campaign_id]
+
+
+def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_worker_meanwhile(
+    database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lease_s = 1.0  # twice the request timeout
+    second_worker_rounds: list[WebhookReport] = []
+    first_request = threading.Lock()
+
+    def second_worker_round() -> None:  # while the first request runs, once
+        if first_request.acquire(blocking=False):
+            second_worker_rounds.append(post_due_webhooks(database, settings, datetime.now(UTC)))
+
+    def slow_scan(*args: Any, **kwargs: Any) -> list[int]:
+        recorded = watch_once(*args, **kwargs)
+        time.sleep(lease_s + 0.5)  # counting large logs can outlast a lease timed from the scan's start
+        return recorded
+
+    with receiving(while_posting=second_worker_round) as receiver:
+        settings = webhook_settings(receiver.url, notify_webhook_timeout_s=lease_s / 2)
+        completed_campaign(database, redis_client, settings, delivered=2, failed=0)
+        monkeypatch.setattr(worker, "NOTIFY_INTERVAL_S", 0.1)
+        monkeypatch.setattr(worker, "watch_once", slow_scan)
+
+        async def run_worker_until_posted() -> None:
+            stop = asyncio.Event()
+            running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["housekeeping"], stop=stop))
+            deadline = time.monotonic() + 30
+            while not receiver.requests and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            stop.set()
+            await running
+
+        asyncio.run(run_worker_until_posted())
+
+    assert [report.delivered for report in second_worker_rounds] == [0]
+    assert len(receiver.requests) == 1
