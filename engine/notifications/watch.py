@@ -16,7 +16,8 @@ once) adds nothing:
 Only what happened within `LOOKBACK` (a day) is news: a first scan after a deploy does not announce every
 campaign that ever finished. The scan reads what is new, not the whole history: finished campaigns by their
 completion time, dead letters from the last notice's id on. A sending campaign's failures are counted only
-until they are announced, and only when the caller asks (the worker: at most once a minute).
+until they are announced, and only when the caller asks (the worker: at most once a minute); so is a campaign
+completed within the lookback whose messages still await receipts, since a late receipt can still fail them.
 
 Campaign and delivery events also go to the outbound webhook (`outbound`), in the same transaction.
 """
@@ -48,10 +49,14 @@ WHERE c.status IN ('completed', 'failed') AND c.completed_at >= :since
 ORDER BY c.id
 """
 
-# Campaigns still sending (or paused) whose delivery failures have not been announced yet.
-SENDING = """
+# Campaigns whose delivery failures have not been announced yet and whose messages can still fail: sending (or
+# paused) ones, and ones completed within the lookback with messages still awaiting a receipt (a late receipt
+# can still fail them). A completed campaign's counts are kept once all its messages are final
+# (`settled_counts`), so those drop out without counting.
+DELIVERING = """
 SELECT c.id, c.name, c.created_by FROM campaigns c
-WHERE c.status IN ('sending', 'paused')
+WHERE (c.status IN ('sending', 'paused')
+       OR (c.status = 'completed' AND c.completed_at >= :since AND c.settled_counts IS NULL))
   AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'campaign:' || c.id || :failures_suffix)
 ORDER BY c.id
 """
@@ -75,12 +80,13 @@ def watch_once(db: Engine, settings: Settings, now: datetime, *, count_sending: 
     """Scan for every kind of event once; the ids of the notifications it recorded.
 
     Counting a sending campaign's messages reads all of its log rows (a million for a big one), so the caller
-    says whether to do it this time (the delivery worker: at most once a minute); campaigns that just finished
-    are always counted, once, for their completion notice and a last look at their failures.
+    says whether to do it this time (the delivery worker: at most once a minute), for sending campaigns and
+    completed ones still awaiting receipts alike; campaigns that just finished are always counted, once, for
+    their completion notice and a look at their failures.
     """
     since = now - LOOKBACK
     found = [
-        *(_sending_failures(db, settings) if count_sending else []),
+        *(_delivering_failures(db, settings, since) if count_sending else []),
         *_finished_campaigns(db, settings, since),
         *_dead_letters(db, since),
         *_stale_snapshot(db, settings, now),
@@ -100,7 +106,13 @@ def _campaign_notice(row: Any, kind: Kind, **fields: Any) -> NewNotification:
 
 
 def _tally(counts: MessageCounts) -> dict[str, int]:
-    return {"delivered": counts.delivered, "failed": counts.failed, "skipped": counts.skipped, "total": counts.total}
+    return {
+        "delivered": counts.delivered,
+        "failed": counts.failed,
+        "skipped": counts.skipped,
+        "awaiting_receipt": counts.sent,
+        "total": counts.total,
+    }
 
 
 def _finished_campaigns(db: Engine, settings: Settings, since: datetime) -> list[NewNotification]:
@@ -130,17 +142,28 @@ def _finished_campaigns(db: Engine, settings: Settings, since: datetime) -> list
                     "campaign_completed",
                     severity="info",
                     title=f"Campaign “{row.name}” completed",
-                    body=f"{counts.delivered:,} delivered, {counts.failed:,} failed and {counts.skipped:,} skipped "
-                    f"of {counts.total:,} recipients.",
+                    body=_completion_summary(counts),
                     detail=_tally(counts),
                 )
             )
     return found
 
 
-def _sending_failures(db: Engine, settings: Settings) -> list[NewNotification]:
+def _completion_summary(counts: MessageCounts) -> str:
+    """The final tally; one completed past the receipt timeout says how many messages never got a receipt, so
+    the numbers add up."""
+    summary = (
+        f"{counts.delivered:,} delivered, {counts.failed:,} failed and {counts.skipped:,} skipped "
+        f"of {counts.total:,} recipients"
+    )
+    if counts.sent:
+        return f"{summary}; {counts.sent:,} still awaiting a receipt."
+    return f"{summary}."
+
+
+def _delivering_failures(db: Engine, settings: Settings, since: datetime) -> list[NewNotification]:
     with db.connect() as conn:
-        rows = conn.execute(text(SENDING), {"failures_suffix": ":delivery_failures"}).all()
+        rows = conn.execute(text(DELIVERING), {"since": since, "failures_suffix": ":delivery_failures"}).all()
     return [notice for row in rows for notice in _failure_notice(row, message_counts(db, row.id), settings)]
 
 

@@ -46,7 +46,7 @@ def test_a_completed_campaign_is_posted_signed_so_the_receiver_can_verify_it(
     assert webhooks.verify(SECRET, headers, body) == headers["webhook-id"]
     event = orjson.loads(body)
     assert (event["type"], event["data"]["campaign_id"]) == ("campaign.completed", campaign_id)
-    assert event["data"]["detail"] == {"delivered": 3, "failed": 1, "skipped": 0, "total": 4}
+    assert event["data"]["detail"] == {"delivered": 3, "failed": 1, "skipped": 0, "awaiting_receipt": 0, "total": 4}
     assert post_due_webhooks(database, settings, now + timedelta(hours=1)).delivered == 0
     assert len(receiver.requests) == 1
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, insert, text
 from engine.auth.roles import Role
 from engine.campaigns.audience import FrameAudience
 from engine.campaigns.launch import launch_campaign
+from engine.campaigns.progress import complete_finished_campaigns
 from engine.ingest import deadletters
 from engine.notifications.store import list_for_user
 from engine.notifications.watch import watch_once
@@ -68,7 +69,14 @@ def test_delivery_failures_above_the_threshold_are_announced_once_while_the_camp
     assert watch_once(database, settings, AFTER) == []
     [row] = notification_rows(database)
     assert (row["kind"], row["campaign_id"]) == ("delivery_failures", campaign_id)
-    assert row["detail"] == {"delivered": 20, "failed": 10, "skipped": 0, "total": 35, "failure_rate": 0.3333}
+    assert row["detail"] == {
+        "delivered": 20,
+        "failed": 10,
+        "skipped": 0,
+        "awaiting_receipt": 0,
+        "total": 35,
+        "failure_rate": 0.3333,
+    }
     assert "33%" in str(row["title"])
 
 
@@ -96,6 +104,59 @@ def test_a_campaign_that_completes_with_too_many_failures_gets_both_notices(
         "campaign_completed",
         "delivery_failures",
     ]
+
+
+def completed_awaiting_receipts(db: Engine, client: redis.Redis, settings: Settings, *, delivered: int, failed: int,
+                                awaiting: int) -> int:  # fmt: skip
+    """A campaign completed once its last `awaiting` messages went unanswered past the receipt timeout."""
+    campaign_id = sending_campaign(db, client, delivered=delivered, failed=failed, pending=awaiting)
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE communication_log SET status = 'sent', sent_at = :at "
+                 "WHERE campaign_id = :id AND status = 'queued'"),
+            {"at": AFTER - timedelta(seconds=settings.receipt_timeout_s + 60), "id": campaign_id},
+        )  # fmt: skip
+    assert complete_finished_campaigns(db, settings, AFTER) == [campaign_id]
+    return campaign_id
+
+
+def late_receipts_fail(db: Engine, campaign_id: int) -> None:
+    with db.begin() as conn:
+        conn.execute(text("UPDATE communication_log SET status = 'failed', reason = 'bounced' "
+                          "WHERE campaign_id = :id AND status = 'sent'"), {"id": campaign_id})  # fmt: skip
+
+
+def test_a_campaign_completed_with_messages_past_the_receipt_timeout_says_how_many_still_await_a_receipt(
+    database: Engine, redis_client: redis.Redis, settings: Settings
+) -> None:
+    completed_awaiting_receipts(database, redis_client, settings, delivered=7, failed=1, awaiting=2)
+
+    watch_once(database, settings, AFTER)
+
+    [row] = notification_rows(database)
+    assert row["body"] == "7 delivered, 1 failed and 0 skipped of 10 recipients; 2 still awaiting a receipt."
+    assert row["detail"] == {"delivered": 7, "failed": 1, "skipped": 0, "awaiting_receipt": 2, "total": 10}
+
+
+def test_failures_whose_receipts_arrive_after_completion_are_announced_within_the_lookback(
+    database: Engine, redis_client: redis.Redis, settings: Settings
+) -> None:
+    recent = completed_awaiting_receipts(database, redis_client, settings, delivered=18, failed=2, awaiting=10)
+    old = completed_awaiting_receipts(database, redis_client, settings, delivered=18, failed=2, awaiting=10)
+    with database.begin() as conn:
+        conn.execute(text("UPDATE campaigns SET completed_at = :at WHERE id = :id"),
+                     {"at": AFTER - timedelta(days=2), "id": old})  # fmt: skip
+    watch_once(database, settings, AFTER)  # 2 of 20 final messages failed: only the completion notice
+    late_receipts_fail(database, recent)
+    late_receipts_fail(database, old)
+
+    assert watch_once(database, settings, AFTER + timedelta(seconds=10), count_sending=False) == []
+    assert len(watch_once(database, settings, AFTER + timedelta(minutes=1))) == 1
+    assert [(row["kind"], row["campaign_id"]) for row in notification_rows(database)] == [
+        ("campaign_completed", recent),
+        ("delivery_failures", recent),
+    ]
+    assert notification_rows(database)[-1]["detail"]["failed"] == 12  # type: ignore[index]
 
 
 def test_new_dead_letters_are_announced_once_per_growth_with_how_many(
