@@ -8,16 +8,17 @@ once) adds nothing:
     delivery_failures   campaign:<id>:delivery_failures  more than `notify_failure_rate` of the campaign's
                                                          delivered-or-failed messages failed, counted once at
                                                          least `notify_failure_min` are; same audience
-    dead_letters        dead_letters:<newest id>         new ingest dead letters since the last notice;
-                                                         analysts and up
+    dead_letters        dead_letters:after:<notice id>   new ingest dead letters since the last notice (the
+                                                         one with that id; 0 for the first); analysts and up
     snapshot_stale      snapshot_stale:<version>         the newest feature snapshot is older than
                                                          `notify_snapshot_stale_s`; analysts and up
 
 Only what happened within `LOOKBACK` (a day) is news: a first scan after a deploy does not announce every
 campaign that ever finished. The scan reads what is new, not the whole history: finished campaigns by their
-completion time, dead letters from the last notice's id on. A sending campaign's failures are counted only
-until they are announced, and only when the caller asks (the worker: at most once a minute); so is a campaign
-completed within the lookback whose messages still await receipts, since a late receipt can still fail them.
+completion time, dead letters from where the last notice's window starts (see `_dead_letters`). A sending
+campaign's failures are counted only until they are announced, and only when the caller asks (the worker: at
+most once a minute); so are those of a campaign completed within the lookback whose messages still await
+receipts, since a late receipt can still fail them.
 
 Campaign and delivery events also go to the outbound webhook (`outbound`), in the same transaction.
 """
@@ -61,8 +62,12 @@ WHERE (c.status IN ('sending', 'paused')
 ORDER BY c.id
 """
 
-NEW_DEAD_LETTERS = """
-SELECT count(*), max(id) FROM ingest_dead_letters WHERE id > :after AND failed_at >= :since
+# Where the first window starts, before any dead-letter notice: after the dead letters older than the lookback.
+FIRST_WINDOW = "SELECT coalesce(max(id), 0) FROM ingest_dead_letters WHERE failed_at < :since"
+# The last notice's window (ids above `:after`) now, and the next window (ids above `:through`, that notice's
+# newest id).
+DEAD_LETTER_WINDOWS = """
+SELECT count(*), count(*) FILTER (WHERE id > :through), max(id) FROM ingest_dead_letters WHERE id > :after
 """
 WAITING_DEAD_LETTERS = "SELECT count(*) FROM ingest_dead_letters WHERE replayed_at IS NULL"
 
@@ -188,19 +193,33 @@ def _failure_notice(row: Any, counts: MessageCounts, settings: Settings) -> list
 
 
 def _dead_letters(db: Engine, since: datetime) -> list[NewNotification]:
-    """New dead letters since the last notice (only ones written within the lookback, so a first scan does not
-    announce old ones as new); the table is read from the last notice's id on, and counted whole only when
-    there is news."""
+    """New dead letters since the last notice (only ones written within the lookback before the first notice,
+    so a first scan does not announce old ones as new).
+
+    Ids are taken when a dead letter is written but become visible when its transaction commits, so one with a
+    lower id can appear after a scan counted a higher one. Each notice therefore keeps a window: the ids above
+    the previous notice's newest (`window_after_id`) and how many it held (`window_count`). The next scan counts
+    that window again, so a late one in it is news; what falls below it (a transaction open across two notices)
+    is not announced. Each notice is keyed by the one it follows, so two scans at once record one."""
     with db.connect() as conn:
-        last = conn.scalar(
-            select(notifications.c.detail)
+        last = conn.execute(
+            select(notifications.c.id, notifications.c.detail)
             .where(notifications.c.kind == "dead_letters")
             .order_by(notifications.c.id.desc())
             .limit(1)
-        )
-        after = int(last["through_id"]) if last else 0
-        new, through = conn.execute(text(NEW_DEAD_LETTERS), {"after": after, "since": since}).one()
-        if not new:
+        ).one_or_none()
+        if last is None:
+            last_id, after, counted = 0, int(conn.scalar(text(FIRST_WINDOW), {"since": since}) or 0), 0
+            through = after
+        else:
+            last_id, through = last.id, int(last.detail["through_id"])
+            # notices from before windows were kept: their window is what came after their newest id
+            after, counted = int(last.detail.get("window_after_id", through)), int(last.detail.get("window_count", 0))
+        in_window, in_next_window, newest = conn.execute(
+            text(DEAD_LETTER_WINDOWS), {"after": after, "through": through}
+        ).one()
+        new = in_window - counted
+        if new <= 0:
             return []
         waiting = conn.scalar(text(WAITING_DEAD_LETTERS))
     return [
@@ -210,9 +229,15 @@ def _dead_letters(db: Engine, since: datetime) -> list[NewNotification]:
             title=f"{new:,} ingest {'entry' if new == 1 else 'entries'} dead-lettered",
             body=f"{new:,} new ingest {'entry' if new == 1 else 'entries'} could not be applied; {waiting:,} "
             "dead letters wait for a replay. See GET /v1/pipelines/dead-letters for the errors.",
-            dedupe_key=f"dead_letters:{through}",
+            dedupe_key=f"dead_letters:after:{last_id}",
             min_role=Role.analyst,
-            detail={"new": new, "through_id": through, "waiting": waiting},
+            detail={
+                "new": new,
+                "through_id": newest,
+                "waiting": waiting,
+                "window_after_id": through,
+                "window_count": in_next_window,
+            },
         )
     ]
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Connection, Engine, insert, text
 
 from engine.auth.roles import Role
 from engine.campaigns.audience import FrameAudience
@@ -175,7 +175,36 @@ def test_new_dead_letters_are_announced_once_per_growth_with_how_many(
 
     first, second = notification_rows(database)
     assert (first["title"], second["title"]) == ("2 ingest entries dead-lettered", "1 ingest entry dead-lettered")
-    assert second["detail"] == {"new": 1, "through_id": 3, "waiting": 3}
+    assert second["detail"] == {"new": 1, "through_id": 3, "waiting": 3, "window_after_id": 2, "window_count": 1}
+
+
+def test_a_dead_letter_committed_after_a_scan_counted_a_newer_one_is_still_announced(
+    database: Engine, redis_client: redis.Redis, settings: Settings
+) -> None:
+    def dead_letter(conn: Connection, entry: str) -> None:
+        deadletters.record(conn, entry, "customers", '{"external_id": null}', "external_id is missing")
+
+    with database.connect() as slow:
+        slow_transaction = slow.begin()
+        dead_letter(slow, "1-0")  # takes id 1 but stays invisible until its transaction commits
+        with database.begin() as conn:
+            dead_letter(conn, "2-0")
+        assert len(watch_once(database, settings, AFTER)) == 1
+        slow_transaction.commit()
+
+    assert len(watch_once(database, settings, AFTER)) == 1
+    assert watch_once(database, settings, AFTER) == []
+    assert [row["title"] for row in notification_rows(database)] == [
+        "1 ingest entry dead-lettered",
+        "1 ingest entry dead-lettered",
+    ]
+    assert notification_rows(database)[-1]["detail"] == {
+        "new": 1,
+        "through_id": 2,
+        "waiting": 2,
+        "window_after_id": 2,
+        "window_count": 0,
+    }
 
 
 def test_a_snapshot_older_than_its_schedule_is_announced_once_per_version(
