@@ -29,7 +29,6 @@ from api.campaigns.schemas import (
     CampaignChange,
     CampaignIn,
     CampaignOut,
-    MessageOut,
     MessagesPage,
     PreviewIn,
     PreviewMessageOut,
@@ -343,7 +342,7 @@ def get_messages(
     where = MessageFilter(status=status, customer_id=customer_id, reason=reason)
     rows = list_messages(db, campaign_id, where, after_id=cursor, limit=limit + 1)
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return MessagesPage(messages=[MessageOut.of(row) for row in rows[:limit]], next_cursor=next_cursor)
+    return MessagesPage(messages=rows[:limit], next_cursor=next_cursor)
 
 
 @router.get(

@@ -157,34 +157,10 @@ class ScheduleIn(BaseModel):
     at: AwareDatetime | None = Field(None, description="An ISO 8601 time with its zone.")
 
 
-class MessageOut(BaseModel):
-    """One recipient's row of the communication log."""
-
-    id: int
-    customer_id: int
-    channel: str
-    address: str | None
-    message: str | None
-    subject: str | None
-    status: str
-    reason: str | None
-    vendor_message_id: str | None
-    attempts: int
-    created_at: datetime
-    queued_at: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    failed_at: datetime | None
-
-    @classmethod
-    def of(cls, message: LoggedMessage) -> MessageOut:
-        return cls.model_validate(message, from_attributes=True)
-
-
 class MessagesPage(BaseModel):
     """A page of the communication log; pass `next_cursor` as `cursor` for the next (null on the last)."""
 
-    messages: list[MessageOut]
+    messages: list[LoggedMessage] = Field(description="Each recipient's row of the communication log.")
     next_cursor: int | None
 
 
