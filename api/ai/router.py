@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 from api.ai.audience import Evaluator, catalog_of, saved_segment_rule
 from api.ai.schemas import (
     AudienceOut,
-    CallOut,
     CallsOut,
     FeedbackIn,
     ImageRequestIn,
@@ -242,21 +241,21 @@ def list_calls(
     """The AI calls, newest first: your own, or (admins) everyone's or one user's."""
     whose = user_id if user.role is Role.admin else user.id
     found = calls.list_calls(db, user_id=whose, kind=kind, before_id=before_id, limit=limit)
-    return CallsOut(calls=[CallOut(**asdict(call)) for call in found])
+    return CallsOut(calls=found)
 
 
 @router.get("/calls/{call_id}", dependencies=[rate_limit("read")])
-def get_call(call_id: PathId, user: Analyst, db: Db) -> CallOut:
-    return CallOut(**asdict(_own_call(db, call_id, user)))
+def get_call(call_id: PathId, user: Analyst, db: Db) -> calls.AICall:
+    return _own_call(db, call_id, user)
 
 
 @router.post("/calls/{call_id}/feedback", dependencies=[rate_limit("write")])
-def feedback(call_id: PathId, body: FeedbackIn, user: Analyst, db: Db) -> CallOut:
+def feedback(call_id: PathId, body: FeedbackIn, user: Analyst, db: Db) -> calls.AICall:
     """Say whether the AI's answer was used (accepted) or not, with an optional comment. Your own calls only."""
     call = _own_call(db, call_id, user, admin_too=False)
     updated = calls.set_feedback(db, call.id, accepted=body.accepted, feedback=body.comment)
     assert updated is not None
-    return CallOut(**asdict(updated))
+    return updated
 
 
 def _own_call(db: Engine, call_id: int, user: User, admin_too: bool = True) -> calls.AICall:

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from engine.ai.calls import AICall
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -115,25 +117,8 @@ class SendTimeOut(BaseModel):
     call_id: int
 
 
-class CallOut(BaseModel):
-    id: int
-    kind: str
-    input: dict[str, Any]
-    output: dict[str, Any] | None
-    outcome: str
-    notes: list[str]
-    provider: str
-    model: str | None
-    latency_ms: int
-    user_id: int | None
-    accepted: bool | None
-    feedback: str | None
-    feedback_at: datetime | None
-    created_at: datetime
-
-
 class CallsOut(BaseModel):
-    calls: list[CallOut]
+    calls: list[AICall]
 
 
 class FeedbackIn(_Body):

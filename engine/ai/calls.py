@@ -19,6 +19,9 @@ from engine.schema import ai_calls
 
 @dataclass(frozen=True)
 class AICall:
+    """One AI call as stored: what was asked and answered, by which provider and model, how long it took, who
+    asked, and whether they used the answer."""
+
     id: int
     kind: str
     input: dict[str, Any]

@@ -3,7 +3,6 @@ refresh runs after each successful ingest (coalesced) and every hour."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine.features.snapshot import latest_snapshot, list_snapshots
-from engine.settings import get_settings
 from pipelines.definitions import defs
 from pipelines.defs.features.assets import customer_features
 from pipelines.defs.features.checks import customer_features_checks
@@ -25,23 +23,6 @@ from pipelines.defs.resources import XenoResource
 from tests.engine.features.data import add_customer, add_order, days_ago
 
 RESOURCES = {"xeno": XenoResource()}
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The settings' data folder, where snapshots go, in a temporary folder for this test."""
-    monkeypatch.setenv("XENO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    """A Dagster instance of this test's own (an ephemeral one can inherit a finished test's state storage)."""
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from sqlalchemy import Engine
 from engine.segments import parse_rule
 from engine.segments.history import membership_changes, size_history
 from engine.segments.store import SavedSegment, create_segment
-from engine.settings import get_settings
 from pipelines.definitions import defs
 from pipelines.defs.features.assets import customer_features
 from pipelines.defs.resources import XenoResource
@@ -22,22 +20,6 @@ from pipelines.defs.segments.sensors import segment_sizes_automation_sensor
 from tests.engine.features.data import add_customer, add_order, days_ago
 
 RESOURCES = {"xeno": XenoResource()}
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("XENO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    """A Dagster instance of this test's own (an ephemeral one can inherit a finished test's state storage)."""
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 @pytest.fixture
