@@ -7,13 +7,15 @@ stands for the person clicking "sign in".
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from oidc_provider_mock import User, run_server_in_thread
+import werkzeug.serving
+from oidc_provider_mock import User, app
 
 CLIENT_ID = "xeno-tests"
 CLIENT_SECRET = "xeno-tests-secret"
@@ -33,9 +35,17 @@ USERS = [
 
 @contextmanager
 def running_provider(id_token_lifetime: timedelta = timedelta(hours=1)) -> Iterator[str]:
-    """A provider on a free loopback port; yields its issuer URL."""
-    with run_server_in_thread(user_claims=USERS, access_token_max_age=id_token_lifetime) as server:
-        yield f"http://localhost:{server.server_port}"
+    """A provider on a free loopback port; yields its issuer URL. It listens on 127.0.0.1, not `localhost`
+    (the library's own runner), which a machine without an /etc/hosts entry cannot resolve."""
+    provider = app(user_claims=USERS, access_token_max_age=id_token_lifetime)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, provider, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def authorize(authorization_url: str, sub: str) -> str:

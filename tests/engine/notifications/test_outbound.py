@@ -4,7 +4,7 @@ accepted, with the same `webhook-id` and body on every attempt."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from engine.ingest import deadletters
 from engine.notifications.outbound import post_due_webhooks
 from engine.notifications.watch import watch_once
 from engine.settings import get_settings
-from tests.engine.notifications.helpers import SECRET, Receiver, completed_campaign, receiving, webhook_settings
+from tests.engine.notifications.helpers import AFTER, SECRET, Receiver, completed_campaign, receiving, webhook_settings
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_a_completed_campaign_is_posted_signed_so_the_receiver_can_verify_it(
 ) -> None:
     settings = webhook_settings(receiver.url)
     campaign_id = completed_campaign(database, redis_client, settings, delivered=3, failed=1)
-    now = datetime.now(UTC)
+    now = AFTER
     watch_once(database, settings, now)
 
     report = post_due_webhooks(database, settings, now)
@@ -57,7 +57,7 @@ def test_a_receiver_that_fails_twice_gets_the_same_webhook_again_and_accepts_it_
 ) -> None:
     settings = webhook_settings(receiver.url)
     completed_campaign(database, redis_client, settings, delivered=3, failed=0)
-    now = datetime.now(UTC)
+    now = AFTER
     watch_once(database, settings, now)
 
     rounds = [post_due_webhooks(database, settings, now + timedelta(seconds=offset)) for offset in (0, 0.5, 1.5, 4, 10)]
@@ -78,7 +78,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_on_after_the_last_attempt_wit
 ) -> None:
     settings = webhook_settings(receiver.url, notify_webhook_max_attempts=2)
     completed_campaign(database, redis_client, settings, delivered=3, failed=0)
-    now = datetime.now(UTC)
+    now = AFTER
     watch_once(database, settings, now)
 
     rounds = [post_due_webhooks(database, settings, now + timedelta(minutes=offset)) for offset in range(4)]
@@ -96,7 +96,7 @@ def test_only_campaign_and_delivery_events_go_out(
     settings = webhook_settings(receiver.url)
     with database.begin() as conn:
         deadletters.record(conn, "1-0", "orders", "{}", "customer unknown")
-    now = datetime.now(UTC)
+    now = AFTER
 
     assert len(watch_once(database, settings, now)) == 1
     assert outbox(database) == []
@@ -106,7 +106,7 @@ def test_without_a_webhook_url_nothing_is_queued(database: Engine, redis_client:
     settings = get_settings()
     completed_campaign(database, redis_client, settings, delivered=3, failed=0)
 
-    assert len(watch_once(database, settings, datetime.now(UTC))) == 1
+    assert len(watch_once(database, settings, AFTER)) == 1
     assert outbox(database) == []
 
 
@@ -115,7 +115,7 @@ def test_a_webhook_url_httpx_cannot_parse_is_given_up_on_after_the_last_attempt_
 ) -> None:
     settings = webhook_settings("http://127.0.0.1:99x/hooks", notify_webhook_max_attempts=2)
     completed_campaign(database, redis_client, settings, delivered=3, failed=0)
-    now = datetime.now(UTC)
+    now = AFTER
     watch_once(database, settings, now)
 
     rounds = [post_due_webhooks(database, settings, now + timedelta(minutes=offset)) for offset in range(3)]
@@ -133,7 +133,7 @@ def test_a_webhook_posted_late_in_a_round_is_timed_from_when_it_was_posted_not_w
     settings = webhook_settings(receiver.url)
     for _ in range(2):
         completed_campaign(database, redis_client, settings, delivered=3, failed=0)
-    now = datetime.now(UTC)
+    now = AFTER
     watch_once(database, settings, now)
 
     assert post_due_webhooks(database, settings, now).delivered == 2
