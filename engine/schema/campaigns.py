@@ -31,6 +31,7 @@ from engine.schema.base import created_at, metadata, one_of, updated_at
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled", "failed")
 MESSAGE_STATUSES = ("pending", "queued", "sent", "delivered", "failed", "skipped")
 CHANNELS = ("sms", "email")
+FAILURE_KINDS = ("transient", "permanent")  # engine.campaigns.failures decides which
 
 
 campaigns = Table(
@@ -84,6 +85,9 @@ communication_log = Table(
     Column("subject", Text),
     Column("status", Text, nullable=False),
     Column("reason", Text),  # why it was skipped or failed
+    # A failed message's failure is transient (a retry may succeed) or permanent; "retry the failed" re-sends
+    # only transient ones. Set with the failure, from its reason or the vendor's flag.
+    Column("failure_kind", Text),
     Column("vendor_message_id", Text),
     # Stable per row, so a retried send is recognised by the vendor and never sent twice.
     Column("idempotency_key", Text, nullable=False),
@@ -96,6 +100,7 @@ communication_log = Table(
     Column("failed_at", DateTime(timezone=True)),
     UniqueConstraint("campaign_id", "customer_id"),
     CheckConstraint(one_of("status", MESSAGE_STATUSES), name="status"),
+    CheckConstraint(one_of("failure_kind", FAILURE_KINDS), name="failure_kind"),
     # Rows are updated twice after insert (sent, then delivered); room on the page keeps those updates HOT.
     postgresql_with={"fillfactor": "70"},
 )

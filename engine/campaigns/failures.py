@@ -1,0 +1,60 @@
+"""Whether a failed message could succeed if sent again: the one place that tells transient from permanent.
+
+"Retry the failed" re-sends only transient failures, so this decides who hears from a campaign twice. The
+sender and the receipts applier record the kind with each failure (`communication_log.failure_kind`), and
+migration 0009 classified the failures recorded before it, all with `failure_kind`.
+
+Transient: the vendor did not take the message after the sender's last attempt (timeouts, connection
+errors, 408, 425, 429, 5xx); a vendor refusal with one of those statuses; `unreachable` (phone off or out
+of coverage) and `mailbox full` (a soft bounce). `carrier rejected` is transient too: the number is valid
+and nobody opted out, carriers reject for congestion and passing filters as well, and a retry that is
+rejected again costs one message and is left out of the next retry.
+
+Permanent: `unsubscribed` (re-sending is unlawful in many places), `invalid number`, `invalid address`,
+`blocked as spam`, and the vendor refusing the message itself (any other 4xx: the same message is refused
+again).
+
+A reason we do not know is permanent. An unknown reason may be a provider's way of saying the person opted
+out, and re-sending to them cannot be taken back; leaving them out can: a retry answers how many it left out
+and why, by reason, so nothing is dropped silently, and a provider that knows better says so with the
+receipt's `permanent` flag, which wins over any reason.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Literal
+
+FailureKind = Literal["transient", "permanent"]
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+"""HTTP statuses of a vendor that may answer differently next time: the sender retries them, and a message
+refused with one has failed transiently."""
+
+TRANSIENT_REASONS = frozenset({"unreachable", "mailbox full", "carrier rejected"})
+PERMANENT_REASONS = frozenset({"unsubscribed", "invalid number", "invalid address", "blocked as spam"})
+UNKNOWN_REASON_KIND: FailureKind = "permanent"
+
+# The sender's own reasons (engine.campaigns.sender): retries ran out, or the vendor refused the message.
+_NOT_ACCEPTED = "the vendor did not accept it after "
+_REFUSED = re.compile(r"refused by the vendor \((\d{3})\)")
+
+
+def failure_kind(reason: str | None, permanent: bool | None = None) -> FailureKind:
+    """The kind of a failure with `reason`; a provider's own `permanent` flag, when given, wins."""
+    if permanent is not None:
+        return "permanent" if permanent else "transient"
+    return _kind_of_reason((reason or "").strip().lower())
+
+
+@cache
+def _kind_of_reason(reason: str) -> FailureKind:
+    if reason.startswith(_NOT_ACCEPTED) or reason in TRANSIENT_REASONS:
+        return "transient"
+    if reason in PERMANENT_REASONS:
+        return "permanent"
+    refused = _REFUSED.match(reason)
+    if refused is not None:
+        return "transient" if int(refused[1]) in RETRYABLE_STATUSES else "permanent"
+    return UNKNOWN_REASON_KIND
