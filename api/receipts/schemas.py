@@ -9,7 +9,12 @@ from typing_extensions import TypedDict
 
 
 class ReceiptIn(TypedDict):
-    """What became of one message; `reference` is the message's log id, as the sender gave it."""
+    """What became of one message; `reference` is the message's log id, as the sender gave it.
+
+    A failed receipt may say whether the failure is `permanent` (a hard bounce: sending again cannot succeed)
+    or not (a soft bounce); when it does, that decides whether "retry the failed" sends to it again, whatever
+    the reason says.
+    """
 
     __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
 
@@ -17,6 +22,7 @@ class ReceiptIn(TypedDict):
     reference: int | str | None
     status: Literal["sent", "delivered", "failed"]
     reason: NotRequired[str | None]
+    permanent: NotRequired[bool | None]
     occurred_at: AwareDatetime
 
 

@@ -2,22 +2,25 @@
 
 "Retry the failed" re-sends only transient failures, so this decides who hears from a campaign twice. The
 sender and the receipts applier record the kind with each failure (`communication_log.failure_kind`), and
-migration 0009 classified the failures recorded before it, all with `failure_kind`.
+migration 0009 classified the failures logged before it, all with `failure_kind`.
 
-Transient: the vendor did not take the message after the sender's last attempt (timeouts, connection
-errors, 408, 425, 429, 5xx); a vendor refusal with one of those statuses; `unreachable` (phone off or out
-of coverage) and `mailbox full` (a soft bounce). `carrier rejected` is transient too: the number is valid
-and nobody opted out, carriers reject for congestion and passing filters as well, and a retry that is
-rejected again costs one message and is left out of the next retry.
+Transient: the vendor did not take the message by the sender's last attempt (timeouts, connection errors,
+408, 425, 429, 5xx) or refused it with one of those statuses; `unreachable` (phone off, out of coverage);
+`mailbox full` (a soft bounce). `carrier rejected` is transient too: the number is valid and nobody opted
+out, carriers also reject for congestion and passing filters, and a retry rejected again costs one message.
 
 Permanent: `unsubscribed` (re-sending is unlawful in many places), `invalid number`, `invalid address`,
 `blocked as spam`, and the vendor refusing the message itself (any other 4xx: the same message is refused
 again).
 
-A reason we do not know is permanent. An unknown reason may be a provider's way of saying the person opted
-out, and re-sending to them cannot be taken back; leaving them out can: a retry answers how many it left out
-and why, by reason, so nothing is dropped silently, and a provider that knows better says so with the
-receipt's `permanent` flag, which wins over any reason.
+Vendors word reasons their own way ("number unreachable", "carrier rejected (error 30007)"), so a reason
+containing one of these phrases, in any case, is of that kind, and one containing a permanent phrase is
+permanent whatever else it says.
+
+A reason we do not know is permanent. It may be a provider's way of saying the person opted out, and a
+message re-sent to them cannot be taken back; one left out can still be sent: a retry answers how many it
+left out and why, by reason, so nothing is dropped silently, and a provider that knows better says so with
+the receipt's `permanent` flag, which wins over any reason.
 """
 
 from __future__ import annotations
@@ -50,11 +53,13 @@ def failure_kind(reason: str | None, permanent: bool | None = None) -> FailureKi
 
 @cache
 def _kind_of_reason(reason: str) -> FailureKind:
-    if reason.startswith(_NOT_ACCEPTED) or reason in TRANSIENT_REASONS:
+    if reason.startswith(_NOT_ACCEPTED):
         return "transient"
-    if reason in PERMANENT_REASONS:
-        return "permanent"
     refused = _REFUSED.match(reason)
     if refused is not None:
         return "transient" if int(refused[1]) in RETRYABLE_STATUSES else "permanent"
+    if any(phrase in reason for phrase in PERMANENT_REASONS):
+        return "permanent"
+    if any(phrase in reason for phrase in TRANSIENT_REASONS):
+        return "transient"
     return UNKNOWN_REASON_KIND

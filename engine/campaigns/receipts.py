@@ -5,8 +5,10 @@ applied together: their receipts are COPied into a staging table, folded per mes
 time of each status), and one UPDATE joins them to the log by the message's reference (its log id).
 Status only moves forward: pending → queued → sent → delivered | failed, and a final status is never
 changed, so duplicated, late and out-of-order receipts change nothing wrong; a late `sent` receipt
-still records its time. Entries are acknowledged after the commit; a crashed applier's entries are
-reclaimed and applied again, which changes nothing that was already applied.
+still records its time. A failed receipt's failure is classified as it is staged (engine.campaigns.failures:
+transient or permanent, the vendor's `permanent` flag winning over its reason). Entries are acknowledged
+after the commit; a crashed applier's entries are reclaimed and applied again, which changes nothing that
+was already applied.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import redis.asyncio
 from sqlalchemy import Engine
 
 from engine import streams
+from engine.campaigns.failures import FailureKind, failure_kind
 from engine.connections import psycopg_connection
 from engine.ingest.consumer import default_consumer_name
 from engine.settings import Settings
@@ -42,7 +45,7 @@ _NEW_STATUS = """CASE
 
 STAGING_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS stage_receipts (
-    id bigint, vendor_message_id text, status text, reason text, occurred_at timestamptz
+    id bigint, vendor_message_id text, status text, reason text, failure_kind text, occurred_at timestamptz
 ) ON COMMIT DELETE ROWS
 """
 APPLY_RECEIPTS = f"""
@@ -52,7 +55,8 @@ WITH r AS (
         min(occurred_at) FILTER (WHERE status = 'sent') AS sent_at,
         min(occurred_at) FILTER (WHERE status = 'delivered') AS delivered_at,
         min(occurred_at) FILTER (WHERE status = 'failed') AS failed_at,
-        min(reason) FILTER (WHERE status = 'failed') AS reason
+        min(reason) FILTER (WHERE status = 'failed') AS reason,
+        (array_agg(failure_kind ORDER BY reason, failure_kind) FILTER (WHERE status = 'failed'))[1] AS failure_kind
     FROM stage_receipts
     GROUP BY id
 )
@@ -64,6 +68,8 @@ UPDATE communication_log l SET
     failed_at = CASE WHEN l.status <> 'failed' AND {_NEW_STATUS} = 'failed' THEN r.failed_at ELSE l.failed_at END,
     reason = CASE WHEN l.status <> 'failed' AND {_NEW_STATUS} = 'failed'
         THEN COALESCE(r.reason, 'failed without a reason') ELSE l.reason END,
+    failure_kind = CASE WHEN l.status <> 'failed' AND {_NEW_STATUS} = 'failed'
+        THEN r.failure_kind ELSE l.failure_kind END,
     vendor_message_id = COALESCE(l.vendor_message_id, r.vendor_message_id)
 FROM r
 WHERE l.id = r.id AND (l.status <> {_NEW_STATUS} OR (l.sent_at IS NULL AND r.sent_at IS NOT NULL))
@@ -87,8 +93,8 @@ class ReceiptReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-Row = tuple[int, Any, str, Any, str]
-"""A receipt as staged: log id, vendor message id, status, reason, occurred_at."""
+Row = tuple[int, Any, str, Any, FailureKind | None, str]
+"""A receipt as staged: log id, vendor message id, status, reason, failure kind (of a failed one), occurred_at."""
 
 
 def _receipts(payload: Any) -> list[Any]:
@@ -106,13 +112,16 @@ def _rows(entries: list[Entry], report: ReceiptReport) -> list[Row]:
                 or isinstance(reference, bool)
                 or receipt.get("status") not in RECEIPT_STATUSES
                 or not isinstance(receipt.get("occurred_at"), str)
+                or not isinstance(receipt.get("reason"), str | None)
+                or not isinstance(receipt.get("permanent"), bool | None)
             ):
                 report.malformed += 1
                 continue
+            reason = receipt.get("reason")
+            kind = failure_kind(reason, receipt.get("permanent")) if receipt["status"] == "failed" else None
             rows.append(
-                (reference, receipt.get("vendor_message_id"), receipt["status"], receipt.get("reason"),
-                 receipt["occurred_at"])
-            )  # fmt: skip
+                (reference, receipt.get("vendor_message_id"), receipt["status"], reason, kind, receipt["occurred_at"])
+            )
     return rows
 
 

@@ -35,6 +35,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine import streams
+from engine.campaigns.failures import RETRYABLE_STATUSES, failure_kind
 from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry, Message
 from engine.campaigns.ratelimit import DeliveryRateLimit
 from engine.connections import psycopg_connection
@@ -43,7 +44,6 @@ from engine.settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 # The vendor refuses our credentials or the URL is wrong: no message is at fault, so none fails for it.
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 STATUS_CACHE_S = 0.5
@@ -63,9 +63,9 @@ FROM stage_sent v
 WHERE l.id = v.id
 """
 MARK_FAILED = """
-UPDATE communication_log l SET status = 'failed', reason = v.reason, failed_at = %(now)s,
+UPDATE communication_log l SET status = 'failed', reason = v.reason, failure_kind = v.kind, failed_at = %(now)s,
     attempts = l.attempts + %(attempts)s
-FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS v(id, reason)
+FROM unnest(%(ids)s::bigint[], %(reasons)s::text[], %(kinds)s::text[]) AS v(id, reason, kind)
 WHERE l.id = v.id AND l.status IN ('pending', 'queued')
 """
 LOCKED_STATUS = "SELECT status FROM campaigns WHERE id = :id FOR SHARE"
@@ -290,7 +290,8 @@ class Sender:
                 cursor.execute(MARK_SENT, times)
             if outcome.failed:
                 ids, reasons = zip(*outcome.failed, strict=True)
-                cursor.execute(MARK_FAILED, {"ids": list(ids), "reasons": list(reasons), **times})
+                kinds = [failure_kind(reason) for reason in reasons]
+                cursor.execute(MARK_FAILED, {"ids": list(ids), "reasons": list(reasons), "kinds": kinds, **times})
 
     async def _send(self, channel: str, messages: list[Message]) -> _Outcome:
         body = orjson.dumps({"messages": [_outgoing(channel, message) for message in messages]})

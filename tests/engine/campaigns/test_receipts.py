@@ -103,6 +103,47 @@ def test_malformed_receipts_are_left_out_and_the_rest_applied(database: Engine, 
     assert fates(database)[first][0] == "delivered"
 
 
+def failure_kinds(db: Engine) -> dict[int, str | None]:
+    with db.connect() as conn:
+        return dict(conn.execute(text("SELECT id, failure_kind FROM communication_log")).all())
+
+
+def test_a_failed_receipt_records_whether_its_failure_is_permanent_and_the_vendors_flag_wins(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings()
+    ids = launched(database, redis_client, config, 7)
+    post(redis_client, config, [
+        receipt(ids[0], "failed", 1, "unsubscribed"),
+        receipt(ids[1], "failed", 1, "mailbox full"),
+        receipt(ids[2], "failed", 1),  # no reason: not known to be retryable
+        {**receipt(ids[3], "failed", 1, "mailbox full"), "permanent": True},  # a hard bounce, says the vendor
+        {**receipt(ids[4], "failed", 1, "rejected: policy 5.7.1"), "permanent": False},
+        receipt(ids[5], "delivered", 1),
+        {**receipt(ids[6], "failed", 1, "unreachable"), "permanent": "yes"},  # malformed: left out
+    ])  # fmt: skip
+
+    report = drain_receipts(database, redis_client, config, consumer="tests")
+
+    assert report.malformed == 1
+    assert [failure_kinds(database)[log_id] for log_id in ids] == [
+        "permanent", "transient", "permanent", "permanent", "transient", None, None,
+    ]  # fmt: skip
+
+
+def test_a_later_failed_receipt_does_not_change_the_kind_of_a_failure_already_recorded(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings()
+    [first] = launched(database, redis_client, config, 1)
+    post(redis_client, config, [receipt(first, "failed", 1, "unsubscribed")])
+    drain_receipts(database, redis_client, config, consumer="tests")
+    post(redis_client, config, [{**receipt(first, "failed", 2, "unreachable"), "permanent": False}])
+    drain_receipts(database, redis_client, config, consumer="tests")
+
+    assert (fates(database)[first][:2], failure_kinds(database)[first]) == (("failed", "unsubscribed"), "permanent")
+
+
 def test_receipts_a_crashed_applier_took_are_reclaimed_and_applied_once(
     database: Engine, redis_client: redis.Redis
 ) -> None:

@@ -96,8 +96,10 @@ def test_a_message_the_vendor_never_accepts_fails_with_the_reason_after_the_last
 
     send_all(database, redis_client, settings)
 
-    fates = {(row["status"], row["reason"], row["attempts"]) for row in log_rows(database, campaign_id)}
-    assert fates == {("failed", "the vendor did not accept it after 3 attempts (HTTP 503)", 3)}
+    fates = {
+        (row["status"], row["reason"], row["failure_kind"], row["attempts"]) for row in log_rows(database, campaign_id)
+    }
+    assert fates == {("failed", "the vendor did not accept it after 3 attempts (HTTP 503)", "transient", 3)}
     assert stats(vendor)["responses"] == {"5xx": 3}
 
 
@@ -114,6 +116,7 @@ def test_a_batch_refused_as_malformed_fails_only_the_messages_at_fault(
     rows = log_rows(database, campaign_id)
     assert [row["status"] for row in rows] == ["sent", "failed", "sent"]
     assert rows[1]["reason"].startswith("refused by the vendor (422)")
+    assert [row["failure_kind"] for row in rows] == [None, "permanent", None]
     assert (report.sent, report.failed, stats(vendor)["sent"]) == (2, 1, 2)
 
 
