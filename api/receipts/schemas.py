@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from typing_extensions import TypedDict
 
 
@@ -22,7 +22,7 @@ class ReceiptIn(TypedDict):
     reference: int | str | None
     status: Literal["sent", "delivered", "failed"]
     reason: NotRequired[str | None]
-    permanent: NotRequired[bool | None]
+    permanent: NotRequired[StrictBool | None]  # strict: the body goes on the stream as it came
     occurred_at: AwareDatetime
 
 

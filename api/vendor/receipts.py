@@ -20,7 +20,7 @@ from collections import Counter
 import aiohttp
 import orjson
 
-from api.vendor.simulator import Callback, Receipt, Simulator
+from api.vendor.simulator import HARD_BOUNCES, Callback, Receipt, Simulator
 from engine.webhooks import sign
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,14 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 
 
 def receipt_json(receipt: Receipt) -> dict[str, object]:
+    """A receipt as posted; a failed one says whether its failure is `permanent` (null for the others)."""
     vendor_message_id, reference, status, reason, occurred_at = receipt
     return {
         "vendor_message_id": vendor_message_id,
         "reference": reference,
         "status": status,
         "reason": reason,
+        "permanent": reason in HARD_BOUNCES if status == "failed" else None,
         "occurred_at": occurred_at,
     }
 

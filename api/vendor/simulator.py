@@ -32,6 +32,9 @@ FAILURE_REASONS: dict[Channel, tuple[str, ...]] = {
     "sms": ("invalid number", "carrier rejected", "unreachable", "unsubscribed"),
     "email": ("mailbox full", "invalid address", "blocked as spam", "unsubscribed"),
 }
+# The failures sending again cannot cure (hard bounces); a failed receipt says whether its failure is one, as
+# real providers do. The rest are soft: the phone was off, the mailbox full, the carrier busy.
+HARD_BOUNCES = frozenset({"invalid number", "invalid address", "blocked as spam", "unsubscribed"})
 
 
 def undeliverable(channel: Channel, to: str) -> str | None:

@@ -46,11 +46,15 @@ def stream_payloads(client: redis.Redis) -> list[Any]:
 def test_a_signed_batch_is_accepted_and_put_on_the_receipts_stream_as_sent(
     api_client: TestClient, redis_client: redis.Redis, secret: str
 ) -> None:
-    batch = [RECEIPT, {**RECEIPT, "reference": 42, "status": "failed", "reason": "unreachable"}]
+    batch = [
+        RECEIPT,
+        {**RECEIPT, "reference": 42, "status": "failed", "reason": "unreachable"},
+        {**RECEIPT, "reference": 43, "status": "failed", "reason": "mailbox full", "permanent": True},
+    ]
 
     answer = post(api_client, secret, batch)
 
-    assert (answer.status_code, answer.json()) == (202, {"accepted": 2, "duplicate": False})
+    assert (answer.status_code, answer.json()) == (202, {"accepted": 3, "duplicate": False})
     assert stream_payloads(redis_client) == [batch]
 
 
@@ -115,13 +119,18 @@ def test_unsigned_callbacks_are_refused(api_client: TestClient, secret: str) -> 
 def test_a_signed_body_that_is_not_receipts_is_refused_with_what_is_wrong(
     api_client: TestClient, redis_client: redis.Redis, secret: str
 ) -> None:
-    answer = post(api_client, secret, [{**RECEIPT, "status": "bounced"}, {**RECEIPT, "occurred_at": "yesterday"}])
+    answer = post(
+        api_client,
+        secret,
+        [{**RECEIPT, "status": "bounced"}, {**RECEIPT, "occurred_at": "yesterday"}, {**RECEIPT, "permanent": "yes"}],
+    )
     garbled = post(api_client, secret, None, body=b"{not json", webhook_id="msg_2")
 
     assert answer.status_code == 422
     assert {problem["loc"] for problem in answer.json()["detail"]} >= {
         "list[ReceiptIn].0.status",
         "list[ReceiptIn].1.occurred_at",
+        "list[ReceiptIn].2.permanent",
     }
     assert garbled.status_code == 400
     assert stream_payloads(redis_client) == []

@@ -12,7 +12,7 @@ from api.vendor.config import Faults
 from api.vendor.simulator import FAILURE_REASONS
 from tests.api.vendor.loopback import ReceiptInbox, StartVendor, message, send_batches, stats, wait_until
 
-RECEIPT_FIELDS = {"vendor_message_id", "reference", "status", "reason", "occurred_at"}
+RECEIPT_FIELDS = {"vendor_message_id", "reference", "status", "reason", "permanent", "occurred_at"}
 
 
 def test_every_message_gets_one_signed_final_receipt_split_about_ninety_ten(
@@ -34,7 +34,7 @@ def test_every_message_gets_one_signed_final_receipt_split_about_ninety_ten(
     assert 140 <= statuses["failed"] <= 260
     all_reasons = set(FAILURE_REASONS["sms"]) | set(FAILURE_REASONS["email"])
     assert all(r["reason"] in all_reasons for r in receipts if r["status"] == "failed")
-    assert all(r["reason"] is None for r in receipts if r["status"] == "delivered")
+    assert all(r["reason"] is None and r["permanent"] is None for r in receipts if r["status"] == "delivered")
     assert all(datetime.fromisoformat(r["occurred_at"]).tzinfo is not None for r in receipts)
     assert max(len(c.receipts) for c in inbox.callbacks) <= 500
     assert len({c.webhook_id for c in inbox.callbacks}) == len(inbox.callbacks)
@@ -61,6 +61,20 @@ def test_failure_reasons_belong_to_the_channel(start_vendor: StartVendor, inbox:
     reasons = {r["reason"] for r in inbox.wait_for(100)}
     assert reasons <= set(FAILURE_REASONS["email"])
     assert len(reasons) > 1
+
+
+def test_a_failed_receipt_says_whether_its_failure_is_a_hard_bounce(
+    start_vendor: StartVendor, inbox: ReceiptInbox
+) -> None:
+    vendor = start_vendor(Faults(failure_rate=1, receipt_delay_ms=0))
+
+    send_batches(vendor, [message(n, channel="sms" if n % 2 else "email") for n in range(200)])
+
+    flags = {(r["reason"], r["permanent"]) for r in inbox.wait_for(200)}
+    assert flags == {
+        ("unsubscribed", True), ("invalid number", True), ("invalid address", True), ("blocked as spam", True),
+        ("unreachable", False), ("carrier rejected", False), ("mailbox full", False),
+    }  # fmt: skip
 
 
 def test_a_malformed_address_always_fails_with_its_reason(start_vendor: StartVendor, inbox: ReceiptInbox) -> None:
