@@ -204,7 +204,7 @@ def main() -> None:
         stack.enter_context(api_process(api_port))
         simulator = stack.enter_context(vendor(vendor_port, **callback_env))
         for parts in args.workers.split("/"):
-            worker = [sys.executable, "-m", "engine.campaigns", "--parts", parts, "--consumer", f"bench-{parts}"]
+            worker = [sys.executable, "-m", "engine.cli", "deliver", "--parts", parts, "--consumer", f"bench-{parts}"]
             stack.enter_context(process(worker))
         started = time.perf_counter()
         launched = launch_campaign(db, client, settings, campaign_id, FrameAudience(frame))

@@ -1,4 +1,5 @@
-"""`xeno deliver`: the delivery worker (senders, the receipts applier, housekeeping) until interrupted.
+"""`xeno deliver`: the delivery worker (senders, the receipts applier, housekeeping, notifications) until
+interrupted.
 
 Why a worker and not Dagster runs: see "Delivery" in the README. Several can run side by side.
 """
@@ -9,7 +10,7 @@ import logging
 
 import typer
 
-from engine.campaigns.worker import PARTS, run_worker
+from engine.workers.delivery import PARTS, run_worker
 
 
 def deliver(

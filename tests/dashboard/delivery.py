@@ -24,9 +24,9 @@ from api.vendor.config import Faults, VendorConfig
 from engine.campaigns.audience import PublishedAudience
 from engine.campaigns.launch import LaunchReport, due_campaigns, launch_campaign
 from engine.campaigns.sender import run_sender
-from engine.campaigns.worker import serve as serve_worker
 from engine.settings import Settings
 from engine.webhooks import generate_secret
+from engine.workers.delivery import serve as serve_worker
 from tests.api.vendor.loopback import serve
 from tests.e2e.test_delivery import settle
 from tests.engine.campaigns.helpers import delivery_settings, receipts_secret

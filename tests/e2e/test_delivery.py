@@ -26,9 +26,9 @@ from engine.campaigns.progress import get_campaign
 from engine.campaigns.queue import GROUP, STREAM
 from engine.campaigns.receipts import drain_receipts
 from engine.campaigns.sender import run_sender
-from engine.campaigns.worker import housekeeping
 from engine.settings import Settings
 from engine.webhooks import generate_secret
+from engine.workers.delivery import housekeeping
 from tests.api.vendor.loopback import serve, wait_until
 from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows, receipts_secret
 
@@ -117,7 +117,7 @@ def test_a_sender_killed_mid_campaign_is_taken_over_without_double_sends(
     campaign_id = launch(database, redis_client, settings, features(1500)).campaign_id
     streams.ensure_group(redis_client, settings.stream(STREAM), GROUP)
     env = {**os.environ, "XENO_DELIVERY_VENDOR_URL": url, "XENO_DELIVERY_CONCURRENCY": "1"}
-    argv = [sys.executable, "-m", "engine.campaigns", "--parts", "sender", "--consumer", "doomed"]
+    argv = [sys.executable, "-m", "engine.cli", "deliver", "--parts", "sender", "--consumer", "doomed"]
     with (tmp_path / "sender.log").open("wb") as output:
         doomed = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:

@@ -16,8 +16,8 @@ from engine.campaigns.launch import launch_campaign
 from engine.campaigns.lifecycle import retry_failed
 from engine.campaigns.progress import complete_finished_campaigns, get_campaign
 from engine.campaigns.queue import STREAM, DeliveryEntry
-from engine.campaigns.worker import housekeeping
 from engine.settings import Settings
+from engine.workers.delivery import housekeeping
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows, new_campaign
 
 

@@ -22,8 +22,8 @@ from engine.campaigns.lifecycle import cancel_campaign, pause_campaign, resume_c
 from engine.campaigns.progress import message_counts
 from engine.campaigns.queue import GROUP, STREAM
 from engine.campaigns.sender import Sender, SenderReport, backoff_seconds, retry_after_seconds, run_sender
-from engine.campaigns.worker import housekeeping
 from engine.settings import Settings
+from engine.workers.delivery import housekeeping
 from tests.api.vendor.loopback import serve
 from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
 

@@ -1,21 +1,24 @@
-"""The delivery worker records notifications on its own, beside its housekeeping."""
+"""The delivery worker records notifications on its own, beside its housekeeping, and composes domains that do
+not import each other."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from engine.campaigns import worker
 from engine.notifications.outbound import WebhookReport, post_due_webhooks
 from engine.notifications.watch import watch_once
 from engine.settings import get_settings
+from engine.workers import delivery as worker
 from tests.engine.notifications.helpers import completed_campaign, receiving, webhook_settings
 
 
@@ -32,7 +35,7 @@ def test_the_delivery_worker_announces_a_completed_campaign(
 
     async def run_worker_until_announced() -> None:
         stop = asyncio.Event()
-        running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["housekeeping"], stop=stop))
+        running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop))
         deadline = time.monotonic() + 30
         while not announced() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -68,7 +71,7 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
 
         async def run_worker_until_posted() -> None:
             stop = asyncio.Event()
-            running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["housekeeping"], stop=stop))
+            running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop))
             deadline = time.monotonic() + 30
             while not receiver.requests and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
@@ -79,3 +82,16 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
 
     assert [report.delivered for report in second_worker_rounds] == [0]
     assert len(receiver.requests) == 1
+
+
+def test_campaigns_does_not_import_notifications_nor_the_workers() -> None:
+    """The worker composes the domains; campaigns depends on neither it nor notifications (which reads campaigns)."""
+    root = Path(__file__).resolve().parents[3] / "engine" / "campaigns"
+    imported = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert not {name for name in imported if name.startswith(("engine.notifications", "engine.workers"))}
