@@ -1,7 +1,8 @@
 """One error shape for the whole API: `{"error": <code>, "detail": <what went wrong>}` with the right status.
 
 Routes raise `ApiError` subclasses for expected problems; validation errors and HTTP errors from the
-framework are reshaped the same way, and anything unexpected is a bare 500 with no stack trace.
+framework are reshaped the same way; Postgres or Redis out of reach is a 503 with `Retry-After` (an outage,
+not a bug), and anything unexpected is a bare 500 with no stack trace.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+OUTAGE_RETRY_AFTER_S = 5
 
 
 class ErrorBody(BaseModel):
@@ -105,3 +110,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OperationalError) and not _database_unreachable(exc):
+            return await _unexpected(request, exc)
+        server = "Redis" if isinstance(exc, redis.RedisError) else "Postgres"
+        log.warning("%s cannot be reached (%s %s): %s", server, request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "unavailable",
+            f"{server} cannot be reached just now; retry in {OUTAGE_RETRY_AFTER_S} s",
+            {"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+        )
+
+    for outage in (redis.ConnectionError, redis.TimeoutError, OperationalError):
+        app.add_exception_handler(outage, _outage)
+
+
+def _database_unreachable(exc: OperationalError) -> bool:
+    """A lost or refused connection, or a server out of connections or shutting down (SQLSTATE classes 08, 53 and
+    57P), as opposed to a statement that failed (a deadlock, a cancelled query)."""
+    sqlstate: str | None = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or sqlstate is None or sqlstate.startswith(("08", "53", "57P"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api import openapi
@@ -30,6 +31,11 @@ from engine.settings import get_settings
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # Sync routes and lookups run in AnyIO's worker threads (40 by default), each using one pooled Postgres
+    # connection at a time: as many threads as connections lets a burst queue for a thread, never time out
+    # waiting for a connection.
+    settings = get_settings()
+    to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size + settings.db_max_overflow
     yield
     if get_async_redis.cache_info().currsize:
         await get_async_redis().aclose()

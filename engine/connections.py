@@ -1,4 +1,8 @@
-"""The process's Postgres and Redis connection pools, opened once on first use and sized by settings."""
+"""The process's Postgres and Redis connection pools, opened once on first use and sized by settings.
+
+Every pool makes a caller wait for a free connection (up to `POOL_TIMEOUT_S`) rather than fail when all are in
+use: a burst of requests queues and slows down, and only a server that cannot be reached is an error.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ def get_engine() -> Engine:
         settings.sqlalchemy_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.pool_timeout_s,
         pool_pre_ping=True,
     )
 
@@ -35,15 +40,20 @@ def psycopg_connection(conn: Connection) -> psycopg.Connection:
 def get_redis() -> redis.Redis:
     """The Redis client (and its connection pool) for this process."""
     settings = get_settings()
-    pool = redis.ConnectionPool.from_url(settings.redis_address, max_connections=settings.redis_max_connections)
-    return redis.Redis(connection_pool=pool)
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_address, max_connections=settings.redis_max_connections, timeout=settings.pool_timeout_s
+    )
+    return redis.Redis.from_pool(pool)
 
 
 @lru_cache(maxsize=1)
 def get_async_redis() -> redis.asyncio.Redis:
     """The asyncio Redis client for this process's event loop (the API's request path)."""
     settings = get_settings()
-    return redis.asyncio.Redis.from_url(settings.redis_address, max_connections=settings.redis_max_connections)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        settings.redis_address, max_connections=settings.redis_max_connections, timeout=settings.pool_timeout_s
+    )
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 def reset_connections() -> None:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     redis_max_connections: int = 64
+    # How long a caller waits for a free pooled connection (Postgres or Redis) before giving up: a burst queues.
+    pool_timeout_s: float = Field(60, gt=0)
 
     embedded_postgres_port: int = 54329
     embedded_redis_port: int = 63799

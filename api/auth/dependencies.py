@@ -13,13 +13,12 @@ import base64
 import binascii
 from typing import Annotated, get_args
 
-import redis
 from fastapi import Depends, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
+from api.errors import Forbidden, TooManyRequests, Unauthorized
 from engine.auth import sessions
 from engine.auth.errors import InvalidCredentials
 from engine.auth.ratelimit import RateLimiter
@@ -145,11 +144,8 @@ class RateLimit:
         if not settings.rate_limits_enabled:
             return
         limit, period = settings.rate_limit(self.group)
-        try:
-            key = settings.redis_key(f"ratelimit:{self.group}:{await _bucket(request)}")
-            decision = await RateLimiter(get_async_redis()).hit(key, limit, period)
-        except redis.RedisError as exc:
-            raise ServiceUnavailable("the rate limiter cannot reach Redis; try again shortly") from exc
+        key = settings.redis_key(f"ratelimit:{self.group}:{await _bucket(request)}")
+        decision = await RateLimiter(get_async_redis()).hit(key, limit, period)  # Redis out of reach: a 503
         if not decision.allowed:
             raise TooManyRequests(
                 f"more than {limit} {self.group} requests in {period} s; retry in {decision.retry_after_seconds} s",
