@@ -98,6 +98,8 @@ communication_log = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
     Column("failed_at", DateTime(timezone=True)),
+    # When the vendor was last asked about this message because its receipt had not come (engine.campaigns.reconcile).
+    Column("receipt_checked_at", DateTime(timezone=True)),
     UniqueConstraint("campaign_id", "customer_id"),
     CheckConstraint(one_of("status", MESSAGE_STATUSES), name="status"),
     CheckConstraint(one_of("failure_kind", FAILURE_KINDS), name="failure_kind"),
