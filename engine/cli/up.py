@@ -1,8 +1,9 @@
-"""`xeno up`: the whole product on one machine, stopped cleanly by Ctrl-C.
+"""`xeno up`: the whole product on one machine, healed when a process dies, stopped cleanly by Ctrl-C.
 
 Postgres and Redis are the servers named by `DATABASE_URL` / `REDIS_URL`, or embedded ones under the
 data folder when those are unset. Then the migrations, the API and Dagster (webserver and daemon, its
-storage in the same Postgres). Each process logs to this terminal with its name in front.
+storage in the same Postgres). Each process logs to this terminal with its name in front; what runs is kept in
+the data folder for `xeno status`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from engine.auth.signin import is_loopback
 from engine.cli.demo import load_demo_data
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
-from engine.services.supervisor import ServiceFailed, ServiceSpec, Supervisor, http_ok
+from engine.services.state import AlreadyRunning, running_here
+from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor, http_ok
 from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
 from engine.webhooks import generate_secret
 
@@ -33,8 +35,18 @@ def up(
     demo: bool = typer.Option(False, "--demo", help="Also post demo data through the API once it is up."),
     demo_customers: int = typer.Option(10_000, help="How many demo customers, with --demo."),
 ) -> None:
-    """Start Postgres and Redis (external or embedded), migrate, then the API and Dagster."""
-    supervisor = Supervisor()
+    """Start Postgres and Redis (external or embedded), migrate, then the API, Dagster, the workers and the
+    dashboard; restart any of them that dies, until Ctrl-C (twice: at once)."""
+    data_dir = get_settings().data_dir
+    try:
+        with running_here(data_dir):
+            _run(Supervisor(state_dir=data_dir), demo, demo_customers)
+    except AlreadyRunning as refusal:
+        typer.echo(f"{refusal}; `xeno status` shows what it runs", err=True)
+        raise typer.Exit(1) from None
+
+
+def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> None:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     exit_code = 0
@@ -48,10 +60,9 @@ def up(
         supervisor.say(_banner(settings))
         if demo:
             threading.Thread(target=load_demo_data, args=(demo_customers,), daemon=True).start()
-        died = supervisor.wait()
-        if died is not None:
-            supervisor.say(f"[xeno] {died} exited; stopping everything")
-            exit_code = 1
+        supervisor.wait_for_stop()
+    except StopRequested:
+        pass
     except ServiceFailed as failure:
         supervisor.say(f"[xeno] {failure}; stopping everything")
         exit_code = 1

@@ -1,8 +1,10 @@
-"""Starts the product's processes, waits until each is ready, prefixes their logs, and stops them all.
+"""Starts the product's processes, waits until each is ready, restarts one that dies, and stops them all.
 
 Each child runs in its own session (process group), so that stopping it also stops what it spawned
-(Dagster's code servers and runs, uvicorn's workers) and so that a Ctrl-C at the terminal reaches only
-the supervisor, which then stops the children in reverse order of start, each by its own PID.
+(Dagster's runs, uvicorn's workers) and so that a Ctrl-C at the terminal reaches only the supervisor, which
+then stops the children in reverse order of start (the embedded servers last), each by its own process group.
+Once ready, a child is watched by a keeper thread: when it dies it is restarted after a backoff
+(`engine.services.restarts`), and every change is written to the state file `xeno status` reads.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from engine.services.restarts import RestartHistory, RestartPolicy
+from engine.services.state import ProcessState, ProcessStateName, write_states
+
+READY_POLL_S = 0.25
+
 
 class ServiceFailed(RuntimeError):
-    """A process exited or did not become ready in time."""
+    """A process exited or did not become ready in time while it was first started."""
+
+
+class StopRequested(RuntimeError):
+    """A stop was asked for (Ctrl-C, SIGTERM) while a process was starting."""
 
 
 @dataclass(frozen=True)
@@ -40,94 +53,250 @@ class ServiceSpec:
 
 
 @dataclass
-class _Running:
+class _Child:
+    """One supervised process: its spec, its current process, and its restarts so far."""
+
     spec: ServiceSpec
-    process: subprocess.Popen[str]
-    log_thread: threading.Thread
+    history: RestartHistory
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: ProcessStateName = "starting"
+    process: subprocess.Popen[str] | None = None
+    started_at: datetime | None = None
+    started_monotonic: float = 0.0
+    last_exit: str | None = None
+    last_exit_at: datetime | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def as_state(self) -> ProcessState:
+        looping = self.history.crash_looping and self.state != "stopped"
+        running = self.process is not None and self.process.returncode is None and self.state != "stopped"
+        return ProcessState(
+            name=self.spec.name,
+            state="crash-loop" if looping else self.state,
+            pid=self.process.pid if running and self.process else None,
+            started_at=self.started_at,
+            restarts=self.history.restarts,
+            last_exit=self.last_exit,
+            last_exit_at=self.last_exit_at,
+        )
 
 
 class Supervisor:
-    """Owns the processes it started; `stop_all()` ends every one of them and nothing else."""
+    """Owns the processes it started; `stop_all()` ends every one of them and nothing else.
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    One supervisor serves one run: once stopping, it starts and restarts nothing more.
+    """
+
+    def __init__(
+        self, out: TextIO = sys.stdout, policy: RestartPolicy | None = None, state_dir: Path | None = None
+    ) -> None:
         self._out = out
-        self._running: list[_Running] = []
-        self._stop_requested = threading.Event()
+        self._policy = policy or RestartPolicy()
+        self._state_dir = state_dir
+        self._children: list[_Child] = []
+        self._stopping = threading.Event()
+        self._forced = threading.Event()
         self._print_lock = threading.Lock()
+        self._state_lock = threading.Lock()
 
     @property
     def pids(self) -> list[int]:
-        return [r.process.pid for r in self._running]
+        return [child.process.pid for child in self._children if child.process is not None]
+
+    def states(self) -> list[ProcessState]:
+        return [child.as_state() for child in self._children]
 
     def say(self, line: str) -> None:
         with self._print_lock:
             print(line, file=self._out, flush=True)
 
     def start(self, spec: ServiceSpec) -> None:
-        """Start `spec` and return once it is ready; raise `ServiceFailed` if it dies or times out."""
-        process = subprocess.Popen(
-            spec.argv,
-            env={**os.environ, **spec.env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-            user=spec.user,
-        )
-        thread = threading.Thread(target=self._relay, args=(spec.name, process), daemon=True)
-        thread.start()
-        self._running.append(_Running(spec, process, thread))
-        self._wait_ready(spec, process)
+        """Start `spec` and return once it is ready; from then on it is restarted whenever it dies.
 
-    def _relay(self, name: str, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.say(f"[{name}] {line.rstrip()}")
+        Raises `ServiceFailed` if it dies or is not ready in time, `StopRequested` if a stop comes meanwhile.
+        """
+        child = _Child(spec, RestartHistory(self._policy))
+        self._children.append(child)
+        self._spawn(child)
+        failure = self._wait_ready(child)
+        if failure is not None:
+            raise ServiceFailed(f"{spec.name} {failure}")
+        self._set_state(child, "ready")
+        self._run_thread(child, self._keep, f"keep-{spec.name}")
 
-    def _wait_ready(self, spec: ServiceSpec, process: subprocess.Popen[str]) -> None:
-        deadline = time.monotonic() + spec.ready_timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ServiceFailed(f"{spec.name} exited with code {process.returncode} while starting")
-            if self._stop_requested.is_set():
-                raise ServiceFailed(f"stopped while {spec.name} was starting")
-            if spec.ready():
-                return
-            time.sleep(0.25)
-        raise ServiceFailed(f"{spec.name} was not ready after {spec.ready_timeout_s:.0f} s")
+    def request_stop(self, _signum: int = signal.SIGINT, _frame: FrameType | None = None) -> None:
+        """A signal handler: the first call stops everything gracefully, a second one forces it."""
+        if self._stopping.is_set():
+            self._forced.set()
+            line = "[xeno] stopping now: killing what is left"
+        else:
+            self._stopping.set()
+            line = "[xeno] stopping..."
+        # Printing from a signal handler could re-enter a print the main thread is in the middle of.
+        threading.Thread(target=self.say, args=(line,), daemon=True).start()
 
-    def request_stop(self, signum: int = signal.SIGINT, _frame: FrameType | None = None) -> None:
-        self._stop_requested.set()
-
-    def wait(self) -> str | None:
-        """Block until a stop is requested (None) or a child exits on its own (its name)."""
-        while not self._stop_requested.wait(0.5):
-            for running in self._running:
-                if running.process.poll() is not None:
-                    return running.spec.name
-        return None
+    def wait_for_stop(self) -> None:
+        """Block until a stop is requested; children that die meanwhile are restarted by their keepers."""
+        while not self._stopping.wait(0.5):
+            pass
 
     def stop_all(self, timeout_s: float = 20.0) -> None:
-        """Stop every child, newest first: its stop signal to its group, then SIGKILL after `timeout_s`."""
-        for running in reversed(self._running):
-            self._stop_one(running, timeout_s)
-        self._running.clear()
+        """Stop every child, newest first: its stop signal to its group, then SIGKILL after `timeout_s`
+        (at once after a second `request_stop`)."""
+        self._stopping.set()
+        for child in reversed(self._children):
+            self._stop_one(child, timeout_s)
+        for child in self._children:
+            for thread in child.threads:
+                thread.join(timeout=2)
 
-    def _stop_one(self, running: _Running, timeout_s: float) -> None:
-        process = running.process
-        if process.poll() is None:
-            _signal_group(process.pid, running.spec.stop_signal)
+    def _spawn(self, child: _Child) -> None:
+        spec = child.spec
+        with child.lock:  # `stop_all` reads `child.process` under this lock: never a process it cannot see
+            if self._stopping.is_set():
+                raise StopRequested(f"stopped while {spec.name} was starting")
+            child.process = subprocess.Popen(
+                spec.argv,
+                env={**os.environ, **spec.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+                user=spec.user,
+            )
+            child.started_at = datetime.now(UTC)
+            child.started_monotonic = time.monotonic()
+        self._run_thread(child, self._relay, f"log-{spec.name}")
+        self._publish()
+
+    def _run_thread(self, child: _Child, target: Callable[[_Child], None], name: str) -> None:
+        thread = threading.Thread(target=target, args=(child,), name=name, daemon=True)
+        child.threads = [alive for alive in child.threads if alive.is_alive()] + [thread]
+        thread.start()
+
+    def _relay(self, child: _Child) -> None:
+        assert child.process is not None
+        assert child.process.stdout is not None
+        for line in child.process.stdout:
+            self.say(f"[{child.spec.name}] {line.rstrip()}")
+
+    def _wait_ready(self, child: _Child) -> str | None:
+        """None once `child` is ready, else what went wrong; `StopRequested` if a stop comes first."""
+        process, spec = child.process, child.spec
+        assert process is not None
+        deadline = time.monotonic() + spec.ready_timeout_s
+        while True:
+            if self._stopping.is_set():
+                raise StopRequested(f"stopped while {spec.name} was starting")
+            if process.poll() is not None:
+                return f"{describe_exit(process.returncode)} while starting"
+            if spec.ready():
+                return None
+            if time.monotonic() > deadline:
+                return f"was not ready after {spec.ready_timeout_s:.0f} s"
+            self._stopping.wait(READY_POLL_S)
+
+    def _keep(self, child: _Child) -> None:
+        """Restart `child` whenever it dies, until the supervisor stops."""
+        name = child.spec.name
+        while True:
+            returncode = self._wait_for_exit(child)
+            if self._stopping.is_set():
+                return
+            delay = self._record_death(child, returncode)
+            if self._stopping.wait(delay):
+                return
             try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.say(f"[xeno] {running.spec.name} did not stop in {timeout_s:.0f} s; killing it")
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-        # Whatever the child left in its group (a code server, a run) goes with it.
+                self._spawn(child)
+                failure = self._wait_ready(child)
+            except StopRequested:
+                return
+            if failure is None:
+                self._set_state(child, "ready")
+                self.say(f"[xeno] {name} is running again (restart {child.history.restarts})")
+            elif child.process is not None and child.process.poll() is None:
+                self.say(f"[xeno] {name} {failure}; killing it")
+                _signal_group(child.process.pid, signal.SIGKILL)
+
+    def _wait_for_exit(self, child: _Child) -> int:
+        """The exit code of `child`'s process; once it has stayed up long enough, its backoff starts over."""
+        process = child.process
+        assert process is not None
+        settle_in = child.started_monotonic + self._policy.settled_after_s - time.monotonic()
+        try:
+            return process.wait(timeout=max(settle_in, 0))
+        except subprocess.TimeoutExpired:
+            was_looping = child.history.crash_looping
+            child.history.settled()
+            if was_looping:
+                settled = self._policy.settled_after_s
+                self.say(f"[xeno] {child.spec.name} has stayed up {settled:.0f} s; no longer crash-looping")
+                self._publish()
+            return process.wait()
+
+    def _record_death(self, child: _Child, returncode: int) -> float:
+        """Log the death of `child`'s process and return how long to wait before restarting it."""
+        process = child.process
+        assert process is not None
+        # Whatever it left in its group (a code server, a run, Postgres backends) goes with it.
         _signal_group(process.pid, signal.SIGKILL)
-        running.log_thread.join(timeout=2)
+        uptime = time.monotonic() - child.started_monotonic
+        was_looping = child.history.crash_looping
+        delay = child.history.died(time.monotonic())
+        child.last_exit, child.last_exit_at = describe_exit(returncode), datetime.now(UTC)
+        self._set_state(child, "restarting")
+        name, restarts = child.spec.name, child.history.restarts
+        self.say(f"[xeno] {name} {child.last_exit} after {uptime:.0f} s up; restart {restarts} in {delay:.0f} s")
+        if child.history.crash_looping and not was_looping:
+            recent, window = child.history.recent_restarts, self._policy.crash_loop_window_s
+            self.say(
+                f"[xeno] {name} is crash-looping: {recent} restarts in the last {window:.0f} s, the last one "
+                f"{child.last_exit}; retrying every {delay:.0f} s until it stays up"
+            )
+        return delay
+
+    def _stop_one(self, child: _Child, timeout_s: float) -> None:
+        with child.lock:
+            process = child.process
+        if process is None or child.state == "stopped":
+            self._set_state(child, "stopped")
+            return
+        if process.poll() is None and not self._forced.is_set():
+            _signal_group(process.pid, child.spec.stop_signal)
+            deadline = time.monotonic() + timeout_s
+            while process.poll() is None and not self._forced.is_set():
+                if time.monotonic() > deadline:
+                    self.say(f"[xeno] {child.spec.name} did not stop in {timeout_s:.0f} s; killing it")
+                    break
+                time.sleep(0.05)
+        # The child itself if it is still there, and whatever it left in its group.
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+        self._set_state(child, "stopped")
+
+    def _set_state(self, child: _Child, state: ProcessStateName) -> None:
+        with child.lock:
+            if child.state == "stopped":  # a keeper that has not yet noticed the stop changes nothing
+                return
+            child.state = state
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._state_dir is None:
+            return
+        with self._state_lock:
+            write_states(self._state_dir, self.states())
+
+
+def describe_exit(returncode: int) -> str:
+    """`exited with code 1` or `killed by SIGKILL`, from a `Popen.returncode`."""
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-returncode).name}"
+        return f"killed by signal {-returncode}"
+    return f"exited with code {returncode}"
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -144,6 +313,25 @@ def http_ok(url: str) -> Callable[[], bool]:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    return check
+
+
+def grpc_serving(port: int, service: str = "DagsterApi") -> Callable[[], bool]:
+    """A readiness check: the gRPC server on loopback `port` says `service` is SERVING (the standard gRPC health
+    protocol, which Dagster's code servers answer once their code is loaded)."""
+
+    def check() -> bool:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        request = health_pb2.HealthCheckRequest(service=service)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
+            except grpc.RpcError:
+                return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     return check
 

@@ -1,0 +1,242 @@
+"""The supervisor restarts a child that dies (with backoff, reporting a crash loop), keeps the state file that
+`xeno status` reads, and stops everything it started, promptly, on Ctrl-C, whatever it is doing at that moment.
+
+The children are tiny Python processes, so each test takes a second or two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.services.restarts import RestartPolicy
+from engine.services.state import read_states
+from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor
+
+FAST = RestartPolicy(first_delay_s=0.1, max_delay_s=0.8, settled_after_s=1.5, crash_loop_window_s=30)
+
+# Appends its pid and start time to `started`; exits with code 3 while `failing` exists, else writes its pid to
+# `ready` and runs until told to stop, writing its name to `stopped` on SIGTERM (or ignoring SIGTERM if stubborn).
+CHILD = """
+import os, signal, sys, time
+name, started, failing, stopped, stubborn, ready = sys.argv[1:7]
+with open(started, "a") as out:
+    out.write(f"{os.getpid()} {time.time()}\\n")
+if os.path.exists(failing):
+    sys.exit(3)
+def on_term(*_):
+    with open(stopped, "a") as out:
+        out.write(name + "\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if stubborn == "yes" else on_term)
+with open(ready + ".new", "w") as out:
+    out.write(str(os.getpid()))
+os.replace(ready + ".new", ready)
+print(f"{name} is up", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+class Output(io.StringIO):
+    def lines(self) -> list[str]:
+        return self.getvalue().splitlines()
+
+
+class Child:
+    """One tiny child's spec and the files it leaves behind."""
+
+    def __init__(self, folder: Path, name: str, stubborn: bool = False) -> None:
+        self.name = name
+        self.started = folder / f"{name}.started"
+        self.failing = folder / f"{name}.failing"
+        self.stopped = folder / "stopped"
+        self.ready = folder / f"{name}.ready"
+        self.spec = ServiceSpec(
+            name=name,
+            argv=[sys.executable, "-c", CHILD, name, str(self.started), str(self.failing), str(self.stopped),
+                  "yes" if stubborn else "no", str(self.ready)],
+            ready=self.is_ready,
+        )  # fmt: skip
+
+    def is_ready(self) -> bool:
+        """Its newest process has written its pid to `ready` (so is past setting up its SIGTERM handler)."""
+        return self.ready.exists() and alive(int(self.ready.read_text()))
+
+    def starts(self) -> list[tuple[int, float]]:
+        if not self.started.exists():
+            return []
+        return [(int(pid), float(at)) for pid, at in (line.split() for line in self.started.read_text().splitlines())]
+
+
+def until(condition: Callable[[], object], what: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for: {what}"
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
+@pytest.fixture
+def out() -> Output:
+    return Output()
+
+
+@pytest.fixture
+def supervisor(out: Output, tmp_path: Path) -> Iterator[Supervisor]:
+    supervisor = Supervisor(out, FAST, state_dir=tmp_path)
+    yield supervisor
+    supervisor.stop_all(timeout_s=5)
+
+
+def state_of(folder: Path, name: str) -> dict[str, object]:
+    record = read_states(folder)
+    assert record is not None
+    return next(vars(process) for process in record.processes if process.name == name)
+
+
+def test_a_child_killed_with_sigkill_is_restarted_and_the_others_keep_running(
+    supervisor: Supervisor, out: Output, tmp_path: Path
+) -> None:
+    deliver, api = Child(tmp_path, "deliver"), Child(tmp_path, "api")
+    supervisor.start(deliver.spec)
+    supervisor.start(api.spec)
+    (first_pid, _), (api_pid, _) = deliver.starts()[0], api.starts()[0]
+
+    os.kill(first_pid, signal.SIGKILL)
+
+    until(lambda: len(deliver.starts()) == 2 and state_of(tmp_path, "deliver")["state"] == "ready", "a restart")
+    assert any("[xeno] deliver killed by SIGKILL" in line and "restart 1 in" in line for line in out.lines())
+    assert alive(deliver.starts()[1][0])
+    assert alive(api_pid), "the other child is left alone"
+    assert len(api.starts()) == 1
+    state = state_of(tmp_path, "deliver")
+    assert (state["restarts"], state["last_exit"], state["pid"]) == (1, "killed by SIGKILL", deliver.starts()[1][0])
+
+
+def test_restarts_back_off_a_crash_loop_is_reported_and_it_heals_once_the_cause_is_gone(
+    supervisor: Supervisor, out: Output, tmp_path: Path
+) -> None:
+    deliver = Child(tmp_path, "deliver")
+    supervisor.start(deliver.spec)
+    deliver.failing.touch()  # from now on every start exits with code 3
+    os.kill(deliver.starts()[0][0], signal.SIGKILL)
+
+    until(lambda: state_of(tmp_path, "deliver")["state"] == "crash-loop", "a crash loop")
+    loud = [line for line in out.lines() if "[xeno] deliver is crash-looping: 5 restarts" in line]
+    assert loud, out.getvalue()
+    assert "exited with code 3" in loud[0]
+    gaps = [later[1] - earlier[1] for earlier, later in zip(deliver.starts(), deliver.starts()[1:], strict=False)]
+    assert len(gaps) == 4, "five deaths: the kill, then four failed restarts"
+    for gap, delay in zip(gaps[1:], [0.2, 0.4, 0.8], strict=True):  # the first gap includes its uptime
+        assert gap >= delay * 0.9, f"restarts came faster than the backoff: {gaps}"
+
+    deliver.failing.unlink()
+    until(lambda: "no longer crash-looping" in out.getvalue(), "the crash loop to end")
+    state = state_of(tmp_path, "deliver")
+    assert state["state"] == "ready"
+    assert alive(int(str(state["pid"])))
+
+
+def test_ctrl_c_while_waiting_to_restart_stops_at_once(out: Output, tmp_path: Path) -> None:
+    supervisor = Supervisor(out, RestartPolicy(first_delay_s=60), state_dir=tmp_path)
+    deliver = Child(tmp_path, "deliver")
+    supervisor.start(deliver.spec)
+    os.kill(deliver.starts()[0][0], signal.SIGKILL)
+    until(lambda: state_of(tmp_path, "deliver")["state"] == "restarting", "the wait before the restart")
+
+    began = time.monotonic()
+    supervisor.request_stop()
+    supervisor.stop_all()
+
+    assert time.monotonic() - began < 3
+    assert len(deliver.starts()) == 1, "nothing is restarted once stopping"
+    assert state_of(tmp_path, "deliver")["state"] == "stopped"
+    until(lambda: "[xeno] stopping..." in out.lines(), "the stopping line")
+
+
+def test_ctrl_c_while_a_child_starts_stops_it(out: Output, tmp_path: Path) -> None:
+    supervisor = Supervisor(out, FAST)
+    never_ready = Child(tmp_path, "dagster-webserver")
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            supervisor.start(dataclasses.replace(never_ready.spec, ready=lambda: False))
+        except StopRequested as stop:
+            failures.append(stop)
+
+    starting = threading.Thread(target=start)
+    starting.start()
+    until(never_ready.starts, "the child to start")
+    began = time.monotonic()
+    supervisor.request_stop()
+    starting.join(timeout=5)
+    supervisor.stop_all()
+
+    assert time.monotonic() - began < 3
+    assert failures, "start() gives up when a stop is asked for"
+    assert not alive(never_ready.starts()[0][0])
+
+
+def test_a_second_ctrl_c_kills_what_ignores_sigterm(out: Output, tmp_path: Path) -> None:
+    supervisor = Supervisor(out, FAST)
+    postgres, api = Child(tmp_path, "postgres"), Child(tmp_path, "api")
+    stubborn = Child(tmp_path, "dashboard", stubborn=True)
+    for child in (postgres, api, stubborn):
+        supervisor.start(child.spec)
+    stopping = threading.Thread(target=supervisor.stop_all, kwargs={"timeout_s": 60})
+
+    supervisor.request_stop()
+    stopping.start()  # the stubborn child, newest, ignores its SIGTERM: this would take the whole 60 s
+    supervisor.request_stop()
+    stopping.join(timeout=5)
+
+    assert not stopping.is_alive(), "a second Ctrl-C does not wait for the stop timeout"
+    assert not any(alive(child.starts()[0][0]) for child in (postgres, api, stubborn))
+    until(lambda: "[xeno] stopping now: killing what is left" in out.lines(), "the forcing line")
+
+
+def test_children_stop_in_reverse_order_of_start(supervisor: Supervisor, tmp_path: Path) -> None:
+    children = [Child(tmp_path, name) for name in ("postgres", "redis", "api", "deliver")]
+    for child in children:
+        supervisor.start(child.spec)
+    supervisor.stop_all()
+    assert (tmp_path / "stopped").read_text().split() == ["deliver", "api", "redis", "postgres"]
+
+
+def test_stop_leaves_processes_it_did_not_start_alone(supervisor: Supervisor, tmp_path: Path) -> None:
+    ours = Child(tmp_path, "api")
+    supervisor.start(ours.spec)
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        supervisor.stop_all()
+        assert stranger.poll() is None
+        assert not alive(ours.starts()[0][0])
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_child_that_dies_while_first_starting_fails_the_start(supervisor: Supervisor, tmp_path: Path) -> None:
+    broken = Child(tmp_path, "api")
+    broken.failing.touch()
+    with pytest.raises(ServiceFailed, match="api exited with code 3 while starting"):
+        supervisor.start(broken.spec)
