@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     dagster_database: str = "dagster"
     vendor_port: int = 8100
     dashboard_port: int = 8501
+    # A worker (`xeno deliver`, `xeno ai worker`) answers GET /health on this loopback port; `xeno up` sets it.
+    health_port: int | None = Field(None, validation_alias="XENO_HEALTH_PORT")
 
     redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200

@@ -22,6 +22,7 @@ from engine.ai.queue import run_worker
 from engine.ai.rules import suggest_rule
 from engine.connections import get_engine, get_redis
 from engine.features.catalog import base_catalog
+from engine.services.health import serve_health
 from engine.settings import get_settings
 
 app = typer.Typer(help="The AI helpers: evaluation, a quick try, and the AI queue's worker.", no_args_is_help=True)
@@ -106,5 +107,6 @@ def worker() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    serve_health("ai-worker", get_settings().health_port, get_engine(), get_redis())
     typer.echo("AI worker: waiting for jobs (Ctrl-C to stop)")
     run_worker(get_engine(), get_redis(), get_settings(), HANDLERS, stop)

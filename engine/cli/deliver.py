@@ -10,6 +10,9 @@ import logging
 
 import typer
 
+from engine.connections import get_engine, get_redis
+from engine.services.health import serve_health
+from engine.settings import get_settings
 from engine.workers.delivery import PARTS, run_worker
 
 
@@ -19,6 +22,7 @@ def deliver(
 ) -> None:
     """Send queued campaign messages to the vendor and apply its receipts, until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serve_health("deliver", get_settings().health_port, get_engine(), get_redis())
     try:
         run_worker([part.strip() for part in parts.split(",") if part.strip()], consumer)
     except ValueError as error:

@@ -24,7 +24,7 @@ from engine.cli.demo import load_demo_data
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.services.state import AlreadyRunning, running_here
-from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor, http_ok
+from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor, free_port, http_ok
 from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
 from engine.webhooks import generate_secret
 
@@ -134,6 +134,7 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
         "XENO_VENDOR_WEBHOOK_SECRET": settings.receipts_webhook_secret or "",
     }
     xeno = str(bin_dir / "xeno")
+    deliver_port, ai_worker_port = free_port(), free_port()
     return [
         ServiceSpec(
             name="api",
@@ -166,8 +167,18 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
             env=vendor_env,
             ready=http_ok(f"{vendor_url}/health"),
         ),
-        ServiceSpec(name="deliver", argv=[xeno, "deliver"], env={"XENO_DELIVERY_VENDOR_URL": vendor_url}),
-        ServiceSpec(name="ai-worker", argv=[xeno, "ai", "worker"]),
+        ServiceSpec(
+            name="deliver",
+            argv=[xeno, "deliver"],
+            env={"XENO_DELIVERY_VENDOR_URL": vendor_url, "XENO_HEALTH_PORT": str(deliver_port)},
+            ready=http_ok(f"http://127.0.0.1:{deliver_port}/health"),
+        ),
+        ServiceSpec(
+            name="ai-worker",
+            argv=[xeno, "ai", "worker"],
+            env={"XENO_HEALTH_PORT": str(ai_worker_port)},
+            ready=http_ok(f"http://127.0.0.1:{ai_worker_port}/health"),
+        ),
         ServiceSpec(
             name="dashboard",
             argv=[
