@@ -1,8 +1,9 @@
 """The vendor simulator's HTTP face: `create_app(config)`; run it with
 `uvicorn api.vendor.app:create_app --factory --port 8100` (configured by `XENO_VENDOR_*` variables).
 
-Send endpoints answer 202 with a vendor message id per message, honouring idempotency keys; the admin
-endpoints let tests flip faults and read counters. Errors are JSON `{"error": <code>, "detail": ...}`.
+Send endpoints answer 202 with a vendor message id per message, honouring idempotency keys; status
+endpoints answer what became of messages (as their receipts would say), by id; the admin endpoints let tests
+flip faults and read counters. Errors are JSON `{"error": <code>, "detail": ...}`.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.vendor.config import Faults, VendorConfig
-from api.vendor.receipts import ReceiptDispatcher
+from api.vendor.receipts import ReceiptDispatcher, receipt_json
 from api.vendor.schemas import (
     BatchResult,
     BatchSend,
     Health,
+    MessageStatus,
     OutgoingMessage,
     SendResult,
     Stats,
+    StatusBatch,
+    StatusQuery,
 )
 from api.vendor.simulator import Simulator
 
@@ -117,6 +121,29 @@ async def send_batch(batch: BatchSend, simulator: VendorSimulator) -> Response:
     results = await _answer(simulator, messages)
     duplicates = sum(1 for r in results if r["duplicate"])
     return _json({"messages": results, "accepted": len(results) - duplicates, "duplicates": duplicates})
+
+
+def _status_json(simulator: Simulator, vendor_message_id: str) -> dict[str, object]:
+    receipt = simulator.status(vendor_message_id)
+    if receipt is None:
+        return {"vendor_message_id": vendor_message_id, "reference": None, "status": "unknown", "reason": None,
+                "permanent": None, "occurred_at": None}  # fmt: skip
+    return receipt_json(receipt)
+
+
+@router.post("/messages/status", responses={200: {"model": StatusBatch}})
+async def message_statuses(query: StatusQuery, simulator: VendorSimulator) -> Response:
+    """The status of each message asked about (up to 1,000), in the order asked; `unknown` for ids not known."""
+    return _json({"messages": [_status_json(simulator, vendor_id) for vendor_id in query["ids"]]}, status_code=200)
+
+
+@router.get("/messages/{vendor_message_id}", responses={200: {"model": MessageStatus}})
+async def message_status(vendor_message_id: str, simulator: VendorSimulator) -> Response:
+    """The status of one message; 404 for an id the vendor never gave or has forgotten."""
+    answer = _status_json(simulator, vendor_message_id)
+    if answer["status"] == "unknown":
+        raise VendorError(404, "unknown_message", f"no message {vendor_message_id!r} is known here")
+    return _json(answer, status_code=200)
 
 
 @router.get("/stats")

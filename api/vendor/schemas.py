@@ -54,6 +54,36 @@ class BatchResult(BaseModel):
     duplicates: int = Field(description="messages suppressed because their key had been seen before")
 
 
+MAX_STATUS_IDS = 1_000
+
+
+class StatusQuery(TypedDict):
+    """The messages to look up, by the ids the vendor gave them."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    ids: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=255)]],
+                   Field(min_length=1, max_length=MAX_STATUS_IDS)]  # fmt: skip
+
+
+class MessageStatus(BaseModel):
+    """What became of a message as the vendor knows it now, shaped like its receipt; `unknown` for an id the
+    vendor never gave or has forgotten (with the message's idempotency key)."""
+
+    vendor_message_id: str
+    reference: Reference | None
+    status: Literal["sent", "delivered", "failed", "unknown"]
+    reason: str | None
+    permanent: bool | None = Field(description="for a failed message: whether sending again cannot succeed")
+    occurred_at: str | None = Field(description="when the message reached its status")
+
+
+class StatusBatch(BaseModel):
+    """One status per id asked about, in the order asked."""
+
+    messages: list[MessageStatus]
+
+
 class Stats(BaseModel):
     """Counters since start (or the last reset): enough to prove nothing was sent or receipted twice."""
 
@@ -67,6 +97,7 @@ class Stats(BaseModel):
     receipts_dropped: int = Field(description="receipts given up after the last attempt or a 4xx")
     callbacks_posted: int = Field(description="acknowledged callback requests")
     callback_failures: int = Field(description="callback attempts that failed (to be retried or dropped)")
+    status_lookups: int = Field(description="messages asked about through the status endpoints")
 
 
 class Health(BaseModel):

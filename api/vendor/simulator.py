@@ -1,9 +1,10 @@
 """The vendor's memory: which idempotency keys it has sent, what each message's fate is, and its counters.
 
 Accepting a message decides its outcome at once (delivered or failed, with a reason) and files its receipts
-in the outbox for later, shaped by the current `Faults` (late, duplicated, out of order). Everything here
-runs on the server's event loop, so no locking; the work per message is a dict lookup, a random draw and a
-tuple, because the delivery benchmark pushes a million messages through it.
+in the outbox for later, shaped by the current `Faults` (late, duplicated, out of order). The outcome is kept
+too, as a real provider keeps it for its status lookup, so a receipt that never arrived can be asked for.
+Everything here runs on the server's event loop, so no locking; the work per message is two dict writes, a
+random draw and two tuples, because the delivery benchmark pushes a million messages through it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ Receipt = tuple[str, Reference | None, str, str | None, str]
 """vendor_message_id, reference, status, reason, occurred_at: a receipt as it waits in the outbox."""
 
 RequestFault = Literal["5xx", "429", "timeout"]
+
+Fate = tuple[Receipt, str]
+"""A message's final receipt (whenever it falls due) and when the message was accepted."""
 
 FAILURE_REASONS: dict[Channel, tuple[str, ...]] = {
     "sms": ("invalid number", "carrier rejected", "unreachable", "unsubscribed"),
@@ -133,6 +137,7 @@ class Counters:
     receipts_dropped: int = 0
     callbacks_posted: int = 0
     callback_failures: int = 0
+    status_lookups: int = 0
 
 
 class Simulator:
@@ -147,6 +152,7 @@ class Simulator:
         self._id_prefix = f"vm_{self.rng.getrandbits(40):010x}_"
         self._message_numbers = itertools.count(1)
         self._vendor_ids: dict[str, str] = {}
+        self._fates: dict[str, Fate] = {}
         self._keys_by_age: deque[tuple[float, list[str]]] = deque()
 
     @property
@@ -175,10 +181,11 @@ class Simulator:
         now = time.monotonic()
         self._forget_keys_older_than(now - self.config.idempotency_ttl_s)
         planner = _ReceiptPlanner(self, now) if self.receipts_wanted else None
+        accepted_at, final_at = self.occurred_at(0), self.occurred_at(self.faults.receipt_delay_ms / 1000)
         results: list[dict[str, object]] = []
         new_keys: list[str] = []
         failures = 0
-        vendor_ids, draw, failure_rate = self._vendor_ids, self.rng.random, self.faults.failure_rate
+        vendor_ids, fates, draw, failure_rate = self._vendor_ids, self._fates, self.rng.random, self.faults.failure_rate
         for message in messages:
             key = message["idempotency_key"]
             vendor_id = vendor_ids.get(key)
@@ -192,8 +199,11 @@ class Simulator:
             if failure is None and draw() < failure_rate:
                 failure = self.rng.choice(FAILURE_REASONS[message["channel"]])
             failures += failure is not None
+            status = "delivered" if failure is None else "failed"
+            final: Receipt = (vendor_id, message.get("reference"), status, failure, final_at)
+            fates[vendor_id] = (final, accepted_at)
             if planner is not None:
-                planner.plan(vendor_id, message.get("reference"), failure)
+                planner.plan(final)
             results.append({"vendor_message_id": vendor_id, "idempotency_key": key, "duplicate": False})
         if new_keys:
             self._keys_by_age.append((now, new_keys))
@@ -205,6 +215,19 @@ class Simulator:
         counters.outcomes["delivered"] += len(new_keys) - failures
         counters.outcomes["failed"] += failures
         return results
+
+    def status(self, vendor_message_id: str) -> Receipt | None:
+        """The message's status as a receipt: `sent` until its outcome falls due, then its final receipt, whether or
+        not that receipt was ever posted; None for an id never given, or forgotten with its idempotency key."""
+        self.counters.status_lookups += 1
+        fate = self._fates.get(vendor_message_id)
+        if fate is None:
+            return None
+        final, accepted_at = fate
+        vendor_id, reference, _, _, final_at = final
+        if final_at > self.occurred_at(0):  # both written by `occurred_at`, so the text sorts as the time does
+            return vendor_id, reference, "sent", None, accepted_at
+        return final
 
     def stats(self) -> Stats:
         counters = self.counters
@@ -219,11 +242,13 @@ class Simulator:
             receipts_dropped=counters.receipts_dropped,
             callbacks_posted=counters.callbacks_posted,
             callback_failures=counters.callback_failures,
+            status_lookups=counters.status_lookups,
         )
 
     def reset(self) -> None:
         """Forget every message, key, pending receipt and counter (the faults stay as they are)."""
         self._vendor_ids.clear()
+        self._fates.clear()
         self._keys_by_age.clear()
         self.outbox.clear()
         self.counters = Counters()
@@ -231,7 +256,7 @@ class Simulator:
     def _forget_keys_older_than(self, cutoff: float) -> None:
         while self._keys_by_age and self._keys_by_age[0][0] < cutoff:
             for key in self._keys_by_age.popleft()[1]:
-                del self._vendor_ids[key]
+                del self._fates[self._vendor_ids.pop(key)]
 
     def occurred_at(self, seconds_from_now: float) -> str:
         moment = datetime.fromtimestamp(time.time() + seconds_from_now, UTC)
@@ -251,23 +276,16 @@ class _ReceiptPlanner:
         self._sent_delay = self._final_delay / 2
         self._late_delay = faults.late_ms / 1000
         self._sent_at = simulator.occurred_at(self._sent_delay)
-        self._final_at = simulator.occurred_at(self._final_delay)
         self._by_due: defaultdict[float, list[Receipt]] = defaultdict(list)
         self._finals = self._by_due[self._final_delay]
         self._sents = self._by_due[self._sent_delay]
         self._any_message_fault = bool(faults.late_rate or faults.duplicate_rate or faults.out_of_order_rate)
 
-    def plan(self, vendor_id: str, reference: Reference | None, failure: str | None) -> None:
-        final: Receipt = (
-            vendor_id,
-            reference,
-            "delivered" if failure is None else "failed",
-            failure,
-            self._final_at,
-        )
+    def plan(self, final: Receipt) -> None:
+        """File a message's final receipt, and its `sent` receipt when those are wanted."""
         sent: Receipt | None = None
         if self._faults.sent_receipts:
-            sent = (vendor_id, reference, "sent", None, self._sent_at)
+            sent = (final[0], final[1], "sent", None, self._sent_at)
         if self._any_message_fault:
             self._plan_with_faults(sent, final)
             return

@@ -88,7 +88,9 @@ def test_reset_forgets_messages_keys_and_counters(vendor: httpx.Client, inbox: R
         "receipts_dropped": 0,
         "callbacks_posted": 0,
         "callback_failures": 0,
+        "status_lookups": 0,
     }
+    assert vendor.get(f"/v1/messages/{first['vendor_message_id']}").status_code == 404
     again = send_batches(vendor, [message(1)])[0]
     assert again["duplicate"] is False
     assert again["vendor_message_id"] != first["vendor_message_id"]
