@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     receipts_batch_entries: int = Field(40, gt=0, validation_alias="XENO_RECEIPTS_BATCH_ENTRIES")
     # A campaign completes once every message has its final receipt, or this long after its last send.
     receipt_timeout_s: int = Field(86_400, gt=0, validation_alias="XENO_RECEIPT_TIMEOUT_S")
+    # A message still `sent` this long after it went out is looked up at the vendor (and again this long after
+    # each lookup), in rounds every `receipt_reconcile_every_s`; the answers go through the receipts stream.
+    receipt_reconcile_after_s: float = Field(300, gt=0, validation_alias="XENO_RECEIPT_RECONCILE_AFTER_S")
+    receipt_reconcile_every_s: float = Field(30, gt=0, validation_alias="XENO_RECEIPT_RECONCILE_EVERY_S")
     # Contact policy: at most `frequency_cap` marketing messages per customer in `frequency_cap_days`
     # (0: no cap); no sends in the customer's quiet hours (both unset or equal: none).
     frequency_cap: int = Field(3, ge=0, validation_alias="XENO_FREQUENCY_CAP")
@@ -196,6 +200,15 @@ class Settings(BaseSettings):
             raise ValueError("XENO_AI_PROVIDER=openai needs XENO_AI_MODEL (and XENO_AI_BASE_URL / XENO_AI_API_KEY)")
         if self.image_provider == "replicate" and not (self.replicate_api_token and self.replicate_model):
             raise ValueError("XENO_IMAGE_PROVIDER=replicate needs XENO_REPLICATE_API_TOKEN and XENO_REPLICATE_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _receipts_are_reconciled_before_the_timeout(self) -> Settings:
+        if self.receipt_reconcile_after_s * 2 > self.receipt_timeout_s:
+            raise ValueError(
+                "XENO_RECEIPT_RECONCILE_AFTER_S must be at most half of XENO_RECEIPT_TIMEOUT_S: a message whose "
+                "receipt never came is to be looked up well before its campaign stops waiting for it"
+            )
         return self
 
     @model_validator(mode="after")

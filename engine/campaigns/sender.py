@@ -113,6 +113,14 @@ class _Answer:
     problem: str | None = None  # why the last attempt failed
 
 
+def vendor_headers(settings: Settings) -> dict[str, str]:
+    """The headers of a JSON request to the vendor, with its API key when one is set."""
+    headers = {"Content-Type": "application/json"}
+    if settings.delivery_vendor_api_key:
+        headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key}"
+    return headers
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float:
     """A Retry-After header (seconds, or an HTTP date) as seconds from now; 0 when absent or unreadable."""
     if not value:
@@ -317,9 +325,7 @@ class Sender:
 
     async def _post(self, body: bytes) -> _Answer:
         settings = self.settings
-        headers = {"Content-Type": "application/json"}
-        if settings.delivery_vendor_api_key:
-            headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key}"
+        headers = vendor_headers(settings)
         attempt = 0
         while True:
             attempt += 1

@@ -1,14 +1,15 @@
-"""The delivery worker: one long-lived process running a sender, the receipts applier, housekeeping and the
-notification scan.
+"""The delivery worker: one long-lived process running a sender, the receipts applier, housekeeping, the
+notification scan and the receipt reconciler.
 
 `xeno up` starts one; more can run side by side (on this machine or others), since senders and appliers
 share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
 second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
 campaigns whose messages are all final. Notifications, every ten seconds: record them (`engine.notifications`)
-and post the webhooks due (counting sending campaigns' failures at most once a minute). SIGTERM or SIGINT stops
-it after the requests in flight finish.
+and post the webhooks due (counting sending campaigns' failures at most once a minute). The reconciler, every
+`receipt_reconcile_every_s`: ask the vendor about messages whose receipts never came (`engine.campaigns.reconcile`).
+SIGTERM or SIGINT stops it after the requests in flight finish.
 
-Each part is one named async loop in `PARTS`; a new one (say, a reconciler) is one more entry there.
+Each part is one named async loop in `PARTS`; a new one is one more entry there.
 The README ("Who runs what, and why") says why this is a worker and not a Dagster job.
 """
 
@@ -30,6 +31,7 @@ from sqlalchemy import Engine
 from engine.campaigns.progress import complete_finished_campaigns
 from engine.campaigns.queue import queue_due_messages
 from engine.campaigns.receipts import ReceiptReport, drain_receipts
+from engine.campaigns.reconcile import Reconciler
 from engine.campaigns.sender import run_sender
 from engine.connections import get_engine, get_redis
 from engine.ingest.consumer import default_consumer_name
@@ -130,11 +132,25 @@ async def _notify(worker: Worker) -> None:
                 log.info("notification webhooks: %s", posted)
 
 
+async def _reconcile(worker: Worker) -> None:
+    """Every `receipt_reconcile_every_s`, ask the vendor about messages whose receipts never came."""
+    async with Reconciler(worker.db, worker.client, worker.settings) as reconciler:
+        while not await worker.stopped(worker.settings.receipt_reconcile_every_s):
+            try:
+                report = await reconciler.reconcile_once(datetime.now(UTC))
+            except Exception:  # a failed round must not stop delivery; the next one tries again
+                log.exception("receipt reconciliation: this round failed")
+            else:
+                if report.asked:
+                    log.info("receipt reconciliation: %s", report)
+
+
 PARTS: dict[str, Callable[[Worker], Coroutine[Any, Any, None]]] = {
     "sender": _send,
     "receipts": _apply_receipts,
     "housekeeping": _keep_house,
     "notifications": _notify,
+    "reconciler": _reconcile,
 }
 
 
