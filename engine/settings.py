@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     ingest_claim_idle_ms: int = 60_000
     max_request_bytes: int = 4 * 1024 * 1024
 
+    # --- Recovery of the work Dagster runs (pipelines/defs/retries.py) ---
+    # A failed run is tried again after `pipeline_retry_backoff_s`, doubling with each failure in a row up to
+    # `pipeline_retry_backoff_max_s`; a campaign whose launch failed `launch_max_attempts` times is marked failed.
+    pipeline_retry_backoff_s: float = Field(10, gt=0, validation_alias="XENO_PIPELINE_RETRY_BACKOFF_S")
+    pipeline_retry_backoff_max_s: float = Field(300, gt=0, validation_alias="XENO_PIPELINE_RETRY_BACKOFF_MAX_S")
+    launch_max_attempts: int = Field(5, gt=0, validation_alias="XENO_LAUNCH_MAX_ATTEMPTS")
+    # Where the API and `xeno status` read Dagster's runs (its GraphQL endpoint); unset: http://127.0.0.1:<port>.
+    dagster_url: str | None = Field(None, validation_alias="XENO_DAGSTER_URL")
+
     # --- Sign-in, tokens, roles and API hardening (engine/auth, api/auth, api/admin) ---
     # Who may sign in: verified e-mails in an allowed domain or on the allow list; the admin list become
     # admins, other newcomers get `default_role`. Lists are comma-separated in the environment.
@@ -281,6 +290,11 @@ class Settings(BaseSettings):
         rest = self.postgres_url.split("://", 1)[1]
         server = rest.rsplit("/", 1)[0]
         return f"postgresql+psycopg2://{server}/{self.dagster_database}"
+
+    @property
+    def dagster_address(self) -> str:
+        """The Dagster webserver (its UI and GraphQL endpoint)."""
+        return (self.dagster_url or f"http://127.0.0.1:{self.dagster_port}").rstrip("/")
 
     @property
     def redis_address(self) -> str:

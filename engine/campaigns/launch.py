@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import polars as pl
 import redis
-from sqlalchemy import Connection, Engine, RowMapping, text
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, text
 
+from engine.auth import audit
 from engine.campaigns.audience import AudienceSource, CampaignAudience, campaign_recipients
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
@@ -42,6 +43,9 @@ LOG_COLUMNS = (
 MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject")  # a `queue.Message`
 # What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
 LAUNCH_REFUSALS = (RuleError, UnsupportedRule, TemplateError, LookupError)
+# A launched campaign in these states has its queued messages published by the launch (a paused one's are held
+# back by the senders, and queued again when it resumes).
+PUBLISHING = ("sending", "paused")
 
 
 @dataclass
@@ -67,7 +71,8 @@ def launch_campaign(
     *,
     now: datetime | None = None,
 ) -> LaunchReport:
-    """Launch a due scheduled campaign, or finish publishing one already sending; anything else is left alone.
+    """Launch a due scheduled campaign, or finish publishing one already sending (or paused); anything else is left
+    alone.
 
     A rule, template or segment that cannot be used makes the campaign `failed` with the reason.
     """
@@ -88,9 +93,19 @@ def launch_campaign(
     except LAUNCH_REFUSALS as error:
         _mark_failed(db, campaign_id, str(error))
         return LaunchReport(campaign_id, "failed", detail=str(error))
-    if report.status == "sending":
+    if report.status in PUBLISHING:
         report.published = publish_queued(db, client, settings, campaign_id, queued)
+        _mark_published(db, campaign_id)
     return report
+
+
+def _mark_published(db: Engine, campaign_id: int) -> None:
+    """The launch is over: every queued message is on the delivery stream (held back by senders while paused)."""
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE campaigns SET published_at = now() WHERE id = :id AND published_at IS NULL"),
+            {"id": campaign_id},
+        )
 
 
 def _mark_failed(db: Engine, campaign_id: int, reason: str) -> None:
@@ -212,13 +227,60 @@ def _copy_log(conn: Connection, log: pl.DataFrame) -> None:
         copy.write(buffer.getbuffer())
 
 
-def due_campaigns(db: Engine, now: datetime) -> list[int]:
-    """Scheduled campaigns whose time has come, oldest schedule first."""
+@dataclass(frozen=True)
+class DueLaunch:
+    """A campaign whose launch is due: scheduled and its time has come, or launched but not yet fully published
+    (its launch run died half-way). `schedule_seq` tells its schedulings apart, each with launch runs of its own."""
+
+    campaign_id: int
+    schedule_seq: int
+    status: str
+    launch_attempts: int
+
+
+DUE = """
+SELECT id, schedule_seq, status, launch_attempts FROM campaigns
+WHERE (status = 'scheduled' AND scheduled_at <= :now) OR (status IN :publishing AND published_at IS NULL)
+ORDER BY scheduled_at, id
+"""
+
+
+def due_campaigns(db: Engine, now: datetime) -> list[DueLaunch]:
+    """Campaigns whose launch is due or unfinished, oldest schedule first."""
     with db.connect() as conn:
-        due = conn.execute(
+        rows = conn.execute(text(DUE).bindparams(bindparam("publishing", expanding=True)),
+                            {"now": now, "publishing": list(PUBLISHING)})  # fmt: skip
+        return [DueLaunch(*row) for row in rows]
+
+
+def record_launch_attempts(db: Engine, due: DueLaunch, attempts: int, error: str | None) -> None:
+    """Keep how many launch runs of this scheduling ended without launching, and why the last did, for people
+    to see (the API, the dashboard); a newer scheduling's record is left alone."""
+    with db.begin() as conn:
+        conn.execute(
             text(
-                "SELECT id FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= :now ORDER BY scheduled_at, id"
+                "UPDATE campaigns SET launch_attempts = :attempts, launch_error = :error, updated_at = now() "
+                "WHERE id = :id AND schedule_seq = :seq "
+                "AND (launch_attempts <> :attempts OR launch_error IS DISTINCT FROM :error)"
             ),
-            {"now": now},
+            {"id": due.campaign_id, "seq": due.schedule_seq, "attempts": attempts, "error": error},
         )
-        return list(due.scalars())
+
+
+def give_up_launch(db: Engine, due: DueLaunch, attempts: int, error: str | None) -> bool:
+    """Mark a campaign whose launch kept failing `failed`, with the reason, unless it was launched, unscheduled or
+    rescheduled meanwhile; whether it was. Its notification and a "try again" follow from the status."""
+    reason = f"the launch failed {attempts} times; the last attempt: {error or 'no reason recorded'}"
+    with db.begin() as conn:
+        given_up = conn.execute(
+            text(
+                "UPDATE campaigns SET status = 'failed', failure_reason = :reason, launch_attempts = :attempts, "
+                "launch_error = :error, completed_at = now(), updated_at = now() "
+                "WHERE id = :id AND schedule_seq = :seq AND status = 'scheduled'"
+            ),
+            {"id": due.campaign_id, "seq": due.schedule_seq, "reason": reason, "attempts": attempts, "error": error},
+        ).rowcount
+        if given_up:
+            audit.record(conn, "pipelines", "campaign.launch_given_up", f"campaign:{due.campaign_id}",
+                         {"attempts": attempts, "error": error})  # fmt: skip
+    return bool(given_up)

@@ -2,21 +2,23 @@
 completed; and "retry the failed" as a follow-up linked to it. The API's routes are thin calls to these.
 
     draft ──schedule──▶ scheduled ──(launch)──▶ sending ⇄ paused
-      ▲                    │                      │        │
-      └───unschedule───────┤                      │        │
-      │                    │                      │        │
+      ▲                  │ ▲  │                   │        │
+      └───unschedule─────┘ │  └─(launch failed)─▶ failed   │
+      │                    └──────try again─────────┘      │
       └──────cancel────────┴──────────────────────┴────────┴──▶ cancelled
                                                   └──(all messages final)──▶ completed
 
 Saving checks the rule against the feature catalog and the template (and subject) for unknown variables
-and syntax errors, so a launch does not discover them. Pausing stops senders from posting the campaign's
-queued messages (they go back to pending); resuming queues them again. Cancelling skips every message
-not yet posted, with the reason.
+and syntax errors, so a launch does not discover them. A launch that cannot start is tried again by the
+pipelines (`pipelines/defs/campaigns/sensors.py`); one the campaign itself makes impossible (its rule, template
+or segment), or that failed `launch_max_attempts` times, leaves it `failed` with the reason, and "try again"
+schedules it anew. Pausing stops senders from posting the campaign's queued messages (they go back to pending);
+resuming queues them again. Cancelling skips every message not yet posted, with the reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -142,12 +144,38 @@ def schedule_campaign(db: Engine, campaign_id: int, at: datetime | None = None, 
         raise CampaignInvalid("a schedule time needs a time zone")
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft", "scheduled"}, "scheduled")
-        conn.execute(
-            text("UPDATE campaigns SET status = 'scheduled', scheduled_at = :at, updated_at = now() WHERE id = :id"),
-            {"at": when, "id": campaign_id},
-        )
+        _set_scheduled(conn, campaign_id, when)
         _audit(conn, actor, "scheduled", campaign_id, {"at": when.isoformat()})
     return when
+
+
+def _set_scheduled(conn: Connection, campaign_id: int, at: datetime) -> None:
+    """Schedule anew: a new `schedule_seq`, so this scheduling gets launch runs of its own (a run of an earlier
+    one, even one that found the campaign unscheduled, never stands in for it), and no attempts yet."""
+    conn.execute(
+        text(
+            "UPDATE campaigns SET status = 'scheduled', scheduled_at = :at, schedule_seq = schedule_seq + 1, "
+            "launch_attempts = 0, launch_error = NULL, failure_reason = NULL, completed_at = NULL, "
+            "updated_at = now() WHERE id = :id"
+        ),
+        {"at": at, "id": campaign_id},
+    )
+
+
+def relaunch_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> datetime:
+    """ "Try again": schedule a campaign whose launch failed (it never sent anything) to launch now, with fresh
+    attempts. A campaign that failed after launching, or did not fail, is refused."""
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        _require(conn, campaign_id, {"failed"}, "launched again")
+        launched = conn.execute(
+            text("SELECT launched_at IS NOT NULL FROM campaigns WHERE id = :id"), {"id": campaign_id}
+        ).scalar_one()
+        if launched:
+            raise CampaignStateError(campaign_id, "failed after launching", "launched again")
+        _set_scheduled(conn, campaign_id, now)
+        _audit(conn, actor, "relaunched", campaign_id, {"at": now.isoformat()})
+    return now
 
 
 def unschedule_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> None:
@@ -176,14 +204,16 @@ def resume_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> N
 
 def cancel_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> int:
     """Cancel; every message not yet posted is skipped with the reason. Returns how many were skipped now
-    (queued ones already on the delivery stream are skipped by the sender that reaches them)."""
+    (queued ones already on the delivery stream are skipped by the sender that reaches them; queued ones a launch
+    had not yet published, now)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft", "scheduled", "sending", "paused"}, "cancelled")
         _set_status(conn, campaign_id, "cancelled", ", completed_at = now()")
         skipped = conn.execute(
             text(
-                "UPDATE communication_log SET status = 'skipped', reason = :reason "
-                "WHERE campaign_id = :id AND status = 'pending'"
+                "UPDATE communication_log l SET status = 'skipped', reason = :reason FROM campaigns c "
+                "WHERE c.id = :id AND l.campaign_id = c.id "
+                "AND (l.status = 'pending' OR (l.status = 'queued' AND l.id > c.published_through))"
             ),
             {"id": campaign_id, "reason": CANCELLED},
         ).rowcount

@@ -66,6 +66,8 @@ class Campaign:
     parent_campaign_id: int | None
     created_at: datetime
     updated_at: datetime
+    launch_attempts: int = 0  # launch runs of its current scheduling that ended without launching it
+    launch_error: str | None = None  # why the last of them did
     counts: MessageCounts = field(default_factory=MessageCounts)
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from engine.features.catalog import STATIC_FEATURES, FeatureType
+from engine.features.freshness import CHANGES_QUERY
 from engine.features.sources import FixedWidth, SourceReader, parse_utc
 from engine.features.traits import TraitKey, trait_keys, typed_trait
 
@@ -58,6 +59,7 @@ class FeatureInputs:
     orders: pl.DataFrame  # completed orders up to now: customer_id, amount, ordered_at
     events: pl.DataFrame  # customer_id, name, occurred_at, properties (JSON text)
     source_totals: dict[str, float]
+    source_changes: int  # the changes to the sources this read saw (`engine.features.freshness`)
 
 
 def read_inputs(reader: SourceReader, now: datetime) -> FeatureInputs:
@@ -73,7 +75,8 @@ def read_inputs(reader: SourceReader, now: datetime) -> FeatureInputs:
     events = reader.frame(EVENTS_QUERY, _EVENTS_SCHEMA)
     [(customer_count, order_count, spend)] = reader.rows(SOURCE_TOTALS_QUERY, {"now": now, "status": SPEND_STATUS})
     totals = {"customers": float(customer_count), "orders": float(order_count), "spend": float(spend)}
-    return FeatureInputs(customers, traits, orders, events, totals)
+    [(changes,)] = reader.rows(CHANGES_QUERY)
+    return FeatureInputs(customers, traits, orders, events, totals, int(changes))
 
 
 def read_completed_orders(reader: SourceReader, now: datetime) -> pl.DataFrame:

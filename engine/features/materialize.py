@@ -44,10 +44,18 @@ def materialize_features(
     read = time.perf_counter()
     features = compute_features(inputs, taken_at)
     events = event_frame(inputs.events)
-    source_totals = inputs.source_totals
+    source_totals, source_changes = inputs.source_totals, inputs.source_changes
     del inputs  # the source frames are not needed past here; at 1M customers they are hundreds of MB
     computed = time.perf_counter()
-    snapshot = publish_snapshot(db, snapshots_dir, features, events, taken_at=taken_at, source_totals=source_totals)
+    snapshot = publish_snapshot(
+        db,
+        snapshots_dir,
+        features,
+        events,
+        taken_at=taken_at,
+        source_totals=source_totals,
+        source_changes=source_changes,
+    )
     published = time.perf_counter()
     removed = prune_snapshots(db, snapshots_dir, keep)
     return Materialization(

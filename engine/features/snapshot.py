@@ -53,6 +53,7 @@ class SnapshotInfo:
     events_path: Path
     columns: dict[str, str]  # column -> Polars dtype, in column order
     source_totals: dict[str, float]  # customers, orders and spend as Postgres counted them
+    source_changes: int | None = None  # the changes to the sources it read (None: published before counting)
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ def publish_snapshot(
     *,
     taken_at: datetime,
     source_totals: Mapping[str, float],
+    source_changes: int | None = None,
 ) -> SnapshotInfo:
-    """Publish `features` (one row per customer, catalog columns) and `events` as the newest version."""
+    """Publish `features` (one row per customer, catalog columns) and `events` as the newest version; it read
+    `source_changes` changes to the sources (see `engine.features.freshness`)."""
     snapshots_dir.mkdir(parents=True, exist_ok=True)
     catalog = catalog_for_schema(features.schema)
     written: list[Path] = []
@@ -112,6 +115,7 @@ def publish_snapshot(
                     events_path=str(events_path),
                     columns=[[name, str(dtype)] for name, dtype in features.schema.items()],
                     source_totals=dict(source_totals),
+                    source_changes=source_changes,
                 )
                 .returning(*feature_snapshots.c)
             ).one()
@@ -241,6 +245,7 @@ def _info(row: RowMapping) -> SnapshotInfo:
         events_path=Path(row["events_path"]),
         columns=dict(row["columns"]),  # [[name, dtype], ...] keeps the order JSONB objects lose
         source_totals=dict(row["source_totals"]),
+        source_changes=row["source_changes"],
     )
 
 

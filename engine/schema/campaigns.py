@@ -57,8 +57,15 @@ campaigns = Table(
     # A finished campaign's counts by status, kept once every message is final (they can no longer change),
     # so campaign history does not count a million-row log again on every read.
     Column("settled_counts", JSONB),
-    # The highest log id the launch has put on the delivery stream, so a relaunch resumes after it.
+    # The highest log id the launch has put on the delivery stream, so a relaunch resumes after it, and when the
+    # launch finished putting them there (until then, the launch is run again if its run dies).
     Column("published_through", BigInteger, nullable=False, server_default="0"),
+    Column("published_at", DateTime(timezone=True)),
+    # Launch attempts: `schedule_seq` counts the times the campaign was scheduled, so each scheduling gets launch
+    # runs of its own; `launch_attempts` runs of it ended without launching, the last for `launch_error`.
+    Column("schedule_seq", Integer, nullable=False, server_default="0"),
+    Column("launch_attempts", Integer, nullable=False, server_default="0"),
+    Column("launch_error", Text),
     Column("created_by", BigInteger, ForeignKey("users.id", ondelete="SET NULL")),
     # "Retry the failed": a follow-up campaign to the failed recipients of this one.
     Column("parent_campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="SET NULL")),

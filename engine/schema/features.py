@@ -8,7 +8,7 @@ they hold. `engine.features.snapshot` writes and reads them.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Table, Text
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Integer, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from engine.schema.base import created_at, metadata
@@ -31,4 +31,18 @@ feature_snapshots = Table(
     # What Postgres counted in the same read transaction (customers, completed orders, their spend):
     # the asset checks hold the published table to these.
     Column("source_totals", JSONB, nullable=False),
+    # How many changes to the sources the read saw (`feature_source_changes.changes`, read in the same transaction).
+    Column("source_changes", BigInteger),
+)
+
+# One row counting the committed changes to the feature sources (customers, orders, events): every transaction
+# that writes them (an ingest batch) adds one before it commits. The features are behind while the count is
+# higher than the newest snapshot's `source_changes`, and a refresh is asked for until they catch up.
+feature_source_changes = Table(
+    "feature_source_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, server_default="1"),
+    Column("changes", BigInteger, nullable=False, server_default="0"),
+    Column("changed_at", DateTime(timezone=True)),
+    CheckConstraint("id = 1", name="one_row"),
 )

@@ -1,8 +1,9 @@
 """The customer_features asset materializes and passes its checks, a damaged snapshot fails them, and the
-refresh runs after each successful ingest (coalesced) and every hour."""
+refresh is asked for whenever the features are behind what was ingested (again after a failure) and every hour."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from pipelines.defs.features.assets import customer_features
 from pipelines.defs.features.checks import customer_features_checks
 from pipelines.defs.features.jobs import refresh_customer_features_job
 from pipelines.defs.features.schedules import hourly_customer_features_schedule
-from pipelines.defs.features.sensors import ingest_success_sensor
+from pipelines.defs.features.sensors import stale_features_sensor
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.resources import XenoResource
 from tests.engine.features.data import add_customer, add_order, days_ago
+from tests.pipelines.helpers import publish_customers
 
 RESOURCES = {"xeno": XenoResource()}
 
@@ -45,7 +47,7 @@ def test_the_definitions_load() -> None:
         for name in ("row_count_matches_customers", "spend_is_never_negative", "orders_agree_with_postgres")
     }
     assert defs.resolve_job_def("refresh_customer_features_job") is not None
-    assert defs.resolve_sensor_def("ingest_success_sensor").default_status is dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("stale_features_sensor").default_status is dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("hourly_customer_features_schedule").job_name == "refresh_customer_features_job"
 
 
@@ -120,41 +122,78 @@ def test_checks_fail_before_any_snapshot_exists(database: Engine, data_dir: Path
     assert set(check_results(result).values()) == {False}
 
 
-def ingest_success_context(instance: dg.DagsterInstance) -> dg.RunStatusSensorContext:
-    ingest = ingest_stream_job.execute_in_process(instance=instance, resources=RESOURCES)
-    return dg.build_run_status_sensor_context(
-        sensor_name=ingest_success_sensor.name,
-        dagster_instance=instance,
-        dagster_run=ingest.dagster_run,
-        dagster_event=ingest.get_run_success_event(),
+def evaluate_staleness(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
+    context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
+    return stale_features_sensor(context)  # type: ignore[return-value]
+
+
+def ingest(client: redis.Redis, *external_ids: str) -> None:
+    """Customers through the ingest stream and job, as the API and the ingest sensor would bring them."""
+    publish_customers(client, *external_ids)
+    assert ingest_stream_job.execute_in_process(resources=RESOURCES).success
+
+
+def refresh(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def(refresh_customer_features_job.name)
+    return job.execute_in_process(instance=instance, tags={**request.tags, "dagster/run_key": request.run_key or ""})
+
+
+def test_new_customers_make_the_features_stale_until_a_refresh_has_read_them(
+    database: Engine, redis_client: redis.Redis, data_dir: Path, instance: dg.DagsterInstance
+) -> None:
+    up_to_date = evaluate_staleness(instance)
+    assert isinstance(up_to_date, dg.SkipReason)
+
+    ingest(redis_client, "ada", "bob")
+    request = evaluate_staleness(instance)
+    assert isinstance(request, dg.RunRequest)
+    assert request.run_key == "features-1-1"
+
+    assert refresh(instance, request).success
+    assert latest_snapshot(database).info.row_count == 2  # type: ignore[union-attr]
+    assert isinstance(evaluate_staleness(instance), dg.SkipReason)
+
+    ingest(redis_client, "cem")
+    assert isinstance(evaluate_staleness(instance), dg.RunRequest)
+
+
+def test_a_failed_refresh_is_asked_for_again_under_a_new_key_after_a_backoff(
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+) -> None:
+    ingest(redis_client, "ada")
+    first = evaluate_staleness(instance)
+    assert isinstance(first, dg.RunRequest)
+    failed = instance.create_run_for_job(
+        defs.resolve_job_def(refresh_customer_features_job.name), status=dg.DagsterRunStatus.STARTED, tags=first.tags
+    )
+    instance.report_run_failed(failed, "the run's process died")
+
+    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="3600")
+    waiting = evaluate_staleness(instance)
+    assert isinstance(waiting, dg.SkipReason)
+    assert "the last 1 refreshes failed (the run's process died)" in (waiting.skip_message or "")
+
+    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
+    again = evaluate_staleness(instance)
+    assert isinstance(again, dg.RunRequest)
+    assert (first.run_key, again.run_key) == ("features-1-1", "features-1-2")
+
+
+def test_no_second_refresh_is_asked_for_while_one_waits_to_start(
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+) -> None:
+    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")  # a cancelled run counts as a failed one
+    ingest(redis_client, "ada")
+    queued = instance.create_run_for_job(
+        defs.resolve_job_def(refresh_customer_features_job.name), status=dg.DagsterRunStatus.NOT_STARTED
     )
 
+    skipped = evaluate_staleness(instance)
 
-def test_a_successful_ingest_run_requests_a_refresh_keyed_by_that_run(
-    database: Engine, redis_client: redis.Redis
-) -> None:
-    with dg.instance_for_test() as instance:
-        context = ingest_success_context(instance)
-
-        request = ingest_success_sensor(context)
-
-        assert isinstance(request, dg.RunRequest)
-        assert request.run_key == f"after-ingest-{context.dagster_run.run_id}"
-        assert ingest_success_sensor.job_name == "refresh_customer_features_job"
-
-
-def test_no_second_refresh_is_requested_while_one_waits_to_start(database: Engine, redis_client: redis.Redis) -> None:
-    with dg.instance_for_test() as instance:
-        job = defs.resolve_job_def(refresh_customer_features_job.name)
-        queued = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED)
-        context = ingest_success_context(instance)
-
-        skipped = ingest_success_sensor(context)
-
-        assert isinstance(skipped, dg.SkipReason)
-        assert queued.run_id in (skipped.skip_message or "")
-        instance.report_run_canceled(queued)
-        assert isinstance(ingest_success_sensor(context), dg.RunRequest)
+    assert isinstance(skipped, dg.SkipReason)
+    assert queued.run_id in (skipped.skip_message or "")
+    instance.report_run_canceled(queued)
+    assert isinstance(evaluate_staleness(instance), dg.RunRequest)
 
 
 def test_the_refresh_job_runs_the_asset_and_its_checks(database: Engine, data_dir: Path, shop: list[int]) -> None:

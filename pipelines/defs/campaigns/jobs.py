@@ -1,9 +1,9 @@
 """`launch_campaign_job`: launch one campaign (freeze its audience, log its recipients, queue its messages).
 
-A launch is safe to run again: a campaign already sending only has its remaining queued messages
-published, so a run that died half-way is finished by re-executing it. A campaign the launch refuses
-(its rule, template or segment cannot be used) is marked failed, and the run fails with the reason,
-without retries; anything unexpected (a database restart) is retried.
+A launch is safe to run again: a campaign already sending only has its remaining queued messages published, so
+a run that died half-way is finished by another run (`due_campaigns_sensor` asks for it). A campaign the launch
+refuses (its rule, template or segment cannot be used) is marked failed, and the run fails with the reason,
+without retries; anything unexpected (a database restart) is retried within the run, then by another run.
 """
 
 import dagster as dg
@@ -11,6 +11,10 @@ import dagster as dg
 from engine.campaigns.launch import launch_campaign
 from pipelines.defs.campaigns.resources import CampaignAudience
 from pipelines.defs.resources import XenoResource
+from pipelines.defs.retries import MAX_RUNTIME_TAG
+
+# Run monitoring fails a launch run that has not finished in this time (it hangs), so that it is tried again.
+LAUNCH_MAX_RUNTIME_S = 1800
 
 
 class LaunchConfig(dg.Config):
@@ -40,6 +44,9 @@ def launch_campaign_op(
     return dg.Output(counts, metadata={"status": dg.MetadataValue.text(report.status), **metadata})
 
 
-@dg.job(description="Launch one campaign (started by due_campaigns_sensor with run key campaign-<id>).")
+@dg.job(
+    description="Launch one campaign (started by due_campaigns_sensor, once per attempt).",
+    tags={MAX_RUNTIME_TAG: str(LAUNCH_MAX_RUNTIME_S)},
+)
 def launch_campaign_job() -> None:
     launch_campaign_op()

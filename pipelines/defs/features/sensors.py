@@ -1,30 +1,43 @@
-"""`ingest_success_sensor`: refresh the customer features after each successful ingest run.
+"""`stale_features_sensor`: refreshes the customer features whenever they are behind what was ingested.
 
-Runs coalesce: while a refresh is queued and has not started reading, it will see the newly ingested
-rows too, so no second one is requested. A refresh already reading gets a successor, requested with the
-ingest run's id as run key (so a repeated tick never doubles it).
+The features are behind while Postgres has counted more changes to customers, orders and events than the newest
+snapshot read (`engine.features.freshness`). Asking from that state rather than from an event ("an ingest run
+succeeded") means that a refresh that failed or died is asked for again, after a backoff that doubles with each
+failure in a row (`pipelines.defs.retries`), and that changes made outside Dagster (`xeno ingest drain`) are
+caught up with too. A refresh queued or running covers what changed before it reads, and what changes while it
+reads is caught by the next one. Keys are `features-<changes>-<attempt>`: attempts at catching up with that count.
 """
 
 import dagster as dg
 
+from engine.features.freshness import features_lag
 from pipelines.defs.features.jobs import refresh_customer_features_job
-from pipelines.defs.ingest.jobs import ingest_stream_job
+from pipelines.defs.resources import XenoResource
+from pipelines.defs.retries import failure_reason, run_history
 
-NOT_READING_YET = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
+CHANGES_TAG = "xeno/source_changes"
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[ingest_stream_job],
-    request_job=refresh_customer_features_job,
+@dg.sensor(
+    job=refresh_customer_features_job,
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests refresh_customer_features_job after each successful ingest_stream_job run.",
+    description="Requests refresh_customer_features_job while the features are behind what was ingested.",
 )
-def ingest_success_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    ingest_run = context.dagster_run.run_id
-    waiting = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=refresh_customer_features_job.name, statuses=NOT_READING_YET), limit=1
-    )
-    if waiting:
-        return dg.SkipReason(f"refresh run {waiting[0].run_id} has not started and will include ingest {ingest_run}")
-    return dg.RunRequest(run_key=f"after-ingest-{ingest_run}", tags={"xeno/after_ingest_run": ingest_run})
+def stale_features_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource) -> dg.RunRequest | dg.SkipReason:
+    lag = features_lag(xeno.db())
+    if lag is None:
+        return dg.SkipReason("the newest feature snapshot has read every change ingested")
+    history = run_history(context.instance, refresh_customer_features_job.name)
+    if history.active is not None:
+        return dg.SkipReason(f"refresh run {history.active.run_id} is {history.active.status.value}")
+    wait = history.wait_seconds(xeno.settings())
+    if wait > 0 and history.last_ended is not None:
+        reason = failure_reason(context.instance, history.last_ended.dagster_run)
+        return dg.SkipReason(
+            f"the features are behind; the last {history.failures_in_a_row} refreshes failed ({reason}); "
+            f"the next starts in {wait:.0f} s"
+        )
+    tags = {CHANGES_TAG: str(lag.changes)}
+    attempt = run_history(context.instance, refresh_customer_features_job.name, tags, limit=1).count + 1
+    return dg.RunRequest(run_key=f"features-{lag.changes}-{attempt}", tags=tags)

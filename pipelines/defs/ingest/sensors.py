@@ -1,7 +1,12 @@
-"""`ingest_stream_sensor`: launches the ingest job when entries wait on the ingest stream.
+"""`ingest_stream_sensor`: launches the ingest job while entries wait on the ingest stream, and again after a run
+that failed or died.
 
-The cursor is the newest entry id the sensor has launched a run for; that id is also the run key, so a
-repeated tick never starts a second run for the same entries. While a run is draining, it waits.
+The stream's backlog is the work, and a run drains it (for a bounded time; the next run goes on). While a run is
+queued or running, the sensor waits. Otherwise entries waiting means another run is needed: at once after a run that
+succeeded (new entries came, or it stopped at its time bound), after a backoff that doubles with each failed run in
+a row (`pipelines.defs.retries`). Ingest is never given up on: an entry that cannot be applied goes to the dead
+letters, so what stops a run is a server, and servers come back. The cursor counts the runs asked for and each key
+is that count, so a repeated tick never starts a second run for one request, and a failed run never blocks the next.
 """
 
 import dagster as dg
@@ -10,33 +15,40 @@ from engine import streams
 from engine.ingest.consumer import GROUP
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.resources import XenoResource
+from pipelines.defs.retries import failure_reason, run_history
 
-ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-          dg.DagsterRunStatus.STARTED]  # fmt: skip
+
+def runs_requested(cursor: str | None) -> int:
+    """How many runs the sensor has asked for (a cursor from before it counted them, an entry id, counts as 0)."""
+    return int(cursor) if cursor and cursor.isdigit() else 0
 
 
 @dg.sensor(
     job=ingest_stream_job,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches ingest_stream_job when the ingest stream has entries to apply.",
+    description="Launches ingest_stream_job while the ingest stream has entries to apply, again after a failed run.",
 )
 def ingest_stream_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource) -> dg.SensorResult | dg.SkipReason:
     client = xeno.redis()
     stream = xeno.settings().stream("ingest")
     streams.ensure_group(client, stream, GROUP)
     backlog = streams.backlog(client, stream, GROUP)
-    if backlog.undelivered + backlog.pending == 0:
+    waiting = backlog.undelivered + backlog.pending
+    if waiting == 0:
         return dg.SkipReason(f"nothing waiting on {stream}")
-    active = context.instance.get_runs(filters=dg.RunsFilter(job_name=ingest_stream_job.name, statuses=ACTIVE), limit=1)
-    if active:
-        return dg.SkipReason(f"run {active[0].run_id} is already draining {stream}")
-    newest = streams.newest_entry_id(client, stream)
-    # Entries left after the run for `newest` ended (it failed, or a consumer died): try again.
-    run_key = newest if newest != context.cursor else f"{newest}/retry-{backlog.pending}-{backlog.undelivered}"
+    history = run_history(context.instance, ingest_stream_job.name)
+    if history.active is not None:
+        return dg.SkipReason(f"run {history.active.run_id} is already draining {stream}")
+    wait = history.wait_seconds(xeno.settings())
+    if wait > 0 and history.last_ended is not None:
+        reason = failure_reason(context.instance, history.last_ended.dagster_run)
+        return dg.SkipReason(
+            f"{waiting} entries wait on {stream}; the last {history.failures_in_a_row} runs failed ({reason}); "
+            f"the next starts in {wait:.0f} s"
+        )
+    requested = runs_requested(context.cursor) + 1
     return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(run_key=run_key, tags={"xeno/backlog": str(backlog.undelivered + backlog.pending)})
-        ],
-        cursor=newest,
+        run_requests=[dg.RunRequest(run_key=f"drain-{requested}", tags={"xeno/backlog": str(waiting)})],
+        cursor=str(requested),
     )

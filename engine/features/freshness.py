@@ -1,0 +1,56 @@
+"""Whether the published features are behind the data they are computed from.
+
+Every transaction that writes customers, orders or events counts itself in `feature_source_changes` just before
+it commits (`count_source_change`); a materialization reads the count in the same REPEATABLE READ transaction as
+its data and keeps it with the snapshot. While the count is higher than the newest snapshot's, the features are
+behind: the pipelines ask for a refresh until a snapshot has caught up, whether the last one failed, died or
+never ran, so new customers become segmentable without waiting for the hourly refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, text
+
+COUNT_CHANGE = """
+INSERT INTO feature_source_changes (id, changes, changed_at) VALUES (1, 1, now())
+ON CONFLICT (id) DO UPDATE SET changes = feature_source_changes.changes + 1, changed_at = now()
+"""
+# The count as of the reader's transaction (0 before the first change).
+CHANGES_QUERY = "SELECT coalesce((SELECT changes FROM feature_source_changes WHERE id = 1), 0)"
+LAG_QUERY = f"""
+SELECT ({CHANGES_QUERY}) AS changes,
+       (SELECT changed_at FROM feature_source_changes WHERE id = 1) AS changed_at,
+       (SELECT source_changes FROM feature_snapshots ORDER BY version DESC LIMIT 1) AS snapshot_changes,
+       EXISTS (SELECT 1 FROM feature_snapshots) AS published
+"""
+
+
+def count_source_change(conn: Connection) -> None:
+    """Count one change to the feature sources, in the caller's transaction (as late in it as possible: the
+    row is locked until the commit)."""
+    conn.execute(text(COUNT_CHANGE))
+
+
+@dataclass(frozen=True)
+class FeatureLag:
+    """How far the newest snapshot is behind: the changes counted now, and those it read (None: it predates
+    counting, or there is no snapshot yet)."""
+
+    changes: int
+    snapshot_changes: int | None
+    changed_at: datetime | None
+
+
+def features_lag(db: Engine) -> FeatureLag | None:
+    """How far the features are behind the sources; None when the newest snapshot has read every change (or
+    nothing has ever been ingested and there is no snapshot to refresh)."""
+    with db.connect() as conn:
+        row = conn.execute(text(LAG_QUERY)).one()
+    if row.changes == 0 and not row.published:
+        return None
+    if row.snapshot_changes is not None and row.snapshot_changes >= row.changes:
+        return None
+    return FeatureLag(int(row.changes), row.snapshot_changes, row.changed_at)
