@@ -56,6 +56,7 @@ class Worker:
     settings: Settings
     consumer: str
     stop: asyncio.Event
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # what time it is (tests set their own)
 
     async def stopped(self, seconds: float) -> bool:
         """Wait up to `seconds` for the stop; say whether it came."""
@@ -96,7 +97,7 @@ async def _apply_receipts(worker: Worker) -> None:
 
 async def _keep_house(worker: Worker) -> None:
     while not await worker.stopped(HOUSEKEEPING_INTERVAL_S):
-        done = await asyncio.to_thread(housekeeping, worker.db, worker.client, worker.settings)
+        done = await asyncio.to_thread(housekeeping, worker.db, worker.client, worker.settings, worker.clock())
         if done.released:
             log.info("queued %d messages whose wait is over", done.released)
         for campaign_id in done.completed:
@@ -110,7 +111,7 @@ async def _notify(worker: Worker) -> None:
     already have run out, letting another worker post the same webhook while this one's request runs."""
     next_count = 0.0
     while not await worker.stopped(NOTIFY_INTERVAL_S):
-        now = datetime.now(UTC)
+        now = worker.clock()
         count_sending = time.monotonic() >= next_count
         try:
             recorded = await asyncio.to_thread(watch_once, worker.db, worker.settings, now, count_sending=count_sending)
@@ -123,7 +124,7 @@ async def _notify(worker: Worker) -> None:
                 log.info("notifications: %d recorded", len(recorded))
         try:
             posted = await asyncio.to_thread(
-                post_due_webhooks, worker.db, worker.settings, datetime.now(UTC), NOTIFY_INTERVAL_S
+                post_due_webhooks, worker.db, worker.settings, worker.clock(), NOTIFY_INTERVAL_S
             )
         except Exception:
             log.exception("notification webhooks: this round failed")
@@ -137,7 +138,7 @@ async def _reconcile(worker: Worker) -> None:
     async with Reconciler(worker.db, worker.client, worker.settings) as reconciler:
         while not await worker.stopped(worker.settings.receipt_reconcile_every_s):
             try:
-                report = await reconciler.reconcile_once(datetime.now(UTC))
+                report = await reconciler.reconcile_once(worker.clock())
             except Exception:  # a failed round must not stop delivery; the next one tries again
                 log.exception("receipt reconciliation: this round failed")
             else:
@@ -155,10 +156,16 @@ PARTS: dict[str, Callable[[Worker], Coroutine[Any, Any, None]]] = {
 
 
 async def serve(
-    settings: Settings, *, consumer: str, parts: Collection[str] = tuple(PARTS), stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    consumer: str,
+    parts: Collection[str] = tuple(PARTS),
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    """Run the chosen parts until `stop` is set (or SIGTERM / SIGINT, when run as the main thread)."""
-    worker = Worker(get_engine(), get_redis(), settings, consumer, stop or asyncio.Event())
+    """Run the chosen parts until `stop` is set (or SIGTERM / SIGINT, when run as the main thread), at the time
+    `clock` tells."""
+    worker = Worker(get_engine(), get_redis(), settings, consumer, stop or asyncio.Event(), clock)
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

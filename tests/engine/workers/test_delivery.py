@@ -7,7 +7,8 @@ import ast
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ from engine.notifications.outbound import WebhookReport, post_due_webhooks
 from engine.notifications.watch import watch_once
 from engine.settings import get_settings
 from engine.workers import delivery as worker
-from tests.engine.notifications.helpers import completed_campaign, receiving, webhook_settings
+from tests.engine.notifications.helpers import AFTER, completed_campaign, receiving, webhook_settings
+
+
+def clock_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads `start` now and runs on from there (the campaigns of these tests finished at a fixed
+    time; the worker must see them as recent news whatever today's date)."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
 
 
 def test_the_delivery_worker_announces_a_completed_campaign(
@@ -35,7 +43,9 @@ def test_the_delivery_worker_announces_a_completed_campaign(
 
     async def run_worker_until_announced() -> None:
         stop = asyncio.Event()
-        running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop))
+        running = asyncio.create_task(
+            worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop, clock=clock_from(AFTER))
+        )
         deadline = time.monotonic() + 30
         while not announced() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -51,12 +61,13 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
     database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lease_s = 1.0  # twice the request timeout
+    clock = clock_from(AFTER)
     second_worker_rounds: list[WebhookReport] = []
     first_request = threading.Lock()
 
     def second_worker_round() -> None:  # while the first request runs, once
         if first_request.acquire(blocking=False):
-            second_worker_rounds.append(post_due_webhooks(database, settings, datetime.now(UTC)))
+            second_worker_rounds.append(post_due_webhooks(database, settings, clock()))
 
     def slow_scan(*args: Any, **kwargs: Any) -> list[int]:
         recorded = watch_once(*args, **kwargs)
@@ -71,7 +82,9 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
 
         async def run_worker_until_posted() -> None:
             stop = asyncio.Event()
-            running = asyncio.create_task(worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop))
+            running = asyncio.create_task(
+                worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop, clock=clock)
+            )
             deadline = time.monotonic() + 30
             while not receiver.requests and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
