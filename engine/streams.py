@@ -3,27 +3,46 @@
 A producer `publish`es one entry of JSON; consumers in a group `read` new entries after `reclaim`ing
 the ones a crashed consumer left pending, and `ack` them only once their effect is durable. Acknowledged
 entries are deleted, so a stream holds only what is still to be done and its length is its backlog.
+
+`StreamConsumer` is the one consumer loop every stream uses: reclaim (entries idle past the claim timeout)
+→ read (new entries) → apply → ack, bounded in batches and in time. While an apply runs, a keep-alive thread
+re-claims the consumer's own entries every third of the claim timeout, so however long the apply takes no
+other consumer takes them over; once the consumer dies its entries go idle and the next one reclaims them.
+An entry handed out more than `max_deliveries` times (its consumers kept dying on it) is given up on
+instead of applied, so one poison entry cannot crash consumers forever.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import orjson
 import redis
 
+log = logging.getLogger(__name__)
+
 PAYLOAD = b"payload"
+MAX_DELIVERIES = 3  # an entry handed out more often than this is given up on
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry: its id and its decoded JSON payload (None when it could not be decoded)."""
+    """One stream entry: its id and its decoded JSON payload (None when it could not be decoded), and how many
+    times the group has handed it out, this time included (more than one: a consumer took it before and died)."""
 
     id: str
     payload: Any
     raw: bytes
     error: str | None = None
+    deliveries: int = 1
 
 
 def entry_fields(payload: Any) -> dict[bytes, bytes]:
@@ -33,6 +52,11 @@ def entry_fields(payload: Any) -> dict[bytes, bytes]:
 
 def entry_id_text(entry_id: bytes | str) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique to this process: its host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def publish(client: redis.Redis, stream: str, payload: Any) -> str:
@@ -59,7 +83,8 @@ def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry:
 
 
 def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
-    """Take over entries other consumers read but did not acknowledge within `min_idle_ms`."""
+    """Take over entries other consumers read but did not acknowledge within `min_idle_ms`, each with its
+    delivery count (this one included)."""
     entries: list[Entry] = []
     cursor = "0-0"
     while len(entries) < count:
@@ -69,7 +94,18 @@ def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idl
         cursor = cursor_raw.decode() if isinstance(cursor_raw, bytes) else str(cursor_raw)
         if cursor == "0-0":
             break
-    return entries
+    return _with_deliveries(client, stream, group, entries)
+
+
+def _with_deliveries(client: redis.Redis, stream: str, group: str, entries: list[Entry]) -> list[Entry]:
+    if not entries:
+        return entries
+    with client.pipeline(transaction=False) as pipe:
+        for entry in entries:
+            pipe.xpending_range(stream, group, entry.id, entry.id, 1)
+        answers: list[Any] = pipe.execute()
+    counts = [int(answer[0]["times_delivered"]) if answer else 1 for answer in answers]
+    return [replace(entry, deliveries=count) for entry, count in zip(entries, counts, strict=True)]
 
 
 def read(client: redis.Redis, stream: str, group: str, consumer: str, count: int, block_ms: int | None) -> list[Entry]:
@@ -89,6 +125,10 @@ def ack(client: redis.Redis, stream: str, group: str, entry_ids: list[str]) -> N
         pipe.xack(stream, group, *entry_ids)
         pipe.xdel(stream, *entry_ids)
         pipe.execute()
+
+
+def ids(entries: Collection[Entry]) -> list[str]:
+    return [entry.id for entry in entries]
 
 
 def newest_entry_id(client: redis.Redis, stream: str) -> str | None:
@@ -113,3 +153,158 @@ def backlog(client: redis.Redis, stream: str, group: str) -> Backlog:
     except redis.ResponseError:
         return Backlog(0, 0)
     return Backlog(max(int(client.xlen(stream)) - pending, 0), pending)
+
+
+# Claim again, as this consumer, those of the given entries it still holds: XCLAIM with JUSTID resets their
+# idle time without counting a delivery. Checked and claimed in one step, so an entry another consumer took
+# over (this one stalled past the claim timeout) is left to it rather than taken back.
+KEEP_CLAIMED_SCRIPT = """
+local kept = {}
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if pending[1] and pending[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    table.insert(kept, ARGV[i])
+  end
+end
+return kept
+"""
+
+
+@dataclass
+class ConsumerReport:
+    """What a consumer loop did: entries acknowledged (of them, reclaimed from a dead consumer, and given up on
+    as poison), batches, and why it stopped: `drained` (nothing left), `max_batches` or `max_seconds`."""
+
+    entries: int = 0
+    reclaimed: int = 0
+    given_up: int = 0
+    batches: int = 0
+    stopped: str = ""
+
+
+Report = TypeVar("Report", bound=ConsumerReport)
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """One consumer of a stream's group: reclaims, reads, keeps claimed and acknowledges its entries.
+
+    Sync consumers call `run`; the asyncio sender, with many entries in flight, uses the parts (`next_batch`,
+    `keep_alive` over its live set of entries in flight, `ack`) from its own loop.
+    """
+
+    client: redis.Redis
+    stream: str
+    group: str
+    name: str
+    claim_idle_ms: int
+    batch_size: int
+    max_deliveries: int = MAX_DELIVERIES
+
+    def ensure_group(self) -> None:
+        ensure_group(self.client, self.stream, self.group)
+
+    def next_batch(self, block_ms: int | None = None, count: int | None = None,
+                   held: Collection[str] = ()) -> list[Entry]:  # fmt: skip
+        """Up to `count` (else `batch_size`) entries: those idle past the claim timeout first, else new ones,
+        waiting up to `block_ms` for them (None: not at all). Entries in `held` (this consumer's own, in
+        flight) are not taken as reclaimed."""
+        room = count or self.batch_size
+        reclaimed = reclaim(self.client, self.stream, self.group, self.name, self.claim_idle_ms, room)
+        reclaimed = [entry for entry in reclaimed if entry.id not in held]
+        if reclaimed:
+            return reclaimed
+        return read(self.client, self.stream, self.group, self.name, room, block_ms)
+
+    def keep_claimed(self, entry_ids: Collection[str]) -> list[str]:
+        """Reset the idle time of those of `entry_ids` this consumer still holds; the ones it still holds."""
+        if not entry_ids:
+            return []
+        script = self.client.register_script(KEEP_CLAIMED_SCRIPT)
+        kept: Any = script(keys=[self.stream], args=[self.group, self.name, *entry_ids])
+        return [entry_id_text(entry_id) for entry_id in kept]
+
+    @property
+    def keep_alive_interval_s(self) -> float:
+        """A third of the claim timeout (at least 10 ms, so a zero timeout does not spin)."""
+        return max(self.claim_idle_ms / 3, 10) / 1000
+
+    @contextmanager
+    def keep_alive(self, entry_ids: Collection[str]) -> Iterator[None]:
+        """Keep `entry_ids` claimed while the block runs: a thread claims them again every third of the claim
+        timeout. `entry_ids` may be a set that changes meanwhile (the sender's entries in flight)."""
+        done = threading.Event()
+
+        def keep() -> None:
+            while not done.wait(self.keep_alive_interval_s):
+                held = tuple(entry_ids)
+                try:
+                    kept = self.keep_claimed(held)
+                except redis.RedisError:
+                    log.exception("%s: could not keep entries claimed; trying again", self.stream)
+                    continue
+                if lost := set(held).intersection(entry_ids) - set(kept):
+                    log.warning("%s: entries %s were taken over by another consumer", self.stream, sorted(lost))
+
+        thread = threading.Thread(target=keep, name=f"keep-alive {self.stream}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def ack(self, entry_ids: list[str]) -> None:
+        ack(self.client, self.stream, self.group, entry_ids)
+
+    def poisoned(self, entry: Entry) -> bool:
+        """Whether consumers were handed `entry` more than `max_deliveries` times without acknowledging it."""
+        return entry.deliveries > self.max_deliveries
+
+    def run(
+        self,
+        apply: Callable[[list[Entry]], object],
+        give_up: Callable[[list[Entry]], object],
+        report: Report,
+        *,
+        max_batches: int | None = None,
+        max_seconds: float | None = None,
+        block_ms: int | None = None,
+        on_batch: Callable[[Report], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Report:
+        """Reclaim or read a batch, `apply` it (and `give_up` on its poison entries), acknowledge it; again until
+        nothing is left, or `max_batches` were done, or `max_seconds` have passed (checked after each batch).
+
+        `apply` and `give_up` make their effect durable before returning; if either raises, the batch stays
+        pending and is reclaimed once idle. `report` is filled in as it goes (and handed to `on_batch`).
+        """
+        self.ensure_group()
+        started = clock()
+        while True:
+            if max_batches is not None and report.batches >= max_batches:
+                report.stopped = "max_batches"
+                break
+            entries = self.next_batch(block_ms)
+            if not entries:
+                report.stopped = "drained"
+                break
+            poison = [entry for entry in entries if self.poisoned(entry)]
+            sound = [entry for entry in entries if not self.poisoned(entry)]
+            with self.keep_alive(ids(entries)):
+                if poison:
+                    give_up(poison)
+                if sound:
+                    apply(sound)
+            self.ack(ids(entries))
+            report.entries += len(entries)
+            report.reclaimed += sum(entry.deliveries > 1 for entry in entries)
+            report.given_up += len(poison)
+            report.batches += 1
+            if on_batch:
+                on_batch(report)
+            if max_seconds is not None and clock() - started >= max_seconds:
+                report.stopped = "max_seconds"
+                break
+        return report
