@@ -43,9 +43,9 @@ from api.rules import checked_rule, rule_problems
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.campaigns import lifecycle
-from engine.campaigns.audience import CampaignAudience, PublishedAudience, campaign_recipients
+from engine.campaigns.audience import CampaignAudience, PublishedAudience, RetryableFailures, campaign_recipients
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
-from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError
+from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
 from engine.campaigns.templates import TemplateError, check_template, preview_messages
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
@@ -64,6 +64,13 @@ class InvalidTemplate(UnprocessableEntity):
     error = "invalid_template"
 
 
+class NoRetryableFailures(UnprocessableEntity):
+    """Every failure of the campaign was permanent: `detail` says so (`message`) and counts them by reason
+    (`left_out`)."""
+
+    error = "nothing_to_retry"
+
+
 @contextmanager
 def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
     """Answer the engine's refusals with the right status and what is wrong."""
@@ -78,6 +85,8 @@ def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
         raise NotFound(f"there is no campaign {campaign_id}") from None
     except CampaignStateError as error:
         raise Conflict(str(error)) from None
+    except NothingToRetry as error:
+        raise NoRetryableFailures({"message": str(error), "left_out": error.left_out}) from None
     except (CampaignInvalid, LookupError) as error:  # LookupError: the audience's segment is gone
         raise UnprocessableEntity(str(error)) from None
 
@@ -301,21 +310,41 @@ _transition(
 )
 
 
+@router.get(
+    "/{campaign_id}/retry-failed",
+    response_model=RetryableFailures,
+    responses=error_responses(404),
+    dependencies=[rate_limit("read")],
+    summary="What retrying the failed would re-send, and what it would leave out",
+)
+def get_retry_of_the_failed(campaign_id: CampaignId, _: Viewer, db: Db) -> RetryableFailures:
+    """`retrying`: how many failed messages a retry would send again now; `left_out`: the others, by reason.
+
+    Only failures that may succeed when sent again are retried: the vendor not taking the message (timeouts,
+    connection errors, 408, 425, 429, 5xx), `unreachable`, `mailbox full`, `carrier rejected`, or a receipt
+    that said `permanent: false`. Left out: `unsubscribed`, `invalid number`, `invalid address`, `blocked as
+    spam`, the vendor refusing the message as malformed, a receipt that said `permanent: true`, and any reason
+    not known to be retryable. A follow-up's preview and launch go to the same recipients."""
+    found_campaign(db, campaign_id)
+    return lifecycle.failures_to_retry(db, campaign_id)
+
+
 @router.post(
     "/{campaign_id}/retry-failed",
     status_code=status.HTTP_201_CREATED,
-    response_model=CampaignOut,
+    response_model=lifecycle.FollowUp,
     responses=error_responses(404, 409),
     dependencies=[rate_limit("write")],
-    summary="Retry the failed messages of a finished campaign",
+    summary="Retry the failed messages of a finished campaign that can succeed",
 )
-def retry_the_failed(campaign_id: CampaignId, user: Marketer, db: Db) -> CampaignOut:
-    """Creates a follow-up campaign, linked to this one and launching now, that re-sends the same message to
-    the recipients whose message failed (and only them). 409 while the campaign is not finished; 422 when
-    nothing failed."""
+def retry_the_failed(campaign_id: CampaignId, user: Marketer, db: Db) -> lifecycle.FollowUp:
+    """Creates a follow-up campaign (`follow_up`, its id), linked to this one and launching now, that re-sends
+    the same message to the recipients whose message failed transiently (`retrying`: how many), and answers
+    how many it left out, by reason (`left_out`); which are retried: `GET` this path. 409 while the campaign is
+    not finished or a follow-up already retries it; 422 when nothing failed, or (`nothing_to_retry`) when every
+    failure was permanent."""
     with _campaign_errors(campaign_id):
-        follow_up = lifecycle.retry_failed(db, campaign_id, created_by=user.id, actor=user.email)
-    return CampaignOut.of(get_campaign(db, follow_up))
+        return lifecycle.retry_failed(db, campaign_id, created_by=user.id, actor=user.email)
 
 
 @router.get(

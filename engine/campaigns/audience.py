@@ -4,6 +4,9 @@ Launch takes an `AudienceSource`: the product uses `PublishedAudience` (the newe
 the saved segments in Postgres), tests and benchmarks hand in frames with `FrameAudience`. Evaluating
 the rule once, at launch, on one snapshot is what freezes the audience. Relative conditions ("in the
 last 30 days") are read as of the snapshot's time, as the segment preview the marketer saw read them.
+
+A "retry the failed" follow-up goes to its parent's failed recipients whose failure was transient
+(`retryable_recipients`); `retryable_failures` counts them, and the permanent ones left out by reason.
 """
 
 from __future__ import annotations
@@ -105,24 +108,58 @@ def campaign_recipients(
 ) -> Recipients:
     """The campaign's recipients on `evaluator`'s snapshot: the launch freezes these, and the preview shows them.
 
-    A follow-up goes to its parent's failed recipients (under the parent's frozen rule); any other campaign to
-    the members of its rule. `segment_rule` gives a saved segment's rule (`LookupError` when it is gone).
+    A follow-up goes to its parent's failed recipients whose failure was transient (under the parent's frozen
+    rule); any other campaign to the members of its rule. `segment_rule` gives a saved segment's rule
+    (`LookupError` when it is gone).
     """
     if audience.parent_campaign_id is not None:
         rule = conn.execute(
             text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": audience.parent_campaign_id}
         ).scalar_one()
-        ids = failed_recipients(conn, audience.parent_campaign_id).implode()
+        ids = retryable_recipients(conn, audience.parent_campaign_id).implode()
         return Recipients(evaluator.features.filter(pl.col("customer_id").is_in(ids)), rule)
     data = audience.audience_rule if audience.audience_rule is not None else segment_rule(audience.segment_id or 0)
     parsed = parse_rule(data, evaluator.catalog)
     return Recipients(evaluator.members(parsed), dump_rule(parsed))
 
 
-def failed_recipients(conn: Connection, campaign_id: int) -> pl.Series:
-    """The customers whose message in the campaign failed: the audience of its "retry the failed" follow-up."""
-    failed = conn.execute(
-        text("SELECT customer_id FROM communication_log WHERE campaign_id = :id AND status = 'failed'"),
+# The one rule of "retry the failed": a failed message is re-sent when its failure was transient.
+RETRYABLE = "failure_kind = 'transient'"
+
+
+def retryable_recipients(conn: Connection, campaign_id: int) -> pl.Series:
+    """The customers whose message in the campaign failed transiently: the audience of its "retry the failed"
+    follow-up. Permanent failures (and any failure whose kind was not recorded) are left out."""
+    retryable = conn.execute(
+        text(
+            f"SELECT customer_id FROM communication_log WHERE campaign_id = :id AND status = 'failed' AND {RETRYABLE}"
+        ),
         {"id": campaign_id},
     ).scalars()
-    return pl.Series("customer_id", list(failed), dtype=pl.Int64)
+    return pl.Series("customer_id", list(retryable), dtype=pl.Int64)
+
+
+@dataclass(frozen=True)
+class RetryableFailures:
+    """A campaign's failed messages as "retry the failed" sees them: how many it re-sends (those that failed
+    transiently), and how many it leaves out, by reason, most first."""
+
+    retrying: int
+    left_out: dict[str, int]
+
+
+def retryable_failures(conn: Connection, campaign_id: int) -> RetryableFailures:
+    """Count the campaign's failures that a retry re-sends (the same rule as `retryable_recipients`) and those
+    it leaves out, by reason."""
+    counts = conn.execute(
+        text(
+            f"SELECT ({RETRYABLE}) IS TRUE, COALESCE(reason, 'no reason given'), count(*) "
+            "FROM communication_log WHERE campaign_id = :id AND status = 'failed' "
+            "GROUP BY 1, 2 ORDER BY 3 DESC, 2"
+        ),
+        {"id": campaign_id},
+    ).all()
+    return RetryableFailures(
+        retrying=sum(count for retried, _, count in counts if retried),
+        left_out={reason: count for retried, reason, count in counts if not retried},
+    )

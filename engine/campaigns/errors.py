@@ -37,3 +37,17 @@ class RetryPending(CampaignStateError):
 
 class CampaignInvalid(ValueError):
     """The campaign, as given, cannot be saved, scheduled or retried (422); the message says why."""
+
+
+class NothingToRetry(CampaignInvalid):
+    """Every failed message of the campaign failed for good, so "retry the failed" has no one to send to (422);
+    `left_out` counts them by reason."""
+
+    def __init__(self, campaign_id: int, left_out: dict[str, int]) -> None:
+        reasons = ", ".join(f"{count:,} {reason}" for reason, count in left_out.items())
+        super().__init__(
+            f"none of campaign {campaign_id}'s {sum(left_out.values()):,} failed messages can succeed if sent "
+            f"again, so none is retried: {reasons}"
+        )
+        self.campaign_id = campaign_id
+        self.left_out = left_out

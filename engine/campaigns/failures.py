@@ -5,9 +5,10 @@ sender and the receipts applier record the kind with each failure (`communicatio
 migration 0009 classified the failures logged before it, all with `failure_kind`.
 
 Transient: the vendor did not take the message by the sender's last attempt (timeouts, connection errors,
-408, 425, 429, 5xx) or refused it with one of those statuses; `unreachable` (phone off, out of coverage);
-`mailbox full` (a soft bounce). `carrier rejected` is transient too: the number is valid and nobody opted
-out, carriers also reject for congestion and passing filters, and a retry rejected again costs one message.
+408, 425, 429, 5xx) or refused it with one of those statuses; a receipt saying the same (`timeout`, `timed
+out`, `temporarily`, `connection`); `unreachable` (phone off, out of coverage); `mailbox full` (a soft
+bounce). `carrier rejected` is transient too: the number is valid and nobody opted out, carriers also
+reject for congestion and passing filters, and a retry rejected again costs one message.
 
 Permanent: `unsubscribed` (re-sending is unlawful in many places), `invalid number`, `invalid address`,
 `blocked as spam`, and the vendor refusing the message itself (any other 4xx: the same message is refused
@@ -35,7 +36,9 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 """HTTP statuses of a vendor that may answer differently next time: the sender retries them, and a message
 refused with one has failed transiently."""
 
-TRANSIENT_REASONS = frozenset({"unreachable", "mailbox full", "carrier rejected"})
+TRANSIENT_REASONS = frozenset(
+    {"unreachable", "mailbox full", "carrier rejected", "timeout", "timed out", "temporarily", "connection"}
+)
 PERMANENT_REASONS = frozenset({"unsubscribed", "invalid number", "invalid address", "blocked as spam"})
 UNKNOWN_REASON_KIND: FailureKind = "permanent"
 

@@ -26,7 +26,8 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 
 from engine.auth import audit
-from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, RetryPending
+from engine.campaigns.audience import RetryableFailures, retryable_failures
+from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry, RetryPending
 from engine.campaigns.policy import Channel
 from engine.campaigns.templates import check_template
 from engine.features.catalog import Catalog
@@ -221,12 +222,28 @@ def cancel_campaign(db: Engine, campaign_id: int, *, actor: str = "system") -> i
         return skipped
 
 
+@dataclass(frozen=True)
+class FollowUp(RetryableFailures):
+    """A "retry the failed" follow-up campaign (`follow_up`, its id), how many failed messages it re-sends and
+    which it leaves out, by reason."""
+
+    follow_up: int
+
+
+def failures_to_retry(db: Engine, campaign_id: int) -> RetryableFailures:
+    """What "retry the failed" would re-send now, and what it would leave out and why."""
+    with db.connect() as conn:
+        return retryable_failures(conn, campaign_id)
+
+
 def retry_failed(
     db: Engine, campaign_id: int, *, created_by: int | None = None, at: datetime | None = None, actor: str = "system"
-) -> int:
-    """A follow-up campaign, scheduled at `at` (now when None), re-sending to the failed recipients of a
-    finished campaign; its id. `CampaignInvalid` when nothing failed, `RetryPending` when a follow-up that has
-    not failed or been cancelled already retries them (so a second click sends nothing twice)."""
+) -> FollowUp:
+    """A follow-up campaign, scheduled at `at` (now when None), re-sending to the recipients of a finished
+    campaign whose message failed transiently (engine.campaigns.failures); permanent failures are left out and
+    counted by reason, in the answer and the audit log. `CampaignInvalid` when nothing failed, `NothingToRetry`
+    when every failure was permanent, `RetryPending` when a follow-up that has not failed or been cancelled
+    already retries them (so a second click sends nothing twice)."""
     with db.begin() as conn:
         _require(conn, campaign_id, {"completed", "cancelled"}, "retried")
         retrying = conn.execute(
@@ -238,12 +255,11 @@ def retry_failed(
         ).scalar_one_or_none()
         if retrying is not None:
             raise RetryPending(campaign_id, retrying)
-        failed = conn.execute(
-            text("SELECT count(*) FROM communication_log WHERE campaign_id = :id AND status = 'failed'"),
-            {"id": campaign_id},
-        ).scalar_one()
-        if not failed:
+        failures = retryable_failures(conn, campaign_id)
+        if not failures.retrying and not failures.left_out:
             raise CampaignInvalid(f"campaign {campaign_id} has no failed messages to retry")
+        if not failures.retrying:
+            raise NothingToRetry(campaign_id, failures.left_out)
         follow_up = int(
             conn.execute(
                 text(
@@ -255,5 +271,6 @@ def retry_failed(
                 {"id": campaign_id, "created_by": created_by, "at": at or datetime.now(UTC)},
             ).scalar_one()
         )
-        _audit(conn, actor, "retried", campaign_id, {"follow_up": follow_up, "failed": failed})
-        return follow_up
+        retry = FollowUp(failures.retrying, failures.left_out, follow_up)
+        _audit(conn, actor, "retried", campaign_id, asdict(retry))
+        return retry

@@ -45,7 +45,7 @@ from sqlalchemy import Engine
 
 from engine.ai.errors import AIError
 from engine.ai.insights.history import delivery_outcomes
-from engine.campaigns.audience import failed_recipients
+from engine.campaigns.audience import retryable_recipients
 from engine.campaigns.progress import Campaign
 from engine.segments import RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -134,7 +134,7 @@ def _audience(db: Engine, campaign: Campaign, evaluator: PolarsEvaluator | None,
     """The ids of the campaign's audience; None (with a note why) for everyone."""
     if campaign.parent_campaign_id is not None:
         with db.connect() as conn:
-            failed = failed_recipients(conn, campaign.parent_campaign_id)
+            failed = retryable_recipients(conn, campaign.parent_campaign_id)
         notes.append(
             f"The audience is the {failed.len():,} customers whose messages failed in campaign "
             f"{campaign.parent_campaign_id}, which this campaign retries."

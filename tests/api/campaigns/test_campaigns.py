@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from engine.auth.audit import list_entries
+from engine.campaigns.failures import failure_kind
 from engine.features.snapshot import Snapshot
 from tests.api.campaigns.conftest import OFFER, create, launch_now
 from tests.api.segments import data
@@ -235,25 +236,48 @@ def test_a_reason_filter_takes_wildcards_literally(
     assert [message["customer_id"] for message in found.json()["messages"]] == [1]
 
 
-def test_retry_the_failed_goes_only_to_the_failed(
+def test_retry_the_failed_goes_only_to_the_failed_that_can_succeed(
     client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
 ) -> None:
     campaign = _launched(client, marketer, database, redis_client)
     url = f"/v1/campaigns/{campaign['id']}"
     assert client.post(f"{url}/retry-failed", headers=marketer).status_code == 409  # still sending
-    _settle(database, campaign["id"], failed={1: "timeout", 5: "carrier rejected"}, complete=True)
+    _settle(database, campaign["id"], failed={1: "timeout", 4: "unsubscribed", 5: "carrier rejected"}, complete=True)
 
-    follow_up = client.post(f"{url}/retry-failed", headers=marketer)
-    assert follow_up.status_code == 201, follow_up.text
-    assert (follow_up.json()["parent_campaign_id"], follow_up.json()["status"]) == (campaign["id"], "scheduled")
-    preview = client.get(f"/v1/campaigns/{follow_up.json()['id']}/preview", headers=marketer).json()
+    planned = client.get(f"{url}/retry-failed", headers=marketer)
+    retry = client.post(f"{url}/retry-failed", headers=marketer)
+
+    assert planned.json() == {"retrying": 2, "left_out": {"unsubscribed": 1}}
+    assert retry.status_code == 201, retry.text
+    follow_up = retry.json()["follow_up"]
+    assert retry.json() == {"follow_up": follow_up, "retrying": 2, "left_out": {"unsubscribed": 1}}
+    child = client.get(f"/v1/campaigns/{follow_up}", headers=marketer).json()
+    assert (child["parent_campaign_id"], child["status"]) == (campaign["id"], "scheduled")
+    preview = client.get(f"/v1/campaigns/{follow_up}/preview", headers=marketer).json()
     assert [message["customer_id"] for message in preview["messages"]] == [1, 5]
+    [audited] = [entry for entry in list_entries(database, limit=20) if entry.action == "campaign.retried"]
+    assert audited.detail == retry.json()
     again = client.post(f"{url}/retry-failed", headers=marketer)
     assert again.status_code == 409  # a double click sends nothing twice
-    assert str(follow_up.json()["id"]) in again.json()["detail"]
-    launch_now(database, redis_client, follow_up.json()["id"])
-    messages = client.get(f"/v1/campaigns/{follow_up.json()['id']}/messages", headers=marketer).json()["messages"]
+    assert str(follow_up) in again.json()["detail"]
+    launch_now(database, redis_client, follow_up)
+    messages = client.get(f"/v1/campaigns/{follow_up}/messages", headers=marketer).json()["messages"]
     assert [message["customer_id"] for message in messages] == [1, 5]
+
+
+def test_retry_is_refused_when_every_failure_was_permanent_saying_why(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = _launched(client, marketer, database, redis_client)
+    _settle(database, campaign["id"], failed={1: "unsubscribed", 4: "invalid number", 5: "unsubscribed"}, complete=True)
+
+    response = client.post(f"/v1/campaigns/{campaign['id']}/retry-failed", headers=marketer)
+
+    assert (response.status_code, response.json()["error"]) == (422, "nothing_to_retry")
+    assert response.json()["detail"]["left_out"] == {"unsubscribed": 2, "invalid number": 1}
+    assert "none of" in response.json()["detail"]["message"]
+    assert "2 unsubscribed, 1 invalid number" in response.json()["detail"]["message"]
+    assert [c["id"] for c in client.get("/v1/campaigns", headers=marketer).json()] == [campaign["id"]]
 
 
 def test_retry_is_refused_when_nothing_failed(
@@ -306,7 +330,8 @@ def _launched(
 
 
 def _settle(db: Engine, campaign_id: object, *, failed: dict[int, str], complete: bool = False) -> None:
-    """Every message sent; those in `failed` failed with their reason, the others delivered."""
+    """Every message sent; those in `failed` failed with their reason (and its kind, as the sender and the
+    receipts applier record it), the others delivered."""
     with db.begin() as conn:
         conn.execute(
             text(
@@ -318,10 +343,10 @@ def _settle(db: Engine, campaign_id: object, *, failed: dict[int, str], complete
         for customer_id, reason in failed.items():
             conn.execute(
                 text(
-                    "UPDATE communication_log SET status = 'failed', reason = :reason, delivered_at = NULL, "
-                    "failed_at = now() WHERE campaign_id = :id AND customer_id = :customer_id"
+                    "UPDATE communication_log SET status = 'failed', reason = :reason, failure_kind = :kind, "
+                    "delivered_at = NULL, failed_at = now() WHERE campaign_id = :id AND customer_id = :customer_id"
                 ),
-                {"id": campaign_id, "customer_id": customer_id, "reason": reason},
+                {"id": campaign_id, "customer_id": customer_id, "reason": reason, "kind": failure_kind(reason)},
             )
         if complete:
             conn.execute(text("UPDATE campaigns SET status = 'completed' WHERE id = :id"), {"id": campaign_id})

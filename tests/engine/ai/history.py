@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, text
 from engine.ai.rules import EMPTY_EVENTS
 from engine.auth.roles import Role
 from engine.auth.users import record_sign_in
+from engine.campaigns.failures import failure_kind
 from engine.features.snapshot import publish_snapshot
 from engine.schema.campaigns import communication_log
 from tests.engine.campaigns.helpers import EVERYONE, OFFER, features
@@ -99,6 +100,7 @@ def log_messages(db: Engine, campaign_id: int, messages: Iterable[Message], chan
             "channel": channel,
             "status": message.status,
             "reason": message.reason,
+            "failure_kind": failure_kind(message.reason) if message.status == "failed" else None,
             "idempotency_key": f"c{campaign_id}-{message.customer_id}",
             "sent_at": message.sent_at if message.status in ("sent", "delivered", "failed") else None,
             "delivered_at": message.sent_at if message.status == "delivered" else None,

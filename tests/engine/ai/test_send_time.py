@@ -149,7 +149,7 @@ def test_a_customers_local_hour_is_their_zones_offset_now_to_the_quarter_hour(
 def test_a_retry_of_the_failed_is_timed_for_the_customers_it_retries(database: Engine, hour_ten_is_best: None) -> None:
     sent_at_local_hour(database, 16, 36, customers=range(101, 141))  # 90%: worse than 10:00 for everyone
     parent = sent_at_local_hour(database, 11, 0, customers=range(101, 141))  # all 40 failed
-    follow_up = get_campaign(database, retry_failed(database, parent))  # its rule is the parent's: everyone
+    follow_up = get_campaign(database, retry_failed(database, parent).follow_up)  # its rule is the parent's: everyone
     everyone = PolarsEvaluator(features(200, timezone="Asia/Kolkata"), now=NOW)
 
     answer = campaign_send_time(database, get_settings(), follow_up, everyone, NOW)

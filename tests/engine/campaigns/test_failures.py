@@ -18,6 +18,10 @@ from engine.campaigns.failures import failure_kind
         "number unreachable",
         "Mailbox full",
         "carrier rejected (error 30007)",
+        "timeout",
+        "delivery timed out",
+        "service temporarily unavailable",
+        "connection reset by the carrier",
     ],
 )
 def test_failures_that_may_succeed_next_time_are_transient(reason: str) -> None:

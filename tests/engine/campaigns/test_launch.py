@@ -217,19 +217,24 @@ def test_customers_the_template_cannot_be_rendered_for_are_skipped_with_the_reas
     assert (second["status"], second["message"]) == ("queued", "25.0% off")
 
 
-def test_retrying_the_failed_sends_again_only_to_the_failed_recipients(
+def test_retrying_the_failed_sends_again_only_to_the_failed_recipients_that_can_succeed(
     database: Engine, redis_client: redis.Redis
 ) -> None:
     settings = delivery_settings()
     parent = launch(database, redis_client, settings, features(5)).campaign_id
     with database.begin() as conn:
         conn.execute(text("UPDATE communication_log SET status = 'delivered'"))
-        conn.execute(text("UPDATE communication_log SET status = 'failed', reason = 'unreachable' "
-                          "WHERE customer_id IN (2, 5)"))  # fmt: skip
+        conn.execute(text("UPDATE communication_log SET status = 'failed', reason = 'unreachable', "
+                          "failure_kind = 'transient' WHERE customer_id IN (2, 5)"))  # fmt: skip
+        conn.execute(text("UPDATE communication_log SET status = 'failed', reason = 'unsubscribed', "
+                          "failure_kind = 'permanent' WHERE customer_id = 3"))  # fmt: skip
     assert complete_finished_campaigns(database, settings, NOON) == [parent]
 
-    retry = retry_failed(database, parent, at=NOON)
+    follow_up = retry_failed(database, parent, at=NOON)
+    retry = follow_up.follow_up
     report = launch_campaign(database, redis_client, settings, retry, FrameAudience(features(5)), now=NOON)
+
+    assert (follow_up.retrying, follow_up.left_out) == (2, {"unsubscribed": 1})
 
     assert [(row["customer_id"], row["status"]) for row in log_rows(database, retry)] == [(2, "queued"), (5, "queued")]
     child = get_campaign(database, retry)
