@@ -7,8 +7,10 @@ Status only moves forward: pending → queued → sent → delivered | failed, a
 changed, so duplicated, late and out-of-order receipts change nothing wrong; a late `sent` receipt
 still records its time. A failed receipt's failure is classified as it is staged (engine.campaigns.failures:
 transient or permanent, the vendor's `permanent` flag winning over its reason). Entries are acknowledged
-after the commit; a crashed applier's entries are reclaimed and applied again, which changes nothing that
-was already applied.
+after the commit (the one consumer loop, `streams.StreamConsumer`, keeps them claimed meanwhile); a crashed
+applier's entries are reclaimed and applied again, which changes nothing that was already applied. An entry
+delivered more than `streams.MAX_DELIVERIES` times (appliers kept dying on it) is logged with its raw body
+and dropped.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from sqlalchemy import Engine
 from engine import streams
 from engine.campaigns.failures import FailureKind, failure_kind
 from engine.connections import psycopg_connection
-from engine.ingest.consumer import default_consumer_name
 from engine.settings import Settings
-from engine.streams import Entry
+from engine.streams import ConsumerReport, Entry, StreamConsumer
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +78,19 @@ WHERE l.id = r.id AND (l.status <> {_NEW_STATUS} OR (l.sent_at IS NULL AND r.sen
 
 
 @dataclass
-class ReceiptReport:
+class ReceiptReport(ConsumerReport):
     """What applying receipts did: stream entries, the receipts in them, and the log rows they changed
     (duplicates and receipts of messages already final change none); malformed ones are left out."""
 
-    entries: int = 0
     receipts: int = 0
     changed: int = 0
     malformed: int = 0
-    reclaimed: int = 0
-    batches: int = 0
 
     def add(self, other: ReceiptReport) -> None:
+        """Add the counts of `other` (not why it stopped)."""
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name != "stopped":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 Row = tuple[int, Any, str, Any, FailureKind | None, str]
@@ -155,6 +155,15 @@ def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
     return report
 
 
+def give_up_poison(entries: list[Entry]) -> None:
+    """Drop entries appliers kept dying on, logging each with its raw body (to apply by hand if need be)."""
+    for entry in entries:
+        log.error(
+            "receipts entry %s was delivered %d times without being applied; dropping it: %s",
+            entry.id, entry.deliveries - 1, entry.raw.decode(errors="replace"),
+        )  # fmt: skip
+
+
 def drain_receipts(
     db: Engine,
     client: redis.Redis,
@@ -165,24 +174,19 @@ def drain_receipts(
     on_batch: Callable[[ReceiptReport], None] | None = None,
 ) -> ReceiptReport:
     """Apply receipts until the stream is empty (or `max_batches` batches); reclaims a dead applier's first."""
-    stream = settings.stream(STREAM)
-    name = consumer or default_consumer_name()
-    streams.ensure_group(client, stream, GROUP)
+    receipts = StreamConsumer(
+        client, settings.stream(STREAM), GROUP, consumer or streams.default_consumer_name(),
+        settings.delivery_claim_idle_ms, settings.receipts_batch_entries,
+    )  # fmt: skip
     report = ReceiptReport()
-    size = settings.receipts_batch_entries
-    while max_batches is None or report.batches < max_batches:
-        entries = streams.reclaim(client, stream, GROUP, name, settings.delivery_claim_idle_ms, size)
-        report.reclaimed += len(entries)
-        if not entries:
-            entries = streams.read(client, stream, GROUP, name, size, block_ms)
-        if not entries:
-            break
-        report.add(apply_receipts(db, entries))
-        streams.ack(client, stream, GROUP, [entry.id for entry in entries])
-        report.batches += 1
-        if on_batch:
-            on_batch(report)
-    return report
+
+    def apply(entries: list[Entry]) -> None:
+        applied = apply_receipts(db, entries)
+        report.receipts += applied.receipts
+        report.changed += applied.changed
+        report.malformed += applied.malformed
+
+    return receipts.run(apply, give_up_poison, report, max_batches=max_batches, block_ms=block_ms, on_batch=on_batch)
 
 
 # Remember the webhook id and append the callback in one atomic step: a replay is recognised, and a

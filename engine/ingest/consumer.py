@@ -2,15 +2,18 @@
 
 Entries are applied many at a time in one transaction and acknowledged only after it commits, so a
 consumer that dies at any point loses nothing: its unacknowledged entries are reclaimed by the next one
-(XAUTOCLAIM) and applied again, which changes nothing that was already applied. When Postgres refuses a
-batch, the entries are retried one record at a time, and each record it still refuses goes to the dead
-letters with its error.
+(XAUTOCLAIM) and applied again, which changes nothing that was already applied. While a batch is applied,
+its entries are kept claimed (`StreamConsumer.keep_alive`), so a slow batch is never taken over by another
+consumer that would then wait on its row locks.
+
+When Postgres refuses a batch, it is split in halves (by entry, then by record within one entry), each half
+tried under its own savepoint, recursively: the good records commit after O(k log n) attempts for k bad
+ones, and each record Postgres still refuses on its own goes to the dead letters with its error. An entry
+delivered more than `streams.MAX_DELIVERIES` times (its consumers kept dying on it) is dead-lettered whole.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,11 +23,12 @@ import redis
 from sqlalchemy import Connection, Engine
 
 from engine import streams
+from engine.features.freshness import count_source_change
 from engine.ingest import deadletters
 from engine.ingest.apply import ApplyCounts, apply_batch
 from engine.ingest.records import Batch, empty_batch
 from engine.settings import Settings
-from engine.streams import Entry
+from engine.streams import ConsumerReport, Entry, StreamConsumer
 
 GROUP = "appliers"
 # What a malformed record makes the apply code raise, besides Postgres refusing it.
@@ -32,19 +36,24 @@ RECORD_ERRORS = (psycopg.Error, KeyError, TypeError, ValueError)
 
 
 @dataclass
-class DrainReport(ApplyCounts):
+class DrainReport(ApplyCounts, ConsumerReport):
     """What one drain did: stream entries handled, and the records applied, duplicated, dead-lettered."""
 
-    entries: int = 0
-    reclaimed: int = 0
-    batches: int = 0
 
+@dataclass(frozen=True)
+class Part:
+    """Records of one stream entry (all of them, or a part while a refused batch is split)."""
 
-def default_consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    entry_id: str
+    batch: Batch
+
+    def records(self) -> list[tuple[str, object]]:
+        return [(table, record) for table in deadletters.TABLES for record in self.batch[table]]  # type: ignore[literal-required]
 
 
 def _entry_batch(entry: Entry) -> Batch:
+    if entry.error:
+        raise ValueError(entry.error)
     payload = entry.payload
     if not isinstance(payload, dict) or not all(isinstance(payload.get(t), list) for t in deadletters.TABLES):
         raise ValueError("a stream entry must hold lists of customers, orders and events")
@@ -59,20 +68,24 @@ def _merge(batches: list[Batch]) -> Batch:
     return merged
 
 
-def _apply_record_by_record(conn: Connection, entry_id: str, batch: Batch) -> ApplyCounts:
-    """Apply each record under its own savepoint; dead-letter the ones Postgres refuses."""
-    counts = ApplyCounts()
-    for table in deadletters.TABLES:
-        for record in batch[table]:  # type: ignore[literal-required]
-            single = empty_batch()
-            single[table].append(record)  # type: ignore[literal-required]
-            try:
-                with conn.begin_nested():
-                    counts += apply_batch(conn, single)
-            except RECORD_ERRORS as error:
-                deadletters.record(conn, entry_id, table, orjson.dumps(record).decode(), _describe(error))
-                counts.dead_lettered += 1
-    return counts
+def _batch_of(records: list[tuple[str, object]]) -> Batch:
+    batch = empty_batch()
+    for table, record in records:
+        batch[table].append(record)  # type: ignore[literal-required]
+    return batch
+
+
+def _halves(parts: list[Part]) -> tuple[list[Part], list[Part]] | None:
+    """Two halves of `parts`: by entry while there are several, else by record; None for a single record."""
+    if len(parts) > 1:
+        middle = len(parts) // 2
+        return parts[:middle], parts[middle:]
+    [part] = parts
+    records = part.records()
+    if len(records) < 2:
+        return None
+    middle = len(records) // 2
+    return [Part(part.entry_id, _batch_of(records[:middle]))], [Part(part.entry_id, _batch_of(records[middle:]))]
 
 
 def _describe(error: Exception) -> str:
@@ -80,26 +93,67 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {message}"
 
 
-def apply_entries(db: Engine, entries: list[Entry]) -> ApplyCounts:
-    """Apply stream entries in one transaction (falling back to record by record) and commit."""
-    decoded: list[tuple[Entry, Batch]] = []
-    with db.begin() as conn:
+def _apply_splitting(conn: Connection, parts: list[Part]) -> ApplyCounts:
+    """Apply `parts` under one savepoint; if Postgres refuses them, each half under its own, recursively,
+    down to the single records it refuses, which are dead-lettered."""
+    try:
+        with conn.begin_nested():
+            return apply_batch(conn, _merge([part.batch for part in parts]))
+    except RECORD_ERRORS as error:
+        halves = _halves(parts)
+        if halves is None:
+            [part] = parts
+            [(table, record)] = part.records()
+            deadletters.record(conn, part.entry_id, table, orjson.dumps(record).decode(), _describe(error))
+            return ApplyCounts(dead_lettered=1)
         counts = ApplyCounts()
+        for half in halves:
+            counts += _apply_splitting(conn, half)
+        return counts
+
+
+def apply_entries(db: Engine, entries: list[Entry]) -> ApplyCounts:
+    """Apply stream entries in one transaction (splitting what Postgres refuses) and commit."""
+    counts = ApplyCounts()
+    with db.begin() as conn:
+        parts: list[Part] = []
         for entry in entries:
             try:
-                if entry.error:
-                    raise ValueError(entry.error)
-                decoded.append((entry, _entry_batch(entry)))
+                parts.append(Part(entry.id, _entry_batch(entry)))
             except ValueError as error:
                 deadletters.record(conn, entry.id, "entry", entry.raw.decode(errors="replace"), str(error))
                 counts.dead_lettered += 1
-        try:
-            with conn.begin_nested():
-                counts += apply_batch(conn, _merge([batch for _, batch in decoded]))
-        except RECORD_ERRORS:
-            for entry, batch in decoded:
-                counts += _apply_record_by_record(conn, entry.id, batch)
+        if parts:
+            counts += _apply_splitting(conn, parts)
+        if counts.applied:
+            count_source_change(conn)  # last: it locks one row until the commit
     return counts
+
+
+def dead_letter_poison(db: Engine, entries: list[Entry]) -> ApplyCounts:
+    """Dead-letter entries consumers kept dying on, record by record (each replayable on its own), unapplied."""
+    counts = ApplyCounts()
+    with db.begin() as conn:
+        for entry in entries:
+            error = f"entry was delivered {entry.deliveries - 1} times without being applied"
+            try:
+                records = Part(entry.id, _entry_batch(entry)).records()
+            except ValueError:
+                deadletters.record(conn, entry.id, "entry", entry.raw.decode(errors="replace"), error)
+                counts.dead_lettered += 1
+                continue
+            for table, record in records:
+                deadletters.record(conn, entry.id, table, orjson.dumps(record).decode(), error)
+            counts.dead_lettered += len(records)
+    return counts
+
+
+def consumer_of(client: redis.Redis, settings: Settings, consumer: str | None = None) -> StreamConsumer:
+    """This process's consumer of the ingest stream."""
+    return StreamConsumer(
+        client, settings.stream("ingest"), GROUP, consumer or streams.default_consumer_name(),
+        settings.ingest_claim_idle_ms, settings.ingest_batch_size,
+    )  # fmt: skip
 
 
 def drain(
@@ -110,28 +164,23 @@ def drain(
     max_batches: int | None = None,
     block_ms: int | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
+    max_seconds: float | None = None,
 ) -> DrainReport:
-    """Apply entries until the stream is empty (or `max_batches` were applied); returns what was done.
+    """Apply entries until the stream is empty (or `max_batches` were applied, or `max_seconds` passed);
+    returns what was done.
 
     Reclaims entries idle for longer than `settings.ingest_claim_idle_ms` before reading new ones.
     """
-    stream = settings.stream("ingest")
-    name = consumer or default_consumer_name()
-    streams.ensure_group(client, stream, GROUP)
     report = DrainReport()
-    while max_batches is None or report.batches < max_batches:
-        entries = streams.reclaim(
-            client, stream, GROUP, name, settings.ingest_claim_idle_ms, settings.ingest_batch_size
-        )
-        report.reclaimed += len(entries)
-        if not entries:
-            entries = streams.read(client, stream, GROUP, name, settings.ingest_batch_size, block_ms)
-        if not entries:
-            break
+
+    def apply(entries: list[Entry]) -> None:
+        nonlocal report
         report += apply_entries(db, entries)
-        streams.ack(client, stream, GROUP, [entry.id for entry in entries])
-        report.entries += len(entries)
-        report.batches += 1
-        if on_batch:
-            on_batch(report)
-    return report
+
+    def give_up(entries: list[Entry]) -> None:
+        nonlocal report
+        report += dead_letter_poison(db, entries)
+
+    return consumer_of(client, settings, consumer).run(
+        apply, give_up, report, max_batches=max_batches, max_seconds=max_seconds, block_ms=block_ms, on_batch=on_batch
+    )

@@ -34,10 +34,10 @@ from engine.campaigns.receipts import ReceiptReport, drain_receipts
 from engine.campaigns.reconcile import Reconciler
 from engine.campaigns.sender import run_sender
 from engine.connections import get_engine, get_redis
-from engine.ingest.consumer import default_consumer_name
 from engine.notifications.outbound import post_due_webhooks
 from engine.notifications.watch import watch_once
 from engine.settings import Settings, get_settings
+from engine.streams import default_consumer_name
 
 log = logging.getLogger(__name__)
 

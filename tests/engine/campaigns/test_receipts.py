@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -159,6 +161,30 @@ def test_receipts_a_crashed_applier_took_are_reclaimed_and_applied_once(
 
     assert (report.reclaimed, report.changed) == (2, 2)
     assert [fate[0] for fate in fates(database).values()] == ["delivered", "failed"]
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+
+
+def test_a_receipts_entry_appliers_kept_dying_on_is_logged_with_its_body_and_dropped(
+    database: Engine, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = delivery_settings(delivery_claim_idle_ms=1)
+    first, second = launched(database, redis_client, config, 2)
+    post(redis_client, config, [receipt(first, "delivered", 1)])
+    stream = config.stream(STREAM)
+    streams.ensure_group(redis_client, stream, GROUP)
+    for dead in ("dead-1", "dead-2", "dead-3"):  # each takes the entry and dies applying it
+        assert len(streams.StreamConsumer(redis_client, stream, GROUP, dead, 0, 10).next_batch()) == 1
+    post(redis_client, config, [receipt(second, "delivered", 1)])
+    time.sleep(0.01)  # idle for longer than delivery_claim_idle_ms
+
+    with caplog.at_level(logging.ERROR, logger="engine.campaigns.receipts"):
+        report = drain_receipts(database, redis_client, config, consumer="survivor")
+
+    assert (report.entries, report.given_up, report.changed) == (2, 1, 1)
+    assert [fate[0] for fate in fates(database).values()] == ["queued", "delivered"]
+    [dropped] = [record.getMessage() for record in caplog.records]
+    assert "delivered 3 times without being applied" in dropped
+    assert f'"reference":{first}' in dropped
     assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
 
 

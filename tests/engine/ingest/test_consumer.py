@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any, cast
 
+import orjson
+import pytest
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from engine import streams
-from engine.ingest import deadletters
-from engine.ingest.consumer import GROUP, drain
+from engine.ingest import consumer, deadletters
+from engine.ingest.apply import ApplyCounts, apply_batch
+from engine.ingest.consumer import GROUP, DrainReport, drain
 from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.settings import get_settings
+from tests.api.vendor.loopback import wait_until
 
 NOW = "2026-11-25T10:00:00+00:00"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def event(n: int, **fields: Any) -> EventRecord:
@@ -114,3 +127,141 @@ def test_a_replayed_dead_letter_goes_back_through_the_stream(database: Engine, r
     assert report.applied == 1
     assert count(database, "SELECT count(*) FROM orders") == 1
     assert deadletters.list_dead_letters(database) == []
+
+
+def poisoned_backlog(client: redis.Redis, entries: int, records: int, poisoned: set[int]) -> None:
+    """`entries` entries of `records` events each, put straight on the stream (as an older API or a replayed dead
+    letter would); the events numbered in `poisoned` carry a NUL byte, which Postgres refuses in jsonb."""
+    stream = get_settings().stream("ingest")
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, entries * records, records):
+            batch = empty_batch()
+            batch["events"] = [
+                event(n, properties={"note": "nul \u0000" if n in poisoned else "fine"})
+                for n in range(start, start + records)
+            ]
+            pipe.xadd(stream, streams.entry_fields(batch))  # type: ignore[arg-type]
+        pipe.execute()
+
+
+@pytest.mark.parametrize("poisoned", [{70_123}, {5, 49_999, 99_998}])
+def test_a_few_refused_records_in_a_large_batch_no_longer_hold_up_the_rest(
+    database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, poisoned: set[int]
+) -> None:
+    entries, records = 200, 500
+    poisoned_backlog(redis_client, entries, records, poisoned)
+    attempts = 0
+
+    def counted_apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
+        nonlocal attempts
+        attempts += 1
+        return apply_batch(conn, batch)
+
+    monkeypatch.setattr(consumer, "apply_batch", counted_apply_batch)
+
+    report = drain(database, redis_client, get_settings())
+
+    good = entries * records - len(poisoned)
+    assert (report.entries, report.batches, report.applied, report.dead_lettered) == (entries, 1, good, len(poisoned))
+    assert count(database, "SELECT count(DISTINCT message_id) FROM events") == good
+    letters = deadletters.list_dead_letters(database)
+    assert sorted(orjson.loads(letter.payload)["message_id"] for letter in letters) == sorted(
+        f"m-{n}" for n in poisoned
+    )
+    assert all("unsupported Unicode escape sequence" in letter.error for letter in letters)
+    # Halving down to each bad record: two tries per level (by entry, then by record) for each, and the first.
+    assert attempts <= 1 + 2 * len(poisoned) * (math.ceil(math.log2(entries)) + math.ceil(math.log2(records)))
+
+
+def test_an_entry_consumers_kept_dying_on_is_dead_lettered_record_by_record_and_can_be_replayed(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_claim_idle_ms": 0})
+    stream = settings.stream("ingest")
+    streams.ensure_group(redis_client, stream, GROUP)
+    streams.publish(redis_client, stream, events_batch(1, 2))
+    for dead in ("dead-1", "dead-2", "dead-3"):  # each takes the entry and dies (say, out of memory) applying it
+        assert len(consumer.consumer_of(redis_client, settings, dead).next_batch()) == 1
+    streams.publish(redis_client, stream, events_batch(3))
+
+    report = drain(database, redis_client, settings, consumer="survivor")
+
+    assert (report.entries, report.given_up, report.applied, report.dead_lettered) == (2, 1, 1, 2)
+    letters = deadletters.list_dead_letters(database)
+    assert [(letter.kind, letter.error) for letter in letters] == [
+        ("events", "entry was delivered 3 times without being applied")
+    ] * 2
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+    deadletters.replay(database, redis_client, stream)
+    assert drain(database, redis_client, settings).applied == 2
+    assert count(database, "SELECT count(*) FROM events") == 3
+
+
+def test_a_run_bounded_in_time_applies_a_batch_then_stops_and_leaves_the_rest(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_batch_size": 1})
+    stream = settings.stream("ingest")
+    for n in range(3):
+        streams.publish(redis_client, stream, events_batch(n))
+
+    report = drain(database, redis_client, settings, max_seconds=0)
+
+    assert (report.batches, report.applied, report.stopped) == (1, 1, "max_seconds")
+    assert streams.backlog(redis_client, stream, GROUP).undelivered == 2
+
+
+DOOMED_CONSUMER = (
+    "from engine.connections import get_engine, get_redis\n"
+    "from engine.ingest.consumer import drain\n"
+    "from engine.settings import get_settings\n"
+    "drain(get_engine(), get_redis(), get_settings(), consumer='doomed')\n"
+)
+
+
+def drain_within(seconds: float, *args: Any, **kwargs: Any) -> DrainReport:
+    """`drain(*args, **kwargs)`, failing the test if it has not returned within `seconds` (say, it took over
+    a batch whose rows another consumer still locks)."""
+    reports: list[DrainReport] = []
+    thread = threading.Thread(target=lambda: reports.append(drain(*args, **kwargs)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not reports:
+        pytest.fail(f"drain still running after {seconds} s")
+    return reports[0]
+
+
+def waiting_on_a_lock(db: Engine) -> bool:
+    return bool(count(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+
+
+def test_a_slow_batch_stays_with_its_consumer_and_a_killed_consumers_batch_is_taken_over(
+    database: Engine, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_claim_idle_ms": 1_000})
+    stream = settings.stream("ingest")
+    streams.ensure_group(redis_client, stream, GROUP)
+    streams.publish(redis_client, stream, events_batch(0, 1, 2))
+    env = {**os.environ, "INGEST_CLAIM_IDLE_MS": str(settings.ingest_claim_idle_ms)}
+    with database.connect() as blocker, (tmp_path / "doomed.log").open("wb") as output:
+        blocker.begin()
+        blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-0')"))  # the batch's upsert waits on it
+        doomed = subprocess.Popen([sys.executable, "-c", DOOMED_CONSUMER], cwd=ROOT, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_until(lambda: waiting_on_a_lock(database), lambda: (tmp_path / "doomed.log").read_text(), timeout=30)
+            several_claim_timeouts = time.monotonic() + 3.5
+            while time.monotonic() < several_claim_timeouts:
+                assert drain_within(5, database, redis_client, settings, consumer="survivor").entries == 0
+        finally:
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=10)
+            blocker.rollback()
+
+    deadline = time.monotonic() + 20
+    while not (taken := drain(database, redis_client, settings, consumer="survivor")).entries:
+        assert time.monotonic() < deadline, "the killed consumer's batch was never taken over"
+        time.sleep(0.05)
+    assert taken.reclaimed == 1
+    assert count(database, "SELECT count(DISTINCT message_id) FROM events") == 3
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
