@@ -132,25 +132,24 @@ def live_progress(campaign: dict[str, Any], key: str) -> None:
         st.fragment(progress, run_every=every)()
 
 
-# (the API's action, the button's label, what to say once done: `name` is the campaign's, `new` the answer)
+# (the API's action, the button's label, what to say once done: `name` is the campaign's)
 MOVES = {
     "scheduled": [("unschedule", "Unschedule", "“{name}” is a draft again.")],
     "sending": [("pause", "Pause", "Paused “{name}”: nothing more is sent until it is resumed.")],
     "paused": [("resume", "Resume", "Resumed “{name}”.")],
 }
 CANCEL = ("cancel", "Cancel", "Cancelled “{name}”: the messages not yet sent are skipped.")
-RETRY = "Retrying the failed of “{name}” as “{new[name]}”, which launches now."
+RETRIED_KEY = "campaigns_retried"  # campaign id -> its "retry the failed" follow-up made in this session
 
 
 def state_buttons(campaign: dict[str, Any], key: str) -> None:
-    """The moves the campaign's status allows, for a marketer (others are told who may)."""
+    """The moves the campaign's status allows, for a marketer (others are told who may); for a finished campaign
+    with failures, what "retry the failed" would re-send and leave out."""
     moves = list(MOVES.get(campaign["status"], []))
     if campaign["status"] in {"scheduled", "sending", "paused"}:
         moves.append(CANCEL)
-    failed = campaign["counts"]["failed"]
-    if campaign["status"] in {"completed", "cancelled"} and failed:
-        moves.append(("retry-failed", f"Retry the {failed:,} failed", RETRY))
-    if not moves:
+    retrying = retryable(campaign)
+    if not moves and not retrying:
         return
     if not ui.api().may("marketer"):
         st.caption("Pausing, resuming, cancelling and retrying campaigns needs the marketer role.")
@@ -160,13 +159,58 @@ def state_buttons(campaign: dict[str, Any], key: str) -> None:
         if row.button(label, key=f"{key}_{action}"):
             move(campaign, action, done)
             st.rerun()
+    follow_up = st.session_state.get(RETRIED_KEY, {}).get(campaign["id"])
+    if follow_up is not None:
+        if row.button(f"Open the follow-up #{follow_up}", key=f"{key}_open-follow-up", icon=":material/open_in_new:"):
+            st.switch_page("app_pages/history.py", query_params={"campaign": follow_up})
+    elif retrying and row.button(f"Retry the {retrying:,} failed that can succeed", key=f"{key}_retry-failed"):
+        retry_the_failed(campaign)
+        st.rerun()
+
+
+def by_reason(left_out: dict[str, int]) -> str:
+    """Counts by reason, as words: "30 unsubscribed, 5 invalid number"."""
+    return ", ".join(f"{count:,} {reason}" for reason, count in left_out.items())
+
+
+def retryable(campaign: dict[str, Any]) -> int:
+    """How many failed messages of a finished campaign "retry the failed" would send again (0 for a campaign that
+    is not finished or had no failures), saying which it would leave out and why."""
+    if campaign["status"] not in {"completed", "cancelled"} or not campaign["counts"]["failed"]:
+        return 0
+    plan = ui.fetch(f"/v1/campaigns/{campaign['id']}/retry-failed", "Counting the failures a retry would send")
+    if plan is None:
+        return 0
+    if plan["left_out"] and not plan["retrying"]:
+        st.caption(f"None of the failed can succeed if sent again, so none is retried: {by_reason(plan['left_out'])}.")
+    elif plan["left_out"]:
+        st.caption(f"Left out of a retry, as sending them again cannot succeed: {by_reason(plan['left_out'])}.")
+    return int(plan["retrying"])
 
 
 def move(campaign: dict[str, Any], action: str, done: str) -> None:
     """Ask the API to `action` the campaign; what happened is kept to show after the page runs again."""
     try:
-        answer = ui.api().post(f"/v1/campaigns/{campaign['id']}/{action}")
+        ui.api().post(f"/v1/campaigns/{campaign['id']}/{action}")
     except ApiError as error:
-        ui.flash("error", f"Could not {action.replace('-', ' ')} “{campaign['name']}”: {error.message}")
+        ui.flash("error", f"Could not {action} “{campaign['name']}”: {error.message}")
     else:
-        ui.flash("success", done.format(name=campaign["name"], new=answer))
+        ui.flash("success", done.format(name=campaign["name"]))
+
+
+def retry_the_failed(campaign: dict[str, Any]) -> None:
+    """Make the follow-up to the failed that can succeed; what happened is kept to show after the page runs
+    again, and the follow-up is offered to open."""
+    try:
+        answer = ui.api().post(f"/v1/campaigns/{campaign['id']}/retry-failed")
+    except ApiError as error:
+        ui.flash("error", f"Could not retry the failed of “{campaign['name']}”: {error.message}")
+        return
+    st.session_state.setdefault(RETRIED_KEY, {})[campaign["id"]] = answer["follow_up"]
+    done = (
+        f"Retrying {answer['retrying']:,} failed of “{campaign['name']}” as campaign #{answer['follow_up']}, "
+        "which launches now."
+    )
+    if answer["left_out"]:
+        done += f" Left out: {by_reason(answer['left_out'])}."
+    ui.flash("success", done)

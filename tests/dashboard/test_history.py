@@ -11,13 +11,14 @@ from typing import Any
 import pandas as pd
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from engine.ai import queue
 from engine.ai.insights.facts import percent
 from engine.ai.jobs import HANDLERS
 from engine.campaigns.audience import PublishedAudience
+from engine.campaigns.failures import failure_kind
 from engine.campaigns.launch import launch_campaign
 from engine.campaigns.progress import complete_finished_campaigns
 from engine.campaigns.sender import run_sender
@@ -30,7 +31,7 @@ from tests.e2e.test_delivery import settle
 from tests.engine.campaigns.helpers import features, log_rows
 
 EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
-MOVES = ("unschedule", "pause", "resume", "cancel", "retry-failed")
+MOVES = ("unschedule", "pause", "resume", "cancel", "retry-failed", "open-follow-up")
 
 
 def api(app: AppTest) -> Any:
@@ -137,25 +138,76 @@ def test_the_communication_log_filters_by_status_customer_and_reason(
     assert len(reasons) == sum(row["reason"] == failed[0]["reason"] for row in failed)
 
 
-def test_retrying_the_failed_makes_a_follow_up_to_them_alone(
+def failed_as(database: Engine, campaign_id: int, reasons: dict[int, str]) -> None:
+    """The campaign's outcome made this: the customers of `reasons` failed with that reason (and its kind, as the
+    sender and the receipts applier record it), the others delivered; its counts are counted again."""
+    with database.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE communication_log SET status = 'delivered', reason = NULL, failure_kind = NULL "
+                "WHERE campaign_id = :id"
+            ),
+            {"id": campaign_id},
+        )
+        for customer_id, reason in reasons.items():
+            conn.execute(
+                text(
+                    "UPDATE communication_log SET status = 'failed', reason = :reason, failure_kind = :kind "
+                    "WHERE campaign_id = :id AND customer_id = :customer_id"
+                ),
+                {"id": campaign_id, "customer_id": customer_id, "reason": reason, "kind": failure_kind(reason)},
+            )
+        conn.execute(text("UPDATE campaigns SET settled_counts = NULL WHERE id = :id"), {"id": campaign_id})
+
+
+def retry_button(app: AppTest) -> Any:
+    return app.button(key="history_retry-failed")
+
+
+def test_retrying_the_failed_makes_a_follow_up_to_those_that_can_succeed_and_offers_to_open_it(
     sent: tuple[AppTest, dict[str, Any]], database: Engine, redis_client: redis.Redis
 ) -> None:
     app, campaign = sent
-    failed = counts_of(database, campaign["id"])["failed"]
+    failed_as(
+        database, campaign["id"], {1: "unreachable", 2: "unsubscribed", 3: "carrier rejected", 4: "invalid number"}
+    )
+    app.run()
     assert moves_offered(app) == ["retry-failed"]
+    assert retry_button(app).label == "Retry the 2 failed that can succeed"
+    left_out = "Left out of a retry, as sending them again cannot succeed: 1 invalid number, 1 unsubscribed."
+    assert left_out in [caption.value for caption in app.caption]
 
-    app.button(key="history_retry-failed").click().run()
+    retry_button(app).click().run()
 
     follow_up = api(app).get("/v1/campaigns")[0]
-    assert follow_up["parent_campaign_id"] == campaign["id"]
-    assert follow_up["status"] == "scheduled"
-    assert (
-        app.success[0].value
-        == "Retrying the failed of “Hello everyone” as “" + follow_up["name"] + "”, which launches now."
+    assert (follow_up["parent_campaign_id"], follow_up["status"]) == (campaign["id"], "scheduled")
+    assert app.success[0].value == (
+        f"Retrying 2 failed of “Hello everyone” as campaign #{follow_up['id']}, which launches now. "
+        "Left out: 1 invalid number, 1 unsubscribed."
     )
     assert table_with(app, "delivered")["id"].tolist() == [follow_up["id"], campaign["id"]]
+    assert moves_offered(app) == ["open-follow-up"]  # not a second retry
+
+    app.button(key="history_open-follow-up").click().run()
+
+    assert app.header[0].value == f"{follow_up['name']} (#{follow_up['id']})"
     report = launch_campaign(database, redis_client, get_settings(), follow_up["id"], PublishedAudience(database))
-    assert report.audience == failed
+    assert report.audience == 2
+    assert {row["customer_id"] for row in log_rows(database, follow_up["id"])} == {1, 3}
+
+
+def test_a_campaign_whose_failures_were_all_permanent_offers_no_retry_and_says_why(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine
+) -> None:
+    app, campaign = sent
+    failed_as(database, campaign["id"], {1: "unsubscribed", 2: "invalid number", 5: "unsubscribed"})
+
+    app.run()
+
+    assert moves_offered(app) == []
+    expected = "None of the failed can succeed if sent again, so none is retried: 2 unsubscribed, 1 invalid number."
+    assert expected in [caption.value for caption in app.caption]
+    assert metrics(app)["Failed"] == "3"
 
 
 def test_a_sending_campaign_is_paused_resumed_and_cancelled(
@@ -239,7 +291,10 @@ def test_the_ai_reads_a_campaign_and_its_delivery_rate_by_spend_and_city_is_draw
     assert len(app.get("vega_lite_chart")) == charts_before + 2
 
 
-def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(sent: tuple[AppTest, dict[str, Any]]) -> None:
+def test_a_viewer_reads_the_history_without_the_log_or_the_buttons(
+    sent: tuple[AppTest, dict[str, Any]], database: Engine
+) -> None:
+    failed_as(database, sent[1]["id"], {1: "unreachable"})  # a retry is possible, for a marketer
     app = on_page(signed_in("viewer"), "history")
 
     assert table_with(app, "delivered")["name"].tolist() == ["Hello everyone"]
