@@ -4,7 +4,12 @@ The API `enqueue`s a job and answers at once with its id; a worker (`xeno ai wor
 tests and jobs) reads the `ai` stream in the `ai-workers` group, runs the job's handler and keeps the
 result for `get_job` under the job's key for `ai_job_ttl_s`. A job's state moves queued → running →
 done | failed; a failed job keeps its error message, and its entry is acknowledged either way, so one
-broken job never blocks the queue. Entries a crashed worker left unacknowledged are reclaimed.
+broken job never blocks the queue.
+
+Jobs are taken one at a time through the shared consumer loop (`streams.StreamConsumer`), which keeps a
+running job claimed however long it takes; a job whose worker died is reclaimed by another once it has been
+idle for `CLAIM_IDLE_MS`. A job handed out more than `streams.MAX_DELIVERIES` times (say its handler kills
+the process) is marked failed with that reason instead of crashing workers forever.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ log = logging.getLogger(__name__)
 
 STREAM = "ai"
 GROUP = "ai-workers"
-CLAIM_IDLE_MS = 10 * 60_000  # an image may take minutes; only then is a job thought abandoned
+CLAIM_IDLE_MS = 60_000  # a live worker keeps its job claimed, so only a dead worker's job goes idle this long
 
 Handler = Callable[[Engine, Settings, dict[str, Any], int | None], dict[str, Any]]
 
@@ -95,15 +100,21 @@ def work_once(
     block_ms: int | None = None,
 ) -> int:
     """Run the jobs waiting on the stream (reclaimed first, then new ones, up to `count`); how many ran."""
-    stream = settings.stream(STREAM)
-    streams.ensure_group(client, stream, GROUP)
-    entries = streams.reclaim(client, stream, GROUP, consumer, CLAIM_IDLE_MS, count)
-    if len(entries) < count:
-        entries += streams.read(client, stream, GROUP, consumer, count - len(entries), block_ms)
-    for entry in entries:
-        _run(db, client, settings, handlers, entry)
-        streams.ack(client, stream, GROUP, [entry.id])
-    return len(entries)
+    jobs = streams.StreamConsumer(client, settings.stream(STREAM), GROUP, consumer, CLAIM_IDLE_MS, batch_size=1)
+
+    def run(entries: list[streams.Entry]) -> None:
+        for entry in entries:
+            _run(db, client, settings, handlers, entry)
+
+    def give_up(entries: list[streams.Entry]) -> None:
+        for entry in entries:
+            if key := _job_key(client, settings, entry):
+                tries = entry.deliveries - 1
+                error = f"the job was started {tries} times and its worker stopped each time before it finished"
+                _finish(client, key, {"status": "failed", "error": error})
+
+    report = jobs.run(run, give_up, streams.ConsumerReport(), max_batches=count, block_ms=block_ms)
+    return report.entries
 
 
 def run_worker(
@@ -119,15 +130,27 @@ def run_worker(
             stop.wait(5)
 
 
+def _job_key(client: redis.Redis, settings: Settings, entry: streams.Entry) -> str | None:
+    """The key of the job `entry` names, if that job is still known."""
+    payload = entry.payload if isinstance(entry.payload, dict) else {}
+    job_id = str(payload.get("job", ""))
+    if not job_id or not client.exists(job_key(settings, job_id)):
+        log.warning("AI queue entry %s names no known job; dropped", entry.id)
+        return None
+    return job_key(settings, job_id)
+
+
+def _finish(client: redis.Redis, key: str, outcome: dict[FieldT, EncodableT]) -> None:
+    client.hset(key, mapping={**outcome, "finished_at": datetime.now(UTC).isoformat()})
+
+
 def _run(
     db: Engine, client: redis.Redis, settings: Settings, handlers: dict[str, Handler], entry: streams.Entry
 ) -> None:
-    payload = entry.payload if isinstance(entry.payload, dict) else {}
-    job_id = str(payload.get("job", ""))
-    key = job_key(settings, job_id)
-    if not job_id or not client.exists(key):
-        log.warning("AI queue entry %s names no known job; dropped", entry.id)
+    key = _job_key(client, settings, entry)
+    if key is None:
         return
+    payload = entry.payload
     client.hset(key, "status", "running")
     outcome: dict[FieldT, EncodableT]
     try:
@@ -139,9 +162,9 @@ def _run(
     except JobFailed as failure:
         outcome = {"status": "failed", "error": str(failure)}
     except Exception:
-        log.exception("AI job %s failed", job_id)
+        log.exception("AI job %s failed", payload.get("job"))
         outcome = {"status": "failed", "error": "the job failed unexpectedly; the error has been logged"}
-    client.hset(key, mapping={**outcome, "finished_at": datetime.now(UTC).isoformat()})
+    _finish(client, key, outcome)
 
 
 def _fields(job: Job) -> dict[FieldT, EncodableT]:

@@ -9,8 +9,12 @@ refuses as malformed is retried one message at a time, so only the bad messages 
 reason); a message still not accepted after the last attempt fails with the reason.
 
 Results are written with one UPDATE per batch (queued → sent with the vendor's message id, or failed),
-and the entry is acknowledged only after that commits. A sender that dies leaves its entries pending in
-the group; another reclaims them after `delivery_claim_idle_ms` and posts them again under the same keys.
+and the entry is acknowledged only after that commits. Reading, reclaiming and acknowledging are the shared
+consumer's (`streams.StreamConsumer`), and its keep-alive keeps every entry in flight claimed however long
+its retries take. A sender that dies leaves its entries pending in the group; another reclaims them once they
+have been idle for `delivery_claim_idle_ms` and posts them again under the same keys. There is no limit on
+deliveries here: an entry is only left pending while the vendor refuses the sender itself, and posting it
+again is always safe.
 
 Messages of a paused campaign go back to pending (resuming queues them again); those of a cancelled
 campaign are skipped with the reason.
@@ -175,8 +179,10 @@ class Sender:
         self.settings = settings
         self.session = session
         self.executor = executor
-        self.consumer = consumer
-        self.stream = settings.stream(STREAM)
+        self.consumer = streams.StreamConsumer(
+            client, settings.stream(STREAM), GROUP, consumer, settings.delivery_claim_idle_ms,
+            settings.delivery_concurrency,
+        )  # fmt: skip
         self.report = SenderReport()
         self.limit = DeliveryRateLimit(
             client, settings.redis_key("delivery:rate"), settings.delivery_rate_limit, self._blocking
@@ -190,7 +196,12 @@ class Sender:
 
     async def run(self, stop: asyncio.Event, *, until_idle: bool = False, block_ms: int = 500) -> SenderReport:
         """Send until `stop` is set (or, with `until_idle`, until the stream has nothing left for this group)."""
-        await self._blocking(lambda: streams.ensure_group(self.client, self.stream, GROUP))
+        await self._blocking(self.consumer.ensure_group)
+        with self.consumer.keep_alive(self._in_flight):
+            await self._send_until(stop, until_idle, block_ms)
+        return self.report
+
+    async def _send_until(self, stop: asyncio.Event, until_idle: bool, block_ms: int) -> None:
         tasks: set[asyncio.Task[None]] = set()
         concurrency = self.settings.delivery_concurrency
         while not stop.is_set():
@@ -211,22 +222,11 @@ class Sender:
                 task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.wait(tasks)
-        return self.report
 
     async def _next_entries(self, room: int, block_ms: int | None) -> list[streams.Entry]:
-        settings = self.settings
-        reclaimed = await self._blocking(
-            lambda: streams.reclaim(
-                self.client, self.stream, GROUP, self.consumer, settings.delivery_claim_idle_ms, room
-            )
-        )
-        fresh = [entry for entry in reclaimed if entry.id not in self._in_flight]
-        self.report.reclaimed += len(fresh)
-        if fresh:
-            return fresh
-        return await self._blocking(
-            lambda: streams.read(self.client, self.stream, GROUP, self.consumer, room, block_ms)
-        )
+        entries = await self._blocking(lambda: self.consumer.next_batch(block_ms, room, held=set(self._in_flight)))
+        self.report.reclaimed += sum(entry.deliveries > 1 for entry in entries)
+        return entries
 
     async def _handle(self, entry: streams.Entry) -> None:
         try:
@@ -234,7 +234,7 @@ class Sender:
                 log.error("dropping delivery entry %s: %s", entry.id, entry.error or "not an object")
             else:
                 await self._deliver(DeliveryEntry.from_payload(entry.payload))
-            await self._blocking(lambda: streams.ack(self.client, self.stream, GROUP, [entry.id]))
+            await self._blocking(lambda: self.consumer.ack([entry.id]))
             self.report.entries += 1
         except VendorMisconfigured as problem:
             log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)

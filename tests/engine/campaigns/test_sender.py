@@ -198,6 +198,37 @@ def test_senders_side_by_side_share_the_stream_and_send_each_message_once(
     assert stats(vendor)["sent"] == 1200
 
 
+def test_a_request_slower_than_the_claim_timeout_keeps_its_entry_from_another_sender(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, vendor = start_vendor(Faults(latency_ms=1_500))  # five claim timeouts
+    settings = delivery_settings(url, delivery_batch_size=100, delivery_claim_idle_ms=300)
+    launch(database, redis_client, settings, features(100))
+    stream = settings.stream(STREAM)
+    streams.ensure_group(redis_client, stream, GROUP)
+
+    def held_by(consumer: str) -> bool:
+        pending: Any = redis_client.xpending_range(stream, GROUP, "-", "+", 10)
+        return [row["consumer"] for row in pending] == [consumer.encode()]
+
+    async def a_second_sender_while_the_first_waits() -> tuple[SenderReport, SenderReport]:
+        first = asyncio.create_task(run_sender(database, redis_client, settings, consumer="slow", until_idle=True))
+        deadline = time.monotonic() + 10
+        while not held_by("slow"):
+            assert time.monotonic() < deadline, "the first sender never took the entry"
+            await asyncio.sleep(0.01)
+        stop = asyncio.Event()
+        second = asyncio.create_task(run_sender(database, redis_client, settings, consumer="second", stop=stop))
+        slow = await first
+        stop.set()
+        return slow, await second
+
+    slow, second = asyncio.run(a_second_sender_while_the_first_waits())
+
+    assert (slow.sent, second.sent, second.reclaimed) == (100, 0, 0)
+    assert (stats(vendor)["sent"], stats(vendor)["duplicates_suppressed"]) == (100, 0)
+
+
 def test_the_rate_limit_paces_all_senders(database: Engine, redis_client: redis.Redis, start_vendor: Vendor) -> None:
     url, _ = start_vendor()
     settings = delivery_settings(url, delivery_rate_limit=400, delivery_batch_size=50)
