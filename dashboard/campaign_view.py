@@ -122,6 +122,12 @@ def live_progress(campaign: dict[str, Any], key: str) -> None:
         st.markdown(status_line(shown))
         if shown.get("failure_reason"):
             st.error(f"The launch failed: {shown['failure_reason']}", icon="❌")
+        elif shown["status"] == "scheduled" and shown.get("launch_attempts"):
+            st.warning(
+                f"{shown['launch_attempts']} launch attempts have not started it yet; the last: "
+                f"{shown['launch_error']}. It is tried again automatically.",
+                icon="⏳",
+            )
         counts_row(shown)
         if every is not None:
             st.caption(refreshing_note(shown, every))
@@ -139,15 +145,18 @@ MOVES = {
     "paused": [("resume", "Resume", "Resumed “{name}”.")],
 }
 CANCEL = ("cancel", "Cancel", "Cancelled “{name}”: the messages not yet sent are skipped.")
+TRY_AGAIN = ("relaunch", "Try again", "“{name}” launches again now.")
 RETRIED_KEY = "campaigns_retried"  # campaign id -> its "retry the failed" follow-up made in this session
 
 
 def state_buttons(campaign: dict[str, Any], key: str) -> None:
-    """The moves the campaign's status allows, for a marketer (others are told who may); for a finished campaign
-    with failures, what "retry the failed" would re-send and leave out."""
+    """The moves the campaign's status allows, for a marketer (others are told who may): "try again" for one whose
+    launch failed; for a finished campaign with failures, what "retry the failed" would re-send and leave out."""
     moves = list(MOVES.get(campaign["status"], []))
     if campaign["status"] in {"scheduled", "sending", "paused"}:
         moves.append(CANCEL)
+    if campaign["status"] == "failed" and campaign.get("launched_at") is None:  # its launch failed: nothing was sent
+        moves.append(TRY_AGAIN)
     retrying = retryable(campaign)
     if not moves and not retrying:
         return

@@ -291,6 +291,13 @@ _transition(
     lifecycle.unschedule_campaign,
 )
 _transition(
+    "relaunch",
+    "Try a failed launch again",
+    "A campaign whose launch failed (its rule, template or segment could not be used, or the launch kept failing) "
+    "is scheduled to launch now with fresh attempts; one that failed after launching is a 409.",
+    lifecycle.relaunch_campaign,
+)
+_transition(
     "pause",
     "Pause a sending campaign",
     "Senders stop posting its messages; those not yet posted wait until it is resumed.",

@@ -91,7 +91,9 @@ class CountsOut(BaseModel):
 
 class CampaignOut(BaseModel):
     """A campaign with its message counts; `frozen_rule`, `snapshot_version` and `audience_size` are set at
-    launch, `parent_campaign_id` on a "retry the failed" follow-up."""
+    launch, `parent_campaign_id` on a "retry the failed" follow-up. While its launch is being tried again,
+    `launch_attempts` says how many attempts ended without launching it and `launch_error` why the last did; a
+    launch given up on leaves it `failed` with `failure_reason`, and `POST .../relaunch` tries again."""
 
     id: int
     name: str
@@ -112,6 +114,8 @@ class CampaignOut(BaseModel):
     parent_campaign_id: int | None
     created_at: datetime
     updated_at: datetime
+    launch_attempts: int
+    launch_error: str | None
     counts: CountsOut
 
     @classmethod

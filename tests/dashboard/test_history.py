@@ -19,7 +19,7 @@ from engine.ai.insights.facts import percent
 from engine.ai.jobs import HANDLERS
 from engine.campaigns.audience import PublishedAudience
 from engine.campaigns.failures import failure_kind
-from engine.campaigns.launch import launch_campaign
+from engine.campaigns.launch import due_campaigns, give_up_launch, launch_campaign, record_launch_attempts
 from engine.campaigns.progress import complete_finished_campaigns
 from engine.campaigns.sender import run_sender
 from engine.features.snapshot import Snapshot
@@ -31,7 +31,7 @@ from tests.e2e.test_delivery import settle
 from tests.engine.campaigns.helpers import features, log_rows
 
 EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}  # all six customers
-MOVES = ("unschedule", "pause", "resume", "cancel", "retry-failed", "open-follow-up")
+MOVES = ("unschedule", "pause", "resume", "cancel", "relaunch", "retry-failed", "open-follow-up")
 
 
 def api(app: AppTest) -> Any:
@@ -231,6 +231,35 @@ def test_a_sending_campaign_is_paused_resumed_and_cancelled(
     assert api(app).get(f"/v1/campaigns/{campaign['id']}")["status"] == "cancelled"
     assert table_with(app, "delivered")["status"].tolist() == ["cancelled"]
     assert moves_offered(app) == []
+
+
+def test_a_launch_being_retried_says_why_and_one_given_up_on_is_tried_again_with_a_click(
+    api_url: str, reachable_shop: Snapshot, database: Engine, redis_client: redis.Redis
+) -> None:
+    app = signed_in("marketer")
+    campaign = scheduled(app, "Hello everyone")
+    [due] = due_campaigns(database, datetime.now(UTC))
+    timed_out = "DagsterUserCodeUnreachableError: User code server request timed out"
+    record_launch_attempts(database, due, 2, timed_out)
+
+    app = on_page(app, "history")
+    assert [warning.value for warning in app.warning] == [
+        f"2 launch attempts have not started it yet; the last: {timed_out}. It is tried again automatically."
+    ]
+    assert moves_offered(app) == ["unschedule", "cancel"]
+
+    give_up_launch(database, due, 5, timed_out)
+    app.run()
+    assert campaign_status(app) == "failed"
+    assert app.error[0].value == f"The launch failed: the launch failed 5 times; the last attempt: {timed_out}"
+    assert moves_offered(app) == ["relaunch"]
+
+    app.button(key="history_relaunch").click().run()
+    assert app.success[0].value == "“Hello everyone” launches again now."
+    assert campaign_status(app) == "scheduled"
+    launch_campaign(database, redis_client, get_settings(), campaign["id"], PublishedAudience(database))
+    app.run()
+    assert campaign_status(app) == "sending"
 
 
 def test_a_campaign_completed_before_its_receipts_came_keeps_updating_until_they_do(

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from engine.auth.audit import list_entries
 from engine.campaigns.failures import failure_kind
+from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
 from engine.features.snapshot import Snapshot
 from tests.api.campaigns.conftest import OFFER, create, launch_now
 from tests.api.segments import data
@@ -176,6 +177,36 @@ def test_the_lifecycle_from_launch_to_cancel(
         "campaign.created",
     ]
     assert {entry.actor for entry in list_entries(database, limit=20)} >= {"marketer@shop.example"}
+
+
+def test_a_launch_being_retried_shows_why_and_one_given_up_on_can_be_tried_again(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    campaign = create(client, marketer)
+    url = f"/v1/campaigns/{campaign['id']}"
+    assert client.post(f"{url}/relaunch", headers=marketer).status_code == 409  # a draft has nothing to try again
+    client.post(f"{url}/schedule", json={}, headers=marketer)
+    [due] = due_campaigns(database, datetime.now(UTC))
+    timed_out = "DagsterUserCodeUnreachableError: User code server request timed out"
+
+    record_launch_attempts(database, due, 2, timed_out)  # as the pipelines record it between attempts
+    retrying = client.get(url, headers=marketer).json()
+    assert (retrying["status"], retrying["launch_attempts"], retrying["launch_error"]) == ("scheduled", 2, timed_out)
+
+    assert give_up_launch(database, due, 5, timed_out)
+    failed = client.get(url, headers=marketer).json()
+    assert (failed["status"], failed["launch_attempts"]) == ("failed", 5)
+    assert failed["failure_reason"] == f"the launch failed 5 times; the last attempt: {timed_out}"
+
+    again = client.post(f"{url}/relaunch", headers=marketer).json()
+    assert (again["status"], again["launch_attempts"], again["failure_reason"]) == ("scheduled", 0, None)
+    launch_now(database, redis_client, campaign["id"])
+    assert client.get(url, headers=marketer).json()["status"] == "sending"
+    assert client.post(f"{url}/relaunch", headers=marketer).status_code == 409
+    actions = [
+        entry.action for entry in list_entries(database, limit=20) if entry.target == f"campaign:{campaign['id']}"
+    ]
+    assert actions[:2] == ["campaign.relaunched", "campaign.launch_given_up"]
 
 
 def test_the_communication_log_is_filtered_and_paged(
