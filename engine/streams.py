@@ -205,8 +205,9 @@ class StreamConsumer:
     def ensure_group(self) -> None:
         ensure_group(self.client, self.stream, self.group)
 
-    def next_batch(self, block_ms: int | None = None, count: int | None = None,
-                   held: Collection[str] = ()) -> list[Entry]:  # fmt: skip
+    def next_batch(
+        self, block_ms: int | None = None, count: int | None = None, held: Collection[str] = ()
+    ) -> list[Entry]:
         """Up to `count` (else `batch_size`) entries: those idle past the claim timeout first, else new ones,
         waiting up to `block_ms` for them (None: not at all). Entries in `held` (this consumer's own, in
         flight) are not taken as reclaimed."""
