@@ -16,10 +16,10 @@ from api.auth.schemas import error_responses
 from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
 from api.errors import Conflict
 from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus, StreamOut
-from api.pipelines.status import stream_states
 from engine.auth import audit
 from engine.features.snapshot import snapshot_info
 from engine.ingest import deadletters
+from engine.operations.status import stream_states
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"], responses=error_responses(401, 403, 429))
 

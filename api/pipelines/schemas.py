@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.pipelines.status import StreamState
 from engine.features.snapshot import SnapshotInfo
 from engine.ingest.deadletters import DeadLetter
+from engine.operations.status import StreamState
 
 
 class StreamOut(BaseModel):

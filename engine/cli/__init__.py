@@ -1,4 +1,4 @@
-"""The `xeno` command: start the product, migrate, manage keys and users, load demo data."""
+"""The `xeno` command: start the product and see what it runs, migrate, manage keys and users, load demo data."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from engine.cli import demo as demo_command
 from engine.cli import ingest as ingest_command
 from engine.cli import keys as keys_command
 from engine.cli import migrate as migrate_command
+from engine.cli import status as status_command
 from engine.cli import up as up_command
 from engine.cli import users as users_command
 
 app = typer.Typer(help="Xeno CRM: a data-pipeline-centric CRM.", no_args_is_help=True, add_completion=False)
 app.command("up")(up_command.up)
+app.command("status")(status_command.status)
 app.command("migrate")(migrate_command.migrate)
 app.command("demo")(demo_command.demo)
 app.command("deliver")(deliver_command.deliver)

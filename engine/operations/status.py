@@ -1,5 +1,6 @@
-"""What the Pipelines page shows about the streams: each stream's backlog and lag (the dead letters and the
-newest feature snapshot come from their own engine modules).
+"""Each stream's backlog and lag per consumer group: what the API's pipeline status (the Pipelines page) and
+`xeno status` show about the streams (dead letters and the newest feature snapshot come from their own engine
+modules).
 
 A stream's lag is the age of its oldest entry: acknowledged entries are deleted (`engine.streams`), so the
 oldest one left is the oldest piece of work not yet done.
@@ -31,6 +32,8 @@ STREAMS = (
 
 @dataclass(frozen=True)
 class StreamState:
+    """One stream and consumer group: entries not yet taken, taken but not yet done, and the oldest one's age."""
+
     name: str
     group: str
     undelivered: int

@@ -1,0 +1,1 @@
+"""What an operator reads about the running product: backlogs, lags, what waits."""
