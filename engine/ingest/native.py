@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, TypeAdapter
 
 from engine.ingest.records import CustomerRecord, OrderRecord
+from engine.postgres_safe import BigInt, storable_time
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
@@ -30,14 +31,9 @@ def _timezone(value: str) -> str:
     return value
 
 
-def _aware(value: datetime) -> datetime:
-    """Times without a zone are taken as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 Phone = Annotated[str, AfterValidator(_phone)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
-Timestamp = Annotated[datetime, AfterValidator(_aware)]
+Timestamp = Annotated[datetime, AfterValidator(storable_time)]  # without a zone: UTC
 OrderStatus = r"^(completed|cancelled|refunded|pending)$"
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
 
@@ -100,7 +96,7 @@ class OrderItem(BaseModel):
 
     sku: ShortText | None = None
     name: ShortText | None = None
-    quantity: int = Field(1, ge=0)
+    quantity: BigInt = Field(1, ge=0)
     price: Decimal | None = Field(None, ge=0)
 
 

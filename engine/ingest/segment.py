@@ -9,7 +9,7 @@ time is shifted by the difference between when the request was sent (`sentAt`) a
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Required
 
 import orjson
@@ -18,7 +18,8 @@ from typing_extensions import TypedDict
 
 from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
-from engine.ingest.validation import ItemProblem, problems_of
+from engine.ingest.validation import ItemProblem, problems_of, unstorable
+from engine.postgres_safe import TIME_RANGE_MESSAGE, storable_time
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -66,18 +67,20 @@ def _refusal(message: SegmentMessage) -> tuple[str, str] | None:
     return None
 
 
-def _aware(moment: datetime) -> datetime:
-    """Times without a zone are taken as UTC (checked here, where it is needed, not per field)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _occurred_at(message: SegmentMessage, received_at: datetime, batch_sent_at: datetime | None) -> datetime:
+    """When the call happened, by the client's clock corrected by `sentAt`; ValueError if Postgres cannot store it.
+
+    Times without a zone are taken as UTC (checked here, where it is needed, not per field).
+    """
     happened = message.get("timestamp") or message.get("originalTimestamp")
     if happened is None:
         return received_at
     sent_at = message.get("sentAt") or batch_sent_at
-    skew = (received_at - _aware(sent_at)) if sent_at else timedelta(0)
-    return _aware(happened) + skew
+    try:
+        skew = (received_at - storable_time(sent_at)) if sent_at else timedelta(0)
+        return storable_time(storable_time(happened) + skew)
+    except OverflowError:
+        raise ValueError(TIME_RANGE_MESSAGE) from None
 
 
 def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
@@ -173,6 +176,10 @@ def to_batch(
     problems: list[ItemProblem] = []
     check_sizes = body_bytes > MAX_MESSAGE_BYTES
     for index, raw in enumerate(raw_messages):
+        refused = unstorable(index, raw)
+        if refused:
+            problems.append(refused)
+            continue
         if check_sizes and len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
             problems.append(ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes"))
             continue
@@ -185,7 +192,12 @@ def to_batch(
         if refusal:
             problems.append(ItemProblem(index, *refusal))
             continue
-        occurred_at = _occurred_at(message, received_at, sent_at)
+        try:
+            occurred_at = _occurred_at(message, received_at, sent_at)
+        except ValueError as error:
+            field = "timestamp" if message.get("timestamp") else "originalTimestamp"
+            problems.append(ItemProblem(index, field, str(error)))
+            continue
         kind = message["type"]
         try:
             if kind == "identify" and message.get("userId"):

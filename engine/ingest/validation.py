@@ -1,4 +1,7 @@
-"""Validating a list of items one by one: the good ones are kept, each bad one is reported by index."""
+"""Validating a list of items one by one: the good ones are kept, each bad one is reported by index.
+
+Both ingestion APIs first hold each item as sent to what Postgres can store (`unstorable`), then to its model.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+
+from engine.postgres_safe import json_problem
 
 T = TypeVar("T")
 MAX_BATCH_ITEMS = 1000
@@ -28,6 +33,12 @@ def problems_of(index: int, error: ValidationError) -> list[ItemProblem]:
     ]
 
 
+def unstorable(index: int, item: Any) -> ItemProblem | None:
+    """Why Postgres could not store item `index` as sent (a NUL, a number past 64 bits, JSON nested too deep)."""
+    found = json_problem(item)
+    return ItemProblem(index, *found) if found else None
+
+
 def validate_items(
     adapter: TypeAdapter[T], items: Iterable[Any], check: Callable[[T], str | None] | None = None
 ) -> tuple[list[tuple[int, T]], list[ItemProblem]]:
@@ -38,6 +49,10 @@ def validate_items(
     valid: list[tuple[int, T]] = []
     problems: list[ItemProblem] = []
     for index, item in enumerate(items):
+        refused = unstorable(index, item)
+        if refused:
+            problems.append(refused)
+            continue
         try:
             value = adapter.validate_python(item)
         except ValidationError as error:
