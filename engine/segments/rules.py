@@ -16,6 +16,11 @@ This module knows only the shape of a rule (which keys, which operators, which v
 rule fits a catalog (the field exists, the operator suits its type, the value is of that type) is
 `engine.segments.validation`'s job. A node's path names where it sits, e.g. `and[1].or[0]`; the root's
 path is the empty string.
+
+Rules are bounded so that no compiler (Polars, DuckDB, SQL) overflows or stalls and Postgres takes every
+value: day counts at most `MAX_DAYS` (100 years), event counts at most `MAX_EVENT_COUNT`, whole numbers within
+64 bits, numbers finite, no text with a NUL character, and at most `MAX_RULE_DEPTH` levels and
+`MAX_RULE_TESTS` conditions and property filters in one rule.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+
+from engine.postgres_safe import BIGINT_MAX, BIGINT_MIN, NUL, NUL_MESSAGE, PostgresText
+from engine.segments.errors import Problem
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
 Value = Scalar | tuple[Scalar, ...]
@@ -73,6 +81,10 @@ TEXT_OPERATORS = frozenset({"contains", "starts with"})
 ORDER_OPERATORS = frozenset({"<", "<=", ">", ">="})
 
 PROPERTY_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_ \-]{0,63}$"
+MAX_DAYS = 36_500  # 100 years: every day count a rule holds, so no compiler's date arithmetic overflows
+MAX_EVENT_COUNT = 1_000_000_000  # fits every backend's count type, 32-bit ones included
+MAX_RULE_DEPTH = 16  # levels of nesting, the root being the first: DuckDB's planning time doubles every 8
+MAX_RULE_TESTS = 100  # conditions and event property filters in one rule
 
 
 def _property_name(name: str) -> str:
@@ -84,6 +96,10 @@ def _property_name(name: str) -> str:
 PropertyName = Annotated[
     str, AfterValidator(_property_name), WithJsonSchema({"type": "string", "pattern": PROPERTY_NAME_PATTERN})
 ]
+
+
+EventName = Annotated[PostgresText, Field(min_length=1)]
+WindowDays = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 
 
 class _Node(BaseModel):
@@ -109,6 +125,10 @@ def _check_value_shape(op: str, value: Value | None, what: str) -> None:
     values = value if isinstance(value, tuple) else (value,)
     if any(isinstance(v, float) and not math.isfinite(v) for v in values):
         raise ValueError("numbers must be finite")
+    if any(isinstance(v, int) and not BIGINT_MIN <= v <= BIGINT_MAX for v in values):
+        raise ValueError("whole numbers must fit in 64 bits (±9.2e18)")
+    if any(isinstance(v, str) and NUL in v for v in values):
+        raise ValueError(NUL_MESSAGE)
     if op == "between":
         if not isinstance(value, tuple) or len(value) != 2:
             raise ValueError("`between` needs a list of two values, [low, high]")
@@ -120,8 +140,8 @@ def _check_value_shape(op: str, value: Value | None, what: str) -> None:
     elif isinstance(value, tuple):
         raise ValueError(f"`{op}` takes one value, not a list")
     elif op in DAYS_OPERATORS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"`{op}` needs a whole number of days, 0 or more")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
+            raise ValueError(f"`{op}` needs a whole number of days from 0 to {MAX_DAYS:,} (100 years)")
     elif op in TEXT_OPERATORS and not isinstance(value, str):
         raise ValueError(f"`{op}` needs a text value")
     elif op in ORDER_OPERATORS and what == "property" and _scalar_type(value) is not float:
@@ -180,20 +200,20 @@ class Performed(_Node):
     """Matches customers who performed `event` (passing every filter) `op` `count` times, in the window."""
 
     tag: ClassVar[str] = "event"
-    event: str = Field(min_length=1)
+    event: EventName
     where: tuple[PropertyFilter, ...] = ()
     op: CountOperator = "at least"
-    count: int = Field(default=1, ge=0)
-    within_days: int | None = Field(default=None, ge=1)
+    count: int = Field(default=1, ge=0, le=MAX_EVENT_COUNT)
+    within_days: WindowDays | None = None
 
 
 class NeverPerformed(_Node):
     """Matches customers who have no `event` passing every filter (in the last `within_days` days, if set)."""
 
     tag: ClassVar[str] = "never"
-    never: str = Field(min_length=1)
+    never: EventName
     where: tuple[PropertyFilter, ...] = ()
-    within_days: int | None = Field(default=None, ge=1)
+    within_days: WindowDays | None = None
 
 
 NODE_TYPES: tuple[type[_Node], ...] = (And, Or, Not, Condition, Performed, NeverPerformed)
@@ -242,6 +262,25 @@ def walk(rule: Rule, path: str = "") -> Iterator[tuple[str, Rule]]:
     yield path, rule
     for child_path, child in child_nodes(rule, path):
         yield from walk(child, child_path)
+
+
+def size_problem(rule: Rule) -> Problem | None:
+    """Why a rule is too large for every compiler to plan it quickly (nested too deep, too many tests), if it is."""
+    tests = 0
+    pending: list[tuple[str, Rule, int]] = [("", rule, 1)]
+    while pending:
+        path, node, level = pending.pop()
+        if level > MAX_RULE_DEPTH:
+            return Problem(path=path, field=None, message=f"a rule nests at most {MAX_RULE_DEPTH} levels deep")
+        if isinstance(node, Condition):
+            tests += 1
+        elif isinstance(node, Performed | NeverPerformed):
+            tests += 1 + len(node.where)
+        pending.extend((child_path, child, level + 1) for child_path, child in child_nodes(node, path))
+    if tests > MAX_RULE_TESTS:
+        message = f"a rule holds at most {MAX_RULE_TESTS} conditions and property filters; this one has {tests}"
+        return Problem(path="", field=None, message=message)
+    return None
 
 
 def rule_json_schema() -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Parsing rules from JSON and checking them against a feature catalog, with errors that say where.
 
-`parse_rule` is the one door a rule comes in by (API, dashboard, AI): it refuses malformed JSON, unknown
-fields, operators that do not suit a field's type and values of the wrong type, listing every problem
-with the node's path (`and[1].or[0]`), the field and what is wrong.
+`parse_rule` is the one door a rule comes in by (API, dashboard, AI): it refuses malformed JSON, rules past
+the size bounds, unknown fields, operators that do not suit a field's type and values of the wrong type,
+listing every problem with the node's path (`and[1].or[0]`), the field and what is wrong.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.features.catalog import Catalog, Feature, FeatureType
+from engine.postgres_safe import storable_time
 from engine.segments.errors import Problem, RuleError
 from engine.segments.rules import (
     RULE_ADAPTER,
@@ -22,6 +23,7 @@ from engine.segments.rules import (
     Rule,
     Scalar,
     Value,
+    size_problem,
     walk,
 )
 
@@ -51,6 +53,9 @@ def parse_rule(data: Any, catalog: Catalog | None = None) -> Rule:
         rule = RULE_ADAPTER.validate_json(data) if is_text else RULE_ADAPTER.validate_python(data)
     except ValidationError as error:
         raise RuleError(_shape_problems(error)) from None
+    too_large = size_problem(rule)
+    if too_large is not None:
+        raise RuleError([too_large])
     if catalog is not None:
         check_rule(rule, catalog)
     return rule
@@ -142,7 +147,7 @@ def _parse_datetime(value: Scalar) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("give a date and time like 2025-01-31T09:00:00Z") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return storable_time(parsed).astimezone(UTC)
 
 
 def _parse_date(value: Scalar) -> date:
