@@ -16,6 +16,7 @@ from engine import keys as write_keys
 from engine.auth import audit, management
 from engine.auth.roles import Role
 from engine.auth.users import UserExists, get_user, list_users
+from engine.postgres_safe import PostgresText
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=error_responses(401, 403, 429))
 
@@ -110,7 +111,7 @@ def get_audit(
     db: Db,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Page back from this id.")] = None,
-    action: Annotated[str | None, Query(max_length=100, examples=["user.signed_in"])] = None,
+    action: Annotated[PostgresText | None, Query(max_length=100, examples=["user.signed_in"])] = None,
 ) -> list[AuditEntryOut]:
     """Newest first. Page back by passing the smallest `id` seen as `before_id`."""
     entries = audit.list_entries(db, limit=limit, before_id=before_id, action=action)

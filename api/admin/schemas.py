@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 from engine.auth.audit import AuditEntry
 from engine.auth.roles import Role
 from engine.keys import WriteKey
+from engine.postgres_safe import PostgresText
 
 
 class NewUser(BaseModel):
@@ -20,7 +21,7 @@ class NewUser(BaseModel):
 
     email: EmailStr
     role: Role
-    name: str | None = Field(None, max_length=200)
+    name: PostgresText | None = Field(None, max_length=200)
 
 
 class UserChange(BaseModel):
@@ -37,7 +38,7 @@ class NewKey(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "web shop"}]})
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PostgresText = Field(min_length=1, max_length=200)
 
 
 _KEY_EXAMPLE: JsonDict = {

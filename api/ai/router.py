@@ -48,6 +48,7 @@ from engine.ai.rules import suggest_rule
 from engine.auth.roles import Role
 from engine.auth.users import User
 from engine.features.catalog import Catalog
+from engine.postgres_safe import PostgresText
 from engine.segments import Rule, RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 
@@ -233,7 +234,7 @@ def image(image_id: PathId, _: Viewer, db: Db) -> Response:
 def list_calls(
     user: Analyst,
     db: Db,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[PostgresText | None, Query(max_length=40)] = None,
     user_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Admins only: this user's calls.")] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -12,6 +12,7 @@ from api.errors import ErrorBody
 from engine.auth.roles import Role
 from engine.auth.sessions import Tokens
 from engine.auth.users import User
+from engine.postgres_safe import PostgresText
 
 _REFRESH_EXAMPLE = "xr_3q2-7wD8Qy0mVb1kT9sRzUeHcAfLpNoX4jGiYd5BtM"
 _USER_EXAMPLE: JsonDict = {
@@ -109,7 +110,7 @@ class DevSignInRequest(BaseModel):
 
     email: EmailStr
     role: Role = Role.admin
-    name: str | None = Field(None, max_length=200)
+    name: PostgresText | None = Field(None, max_length=200)
 
 
 class RefreshTokenBody(BaseModel):

@@ -48,6 +48,7 @@ from engine.campaigns.communication_log import MessageFilter, list_messages, sta
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
 from engine.campaigns.templates import TemplateError, check_template, preview_messages
+from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments.audience import members_frame
 from engine.segments.store import get_segment
@@ -108,7 +109,7 @@ def _draft(body: CampaignIn, db: Db) -> lifecycle.CampaignDraft:
 def get_campaigns(
     _: Viewer,
     db: Db,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(CAMPAIGN_STATUSES)}")] = None,
+    status: Annotated[PostgresText | None, Query(description=f"One of {', '.join(CAMPAIGN_STATUSES)}")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[CampaignOut]:
@@ -367,7 +368,9 @@ def get_messages(
     db: Db,
     status: Annotated[str | None, Query(description=f"One of {', '.join(MESSAGE_STATUSES)}")] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    reason: Annotated[str | None, Query(min_length=1, max_length=200, description="Part of the reason")] = None,
+    reason: Annotated[
+        PostgresText | None, Query(min_length=1, max_length=200, description="Part of the reason")
+    ] = None,
     cursor: Annotated[int, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MessagesPage:

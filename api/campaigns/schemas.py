@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
+from engine.postgres_safe import PostgresText
 
 Channel = Literal["sms", "email"]
 TEMPLATE_DESCRIPTION = (
@@ -35,7 +36,7 @@ class CampaignIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: PostgresText = Field(min_length=1, max_length=200)
     channel: Channel
     template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
@@ -49,7 +50,7 @@ class CampaignChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: PostgresText | None = Field(None, min_length=1, max_length=200)
     channel: Channel | None = None
     template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")

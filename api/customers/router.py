@@ -15,6 +15,7 @@ from api.errors import NotFound
 from api.snapshot import SnapshotOut, loaded_snapshot
 from engine.customers.profile import customer_record, segments_containing, snapshot_row
 from engine.customers.search import CustomerSummary, search_customers
+from engine.postgres_safe import PostgresText
 from engine.segments.store import list_segments
 
 router = APIRouter(
@@ -65,7 +66,7 @@ def get_customers(
     _: Analyst,
     db: Db,
     q: Annotated[
-        str | None,
+        PostgresText | None,
         Query(max_length=200, description="The start of a name, e-mail, phone or external id (any case); blank: all"),
     ] = None,
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="`next_cursor` of the previous page")] = None,

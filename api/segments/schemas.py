@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.snapshot import SnapshotOut
+from engine.postgres_safe import PostgresText
 from engine.segments.evaluation import Explanation
 from engine.segments.history import SizeRecord
 from engine.segments.store import SavedSegment
@@ -31,8 +32,8 @@ class SegmentIn(BaseModel):
         json_schema_extra={"examples": [{"name": "Loyal big spenders", "description": "", "rule": _RULE_EXAMPLE}]},
     )
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=2000)
+    name: PostgresText = Field(min_length=1, max_length=200)
+    description: PostgresText = Field("", max_length=2000)
     rule: dict[str, Any] = Field(description=RULE_DESCRIPTION)
 
 
@@ -41,8 +42,8 @@ class SegmentChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
+    name: PostgresText | None = Field(None, min_length=1, max_length=200)
+    description: PostgresText | None = Field(None, max_length=2000)
     rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
 
 
