@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import redis
+from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
-from api.vendor.app import create_app
-from api.vendor.config import Faults, VendorConfig
+from api.vendor.config import Faults
 from engine import streams
 from engine.campaigns.progress import get_campaign
 from engine.campaigns.receipts import STREAM, drain_receipts
@@ -25,23 +23,10 @@ from engine.campaigns.sender import run_sender
 from engine.settings import Settings
 from engine.webhooks import generate_secret
 from engine.workers import delivery as worker
-from tests.api.vendor.loopback import serve
+from tests.engine.campaigns.conftest import Vendor
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
 
 AFTER_S = 300.0
-Simulator = Callable[..., tuple[str, httpx.Client]]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    """Starts a vendor simulator with these faults and settings; returns its URL and a client for its admin API."""
-    with ExitStack() as stack:
-
-        def start(faults: Faults | None = None, **config: Any) -> tuple[str, httpx.Client]:
-            url = stack.enter_context(serve(create_app(VendorConfig(seed=5, faults=faults or Faults(), **config))))
-            return url, stack.enter_context(httpx.Client(base_url=url, timeout=10))
-
-        yield start
 
 
 def vendor_stats(client: httpx.Client) -> dict[str, Any]:
@@ -73,10 +58,10 @@ def checked(db: Engine, campaign_id: int) -> Counter[Any]:
 
 
 def test_a_campaign_whose_receipts_were_all_dropped_completes_once_the_worker_asks_the_vendor(
-    database: Engine, redis_client: redis.Redis, live_api: str, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, live_api: str, start_vendor: Vendor
 ) -> None:
     # The API has no receipts secret, so it refuses every callback (401) and the vendor drops them.
-    url, vendor = simulator(
+    url, vendor = start_vendor(
         Faults(receipt_delay_ms=0), callback_url=f"{live_api}/v1/receipts", webhook_secret=generate_secret()
     )
     settings = delivery_settings(url, receipt_reconcile_after_s=0.5, receipt_reconcile_every_s=0.2)
@@ -107,9 +92,9 @@ def test_a_campaign_whose_receipts_were_all_dropped_completes_once_the_worker_as
 
 
 def test_only_messages_sent_long_enough_ago_are_asked_and_then_not_again_until_as_long_after(
-    database: Engine, redis_client: redis.Redis, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
-    url, vendor = simulator(Faults(receipt_delay_ms=3_600_000))  # the outcome is not in yet: the vendor says `sent`
+    url, vendor = start_vendor(Faults(receipt_delay_ms=3_600_000))  # the outcome is not in yet: the vendor says `sent`
     settings = delivery_settings(url, receipt_reconcile_after_s=AFTER_S)
     campaign_id = sent_at_noon(database, settings, redis_client, 3)
 
@@ -128,9 +113,9 @@ def test_only_messages_sent_long_enough_ago_are_asked_and_then_not_again_until_a
 
 
 def test_a_round_asks_about_at_most_its_limit_the_never_asked_first(
-    database: Engine, redis_client: redis.Redis, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
-    url, _ = simulator(Faults(receipt_delay_ms=3_600_000))
+    url, _ = start_vendor(Faults(receipt_delay_ms=3_600_000))
     settings = delivery_settings(url, receipt_reconcile_after_s=AFTER_S)
     campaign_id = sent_at_noon(database, settings, redis_client, 5)
 
@@ -141,9 +126,9 @@ def test_a_round_asks_about_at_most_its_limit_the_never_asked_first(
 
 
 def test_messages_past_the_receipt_timeout_are_left_alone(
-    database: Engine, redis_client: redis.Redis, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
-    url, vendor = simulator(Faults(receipt_delay_ms=0))
+    url, vendor = start_vendor(Faults(receipt_delay_ms=0))
     settings = delivery_settings(url, receipt_reconcile_after_s=AFTER_S, receipt_timeout_s=4 * AFTER_S)
     sent_at_noon(database, settings, redis_client, 2)
 
@@ -154,9 +139,9 @@ def test_messages_past_the_receipt_timeout_are_left_alone(
 
 
 def test_the_vendors_final_answers_move_the_messages_forward_and_a_late_receipt_changes_nothing(
-    database: Engine, redis_client: redis.Redis, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
-    url, vendor = simulator(Faults(receipt_delay_ms=0, failure_rate=0.5))
+    url, vendor = start_vendor(Faults(receipt_delay_ms=0, failure_rate=0.5))
     settings = delivery_settings(url, receipt_reconcile_after_s=AFTER_S)
     campaign_id = sent_at_noon(database, settings, redis_client, 20)
 
@@ -182,9 +167,9 @@ def test_the_vendors_final_answers_move_the_messages_forward_and_a_late_receipt_
 
 
 def test_a_vendor_that_does_not_answer_leaves_the_messages_to_be_asked_again_later(
-    database: Engine, redis_client: redis.Redis, simulator: Simulator
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
-    url, _ = simulator(Faults(receipt_delay_ms=0))
+    url, _ = start_vendor(Faults(receipt_delay_ms=0))
     settings = delivery_settings(url, receipt_reconcile_after_s=AFTER_S)
     campaign_id = sent_at_noon(database, settings, redis_client, 3)
     down = settings.model_copy(update={"delivery_vendor_url": "http://127.0.0.1:9"})
@@ -195,3 +180,9 @@ def test_a_vendor_that_does_not_answer_leaves_the_messages_to_be_asked_again_lat
     assert (refused.asked, refused.unanswered, refused.reconciled) == (3, 3, 0)
     assert (answered.asked, answered.reconciled) == (3, 3)
     assert sum(checked(database, campaign_id).values()) == 3
+
+
+def test_a_reconcile_delay_past_half_the_receipt_timeout_is_refused() -> None:
+    with pytest.raises(ValidationError, match="at most half of XENO_RECEIPT_TIMEOUT_S"):
+        Settings(XENO_RECEIPT_TIMEOUT_S=600, XENO_RECEIPT_RECONCILE_AFTER_S=301)
+    assert Settings(XENO_RECEIPT_TIMEOUT_S=600, XENO_RECEIPT_RECONCILE_AFTER_S=300).receipt_reconcile_after_s == 300
