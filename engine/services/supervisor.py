@@ -2,7 +2,8 @@
 
 Each child runs in its own session (process group), so that stopping it also stops what it spawned
 (Dagster's runs, uvicorn's workers) and so that a Ctrl-C at the terminal reaches only the supervisor, which
-then stops the children in reverse order of start (the embedded servers last), each by its own process group.
+then stops the children in reverse order of start (the embedded servers last), each by its own process group;
+processes started together (they do not need each other) start and stop side by side.
 Once ready, a child is watched by a keeper thread: when it dies it is restarted after a backoff
 (`engine.services.restarts`), and every change is written to the state file `xeno status` reads.
 """
@@ -93,11 +94,16 @@ class Supervisor:
         self._out = out
         self._policy = policy or RestartPolicy()
         self._state_dir = state_dir
-        self._children: list[_Child] = []
+        self._groups: list[list[_Child]] = []  # in order of start; each group started together
         self._stopping = threading.Event()
         self._forced = threading.Event()
         self._print_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._publish()  # a previous run's processes are not this one's
+
+    @property
+    def _children(self) -> list[_Child]:
+        return [child for group in self._groups for child in group]
 
     @property
     def pids(self) -> list[int]:
@@ -110,19 +116,22 @@ class Supervisor:
         with self._print_lock:
             print(line, file=self._out, flush=True)
 
-    def start(self, spec: ServiceSpec) -> None:
-        """Start `spec` and return once it is ready; from then on it is restarted whenever it dies.
+    def start(self, *specs: ServiceSpec) -> None:
+        """Start `specs` side by side and return once every one is ready; from then on each is restarted
+        whenever it dies. They are stopped side by side too, before anything started earlier.
 
-        Raises `ServiceFailed` if it dies or is not ready in time, `StopRequested` if a stop comes meanwhile.
+        Raises `ServiceFailed` if one dies or is not ready in time, `StopRequested` if a stop comes meanwhile.
         """
-        child = _Child(spec, RestartHistory(self._policy))
-        self._children.append(child)
-        self._spawn(child)
-        failure = self._wait_ready(child)
-        if failure is not None:
-            raise ServiceFailed(f"{spec.name} {failure}")
-        self._set_state(child, "ready")
-        self._run_thread(child, self._keep, f"keep-{spec.name}")
+        group = [_Child(spec, RestartHistory(self._policy)) for spec in specs]
+        self._groups.append(group)
+        for child in group:
+            self._spawn(child)
+        for child in group:
+            failure = self._wait_ready(child)
+            if failure is not None:
+                raise ServiceFailed(f"{child.spec.name} {failure}")
+            self._set_state(child, "ready")
+            self._run_thread(child, self._keep, f"keep-{child.spec.name}")
 
     def request_stop(self, _signum: int = signal.SIGINT, _frame: FrameType | None = None) -> None:
         """A signal handler: the first call stops everything gracefully, a second one forces it."""
@@ -141,11 +150,11 @@ class Supervisor:
             pass
 
     def stop_all(self, timeout_s: float = 20.0) -> None:
-        """Stop every child, newest first: its stop signal to its group, then SIGKILL after `timeout_s`
-        (at once after a second `request_stop`)."""
+        """Stop every child, newest first (those started together, together): its stop signal to its process
+        group, then SIGKILL after `timeout_s` (at once after a second `request_stop`)."""
         self._stopping.set()
-        for child in reversed(self._children):
-            self._stop_one(child, timeout_s)
+        for group in reversed(self._groups):
+            self._stop_together(group, timeout_s)
         for child in self._children:
             for thread in child.threads:
                 thread.join(timeout=2)
@@ -257,24 +266,29 @@ class Supervisor:
             )
         return delay
 
-    def _stop_one(self, child: _Child, timeout_s: float) -> None:
-        with child.lock:
-            process = child.process
-        if process is None or child.state == "stopped":
-            self._set_state(child, "stopped")
-            return
-        if process.poll() is None and not self._forced.is_set():
-            _signal_group(process.pid, child.spec.stop_signal)
+    def _stop_together(self, group: list[_Child], timeout_s: float) -> None:
+        processes: dict[str, tuple[subprocess.Popen[str], int]] = {}
+        for child in group:
+            with child.lock:
+                if child.process is not None and child.state != "stopped":
+                    processes[child.spec.name] = (child.process, child.spec.stop_signal)
+        if not self._forced.is_set():
+            for process, stop_signal in processes.values():
+                if process.poll() is None:
+                    _signal_group(process.pid, stop_signal)
             deadline = time.monotonic() + timeout_s
-            while process.poll() is None and not self._forced.is_set():
+            while any(process.poll() is None for process, _ in processes.values()) and not self._forced.is_set():
                 if time.monotonic() > deadline:
-                    self.say(f"[xeno] {child.spec.name} did not stop in {timeout_s:.0f} s; killing it")
+                    slow = [name for name, (process, _) in processes.items() if process.poll() is None]
+                    self.say(f"[xeno] {', '.join(slow)} did not stop in {timeout_s:.0f} s; killing")
                     break
                 time.sleep(0.05)
-        # The child itself if it is still there, and whatever it left in its group.
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait()
-        self._set_state(child, "stopped")
+        for process, _ in processes.values():
+            # The child itself if it is still there, and whatever it left in its group.
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        for child in group:
+            self._set_state(child, "stopped")
 
     def _set_state(self, child: _Child, state: ProcessStateName) -> None:
         with child.lock:

@@ -48,6 +48,27 @@ while True:
 """
 
 
+# Ready only once its partner has started too; on SIGTERM, exits only once its partner has had its SIGTERM too.
+# Started (or stopped) one at a time, a pair never gets there.
+PARTNER = """
+import os, signal, sys, time
+me, partner, folder = sys.argv[1:4]
+def mark(name, what):
+    open(os.path.join(folder, f"{name}.{what}"), "w").close()
+def has(name, what):
+    return os.path.exists(os.path.join(folder, f"{name}.{what}"))
+def on_term(*_):
+    mark(me, "terminating")
+    while not has(partner, "terminating"):
+        time.sleep(0.02)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+mark(me, "started")
+while True:
+    time.sleep(0.05)
+"""
+
+
 class Output(io.StringIO):
     def lines(self) -> list[str]:
         return self.getvalue().splitlines()
@@ -240,3 +261,28 @@ def test_a_child_that_dies_while_first_starting_fails_the_start(supervisor: Supe
     broken.failing.touch()
     with pytest.raises(ServiceFailed, match="api exited with code 3 while starting"):
         supervisor.start(broken.spec)
+
+
+def test_processes_started_together_start_and_stop_side_by_side(out: Output, tmp_path: Path) -> None:
+    supervisor = Supervisor(out, FAST)
+
+    def both_started() -> bool:
+        return all((tmp_path / f"{name}.started").exists() for name in ("deliver", "ai-worker"))
+
+    pair = [
+        ServiceSpec(
+            name=me,
+            argv=[sys.executable, "-c", PARTNER, me, partner, str(tmp_path)],
+            ready=both_started,
+            ready_timeout_s=20,
+        )
+        for me, partner in (("deliver", "ai-worker"), ("ai-worker", "deliver"))
+    ]
+    try:
+        supervisor.start(*pair)
+    finally:
+        supervisor.stop_all(timeout_s=60)
+
+    assert "did not stop" not in out.getvalue(), "each had its SIGTERM while the other was still stopping"
+    assert (tmp_path / "deliver.terminating").exists()
+    assert (tmp_path / "ai-worker.terminating").exists()
