@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000
+    dagster_code_port: int = 4000  # the one Dagster code server (gRPC) webserver and daemon share
     dagster_database: str = "dagster"
     vendor_port: int = 8100
     dashboard_port: int = 8501

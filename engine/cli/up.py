@@ -1,9 +1,10 @@
 """`xeno up`: the whole product on one machine, healed when a process dies, stopped cleanly by Ctrl-C.
 
 Postgres and Redis are the servers named by `DATABASE_URL` / `REDIS_URL`, or embedded ones under the
-data folder when those are unset. Then the migrations, the API and Dagster (webserver and daemon, its
-storage in the same Postgres). Each process logs to this terminal with its name in front; what runs is kept in
-the data folder for `xeno status`.
+data folder when those are unset. Then the migrations, the API, Dagster (one code server, then the webserver
+and the daemon, which both load the code location from it; its storage in the same Postgres), the vendor
+simulator, the workers and the dashboard. Each process logs to this terminal with its name in front; what
+runs is kept in the data folder for `xeno status`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,28 @@ from engine.cli.demo import load_demo_data
 from engine.connections import reset_connections
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
 from engine.services.state import AlreadyRunning, running_here
-from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor, free_port, http_ok
+from engine.services.supervisor import (
+    ServiceFailed,
+    ServiceSpec,
+    StopRequested,
+    Supervisor,
+    free_port,
+    grpc_serving,
+    http_ok,
+)
 from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
 from engine.webhooks import generate_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Dagster's webserver, daemon and code server wait this long for a gRPC answer (60 s by default): on a loaded
+# two-core machine a sensor tick or a repository load can take longer, and a timeout fails the run before it
+# starts. docker-compose.yml sets the same.
+DAGSTER_GRPC_TIMEOUTS = {
+    "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
+    "DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS": "180",
+    "DAGSTER_SCHEDULE_GRPC_TIMEOUT_SECONDS": "180",
+}
 
 
 def up(
@@ -55,8 +73,8 @@ def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> None:
         settings = _start_servers(supervisor, get_settings())
         supervisor.say("[xeno] migrating the database")
         migrate.prepare_databases()
-        for spec in _product_processes(settings):
-            supervisor.start(spec)
+        for together in _product_processes(settings):
+            supervisor.start(*together)
         supervisor.say(_banner(settings))
         if demo:
             threading.Thread(target=load_demo_data, args=(demo_customers,), daemon=True).start()
@@ -99,33 +117,50 @@ def _kept_secret(path: Path, new_value: str) -> str:
 def _start_servers(supervisor: Supervisor, settings: Settings) -> Settings:
     """Start the embedded servers the settings call for and return settings that point at them."""
     data_dir = settings.data_dir
+    servers: dict[str, EmbeddedPostgres | EmbeddedRedis] = {}  # environment variable -> server
     if settings.uses_embedded_postgres:
-        postgres = EmbeddedPostgres(data_dir / "postgres", settings.embedded_postgres_port)
+        servers["DATABASE_URL"] = EmbeddedPostgres(data_dir / "postgres", settings.embedded_postgres_port)
         supervisor.say(f"[xeno] starting embedded PostgreSQL in {data_dir / 'postgres'}")
-        supervisor.start(postgres.prepare())
-        os.environ["DATABASE_URL"] = postgres.url
     if settings.uses_embedded_redis:
-        redis_server = EmbeddedRedis(
+        servers["REDIS_URL"] = EmbeddedRedis(
             data_dir / "redis", settings.embedded_redis_port, settings.embedded_redis_appendfsync
         )
         supervisor.say(f"[xeno] starting embedded Redis in {data_dir / 'redis'}")
-        supervisor.start(redis_server.prepare())
-        os.environ["REDIS_URL"] = redis_server.url
+    if servers:
+        supervisor.start(*(server.prepare() for server in servers.values()))
+    os.environ.update({variable: server.url for variable, server in servers.items()})
     get_settings.cache_clear()
     reset_connections()
     return get_settings()
 
 
-def _product_processes(settings: Settings) -> list[ServiceSpec]:
+def _dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME in the data folder: the instance file from the repository, and a workspace that points the
+    webserver and the daemon at the one code server (the repository's `workspace.yaml` is for `dagster dev`)."""
+    home = (settings.data_dir / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    (home / "workspace.yaml").write_text(
+        "load_from:\n"
+        "  - grpc_server:\n"
+        "      host: 127.0.0.1\n"
+        f"      port: {settings.dagster_code_port}\n"
+        "      location_name: xeno\n"
+    )
+    return home
+
+
+def _product_processes(settings: Settings) -> list[list[ServiceSpec]]:
+    """The processes after the migrations, in the order they start: each list side by side, once the one
+    before is ready (the Dagster webserver and daemon load the code location from the code server)."""
     bin_dir = Path(sys.executable).parent
-    dagster_home = (settings.data_dir / "dagster").resolve()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    dagster_home = _dagster_home(settings)
     dagster_env = {
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_POSTGRES_URL": settings.dagster_postgres_url,
+        **DAGSTER_GRPC_TIMEOUTS,
     }
-    workspace = ["-w", str(PROJECT_ROOT / "workspace.yaml")]
+    workspace = ["-w", str(dagster_home / "workspace.yaml")]
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
     vendor_url = f"http://127.0.0.1:{settings.vendor_port}"
@@ -135,61 +170,72 @@ def _product_processes(settings: Settings) -> list[ServiceSpec]:
     }
     xeno = str(bin_dir / "xeno")
     deliver_port, ai_worker_port = free_port(), free_port()
-    return [
-        ServiceSpec(
-            name="api",
-            argv=[
-                sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
-                "--host", settings.api_host, "--port", str(settings.api_port), "--no-access-log",
-            ],
-            ready=http_ok(f"{api_url}/health"),
-        ),
-        ServiceSpec(
-            name="dagster-webserver",
-            argv=[
-                str(bin_dir / "dagster-webserver"), *workspace,
-                "--host", "127.0.0.1", "--port", str(settings.dagster_port),
-            ],
-            env=dagster_env,
-            ready=http_ok(f"{dagster_url}/server_info"),
-        ),
-        ServiceSpec(
-            name="dagster-daemon",
-            argv=[str(bin_dir / "dagster-daemon"), "run", *workspace],
-            env=dagster_env,
-        ),
-        ServiceSpec(
-            name="vendor",
-            argv=[
-                sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(settings.vendor_port), "--no-access-log",
-            ],
-            env=vendor_env,
-            ready=http_ok(f"{vendor_url}/health"),
-        ),
-        ServiceSpec(
-            name="deliver",
-            argv=[xeno, "deliver"],
-            env={"XENO_DELIVERY_VENDOR_URL": vendor_url, "XENO_HEALTH_PORT": str(deliver_port)},
-            ready=http_ok(f"http://127.0.0.1:{deliver_port}/health"),
-        ),
-        ServiceSpec(
-            name="ai-worker",
-            argv=[xeno, "ai", "worker"],
-            env={"XENO_HEALTH_PORT": str(ai_worker_port)},
-            ready=http_ok(f"http://127.0.0.1:{ai_worker_port}/health"),
-        ),
-        ServiceSpec(
-            name="dashboard",
-            argv=[
-                sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-                "--server.address", "127.0.0.1", "--server.port", str(settings.dashboard_port),
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            ],
-            env={"XENO_API_URL": api_url, "XENO_DAGSTER_URL": dagster_url},
-            ready=http_ok(f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health"),
-        ),
-    ]  # fmt: skip
+    # fmt: off
+    api = ServiceSpec(
+        name="api",
+        argv=[
+            sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+            "--host", settings.api_host, "--port", str(settings.api_port), "--no-access-log",
+        ],
+        ready=http_ok(f"{api_url}/health"),
+    )
+    code_server = ServiceSpec(
+        name="dagster-code-server",
+        argv=[
+            str(bin_dir / "dagster"), "code-server", "start",
+            "-m", "pipelines.definitions", "--location-name", "xeno", "-d", str(PROJECT_ROOT),
+            "-h", "127.0.0.1", "-p", str(settings.dagster_code_port),
+        ],
+        env=dagster_env,
+        ready=grpc_serving(settings.dagster_code_port),
+    )
+    vendor = ServiceSpec(
+        name="vendor",
+        argv=[
+            sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(settings.vendor_port), "--no-access-log",
+        ],
+        env=vendor_env,
+        ready=http_ok(f"{vendor_url}/health"),
+    )
+    deliver = ServiceSpec(
+        name="deliver",
+        argv=[xeno, "deliver"],
+        env={"XENO_DELIVERY_VENDOR_URL": vendor_url, "XENO_HEALTH_PORT": str(deliver_port)},
+        ready=http_ok(f"http://127.0.0.1:{deliver_port}/health"),
+    )
+    ai_worker = ServiceSpec(
+        name="ai-worker",
+        argv=[xeno, "ai", "worker"],
+        env={"XENO_HEALTH_PORT": str(ai_worker_port)},
+        ready=http_ok(f"http://127.0.0.1:{ai_worker_port}/health"),
+    )
+    dashboard = ServiceSpec(
+        name="dashboard",
+        argv=[
+            sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+            "--server.address", "127.0.0.1", "--server.port", str(settings.dashboard_port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        ],
+        env={"XENO_API_URL": api_url, "XENO_DAGSTER_URL": dagster_url},
+        ready=http_ok(f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health"),
+    )
+    webserver = ServiceSpec(
+        name="dagster-webserver",
+        argv=[
+            str(bin_dir / "dagster-webserver"), *workspace,
+            "--host", "127.0.0.1", "--port", str(settings.dagster_port),
+        ],
+        env=dagster_env,
+        ready=http_ok(f"{dagster_url}/server_info"),
+    )
+    daemon = ServiceSpec(
+        name="dagster-daemon",
+        argv=[str(bin_dir / "dagster-daemon"), "run", *workspace],
+        env=dagster_env,
+    )
+    # fmt: on
+    return [[api, code_server, vendor, deliver, ai_worker, dashboard], [webserver, daemon]]
 
 
 def _banner(settings: Settings) -> str:

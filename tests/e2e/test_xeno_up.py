@@ -1,7 +1,9 @@
-"""`xeno up` starts the whole product, on external servers or embedded ones, and Ctrl-C stops all of it."""
+"""`xeno up` starts the whole product, on external servers or embedded ones, heals a process that dies, and
+Ctrl-C stops all of it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -28,14 +31,23 @@ XENO = str(Path(sys.executable).parent / "xeno")
 
 
 class RunningProduct:
-    def __init__(self, process: subprocess.Popen[str], api_url: str, dagster_url: str) -> None:
+    def __init__(self, process: subprocess.Popen[str], env: dict[str, str], api_url: str, dagster_url: str) -> None:
         self.process = process
+        self.env = env
         self.api_url = api_url
         self.dagster_url = dagster_url
         self.output: list[str] = []
 
     def descendants(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children(recursive=True)
+
+    def status(self) -> dict[str, Any]:
+        """What `xeno status --json` says, run beside it as an operator would."""
+        answer = subprocess.run([XENO, "status", "--json"], env=self.env, capture_output=True, text=True, check=True)
+        return dict(json.loads(answer.stdout))
+
+    def process_state(self, name: str) -> dict[str, Any]:
+        return next(process for process in self.status()["up"]["processes"] if process["name"] == name)
 
 
 @contextmanager
@@ -48,12 +60,13 @@ def xeno_up(data_dir: Path, env: dict[str, str], *args: str, timeout_s: float = 
         "DAGSTER_PORT": str(dagster_port),
         "VENDOR_PORT": str(free_port()),
         "DASHBOARD_PORT": str(free_port()),
+        "DAGSTER_CODE_PORT": str(free_port()),
         **env,
     }
     process = subprocess.Popen(
         [XENO, "up", *args], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir
     )
-    product = RunningProduct(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dagster_port}")
+    product = RunningProduct(process, full_env, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dagster_port}")
     is_up = threading.Event()
 
     def read_output() -> None:  # always drained, so a chatty child never blocks on a full pipe
@@ -102,6 +115,9 @@ def stop_and_assert_nothing_left(product: RunningProduct) -> None:
     assert product.process.returncode == 0, "".join(product.output)
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
+    after = product.status()["up"]
+    assert after["running"] is False
+    assert {process["state"] for process in after["processes"]} == {"stopped"}
 
 
 def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_cleanly(
@@ -117,6 +133,32 @@ def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_clea
             assert time.monotonic() < deadline, "the demo data never reached Postgres:\n" + "".join(product.output)
             time.sleep(1)
         assert _psql(database_url, "SELECT count(*) > 0 FROM orders") is True
+        stop_and_assert_nothing_left(product)
+
+
+def test_a_delivery_worker_killed_with_sigkill_is_restarted_and_xeno_status_shows_it(
+    tmp_path: Path, service_urls: tuple[str, str], database: Engine
+) -> None:
+    database_url, redis_url = service_urls
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": f"{SESSION_TAG}_dagster"}
+    with xeno_up(tmp_path, env) as product:
+        before = product.process_state("deliver")
+        assert (before["state"], before["restarts"]) == ("ready", 0)
+
+        os.kill(before["pid"], signal.SIGKILL)
+
+        deadline = time.monotonic() + 120
+        while (after := product.process_state("deliver"))["state"] != "ready" or after["restarts"] != 1:
+            assert time.monotonic() < deadline, "deliver was not restarted:\n" + "".join(product.output)
+            time.sleep(0.5)
+        assert after["pid"] != before["pid"]
+        assert after["last_exit"] == "killed by SIGKILL"
+        assert any("[xeno] deliver killed by SIGKILL" in line for line in product.output)
+        health_port = psutil.Process(after["pid"]).environ()["XENO_HEALTH_PORT"]
+        assert httpx.get(f"http://127.0.0.1:{health_port}/health", timeout=10).json()["status"] == "ok"
+        others = [p for p in product.status()["up"]["processes"] if p["name"] != "deliver"]
+        assert {(p["name"], p["state"], p["restarts"]) for p in others} == {(p["name"], "ready", 0) for p in others}
+        assert_product_answers(product)
         stop_and_assert_nothing_left(product)
 
 
