@@ -6,7 +6,7 @@ changes what gets ingested, so it needs an admin and is written to the audit log
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,8 +17,10 @@ from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
 from api.errors import Conflict
 from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus, StreamOut
 from engine.auth import audit
+from engine.campaigns.launch import launch_troubles
 from engine.features.snapshot import snapshot_info
 from engine.ingest import deadletters
+from engine.operations.runs import recent_runs
 from engine.operations.status import stream_states
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"], responses=error_responses(401, 403, 429))
@@ -29,14 +31,19 @@ DEAD_LETTERS_REPLAYED = "dead_letters.replayed"
 @router.get("/status", response_model=PipelinesStatus, dependencies=[rate_limit("read")], summary="Pipeline health")
 def get_status(_: Analyst, db: Db, redis_client: RedisClient, settings: AppSettings) -> PipelinesStatus:
     """Each stream's backlog and lag (the age of its oldest entry not yet done), how many dead letters wait for
-    a replay, and the newest feature snapshot with its age."""
+    a replay, the newest feature snapshot with its age, Dagster's newest runs (why the failed ones failed), and
+    the campaign launches being tried again or given up on within the last day."""
     now = datetime.now(UTC)
     info = snapshot_info(db)
+    recent = recent_runs(settings)
     return PipelinesStatus(
         checked_at=now,
         streams=[StreamOut.of(state) for state in stream_states(redis_client, settings, now)],
         dead_letters_waiting=deadletters.waiting_dead_letters(db),
         snapshot=SnapshotStatus.of(info, now) if info else None,
+        runs=recent.runs,
+        runs_unavailable=recent.unavailable,
+        launches=launch_troubles(db, now - timedelta(days=1)),
     )
 
 

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.campaigns.launch import LaunchTrouble
 from engine.features.snapshot import SnapshotInfo
 from engine.ingest.deadletters import DeadLetter
+from engine.operations.runs import RunSummary
 from engine.operations.status import StreamState
 
 
@@ -51,12 +53,19 @@ class SnapshotStatus(BaseModel):
 
 
 class PipelinesStatus(BaseModel):
-    """Streams, dead letters waiting for a replay, and the newest feature snapshot (null before the first)."""
+    """Streams, dead letters waiting for a replay, the newest feature snapshot (null before the first), Dagster's
+    newest runs (a failed one with its reason; its key says which attempt it was: `drain-7`, `campaign-12-1-3`),
+    and the campaign launches being tried again or given up on."""
 
     checked_at: datetime
     streams: list[StreamOut]
     dead_letters_waiting: int
     snapshot: SnapshotStatus | None
+    runs: list[RunSummary] = Field(description="Dagster's newest runs, newest first.")
+    runs_unavailable: str | None = Field(description="Why the runs could not be read (Dagster out of reach); null.")
+    launches: list[LaunchTrouble] = Field(
+        description="Campaigns whose launch is being tried again, or was given up on within the last day."
+    )
 
 
 class DeadLetterOut(BaseModel):

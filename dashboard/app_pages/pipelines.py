@@ -1,7 +1,10 @@
 """Pipelines: how far behind each stream is, the ingest dead letters (with replay), the newest feature
-snapshot and its age, and links into Dagster, where the pipelines themselves run."""
+snapshot and its age, Dagster's newest runs (failed ones with why), campaign launches being tried again or given
+up on, and links into Dagster, where the pipelines themselves run."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +13,7 @@ from dashboard import ui
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 10
+FAILED = ("FAILURE", "CANCELED")
 DAGSTER_LINKS = (
     ("Runs", "/runs"),
     ("Assets", "/assets"),
@@ -58,7 +62,50 @@ def health() -> None:
         )
         columns[2].metric("Customers", f"{snapshot['customers']:,}", border=True)
         columns[3].metric("Events", f"{snapshot['events']:,}", border=True)
+    launches(status["launches"])
+    runs(status["runs"], status["runs_unavailable"])
     st.caption(f"Checked {ui.when(status['checked_at'])}; refreshed every {REFRESH_EVERY_S} s.")
+
+
+def launches(troubles: list[dict[str, Any]]) -> None:
+    """Campaign launches being tried again, and those given up on (History has their "Try again")."""
+    for trouble in troubles:
+        name = f"“{trouble['name']}” (campaign {trouble['campaign_id']})"
+        if trouble["status"] == "failed":
+            st.error(f"{name}: the launch was given up on. {trouble['reason']}", icon="❌")
+        else:
+            st.warning(
+                f"{name}: {trouble['attempts']} launch attempts have not gone through; tried again automatically. "
+                f"The last: {trouble['reason']}",
+                icon="⏳",
+            )
+        st.page_link("app_pages/history.py", label=f"Open {name}", query_params={"campaign": trouble["campaign_id"]})
+
+
+def runs(recent: list[dict[str, Any]], unavailable: str | None) -> None:
+    """Dagster's newest runs, the failed ones first with why; each key says which attempt of its work it was."""
+    st.subheader("Runs")
+    if unavailable:
+        st.warning(f"Dagster's runs could not be read: {unavailable}", icon="⚠️")
+        return
+    if not recent:
+        st.caption("No runs yet.")
+        return
+    failed = [run for run in recent if run["status"] in FAILED]
+    if failed:
+        st.error(f"{len(failed)} of the last {len(recent)} runs failed; their work is tried again (see README).")
+    table = pd.DataFrame(
+        {
+            "Status": [run["status"].lower() for run in recent],
+            "Why it failed": [run["reason"] or "" for run in recent],
+            "Job": [run["job"] for run in recent],
+            "Attempt": [run["run_key"] or "" for run in recent],
+            "Created": [ui.when(run["created_at"]) for run in recent],
+            "Ended": [ui.when(run["ended_at"]) for run in recent],
+            "Run": [run["run_id"][:8] for run in recent],
+        }
+    )
+    st.dataframe(table, hide_index=True, key="runs_table")
 
 
 health()

@@ -284,3 +284,32 @@ def give_up_launch(db: Engine, due: DueLaunch, attempts: int, error: str | None)
             audit.record(conn, "pipelines", "campaign.launch_given_up", f"campaign:{due.campaign_id}",
                          {"attempts": attempts, "error": error})  # fmt: skip
     return bool(given_up)
+
+
+@dataclass(frozen=True)
+class LaunchTrouble:
+    """A campaign whose launch did not go through: still being tried (`status` scheduled, or sending with messages
+    not yet published) or given up on (`failed`), after `attempts` runs, and why."""
+
+    campaign_id: int
+    name: str
+    status: str
+    attempts: int
+    reason: str | None
+    updated_at: datetime
+
+
+TROUBLES = """
+SELECT id, name, status, launch_attempts, coalesce(failure_reason, launch_error), updated_at FROM campaigns
+WHERE (launch_attempts > 0 AND (status = 'scheduled' OR (status IN :publishing AND published_at IS NULL)))
+   OR (status = 'failed' AND launched_at IS NULL AND completed_at >= :since)
+ORDER BY updated_at DESC LIMIT :limit
+"""
+
+
+def launch_troubles(db: Engine, since: datetime, limit: int = 50) -> list[LaunchTrouble]:
+    """Launches being tried again now, and those given up on since `since`, the most recently changed first."""
+    with db.connect() as conn:
+        rows = conn.execute(text(TROUBLES).bindparams(bindparam("publishing", expanding=True)),
+                            {"publishing": list(PUBLISHING), "since": since, "limit": limit})  # fmt: skip
+        return [LaunchTrouble(*row) for row in rows]

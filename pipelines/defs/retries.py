@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from engine.operations.runs import short_reason
 from engine.settings import Settings
 
 ACTIVE_STATUSES = [
@@ -27,7 +28,6 @@ ACTIVE_STATUSES = [
     dg.DagsterRunStatus.CANCELING,
 ]
 FAILED_STATUSES = frozenset({dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
-MAX_REASON_CHARS = 500
 # A run still going after this many seconds is failed by run monitoring (`dagster.yaml`), and so tried again.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 STEP_FAILURE = DagsterEventType.STEP_FAILURE
@@ -109,10 +109,4 @@ def failure_reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | No
         text = error.message
     else:
         text = entry.message or entry.user_message
-    return _short(text)
-
-
-def _short(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    joined = " ".join(lines[:3])
-    return joined if len(joined) <= MAX_REASON_CHARS else joined[: MAX_REASON_CHARS - 1] + "…"
+    return short_reason(text)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
 import pytest
 import redis
 from sqlalchemy import Engine
 
+from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
+from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
+from engine.features.catalog import base_catalog
 from engine.features.snapshot import Snapshot
+from engine.services.supervisor import free_port
 from engine.settings import get_settings
 from engine.streams import publish
+from pipelines.defs.ingest.jobs import ingest_stream_job
 from tests.api.pipelines.test_pipelines import CUSTOMER, dead_letter
 from tests.dashboard.helpers import on_page, signed_in, table_with
+from tests.engine.campaigns.helpers import EVERYONE
 
 
 def test_it_shows_the_ingest_backlog_and_the_snapshot(api_url: str, shop: Snapshot, redis_client: redis.Redis) -> None:
@@ -60,3 +71,45 @@ def test_the_dagster_links_go_to_the_configured_dagster(api_url: str, monkeypatc
     assert links["Runs"] == "http://dagster.example:3000/runs"
     assert links["Feature snapshot asset"] == "http://dagster.example:3000/assets/customer_features"
     assert app.warning[0].value.startswith("No feature snapshot has been published yet")
+
+
+def test_failed_runs_say_why_and_launches_being_retried_or_given_up_link_to_their_campaign(
+    api_url: str, database: Engine, dagster_home: Path
+) -> None:
+    retrying = create_campaign(database, CampaignDraft("Diwali", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
+    doomed = create_campaign(database, CampaignDraft("Holi", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
+    for campaign_id in (retrying, doomed):
+        schedule_campaign(database, campaign_id)
+    first, second = due_campaigns(database, datetime.now(UTC))
+    record_launch_attempts(database, first, 2, "the code server did not answer")
+    give_up_launch(database, second, 5, "the code server did not answer")
+    with dg.DagsterInstance.get() as instance:
+        run = instance.create_run_for_job(ingest_stream_job, status=dg.DagsterRunStatus.STARTED,
+                                          tags={"dagster/run_key": "drain-3"})  # fmt: skip
+        instance.report_run_failed(run, "Detected run worker status NOT_FOUND: the code server no longer runs it")
+
+    app = on_page(signed_in("analyst"), "pipelines")
+
+    assert app.warning[1].value == (
+        f"“Diwali” (campaign {retrying}): 2 launch attempts have not gone through; tried again automatically. "
+        "The last: the code server did not answer"
+    )
+    assert app.error[0].value == (
+        f"“Holi” (campaign {doomed}): the launch was given up on. "
+        "the launch failed 5 times; the last attempt: the code server did not answer"
+    )
+    assert app.error[1].value == "1 of the last 1 runs failed; their work is tried again (see README)."
+    runs = table_with(app, "Why it failed")
+    assert runs[["Status", "Job", "Attempt"]].values.tolist() == [["failure", "ingest_stream_job", "drain-3"]]
+    assert "the code server no longer runs it" in runs["Why it failed"][0]
+
+
+def test_without_dagster_the_page_says_the_runs_cannot_be_read(
+    api_url: str, database: Engine, use_settings: Callable[..., None]
+) -> None:
+    use_settings(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
+
+    app = on_page(signed_in("analyst"), "pipelines")
+
+    warnings = [warning.value for warning in app.warning]
+    assert any(warning.startswith("Dagster's runs could not be read: Dagster's webserver at") for warning in warnings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -26,17 +26,3 @@ def instance() -> Iterator[dg.DagsterInstance]:
     """A Dagster instance of this test's own (an ephemeral one can inherit a finished test's state storage)."""
     with dg.instance_for_test() as instance:
         yield instance
-
-
-@pytest.fixture
-def use_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """`use_settings(XENO_...="...")`: the settings as those environment variables say, for the rest of the test."""
-
-    def change(**environment: str) -> None:
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    yield change
-    monkeypatch.undo()
-    get_settings.cache_clear()

@@ -1,0 +1,138 @@
+"""What Dagster ran lately, read from its webserver's GraphQL API: each run's job, status, times and key, and why the
+failed ones failed; for the API's pipeline status (the Pipelines page) and `xeno status`.
+
+The engine never imports Dagster (ARCHITECTURE.md): GraphQL is Dagster's public interface to its runs, and it works
+the same when Dagster runs elsewhere. A run's key says which attempt it was (`drain-7`, `campaign-12-1-3`,
+`features-40-2`: the sensors give every attempt a key of its own, `pipelines/defs/retries.py`). Dagster out of
+reach is not an error here: the answer says so, and everything else the status shows still shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from engine.settings import Settings
+
+RUNS_QUERY = """
+query RecentRuns($limit: Int!) {
+  runsOrError(limit: $limit) {
+    __typename
+    ... on Runs { results { runId jobName status creationTime startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+# The events that say why a run failed: its step's error (the cause), or the run's own failure message (its process
+# died, the code server could not be reached, it ran past its max runtime).
+FAILURE_QUERY = """
+query WhyItFailed($runId: ID!) {
+  logsForRun(runId: $runId, limit: 1000) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { error { message } }
+        ... on RunFailureEvent { message }
+        ... on RunCanceledEvent { message }
+      }
+    }
+  }
+}
+"""
+FAILED = ("FAILURE", "CANCELED")
+KEY_TAG = "dagster/run_key"
+MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One Dagster run: its job and status, when it was created, started and ended, its key (which attempt of which
+    work it was), the product's own tags (`xeno/...`: the campaign it launched), and why it failed if it did."""
+
+    run_id: str
+    job: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    run_key: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RecentRuns:
+    """The newest runs, newest first, or why they could not be read (`unavailable`)."""
+
+    runs: list[RunSummary]
+    unavailable: str | None = None
+
+    @property
+    def failed(self) -> list[RunSummary]:
+        return [run for run in self.runs if run.status in FAILED]
+
+
+def recent_runs(settings: Settings, limit: int = 25, explained: int = 5, timeout_s: float = 5.0) -> RecentRuns:
+    """The newest `limit` runs, the `explained` newest failed ones with their reason."""
+    url = f"{settings.dagster_address}/graphql"
+    try:
+        with httpx.Client(timeout=timeout_s) as http:
+            found = _query(http, url, RUNS_QUERY, limit=limit)["runsOrError"]
+            if found["__typename"] != "Runs":
+                return RecentRuns([], f"Dagster could not list its runs: {found.get('message', found['__typename'])}")
+            runs = [_summary(run) for run in found["results"]]
+            failed = [run.run_id for run in runs if run.status in FAILED][:explained]
+            reasons = {run_id: _reason(http, url, run_id) for run_id in failed}
+    except (httpx.HTTPError, ValueError, KeyError) as error:
+        return RecentRuns([], f"Dagster's webserver at {settings.dagster_address} did not answer: {error}")
+    return RecentRuns([replace(run, reason=reasons.get(run.run_id)) for run in runs])
+
+
+def _query(http: httpx.Client, url: str, query: str, **variables: Any) -> dict[str, Any]:
+    answer = http.post(url, json={"query": query, "variables": variables})
+    answer.raise_for_status()
+    body = answer.json()
+    if body.get("errors"):
+        raise ValueError("; ".join(str(error.get("message")) for error in body["errors"]))
+    return dict(body["data"])
+
+
+def _time(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _summary(run: dict[str, Any]) -> RunSummary:
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    return RunSummary(
+        run_id=run["runId"],
+        job=run["jobName"],
+        status=run["status"],
+        created_at=_time(run["creationTime"]) or datetime.now(UTC),
+        started_at=_time(run["startTime"]),
+        ended_at=_time(run["endTime"]),
+        run_key=tags.get(KEY_TAG),
+        tags={key: value for key, value in tags.items() if key.startswith("xeno/")},
+    )
+
+
+def _reason(http: httpx.Client, url: str, run_id: str) -> str | None:
+    found = _query(http, url, FAILURE_QUERY, runId=run_id)["logsForRun"]
+    if found["__typename"] != "EventConnection":
+        return None
+    events = found["events"]
+    steps = [event["error"]["message"] for event in events if event["__typename"] == "ExecutionStepFailureEvent"]
+    runs = [event["message"] for event in events if event["__typename"] in ("RunFailureEvent", "RunCanceledEvent")]
+    text = (steps or runs or [None])[0]
+    return None if text is None else short_reason(text)
+
+
+def short_reason(text: str) -> str:
+    """An error message cut to what a person reads in a status line: its first lines, at most a few hundred
+    characters (a stack trace stays in Dagster, one click away)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    joined = " ".join(lines[:3])
+    return joined if len(joined) <= MAX_REASON_CHARS else joined[: MAX_REASON_CHARS - 1] + "…"
