@@ -5,8 +5,11 @@ escaping). Saving refuses a syntax error or a variable that is neither a feature
 by the template itself, with the line and column of the problem. A feature that is unset for a customer
 renders as nothing, or as the fallback given with `default`: `{{ first_name | default("there") }}`.
 
-The sandbox is also bounded: repeated text, powers and `range` are capped and a message longer than
-`MAX_MESSAGE_CHARS` is refused for its customer, so one template cannot exhaust a worker.
+The sandbox is also bounded (`engine.campaigns.template_sandbox`): no operator, filter or method may build
+text longer than a message may be, loops and macros are capped, and a message longer than
+`MAX_MESSAGE_CHARS` is refused for its customer, so one template cannot exhaust a worker. A template that
+trips a bound whatever the customer's features is refused when it is checked, at the line and column of
+the operator, filter or method; one that trips it only for some customers fails for them at launch.
 
 Rendering a whole audience renders each distinct combination of the variables a template uses once,
 so a million customers named from a few thousand first names cost a few thousand renders.
@@ -22,19 +25,17 @@ from typing import Any
 
 import polars as pl
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
-from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.parser import Parser
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
+from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
 from engine.features.catalog import Catalog
+from engine.postgres_safe import NUL
 
 RENDER_FAILED = "the template could not be rendered for this customer"
-MAX_MESSAGE_CHARS = 10_000  # far above an SMS or a marketing e-mail's text
-MAX_RANGE = 100
-MAX_EXPONENT = 100
 RENDERED = pl.Schema({"message": pl.String(), "render_error": pl.String()})
+MAX_NESTING = 50  # levels of a parsed template: compiling takes the square of it (98 levels took 2 s)
+TOO_DEEP = f"the template nests more than {MAX_NESTING} levels deep"
 
 
 def _default(value: Any, fallback: Any = "", boolean: bool = False) -> Any:
@@ -48,36 +49,11 @@ def _blank_for_none(value: Any) -> Any:
     return "" if value is None else value
 
 
-class _BoundedSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, also bounded in size, so that no template (saved, previewed or launched) can take a
-    worker's memory or CPU: repeating text or lists (`'x' * n`), powers and `range` are capped."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"powers above {MAX_EXPONENT} are not allowed in a message")
-        repeated = left if isinstance(left, str | list | tuple) else right
-        count = right if repeated is left else left
-        repeats = operator == "*" and isinstance(repeated, str | list | tuple) and isinstance(count, int)
-        if repeats and len(repeated) * count > MAX_MESSAGE_CHARS:
-            raise SecurityError(f"repeating text beyond {MAX_MESSAGE_CHARS} characters is not allowed")
-        return super().call_binop(context, operator, left, right)
-
-
-def _bounded_range(*args: int) -> range:
-    numbers = range(*args)
-    if len(numbers) > MAX_RANGE:
-        raise SecurityError(f"range() is limited to {MAX_RANGE} items in a message")
-    return numbers
-
-
-def _environment() -> SandboxedEnvironment:
-    env = _BoundedSandbox(
+def _environment() -> BoundedSandbox:
+    env = BoundedSandbox(
         undefined=StrictUndefined, finalize=_blank_for_none, autoescape=False, keep_trailing_newline=True
     )
     env.filters["default"] = env.filters["d"] = _default
-    env.globals["range"] = _bounded_range
     return env
 
 
@@ -159,7 +135,8 @@ class MessageTemplate:
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The message for one customer, from their feature values (a features row as a dict)."""
-        return ENVIRONMENT.from_string(self.source).render({name: values.get(name) for name in self.variables})
+        compiled = ENVIRONMENT.from_string(self.source)
+        return render_bounded(compiled, {name: values.get(name) for name in self.variables})
 
     def render_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """`message` (None where rendering failed) and `render_error` for each row of `features`, in order."""
@@ -206,23 +183,29 @@ def preview_messages(template: MessageTemplate, members: pl.DataFrame, limit: in
 
 def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     try:
-        message: str = compiled.render(values)
+        return render_bounded(compiled, values), None
     except (JinjaError, ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as error:
         return None, f"{RENDER_FAILED}: {type(error).__name__}: {error}"
-    if len(message) > MAX_MESSAGE_CHARS:
-        return None, f"{RENDER_FAILED}: the message is longer than {MAX_MESSAGE_CHARS:,} characters"
-    return message, None
 
 
 def check_template(source: str, catalog: Catalog, part: str = "template") -> MessageTemplate:
     """The template if it compiles and uses only catalogued features; else `TemplateError` with positions
     (`part` names which of a campaign's templates it is: "template", the message, or "subject")."""
+    if NUL in source:
+        line = source.count("\n", 0, source.index(NUL))
+        column = source.index(NUL) - source.rfind("\n", 0, source.index(NUL))
+        raise TemplateError([TemplateProblem(line + 1, column, "a message cannot contain the NUL character")], part)
     state = Parser(ENVIRONMENT, source)  # kept, because its token stream tells where a syntax error stopped
     try:
         tree = state.parse()
+        too_deep = _too_deep(tree)
+        if too_deep is not None:
+            raise TemplateError([too_deep], part)
         ENVIRONMENT.compile(tree)
     except TemplateSyntaxError as error:
         raise TemplateError([_syntax_problem(error, source, state.stream.current)], part) from None
+    except RecursionError:
+        raise TemplateError([TemplateProblem(state.stream.current.lineno, 1, TOO_DEEP)], part) from None
     variables = meta.find_undeclared_variables(tree)
     unknown = sorted(name for name in variables if name not in catalog)
     if unknown:
@@ -233,7 +216,47 @@ def check_template(source: str, catalog: Catalog, part: str = "template") -> Mes
             for name in unknown
         ]
         raise TemplateError(sorted(problems, key=lambda p: (p.line, p.column)), part)
-    return MessageTemplate(source, tuple(sorted(variables)))
+    template = MessageTemplate(source, tuple(sorted(variables)))
+    tripped = _trips_a_bound(template)
+    if tripped is not None:
+        raise TemplateError([_bound_problem(tripped, source)], part)
+    return template
+
+
+def _too_deep(tree: nodes.Template) -> TemplateProblem | None:
+    """Where the template nests deeper than `MAX_NESTING`, if it does."""
+    pending: list[tuple[nodes.Node, int]] = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return TemplateProblem(node.lineno, 1, TOO_DEEP)
+        pending.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return None
+
+
+def _trips_a_bound(template: MessageTemplate) -> TooLarge | None:
+    """The bound the template trips for a customer with no features set (any, whatever their features),
+    found by rendering it once: most templates that would take a worker's memory or CPU do so for everyone."""
+    try:
+        template.render({})
+    except TooLarge as error:
+        return error
+    except (JinjaError, ArithmeticError, TypeError, ValueError, AttributeError, LookupError):
+        return None  # a problem of this customer's (missing) values, not of the template
+    return None
+
+
+def _bound_problem(error: TooLarge, source: str) -> TemplateProblem:
+    """Where in `source` the bound was tripped: the template line Jinja reports, at the token that did it."""
+    line = 1
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    tokens, _ = _tokens(source)
+    column = next((t.column for t in tokens if t.line == line and t.value == error.token), 1)
+    return TemplateProblem(line, column, str(error))
 
 
 def _unknown(name: str, catalog: Catalog) -> str:
