@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = (
     "last_order_at",
 )
 EXPORT_CHUNK_ROWS = 50_000
+FORMULA_START = r"^[=+\-@\t\r]"  # what makes a spreadsheet read a CSV cell as a formula
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,25 @@ def members_frame(evaluator: PolarsEvaluator, rule: Rule) -> pl.DataFrame:
     return evaluator.features.filter(evaluator.compile(rule))
 
 
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
+    or a carriage return) prefixed with `'`, as OWASP advises for CSV files; number columns are left alone."""
+    text = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.String | pl.Categorical | pl.Enum)]
+    return frame.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name in text
+    )
+
+
 def csv_chunks(members: pl.DataFrame) -> Iterator[bytes]:
-    """The members as CSV (one header line), in pieces of `EXPORT_CHUNK_ROWS` rows for streaming."""
+    """The members as CSV (one header line, text cells `spreadsheet_safe`), in pieces of `EXPORT_CHUNK_ROWS` rows
+    for streaming."""
     for start in range(0, max(members.height, 1), EXPORT_CHUNK_ROWS):
         buffer = io.BytesIO()
-        members.slice(start, EXPORT_CHUNK_ROWS).write_csv(buffer, include_header=start == 0)
+        spreadsheet_safe(members.slice(start, EXPORT_CHUNK_ROWS)).write_csv(buffer, include_header=start == 0)
         yield buffer.getvalue()
 
 
