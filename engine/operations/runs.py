@@ -9,6 +9,7 @@ reach is not an error here: the answer says so, and everything else the status s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ query WhyItFailed($runId: ID!) {
     ... on EventConnection {
       events {
         __typename
-        ... on ExecutionStepFailureEvent { error { message } }
+        ... on ExecutionStepFailureEvent { error { message causes { message } } }
         ... on RunFailureEvent { message }
         ... on RunCanceledEvent { message }
       }
@@ -124,10 +125,20 @@ def _reason(http: httpx.Client, url: str, run_id: str) -> str | None:
     if found["__typename"] != "EventConnection":
         return None
     events = found["events"]
-    steps = [event["error"]["message"] for event in events if event["__typename"] == "ExecutionStepFailureEvent"]
+    steps = [
+        root_cause([event["error"]["message"], *(cause["message"] for cause in event["error"]["causes"])])
+        for event in events
+        if event["__typename"] == "ExecutionStepFailureEvent"
+    ]
     runs = [event["message"] for event in events if event["__typename"] in ("RunFailureEvent", "RunCanceledEvent")]
     text = (steps or runs or [None])[0]
     return None if text is None else short_reason(text)
+
+
+def root_cause(messages: Sequence[str]) -> str:
+    """Of an error and the errors that caused it (outermost first), the one that says what went wrong: a step's
+    error is Dagster's wrapper ("Error occurred while executing op ...") around the op's own."""
+    return messages[-1]
 
 
 def short_reason(text: str) -> str:

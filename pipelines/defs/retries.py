@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from engine.operations.runs import short_reason
+from engine.operations.runs import root_cause, short_reason
 from engine.settings import Settings
 
 ACTIVE_STATUSES = [
@@ -106,7 +106,10 @@ def failure_reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | No
     if user_failure is not None and user_failure.description:
         text = user_failure.description
     elif error is not None:
-        text = error.message
+        causes = [error]
+        while causes[-1].cause is not None:
+            causes.append(causes[-1].cause)
+        text = root_cause([cause.message for cause in causes])
     else:
         text = entry.message or entry.user_message
     return short_reason(text)

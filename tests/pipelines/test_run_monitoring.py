@@ -33,6 +33,8 @@ from pipelines.definitions import defs
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.ingest.sensors import ingest_stream_sensor
 from pipelines.defs.resources import XenoResource
+from pipelines.defs.retries import failure_reason
+from pipelines.run_launcher import SERVER_ID_TAG
 from tests.pipelines.helpers import publish_customers
 
 MONITORED = {
@@ -60,7 +62,7 @@ def answers(client: DagsterGrpcClient) -> bool:
 def code_server(database: Engine) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A Dagster code server for the product's definitions, in a process group of its own (as `xeno up` runs it)."""
     port = free_port()
-    argv = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", "pipelines.definitions",
+    argv = [str(Path(sys.executable).parent / "dagster"), "code-server", "start", "-m", "pipelines.definitions",
             "-h", "127.0.0.1", "-p", str(port), "--location-name", "xeno"]  # fmt: skip
     server = subprocess.Popen(argv, env=dict(os.environ), start_new_session=True)
     try:
@@ -150,13 +152,34 @@ def idle_ms(client: redis.Redis, stream: str) -> int:
     return int(pending["time_since_delivered"])
 
 
+def started_run(instance: dg.DagsterInstance, port: int, server_id: str) -> dg.DagsterRun:
+    """A STARTED run that the code server at `port`, with id `server_id`, launched."""
+    return instance.create_run_for_job(
+        defs.resolve_job_def(ingest_stream_job.name),
+        status=dg.DagsterRunStatus.STARTED,
+        tags={GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": port}), SERVER_ID_TAG: server_id},
+    )
+
+
 def test_a_run_on_a_server_nobody_answers_at_is_not_found(database: Engine) -> None:
     with dg.instance_for_test(overrides=MONITORED) as instance:
-        run = instance.create_run_for_job(
-            defs.resolve_job_def(ingest_stream_job.name),
-            status=dg.DagsterRunStatus.STARTED,
-            tags={GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": free_port()})},
-        )
+        run = started_run(instance, free_port(), "gone")
 
         assert health(instance, run) == WorkerStatus.NOT_FOUND
-        assert monitor(instance, run).status == dg.DagsterRunStatus.FAILURE
+        failed = monitor(instance, run)
+
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_run_launched_by_a_server_since_restarted_is_failed_saying_so(
+    database: Engine, code_server: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, _ = code_server
+    with dg.instance_for_test(overrides=MONITORED) as instance:
+        run = started_run(instance, port, "the server before it restarted")
+
+        failed = monitor(instance, run)
+        reason = failure_reason(instance, failed)
+
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+    assert "restarted since it launched the run, and does not run it" in (reason or "")
