@@ -1,9 +1,11 @@
 """`xeno status`: what runs and what waits, for an operator.
 
 Each process `xeno up` supervises (state, pid, uptime, restarts, last exit), from the state file it keeps in the
-data folder; each stream's backlog and lag per consumer group, from Redis; the dead letters waiting for a replay
-and the newest feature snapshot, from Postgres. Plain text by default, `--json` for machines. It works whether
-or not `xeno up` runs: each section reads one source, and a source that does not answer is named, not guessed.
+data folder; each stream's backlog and lag per consumer group, from Redis; the dead letters waiting for a replay,
+the newest feature snapshot and the campaign launches being tried again or given up on, from Postgres; Dagster's
+newest runs (failed ones with why), from Dagster's webserver. Plain text by default, `--json` for machines. It
+works whether or not `xeno up` runs: each section reads one source, and a source that does not answer is named, not
+guessed.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 import typer
 from sqlalchemy import Engine, create_engine
 
+from engine.campaigns.launch import launch_troubles
 from engine.features.snapshot import snapshot_info
 from engine.ingest.deadletters import waiting_dead_letters
+from engine.operations.runs import recent_runs
 from engine.operations.status import stream_states
 from engine.services.state import ProcessState, is_running_here, read_states
 from engine.settings import Settings, get_settings
@@ -40,8 +44,9 @@ class Section:
 def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of text."),
 ) -> None:
-    """Show what `xeno up` runs (state, pid, uptime, restarts, last exit), stream lags, dead letters waiting and
-    the newest feature snapshot's age."""
+    """Show what `xeno up` runs (state, pid, uptime, restarts, last exit), stream lags, dead letters waiting, the
+    newest feature snapshot's age, Dagster's newest runs (failed ones with why) and launches that did not go
+    through."""
     settings, now = get_settings(), datetime.now(UTC)
     sections = [section(settings, now) for section in SECTIONS]
     if as_json:
@@ -126,14 +131,54 @@ def snapshot_section(settings: Settings, now: datetime) -> Section:
     return Section("snapshot", data, [f"Feature snapshot: version {info.version} ({counts}), {_duration(age)} old"])
 
 
-# One source each, in this order. Failed and retried Dagster runs will be one more section here (from Dagster's
-# own records), once they are reported.
+def runs_section(settings: Settings, now: datetime) -> Section:
+    recent = recent_runs(settings, limit=RUNS_SHOWN)
+    if recent.unavailable:
+        return Section("runs", {"error": recent.unavailable}, [f"Dagster runs: {recent.unavailable}"])
+    data = [_jsonable(vars(run)) for run in recent.runs]
+    rows = [
+        [run.job, run.status.lower(), run.run_key or "-", _duration(_seconds_since(run.created_at, now)),
+         run.reason or ""]
+        for run in recent.runs
+    ]  # fmt: skip
+    headline = (
+        f"Dagster runs, newest first ({len(recent.failed)} of {len(recent.runs)} failed; failed work is tried again):"
+    )
+    return Section("runs", data, [headline, *_table(["JOB", "STATUS", "ATTEMPT", "AGE", "WHY IT FAILED"], rows)])
+
+
+def launches_section(settings: Settings, now: datetime) -> Section:
+    with _postgres(settings) as db:
+        try:
+            troubles = launch_troubles(db, now - timedelta(days=1))
+        except Exception as error:
+            return _unreachable("launches", "Campaign launches", "Postgres", error)
+    if not troubles:
+        return Section("launches", [], ["Campaign launches: none being tried again or given up on"])
+    rows = [
+        [str(trouble.campaign_id), trouble.name, "given up" if trouble.status == "failed" else "trying again",
+         str(trouble.attempts), trouble.reason or ""]
+        for trouble in troubles
+    ]  # fmt: skip
+    lines = ["Campaign launches that did not go through:",
+             *_table(["CAMPAIGN", "NAME", "STATE", "ATTEMPTS", "WHY"], rows)]  # fmt: skip
+    return Section("launches", [_jsonable(vars(trouble)) for trouble in troubles], lines)
+
+
+# One source each, in this order.
 SECTIONS: Sequence[Callable[[Settings, datetime], Section]] = (
     processes_section,
     streams_section,
     dead_letters_section,
     snapshot_section,
+    runs_section,
+    launches_section,
 )
+RUNS_SHOWN = 10
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in fields.items()}
 
 
 @contextmanager
