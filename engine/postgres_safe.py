@@ -29,7 +29,11 @@ def refuse_nul(text: str) -> str:
     return text
 
 
-PostgresText = Annotated[str, AfterValidator(refuse_nul)]
+NO_NUL = AfterValidator(refuse_nul)
+# Text Postgres can store. Constraints go on the `str` before `NO_NUL` (`Annotated[str, StringConstraints(...),
+# NO_NUL]`): put after it, they check (and strip) nothing and speak of "items", not characters. A field's own
+# `Field(min_length=...)` is fine on `PostgresText`.
+PostgresText = Annotated[str, NO_NUL]
 BigInt = Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)]
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from engine.auth.audit import AuditEntry
 from engine.auth.roles import Role
 from engine.keys import WriteKey
-from engine.postgres_safe import PostgresText
+from engine.postgres_safe import NO_NUL, PostgresText
 
 
 class NewUser(BaseModel):
@@ -21,7 +21,7 @@ class NewUser(BaseModel):
 
     email: EmailStr
     role: Role
-    name: PostgresText | None = Field(None, max_length=200)
+    name: Annotated[str, StringConstraints(max_length=200), NO_NUL] | None = None
 
 
 class UserChange(BaseModel):

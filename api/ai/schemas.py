@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.ai.calls import AICall
-from engine.postgres_safe import PostgresText
+from engine.postgres_safe import NO_NUL
 
-Text = Annotated[PostgresText, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000), NO_NUL]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Tone = Literal["friendly", "urgent", "premium"]
@@ -42,7 +42,7 @@ class MessagesRequest(_Body):
     channel: Literal["sms", "email"]
     audience_rule: dict[str, Any] | None = Field(None, description="A segment rule, as `POST /v1/segments` takes.")
     segment_id: Id | None = Field(None, description="A saved segment, instead of `audience_rule`.")
-    brand: Annotated[PostgresText, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NO_NUL] | None = None
     tones: list[Tone] = Field(["friendly", "urgent", "premium"], min_length=2, max_length=3)
 
 
@@ -77,8 +77,8 @@ class ImageRequestIn(_Body):
     colors: list[Color] | None = Field(
         None, min_length=1, max_length=4, description="Brand colours; settings' default."
     )
-    brand: Annotated[PostgresText, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
-    call_to_action: Annotated[PostgresText, StringConstraints(strip_whitespace=True, max_length=30)] | None = "Shop now"
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), NO_NUL] | None = None
+    call_to_action: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30), NO_NUL] | None = "Shop now"
     campaign_id: Id | None = None
 
 
@@ -124,4 +124,4 @@ class CallsOut(BaseModel):
 
 class FeedbackIn(_Body):
     accepted: bool
-    comment: Annotated[PostgresText, StringConstraints(strip_whitespace=True, max_length=2_000)] | None = None
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000), NO_NUL] | None = None

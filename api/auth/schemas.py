@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from api.errors import ErrorBody
 from engine.auth.roles import Role
 from engine.auth.sessions import Tokens
 from engine.auth.users import User
-from engine.postgres_safe import PostgresText
+from engine.postgres_safe import NO_NUL
 
 _REFRESH_EXAMPLE = "xr_3q2-7wD8Qy0mVb1kT9sRzUeHcAfLpNoX4jGiYd5BtM"
 _USER_EXAMPLE: JsonDict = {
@@ -110,7 +110,7 @@ class DevSignInRequest(BaseModel):
 
     email: EmailStr
     role: Role = Role.admin
-    name: PostgresText | None = Field(None, max_length=200)
+    name: Annotated[str, StringConstraints(max_length=200), NO_NUL] | None = None
 
 
 class RefreshTokenBody(BaseModel):

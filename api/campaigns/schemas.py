@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
-from engine.postgres_safe import PostgresText
+from engine.postgres_safe import NO_NUL, PostgresText
 
 Channel = Literal["sms", "email"]
 TEMPLATE_DESCRIPTION = (
@@ -50,7 +50,7 @@ class CampaignChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: PostgresText | None = Field(None, min_length=1, max_length=200)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL] | None = None
     channel: Channel | None = None
     template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from api.snapshot import SnapshotOut
-from engine.postgres_safe import PostgresText
+from engine.postgres_safe import NO_NUL, PostgresText
 from engine.segments.evaluation import Explanation
 from engine.segments.history import SizeRecord
 from engine.segments.store import SavedSegment
@@ -42,8 +42,8 @@ class SegmentChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: PostgresText | None = Field(None, min_length=1, max_length=200)
-    description: PostgresText | None = Field(None, max_length=2000)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000), NO_NUL] | None = None
     rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
 
 

@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.postgres_safe import BIGINT_MAX, BIGINT_MIN, NUL, NUL_MESSAGE, PostgresText
+from engine.postgres_safe import BIGINT_MAX, BIGINT_MIN, NO_NUL, NUL, NUL_MESSAGE
 from engine.segments.errors import Problem
 
 Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
@@ -98,7 +98,7 @@ PropertyName = Annotated[
 ]
 
 
-EventName = Annotated[PostgresText, Field(min_length=1)]
+EventName = Annotated[str, Field(min_length=1), NO_NUL]
 WindowDays = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 
 

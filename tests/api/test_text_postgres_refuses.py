@@ -84,3 +84,28 @@ def test_a_nul_character_in_a_rule_is_a_422_naming_the_condition(
     [problem] = answer.json()["detail"]
     assert problem["field"] == where
     assert "NUL character" in problem["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "where", "message"),
+    [
+        ("POST", "/v1/ai/segment-rule", {"text": "   "}, "body.text", "String should have at least 1 character"),
+        ("POST", "/v1/ai/messages", {"objective": "o", "channel": "sms", "brand": "   "}, "body.brand", "at least 1"),
+        ("PATCH", "/v1/segments/1", {"name": "n" * 201}, "body.name", "String should have at most 200 characters"),
+        ("PATCH", "/v1/campaigns/1", {"name": ""}, "body.name", "String should have at least 1 character"),
+    ],
+)
+def test_text_checked_for_nul_keeps_its_other_bounds_and_says_them_in_characters(
+    client: TestClient,  # noqa: F811
+    database: Engine,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    where: str,
+    message: str,
+) -> None:
+    answer = client.request(method, path, json=body, headers=auth_headers(database, "admin"))
+
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["detail"]
+    assert (problem["loc"], message in problem["message"]) == (where, True), problem
