@@ -383,7 +383,7 @@ def main() -> None:
 
     use_fresh_services("xeno_chaos", redis_db=11)
     settings = get_settings()
-    dagster_database = "xeno_chaos_dagster"
+    dagster_database = f"{get_engine().url.database}_dagster"
     admin = create_engine(get_engine().url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{dagster_database}" WITH (FORCE)'))
