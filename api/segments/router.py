@@ -32,7 +32,7 @@ from api.segments.schemas import (
 )
 from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, current_catalog, loaded_snapshot
 from engine.features.catalog import Catalog
-from engine.segments import CustomerNotFound, Rule, describe, parse_rule, rule_json_schema
+from engine.segments import CustomerNotFound, Rule, RuleError, describe, parse_rule, rule_json_schema
 from engine.segments.audience import csv_chunks, member_page, members_frame, parquet_chunks, preview
 from engine.segments.history import (
     HistoryMissing,
@@ -71,7 +71,16 @@ def _saved(db: Db, segment_id: int) -> SavedSegment:
 
 def _out(db: Db, segment: SavedSegment, catalog: Catalog) -> SegmentOut:
     latest = latest_sizes(db, segment.id).get(segment.id)
-    return SegmentOut.of(segment, describe(parse_rule(segment.rule), catalog), latest)
+    return SegmentOut.of(segment, _sentence(segment, catalog), latest)
+
+
+def _sentence(segment: SavedSegment, catalog: Catalog) -> str:
+    """The saved rule in English; a rule saved before a bound it breaks (a rule nested deeper, a day count larger)
+    says so, instead of taking the whole list of segments down with it."""
+    try:
+        return describe(parse_rule(segment.rule), catalog)
+    except RuleError as error:
+        return f"This rule can no longer be used ({error}); edit it to save it again."
 
 
 def _record_current_size(db: Db, segment: SavedSegment, rule: Rule, snapshot: LiveSnapshot | None) -> None:
@@ -122,7 +131,7 @@ def get_segments(_: Viewer, db: Db, request: Request) -> list[SegmentOut]:
     catalog = current_catalog(request.app)
     sizes = latest_sizes(db)
     return [
-        SegmentOut.of(segment, describe(parse_rule(segment.rule), catalog), sizes.get(segment.id))
+        SegmentOut.of(segment, _sentence(segment, catalog), sizes.get(segment.id))
         for segment in list_segments(db)
     ]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from engine.features.snapshot import Snapshot
 from tests.api.segments.data import BIG_SPENDERS, LOYAL_IN_LONDON_OR_MUMBAI
@@ -129,3 +131,24 @@ def test_a_rule_on_a_trait_needs_a_snapshot_that_has_it(client: TestClient, anal
 
     assert before_any_snapshot.status_code == 422
     assert before_any_snapshot.json()["detail"][0]["field"] == "trait_plan"
+
+
+def test_a_segment_saved_before_a_bound_it_breaks_says_so_and_the_others_still_list(
+    client: TestClient, analyst: dict[str, str], published: Snapshot, database: Engine
+) -> None:
+    save(client, analyst, "Big spenders", BIG_SPENDERS)
+    long_ago = {"field": "last_order_at", "op": "more than days ago", "value": 800_000}  # allowed until the bound came
+    with database.begin() as conn:
+        conn.execute(
+            text("UPDATE segments SET rule = CAST(:rule AS jsonb), name = 'Ancient' WHERE name = 'Big spenders'"),
+            {"rule": orjson.dumps(long_ago).decode()},
+        )
+    save(client, analyst, "Loyal", LOYAL_IN_LONDON_OR_MUMBAI)
+
+    listed = {segment["name"]: segment for segment in client.get("/v1/segments", headers=analyst).json()}
+
+    assert set(listed) == {"Ancient", "Loyal"}
+    assert listed["Ancient"]["sentence"].startswith("This rule can no longer be used (")
+    assert "edit it to save it again" in listed["Ancient"]["sentence"]
+    one = client.get(f"/v1/segments/{listed['Ancient']['id']}", headers=analyst)
+    assert one.status_code == 200
