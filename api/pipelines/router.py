@@ -15,7 +15,7 @@ from api.auth.dependencies import client_ip
 from api.auth.schemas import error_responses
 from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
 from api.errors import Conflict
-from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus, StreamOut
+from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus
 from engine.auth import audit
 from engine.campaigns.launch import launch_troubles
 from engine.features.snapshot import snapshot_info
@@ -38,7 +38,7 @@ def get_status(_: Analyst, db: Db, redis_client: RedisClient, settings: AppSetti
     recent = recent_runs(settings)
     return PipelinesStatus(
         checked_at=now,
-        streams=[StreamOut.of(state) for state in stream_states(redis_client, settings, now)],
+        streams=stream_states(redis_client, settings, now),
         dead_letters_waiting=deadletters.waiting_dead_letters(db),
         snapshot=SnapshotStatus.of(info, now) if info else None,
         runs=recent.runs,

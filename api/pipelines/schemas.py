@@ -14,22 +14,6 @@ from engine.operations.runs import RunSummary
 from engine.operations.status import StreamState
 
 
-class StreamOut(BaseModel):
-    """One Redis stream: entries no consumer has taken yet, entries taken but not yet done, and the age of the
-    oldest entry left (its lag; null when the stream is empty)."""
-
-    name: str
-    group: str
-    undelivered: int
-    pending: int
-    oldest_entry_at: datetime | None
-    lag_seconds: float | None
-
-    @classmethod
-    def of(cls, state: StreamState) -> StreamOut:
-        return cls(**vars(state))
-
-
 class SnapshotStatus(BaseModel):
     """The newest published feature snapshot, and how old it is."""
 
@@ -58,7 +42,7 @@ class PipelinesStatus(BaseModel):
     and the campaign launches being tried again or given up on."""
 
     checked_at: datetime
-    streams: list[StreamOut]
+    streams: list[StreamState]
     dead_letters_waiting: int
     snapshot: SnapshotStatus | None
     runs: list[RunSummary] = Field(description="Dagster's newest runs, newest first.")

@@ -11,11 +11,10 @@ guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import typer
@@ -30,6 +29,7 @@ from engine.services.state import ProcessState, is_running_here, read_states
 from engine.settings import Settings, get_settings
 
 CONNECT_TIMEOUT_S = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,21 +102,17 @@ def streams_section(settings: Settings, now: datetime) -> Section:
 
 
 def dead_letters_section(settings: Settings, now: datetime) -> Section:
-    with _postgres(settings) as db:
-        try:
-            waiting = waiting_dead_letters(db)
-        except Exception as error:
-            return _unreachable("dead_letters", "Dead letters", "Postgres", error)
+    waiting = _read_postgres(settings, waiting_dead_letters)
+    if isinstance(waiting, Exception):
+        return _unreachable("dead_letters", "Dead letters", "Postgres", waiting)
     replay = " (see `xeno deadletters`)" if waiting else ""
     return Section("dead_letters", {"waiting": waiting}, [f"Dead letters waiting for a replay: {waiting}{replay}"])
 
 
 def snapshot_section(settings: Settings, now: datetime) -> Section:
-    with _postgres(settings) as db:
-        try:
-            info = snapshot_info(db)
-        except Exception as error:
-            return _unreachable("snapshot", "Feature snapshot", "Postgres", error)
+    info = _read_postgres(settings, snapshot_info)
+    if isinstance(info, Exception):
+        return _unreachable("snapshot", "Feature snapshot", "Postgres", info)
     if info is None:
         return Section("snapshot", None, ["Feature snapshot: none published yet"])
     age = _seconds_since(info.created_at, now)
@@ -148,11 +144,9 @@ def runs_section(settings: Settings, now: datetime) -> Section:
 
 
 def launches_section(settings: Settings, now: datetime) -> Section:
-    with _postgres(settings) as db:
-        try:
-            troubles = launch_troubles(db, now - timedelta(days=1))
-        except Exception as error:
-            return _unreachable("launches", "Campaign launches", "Postgres", error)
+    troubles = _read_postgres(settings, lambda db: launch_troubles(db, now - timedelta(days=1)))
+    if isinstance(troubles, Exception):
+        return _unreachable("launches", "Campaign launches", "Postgres", troubles)
     if not troubles:
         return Section("launches", [], ["Campaign launches: none being tried again or given up on"])
     rows = [
@@ -181,12 +175,14 @@ def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in fields.items()}
 
 
-@contextmanager
-def _postgres(settings: Settings) -> Iterator[Engine]:
-    """A short-lived engine that gives up connecting after a few seconds (the product's pools wait longer)."""
+def _read_postgres(settings: Settings, read: Callable[[Engine], T]) -> T | Exception:
+    """What `read` finds, through a short-lived engine that gives up connecting after a few seconds (the product's
+    pools wait longer); the error when Postgres does not answer."""
     db = create_engine(settings.sqlalchemy_url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     try:
-        yield db
+        return read(db)
+    except Exception as error:
+        return error
     finally:
         db.dispose()
 

@@ -32,7 +32,8 @@ STREAMS = (
 
 @dataclass(frozen=True)
 class StreamState:
-    """One stream and consumer group: entries not yet taken, taken but not yet done, and the oldest one's age."""
+    """One Redis stream and its consumer group: entries no consumer has taken yet, entries taken but not yet done,
+    and the oldest entry left and its age (its lag; null when the stream is empty)."""
 
     name: str
     group: str

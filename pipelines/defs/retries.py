@@ -79,6 +79,15 @@ class RunHistory:
         return max(0.0, ended + backoff_seconds(failures, settings) - (time.time() if now is None else now))
 
 
+def backing_off(instance: dg.DagsterInstance, history: RunHistory, settings: Settings) -> str | None:
+    """While the next attempt waits out its backoff, why, and for how long (for a sensor's skip reason)."""
+    wait = history.wait_seconds(settings)
+    if wait <= 0 or history.last_ended is None:
+        return None
+    reason = failure_reason(instance, history.last_ended.dagster_run)
+    return f"the last {history.failures_in_a_row} runs failed ({reason}); the next starts in {wait:.0f} s"
+
+
 def run_history(
     instance: dg.DagsterInstance, job_name: str, tags: Mapping[str, str] | None = None, limit: int = 20
 ) -> RunHistory:

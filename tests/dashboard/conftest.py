@@ -13,11 +13,10 @@ from engine.features.snapshot import Snapshot
 from engine.settings import Settings
 from tests.api.segments import data
 from tests.api.segments.conftest import Publisher, publisher  # noqa: F401
-from tests.engine.auth.fixtures import configure  # noqa: F401
 
 
 @pytest.fixture
-def dev_signin(configure: Callable[..., Settings]) -> Settings:  # noqa: F811
+def dev_signin(configure: Callable[..., Settings]) -> Settings:
     """The developer sign-in switched on, for the API about to be made and for the dashboard."""
     return configure(XENO_DEV_SIGNIN="true")
 
@@ -39,7 +38,7 @@ def shop(database: Engine, publisher: Publisher) -> Snapshot:  # noqa: F811
 @pytest.fixture
 def reachable_shop(
     dev_signin: Settings,
-    configure: Callable[..., Settings],  # noqa: F811
+    configure: Callable[..., Settings],
     shop: Snapshot,
     publisher: Publisher,  # noqa: F811
 ) -> Snapshot:

@@ -68,8 +68,7 @@ def launch_due(db: Engine, client: redis.Redis, settings: Settings) -> list[Laun
     """Launch the campaigns whose time has come, as the Dagster sensor does in the product."""
     audience = PublishedAudience(db)
     return [
-        launch_campaign(db, client, settings, due.campaign_id, audience)
-        for due in due_campaigns(db, datetime.now(UTC))
+        launch_campaign(db, client, settings, due.campaign_id, audience) for due in due_campaigns(db, datetime.now(UTC))
     ]
 
 

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import redis
 from sqlalchemy import Engine
 
-from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
-from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
-from engine.features.catalog import base_catalog
 from engine.features.snapshot import Snapshot
 from engine.services.supervisor import free_port
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 from engine.streams import publish
-from pipelines.defs.ingest.jobs import ingest_stream_job
 from tests.api.pipelines.test_pipelines import CUSTOMER, dead_letter
 from tests.dashboard.helpers import on_page, signed_in, table_with
-from tests.engine.campaigns.helpers import EVERYONE
+from tests.pipelines.helpers import fail_an_ingest_run, launches_in_trouble
 
 
 def test_it_shows_the_ingest_backlog_and_the_snapshot(api_url: str, shop: Snapshot, redis_client: redis.Redis) -> None:
@@ -76,17 +70,8 @@ def test_the_dagster_links_go_to_the_configured_dagster(api_url: str, monkeypatc
 def test_failed_runs_say_why_and_launches_being_retried_or_given_up_link_to_their_campaign(
     api_url: str, database: Engine, dagster_home: Path
 ) -> None:
-    retrying = create_campaign(database, CampaignDraft("Diwali", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
-    doomed = create_campaign(database, CampaignDraft("Holi", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
-    for campaign_id in (retrying, doomed):
-        schedule_campaign(database, campaign_id)
-    first, second = due_campaigns(database, datetime.now(UTC))
-    record_launch_attempts(database, first, 2, "the code server did not answer")
-    give_up_launch(database, second, 5, "the code server did not answer")
-    with dg.DagsterInstance.get() as instance:
-        run = instance.create_run_for_job(ingest_stream_job, status=dg.DagsterRunStatus.STARTED,
-                                          tags={"dagster/run_key": "drain-3"})  # fmt: skip
-        instance.report_run_failed(run, "Detected run worker status NOT_FOUND: the code server no longer runs it")
+    retrying, doomed = launches_in_trouble(database)
+    fail_an_ingest_run()
 
     app = on_page(signed_in("analyst"), "pipelines")
 
@@ -105,9 +90,9 @@ def test_failed_runs_say_why_and_launches_being_retried_or_given_up_link_to_thei
 
 
 def test_without_dagster_the_page_says_the_runs_cannot_be_read(
-    api_url: str, database: Engine, use_settings: Callable[..., None]
+    api_url: str, database: Engine, configure: Callable[..., Settings]
 ) -> None:
-    use_settings(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
+    configure(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
 
     app = on_page(signed_in("analyst"), "pipelines")
 

@@ -35,7 +35,6 @@ from engine.services.supervisor import free_port, http_ok
 from tests.api.segments.conftest import publisher  # noqa: F401
 from tests.dashboard.conftest import api_url, dev_signin, reachable_shop, shop  # noqa: F401
 from tests.dashboard.delivery import delivery_running, vendor
-from tests.engine.auth.fixtures import configure  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"

@@ -18,7 +18,7 @@ from engine.campaigns.lifecycle import relaunch_campaign, schedule_campaign, uns
 from engine.campaigns.progress import get_campaign
 from engine.campaigns.queue import DeliveryEntry
 from engine.notifications.watch import watch_once
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 from pipelines.definitions import defs
 from pipelines.defs.campaigns.jobs import launch_campaign_job
 from pipelines.defs.campaigns.resources import CampaignAudience
@@ -97,13 +97,13 @@ def test_the_sensor_requests_one_run_per_due_campaign_keyed_by_its_id_scheduling
 
 
 def test_a_launch_run_that_failed_is_tried_again_under_a_new_key_after_the_backoff(
-    database: Engine, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+    database: Engine, instance: dg.DagsterInstance, configure: Callable[..., Settings]
 ) -> None:
     campaign_id = new_campaign(database, at=NOW - timedelta(seconds=1))
     [first] = requested(evaluate(instance))
     fail_a_run(instance, first, "DagsterUserCodeUnreachableError: User code server request timed out")
 
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="3600")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="3600")
     waiting = evaluate(instance)
     assert isinstance(waiting, dg.SkipReason)
     assert f"campaign {campaign_id}: attempt 2 in" in (waiting.skip_message or "")
@@ -111,7 +111,7 @@ def test_a_launch_run_that_failed_is_tried_again_under_a_new_key_after_the_backo
     assert (campaign.status, campaign.launch_attempts) == ("scheduled", 1)
     assert "User code server request timed out" in (campaign.launch_error or "")
 
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     [second] = requested(evaluate(instance))
     assert second.run_key == f"campaign-{campaign_id}-1-2"
     assert launch_run(campaign_id, instance, second).success
@@ -120,9 +120,9 @@ def test_a_launch_run_that_failed_is_tried_again_under_a_new_key_after_the_backo
 
 
 def test_a_launch_that_keeps_failing_fails_the_campaign_with_the_reason_and_try_again_launches_it(
-    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, configure: Callable[..., Settings]
 ) -> None:
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001", XENO_LAUNCH_MAX_ATTEMPTS="2")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001", XENO_LAUNCH_MAX_ATTEMPTS="2")
     campaign_id = new_campaign(database, at=NOW - timedelta(seconds=1))
     for _ in range(2):
         [request] = requested(evaluate(instance))
@@ -167,9 +167,9 @@ def test_unscheduling_before_the_run_starts_and_scheduling_again_still_launches(
 
 
 def test_a_launch_whose_run_died_while_publishing_is_finished_by_another_run(
-    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, configure: Callable[..., Settings]
 ) -> None:
-    use_settings(XENO_QUIET_HOURS_START="", XENO_QUIET_HOURS_END="")  # every message queued, whatever the hour
+    configure(XENO_QUIET_HOURS_START="", XENO_QUIET_HOURS_END="")  # every message queued, whatever the hour
     campaign_id = new_campaign(database, at=NOW - timedelta(seconds=1))
     [first] = requested(evaluate(instance))
     assert launch_run(campaign_id, instance, first).success

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine.features.snapshot import latest_snapshot, list_snapshots
+from engine.settings import Settings
 from pipelines.definitions import defs
 from pipelines.defs.features.assets import customer_features
 from pipelines.defs.features.checks import customer_features_checks
@@ -158,7 +159,7 @@ def test_new_customers_make_the_features_stale_until_a_refresh_has_read_them(
 
 
 def test_a_failed_refresh_is_asked_for_again_under_a_new_key_after_a_backoff(
-    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, configure: Callable[..., Settings]
 ) -> None:
     ingest(redis_client, "ada")
     first = evaluate_staleness(instance)
@@ -168,21 +169,21 @@ def test_a_failed_refresh_is_asked_for_again_under_a_new_key_after_a_backoff(
     )
     instance.report_run_failed(failed, "the run's process died")
 
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="3600")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="3600")
     waiting = evaluate_staleness(instance)
     assert isinstance(waiting, dg.SkipReason)
-    assert "the last 1 refreshes failed (the run's process died)" in (waiting.skip_message or "")
+    assert "the features are behind; the last 1 runs failed (the run's process died)" in (waiting.skip_message or "")
 
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     again = evaluate_staleness(instance)
     assert isinstance(again, dg.RunRequest)
     assert (first.run_key, again.run_key) == ("features-1-1", "features-1-2")
 
 
 def test_no_second_refresh_is_asked_for_while_one_waits_to_start(
-    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, use_settings: Callable[..., None]
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, configure: Callable[..., Settings]
 ) -> None:
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")  # a cancelled run counts as a failed one
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")  # a cancelled run counts as a failed one
     ingest(redis_client, "ada")
     queued = instance.create_run_for_job(
         defs.resolve_job_def(refresh_customer_features_job.name), status=dg.DagsterRunStatus.NOT_STARTED

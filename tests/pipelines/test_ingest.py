@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine import streams
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 from pipelines.definitions import defs
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.ingest.sensors import ingest_stream_sensor
@@ -61,10 +61,10 @@ def fail_a_run(instance: dg.DagsterInstance, why: str) -> None:
 
 
 def test_a_retry_that_also_dies_before_the_backlog_moves_is_followed_by_another_run(
-    redis_client: redis.Redis, use_settings: Callable[..., None]
+    redis_client: redis.Redis, configure: Callable[..., Settings]
 ) -> None:
     publish_customers(redis_client, "a")
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     cursor = None
     keys = []
     with dg.instance_for_test() as instance:
@@ -79,10 +79,10 @@ def test_a_retry_that_also_dies_before_the_backlog_moves_is_followed_by_another_
 
 
 def test_after_failed_runs_the_sensor_waits_a_growing_backoff_and_says_why(
-    redis_client: redis.Redis, use_settings: Callable[..., None]
+    redis_client: redis.Redis, configure: Callable[..., Settings]
 ) -> None:
     publish_customers(redis_client, "a")
-    use_settings(XENO_PIPELINE_RETRY_BACKOFF_S="600", XENO_PIPELINE_RETRY_BACKOFF_MAX_S="3600")
+    configure(XENO_PIPELINE_RETRY_BACKOFF_S="600", XENO_PIPELINE_RETRY_BACKOFF_MAX_S="3600")
     with dg.instance_for_test() as instance:
         fail_a_run(instance, "connection to Postgres refused")
         first = evaluate(instance, cursor="1")

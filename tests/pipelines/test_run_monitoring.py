@@ -28,7 +28,7 @@ from sqlalchemy import Engine, text
 from engine import streams
 from engine.ingest.consumer import GROUP
 from engine.services.supervisor import free_port
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 from pipelines.definitions import defs
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.ingest.sensors import ingest_stream_sensor
@@ -112,10 +112,10 @@ def test_a_run_whose_code_server_died_is_failed_and_the_next_run_applies_what_it
     database: Engine,
     redis_client: redis.Redis,
     code_server: tuple[int, subprocess.Popen[bytes]],
-    use_settings: Callable[..., None],
+    configure: Callable[..., Settings],
 ) -> None:
     port, server = code_server
-    use_settings(INGEST_CLAIM_IDLE_MS="500", XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
+    configure(INGEST_CLAIM_IDLE_MS="500", XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     stream = get_settings().stream("ingest")
     publish_customers(redis_client, "ada", "bob")
     with dg.instance_for_test(overrides=MONITORED) as instance, database.connect() as blocker:

@@ -13,7 +13,7 @@ import dagster as dg
 from engine.features.freshness import features_lag
 from pipelines.defs.features.jobs import refresh_customer_features_job
 from pipelines.defs.resources import XenoResource
-from pipelines.defs.retries import failure_reason, run_history
+from pipelines.defs.retries import backing_off, run_history
 
 CHANGES_TAG = "xeno/source_changes"
 
@@ -31,13 +31,9 @@ def stale_features_sensor(context: dg.SensorEvaluationContext, xeno: XenoResourc
     history = run_history(context.instance, refresh_customer_features_job.name)
     if history.active is not None:
         return dg.SkipReason(f"refresh run {history.active.run_id} is {history.active.status.value}")
-    wait = history.wait_seconds(xeno.settings())
-    if wait > 0 and history.last_ended is not None:
-        reason = failure_reason(context.instance, history.last_ended.dagster_run)
-        return dg.SkipReason(
-            f"the features are behind; the last {history.failures_in_a_row} refreshes failed ({reason}); "
-            f"the next starts in {wait:.0f} s"
-        )
+    backoff = backing_off(context.instance, history, xeno.settings())
+    if backoff is not None:
+        return dg.SkipReason(f"the features are behind; {backoff}")
     tags = {CHANGES_TAG: str(lag.changes)}
     attempt = run_history(context.instance, refresh_customer_features_job.name, tags, limit=1).count + 1
     return dg.RunRequest(run_key=f"features-{lag.changes}-{attempt}", tags=tags)

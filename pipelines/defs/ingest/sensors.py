@@ -15,7 +15,7 @@ from engine import streams
 from engine.ingest.consumer import GROUP
 from pipelines.defs.ingest.jobs import ingest_stream_job
 from pipelines.defs.resources import XenoResource
-from pipelines.defs.retries import failure_reason, run_history
+from pipelines.defs.retries import backing_off, run_history
 
 
 def runs_requested(cursor: str | None) -> int:
@@ -40,13 +40,9 @@ def ingest_stream_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource
     history = run_history(context.instance, ingest_stream_job.name)
     if history.active is not None:
         return dg.SkipReason(f"run {history.active.run_id} is already draining {stream}")
-    wait = history.wait_seconds(xeno.settings())
-    if wait > 0 and history.last_ended is not None:
-        reason = failure_reason(context.instance, history.last_ended.dagster_run)
-        return dg.SkipReason(
-            f"{waiting} entries wait on {stream}; the last {history.failures_in_a_row} runs failed ({reason}); "
-            f"the next starts in {wait:.0f} s"
-        )
+    backoff = backing_off(context.instance, history, xeno.settings())
+    if backoff is not None:
+        return dg.SkipReason(f"{waiting} entries wait on {stream}; {backoff}")
     requested = runs_requested(context.cursor) + 1
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"drain-{requested}", tags={"xeno/backlog": str(waiting)})],

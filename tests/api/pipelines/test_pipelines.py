@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-import dagster as dg
 import orjson
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from engine.auth import audit
-from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
-from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
-from engine.features.catalog import base_catalog
 from engine.ingest import deadletters
 from engine.services.supervisor import free_port
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 from engine.streams import publish
-from pipelines.defs.ingest.jobs import ingest_stream_job
 from tests.api.segments import data
 from tests.api.segments.conftest import Publisher, publisher  # noqa: F401
-from tests.engine.campaigns.helpers import EVERYONE
 from tests.fixtures.users import auth_headers
+from tests.pipelines.helpers import fail_an_ingest_run, launches_in_trouble
 
 CUSTOMER = {"external_id": "cus_9", "email": "nine@shop.example"}
 
@@ -115,17 +109,8 @@ def test_a_viewer_may_not_read_the_pipelines(api_client: TestClient, database: E
 def test_the_status_shows_failed_runs_with_why_and_the_launches_being_retried_or_given_up(
     api_client: TestClient, database: Engine, dagster_home: Path
 ) -> None:
-    retrying = create_campaign(database, CampaignDraft("Diwali", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
-    doomed = create_campaign(database, CampaignDraft("Holi", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
-    for campaign_id in (retrying, doomed):
-        schedule_campaign(database, campaign_id)
-    first, second = due_campaigns(database, datetime.now(UTC))
-    record_launch_attempts(database, first, 2, "the code server did not answer")
-    give_up_launch(database, second, 5, "the code server did not answer")
-    with dg.DagsterInstance.get() as instance:
-        run = instance.create_run_for_job(ingest_stream_job, status=dg.DagsterRunStatus.STARTED,
-                                          tags={"dagster/run_key": "drain-3"})  # fmt: skip
-        instance.report_run_failed(run, "Detected run worker status NOT_FOUND: the code server no longer runs it")
+    retrying, doomed = launches_in_trouble(database)
+    fail_an_ingest_run()
 
     status = api_client.get("/v1/pipelines/status", headers=auth_headers(database, "analyst")).json()
 
@@ -140,9 +125,9 @@ def test_the_status_shows_failed_runs_with_why_and_the_launches_being_retried_or
 
 
 def test_without_dagster_the_status_says_so_and_shows_the_rest(
-    api_client: TestClient, database: Engine, use_settings: Callable[..., None]
+    api_client: TestClient, database: Engine, configure: Callable[..., Settings]
 ) -> None:
-    use_settings(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
+    configure(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
 
     status = api_client.get("/v1/pipelines/status", headers=auth_headers(database, "analyst")).json()
 

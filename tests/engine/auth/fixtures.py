@@ -9,7 +9,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from engine.settings import Settings, get_settings
+from engine.settings import Settings
 from tests.engine.auth.provider import BOSS, CLIENT_ID, CLIENT_SECRET, running_provider
 
 
@@ -24,21 +24,6 @@ def expired_token_issuer() -> Iterator[str]:
     """A provider whose ID tokens expired ten minutes before they were issued."""
     with running_provider(id_token_lifetime=timedelta(minutes=-10)) as issuer:
         yield issuer
-
-
-@pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Settings]]:
-    """`configure(XENO_X="...")`: the settings with these environment variables, for this test only."""
-
-    def apply(**env: str) -> Settings:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        return get_settings()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.services.state import is_running_here, running_here
-from engine.settings import get_settings
 
 HOLD_THE_LOCK = """
 import sys, time
@@ -25,14 +22,6 @@ with running_here(Path(sys.argv[1])):
     print("holding", flush=True)
     time.sleep(600)
 """
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("XENO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_a_second_xeno_up_on_the_same_data_folder_is_refused(data_dir: Path) -> None:

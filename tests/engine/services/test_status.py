@@ -10,37 +10,24 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import pytest
 import redis
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 
-from engine.campaigns.launch import due_campaigns, give_up_launch
-from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
 from engine.cli import app
-from engine.features.catalog import base_catalog
 from engine.schema import feature_snapshots, ingest_dead_letters
 from engine.services.restarts import RestartPolicy
 from engine.services.state import running_here
 from engine.services.supervisor import ServiceSpec, Supervisor, free_port
-from engine.settings import get_settings
-from pipelines.defs.ingest.jobs import ingest_stream_job
-from tests.engine.campaigns.helpers import EVERYONE
+from engine.settings import Settings, get_settings
+from tests.pipelines.helpers import fail_an_ingest_run, launches_in_trouble
 
 SLEEPER = [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("XENO_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def xeno_status(*args: str) -> str:
@@ -140,14 +127,8 @@ def test_status_names_the_server_that_does_not_answer(
 def test_status_shows_failed_runs_with_why_and_launches_that_did_not_go_through(
     data_dir: Path, database: Engine, redis_client: redis.Redis, dagster_home: Path
 ) -> None:
-    campaign_id = create_campaign(database, CampaignDraft("Holi", "sms", "Hi!", audience_rule=EVERYONE), base_catalog())
-    schedule_campaign(database, campaign_id)
-    [due] = due_campaigns(database, datetime.now(UTC))
-    give_up_launch(database, due, 5, "the code server did not answer")
-    with dg.DagsterInstance.get() as instance:
-        run = instance.create_run_for_job(ingest_stream_job, status=dg.DagsterRunStatus.STARTED,
-                                          tags={"dagster/run_key": "drain-3"})  # fmt: skip
-        instance.report_run_failed(run, "Detected run worker status NOT_FOUND: the code server no longer runs it")
+    _, campaign_id = launches_in_trouble(database)
+    fail_an_ingest_run()
 
     text, document = xeno_status(), json.loads(xeno_status("--json"))
 
@@ -156,12 +137,12 @@ def test_status_shows_failed_runs_with_why_and_launches_that_did_not_go_through(
     assert re.search(rf"^{campaign_id}\s+Holi\s+given up\s+5\s+the launch failed 5 times", text, re.MULTILINE), text
     [failed] = document["runs"]
     assert (failed["status"], failed["run_key"]) == ("FAILURE", "drain-3")
-    assert [(launch["campaign_id"], launch["status"]) for launch in document["launches"]] == [(campaign_id, "failed")]
+    assert {launch["campaign_id"]: launch["status"] for launch in document["launches"]}[campaign_id] == "failed"
 
 
 def test_status_without_dagster_says_its_runs_cannot_be_read(data_dir: Path, database: Engine,
-                                                             use_settings: Callable[..., None]) -> None:  # fmt: skip
-    use_settings(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
+                                                             configure: Callable[..., Settings]) -> None:  # fmt: skip
+    configure(XENO_DAGSTER_URL=f"http://127.0.0.1:{free_port()}")
 
     text = xeno_status()
 
