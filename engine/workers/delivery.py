@@ -1,15 +1,17 @@
 """The delivery worker: one long-lived process running a sender, the receipts applier, housekeeping, the
-notification scan and the receipt reconciler.
+notification scan, the notification webhooks and the receipt reconciler.
 
 `xeno up` starts one; more can run side by side (on this machine or others), since senders and appliers
 share their streams through consumer groups and housekeeping locks what it takes. Housekeeping, every
 second: queue the messages whose wait is over (quiet hours ended, campaign resumed), and complete the
-campaigns whose messages are all final. Notifications, every ten seconds: record them (`engine.notifications`)
-and post the webhooks due (counting sending campaigns' failures at most once a minute). The reconciler, every
-`receipt_reconcile_every_s`: ask the vendor about messages whose receipts never came (`engine.campaigns.reconcile`).
-SIGTERM or SIGINT stops it after the requests in flight finish.
+campaigns whose messages are all final. Notifications, every ten seconds: record them (`engine.notifications`,
+counting sending campaigns' failures at most once a minute); webhooks, every ten seconds: post the ones due. The
+reconciler, every `receipt_reconcile_every_s`: ask the vendor about messages whose receipts never came
+(`engine.campaigns.reconcile`). SIGTERM or SIGINT stops it after the requests in flight finish.
 
-Each part is one named async loop in `PARTS`; a new one is one more entry there.
+Each part is one named async loop in `PARTS`; a new one is one more entry there. A part that raises (Postgres or
+Redis out of reach a moment) is logged and run again after a backoff, on its own: the other parts, and the
+sender's requests in flight, carry on (`_keep_running`).
 The README ("Who runs what, and why") says why this is a worker and not a Dagster job.
 """
 
@@ -45,6 +47,9 @@ HOUSEKEEPING_INTERVAL_S = 1.0
 NOTIFY_INTERVAL_S = 10.0
 FAILURE_COUNT_INTERVAL_S = 60.0  # how often a sending campaign's messages are counted for failures
 RECEIPTS_BLOCK_MS = 500
+RESTART_FIRST_S = 1.0  # a failed part runs again after this, doubling on each failure in a row ...
+RESTART_MAX_S = 30.0  # ... up to this
+CLEAN_RUN_S = 60.0  # a part that ran this long before failing waits RESTART_FIRST_S again
 
 
 @dataclass(frozen=True)
@@ -105,54 +110,68 @@ async def _keep_house(worker: Worker) -> None:
 
 
 async def _notify(worker: Worker) -> None:
-    """Scan for notifications and post the webhooks due, every ten seconds; a failing scan does not hold the
-    webhooks back (nor the other way round), and sending campaigns are counted at most once a minute. The
-    webhook round reads the clock afresh: the scan can take seconds, and leases timed from before it could
-    already have run out, letting another worker post the same webhook while this one's request runs."""
+    """Scan for notifications every ten seconds, counting sending campaigns at most once a minute."""
     next_count = 0.0
     while not await worker.stopped(NOTIFY_INTERVAL_S):
-        now = worker.clock()
         count_sending = time.monotonic() >= next_count
-        try:
-            recorded = await asyncio.to_thread(watch_once, worker.db, worker.settings, now, count_sending=count_sending)
-        except Exception:  # a failed scan must not stop delivery; the next one tries again
-            log.exception("notifications: the scan failed")
-        else:
-            if count_sending:
-                next_count = time.monotonic() + FAILURE_COUNT_INTERVAL_S
-            if recorded:
-                log.info("notifications: %d recorded", len(recorded))
-        try:
-            posted = await asyncio.to_thread(
-                post_due_webhooks, worker.db, worker.settings, worker.clock(), NOTIFY_INTERVAL_S
-            )
-        except Exception:
-            log.exception("notification webhooks: this round failed")
-        else:
-            if posted.delivered or posted.gave_up:
-                log.info("notification webhooks: %s", posted)
+        recorded = await asyncio.to_thread(
+            watch_once, worker.db, worker.settings, worker.clock(), count_sending=count_sending
+        )
+        if count_sending:
+            next_count = time.monotonic() + FAILURE_COUNT_INTERVAL_S
+        if recorded:
+            log.info("notifications: %d recorded", len(recorded))
+
+
+async def _post_webhooks(worker: Worker) -> None:
+    """Post the notification webhooks due, every ten seconds. A part of its own, so a failing scan does not hold
+    them back (nor the other way round), and each round's leases are timed from a clock read as it starts."""
+    while not await worker.stopped(NOTIFY_INTERVAL_S):
+        posted = await asyncio.to_thread(
+            post_due_webhooks, worker.db, worker.settings, worker.clock(), NOTIFY_INTERVAL_S
+        )
+        if posted.delivered or posted.gave_up:
+            log.info("notification webhooks: %s", posted)
 
 
 async def _reconcile(worker: Worker) -> None:
     """Every `receipt_reconcile_every_s`, ask the vendor about messages whose receipts never came."""
     async with Reconciler(worker.db, worker.client, worker.settings) as reconciler:
         while not await worker.stopped(worker.settings.receipt_reconcile_every_s):
-            try:
-                report = await reconciler.reconcile_once(worker.clock())
-            except Exception:  # a failed round must not stop delivery; the next one tries again
-                log.exception("receipt reconciliation: this round failed")
-            else:
-                if report.asked:
-                    log.info("receipt reconciliation: %s", report)
+            report = await reconciler.reconcile_once(worker.clock())
+            if report.asked:
+                log.info("receipt reconciliation: %s", report)
 
 
-PARTS: dict[str, Callable[[Worker], Coroutine[Any, Any, None]]] = {
+Part = Callable[[Worker], Coroutine[Any, Any, None]]
+
+PARTS: dict[str, Part] = {
     "sender": _send,
     "receipts": _apply_receipts,
     "housekeeping": _keep_house,
     "notifications": _notify,
+    "webhooks": _post_webhooks,
     "reconciler": _reconcile,
 }
+
+
+async def _keep_running(name: str, part: Part, worker: Worker) -> None:
+    """Run `part` until the stop. When it raises, log why and run it again after `RESTART_FIRST_S`, doubling while
+    it keeps failing, up to `RESTART_MAX_S` (and from `RESTART_FIRST_S` again once it ran `CLEAN_RUN_S`): one
+    failure must stop neither it for good nor the other parts (whose stream entries would stall meanwhile)."""
+    wait = RESTART_FIRST_S
+    while not worker.stop.is_set():
+        started = time.monotonic()
+        try:
+            await part(worker)
+            return
+        except Exception:
+            if time.monotonic() - started >= CLEAN_RUN_S:
+                wait = RESTART_FIRST_S
+            log.exception("delivery worker part %s failed; running it again in %.1f s", name, wait)
+        if await worker.stopped(wait):
+            return
+        wait = min(wait * 2, RESTART_MAX_S)
 
 
 async def serve(
@@ -172,7 +191,7 @@ async def serve(
             loop.add_signal_handler(signum, worker.stop.set)
     chosen = [name for name in PARTS if name in parts]
     log.info("delivery worker %s running: %s", consumer, ", ".join(chosen))
-    await asyncio.gather(*(PARTS[name](worker) for name in chosen))
+    await asyncio.gather(*(_keep_running(name, PARTS[name], worker) for name in chosen))
 
 
 def run_worker(parts: Collection[str] = tuple(PARTS), consumer: str | None = None) -> None:

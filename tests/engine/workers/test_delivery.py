@@ -1,5 +1,5 @@
-"""The delivery worker records notifications on its own, beside its housekeeping, and composes domains that do
-not import each other."""
+"""The delivery worker records notifications on its own, beside its housekeeping, survives a part that fails, and
+composes domains that do not import each other."""
 
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
+from engine import streams
+from engine.campaigns.progress import get_campaign
+from engine.campaigns.receipts import STREAM as RECEIPTS
 from engine.notifications.outbound import WebhookReport, post_due_webhooks
 from engine.notifications.watch import watch_once
 from engine.settings import get_settings
 from engine.workers import delivery as worker
+from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
 from tests.engine.notifications.helpers import AFTER, completed_campaign, receiving, webhook_settings
 
 
@@ -83,7 +88,7 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
         async def run_worker_until_posted() -> None:
             stop = asyncio.Event()
             running = asyncio.create_task(
-                worker.serve(settings, consumer="tests", parts=["notifications"], stop=stop, clock=clock)
+                worker.serve(settings, consumer="tests", parts=["notifications", "webhooks"], stop=stop, clock=clock)
             )
             deadline = time.monotonic() + 30
             while not receiver.requests and time.monotonic() < deadline:
@@ -95,6 +100,50 @@ def test_a_webhook_posted_after_a_slow_scan_is_not_posted_again_by_a_second_work
 
     assert [report.delivered for report in second_worker_rounds] == [0]
     assert len(receiver.requests) == 1
+
+
+def test_a_part_that_fails_is_run_again_and_the_other_parts_keep_running(
+    database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = delivery_settings()
+    campaign_id = launch(database, redis_client, settings, features(2)).campaign_id
+    blips: list[str] = []
+    real_housekeeping = worker.housekeeping
+
+    def housekeeping_after_two_blips(*args: Any) -> worker.Housekeeping:
+        if len(blips) < 2:
+            blips.append("Postgres went away")
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real_housekeeping(*args)
+
+    monkeypatch.setattr(worker, "RESTART_FIRST_S", 0.05)
+    monkeypatch.setattr(worker, "HOUSEKEEPING_INTERVAL_S", 0.05)
+    monkeypatch.setattr(worker, "housekeeping", housekeeping_after_two_blips)
+    delivered = [
+        {"vendor_message_id": f"vm_{row['id']}", "reference": row["id"], "status": "delivered",
+         "occurred_at": "2026-11-25T12:00:01Z"}
+        for row in log_rows(database, campaign_id)
+    ]  # fmt: skip
+    streams.publish(redis_client, settings.stream(RECEIPTS), delivered)
+
+    async def run_worker_until_completed() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(
+            worker.serve(settings, consumer="tests", parts=["receipts", "housekeeping"], stop=stop,
+                         clock=clock_from(NOON + timedelta(minutes=1)))
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while get_campaign(database, campaign_id).status != "completed" and time.monotonic() < deadline:
+            assert not running.done(), "the worker stopped"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+
+    asyncio.run(run_worker_until_completed())
+
+    assert len(blips) == 2
+    assert {row["status"] for row in log_rows(database, campaign_id)} == {"delivered"}
+    assert get_campaign(database, campaign_id).status == "completed"
 
 
 def test_campaigns_does_not_import_notifications_nor_the_workers() -> None:
