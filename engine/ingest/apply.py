@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 from engine.connections import psycopg_connection
 from engine.ingest.records import CUSTOMER_FIELDS, Batch, CustomerRecord, EventRecord, OrderRecord
 
+# Emptied on every apply, not only at the commit: a refused batch is split and its halves applied under
+# savepoints of one transaction, and the rows a half that succeeded staged must not be applied again.
 STAGING_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS stage_customers (
     external_id text, email text, phone text, first_name text, last_name text, city text, country text,
@@ -32,6 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_events (
     message_id text, customer_external_id text, anonymous_id text, type text, name text,
     properties jsonb, context jsonb, occurred_at timestamptz
 ) ON COMMIT DELETE ROWS;
+TRUNCATE stage_customers, stage_orders, stage_events;
 """
 
 _INCOMING_IS_NEWER = "(c.source_updated_at IS NULL OR EXCLUDED.source_updated_at >= c.source_updated_at)"

@@ -21,7 +21,7 @@ from engine import streams
 from engine.ingest import consumer, deadletters
 from engine.ingest.apply import ApplyCounts, apply_batch
 from engine.ingest.consumer import GROUP, DrainReport, drain
-from engine.ingest.records import Batch, EventRecord, empty_batch
+from engine.ingest.records import Batch, CustomerRecord, EventRecord, empty_batch
 from engine.settings import get_settings
 from tests.api.vendor.loopback import wait_until
 
@@ -265,3 +265,42 @@ def test_a_slow_batch_stays_with_its_consumer_and_a_killed_consumers_batch_is_ta
     assert taken.reclaimed == 1
     assert count(database, "SELECT count(DISTINCT message_id) FROM events") == 3
     assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+
+
+def customer(external_id: str, ts: str, **fields: Any) -> CustomerRecord:
+    return cast(CustomerRecord, {"external_id": external_id, "ts": ts, **fields})
+
+
+def test_splitting_a_refused_batch_applies_each_half_once_and_the_newest_update_wins(
+    database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = get_settings().stream("ingest")
+    older, newer = "2026-11-25T09:00:00+00:00", NOW
+    for n in range(4):  # 4 entries of 10 customers; `x` moves from Agra to Pune, beside an event Postgres refuses
+        batch = empty_batch()
+        batch["customers"] = [customer(f"e{n}-c{k}", NOW) for k in range(9)]
+        if n == 0:
+            batch["customers"].append(customer("x", older, city="Agra"))
+        elif n == 3:
+            batch["customers"].append(customer("x", newer, city="Pune"))
+            batch["events"] = [event(1, properties={"note": "nul \u0000 byte"})]
+        else:
+            batch["customers"].append(customer(f"e{n}-c9", NOW))
+        streams.publish(redis_client, stream, batch)
+    attempts = 0
+
+    def counted_apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
+        nonlocal attempts
+        attempts += 1
+        return apply_batch(conn, batch)
+
+    monkeypatch.setattr(consumer, "apply_batch", counted_apply_batch)
+
+    report = drain(database, redis_client, get_settings())
+
+    assert count(database, "SELECT count(*) FROM customers WHERE external_id = 'x' AND city = 'Pune'") == 1
+    assert count(database, "SELECT count(*) FROM customers") == 4 * 9 + 2 + 1
+    assert (report.applied, report.duplicates, report.dead_lettered) == (40, 0, 1)
+    [letter] = deadletters.list_dead_letters(database)
+    assert (letter.kind, orjson.loads(letter.payload)["message_id"]) == ("events", "m-1")
+    assert attempts <= 1 + 2 * (math.ceil(math.log2(4)) + math.ceil(math.log2(11)))
