@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     pipeline_retry_backoff_s: float = Field(10, gt=0, validation_alias="XENO_PIPELINE_RETRY_BACKOFF_S")
     pipeline_retry_backoff_max_s: float = Field(300, gt=0, validation_alias="XENO_PIPELINE_RETRY_BACKOFF_MAX_S")
     launch_max_attempts: int = Field(5, gt=0, validation_alias="XENO_LAUNCH_MAX_ATTEMPTS")
+    # The features are refreshed while they are behind what was ingested, at most once per this many seconds (a
+    # full refresh reads everything: under steady ingest, back-to-back refreshes would keep a core busy for ever).
+    features_min_interval_s: float = Field(30, ge=0, validation_alias="XENO_FEATURES_MIN_INTERVAL_S")
     # Where the API and `xeno status` read Dagster's runs (its GraphQL endpoint); unset: http://127.0.0.1:<port>.
     dagster_url: str | None = Field(None, validation_alias="XENO_DAGSTER_URL")
 

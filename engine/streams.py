@@ -155,6 +155,15 @@ def backlog(client: redis.Redis, stream: str, group: str) -> Backlog:
     return Backlog(max(int(client.xlen(stream)) - pending, 0), pending)
 
 
+def abandoned(client: redis.Redis, stream: str, group: str, idle_ms: int, at_most: int = 1000) -> int:
+    """How many (up to `at_most`) entries the group's consumers took and left idle for `idle_ms` or more: a live
+    consumer keeps claiming what it works on, so these are a dead one's, waiting to be reclaimed."""
+    try:
+        return len(client.xpending_range(stream, group, min="-", max="+", count=at_most, idle=idle_ms))
+    except redis.ResponseError:
+        return 0
+
+
 # Claim again, as this consumer, those of the given entries it still holds: XCLAIM with JUSTID resets their
 # idle time without counting a delivery. Checked and claimed in one step, so an entry another consumer took
 # over (this one stalled past the claim timeout) is left to it rather than taken back.

@@ -38,8 +38,8 @@ class SnapshotStatus(BaseModel):
 
 class PipelinesStatus(BaseModel):
     """Streams, dead letters waiting for a replay, the newest feature snapshot (null before the first), Dagster's
-    newest runs (a failed one with its reason; its key says which attempt it was: `drain-7`, `campaign-12-1-3`),
-    and the campaign launches being tried again or given up on."""
+    newest runs (a failed one with its reason; its key says which attempt it was, e.g. `drain-7-after-1a2b3c4d`), and
+    the campaign launches being tried again or given up on."""
 
     checked_at: datetime
     streams: list[StreamState]

@@ -130,7 +130,10 @@ def _publish_and_record(db: Engine, client: redis.Redis, stream: str, entries: S
     last = entries[-1]
     with db.begin() as conn:
         conn.execute(
-            text("UPDATE campaigns SET published_through = :through, updated_at = now() WHERE id = :id"),
+            text(
+                "UPDATE campaigns SET published_through = GREATEST(published_through, :through), updated_at = now() "
+                "WHERE id = :id"
+            ),
             {"through": last.messages[-1][0], "id": last.campaign_id},
         )
     return sum(len(entry.messages) for entry in entries)

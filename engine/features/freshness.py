@@ -23,8 +23,9 @@ CHANGES_QUERY = "SELECT coalesce((SELECT changes FROM feature_source_changes WHE
 LAG_QUERY = f"""
 SELECT ({CHANGES_QUERY}) AS changes,
        (SELECT changed_at FROM feature_source_changes WHERE id = 1) AS changed_at,
-       (SELECT source_changes FROM feature_snapshots ORDER BY version DESC LIMIT 1) AS snapshot_changes,
-       EXISTS (SELECT 1 FROM feature_snapshots) AS published
+       newest.source_changes AS snapshot_changes, newest.created_at AS published_at
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT source_changes, created_at FROM feature_snapshots ORDER BY version DESC LIMIT 1) AS newest ON true
 """
 
 
@@ -42,6 +43,7 @@ class FeatureLag:
     changes: int
     snapshot_changes: int | None
     changed_at: datetime | None
+    published_at: datetime | None  # when the newest snapshot was published (None: there is none)
 
 
 def features_lag(db: Engine) -> FeatureLag | None:
@@ -49,8 +51,8 @@ def features_lag(db: Engine) -> FeatureLag | None:
     nothing has ever been ingested and there is no snapshot to refresh)."""
     with db.connect() as conn:
         row = conn.execute(text(LAG_QUERY)).one()
-    if row.changes == 0 and not row.published:
+    if row.changes == 0 and row.published_at is None:
         return None
     if row.snapshot_changes is not None and row.snapshot_changes >= row.changes:
         return None
-    return FeatureLag(int(row.changes), row.snapshot_changes, row.changed_at)
+    return FeatureLag(int(row.changes), row.snapshot_changes, row.changed_at, row.published_at)

@@ -2,9 +2,9 @@
 failed ones failed; for the API's pipeline status (the Pipelines page) and `xeno status`.
 
 The engine never imports Dagster (ARCHITECTURE.md): GraphQL is Dagster's public interface to its runs, and it works
-the same when Dagster runs elsewhere. A run's key says which attempt it was (`drain-7`, `campaign-12-1-3`,
-`features-40-2`: the sensors give every attempt a key of its own, `pipelines/defs/retries.py`). Dagster out of
-reach is not an error here: the answer says so, and everything else the status shows still shows.
+the same when Dagster runs elsewhere. A run's key says which attempt it was (`drain-7-after-1a2b3c4d`: the sensors
+give every attempt a key of its own, `pipelines/defs/retries.py`). Dagster out of reach is not an error here: the
+answer says so, and everything else the status shows still shows.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Trying work again: what the Dagster runs of one piece of work say about its next attempt.
 
 A sensor asks for a piece of work (drain the ingest stream, launch campaign 12, refresh the features) with a run
-key, and Dagster never starts a run key twice, even after its run failed or died. So every attempt gets a key of
-its own, and whether to make one is read from the work's runs in Dagster's storage, which are the record of the
-attempts: while one is queued or running, wait; after one that failed (its process died and run monitoring failed
-it, the code server could not be reached, the step raised), wait a backoff that doubles with each failure in a row,
-up to a ceiling; the caller decides when to give up and says so visibly.
+key, and Dagster never starts a run key twice, even after its run failed or died. So every attempt gets a key of its
+own (`RunHistory.next_key`), and whether to make one is read from the work's runs in Dagster's storage, which are
+the record of the attempts: while one is queued or running, wait; after one that failed (its process died and run
+monitoring failed it, the code server could not be reached, the step raised), wait a backoff that doubles with each
+failure in a row, up to a ceiling; the caller decides when to give up and says so visibly.
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ class RunHistory:
     @property
     def last_ended(self) -> dg.RunRecord | None:
         return next((r for r in self.runs if r.dagster_run.status not in ACTIVE_STATUSES), None)
+
+    def next_key(self, prefix: str) -> str:
+        """The run key of the next attempt: `<prefix>-<attempt>`, and after the first, the run it follows
+        (`drain-4-after-1a2b3c4d`). A repeated tick asks for the same key, so Dagster starts one run; once that run
+        exists the key moves on; and a key never comes back, even when runs are deleted from Dagster's storage
+        (counting alone would repeat one, and Dagster would skip the attempt for ever)."""
+        if not self.runs:
+            return f"{prefix}-{self.count + 1}"
+        return f"{prefix}-{self.count + 1}-after-{self.runs[0].dagster_run.run_id[:8]}"
 
     def wait_seconds(self, settings: Settings, now: float | None = None) -> float:
         """How long until the next attempt may start: the backoff after the failures in a row, counted from when

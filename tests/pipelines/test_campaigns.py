@@ -113,7 +113,7 @@ def test_a_launch_run_that_failed_is_tried_again_under_a_new_key_after_the_backo
 
     configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     [second] = requested(evaluate(instance))
-    assert second.run_key == f"campaign-{campaign_id}-1-2"
+    assert str(second.run_key).startswith(f"campaign-{campaign_id}-1-2-after-")
     assert launch_run(campaign_id, instance, second).success
     assert get_campaign(database, campaign_id).status == "sending"
     assert isinstance(evaluate(instance), dg.SkipReason)
@@ -183,7 +183,7 @@ def test_a_launch_whose_run_died_while_publishing_is_finished_by_another_run(
         )
 
     [second] = requested(evaluate(instance))
-    assert second.run_key == f"campaign-{campaign_id}-1-2"
+    assert str(second.run_key).startswith(f"campaign-{campaign_id}-1-2-after-")
     assert launch_run(campaign_id, instance, second).success
 
     assert messages_on(redis_client, delivery) == 10
@@ -226,3 +226,20 @@ def test_a_launch_the_campaign_refuses_fails_the_run_and_the_campaign(
     campaign = get_campaign(database, campaign_id)
     assert campaign.status == "failed"
     assert "days_since_last_order" in (campaign.failure_reason or "")
+
+
+def test_rescheduling_while_a_launch_run_is_under_way_waits_for_it_instead_of_launching_twice(
+    database: Engine, instance: dg.DagsterInstance
+) -> None:
+    campaign_id = new_campaign(database, at=NOW - timedelta(seconds=1))
+    [first] = requested(evaluate(instance))
+    instance.create_run_for_job(
+        launch_campaign_job, status=dg.DagsterRunStatus.STARTED, tags=first.tags, run_config=first.run_config
+    )
+    unschedule_campaign(database, campaign_id)
+    schedule_campaign(database, campaign_id, NOW - timedelta(seconds=1))  # a new scheduling, seq 2
+
+    waiting = evaluate(instance)
+
+    assert isinstance(waiting, dg.SkipReason)
+    assert f"campaign {campaign_id}: run" in (waiting.skip_message or "")

@@ -140,7 +140,11 @@ def refresh(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteI
 
 
 def test_new_customers_make_the_features_stale_until_a_refresh_has_read_them(
-    database: Engine, redis_client: redis.Redis, data_dir: Path, instance: dg.DagsterInstance
+    database: Engine,
+    redis_client: redis.Redis,
+    data_dir: Path,
+    instance: dg.DagsterInstance,
+    configure: Callable[..., Settings],
 ) -> None:
     up_to_date = evaluate_staleness(instance)
     assert isinstance(up_to_date, dg.SkipReason)
@@ -155,6 +159,10 @@ def test_new_customers_make_the_features_stale_until_a_refresh_has_read_them(
     assert isinstance(evaluate_staleness(instance), dg.SkipReason)
 
     ingest(redis_client, "cem")
+    soon = evaluate_staleness(instance)
+    assert isinstance(soon, dg.SkipReason)  # not sooner than XENO_FEATURES_MIN_INTERVAL_S after the last
+    assert "the features are behind; the next refresh starts" in (soon.skip_message or "")
+    configure(XENO_FEATURES_MIN_INTERVAL_S="0")
     assert isinstance(evaluate_staleness(instance), dg.RunRequest)
 
 
@@ -177,7 +185,7 @@ def test_a_failed_refresh_is_asked_for_again_under_a_new_key_after_a_backoff(
     configure(XENO_PIPELINE_RETRY_BACKOFF_S="0.001")
     again = evaluate_staleness(instance)
     assert isinstance(again, dg.RunRequest)
-    assert (first.run_key, again.run_key) == ("features-1-1", "features-1-2")
+    assert (first.run_key, again.run_key) == ("features-1-1", f"features-1-2-after-{failed.run_id[:8]}")
 
 
 def test_no_second_refresh_is_asked_for_while_one_waits_to_start(
@@ -218,3 +226,15 @@ def test_the_schedule_requests_a_refresh_every_hour() -> None:
     assert [request.job_name or hourly_customer_features_schedule.job_name for request in data.run_requests or []] == [
         "refresh_customer_features_job"
     ]
+
+
+def test_the_hourly_refresh_skips_while_a_refresh_is_under_way(instance: dg.DagsterInstance) -> None:
+    job = defs.resolve_job_def(refresh_customer_features_job.name)
+    hung = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    at_one = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2026, 11, 25, 13, tzinfo=UTC)
+    )
+
+    assert hourly_customer_features_schedule.evaluate_tick(at_one).run_requests == []
+    instance.report_run_failed(hung, "it ran past its max runtime")
+    assert len(hourly_customer_features_schedule.evaluate_tick(at_one).run_requests or []) == 1

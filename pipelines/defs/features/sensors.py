@@ -3,10 +3,13 @@
 The features are behind while Postgres has counted more changes to customers, orders and events than the newest
 snapshot read (`engine.features.freshness`). Asking from that state rather than from an event ("an ingest run
 succeeded") means that a refresh that failed or died is asked for again, after a backoff that doubles with each
-failure in a row (`pipelines.defs.retries`), and that changes made outside Dagster (`xeno ingest drain`) are
-caught up with too. A refresh queued or running covers what changed before it reads, and what changes while it
-reads is caught by the next one. Keys are `features-<changes>-<attempt>`: attempts at catching up with that count.
+failure in a row (`pipelines.defs.retries`), and that changes made outside Dagster (`xeno ingest drain`) are caught
+up with too. A refresh queued or running covers what changed before it reads, and what changes while it reads is
+caught by the next one, no sooner than `features_min_interval_s` after the last was published. Keys are
+`features-<changes>-<attempt>[-after-<run>]`: attempts at catching up with that count.
 """
+
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -28,12 +31,20 @@ def stale_features_sensor(context: dg.SensorEvaluationContext, xeno: XenoResourc
     lag = features_lag(xeno.db())
     if lag is None:
         return dg.SkipReason("the newest feature snapshot has read every change ingested")
+    settings = xeno.settings()
+    if lag.published_at is not None:
+        since = (datetime.now(UTC) - lag.published_at).total_seconds()
+        if since < settings.features_min_interval_s:
+            return dg.SkipReason(
+                f"the features are behind; the next refresh starts {settings.features_min_interval_s - since:.0f} s "
+                f"from now, {settings.features_min_interval_s:.0f} s after the last"
+            )
     history = run_history(context.instance, refresh_customer_features_job.name)
     if history.active is not None:
         return dg.SkipReason(f"refresh run {history.active.run_id} is {history.active.status.value}")
-    backoff = backing_off(context.instance, history, xeno.settings())
+    backoff = backing_off(context.instance, history, settings)
     if backoff is not None:
         return dg.SkipReason(f"the features are behind; {backoff}")
     tags = {CHANGES_TAG: str(lag.changes)}
-    attempt = run_history(context.instance, refresh_customer_features_job.name, tags, limit=1).count + 1
-    return dg.RunRequest(run_key=f"features-{lag.changes}-{attempt}", tags=tags)
+    attempts = run_history(context.instance, refresh_customer_features_job.name, tags, limit=1)
+    return dg.RunRequest(run_key=attempts.next_key(f"features-{lag.changes}"), tags=tags)

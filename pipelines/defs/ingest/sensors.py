@@ -1,12 +1,14 @@
 """`ingest_stream_sensor`: launches the ingest job while entries wait on the ingest stream, and again after a run
 that failed or died.
 
-The stream's backlog is the work, and a run drains it (for a bounded time; the next run goes on). While a run is
-queued or running, the sensor waits. Otherwise entries waiting means another run is needed: at once after a run that
-succeeded (new entries came, or it stopped at its time bound), after a backoff that doubles with each failed run in
-a row (`pipelines.defs.retries`). Ingest is never given up on: an entry that cannot be applied goes to the dead
-letters, so what stops a run is a server, and servers come back. The cursor counts the runs asked for and each key
-is that count, so a repeated tick never starts a second run for one request, and a failed run never blocks the next.
+The stream's backlog is the work, and a run drains it (for a bounded time; the next run goes on): entries not yet
+taken, and those a consumer took and stopped keeping claimed (it died); entries a live consumer keeps claimed (a
+run, or `xeno ingest drain --follow`) are its own. While a run is queued or running, the sensor waits. Otherwise
+entries waiting means another run is needed: at once after a run that succeeded (new entries came, or it stopped at
+its time bound), after a backoff that doubles with each failed run in a row (`pipelines.defs.retries`). Ingest is
+never given up on: an entry that cannot be applied goes to the dead letters, so what stops a run is a server, and
+servers come back. Each run's key names the run it follows, so a repeated tick never starts a second run for one
+request, and a failed run never blocks the next.
 """
 
 import dagster as dg
@@ -18,33 +20,25 @@ from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import backing_off, run_history
 
 
-def runs_requested(cursor: str | None) -> int:
-    """How many runs the sensor has asked for (a cursor from before it counted them, an entry id, counts as 0)."""
-    return int(cursor) if cursor and cursor.isdigit() else 0
-
-
 @dg.sensor(
     job=ingest_stream_job,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches ingest_stream_job while the ingest stream has entries to apply, again after a failed run.",
 )
-def ingest_stream_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource) -> dg.SensorResult | dg.SkipReason:
-    client = xeno.redis()
-    stream = xeno.settings().stream("ingest")
+def ingest_stream_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource) -> dg.RunRequest | dg.SkipReason:
+    client, settings = xeno.redis(), xeno.settings()
+    stream = settings.stream("ingest")
     streams.ensure_group(client, stream, GROUP)
     backlog = streams.backlog(client, stream, GROUP)
-    waiting = backlog.undelivered + backlog.pending
+    waiting = backlog.undelivered + streams.abandoned(client, stream, GROUP, settings.ingest_claim_idle_ms)
     if waiting == 0:
-        return dg.SkipReason(f"nothing waiting on {stream}")
+        held = f" ({backlog.pending} being applied by a consumer that keeps them claimed)" if backlog.pending else ""
+        return dg.SkipReason(f"nothing waiting on {stream}{held}")
     history = run_history(context.instance, ingest_stream_job.name)
     if history.active is not None:
         return dg.SkipReason(f"run {history.active.run_id} is already draining {stream}")
-    backoff = backing_off(context.instance, history, xeno.settings())
+    backoff = backing_off(context.instance, history, settings)
     if backoff is not None:
         return dg.SkipReason(f"{waiting} entries wait on {stream}; {backoff}")
-    requested = runs_requested(context.cursor) + 1
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"drain-{requested}", tags={"xeno/backlog": str(waiting)})],
-        cursor=str(requested),
-    )
+    return dg.RunRequest(run_key=history.next_key("drain"), tags={"xeno/backlog": str(waiting)})
