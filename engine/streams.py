@@ -9,7 +9,10 @@ entries are deleted, so a stream holds only what is still to be done and its len
 re-claims the consumer's own entries every third of the claim timeout, so however long the apply takes no
 other consumer takes them over; once the consumer dies its entries go idle and the next one reclaims them.
 An entry handed out more than `max_deliveries` times (its consumers kept dying on it) is given up on
-instead of applied, so one poison entry cannot crash consumers forever.
+instead of applied, so one poison entry cannot crash consumers forever. Only deaths count: when an apply
+raises (Postgres down, a deadlock), the consumer gives back the delivery of the entries it still holds
+before re-raising, so an outage never turns a batch into poison. A run that ends holding nothing removes
+its consumer from the group, so consumers named per run (Dagster's) do not pile up there.
 """
 
 from __future__ import annotations
@@ -131,11 +134,6 @@ def ids(entries: Collection[Entry]) -> list[str]:
     return [entry.id for entry in entries]
 
 
-def newest_entry_id(client: redis.Redis, stream: str) -> str | None:
-    newest: Any = client.xrevrange(stream, count=1)
-    return entry_id_text(newest[0][0]) if newest else None
-
-
 @dataclass(frozen=True)
 class Backlog:
     """How far a group is behind: entries not yet delivered, and delivered but unacknowledged."""
@@ -164,19 +162,35 @@ def abandoned(client: redis.Redis, stream: str, group: str, idle_ms: int, at_mos
         return 0
 
 
-# Claim again, as this consumer, those of the given entries it still holds: XCLAIM with JUSTID resets their
-# idle time without counting a delivery. Checked and claimed in one step, so an entry another consumer took
-# over (this one stalled past the claim timeout) is left to it rather than taken back.
-KEEP_CLAIMED_SCRIPT = """
+# Claim again, as consumer ARGV[2] of group ARGV[1], those of the entries ARGV[4...] it still holds: XCLAIM with
+# JUSTID resets their idle time without counting a delivery; with ARGV[3] = '1' it also takes back the delivery
+# that handed them to this consumer (RETRYCOUNT one less). Checked and claimed in one step, so an entry another
+# consumer took over (this one stalled past the claim timeout) is left to it rather than taken back.
+CLAIM_OWN_SCRIPT = """
 local kept = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
   if pending[1] and pending[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    if ARGV[3] == '1' then
+      local count = math.max(pending[1][4] - 1, 0)
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'RETRYCOUNT', count, 'JUSTID')
+    else
+      redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    end
     table.insert(kept, ARGV[i])
   end
 end
 return kept
+"""
+
+# Remove consumer ARGV[2] from group ARGV[1] if it holds no entry (XGROUP DELCONSUMER would drop the ones it
+# holds from the group's pending list, and no other consumer could reclaim them); 1 if it was removed.
+LEAVE_IF_IDLE_SCRIPT = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then
+  return 0
+end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
 """
 
 
@@ -227,13 +241,28 @@ class StreamConsumer:
             return reclaimed
         return read(self.client, self.stream, self.group, self.name, room, block_ms)
 
-    def keep_claimed(self, entry_ids: Collection[str]) -> list[str]:
-        """Reset the idle time of those of `entry_ids` this consumer still holds; the ones it still holds."""
+    def _claim_own(self, entry_ids: Collection[str], give_back: bool) -> list[str]:
         if not entry_ids:
             return []
-        script = self.client.register_script(KEEP_CLAIMED_SCRIPT)
-        kept: Any = script(keys=[self.stream], args=[self.group, self.name, *entry_ids])
+        script = self.client.register_script(CLAIM_OWN_SCRIPT)
+        kept: Any = script(keys=[self.stream], args=[self.group, self.name, int(give_back), *entry_ids])
         return [entry_id_text(entry_id) for entry_id in kept]
+
+    def keep_claimed(self, entry_ids: Collection[str]) -> list[str]:
+        """Reset the idle time of those of `entry_ids` this consumer still holds; the ones it still holds."""
+        return self._claim_own(entry_ids, give_back=False)
+
+    def give_back(self, entry_ids: Collection[str]) -> list[str]:
+        """Take back the delivery that handed `entry_ids` to this consumer (those it still holds; the ones it
+        does), so a failure it saw and survived does not count toward the poison limit: the next consumer to
+        take them gets them with the delivery count they had before."""
+        return self._claim_own(entry_ids, give_back=True)
+
+    def leave_if_idle(self) -> bool:
+        """Remove this consumer from the group if it holds no entries; whether it did. A consumer that
+        runs again later (or reads meanwhile) is added back by Redis as it reads."""
+        script = self.client.register_script(LEAVE_IF_IDLE_SCRIPT)
+        return bool(script(keys=[self.stream], args=[self.group, self.name]))
 
     @property
     def keep_alive_interval_s(self) -> float:
@@ -284,11 +313,14 @@ class StreamConsumer:
         on_batch: Callable[[Report], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> Report:
-        """Reclaim or read a batch, `apply` it (and `give_up` on its poison entries), acknowledge it; again until
-        nothing is left, or `max_batches` were done, or `max_seconds` have passed (checked after each batch).
+        """Reclaim or read a batch, `give_up` on its poison entries and acknowledge them, `apply` the others and
+        acknowledge them; again until nothing is left, or `max_batches` were done, or `max_seconds` have passed
+        (checked after each batch). Then the consumer leaves the group if it holds nothing (`leave_if_idle`).
 
-        `apply` and `give_up` make their effect durable before returning; if either raises, the batch stays
-        pending and is reclaimed once idle. `report` is filled in as it goes (and handed to `on_batch`).
+        `apply` and `give_up` make their effect durable before returning. If either raises (Postgres is down,
+        a deadlock), the entries not yet acknowledged stay pending, reclaimed once idle, and their delivery is
+        given back (`give_back`): only a consumer that dies with entries counts toward the poison limit.
+        `report` is filled in as it goes (and handed to `on_batch`).
         """
         self.ensure_group()
         started = clock()
@@ -302,12 +334,7 @@ class StreamConsumer:
                 break
             poison = [entry for entry in entries if self.poisoned(entry)]
             sound = [entry for entry in entries if not self.poisoned(entry)]
-            with self.keep_alive(ids(entries)):
-                if poison:
-                    give_up(poison)
-                if sound:
-                    apply(sound)
-            self.ack(ids(entries))
+            self._settle([(poison, give_up), (sound, apply)])
             report.entries += len(entries)
             report.reclaimed += sum(entry.deliveries > 1 for entry in entries)
             report.given_up += len(poison)
@@ -317,4 +344,23 @@ class StreamConsumer:
             if max_seconds is not None and clock() - started >= max_seconds:
                 report.stopped = "max_seconds"
                 break
+        self.leave_if_idle()
         return report
+
+    def _settle(self, steps: list[tuple[list[Entry], Callable[[list[Entry]], object]]]) -> None:
+        """Hand each step's entries to its handler and acknowledge them as soon as it returns, keeping the entries
+        not acknowledged yet claimed meanwhile; if a handler raises, give back those and re-raise."""
+        held = {entry.id for entries, _ in steps for entry in entries}
+        try:
+            with self.keep_alive(held):
+                for entries, handle in steps:
+                    if entries:
+                        handle(entries)
+                        held.difference_update(ids(entries))
+                        self.ack(ids(entries))
+        except Exception:
+            try:
+                self.give_back(held)
+            except redis.RedisError:
+                log.exception("%s: could not give back the delivery of %s", self.stream, sorted(held))
+            raise
