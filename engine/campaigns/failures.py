@@ -43,7 +43,9 @@ PERMANENT_REASONS = frozenset({"unsubscribed", "invalid number", "invalid addres
 UNKNOWN_REASON_KIND: FailureKind = "permanent"
 
 # The sender's own reasons (engine.campaigns.sender): retries ran out, or the vendor refused the message.
-_NOT_ACCEPTED = "the vendor did not accept it after "
+NOT_ACCEPTED = "the vendor did not accept it after "
+"""How the reason of every failure the sender recorded without having read the vendor's acceptance begins: the
+vendor may have the message all the same, so "retry the failed" re-sends it under the same idempotency key."""
 _REFUSED = re.compile(r"refused by the vendor \((\d{3})\)")
 
 
@@ -56,7 +58,7 @@ def failure_kind(reason: str | None, permanent: bool | None = None) -> FailureKi
 
 @cache
 def _kind_of_reason(reason: str) -> FailureKind:
-    if reason.startswith(_NOT_ACCEPTED):
+    if reason.startswith(NOT_ACCEPTED):
         return "transient"
     refused = _REFUSED.match(reason)
     if refused is not None:

@@ -12,9 +12,15 @@ Results are written with one UPDATE per batch (queued → sent with the vendor's
 and the entry is acknowledged only after that commits. Reading, reclaiming and acknowledging are the shared
 consumer's (`streams.StreamConsumer`), and its keep-alive keeps every entry in flight claimed however long
 its retries take. A sender that dies leaves its entries pending in the group; another reclaims them once they
-have been idle for `delivery_claim_idle_ms` and posts them again under the same keys. There is no limit on
-deliveries here: an entry is only left pending while the vendor refuses the sender itself, and posting it
-again is always safe.
+have been idle for `delivery_claim_idle_ms` and posts them again under the same keys, which is always safe.
+
+An entry is also left pending, to be reclaimed and posted again, when handling it fails: the vendor refuses the
+sender itself (credentials, URL: retried for as long as that lasts, no message blamed), Postgres or Redis is out
+of reach, or the vendor accepts a batch with an answer that does not give each message's result (it may have
+taken them). Past the shared poison limit (`StreamConsumer.poisoned`: handed out more than `MAX_DELIVERIES`
+times), an entry that fails once more has its unsent messages failed, transiently, with the reason
+(`failures.NOT_ACCEPTED`: "retry the failed" re-sends them under the same keys), and is acknowledged. An entry
+that is not a delivery entry at all is logged with its body and acknowledged: nothing could ever send it.
 
 Messages of a paused campaign go back to pending (resuming queues them again); those of a cancelled
 campaign are skipped with the reason.
@@ -39,7 +45,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine import streams
-from engine.campaigns.failures import RETRYABLE_STATUSES, failure_kind
+from engine.campaigns.failures import NOT_ACCEPTED, RETRYABLE_STATUSES, failure_kind
 from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry, Message
 from engine.campaigns.ratelimit import DeliveryRateLimit
 from engine.connections import psycopg_connection
@@ -86,12 +92,19 @@ class VendorMisconfigured(RuntimeError):
     """The vendor refused the request itself (credentials, URL): retried later, never blamed on messages."""
 
 
+class UnreadableAnswer(RuntimeError):
+    """The vendor answered 2xx without a result for each message: it may have taken them, so the entry is posted
+    again under the same keys (and its messages failed past the poison limit)."""
+
+
 @dataclass
 class SenderReport:
     """What a sender did: entries handled and messages by outcome."""
 
     entries: int = 0
     reclaimed: int = 0
+    dropped: int = 0  # entries that were not delivery entries
+    given_up: int = 0  # entries that failed past the poison limit, their unsent messages failed
     sent: int = 0  # accepted by the vendor, including those it recognised by their key
     duplicates: int = 0  # of those, the ones the vendor had already accepted before
     failed: int = 0
@@ -154,6 +167,37 @@ def _outgoing(channel: str, message: Message) -> dict[str, Any]:
     return outgoing
 
 
+def _accepted(answer: _Answer, count: int) -> list[tuple[str, bool]]:
+    """Each of the `count` messages' vendor id, and whether the vendor had it already, from a 2xx answer;
+    `UnreadableAnswer` when the answer does not give them all."""
+    try:
+        results = orjson.loads(answer.body)["messages"]
+        accepted = [(result["vendor_message_id"], bool(result.get("duplicate"))) for result in results]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        accepted = []
+    if len(accepted) != count or not all(isinstance(vendor_id, str) and vendor_id for vendor_id, _ in accepted):
+        raise UnreadableAnswer(
+            f"the vendor answered {answer.status} without a result for each of the {count} messages: "
+            f"{answer.body[:200]!r}"
+        )
+    return accepted
+
+
+def _delivery_entry(entry: streams.Entry) -> DeliveryEntry | None:
+    """The messages `entry` carries; None, logged with its body for people to look into, when it is not a delivery
+    entry (nothing could ever send it)."""
+    try:
+        if entry.error is not None:
+            raise ValueError(entry.error)
+        delivery = DeliveryEntry.from_payload(entry.payload)
+        if not delivery.messages:
+            raise ValueError("no messages")
+        return delivery
+    except ValueError as problem:
+        log.error("dropping delivery entry %s (%s): %s", entry.id, problem, entry.raw.decode(errors="replace"))
+        return None
+
+
 def _refusal(answer: _Answer) -> str:
     try:
         detail = orjson.loads(answer.body).get("detail")
@@ -202,26 +246,30 @@ class Sender:
         return self.report
 
     async def _send_until(self, stop: asyncio.Event, until_idle: bool, block_ms: int) -> None:
+        """Keep up to `delivery_concurrency` entries in flight; those in flight finish even when reading the next
+        ones fails (Redis out of reach), so none is cut off half-way."""
         tasks: set[asyncio.Task[None]] = set()
         concurrency = self.settings.delivery_concurrency
-        while not stop.is_set():
-            if len(tasks) >= concurrency:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            entries = await self._next_entries(concurrency - len(tasks), None if until_idle else block_ms)
-            if not entries:
-                if until_idle and not tasks:
-                    break
-                if until_idle:
+        try:
+            while not stop.is_set():
+                if len(tasks) >= concurrency:
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            for entry in entries:
-                self._in_flight.add(entry.id)
-                task = asyncio.create_task(self._handle(entry))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks)
+                    continue
+                entries = await self._next_entries(concurrency - len(tasks), None if until_idle else block_ms)
+                if not entries:
+                    if until_idle and not tasks:
+                        break
+                    if until_idle:
+                        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                for entry in entries:
+                    self._in_flight.add(entry.id)
+                    task = asyncio.create_task(self._handle(entry))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            if tasks:
+                await asyncio.wait(tasks)
 
     async def _next_entries(self, room: int, block_ms: int | None) -> list[streams.Entry]:
         entries = await self._blocking(lambda: self.consumer.next_batch(block_ms, room, held=set(self._in_flight)))
@@ -230,19 +278,42 @@ class Sender:
 
     async def _handle(self, entry: streams.Entry) -> None:
         try:
-            if entry.error is not None or not isinstance(entry.payload, dict):
-                log.error("dropping delivery entry %s: %s", entry.id, entry.error or "not an object")
+            delivery = _delivery_entry(entry)
+            if delivery is None:
+                self.report.dropped += 1
             else:
-                await self._deliver(DeliveryEntry.from_payload(entry.payload))
+                await self._deliver_or_give_up(entry, delivery)
             await self._blocking(lambda: self.consumer.ack([entry.id]))
             self.report.entries += 1
         except VendorMisconfigured as problem:
             log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)
             await asyncio.sleep(self.settings.delivery_backoff_max_s)
         except Exception:
-            log.exception("delivery entry %s failed; it stays pending and will be reclaimed", entry.id)
+            log.exception(
+                "delivery entry %s failed (handed out %d times); it stays pending and will be reclaimed",
+                entry.id, entry.deliveries,
+            )  # fmt: skip
         finally:
             self._in_flight.discard(entry.id)
+
+    async def _deliver_or_give_up(self, entry: streams.Entry, delivery: DeliveryEntry) -> None:
+        """Deliver the entry's messages; when that fails on an entry past the poison limit, fail its messages not
+        yet sent, transiently, with the reason, rather than try it for ever."""
+        try:
+            await self._deliver(delivery)
+        except VendorMisconfigured:
+            raise
+        except Exception as problem:
+            if not self.consumer.poisoned(entry):
+                raise
+            log.exception("delivery entry %s failed again after %d deliveries; failing its messages",
+                          entry.id, entry.deliveries)  # fmt: skip
+            why = f"{type(problem).__name__}: {problem}"[:300]
+            reason = f"{NOT_ACCEPTED}{entry.deliveries} tries of its batch ({why})"
+            given_up = _Outcome(failed=[(message[0], reason) for message in delivery.messages])
+            await self._blocking(lambda: self._record(given_up))
+            self.report.given_up += 1
+            self.report.failed += len(given_up.failed)
 
     async def _campaign_status(self, campaign_id: int) -> str | None:
         seen_at, status = self._statuses.get(campaign_id, (0.0, None))
@@ -306,12 +377,11 @@ class Sender:
         answer = await self._post(body)
         outcome = _Outcome(attempts=answer.attempts)
         if answer.status is not None and 200 <= answer.status < 300:
-            results = orjson.loads(answer.body)["messages"]
-            for message, result in zip(messages, results, strict=True):
-                outcome.sent.append((message[0], result["vendor_message_id"]))
-                outcome.duplicates += bool(result.get("duplicate"))
+            for message, (vendor_id, duplicate) in zip(messages, _accepted(answer, len(messages)), strict=True):
+                outcome.sent.append((message[0], vendor_id))
+                outcome.duplicates += duplicate
         elif answer.status is None or answer.status in RETRYABLE_STATUSES:
-            reason = f"the vendor did not accept it after {answer.attempts} attempts ({answer.problem})"
+            reason = f"{NOT_ACCEPTED}{answer.attempts} attempts ({answer.problem})"
             outcome.failed = [(message[0], reason) for message in messages]
         elif len(messages) > 1:  # refused as malformed: find the messages at fault
             singles = await asyncio.gather(*(self._send(channel, [message]) for message in messages))

@@ -1,11 +1,12 @@
-"""Senders against the vendor simulator on loopback: batches, retries, idempotency, refusals, pause and cancel."""
+"""Senders against the vendor simulator on loopback: batches, retries, idempotency, refusals, pause and cancel,
+and entries or vendor answers that cannot be read."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -14,9 +15,11 @@ import httpx
 import pytest
 import redis
 from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
 
-from api.vendor.app import create_app
-from api.vendor.config import Faults, VendorConfig
+from api.vendor.config import Faults
 from engine import streams
 from engine.campaigns.lifecycle import cancel_campaign, pause_campaign, resume_campaign
 from engine.campaigns.progress import message_counts
@@ -25,22 +28,8 @@ from engine.campaigns.sender import Sender, SenderReport, backoff_seconds, retry
 from engine.settings import Settings
 from engine.workers.delivery import housekeeping
 from tests.api.vendor.loopback import serve
+from tests.engine.campaigns.conftest import Vendor
 from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
-
-Vendor = Callable[..., tuple[str, httpx.Client]]
-
-
-@pytest.fixture
-def start_vendor() -> Iterator[Vendor]:
-    """Starts a simulator (no receipts) with these faults; returns its URL and a client for its admin API."""
-    with ExitStack() as stack:
-
-        def start(faults: Faults | None = None, **config: Any) -> tuple[str, httpx.Client]:
-            app = create_app(VendorConfig(seed=11, faults=faults or Faults(), **config))
-            url = stack.enter_context(serve(app))
-            return url, stack.enter_context(httpx.Client(base_url=url, timeout=10))
-
-        yield start
 
 
 def stats(client: httpx.Client) -> dict[str, Any]:
@@ -49,6 +38,23 @@ def stats(client: httpx.Client) -> dict[str, Any]:
 
 def send_all(db: Engine, client: redis.Redis, settings: Settings, consumer: str = "tests") -> SenderReport:
     return asyncio.run(run_sender(db, client, settings, consumer=consumer, until_idle=True))
+
+
+def send_until(
+    db: Engine, client: redis.Redis, settings: Settings, done: Callable[[], bool], timeout_s: float = 30
+) -> SenderReport:
+    """Run a sender (reclaiming what it left pending) until `done()` holds, or `timeout_s` has passed."""
+
+    async def until_done() -> SenderReport:
+        stop = asyncio.Event()
+        sending = asyncio.create_task(run_sender(db, client, settings, consumer="tests", stop=stop))
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline and not sending.done():
+            await asyncio.sleep(0.05)
+        stop.set()
+        return await sending
+
+    return asyncio.run(until_done())
 
 
 def test_every_queued_message_is_posted_once_in_batches_and_marked_sent(
@@ -256,3 +262,87 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     later = datetime.now(UTC) + timedelta(seconds=30)
     assert 28 <= retry_after_seconds(format_datetime(later, usegmt=True)) <= 30
     assert (retry_after_seconds("7"), retry_after_seconds(None), retry_after_seconds("soon")) == (7.0, 0.0, 0.0)
+
+
+def test_an_entry_that_is_not_a_delivery_entry_is_logged_with_its_body_and_acknowledged(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url, delivery_claim_idle_ms=50)
+    stream = settings.stream(STREAM)
+    streams.publish(redis_client, stream, {"campaign_id": 1, "channel": "sms"})  # no messages
+    streams.publish(redis_client, stream, {"campaign_id": 1, "channel": "sms", "messages": [[1, "k1"]]})
+    redis_client.xadd(stream, {streams.PAYLOAD: b"{not json"})
+    campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
+
+    with caplog.at_level(logging.ERROR, logger="engine.campaigns.sender"):
+        report = send_all(database, redis_client, settings)
+
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+    assert {row["status"] for row in log_rows(database, campaign_id)} == {"sent"}
+    assert (report.dropped, report.sent, stats(vendor)["sent"]) == (3, 3, 3)
+    logged = "\n".join(record.getMessage() for record in caplog.records if "dropping" in record.getMessage())
+    assert all(body in logged for body in ('"channel":"sms"}', '[[1,"k1"]]', "{not json"))
+
+
+def vendor_answering(answer: bytes) -> tuple[ASGIApp, list[bytes]]:
+    """A vendor that takes every batch and answers it 200 with `answer`; and the bodies it was posted."""
+    posted: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        posted.append(await request.body())
+        await Response(answer, status_code=200, media_type="application/json")(scope, receive, send)
+
+    return app, posted
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b'{"accepted": 2}', b'{"messages": [{"vendor_message_id": "vm_1"}]}', b"accepted"],
+    ids=["without results", "with fewer results", "not JSON"],
+)
+def test_a_vendor_answer_without_each_result_is_posted_again_then_fails_its_messages_to_be_retried(
+    database: Engine, redis_client: redis.Redis, answer: bytes
+) -> None:
+    app, posted = vendor_answering(answer)
+    with serve(app) as url:
+        settings = delivery_settings(url, delivery_claim_idle_ms=50)
+        campaign_id = launch(database, redis_client, settings, features(2)).campaign_id
+
+        report = send_until(database, redis_client, settings, lambda: streams.backlog(
+            redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0))  # fmt: skip
+
+    assert len(posted) == streams.MAX_DELIVERIES + 1
+    assert len(set(posted)) == 1  # posted again under the same keys
+    assert (report.given_up, report.failed, report.sent) == (1, 2, 0)
+    fates = {(row["status"], row["failure_kind"], row["vendor_message_id"]) for row in log_rows(database, campaign_id)}
+    assert fates == {("failed", "transient", None)}
+    reason = log_rows(database, campaign_id)[0]["reason"]
+    assert reason.startswith("the vendor did not accept it after 4 tries of its batch (UnreadableAnswer: the vendor "
+                             "answered 200 without a result for each of the 2 messages")  # fmt: skip
+    assert streams.backlog(redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0)
+
+
+def test_entries_in_flight_are_finished_when_reading_the_next_ones_fails(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, vendor = start_vendor(Faults(latency_ms=300))
+    settings = delivery_settings(url)
+    campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
+    reads: list[int] = []
+    next_batch = streams.StreamConsumer.next_batch
+
+    def redis_gone_after_the_first_read(self: streams.StreamConsumer, *args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        if len(reads) > 1:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return next_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(streams.StreamConsumer, "next_batch", redis_gone_after_the_first_read)
+    with pytest.raises(redis.ConnectionError):
+        send_all(database, redis_client, settings)
+
+    assert {row["status"] for row in log_rows(database, campaign_id)} == {"sent"}
+    assert streams.backlog(redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0)
+    assert stats(vendor)["sent"] == 3
