@@ -13,7 +13,7 @@ from dashboard import ui
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 10
-FAILED = ("FAILURE", "CANCELED")
+FAILED = ("FAILURE", "CANCELED")  # a run's statuses when it ended without doing its work
 DAGSTER_LINKS = (
     ("Runs", "/runs"),
     ("Assets", "/assets"),

@@ -9,6 +9,7 @@ answer says so, and everything else the status shows still shows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ query WhyItFailed($runId: ID!) {
     ... on EventConnection {
       events {
         __typename
-        ... on ExecutionStepFailureEvent { error { message causes { message } } }
+        ... on ExecutionStepFailureEvent { error { message causes { message } } failureMetadata { description } }
         ... on RunFailureEvent { message }
         ... on RunCanceledEvent { message }
       }
@@ -44,7 +45,8 @@ query WhyItFailed($runId: ID!) {
   }
 }
 """
-FAILED = ("FAILURE", "CANCELED")
+FAILED = ("FAILURE", "CANCELED")  # the statuses of a run that ended without doing its work
+RUN_ENDINGS = ("RunFailureEvent", "RunCanceledEvent")
 KEY_TAG = "dagster/run_key"
 MAX_REASON_CHARS = 500
 
@@ -77,17 +79,19 @@ class RecentRuns:
         return [run for run in self.runs if run.status in FAILED]
 
 
-def recent_runs(settings: Settings, limit: int = 25, explained: int = 5, timeout_s: float = 5.0) -> RecentRuns:
-    """The newest `limit` runs, the `explained` newest failed ones with their reason."""
+def recent_runs(settings: Settings, limit: int = 25, explained: int = 5, within_s: float = 5.0) -> RecentRuns:
+    """The newest `limit` runs, the `explained` newest failed ones with their reason, all within about `within_s`:
+    a reason not read by then (or that could not be read) is left out rather than holding the answer up."""
     url = f"{settings.dagster_address}/graphql"
+    deadline = time.monotonic() + within_s
     try:
-        with httpx.Client(timeout=timeout_s) as http:
+        with httpx.Client(timeout=within_s) as http:
             found = _query(http, url, RUNS_QUERY, limit=limit)["runsOrError"]
             if found["__typename"] != "Runs":
                 return RecentRuns([], f"Dagster could not list its runs: {found.get('message', found['__typename'])}")
             runs = [_summary(run) for run in found["results"]]
             failed = [run.run_id for run in runs if run.status in FAILED][:explained]
-            reasons = {run_id: _reason(http, url, run_id) for run_id in failed}
+            reasons = {run_id: _reason(http, url, run_id, deadline) for run_id in failed}
     except (httpx.HTTPError, ValueError, KeyError) as error:
         return RecentRuns([], f"Dagster's webserver at {settings.dagster_address} did not answer: {error}")
     return RecentRuns([replace(run, reason=reasons.get(run.run_id)) for run in runs])
@@ -120,28 +124,38 @@ def _summary(run: dict[str, Any]) -> RunSummary:
     )
 
 
-def _reason(http: httpx.Client, url: str, run_id: str) -> str | None:
-    found = _query(http, url, FAILURE_QUERY, runId=run_id)["logsForRun"]
+def _reason(http: httpx.Client, url: str, run_id: str, deadline: float) -> str | None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    try:
+        answer = http.post(url, json={"query": FAILURE_QUERY, "variables": {"runId": run_id}}, timeout=left)
+        found = answer.json()["data"]["logsForRun"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
     if found["__typename"] != "EventConnection":
         return None
     events = found["events"]
     steps = [
-        root_cause([event["error"]["message"], *(cause["message"] for cause in event["error"]["causes"])])
+        failure_text(
+            (event["failureMetadata"] or {}).get("description"),
+            [event["error"]["message"], *(cause["message"] for cause in event["error"]["causes"])],
+        )
         for event in events
         if event["__typename"] == "ExecutionStepFailureEvent"
     ]
-    runs = [event["message"] for event in events if event["__typename"] in ("RunFailureEvent", "RunCanceledEvent")]
-    text = (steps or runs or [None])[0]
-    return None if text is None else short_reason(text)
+    runs = [failure_text(None, [event["message"]]) for event in events if event["__typename"] in RUN_ENDINGS]
+    return next(iter(steps or runs), None)
 
 
-def root_cause(messages: Sequence[str]) -> str:
-    """Of an error and the errors that caused it (outermost first), the one that says what went wrong: a step's
-    error is Dagster's wrapper ("Error occurred while executing op ...") around the op's own."""
-    return messages[-1]
+def failure_text(description: str | None, errors: Sequence[str]) -> str:
+    """Why a step or run failed, as a person reads it: the description its code gave with the failure (a
+    `dg.Failure`), else the innermost of its errors (outermost first): a step's error is Dagster's wrapper ("Error
+    occurred while executing op ...") around the op's own."""
+    return _short(description or errors[-1])
 
 
-def short_reason(text: str) -> str:
+def _short(text: str) -> str:
     """An error message cut to what a person reads in a status line: its first lines, at most a few hundred
     characters (a stack trace stays in Dagster, one click away)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-from engine.operations.runs import root_cause, short_reason
+from engine.operations.runs import FAILED, failure_text
 from engine.settings import Settings
 
 ACTIVE_STATUSES = [
@@ -27,7 +27,7 @@ ACTIVE_STATUSES = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-FAILED_STATUSES = frozenset({dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED})
+FAILED_STATUSES = frozenset(dg.DagsterRunStatus(status) for status in FAILED)
 # A run still going after this many seconds is failed by run monitoring (`dagster.yaml`), and so tried again.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 STEP_FAILURE = DagsterEventType.STEP_FAILURE
@@ -120,14 +120,9 @@ def failure_reason(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | No
     entry = entries[0]
     data = entry.dagster_event.event_specific_data if entry.dagster_event else None
     user_failure = getattr(data, "user_failure_data", None)
+    errors = []
     error = getattr(data, "error", None)
-    if user_failure is not None and user_failure.description:
-        text = user_failure.description
-    elif error is not None:
-        causes = [error]
-        while causes[-1].cause is not None:
-            causes.append(causes[-1].cause)
-        text = root_cause([cause.message for cause in causes])
-    else:
-        text = entry.message or entry.user_message
-    return short_reason(text)
+    while error is not None:
+        errors.append(error.message)
+        error = error.cause
+    return failure_text(user_failure.description if user_failure else None, errors or [entry.message or ""])
