@@ -6,9 +6,10 @@ consumer that dies at any point loses nothing: its unacknowledged entries are re
 its entries are kept claimed (`StreamConsumer.keep_alive`), so a slow batch is never taken over by another
 consumer that would then wait on its row locks.
 
-When Postgres refuses a batch, it is split in halves (by entry, then by record within one entry), each half
-tried under its own savepoint, recursively: the good records commit after O(k log n) attempts for k bad
-ones, and each record Postgres still refuses on its own goes to the dead letters with its error. An entry
+When Postgres refuses a batch's data, it is split in halves (by entry, then by record within one entry), each
+half tried under its own savepoint, recursively: the good records commit after O(k log n) attempts for k bad
+ones, and each record Postgres still refuses on its own goes to the dead letters with its error. Other errors
+(Postgres down, a deadlock, a lock timeout) are no record's fault: the whole batch is tried again later. An entry
 delivered more than `streams.MAX_DELIVERIES` times (its consumers kept dying on it) is dead-lettered whole.
 """
 
@@ -31,8 +32,11 @@ from engine.settings import Settings
 from engine.streams import ConsumerReport, Entry, StreamConsumer
 
 GROUP = "appliers"
-# What a malformed record makes the apply code raise, besides Postgres refusing it.
-RECORD_ERRORS = (psycopg.Error, KeyError, TypeError, ValueError)
+# What a record can be to blame for: Postgres refusing its data (SQLSTATE class 22, data exception, which psycopg
+# also raises for what it cannot send, such as a NUL byte) or a constraint (class 23), and what the record mapping
+# raises on a malformed one. Anything else (the server gone, a deadlock, a lock timeout, a cancelled query) is no
+# record's fault: it is raised, and the whole batch is tried again later.
+RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, KeyError, TypeError, ValueError)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import orjson
+import psycopg
 import pytest
 import redis
 from sqlalchemy import Connection, Engine, text
@@ -304,3 +305,29 @@ def test_splitting_a_refused_batch_applies_each_half_once_and_the_newest_update_
     [letter] = deadletters.list_dead_letters(database)
     assert (letter.kind, orjson.loads(letter.payload)["message_id"]) == ("events", "m-1")
     assert attempts <= 1 + 2 * (math.ceil(math.log2(4)) + math.ceil(math.log2(11)))
+
+
+def test_a_lock_timeout_is_not_blamed_on_the_records_and_the_batch_applies_once_the_lock_is_gone(
+    database: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_claim_idle_ms": 0})
+    streams.publish(redis_client, settings.stream("ingest"), events_batch(0, 1, 2))
+
+    def impatient_apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '100ms'")
+        return apply_batch(conn, batch)
+
+    monkeypatch.setattr(consumer, "apply_batch", impatient_apply_batch)
+    with database.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-0')"))  # the batch's insert waits on it
+        for run in range(2 * streams.MAX_DELIVERIES):  # the lock outlasts several runs
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                drain(database, redis_client, settings, consumer=f"run-{run}")
+        assert deadletters.list_dead_letters(database) == []
+        blocker.rollback()
+
+    report = drain(database, redis_client, settings, consumer="after")
+
+    assert (report.applied, report.dead_lettered, report.given_up) == (3, 0, 0)
+    assert count(database, "SELECT count(*) FROM events") == 3
