@@ -26,8 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+import psutil
+
 from engine.services.restarts import RestartHistory, RestartPolicy
-from engine.services.state import ProcessState, ProcessStateName, write_states
+from engine.services.state import ProcessState, ProcessStateName, read_states, write_states
 
 READY_POLL_S = 0.25
 
@@ -82,6 +84,10 @@ class _Child:
         )
 
 
+# How far a process's start time may lie from when its supervisor recorded starting it (the pid is reused otherwise).
+LEFTOVER_START_SLACK_S = 5.0
+
+
 class Supervisor:
     """Owns the processes it started; `stop_all()` ends every one of them and nothing else.
 
@@ -99,7 +105,24 @@ class Supervisor:
         self._forced = threading.Event()
         self._print_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        if state_dir is not None:
+            self._end_leftovers(state_dir)
         self._publish()  # a previous run's processes are not this one's
+
+    def _end_leftovers(self, state_dir: Path) -> None:
+        """Kill what a previous `xeno up` on this data folder left running: killed itself (`kill -9`, a crash), it
+        could not stop its children, which run in sessions of their own and would otherwise hold ports, data
+        folders and stream claims beside the processes this run starts. Only the processes it recorded, and only
+        if they are still those processes (same pid and start time), each with its process group."""
+        record = read_states(state_dir)
+        for process in record.processes if record else []:
+            if process.pid is None or process.started_at is None or process.state == "stopped":
+                continue
+            with contextlib.suppress(psutil.Error):
+                started = psutil.Process(process.pid).create_time()
+                if abs(started - process.started_at.timestamp()) <= LEFTOVER_START_SLACK_S:
+                    self.say(f"[xeno] stopping {process.name} (pid {process.pid}), left running by an earlier xeno up")
+                    _signal_group(process.pid, signal.SIGKILL)
 
     @property
     def _children(self) -> list[_Child]:

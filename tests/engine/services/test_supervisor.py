@@ -15,12 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engine.services.restarts import RestartPolicy
-from engine.services.state import read_states
+from engine.services.state import ProcessState, read_states, write_states
 from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor
 
 FAST = RestartPolicy(first_delay_s=0.1, max_delay_s=0.8, settled_after_s=1.5, crash_loop_window_s=30)
@@ -286,3 +287,35 @@ def test_processes_started_together_start_and_stop_side_by_side(out: Output, tmp
     assert "did not stop" not in out.getvalue(), "each had its SIGTERM while the other was still stopping"
     assert (tmp_path / "deliver.terminating").exists()
     assert (tmp_path / "ai-worker.terminating").exists()
+
+
+def test_what_a_killed_xeno_up_left_running_is_stopped_by_the_next_one(out: Output, tmp_path: Path) -> None:
+    killed_one = Supervisor(Output(), FAST, state_dir=tmp_path)  # its process dies with SIGKILL: it stops nothing
+    left = Child(tmp_path, "deliver")
+    killed_one.start(left.spec)
+    [(pid, _)] = left.starts()
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        Supervisor(out, FAST, state_dir=tmp_path)
+
+        until(lambda: not alive(pid), "the leftover to be stopped")
+        assert f"[xeno] stopping deliver (pid {pid}), left running by an earlier xeno up" in out.lines()
+        assert alive(stranger.pid)
+    finally:
+        stranger.kill()
+        stranger.wait()
+        killed_one.stop_all(timeout_s=5)
+
+
+def test_a_recorded_pid_now_used_by_another_process_is_left_alone(out: Output, tmp_path: Path) -> None:
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)  # the recorded process started then; this pid is newer
+    write_states(tmp_path, [ProcessState("deliver", "ready", stranger.pid, long_ago, 0, None, None)])
+    try:
+        Supervisor(out, FAST, state_dir=tmp_path)
+
+        assert alive(stranger.pid)
+        assert not [line for line in out.lines() if "left running by an earlier xeno up" in line]
+    finally:
+        stranger.kill()
+        stranger.wait()
