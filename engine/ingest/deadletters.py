@@ -11,7 +11,8 @@ from datetime import datetime
 
 import orjson
 import redis
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from engine.ingest.records import Batch, empty_batch
 from engine.schema import ingest_dead_letters
@@ -32,14 +33,12 @@ class DeadLetter:
 
 
 def record(conn: Connection, stream_entry_id: str, kind: str, payload: str, error: str) -> None:
-    """Keep what could not be applied, in the caller's transaction."""
+    """Keep what could not be applied, in the caller's transaction; once per entry and record, so an entry
+    handled again (its consumer died before acknowledging it) adds nothing."""
     conn.execute(
-        insert(ingest_dead_letters).values(
-            stream_entry_id=stream_entry_id,
-            kind=kind,
-            payload=payload.replace("\x00", "\\u0000"),
-            error=error,
-        )
+        insert(ingest_dead_letters)
+        .values(stream_entry_id=stream_entry_id, kind=kind, payload=payload.replace("\x00", "\\u0000"), error=error)
+        .on_conflict_do_nothing()
     )
 
 

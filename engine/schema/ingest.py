@@ -89,6 +89,15 @@ ingest_dead_letters = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("replayed_at", DateTime(timezone=True)),
 )
+# A record (or undecodable entry) is kept once per stream entry, however often that entry is handled: a consumer
+# that dies after the commit and before the acknowledgement leaves it to the next, which records it again.
+Index(
+    "uq_ingest_dead_letters_once",
+    ingest_dead_letters.c.stream_entry_id,
+    ingest_dead_letters.c.kind,
+    func.md5(ingest_dead_letters.c.payload),
+    unique=True,
+)
 
 api_keys = Table(
     "api_keys",

@@ -50,3 +50,27 @@ def test_failures_logged_before_0009_are_classified_by_their_reason(database: En
     finally:
         migrate.upgrade()
     assert kinds == {1: "permanent", 2: "transient", 3: "permanent", 4: "permanent", 5: None}
+
+
+def test_dead_letters_kept_twice_before_0012_are_kept_once_preferring_a_replayed_one(database: Engine) -> None:
+    migrate.downgrade("0011")
+    try:
+        letters = [  # (stream entry, payload, replayed): 1-0 twice, 2-0 three times (the second replayed), 3-0 once
+            ("1-0", '{"n": 1}', False), ("1-0", '{"n": 1}', False), ("2-0", '{"n": 2}', False),
+            ("2-0", '{"n": 2}', True), ("2-0", '{"n": 2}', False), ("1-0", '{"n": 3}', False),
+        ]  # fmt: skip
+        with database.begin() as conn:
+            for entry_id, payload, replayed in letters:
+                conn.execute(
+                    text(
+                        "INSERT INTO ingest_dead_letters (stream_entry_id, kind, payload, error, replayed_at) "
+                        "VALUES (:entry_id, 'events', :payload, 'refused', CASE WHEN :replayed THEN now() END)"
+                    ),
+                    {"entry_id": entry_id, "payload": payload, "replayed": replayed},
+                )
+        migrate.upgrade("0012")
+        with database.connect() as conn:
+            kept = conn.execute(text("SELECT id, replayed_at IS NOT NULL FROM ingest_dead_letters ORDER BY id")).all()
+    finally:
+        migrate.upgrade()
+    assert [tuple(row) for row in kept] == [(1, False), (4, True), (6, False)]

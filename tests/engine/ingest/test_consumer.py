@@ -331,3 +331,23 @@ def test_a_lock_timeout_is_not_blamed_on_the_records_and_the_batch_applies_once_
 
     assert (report.applied, report.dead_lettered, report.given_up) == (3, 0, 0)
     assert count(database, "SELECT count(*) FROM events") == 3
+
+
+def test_an_entry_handled_again_after_a_crash_before_its_acknowledgement_is_dead_lettered_once(
+    database: Engine,
+) -> None:
+    refused = events_batch(1)
+    refused["events"].append(event(2, properties={"note": "nul \u0000 byte"}))
+    applied = streams.Entry("1-0", refused, orjson.dumps(refused))
+    undecodable = streams.Entry("2-0", None, b"{not json", "undecodable payload")
+    poison = streams.Entry("3-0", events_batch(3, 4), orjson.dumps(events_batch(3, 4)), deliveries=4)
+
+    for _ in range(2):  # the second time as the next consumer does, the first having committed and died
+        consumer.apply_entries(database, [applied, undecodable])
+        consumer.dead_letter_poison(database, [poison])
+
+    letters = deadletters.list_dead_letters(database)
+    assert sorted((letter.stream_entry_id, letter.kind) for letter in letters) == [
+        ("1-0", "events"), ("2-0", "entry"), ("3-0", "events"), ("3-0", "events"),
+    ]  # fmt: skip
+    assert count(database, "SELECT count(*) FROM events") == 1
