@@ -6,7 +6,10 @@ the rule once, at launch, on one snapshot is what freezes the audience. Relative
 last 30 days") are read as of the snapshot's time, as the segment preview the marketer saw read them.
 
 A "retry the failed" follow-up goes to its parent's failed recipients whose failure was transient
-(`retryable_recipients`); `retryable_failures` counts them, and the permanent ones left out by reason.
+(`retried_messages`); `retryable_failures` counts them, and the permanent ones left out by reason. A message the
+sender failed without having read the vendor's acceptance (its answers were lost: the vendor may have it) is
+re-sent under its parent's idempotency key, so a vendor that has it sends nothing; one the vendor took and then
+reported failed (unreachable, mailbox full) gets a new key, so it is really tried again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Connection, Engine, text
 
+from engine.campaigns.failures import NOT_ACCEPTED
 from engine.features.snapshot import latest_snapshot
 from engine.segments import dump_rule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -85,12 +89,17 @@ class PublishedAudience:
         return segment.rule
 
 
+KEPT_KEYS = {"customer_id": pl.Int64, "idempotency_key": pl.String}
+
+
 @dataclass(frozen=True)
 class Recipients:
-    """Who a campaign goes to on one snapshot (their feature rows), and the rule (JSON) that chose them."""
+    """Who a campaign goes to on one snapshot (their feature rows), the rule (JSON) that chose them, and the
+    idempotency keys some of them keep from the parent's messages (a follow-up's; null: a new key)."""
 
     members: pl.DataFrame
     rule: Any
+    kept_keys: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=KEPT_KEYS))
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,9 @@ def campaign_recipients(
         rule = conn.execute(
             text("SELECT frozen_rule FROM campaigns WHERE id = :id"), {"id": audience.parent_campaign_id}
         ).scalar_one()
-        ids = retryable_recipients(conn, audience.parent_campaign_id).implode()
-        return Recipients(evaluator.features.filter(pl.col("customer_id").is_in(ids)), rule)
+        retried = retried_messages(conn, audience.parent_campaign_id)
+        members = evaluator.features.filter(pl.col("customer_id").is_in(retried["customer_id"].implode()))
+        return Recipients(members, rule, retried)
     data = audience.audience_rule if audience.audience_rule is not None else segment_rule(audience.segment_id or 0)
     parsed = parse_rule(data, evaluator.catalog)
     return Recipients(evaluator.members(parsed), dump_rule(parsed))
@@ -125,18 +135,29 @@ def campaign_recipients(
 
 # The one rule of "retry the failed": a failed message is re-sent when its failure was transient.
 RETRYABLE = "failure_kind = 'transient'"
+# A failure the sender recorded without having read the vendor's acceptance: the re-send keeps the key.
+UNACKNOWLEDGED = "starts_with(reason, :not_accepted)"
+
+
+def retried_messages(conn: Connection, campaign_id: int) -> pl.DataFrame:
+    """What the campaign's "retry the failed" follow-up re-sends, in `KEPT_KEYS` columns: the customers whose message
+    failed transiently (permanent failures, and any whose kind was not recorded, are left out), and the key each
+    re-send keeps: the message's own when the vendor may have it (the sender never read its acceptance), else null
+    (a new one)."""
+    rows = conn.execute(
+        text(
+            f"SELECT customer_id, CASE WHEN {UNACKNOWLEDGED} THEN idempotency_key END FROM communication_log "
+            f"WHERE campaign_id = :id AND status = 'failed' AND {RETRYABLE}"
+        ),
+        {"id": campaign_id, "not_accepted": NOT_ACCEPTED},
+    ).all()
+    return pl.DataFrame([tuple(row) for row in rows], schema=KEPT_KEYS, orient="row")
 
 
 def retryable_recipients(conn: Connection, campaign_id: int) -> pl.Series:
     """The customers whose message in the campaign failed transiently: the audience of its "retry the failed"
-    follow-up. Permanent failures (and any failure whose kind was not recorded) are left out."""
-    retryable = conn.execute(
-        text(
-            f"SELECT customer_id FROM communication_log WHERE campaign_id = :id AND status = 'failed' AND {RETRYABLE}"
-        ),
-        {"id": campaign_id},
-    ).scalars()
-    return pl.Series("customer_id", list(retryable), dtype=pl.Int64)
+    follow-up."""
+    return retried_messages(conn, campaign_id)["customer_id"]
 
 
 @dataclass(frozen=True)

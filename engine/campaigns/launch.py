@@ -9,7 +9,8 @@ published to the delivery stream from memory (`queue.publish_queued`); a relaunc
 from the log, so running a launch twice, or again after a crash, sends nothing twice.
 
 A "retry the failed" campaign (one with a parent) goes to the parent's failed recipients instead of a
-rule, through the same policy and rendering.
+rule, through the same policy and rendering; a message the vendor may already have keeps its parent's idempotency
+key (`audience.retried_messages`), so it is not sent twice.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import redis
 from sqlalchemy import Connection, Engine, RowMapping, bindparam, text
 
 from engine.auth import audit
-from engine.campaigns.audience import AudienceSource, CampaignAudience, campaign_recipients
+from engine.campaigns.audience import AudienceSource, CampaignAudience, Recipients, campaign_recipients
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
@@ -148,7 +149,7 @@ def _freeze_and_log(
     since = now - timedelta(days=settings.frequency_cap_days)
     recent = recent_message_counts(conn, since, excluding_campaign=campaign["id"])
     plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
-    log = _log_rows(campaign["id"], channel, recipients.members, plan, body, subject, settings, now)
+    log = _log_rows(campaign["id"], channel, recipients, plan, body, subject, settings, now)
     log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
     _copy_log(conn, log)
     conn.execute(
@@ -188,17 +189,21 @@ def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.Dat
 def _log_rows(
     campaign_id: int,
     channel: Channel,
-    members: pl.DataFrame,
+    recipients: Recipients,
     plan: pl.DataFrame,
     body: MessageTemplate,
     subject: MessageTemplate | None,
     settings: Settings,
     now: datetime,
 ) -> pl.DataFrame:
-    """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids."""
-    message = _rendered(body, members)
-    title = _rendered(subject, members).rename({"message": "subject", "render_error": "subject_error"})
-    frame = pl.concat([plan, message, title], how="horizontal")
+    """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids. Each message's
+    idempotency key is the one it keeps from the parent campaign, if any, else this campaign's own."""
+    message = _rendered(body, recipients.members)
+    title = _rendered(subject, recipients.members).rename({"message": "subject", "render_error": "subject_error"})
+    kept = recipients.kept_keys.rename({"idempotency_key": "kept_key"})
+    frame = pl.concat([plan, message, title], how="horizontal").join(
+        kept, on="customer_id", how="left", maintain_order="left"
+    )
     render_error = pl.coalesce("render_error", "subject_error")
     skipped = (pl.col("status") == "skipped") | render_error.is_not_null()
     prefix = idempotency_key_prefix(settings, campaign_id)
@@ -211,7 +216,7 @@ def _log_rows(
         pl.when(skipped).then(None).otherwise(pl.col("subject")).alias("subject"),
         pl.when(skipped).then(pl.lit("skipped")).otherwise(pl.col("status")).alias("status"),
         pl.coalesce("reason", render_error).alias("reason"),
-        (pl.lit(prefix) + pl.col("customer_id").cast(pl.String)).alias("idempotency_key"),
+        pl.coalesce("kept_key", pl.lit(prefix) + pl.col("customer_id").cast(pl.String)).alias("idempotency_key"),
         pl.when(skipped).then(None).otherwise(pl.col("not_before")).alias("not_before"),
         pl.lit(now).dt.convert_time_zone("UTC").alias("created_at"),
         pl.when(~skipped & (pl.col("status") == "queued")).then(pl.lit(now)).dt.convert_time_zone("UTC")
