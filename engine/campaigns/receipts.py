@@ -10,7 +10,7 @@ transient or permanent, the vendor's `permanent` flag winning over its reason). 
 after the commit (the one consumer loop, `streams.StreamConsumer`, keeps them claimed meanwhile); a crashed
 applier's entries are reclaimed and applied again, which changes nothing that was already applied. An entry
 delivered more than `streams.MAX_DELIVERIES` times (appliers kept dying on it) is logged with its raw body
-and dropped.
+and dropped; rounds that failed (Postgres down, a lock timeout) do not count toward that.
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ def _rows(entries: list[Entry], report: ReceiptReport) -> list[Row]:
 
 
 def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
-    """Apply the receipts of `entries` in one transaction; an entry Postgres refuses is skipped and logged."""
-    report = ReceiptReport(entries=len(entries))
+    """Apply the receipts of `entries` in one transaction; an entry Postgres refuses is skipped and logged.
+    The report counts receipts (the stream loop counts entries)."""
+    report = ReceiptReport()
     rows = _rows([entry for entry in entries if entry.error is None], report)
     report.malformed += sum(1 for entry in entries if entry.error is not None)
     if not rows:
@@ -145,13 +146,9 @@ def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
             log.error("receipts entry %s cannot be applied; skipping it: %s", entries[0].id, entries[0].raw[:500])
             report.malformed += len(rows)
             return report
-        report = ReceiptReport(entries=len(entries))
+        report = ReceiptReport()
         for entry in entries:
-            one = apply_receipts(db, [entry])
-            report.receipts += one.receipts
-            report.changed += one.changed
-            report.malformed += one.malformed
-        return report
+            report.add(apply_receipts(db, [entry]))
     return report
 
 
@@ -181,10 +178,7 @@ def drain_receipts(
     report = ReceiptReport()
 
     def apply(entries: list[Entry]) -> None:
-        applied = apply_receipts(db, entries)
-        report.receipts += applied.receipts
-        report.changed += applied.changed
-        report.malformed += applied.malformed
+        report.add(apply_receipts(db, entries))
 
     return receipts.run(apply, give_up_poison, report, max_batches=max_batches, block_ms=block_ms, on_batch=on_batch)
 

@@ -7,11 +7,12 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from engine import streams
 from engine.campaigns.receipts import GROUP, STREAM, drain_receipts
@@ -186,6 +187,35 @@ def test_a_receipts_entry_appliers_kept_dying_on_is_logged_with_its_body_and_dro
     assert "delivered 3 times without being applied" in dropped
     assert f'"reference":{first}' in dropped
     assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+
+
+def test_receipts_postgres_cannot_apply_for_several_rounds_are_applied_once_it_can_and_never_dropped(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    config = delivery_settings(delivery_claim_idle_ms=1)
+    [first] = launched(database, redis_client, config, 1)
+    post(redis_client, config, [receipt(first, "delivered", 1)])
+    impatient = create_engine(database.url, connect_args={"options": "-c lock_timeout=100"})
+    failures = 0
+    deadline = time.monotonic() + 60
+    with database.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("SELECT 1 FROM communication_log WHERE id = :id FOR UPDATE"), {"id": first})
+        while failures < 2 * streams.MAX_DELIVERIES:  # the lock outlasts several rounds of the applier
+            assert time.monotonic() < deadline, f"only {failures} rounds failed within 60 s"
+            try:
+                report = drain_receipts(impatient, redis_client, config, consumer=f"round-{failures}")
+            except psycopg.errors.LockNotAvailable:
+                failures += 1
+            else:
+                assert report.entries == 0, "nothing is taken before its claim runs out, nor given up on"
+        blocker.rollback()
+    impatient.dispose()
+
+    report = drain_receipts(database, redis_client, config, consumer="after")
+
+    assert (report.entries, report.given_up, report.changed) == (1, 0, 1)
+    assert fates(database)[first][0] == "delivered"
 
 
 Story = list[tuple[int, str]]
