@@ -1,8 +1,9 @@
 """One error shape for the whole API: `{"error": <code>, "detail": <what went wrong>}` with the right status.
 
 Routes raise `ApiError` subclasses for expected problems; validation errors and HTTP errors from the
-framework are reshaped the same way; Postgres or Redis out of reach is a 503 with `Retry-After` (an outage,
-not a bug), and anything unexpected is a bare 500 with no stack trace.
+framework are reshaped the same way; Postgres or Redis out of reach, or every connection of their pool busy past
+`POOL_TIMEOUT_S`, is a 503 with `Retry-After` (an outage or an overload, not a bug), and anything unexpected is a
+bare 500 with no stack trace.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -115,15 +117,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, OperationalError) and not _database_unreachable(exc):
             return await _unexpected(request, exc)
         server = "Redis" if isinstance(exc, redis.RedisError) else "Postgres"
-        log.warning("%s cannot be reached (%s %s): %s", server, request.method, request.url.path, exc)
+        trouble = "has no connection free" if isinstance(exc, PoolTimeout) else "cannot be reached"
+        log.warning("%s %s (%s %s): %s", server, trouble, request.method, request.url.path, exc)
         return error_response(
             503,
             "unavailable",
-            f"{server} cannot be reached just now; retry in {OUTAGE_RETRY_AFTER_S} s",
+            f"{server} {trouble} just now; retry in {OUTAGE_RETRY_AFTER_S} s",
             {"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
         )
 
-    for outage in (redis.ConnectionError, redis.TimeoutError, OperationalError):
+    # redis-py's pools run out of time waiting with a ConnectionError ("No connection available."), handled here too
+    for outage in (redis.ConnectionError, redis.TimeoutError, OperationalError, PoolTimeout):
         app.add_exception_handler(outage, _outage)
 
 

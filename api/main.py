@@ -33,7 +33,8 @@ from engine.settings import get_settings
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Sync routes and lookups run in AnyIO's worker threads (40 by default), each using one pooled Postgres
     # connection at a time: as many threads as connections lets a burst queue for a thread, never time out
-    # waiting for a connection.
+    # waiting for a connection. So async code hands blocking work to this pool too (`run_in_threadpool`), never
+    # to `asyncio.to_thread`, whose threads are outside the limit.
     settings = get_settings()
     to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size + settings.db_max_overflow
     yield

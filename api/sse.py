@@ -2,7 +2,8 @@
 
 A stream polls its source every `interval_s` (the database: nothing needs to be shared between API
 processes), sends what the poll found, a keep-alive comment after `keep_alive_s` of quiet so proxies keep
-the connection open, and stops when its source says it is finished or the client has gone.
+the connection open, and stops when its source says it is finished or the client has gone. A poll that reads the
+database does it in AnyIO's thread pool (`run_in_threadpool`), whose size is the Postgres pool's (`api.main`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ syntax errors (422 with positions); moving a campaign from a status that does no
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import Annotated, Any
 import orjson
 import polars as pl
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.auth.dependencies import still_signed_in
@@ -423,7 +423,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
         if await still_signed_in(request) is None:
             return [], True
         try:
-            campaign = await asyncio.to_thread(reads.campaign, db, campaign_id)
+            campaign = await run_in_threadpool(reads.campaign, db, campaign_id)
         except CampaignNotFound:  # a draft deleted while watched
             return [], True
         counts = {**asdict(campaign.counts), "total": campaign.counts.total}

@@ -10,11 +10,11 @@ changed role changes what it sends at once.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
@@ -99,14 +99,14 @@ def get_stream(user: Viewer, db: Db, request: Request) -> StreamingResponse:
 
 
 async def _notification_events(db: Engine, user: User, request: Request, after_id: int | None) -> AsyncIterator[bytes]:
-    seen = after_id if after_id is not None else await asyncio.to_thread(latest_id, db, user)
+    seen = after_id if after_id is not None else await run_in_threadpool(latest_id, db, user)
 
     async def new_ones() -> tuple[list[bytes], bool]:
         nonlocal seen
         now_user = await still_signed_in(request)
         if now_user is None:
             return [], True
-        found = await asyncio.to_thread(newer_than, db, now_user, seen)
+        found = await run_in_threadpool(newer_than, db, now_user, seen)
         if found:
             seen = found[-1].id
         return [event("notification", NotificationOut.of(n).model_dump_json().encode(), n.id) for n in found], False

@@ -1,8 +1,10 @@
 """Overload slows the API down but never answers 5xx; only a client over its own limit hears 429, and only a
-server out of reach is a 503 (with `Retry-After`).
+server out of reach, or a pool whose every connection stays busy past the pool timeout, is a 503 (with
+`Retry-After`).
 
 The API runs under uvicorn with pools far smaller than the crowd hitting it (2 Redis and 2 Postgres
-connections, 50 requests at once per route), so every request has to wait for a connection.
+connections, 50 requests at once per route, live event streams polling beside them), so every request has to
+wait for a connection.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,10 +25,11 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from engine.campaigns.receipts import STREAM as RECEIPTS
-from engine.connections import reset_connections
+from engine.connections import get_engine, reset_connections
 from engine.settings import get_settings
 from engine.webhooks import generate_secret, sign
 from tests.api.vendor.loopback import serve
+from tests.engine.campaigns.helpers import new_campaign
 from tests.fixtures.users import auth_headers
 
 CROWD = 50
@@ -124,6 +127,67 @@ def test_sync_routes_take_no_more_threads_than_there_are_postgres_connections(
         listed = asyncio.run(crowd(CROWD, campaign_history(url, headers)))
 
     assert statuses(listed) == {200: CROWD}, [a.text for a in listed if a.status_code != 200][:3]
+
+
+async def watching(url: str, headers: dict[str, str], paths: list[str], while_watching: Awaitable[None]) -> list[str]:
+    """Open an event stream on each of `paths`, await `while_watching` once every stream has answered, let each poll
+    once more, and say how each stream fared: `open` still, or why it ended."""
+    limits = httpx.Limits(max_connections=len(paths), max_keepalive_connections=len(paths))
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        answered = [asyncio.Event() for _ in paths]
+
+        async def watch(n: int, path: str) -> str:
+            try:
+                async with client.stream("GET", f"{url}{path}", headers=headers) as response:
+                    answered[n].set()
+                    async for _ in response.aiter_bytes():
+                        pass
+                    return f"ended after {response.status_code}"
+            except httpx.HTTPError as error:
+                return f"broke off: {error!r}"
+            finally:
+                answered[n].set()
+
+        watchers = [asyncio.create_task(watch(n, path)) for n, path in enumerate(paths)]
+        await asyncio.gather(*(event.wait() for event in answered))
+        await while_watching
+        await asyncio.sleep(1.5)  # every stream polls once more after the crowd
+        for watcher in watchers:
+            watcher.cancel()
+        ends = await asyncio.gather(*watchers, return_exceptions=True)
+        return ["open" if isinstance(end, asyncio.CancelledError) else str(end) for end in ends]
+
+
+def test_live_event_streams_take_no_threads_beyond_the_postgres_pool(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    headers = auth_headers(database, "viewer")
+    campaigns = [new_campaign(database) for _ in range(10)]
+    paths = [f"/v1/campaigns/{campaign}/events" for campaign in campaigns] + ["/v1/notifications/stream"] * 10
+    barely_waits = {"POOL_TIMEOUT_S": "0.05", "XENO_RATE_LIMITS_ENABLED": "false"}
+    with running_api(**TINY_POOLS, **barely_waits) as url:
+        listed: list[httpx.Response] = []
+
+        async def list_campaigns() -> None:
+            for _ in range(3):
+                listed.extend(await crowd(CROWD, campaign_history(url, headers)))
+
+        streams = asyncio.run(watching(url, headers, paths, list_campaigns()))
+
+    assert statuses(listed) == {200: 3 * CROWD}, [a.text for a in listed if a.status_code != 200][:3]
+    assert streams == ["open"] * len(paths)
+
+
+def test_every_postgres_connection_busy_past_the_pool_timeout_is_a_503_with_retry_after(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    headers = auth_headers(database, "viewer")
+    with running_api(**TINY_POOLS, POOL_TIMEOUT_S="0.2") as url, get_engine().connect(), get_engine().connect():
+        answers = asyncio.run(crowd(3, campaign_history(url, headers)))
+
+    assert statuses(answers) == {503: 3}, [a.text for a in answers][:3]
+    assert {answer.json()["error"] for answer in answers} == {"unavailable"}
+    assert all("Postgres" in answer.json()["detail"] and int(answer.headers["retry-after"]) > 0 for answer in answers)
 
 
 def test_a_write_key_over_its_rate_limit_hears_429_with_retry_after_and_the_rest_are_accepted(
