@@ -253,14 +253,14 @@ class StreamConsumer:
         return self._claim_own(entry_ids, give_back=False)
 
     def give_back(self, entry_ids: Collection[str]) -> list[str]:
-        """Take back the delivery that handed `entry_ids` to this consumer (those it still holds; the ones it
-        does), so a failure it saw and survived does not count toward the poison limit: the next consumer to
-        take them gets them with the delivery count they had before."""
+        """Take back the delivery that handed `entry_ids` to this consumer, for those it still holds (returned), so
+        a failure it saw and survived does not count toward the poison limit: the next consumer to take them gets
+        them with the delivery count they had before."""
         return self._claim_own(entry_ids, give_back=True)
 
     def leave_if_idle(self) -> bool:
-        """Remove this consumer from the group if it holds no entries; whether it did. A consumer that
-        runs again later (or reads meanwhile) is added back by Redis as it reads."""
+        """Remove this consumer from the group if it holds no entries; whether it did. Redis adds it back if it
+        reads again."""
         script = self.client.register_script(LEAVE_IF_IDLE_SCRIPT)
         return bool(script(keys=[self.stream], args=[self.group, self.name]))
 
