@@ -20,8 +20,8 @@ from engine.settings import get_settings
 
 
 def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None:
-    """Point the settings at an empty, migrated database and an empty Redis database (local servers,
-    or those named by BENCH_DATABASE_URL / BENCH_REDIS_URL)."""
+    """Point the settings at an empty, migrated database and a Redis database without this installation's keys
+    (those under REDIS_PREFIX) on the local servers, or those named by BENCH_DATABASE_URL / BENCH_REDIS_URL."""
     database_url = os.environ.get("BENCH_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/{database}")
     redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
     os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
@@ -33,7 +33,10 @@ def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None
     admin.dispose()
     reset_connections()
     migrate.upgrade()
-    get_redis().flushdb()
+    client = get_redis()
+    stale = list(client.scan_iter(match=f"{get_settings().redis_prefix}:*", count=1000))
+    if stale:
+        client.delete(*stale)
 
 
 @contextmanager
