@@ -17,7 +17,7 @@ from tests.fixtures.services import SESSION_TAG
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(900)  # the product's own start, then ingest and a campaign under kills: minutes on a loaded machine
+@pytest.mark.timeout(900)  # the product starts, then ingests and sends under kills: minutes on a loaded machine
 def test_the_product_heals_from_kills_with_nothing_lost_or_doubled(service_urls: tuple[str, str]) -> None:
     database_url, redis_url = service_urls
     env = {
