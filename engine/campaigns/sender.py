@@ -14,13 +14,15 @@ consumer's (`streams.StreamConsumer`), and its keep-alive keeps every entry in f
 its retries take. A sender that dies leaves its entries pending in the group; another reclaims them once they
 have been idle for `delivery_claim_idle_ms` and posts them again under the same keys, which is always safe.
 
-An entry is also left pending, to be reclaimed and posted again, when handling it fails: the vendor refuses the
-sender itself (credentials, URL: retried for as long as that lasts, no message blamed), Postgres or Redis is out
-of reach, or the vendor accepts a batch with an answer that does not give each message's result (it may have
-taken them). Past the shared poison limit (`StreamConsumer.poisoned`: handed out more than `MAX_DELIVERIES`
-times), an entry that fails once more has its unsent messages failed, transiently, with the reason
-(`failures.NOT_ACCEPTED`: "retry the failed" re-sends them under the same keys), and is acknowledged. An entry
-that is not a delivery entry at all is logged with its body and acknowledged: nothing could ever send it.
+An entry is also left pending, to be reclaimed and posted again, when handling it fails. When that is no fault of
+its own (the vendor refuses the sender itself: credentials, URL; Postgres or Redis out of reach), its delivery is
+given back (`StreamConsumer.give_back`), so it is tried for as long as that lasts and no message is blamed. When
+the vendor takes a batch with an answer that does not give each message's result (it may have taken them), the
+delivery counts, as does a sender dying with the entry: past the shared poison limit (`StreamConsumer.poisoned`,
+handed out more than `MAX_DELIVERIES` times) the entry is not posted again but its unsent messages fail,
+transiently, with the reason (`failures.NOT_ACCEPTED`: "retry the failed" re-sends them under the same keys), and
+it is acknowledged. An entry that is not a delivery entry at all is logged with its body and acknowledged: nothing
+could ever send it.
 
 Messages of a paused campaign go back to pending (resuming queues them again); those of a cancelled
 campaign are skipped with the reason.
@@ -94,7 +96,7 @@ class VendorMisconfigured(RuntimeError):
 
 class UnreadableAnswer(RuntimeError):
     """The vendor answered 2xx without a result for each message: it may have taken them, so the entry is posted
-    again under the same keys (and its messages failed past the poison limit)."""
+    again under the same keys, and this counts toward the poison limit."""
 
 
 @dataclass
@@ -278,42 +280,51 @@ class Sender:
 
     async def _handle(self, entry: streams.Entry) -> None:
         try:
-            delivery = _delivery_entry(entry)
-            if delivery is None:
-                self.report.dropped += 1
-            else:
-                await self._deliver_or_give_up(entry, delivery)
+            await self._apply(entry)
             await self._blocking(lambda: self.consumer.ack([entry.id]))
             self.report.entries += 1
-        except VendorMisconfigured as problem:
-            log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)
-            await asyncio.sleep(self.settings.delivery_backoff_max_s)
-        except Exception:
+        except UnreadableAnswer:
             log.exception(
-                "delivery entry %s failed (handed out %d times); it stays pending and will be reclaimed",
+                "delivery entry %s stays pending, to be posted again under the same keys (handed out %d times)",
                 entry.id, entry.deliveries,
             )  # fmt: skip
+        except VendorMisconfigured as problem:
+            log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)
+            await self._give_back(entry)
+            await asyncio.sleep(self.settings.delivery_backoff_max_s)
+        except Exception:
+            log.exception("delivery entry %s failed; it stays pending and will be reclaimed", entry.id)
+            await self._give_back(entry)
         finally:
             self._in_flight.discard(entry.id)
 
-    async def _deliver_or_give_up(self, entry: streams.Entry, delivery: DeliveryEntry) -> None:
-        """Deliver the entry's messages; when that fails on an entry past the poison limit, fail its messages not
-        yet sent, transiently, with the reason, rather than try it for ever."""
-        try:
+    async def _apply(self, entry: streams.Entry) -> None:
+        delivery = _delivery_entry(entry)
+        if delivery is None:
+            self.report.dropped += 1
+        elif self.consumer.poisoned(entry):
+            await self._give_up(entry, delivery)
+        else:
             await self._deliver(delivery)
-        except VendorMisconfigured:
-            raise
-        except Exception as problem:
-            if not self.consumer.poisoned(entry):
-                raise
-            log.exception("delivery entry %s failed again after %d deliveries; failing its messages",
-                          entry.id, entry.deliveries)  # fmt: skip
-            why = f"{type(problem).__name__}: {problem}"[:300]
-            reason = f"{NOT_ACCEPTED}{entry.deliveries} tries of its batch ({why})"
-            given_up = _Outcome(failed=[(message[0], reason) for message in delivery.messages])
-            await self._blocking(lambda: self._record(given_up))
-            self.report.given_up += 1
-            self.report.failed += len(given_up.failed)
+
+    async def _give_back(self, entry: streams.Entry) -> None:
+        """Take back the delivery of an entry whose handling failed for no fault of its own (Postgres or Redis out
+        of reach, the vendor refusing the sender), so that does not count toward the poison limit."""
+        try:
+            await self._blocking(lambda: self.consumer.give_back([entry.id]))
+        except redis.RedisError:
+            log.exception("could not give back the delivery of entry %s", entry.id)
+
+    async def _give_up(self, entry: streams.Entry, delivery: DeliveryEntry) -> None:
+        """Fail the messages not yet sent of an entry past the poison limit (its vendor answers could not be read,
+        or senders died on it), transiently, with the reason, instead of posting it again."""
+        reason = f"{NOT_ACCEPTED}{entry.deliveries - 1} tries of its batch (none read the vendor's answer; given up on)"
+        given_up = _Outcome(failed=[(message[0], reason) for message in delivery.messages])
+        log.error("giving up on delivery entry %s (campaign %d), handed out %d times: its %d messages fail",
+                  entry.id, delivery.campaign_id, entry.deliveries, len(given_up.failed))  # fmt: skip
+        await self._blocking(lambda: self._record(given_up))
+        self.report.given_up += 1
+        self.report.failed += len(given_up.failed)
 
     async def _campaign_status(self, campaign_id: int) -> str | None:
         seen_at, status = self._statuses.get(campaign_id, (0.0, None))

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -126,15 +127,23 @@ def test_a_batch_refused_as_malformed_fails_only_the_messages_at_fault(
     assert (report.sent, report.failed, stats(vendor)["sent"]) == (2, 1, 2)
 
 
-def test_a_vendor_refusing_the_sender_itself_blames_no_message(
-    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+def test_a_vendor_refusing_the_sender_itself_blames_no_message_however_long_it_lasts(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, _ = start_vendor(api_key="the-right-key")
-    settings = delivery_settings(url, delivery_vendor_api_key="a-wrong-key", delivery_backoff_max_s=0.01)
+    settings = delivery_settings(
+        url, delivery_vendor_api_key="a-wrong-key", delivery_backoff_max_s=0.01, delivery_claim_idle_ms=50
+    )
     campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
 
-    send_all(database, redis_client, settings)
+    def refused_past_the_poison_limit() -> bool:
+        refusals = [record for record in caplog.records if "refused the sender itself" in record.getMessage()]
+        return len(refusals) > streams.MAX_DELIVERIES + 1
 
+    with caplog.at_level(logging.ERROR, logger="engine.campaigns.sender"):
+        send_until(database, redis_client, settings, refused_past_the_poison_limit)
+
+    assert refused_past_the_poison_limit()
     assert {row["status"] for row in log_rows(database, campaign_id)} == {"queued"}
     assert streams.backlog(redis_client, settings.stream(STREAM), GROUP).pending == 1
     right = settings.model_copy(update={"delivery_vendor_api_key": "the-right-key", "delivery_claim_idle_ms": 1})
@@ -313,15 +322,38 @@ def test_a_vendor_answer_without_each_result_is_posted_again_then_fails_its_mess
         report = send_until(database, redis_client, settings, lambda: streams.backlog(
             redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0))  # fmt: skip
 
-    assert len(posted) == streams.MAX_DELIVERIES + 1
+    assert len(posted) == streams.MAX_DELIVERIES
     assert len(set(posted)) == 1  # posted again under the same keys
     assert (report.given_up, report.failed, report.sent) == (1, 2, 0)
     fates = {(row["status"], row["failure_kind"], row["vendor_message_id"]) for row in log_rows(database, campaign_id)}
     assert fates == {("failed", "transient", None)}
-    reason = log_rows(database, campaign_id)[0]["reason"]
-    assert reason.startswith("the vendor did not accept it after 4 tries of its batch (UnreadableAnswer: the vendor "
-                             "answered 200 without a result for each of the 2 messages")  # fmt: skip
+    assert log_rows(database, campaign_id)[0]["reason"] == (
+        "the vendor did not accept it after 3 tries of its batch (none read the vendor's answer; given up on)"
+    )
     assert streams.backlog(redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0)
+
+
+def test_postgres_out_of_reach_while_sending_does_not_make_an_entry_poison(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, vendor = start_vendor()
+    settings = delivery_settings(url, delivery_claim_idle_ms=50)
+    campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
+    outage: list[int] = []
+    read_status = Sender._read_status
+
+    def status_after_an_outage(self: Sender, campaign_id: int) -> str | None:
+        if len(outage) <= 2 * streams.MAX_DELIVERIES:
+            outage.append(1)
+            raise OperationalError("SELECT status", {}, Exception("connection refused"))
+        return read_status(self, campaign_id)
+
+    monkeypatch.setattr(Sender, "_read_status", status_after_an_outage)
+    report = send_until(database, redis_client, settings, lambda: streams.backlog(
+        redis_client, settings.stream(STREAM), GROUP) == streams.Backlog(0, 0))  # fmt: skip
+
+    assert {row["status"] for row in log_rows(database, campaign_id)} == {"sent"}
+    assert (report.sent, report.given_up, stats(vendor)["sent"]) == (3, 0, 3)
 
 
 def test_entries_in_flight_are_finished_when_reading_the_next_ones_fails(
