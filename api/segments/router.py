@@ -130,10 +130,7 @@ def get_segments(_: Viewer, db: Db, request: Request) -> list[SegmentOut]:
     """Every saved segment, by name, with its latest recorded size."""
     catalog = current_catalog(request.app)
     sizes = latest_sizes(db)
-    return [
-        SegmentOut.of(segment, _sentence(segment, catalog), sizes.get(segment.id))
-        for segment in list_segments(db)
-    ]
+    return [SegmentOut.of(segment, _sentence(segment, catalog), sizes.get(segment.id)) for segment in list_segments(db)]
 
 
 @router.post(
