@@ -264,8 +264,8 @@ class Supervisor:
             child.history.settled()
             if was_looping:
                 settled = self._policy.settled_after_s
+                self._publish()  # first, so that `xeno status` agrees with the line as soon as it is read
                 self.say(f"[xeno] {child.spec.name} has stayed up {settled:.0f} s; no longer crash-looping")
-                self._publish()
             return process.wait()
 
     def _record_death(self, child: _Child, returncode: int) -> float:

@@ -133,12 +133,12 @@ def test_a_run_whose_code_server_died_is_failed_and_the_next_run_applies_what_it
         assert health(instance, run) == WorkerStatus.NOT_FOUND
         failed = monitor(instance, run)
         assert failed.status == dg.DagsterRunStatus.FAILURE
+        wait_for(lambda: idle_ms(redis_client, stream) > 500, "the dead run's claim to go idle")
         context = dg.build_sensor_context(instance=instance, resources={"xeno": XenoResource()})
         request = ingest_stream_sensor(context)
         assert isinstance(request, dg.RunRequest), request
         assert str(request.run_key).startswith(f"drain-2-after-{run.run_id[:8]}")
 
-        wait_for(lambda: idle_ms(redis_client, stream) > 500, "the dead run's claim to go idle")
         assert ingest_stream_job.execute_in_process(instance=instance, resources={"xeno": XenoResource()}).success
 
     with database.connect() as conn:
