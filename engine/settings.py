@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".xeno"), validation_alias="XENO_DATA_DIR")
     secret_key: str = Field(PLACEHOLDER_SECRET, validation_alias="XENO_SECRET_KEY")
 
+    # Keys XENO_SECRET_KEY replaced: links signed with them (unsubscribe, preferences, tracking) keep working.
+    previous_secret_keys: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_PREVIOUS_SECRET_KEYS")
+    # Where people reach the API from outside (unsubscribe and preference links, tracking); unset: api_host:port.
+    public_url: str | None = Field(None, validation_alias="XENO_PUBLIC_URL")
+
     database_url: str | None = None
     redis_url: str | None = None
     db_pool_size: int = 10
@@ -184,6 +189,11 @@ class Settings(BaseSettings):
             return [str(item).strip().lower().lstrip("@") for item in value if str(item).strip()]
         return value
 
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return [key.strip() for key in value.split(",") if key.strip()] if isinstance(value, str) else value
+
     @field_validator("rate_limit_auth", "rate_limit_ingest", "rate_limit_read", "rate_limit_write",
                      "rate_limit_ai")  # fmt: skip
     @classmethod
@@ -255,6 +265,11 @@ class Settings(BaseSettings):
     def rate_limit(self, group: RateLimitGroup) -> tuple[int, int]:
         """The limit of a route group as (requests, per seconds)."""
         return parse_rate(getattr(self, f"rate_limit_{group}"))
+
+    @property
+    def public_base_url(self) -> str:
+        """The API's address as people outside reach it, without a trailing slash."""
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def oidc_callback_url(self) -> str:
