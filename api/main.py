@@ -15,6 +15,7 @@ from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.campaigns.router import router as campaigns_router
 from api.customers.router import router as customers_router
+from api.engagement.router import router as engagement_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
 from api.health.router import router as health_router
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(features_router)
     app.include_router(segments_router)
     app.include_router(customers_router)
+    app.include_router(engagement_router)
     app.include_router(campaigns_router)
     app.include_router(ai_router)
     app.include_router(pipelines_router)

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # each lookup), in rounds every `receipt_reconcile_every_s`; the answers go through the receipts stream.
     receipt_reconcile_after_s: float = Field(300, gt=0, validation_alias="XENO_RECEIPT_RECONCILE_AFTER_S")
     receipt_reconcile_every_s: float = Field(30, gt=0, validation_alias="XENO_RECEIPT_RECONCILE_EVERY_S")
+    # Conversions (engine/engagement): an order is the campaign's whose message its customer was sent last,
+    # if that was at most this many days before the order.
+    attribution_window_days: float = Field(5, gt=0, le=365, validation_alias="XENO_ATTRIBUTION_WINDOW_DAYS")
     # Contact policy: at most `frequency_cap` marketing messages per customer in `frequency_cap_days`
     # (0: no cap); no sends in the customer's quiet hours (both unset or equal: none).
     frequency_cap: int = Field(3, ge=0, validation_alias="XENO_FREQUENCY_CAP")

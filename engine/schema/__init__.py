@@ -7,6 +7,7 @@ from engine.schema.ai import ai_calls, ai_images
 from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
+from engine.schema.engagement import engagement_indexes
 from engine.schema.features import feature_snapshots, feature_source_changes
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
 from engine.schema.notifications import notification_reads, notification_webhooks, notifications
@@ -21,6 +22,7 @@ __all__ = [
     "campaigns",
     "communication_log",
     "customers",
+    "engagement_indexes",
     "events",
     "feature_snapshots",
     "feature_source_changes",

@@ -16,6 +16,8 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"): "the refresh token is the credential",
     ("POST", "/v1/auth/logout"): "the refresh token is the credential",
     ("POST", "/v1/receipts"): "the delivery vendor's callbacks carry a Standard Webhooks signature instead",
+    ("GET", "/v1/track/open/{token}"): "the open pixel in e-mails: its signed token is the credential",
+    ("GET", "/v1/track/click/{token}"): "click redirects in e-mails: their signed token is the credential",
 }
 
 # Refused, but with the wrong status: reported to the owner of the route, to be removed here once fixed.

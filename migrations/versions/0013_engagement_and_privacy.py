@@ -1,0 +1,34 @@
+"""Engagement and privacy requests: find a customer's messages, and a campaign's opens and clicks, by index
+
+Attributing an order to the last message its customer was sent, and exporting or erasing everything held about a
+customer, look the communication log up by customer (`customer_id` is never updated, so the log's updates stay
+HOT). A campaign's opens and clicks are the `Email Opened` / `Link Clicked` events naming it; a partial index
+on the campaign they name keeps counting them to those events.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06 10:50:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_communication_log_customer_id", "communication_log", ["customer_id"])
+    op.create_index(
+        "ix_events_engagement_campaign",
+        "events",
+        [sa.text("(properties ->> 'campaign_id')")],
+        postgresql_where=sa.text("name IN ('Email Opened', 'Link Clicked')"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_events_engagement_campaign", table_name="events")
+    op.drop_index("ix_communication_log_customer_id", table_name="communication_log")
