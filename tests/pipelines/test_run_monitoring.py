@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,19 +34,13 @@ from pipelines.defs.ingest.sensors import ingest_stream_sensor
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import failure_reason
 from pipelines.run_launcher import SERVER_ID_TAG
+from tests.fixtures.waiting import wait_for
 from tests.pipelines.helpers import publish_customers
 
 MONITORED = {
     "run_launcher": {"module": "pipelines.run_launcher", "class": "CodeServerRunLauncher"},
     "run_monitoring": {"enabled": True, "max_resume_run_attempts": 0},
 }
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def answers(client: DagsterGrpcClient) -> bool:
