@@ -20,6 +20,8 @@ EMAIL = """<html><body>
 <!-- <a href="https://shop.example/in-a-comment"> -->
 <a title='href="https://not.a.link"' href='http://shop.example/shoes'>Shoes</a>
 <a href="https://crm.example/v1/unsubscribe/abc">Unsubscribe</a>
+<script>document.write('<a href="https://shop.example/in-a-script">')</script>
+<A TITLE="1 > 0" HREF=https://shop.example/caps>Caps</A>
 </body></html>"""
 
 
@@ -50,10 +52,11 @@ def _token(url: str) -> str:
 def test_web_links_become_click_redirects_to_the_same_target_and_the_rest_is_left_alone() -> None:
     hrefs = _parsed(instrument_email(SETTINGS, EMAIL, 42)).hrefs
 
-    sale, mail, top, shoes, unsubscribe = hrefs
+    sale, mail, top, shoes, unsubscribe, caps = hrefs
     assert sale.startswith("https://crm.example/v1/track/click/")
     assert clicked_link(SETTINGS, _token(sale)) == Click(42, "https://shop.example/sale?a=1&b=2")
     assert clicked_link(SETTINGS, _token(shoes)) == Click(42, "http://shop.example/shoes")
+    assert clicked_link(SETTINGS, _token(caps)) == Click(42, "https://shop.example/caps")
     assert (mail, top, unsubscribe) == ("mailto:help@shop.example", "#top", "https://crm.example/v1/unsubscribe/abc")
 
 
@@ -61,6 +64,8 @@ def test_the_document_is_kept_apart_from_the_rewritten_tags_and_the_pixel_before
     instrumented = instrument_email(SETTINGS, EMAIL, 42)
 
     assert '<!-- <a href="https://shop.example/in-a-comment"> -->' in instrumented
+    assert """document.write('<a href="https://shop.example/in-a-script">')""" in instrumented
+    assert '<a title="1 &gt; 0" href="https://crm.example/v1/track/click/' in instrumented
     assert 'title="href=&quot;https://not.a.link&quot;"' in instrumented
     assert instrumented.startswith('<html><body>\n<p>Hi Ada, our <a class="cta" href="https://crm.example/v1/track/')
     [pixel] = _parsed(instrumented).images
