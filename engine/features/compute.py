@@ -11,8 +11,8 @@ What counts:
   A refunded order gave the money back and a cancelled or pending one never took it, so none of them is
   spend, and counting them as orders while leaving out their amount would make the average a lie.
 - Only orders placed **at or before "now"** count, so a snapshot taken as of a past time is reproducible.
-- A window of N days holds orders with `now - N*24h <= ordered_at <= now`, the rule language's reading of
-  "within the last N days".
+- A window of N days holds orders at most N whole days before "now" (`engine.features.windows`), the rule
+  language's one reading of "within the last N days".
 - Whole days (`signup_age_days`, `days_since_last_order`) are floor((now - t) / 24h).
 - Amounts are added as recorded, whatever their currency: no conversion.
 - A customer without orders has count and spend 0 and no average, first/last order or recency.
@@ -21,7 +21,7 @@ What counts:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -29,6 +29,7 @@ from engine.features.catalog import STATIC_FEATURES, FeatureType
 from engine.features.freshness import CHANGES_QUERY
 from engine.features.sources import FixedWidth, SourceReader, parse_utc
 from engine.features.traits import TraitKey, trait_keys, typed_trait
+from engine.features.windows import earliest_within
 
 SPEND_STATUS = "completed"
 WINDOW_DAYS = (30, 90, 365)
@@ -86,7 +87,7 @@ def read_completed_orders(reader: SourceReader, now: datetime) -> pl.DataFrame:
 
 def order_totals(orders: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
     """One row per customer with orders: count, spend, first and last order time, and the windows."""
-    windows = {days: pl.col("ordered_at") >= _utc(now) - timedelta(days=days) for days in WINDOW_DAYS}
+    windows = {days: pl.col("ordered_at") >= earliest_within(_utc(now), days) for days in WINDOW_DAYS}
     return orders.group_by("customer_id").agg(
         pl.len().alias("order_count"),
         pl.col("amount").sum().alias("total_spend"),

@@ -3,6 +3,9 @@
 The compilers do not interpret operators on their own: relative dates become fixed bounds computed
 from the reference time, JSON values become typed Python values, and an event condition becomes a test
 on a customer's count of matching events. Each backend then only translates these into its own terms.
+
+"Within the last N days" has one meaning everywhere, `engine.features.windows`: at most N whole days ago,
+as `days_since_last_order` counts them; "more than N days ago" is more than N whole days.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from engine.features.catalog import Feature, FeatureType
+from engine.features.windows import earliest_within
 from engine.segments.rules import Condition, NeverPerformed, Performed, PropertyFilter, Scalar
 from engine.segments.validation import typed_operand
 
@@ -87,9 +91,10 @@ def field_test(condition: Condition, feature: Feature, now: datetime) -> FieldTe
     if condition.op in ("within last days", "more than days ago"):
         assert isinstance(value, int)
         anchor: datetime | date = reference_time(now)
-        if feature.type is FeatureType.DATE:
+        since: datetime | date = earliest_within(reference_time(now), value)
+        if feature.type is FeatureType.DATE:  # a date is as many whole days ago as days lie between
             anchor = reference_time(now).date()
-        since = anchor - timedelta(days=value)
+            since = anchor - timedelta(days=value)
         if condition.op == "within last days":
             return FieldTest("between", (since, anchor))
         return FieldTest("<", since)
@@ -107,9 +112,9 @@ def count_test(node: Performed | NeverPerformed) -> CountTest:
 
 
 def event_window(node: Performed | NeverPerformed, now: datetime) -> EventWindow:
-    """Which events count: those up to `now`, and within the last `within_days` days if set."""
+    """Which events count: those up to `now`, and at most `within_days` whole days before it if set."""
     until = reference_time(now)
-    since = until - timedelta(days=node.within_days) if node.within_days is not None else None
+    since = earliest_within(until, node.within_days) if node.within_days is not None else None
     return EventWindow(since, until)
 
 

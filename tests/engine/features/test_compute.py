@@ -71,15 +71,16 @@ def test_customers_without_counting_orders_have_zero_spend_and_no_recency(databa
     assert row(frame, refunded)["signup_age_days"] == 2
 
 
-def test_a_window_includes_its_first_instant_and_now(database: Engine) -> None:
+def test_a_window_holds_orders_up_to_its_whole_days_ago_and_now(database: Engine) -> None:
     ada = add_customer(database, "ada")
-    add_order(database, ada, "1.00", days_ago(30))
+    add_order(database, ada, "1.00", days_ago(30.4))  # 30 whole days ago: in the last 30 days
     add_order(database, ada, "2.00", NOW)
-    add_order(database, ada, "4.00", days_ago(30) - timedelta(microseconds=1))
+    add_order(database, ada, "4.00", days_ago(31) + timedelta(microseconds=1))  # still 30 whole days
+    add_order(database, ada, "8.00", days_ago(31))  # 31 whole days: out
 
     features = row(features_as_of(database), ada)
 
-    assert (features["orders_30d"], features["spend_30d"]) == (2, pytest.approx(3.0))
+    assert (features["orders_30d"], features["spend_30d"]) == (3, pytest.approx(7.0))
     assert features["days_since_last_order"] == 0
 
 
