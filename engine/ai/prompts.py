@@ -205,8 +205,12 @@ goes in as a placeholder {fact_id.key} that is replaced by the fact's printed va
 "{spend_high.label} had a {spend_high.rate} delivery rate, {spend_high.points} {spend_high.versus} the
 campaign's {overall.rate}." becomes "Customers who spent over ₹10,000 had a 95% delivery rate, 8 points
 above the campaign's 87%." A fact's "points" and "versus" compare its rate with this campaign's: the
-fact's group is {id.points} {id.versus} the campaign (for the sender's other campaigns too). Use only the
-facts and keys listed. Every sentence cites at least one fact.
+fact's group is {id.points} {id.versus} the campaign (for the sender's other campaigns too). A group has
+"points" only when its difference is beyond chance (tested, corrected for the number of groups); a group
+whose "versus" is "within chance of" did not differ: never rank or compare it (no "lowest", "above",
+"better"), at most say it did not differ beyond chance. Each rate has an "interval" ("80–87% with 95%
+confidence"): give it with the rates you state. Use only the facts and keys listed. Every sentence cites
+at least one fact.
 A sentence that uses a fact's values names that fact's group with its {id.label} too (only the campaign's
 own values, such as {overall.rate}, need no label), so every number is said of the group it was computed for.
 Values print with their unit ("95%", "8 points"): never write %, percent or points after a placeholder.

@@ -1,10 +1,11 @@
 """The local provider's insight writer: picks what is notable in the facts and says it with placeholders.
 
-In order: the overall delivery rate (and what is still on its way); the band that did best and the one
-that did worst against the campaign's rate, when either is `NOTABLE_POINTS` or more away from it (else
-that no band stood out); how the creator's other finished campaigns (on the same channel when there are
-such) delivered against this one; the main failure reason; the main reason customers were skipped.
-Every number is a placeholder, so the sentences pass the same check as a language model's.
+In order: the overall delivery rate with its interval (and what is still on its way); the band that did
+best and the one that did worst against the campaign's rate, among those whose difference is beyond
+chance (`engine.ai.insights.chance`; else that no band differs beyond chance); how the creator's other
+finished campaigns (on the same channel when there are such) delivered against this one, a difference
+only when it is beyond chance; the main failure reason; the main reason customers were skipped. Every
+number is a placeholder, so the sentences pass the same check as a language model's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Sequence
 from engine.ai.insights.facts import Fact
 from engine.ai.insights.placeholders import by_id
 
-NOTABLE_POINTS = 5
 BAND_KINDS = ("spend", "recency", "city")
 
 
@@ -48,7 +48,7 @@ def compose_insights(facts: Sequence[Fact]) -> tuple[str, ...]:
 def _overall(overall: Fact) -> str:
     sentence = (
         "{overall.delivered} of the {overall.outcomes} messages with a known outcome were delivered: "
-        "a delivery rate of {overall.rate}"
+        "a delivery rate of {overall.rate} ({overall.interval})"
     )
     if overall.values["awaiting"]:
         sentence += "; {overall.awaiting} more are still awaiting a receipt"
@@ -58,33 +58,33 @@ def _overall(overall: Fact) -> str:
 def _bands(bands: list[Fact]) -> list[str]:
     if not bands:
         return []
-    above = [fact for fact in bands if fact.values["versus"] == "above" and _points(fact) >= NOTABLE_POINTS]
-    below = [fact for fact in bands if fact.values["versus"] == "below" and _points(fact) >= NOTABLE_POINTS]
+    above = [fact for fact in bands if fact.values["versus"] == "above"]
+    below = [fact for fact in bands if fact.values["versus"] == "below"]
     sentences = []
     if above:
         best = max(above, key=lambda fact: (_points(fact), fact.values["outcomes"]))
         sentences.append(
-            f"{{{best.id}.label}} had a {{{best.id}.rate}} delivery rate, "
+            f"{{{best.id}.label}} had a {{{best.id}.rate}} delivery rate ({{{best.id}.interval}}), "
             f"{{{best.id}.points}} above the campaign's {{overall.rate}}."
         )
     if below:
         worst = max(below, key=lambda fact: (_points(fact), fact.values["outcomes"]))
         sentences.append(
-            f"{{{worst.id}.label}} had the lowest delivery rate, {{{worst.id}.rate}}: "
+            f"{{{worst.id}.label}} had the lowest delivery rate, {{{worst.id}.rate}} ({{{worst.id}.interval}}): "
             f"{{{worst.id}.points}} below the campaign's {{overall.rate}}."
         )
     if not sentences:
         kinds = list(dict.fromkeys(fact.kind for fact in bands))
         listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
-        sentences.append(f"No {listed} group stood out: each delivered close to the campaign's {{overall.rate}}.")
+        sentences.append(f"No {listed} group differs beyond chance from the campaign's {{overall.rate}} delivery rate.")
     return sentences
 
 
 def _compared(fact: Fact) -> str:
     campaigns = _plural(fact, "campaigns", "campaign")
     delivered = f"{{{fact.id}.label}} delivered {{{fact.id}.rate}} over {{{fact.id}.campaigns}} {campaigns}"
-    if fact.values["versus"] == "level with":
-        return f"{delivered}, the same as this campaign's {{overall.rate}}."
+    if "points" not in fact.values:
+        return f"{delivered}, no different beyond chance from this campaign's {{overall.rate}}."
     return f"{delivered}, {{{fact.id}.points}} {{{fact.id}.versus}} this campaign's {{overall.rate}}."
 
 

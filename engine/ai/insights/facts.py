@@ -6,19 +6,27 @@ is known), how the campaign compares with its creator's other finished campaigns
 channel), and the most common failure and skip reasons. A delivery rate is delivered / (delivered +
 failed): messages still on their way or skipped have no outcome yet and count for neither.
 
+Every rate carries its 95% Wilson interval (`low`, `high`; printed together as `interval`). Every group
+compared with something (a band with the campaign's other recipients, the sender's other campaigns with
+this one) is tested, all of a campaign's comparisons as one family (`engine.ai.insights.chance`): only a
+group whose difference is beyond chance has a gap (`points`) and a direction (`versus`: above or below);
+the others' `versus` is "within chance of", so no sentence can state a difference chance explains.
+
 Each fact has a stable id, a label and its values as exact numbers, rounded the way they are printed
-(`Fact.printed`): rates and shares in whole percent, gaps in whole percentage points taken between the
-printed rates. Sentences refer to a value as `{fact_id.key}` (`engine.ai.insights.placeholders`), so the
-numbers in an insight are always these.
+(`Fact.printed`): rates and shares in whole percent (interval ends rounded outwards), gaps in whole
+percentage points taken between the printed rates. Sentences refer to a value as `{fact_id.key}`
+(`engine.ai.insights.placeholders`), so the numbers in an insight are always these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+
+from engine.ai.insights.chance import Comparison, beyond_chance, wilson_interval
 
 MIN_OUTCOMES = 30  # messages with a known outcome a band needs before its rate is worth saying
 MAX_CITIES = 5
@@ -32,6 +40,8 @@ OTHERS_SCHEMA = pl.Schema(
 )
 FEATURE_COLUMNS = ("customer_id", "total_spend", "city", "country", "days_since_last_order")
 CHANNEL_NAMES = {"sms": "SMS", "email": "e-mail"}
+COMPARED_KINDS = frozenset({"spend", "recency", "city", "comparison"})  # facts tested against the campaign
+WITHIN_CHANCE = "within chance of"
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,10 @@ class Fact:
     @property
     def printed(self) -> dict[str, str]:
         """Each value as a sentence shows it, and the label: what a placeholder `{id.key}` becomes."""
-        return {"label": self.label, **{key: _printed(key, value) for key, value in self.values.items()}}
+        printed = {"label": self.label, **{key: _printed(key, value) for key, value in self.values.items()}}
+        if "low" in self.values and "high" in self.values:
+            printed["interval"] = f"{self.values['low']}–{self.values['high']}% with 95% confidence"
+        return printed
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "label": self.label, "values": self.values, "printed": self.printed}
@@ -55,7 +68,7 @@ class Fact:
 def _printed(key: str, value: int | str) -> str:
     if isinstance(value, str):
         return value
-    if key in ("rate", "share"):
+    if key in ("rate", "share", "low", "high"):
         return f"{value}%"
     if key == "points":
         return f"{value} point" if value == 1 else f"{value} points"
@@ -99,6 +112,17 @@ def recency_bands() -> tuple[_Band, ...]:
     )
 
 
+@dataclass(frozen=True)
+class _Group:
+    """A group compared with the campaign, before its test: what its fact will say, and the comparison."""
+
+    id: str
+    kind: str
+    label: str
+    comparison: Comparison
+    extra: dict[str, int | str]  # values besides the counts (the number of campaigns)
+
+
 def campaign_facts(
     log: pl.DataFrame, features: pl.DataFrame | None, others: pl.DataFrame, *, channel: str, currency: str
 ) -> list[Fact]:
@@ -111,19 +135,12 @@ def campaign_facts(
     overall = _overall(log)
     facts = [overall]
     rate = overall.values.get("rate")
-    if isinstance(rate, int) and features is not None:
-        outcomes = log.filter(pl.col("status").is_in(["delivered", "failed"])).join(
-            features.with_columns(in_snapshot=pl.lit(True)), on="customer_id", how="left"
-        )
-        outcomes = outcomes.with_columns(pl.col("in_snapshot").fill_null(False))
-        if "total_spend" in outcomes.columns:
-            facts += _band_facts(outcomes, "spend", spend_bands(currency), rate)
-        if "days_since_last_order" in outcomes.columns:
-            facts += _band_facts(outcomes, "recency", recency_bands(), rate)
-        if "city" in outcomes.columns:
-            facts += _city_facts(outcomes, rate)
     if isinstance(rate, int):
-        facts += _comparison_facts(others, channel, rate)
+        delivered, failed = int(overall.values["delivered"]), int(overall.values["failed"])
+        groups = [] if features is None else _band_groups(log, features, currency, delivered, failed)
+        groups += _comparison_groups(others, channel, delivered, failed)
+        differs = beyond_chance([group.comparison for group in groups])
+        facts += [_group_fact(group, beyond, rate) for group, beyond in zip(groups, differs, strict=True)]
     facts += _reason_facts(log, "failed", "failure_reason", "failure")
     facts += _reason_facts(log, "skipped", "skip_reason", "skip")
     return facts
@@ -141,22 +158,37 @@ def _overall(log: pl.DataFrame) -> Fact:
         "skipped": counts.get("skipped", 0),
     }
     if delivered + failed:
-        values["rate"] = percent(delivered, delivered + failed)
+        values.update(_rate(delivered, failed))
     return Fact("overall", "overall", "this campaign", values)
 
 
-def _rated(delivered: int, failed: int, overall_rate: int) -> dict[str, int | str]:
-    """A group's counts, its rate, and how many points above or below the campaign's it is."""
-    rate = percent(delivered, delivered + failed)
-    versus = "above" if rate > overall_rate else "below" if rate < overall_rate else "level with"
+def _rate(delivered: int, failed: int) -> dict[str, int | str]:
+    """The delivery rate in whole percent, and its 95% interval with the ends rounded outwards."""
+    low, high = wilson_interval(delivered, delivered + failed)
     return {
-        "outcomes": delivered + failed,
-        "delivered": delivered,
-        "failed": failed,
-        "rate": rate,
-        "points": abs(rate - overall_rate),
-        "versus": versus,
+        "rate": percent(delivered, delivered + failed),
+        "low": math.floor(100 * low + 1e-9),
+        "high": math.ceil(100 * high - 1e-9),
     }
+
+
+def _group_fact(group: _Group, beyond: bool, overall_rate: int) -> Fact:
+    """A group's counts and rate; a gap and its direction only when its difference is beyond chance."""
+    counts = group.comparison
+    rated = _rate(counts.delivered, counts.failed)
+    values: dict[str, int | str] = {
+        **group.extra,
+        "outcomes": counts.delivered + counts.failed,
+        "delivered": counts.delivered,
+        "failed": counts.failed,
+        **rated,
+        "versus": WITHIN_CHANCE,
+    }
+    points = abs(int(rated["rate"]) - overall_rate)
+    if beyond and points:
+        values["points"] = points
+        values["versus"] = "above" if int(rated["rate"]) > overall_rate else "below"
+    return Fact(group.id, group.kind, group.label, values)
 
 
 def _counted(frame: pl.DataFrame, key: pl.Expr) -> pl.DataFrame:
@@ -170,39 +202,48 @@ def _counted(frame: pl.DataFrame, key: pl.Expr) -> pl.DataFrame:
     )
 
 
-def _band_facts(outcomes: pl.DataFrame, kind: str, bands: Sequence[_Band], overall_rate: int) -> list[Fact]:
-    band_of = pl.coalesce(pl.when(band.condition).then(pl.lit(band.id)) for band in bands)  # the first that fits
-    counted = {key: (total, delivered) for key, total, delivered in _counted(outcomes, band_of).iter_rows()}
-    facts = []
-    for band in bands:  # in the bands' own order (low to high), not by size
-        if band.id in counted:
-            total, delivered = counted[band.id]
-            facts.append(Fact(band.id, kind, band.label, _rated(delivered, total - delivered, overall_rate)))
-    return facts
-
-
-def _city_facts(outcomes: pl.DataFrame, overall_rate: int) -> list[Fact]:
-    counted = _counted(outcomes, pl.col("city").cast(pl.String)).head(MAX_CITIES)
+def _band_groups(log: pl.DataFrame, features: pl.DataFrame, currency: str, delivered: int, failed: int) -> list[_Group]:
+    """The spend, recency and city bands with enough outcomes, each against the campaign's other recipients."""
+    outcomes = log.filter(pl.col("status").is_in(["delivered", "failed"])).join(
+        features.with_columns(in_snapshot=pl.lit(True)), on="customer_id", how="left"
+    )
+    outcomes = outcomes.with_columns(pl.col("in_snapshot").fill_null(False))
+    found: list[tuple[str, str, str, int, int]] = []  # id, kind, label, outcomes, delivered
+    banded = (("total_spend", "spend", spend_bands(currency)), ("days_since_last_order", "recency", recency_bands()))
+    for column, kind, bands in banded:
+        if column not in outcomes.columns:
+            continue
+        band_of = pl.coalesce(pl.when(band.condition).then(pl.lit(band.id)) for band in bands)  # the first that fits
+        counted = {key: (total, hits) for key, total, hits in _counted(outcomes, band_of).iter_rows()}
+        for band in bands:  # in the bands' own order (low to high), not by size
+            if band.id in counted:
+                found.append((band.id, kind, band.label, *counted[band.id]))
+    if "city" in outcomes.columns:
+        cities = _counted(outcomes, pl.col("city").cast(pl.String)).head(MAX_CITIES).iter_rows()
+        for rank, (city, total, hits) in enumerate(cities, start=1):
+            found.append((f"city_{rank}", "city", f"customers in {city}", total, hits))
     return [
-        Fact(f"city_{rank}", "city", f"customers in {city}", _rated(delivered, total - delivered, overall_rate))
-        for rank, (city, total, delivered) in enumerate(counted.iter_rows(), start=1)
+        _Group(band_id, kind, label, Comparison(hits, total - hits, delivered - hits, failed - (total - hits)), {})
+        for band_id, kind, label, total, hits in found
     ]
 
 
-def _comparison_facts(others: pl.DataFrame, channel: str, overall_rate: int) -> list[Fact]:
-    """The creator's other finished campaigns: all of them, and those on this campaign's channel if that differs."""
-    groups = [("others", "your other finished campaigns", others)]
+def _comparison_groups(others: pl.DataFrame, channel: str, delivered: int, failed: int) -> list[_Group]:
+    """The creator's other finished campaigns: all of them, and those on this campaign's channel if that differs;
+    each against this campaign."""
+    sets = [("others", "your other finished campaigns", others)]
     same_channel = others.filter(pl.col("channel") == channel)
     if same_channel.height and same_channel.height < others.height:
         label = f"your other finished {CHANNEL_NAMES.get(channel, channel)} campaigns"
-        groups.append((f"others_{channel}", label, same_channel))
-    facts = []
-    for fact_id, label, group in groups:
-        delivered, failed = int(group["delivered"].sum()), int(group["failed"].sum())
-        if delivered + failed >= MIN_OUTCOMES:
-            values = {"campaigns": int(group["campaigns"].sum()), **_rated(delivered, failed, overall_rate)}
-            facts.append(Fact(fact_id, "comparison", label, values))
-    return facts
+        sets.append((f"others_{channel}", label, same_channel))
+    groups = []
+    for group_id, label, rows in sets:
+        their_delivered, their_failed = int(rows["delivered"].sum()), int(rows["failed"].sum())
+        if their_delivered + their_failed >= MIN_OUTCOMES:
+            comparison = Comparison(their_delivered, their_failed, delivered, failed)
+            campaigns: dict[str, int | str] = {"campaigns": int(rows["campaigns"].sum())}
+            groups.append(_Group(group_id, "comparison", label, comparison, campaigns))
+    return groups
 
 
 def _reason_facts(log: pl.DataFrame, status: str, kind: str, prefix: str) -> list[Fact]:

@@ -10,6 +10,10 @@ This is what keeps every number in an insight a computed one, said of the group 
   "the campaign's {overall.rate}" needs no label. The sender's other campaigns are no exception: "your
   other finished campaigns" and "your other finished SMS campaigns" are different groups, and so are
   the failure reasons.
+- A group whose difference from the campaign is within chance (`versus` is "within chance of", and it
+  has no `points`) may be described, but not compared: a sentence citing it with words that rank or
+  compare ("lowest", "above", "better", "outperformed", "stood out", ...) is refused, so no insight
+  states a difference the campaign's test did not find beyond chance.
 - Values carry their unit: rates and shares print as "90%", gaps as "11 points" (`Fact.printed`). A unit
   written right after a placeholder ("{overall.rate}%", "{spend_high.points} points") would be printed
   twice, so it is refused.
@@ -23,12 +27,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from engine.ai.insights.facts import Fact
+from engine.ai.insights.facts import WITHIN_CHANCE, Fact
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\.([a-z_]+)\}")
 IMPLICIT_SUBJECT_KINDS = frozenset({"overall"})  # facts whose values need no label beside them
 _UNIT_AFTER_PLACEHOLDER = re.compile(
     PLACEHOLDER.pattern + r"\s*(?i:(%|per\s*cent\b|percent(?:age)?(?:\s+points?)?\b|pct\b|pp\b|pts?\b|points?\b))"
+)
+_COMPARING = re.compile(
+    r"\b(?:above|below|higher|lower|highest|lowest|best|worst|better|worse|more|less|fewer|most|least|than"
+    r"|top|bottom|ahead|behind|beat|beats|led|lead|leads|trail\w*|lag\w*|outperform\w*|underperform\w*"
+    r"|exceed\w*|stood out|stands? out|strong\w*|weak\w*|poor\w*|notabl\w*|significant\w*)\b",
+    re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d+")
 _PERCENT_SIGN = re.compile(r"%")
@@ -62,6 +72,7 @@ def sentence_problems(sentence: str, facts: Mapping[str, Fact]) -> list[str]:
     if not cited:
         problems.append(f"“{sentence}” cites no fact: state what it says with placeholders")
     problems += _unnamed_groups(sentence, cited, facts)
+    problems += _chance_compared(sentence, cited, facts)
     for fact_id, key, unit in _UNIT_AFTER_PLACEHOLDER.findall(sentence):
         problems.append(
             f"“{sentence}” writes “{unit}” after {{{fact_id}.{key}}}, but placeholders print with their unit "
@@ -91,6 +102,22 @@ def _unnamed_groups(sentence: str, cited: list[tuple[str, str]], facts: Mapping[
             f"“{sentence}” gives numbers of “{fact_id}” without naming its group: a sentence that uses "
             f"{{{fact_id}.…}} must also say who they are about with {{{fact_id}.label}}"
         )
+    return problems
+
+
+def _chance_compared(sentence: str, cited: list[tuple[str, str]], facts: Mapping[str, Fact]) -> list[str]:
+    """A problem for each group within chance of the campaign that the sentence compares or ranks."""
+    words = _COMPARING.findall(PLACEHOLDER.sub(" ", sentence))
+    if not words:
+        return []
+    problems = []
+    for fact_id in dict.fromkeys(fact_id for fact_id, _ in cited):
+        fact = facts.get(fact_id)
+        if fact is not None and fact.values.get("versus") == WITHIN_CHANCE:
+            problems.append(
+                f"“{sentence}” compares “{fact_id}” (“{words[0]}”), but its difference from the campaign is within "
+                f"chance: say that {{{fact_id}.label}} did not differ beyond chance, or leave it out"
+            )
     return problems
 
 

@@ -64,7 +64,8 @@ def test_an_analyst_gets_a_launched_campaigns_insights_off_the_request_path(
     result = done["result"]
     assert result["campaign_id"] == campaign_id
     assert result["insights"][0] == {
-        "text": "90 of the 100 messages with a known outcome were delivered: a delivery rate of 90%.",
+        "text": "90 of the 100 messages with a known outcome were delivered: a delivery rate of 90% (82–95% with 95% "
+        "confidence).",
         "fact_ids": ["overall"],
     }
     assert result["facts"][0]["values"]["rate"] == 90

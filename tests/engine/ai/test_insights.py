@@ -3,6 +3,7 @@ sentences whose every number is one of those facts, whether the local composer o
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 
 from engine.ai import calls, queue
 from engine.ai.insights.campaign import campaign_insights
-from engine.ai.insights.facts import Fact, percent
+from engine.ai.insights.facts import WITHIN_CHANCE, Fact, percent
 from engine.ai.insights.placeholders import by_id, sentence_problems
 from engine.ai.jobs import HANDLERS
 from engine.ai.local import LocalProvider
@@ -54,17 +55,25 @@ def test_facts_are_the_logs_counts_by_band_with_rates_as_printed(database: Engin
     facts = by_id(found.facts)
     assert facts["overall"].values == {
         "messages": 430, "delivered": 335, "failed": 65, "outcomes": 400, "awaiting": 10, "skipped": 20, "rate": 84,
+        "low": 79, "high": 88,
     }  # fmt: skip
     assert facts["spend_high"].label == "customers who spent over ₹10,000"
     assert facts["spend_high"].values == {
-        "outcomes": 100, "delivered": 95, "failed": 5, "rate": 95, "points": 11, "versus": "above",
+        "outcomes": 100, "delivered": 95, "failed": 5, "rate": 95, "low": 88, "high": 98, "versus": "above",
+        "points": 11,
     }  # fmt: skip
+    assert facts["spend_high"].printed["interval"] == "88–98% with 95% confidence"
     assert facts["spend_mid"].values["rate"] == 90
     assert (facts["spend_low"].values["rate"], facts["spend_low"].values["versus"]) == (60, "below")
     assert {fact.id for fact in found.facts if fact.kind == "city"} == {"city_1", "city_2"}
     assert facts["others"].values["campaigns"] == 2  # not the one still sending, nor someone else's
     assert (facts["others"].values["outcomes"], facts["others"].values["rate"]) == (150, 93)
     assert (facts["others_sms"].values["campaigns"], facts["others_sms"].values["rate"]) == (1, 90)
+    # 90 of 100 against this campaign's 335 of 400 is within chance; recency and city were not what mattered
+    assert {fact.id for fact in found.facts if fact.values.get("versus") == WITHIN_CHANCE} == {
+        "others_sms", "recency_recent", "recency_lapsing", "recency_lapsed", "city_1", "city_2",
+    }  # fmt: skip
+    assert not any("points" in fact.values for fact in found.facts if fact.values.get("versus") == WITHIN_CHANCE)
     assert (facts["failure_1"].label, facts["failure_1"].values) == (REJECTED, {"count": 40, "share": 62})
     assert (facts["failure_2"].label, facts["failure_2"].values) == (UNREACHABLE, {"count": 25, "share": 38})
     assert facts["skip_1"].values == {"count": 20, "share": 100}
@@ -80,11 +89,14 @@ def test_the_local_insights_say_what_stands_out_with_the_computed_numbers(databa
     found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
 
     assert [insight.text for insight in found.insights] == [
-        "335 of the 400 messages with a known outcome were delivered: a delivery rate of 84%; "
-        "10 more are still awaiting a receipt.",
-        "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
-        "Customers who spent under ₹1,000 had the lowest delivery rate, 60%: 24 points below the campaign's 84%.",
-        "Your other finished SMS campaigns delivered 90% over 1 campaign, 6 points above this campaign's 84%.",
+        "335 of the 400 messages with a known outcome were delivered: a delivery rate of 84% (79–88% with 95% "
+        "confidence); 10 more are still awaiting a receipt.",
+        "Customers who spent over ₹10,000 had a 95% delivery rate (88–98% with 95% confidence), 11 points above "
+        "the campaign's 84%.",
+        "Customers who spent under ₹1,000 had the lowest delivery rate, 60% (50–70% with 95% confidence): 24 points "
+        "below the campaign's 84%.",
+        "Your other finished SMS campaigns delivered 90% over 1 campaign, no different beyond chance from this "
+        "campaign's 84%.",
         f"The most common failure reason was “{REJECTED}”: 40 messages, 62% of the failures.",
         "20 customers could not be messaged: no consent to SMS.",
     ]
@@ -112,6 +124,26 @@ def test_a_campaign_with_no_outcome_yet_says_so_without_a_rate(database: Engine)
     assert [insight.text for insight in found.insights] == [
         "None of the 40 messages has a delivery outcome yet. 40 are still on their way."
     ]
+
+
+def test_a_campaign_failing_at_random_states_no_band_difference_end_to_end(database: Engine, published: str) -> None:
+    failing = set(random.Random(5).sample(range(1, 401), 40))  # 10% at random, as the vendor simulator fails
+    campaign_id = launched_campaign(database, snapshot_version=published)
+    log_messages(
+        database,
+        campaign_id,
+        [Message(n, "failed", UNREACHABLE) if n in failing else Message(n, "delivered") for n in range(1, 401)],
+    )
+
+    found = campaign_insights(database, get_campaign(database, campaign_id), LocalProvider(), None)
+
+    bands = [fact for fact in found.facts if fact.kind in ("spend", "recency", "city")]
+    assert len(bands) == 8  # spend low, mid and high; recency recent, lapsing and lapsed; Mumbai and Delhi
+    assert all(fact.values["versus"] == WITHIN_CHANCE for fact in bands)
+    assert found.insights[1].text == (
+        "No spend, recency or city group differs beyond chance from the campaign's 90% delivery rate."
+    )
+    assert_every_number_is_a_cited_fact(found.output())
 
 
 def test_the_models_sentences_are_filled_in_with_the_facts_values(database: Engine, published: str) -> None:
@@ -216,6 +248,30 @@ def test_a_number_said_of_a_group_that_is_not_its_own_is_refused(sentence: str) 
     assert "without naming its group" in problems[0]
 
 
+CITY_LEVEL = Fact("city_1", "city", "customers in Hyderabad", {"rate": 85, "versus": WITHIN_CHANCE})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "{city_1.label} had the lowest delivery rate, {city_1.rate}.",
+        "{city_1.label} delivered {city_1.rate}, below the campaign's {overall.rate}.",
+        "{city_1.label} underperformed, at {city_1.rate}.",
+    ],
+)
+def test_a_group_within_chance_may_not_be_compared(sentence: str) -> None:
+    problems = sentence_problems(sentence, by_id([OVERALL, CITY_LEVEL]))
+
+    assert len(problems) == 1, problems
+    assert "its difference from the campaign is within chance" in problems[0]
+
+
+def test_a_group_within_chance_may_be_said_to_be_level() -> None:
+    sentence = "{city_1.label} delivered {city_1.rate}, {city_1.versus} the campaign's {overall.rate}."
+
+    assert sentence_problems(sentence, by_id([OVERALL, CITY_LEVEL])) == []
+
+
 def test_a_groups_numbers_beside_its_label_and_the_campaigns_own_numbers_are_accepted() -> None:
     sentence = (
         "{spend_low.label} had {spend_low.rate}, {spend_low.points} {spend_low.versus} the campaign's {overall.rate}."
@@ -272,7 +328,8 @@ def test_an_insights_job_is_worked_off_the_queue_and_its_call_logged(
     result: dict[str, Any] = done.result or {}
     assert result["campaign_id"] == campaign_id
     assert result["insights"][1] == {
-        "text": "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
+        "text": "Customers who spent over ₹10,000 had a 95% delivery rate (88–98% with 95% confidence), 11 points "
+        "above the campaign's 84%.",
         "fact_ids": ["spend_high", "overall"],
     }
     assert {"id": "overall", "kind": "overall", "label": "this campaign"}.items() <= result["facts"][0].items()
