@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     quiet_hours_start: time | None = Field(time(21), validation_alias="XENO_QUIET_HOURS_START")
     quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
     default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
+    # How message templates write money, numbers and dates (`| money`, `| number`, `| date`): a CLDR locale
+    # (en_IN groups by lakh) and an ISO 4217 currency; dates are shown in `default_timezone`.
+    message_locale: str = Field("en_IN", validation_alias="XENO_MESSAGE_LOCALE")
+    message_currency: str = Field("INR", pattern=r"^[A-Z]{3}$", validation_alias="XENO_MESSAGE_CURRENCY")
 
     # --- Notifications (engine/notifications, api/notifications) ---
     # A campaign is flagged once more than `notify_failure_rate` of its delivered-or-failed messages failed,
@@ -190,6 +194,17 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list | tuple):
             return [str(item).strip().lower().lstrip("@") for item in value if str(item).strip()]
+        return value
+
+    @field_validator("message_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError  # only the message filters need it otherwise
+
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown locale {value!r}: use a CLDR name such as en_IN or en_US") from None
         return value
 
     @field_validator("previous_secret_keys", mode="before")

@@ -3,7 +3,9 @@
 Templates are Jinja2 in a sandbox (no access to Python internals, no file system), plain text (no HTML
 escaping). Saving refuses a syntax error or a variable that is neither a feature in the catalog nor set
 by the template itself, with the line and column of the problem. A feature that is unset for a customer
-renders as nothing, or as the fallback given with `default`: `{{ first_name | default("there") }}`.
+renders as nothing, or as the fallback given with `default`: `{{ first_name | default("there") }}`. Money,
+numbers and dates are written as people read them with `money`, `number`, `date` and `datetime`
+(`engine.campaigns.template_filters`): `{{ total_spend | money }}` is `₹42,690.00`, not `42690.0`.
 
 The sandbox is also bounded (`engine.campaigns.template_sandbox`): no operator, filter or method may build
 text longer than a message may be, loops and macros are capped, and a message longer than
@@ -28,6 +30,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.parser import Parser
 
+from engine.campaigns.template_filters import FILTERS
 from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
 from engine.features.catalog import Catalog
 from engine.postgres_safe import NUL
@@ -54,6 +57,7 @@ def _environment() -> BoundedSandbox:
         undefined=StrictUndefined, finalize=_blank_for_none, autoescape=False, keep_trailing_newline=True
     )
     env.filters["default"] = env.filters["d"] = _default
+    env.filters.update(FILTERS)
     return env
 
 
