@@ -45,9 +45,12 @@ def audience_name(campaign: dict[str, Any], segment_names: dict[int, str]) -> st
     return segment_names.get(segment_id, f"segment #{segment_id}")
 
 
-def history_row(campaign: dict[str, Any], segment_names: dict[int, str]) -> dict[str, Any]:
+def history_row(
+    campaign: dict[str, Any], segment_names: dict[int, str], engagement: dict[str, Any] | None = None
+) -> dict[str, Any]:
     counts = campaign["counts"]
     rate = campaign_view.delivery_rate(counts)
+    engaged = engagement or {}
     return {
         "id": campaign["id"],
         "name": campaign["name"],
@@ -60,16 +63,25 @@ def history_row(campaign: dict[str, Any], segment_names: dict[int, str]) -> dict
         "failed": counts["failed"],
         "skipped": counts["skipped"],
         "delivery rate": None if rate is None else round(100 * rate, 1),
+        **{column: engaged.get(column) for column in ENGAGEMENT_COLUMNS},
+        "revenue": None if engaged.get("revenue") is None else float(engaged["revenue"]),
         "launched": campaign["launched_at"],
         "created": campaign["created_at"],
     }
 
 
+ENGAGEMENT_COLUMNS = ("opened", "clicked", "conversions")
 HISTORY_COLUMNS = {
     "audience": st.column_config.NumberColumn(help="Customers the segment held at launch"),
     "sent": st.column_config.NumberColumn(help="Handed to the vendor: delivered, failed or awaiting a receipt"),
     "skipped": st.column_config.NumberColumn(help="Not sent: no consent, no address, frequency cap, cancelled…"),
     "delivery rate": st.column_config.NumberColumn(format="%.1f%%", help="Delivered of those with a final receipt"),
+    "opened": st.column_config.NumberColumn(help="Customers who opened the e-mail (its images loaded)"),
+    "clicked": st.column_config.NumberColumn(help="Customers who clicked a link in it"),
+    "conversions": st.column_config.NumberColumn(
+        help="Orders whose customer it was the last message to, within the attribution window (last touch)"
+    ),
+    "revenue": st.column_config.NumberColumn(format="%.2f", help="The amounts of those orders"),
     "launched": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
 }
@@ -110,8 +122,15 @@ if not listed:
     st.info("No older campaigns." if offset else "No campaigns yet." if status == ANY else f"No {status} campaigns.")
     st.stop()
 segment_names = {segment["id"]: segment["name"] for segment in ui.fetch("/v1/segments", "Loading segments") or []}
+engagement = {
+    figures["campaign_id"]: figures
+    for figures in ui.fetch(
+        "/v1/engagement/campaigns", "Loading opens and clicks", campaign_id=[campaign["id"] for campaign in listed]
+    )
+    or []
+}
 st.dataframe(
-    pd.DataFrame([history_row(campaign, segment_names) for campaign in listed]),
+    pd.DataFrame([history_row(campaign, segment_names, engagement.get(campaign["id"])) for campaign in listed]),
     hide_index=True,
     column_config=HISTORY_COLUMNS,
     key="history_table",
@@ -158,6 +177,28 @@ def about(campaign: dict[str, Any]) -> str:
     if campaign["parent_campaign_id"]:
         parts.append(f"retrying the failed of #{campaign['parent_campaign_id']}")
     return " · ".join(parts)
+
+
+def engagement_metrics(campaign: dict[str, Any]) -> None:
+    """Opens and clicks (as shares of the delivered), conversions and their revenue."""
+    figures = engagement.get(campaign["id"])
+    if figures is None:  # a campaign opened by its link, not on this page of the list
+        fetched = ui.fetch("/v1/engagement/campaigns", "Loading opens and clicks", campaign_id=[campaign["id"]])
+        if not fetched:
+            return
+        figures = fetched[0]
+    delivered = campaign["counts"]["delivered"]
+
+    def share(part: int) -> str | None:
+        return f"{100 * part / delivered:.1f}% of delivered" if delivered else None
+
+    opened, clicked, conversions, revenue = st.columns(4)
+    opened.metric("Opened", figures["opened"], share(figures["opened"]), delta_color="off")
+    clicked.metric(
+        "Clicked", figures["clicked"], share(figures["clicked"]), delta_color="off", help=f"{figures['clicks']} clicks"
+    )
+    conversions.metric("Conversions", figures["conversions"], help="Orders it was the last message before (last touch)")
+    revenue.metric("Revenue", f"{float(figures['revenue']):,.2f}", help="The amounts of those orders")
 
 
 def bucket_for(campaign: dict[str, Any]) -> int:
@@ -338,6 +379,7 @@ def what_was_sent(campaign: dict[str, Any]) -> None:
 st.header(f"{campaign['name']} (#{campaign['id']})")
 st.caption(about(campaign))
 campaign_view.live_progress(campaign, key="history")
+engagement_metrics(campaign)
 charts, log, ai, sent = st.tabs(["Charts", "Communication log", "AI insights", "Message"])
 with charts:
     over_time(campaign)
