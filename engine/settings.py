@@ -145,6 +145,42 @@ class Settings(BaseSettings):
     quiet_hours_start: time | None = Field(time(21), validation_alias="XENO_QUIET_HOURS_START")
     quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
     default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
+
+    # --- Channels and their transports (engine/channels) ---
+    # Per channel, as JSON objects keyed by channel name: the transport that carries it (default: the simulator at
+    # XENO_DELIVERY_VENDOR_URL), a cap of messages per customer on that channel in `frequency_cap_days` (beside
+    # `frequency_cap` across channels), and messages per second across all senders (beside `delivery_rate_limit`).
+    channel_transports: dict[str, str] = Field({}, validation_alias="XENO_CHANNEL_TRANSPORTS")
+    channel_frequency_caps: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        {}, validation_alias="XENO_CHANNEL_FREQUENCY_CAPS"
+    )
+    channel_rate_limits: dict[str, Annotated[int, Field(gt=0)]] = Field({}, validation_alias="XENO_CHANNEL_RATE_LIMITS")
+    # E-mail: who it is from (also the domain of each Message-ID); over SMTP (security: starttls, tls or none;
+    # `smtp_connections` connections reused across batches) or a Postmark-style HTTP API.
+    email_from: str = Field("Xeno <news@xeno.localhost>", validation_alias="XENO_EMAIL_FROM")
+    smtp_host: str = Field("127.0.0.1", validation_alias="XENO_SMTP_HOST")
+    smtp_port: int = Field(587, gt=0, validation_alias="XENO_SMTP_PORT")
+    smtp_security: Literal["starttls", "tls", "none"] = Field("starttls", validation_alias="XENO_SMTP_SECURITY")
+    smtp_username: str | None = Field(None, validation_alias="XENO_SMTP_USERNAME")
+    smtp_password: str | None = Field(None, validation_alias="XENO_SMTP_PASSWORD")
+    smtp_connections: int = Field(4, gt=0, validation_alias="XENO_SMTP_CONNECTIONS")
+    smtp_verify_tls: bool = Field(True, validation_alias="XENO_SMTP_VERIFY_TLS")
+    email_api_url: str = Field("https://api.postmarkapp.com", validation_alias="XENO_EMAIL_API_URL")
+    email_api_token: str | None = Field(None, validation_alias="XENO_EMAIL_API_TOKEN")
+    # SMS over a Twilio-style API (From: a number, or a messaging service `MG...`).
+    twilio_url: str = Field("https://api.twilio.com", validation_alias="XENO_TWILIO_URL")
+    twilio_account_sid: str | None = Field(None, validation_alias="XENO_TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, validation_alias="XENO_TWILIO_AUTH_TOKEN")
+    twilio_from: str | None = Field(None, validation_alias="XENO_TWILIO_FROM")
+    # WhatsApp over Meta's Cloud API: each message fills the one body parameter of this approved template.
+    meta_url: str = Field("https://graph.facebook.com/v21.0", validation_alias="XENO_META_URL")
+    meta_token: str | None = Field(None, validation_alias="XENO_META_TOKEN")
+    meta_phone_number_id: str | None = Field(None, validation_alias="XENO_META_PHONE_NUMBER_ID")
+    meta_template: str | None = Field(None, validation_alias="XENO_META_TEMPLATE")
+    meta_template_language: str = Field("en", validation_alias="XENO_META_TEMPLATE_LANGUAGE")
+    # The webhook channel posts each message here, signed with this `whsec_...` secret.
+    webhook_channel_url: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_URL")
+    webhook_channel_secret: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_SECRET")
     # How message templates write money, numbers and dates (`| money`, `| number`, `| date`): a CLDR locale
     # (en_IN groups by lakh) and an ISO 4217 currency; dates are shown in `default_timezone`.
     message_locale: str = Field("en_IN", validation_alias="XENO_MESSAGE_LOCALE")
@@ -258,6 +294,15 @@ class Settings(BaseSettings):
             raise ValueError("XENO_NOTIFY_WEBHOOK_URL needs XENO_NOTIFY_WEBHOOK_SECRET (whsec_...) to sign with")
         if self.notify_webhook_secret:
             secret_key(self.notify_webhook_secret)
+        return self
+
+    @model_validator(mode="after")
+    def _channel_settings_name_channels(self) -> Settings:
+        from engine.channels.transports import configuration_problems  # it reads Settings: imported when used
+
+        problems = configuration_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
+from engine.channels import ChannelName
 from engine.postgres_safe import NO_NUL, PostgresText
 
-Channel = Literal["sms", "email"]
 TEMPLATE_DESCRIPTION = (
     "The message, personalised with customer features: `Hi {{ first_name | default('there') }}, ...`. "
     "Unknown variables and syntax errors are refused with their line and column."
@@ -37,7 +37,7 @@ class CampaignIn(BaseModel):
     )
 
     name: PostgresText = Field(min_length=1, max_length=200)
-    channel: Channel
+    channel: ChannelName
     template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
@@ -51,7 +51,7 @@ class CampaignChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL] | None = None
-    channel: Channel | None = None
+    channel: ChannelName | None = None
     template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)

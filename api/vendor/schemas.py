@@ -7,7 +7,8 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
-Channel = Literal["sms", "email"]
+from engine.channels import ChannelName
+
 Reference = str | int
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -22,7 +23,7 @@ class OutgoingMessage(TypedDict):
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    channel: Channel
+    channel: ChannelName
     to: Annotated[str, StringConstraints(min_length=1, max_length=320)]
     body: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
     subject: NotRequired[Annotated[str, StringConstraints(max_length=1_000)] | None]

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from api.vendor.config import VendorConfig
-from api.vendor.schemas import Channel, OutgoingMessage, Reference, Stats
+from api.vendor.schemas import OutgoingMessage, Reference, Stats
+from engine.channels import CHANNELS
 
 Receipt = tuple[str, Reference | None, str, str | None, str]
 """vendor_message_id, reference, status, reason, occurred_at: a receipt as it waits in the outbox."""
@@ -32,24 +33,25 @@ RequestFault = Literal["5xx", "429", "timeout"]
 Fate = tuple[Receipt, str]
 """A message's final receipt (whenever it falls due) and when the message was accepted."""
 
-FAILURE_REASONS: dict[Channel, tuple[str, ...]] = {
-    "sms": ("invalid number", "carrier rejected", "unreachable", "unsubscribed"),
-    "email": ("mailbox full", "invalid address", "blocked as spam", "unsubscribed"),
-}
 # The failures sending again cannot cure (hard bounces); a failed receipt says whether its failure is one, as
 # real providers do. The rest are soft: the phone was off, the mailbox full, the carrier busy.
-HARD_BOUNCES = frozenset({"invalid number", "invalid address", "blocked as spam", "unsubscribed"})
+HARD_BOUNCES = frozenset(
+    {"invalid number", "invalid address", "blocked as spam", "unsubscribed", "not a whatsapp user"}
+)
 
 
-def undeliverable(channel: Channel, to: str) -> str | None:
+def undeliverable(channel: str, to: str) -> str | None:
     """Why no carrier could deliver to a malformed address: a phone number must be E.164 (`+` and 7 to 15
     digits), an e-mail address needs a name and a dotted domain. Such messages always fail, whatever the
     failure rate, so a test can make one recipient fail on purpose."""
-    if channel == "sms":
+    address = CHANNELS[channel].address
+    if address == "phone":
         well_formed = to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16
         return None if well_formed else "invalid number"
-    name, _, domain = to.rpartition("@")
-    return None if name and "." in domain else "invalid address"
+    if address == "email":
+        name, _, domain = to.rpartition("@")
+        return None if name and "." in domain else "invalid address"
+    return None
 
 
 @dataclass
@@ -197,7 +199,7 @@ class Simulator:
             new_keys.append(key)
             failure = undeliverable(message["channel"], message["to"])
             if failure is None and draw() < failure_rate:
-                failure = self.rng.choice(FAILURE_REASONS[message["channel"]])
+                failure = self.rng.choice(CHANNELS[message["channel"]].failure_reasons)
             failures += failure is not None
             status = "delivered" if failure is None else "failed"
             final: Receipt = (vendor_id, message.get("reference"), status, failure, final_at)

@@ -11,8 +11,10 @@ bounce). `carrier rejected` is transient too: the number is valid and nobody opt
 reject for congestion and passing filters, and a retry rejected again costs one message.
 
 Permanent: `unsubscribed` (re-sending is unlawful in many places), `invalid number`, `invalid address`,
-`blocked as spam`, and the vendor refusing the message itself (any other 4xx: the same message is refused
-again).
+`blocked as spam`, `not a whatsapp user`, `inactive recipient` (an e-mail provider keeps the address off after a
+hard bounce or complaint), and the vendor refusing the message itself (any other 4xx: the same message is
+refused again). An SMTP relay's refusal (`refused by the mail server (550)`) is transient for a 4xx code and
+permanent for a 5xx, as SMTP defines them.
 
 Vendors word reasons their own way ("number unreachable", "carrier rejected (error 30007)"), so a reason
 containing one of these phrases, in any case, is of that kind, and one containing a permanent phrase is
@@ -39,7 +41,10 @@ refused with one has failed transiently."""
 TRANSIENT_REASONS = frozenset(
     {"unreachable", "mailbox full", "carrier rejected", "timeout", "timed out", "temporarily", "connection"}
 )
-PERMANENT_REASONS = frozenset({"unsubscribed", "invalid number", "invalid address", "blocked as spam"})
+PERMANENT_REASONS = frozenset(
+    {"unsubscribed", "invalid number", "invalid address", "blocked as spam", "not a whatsapp user",
+     "inactive recipient"}
+)  # fmt: skip
 UNKNOWN_REASON_KIND: FailureKind = "permanent"
 
 # The sender's own reasons (engine.campaigns.sender): retries ran out, or the vendor refused the message.
@@ -47,6 +52,7 @@ NOT_ACCEPTED = "the vendor did not accept it after "
 """How the reason of every failure the sender recorded without having read the vendor's acceptance begins: the
 vendor may have the message all the same, so "retry the failed" re-sends it under the same idempotency key."""
 _REFUSED = re.compile(r"refused by the vendor \((\d{3})\)")
+_MAIL_SERVER_REFUSED = re.compile(r"refused by the mail server \(([45])\d\d\)")  # SMTP: 4xx transient, 5xx not
 
 
 def failure_kind(reason: str | None, permanent: bool | None = None) -> FailureKind:
@@ -63,6 +69,9 @@ def _kind_of_reason(reason: str) -> FailureKind:
     refused = _REFUSED.match(reason)
     if refused is not None:
         return "transient" if int(refused[1]) in RETRYABLE_STATUSES else "permanent"
+    mail_refused = _MAIL_SERVER_REFUSED.match(reason)
+    if mail_refused is not None:
+        return "transient" if mail_refused[1] == "4" else "permanent"
     if any(phrase in reason for phrase in PERMANENT_REASONS):
         return "permanent"
     if any(phrase in reason for phrase in TRANSIENT_REASONS):

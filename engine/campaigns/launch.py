@@ -28,9 +28,10 @@ from sqlalchemy import Connection, Engine, RowMapping, bindparam, text
 from engine.auth import audit
 from engine.campaigns.audience import AudienceSource, CampaignAudience, Recipients, campaign_recipients
 from engine.campaigns.errors import CampaignNotFound
-from engine.campaigns.policy import Channel, apply_contact_policy, recent_message_counts
+from engine.campaigns.policy import apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
 from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
+from engine.channels import Channel, get_channel
 from engine.connections import psycopg_connection
 from engine.features.catalog import catalog_for_schema
 from engine.segments import RuleError, UnsupportedRule
@@ -41,7 +42,7 @@ LOG_COLUMNS = (
     "id", "campaign_id", "customer_id", "channel", "address", "message", "subject", "status", "reason",
     "idempotency_key", "not_before", "created_at", "queued_at",
 )  # fmt: skip
-MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject")  # a `queue.Message`
+MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject", "customer_id")  # a `queue.Message`
 # What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
 LAUNCH_REFUSALS = (RuleError, UnsupportedRule, TemplateError, LookupError)
 # A launched campaign in these states has its queued messages published by the launch (a paused one's are held
@@ -145,9 +146,9 @@ def _freeze_and_log(
         evaluator,
         audience.segment_rule,
     )
-    channel: Channel = campaign["channel"]
+    channel = get_channel(campaign["channel"])
     since = now - timedelta(days=settings.frequency_cap_days)
-    recent = recent_message_counts(conn, since, excluding_campaign=campaign["id"])
+    recent = recent_message_counts(conn, since, channel, excluding_campaign=campaign["id"])
     plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
     log = _log_rows(campaign["id"], channel, recipients, plan, body, subject, settings, now)
     log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
@@ -189,6 +190,16 @@ def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.Dat
 def _log_rows(
     campaign_id: int,
     channel: Channel,
+def _too_long(channel: Channel, messages: pl.Series) -> pl.Series:
+    """Why each rendered message is too long for the channel (null where it fits). A channel counts at most two
+    characters for one (SMS's GSM extension characters), so only messages past half its limit are measured."""
+    reasons: list[str | None] = [None] * len(messages)
+    if channel.max_length is not None:
+        for index in (messages.str.len_chars() > channel.max_length // 2).arg_true():
+            reasons[index] = channel.too_long(messages[index])
+    return pl.Series("too_long", reasons, dtype=pl.String)
+
+
     recipients: Recipients,
     plan: pl.DataFrame,
     body: MessageTemplate,
@@ -201,16 +212,17 @@ def _log_rows(
     message = _rendered(body, recipients.members)
     title = _rendered(subject, recipients.members).rename({"message": "subject", "render_error": "subject_error"})
     kept = recipients.kept_keys.rename({"idempotency_key": "kept_key"})
-    frame = pl.concat([plan, message, title], how="horizontal").join(
+    too_long = _too_long(channel, message["message"])
+    frame = pl.concat([plan, message, title, too_long.to_frame()], how="horizontal").join(
         kept, on="customer_id", how="left", maintain_order="left"
     )
-    render_error = pl.coalesce("render_error", "subject_error")
+    render_error = pl.coalesce("render_error", "subject_error", "too_long")
     skipped = (pl.col("status") == "skipped") | render_error.is_not_null()
     prefix = idempotency_key_prefix(settings, campaign_id)
     return frame.select(
         pl.lit(campaign_id, pl.Int64).alias("campaign_id"),
         "customer_id",
-        pl.lit(channel).alias("channel"),
+        pl.lit(channel.name).alias("channel"),
         "address",
         pl.when(skipped).then(None).otherwise(pl.col("message")).alias("message"),
         pl.when(skipped).then(None).otherwise(pl.col("subject")).alias("subject"),

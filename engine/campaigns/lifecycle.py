@@ -28,8 +28,8 @@ from sqlalchemy import Connection, Engine, text
 from engine.auth import audit
 from engine.campaigns.audience import RetryableFailures, retryable_failures
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry, RetryPending
-from engine.campaigns.policy import Channel
 from engine.campaigns.templates import check_template
+from engine.channels import CHANNELS, UnknownChannel, get_channel
 from engine.features.catalog import Catalog
 from engine.segments import dump_rule, parse_rule
 
@@ -41,7 +41,7 @@ class CampaignDraft:
     """What a marketer saves: the audience is a saved segment or an inline rule (JSON), not both."""
 
     name: str
-    channel: Channel
+    channel: str  # a channel's name (`engine.channels`)
     template: str
     subject: str | None = None
     segment_id: int | None = None
@@ -51,10 +51,15 @@ class CampaignDraft:
 def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
     if (draft.segment_id is None) == (draft.audience_rule is None):
         raise CampaignInvalid("a campaign's audience is either a segment_id or an audience_rule")
-    if draft.channel not in ("sms", "email"):
-        raise CampaignInvalid(f"unknown channel {draft.channel!r}: use sms or email")
-    if draft.subject is not None and draft.channel != "email":
-        raise CampaignInvalid("only e-mail campaigns have a subject")
+    try:
+        channel = get_channel(draft.channel)
+    except UnknownChannel as problem:
+        raise CampaignInvalid(str(problem)) from None
+    if channel.subject and not (draft.subject or "").strip():
+        raise CampaignInvalid(f"{channel.label} campaigns need a subject")
+    if not channel.subject and draft.subject is not None:
+        with_subject = " and ".join(other.label for other in CHANNELS.values() if other.subject)
+        raise CampaignInvalid(f"only {with_subject} campaigns have a subject")
     check_template(draft.template, catalog)
     if draft.subject:
         check_template(draft.subject, catalog, part="subject")

@@ -1,50 +1,51 @@
 """The contact policy, one place for every campaign: who may be messaged on a channel, and when.
 
-In order: a customer without consent for the channel is skipped, and so is one without an address on it;
-one who already had `frequency_cap` marketing messages in the last `frequency_cap_days` is skipped; one
-whose local time is inside the quiet hours waits (pending, with a not-before time at the end of the quiet
-hours), and is never dropped for it. Every skip carries its reason into the communication log.
+In order: a customer without consent for the channel is skipped (channels that ask for none skip this), and so
+is one without an address on it; one who already had `frequency_cap` marketing messages in the last
+`frequency_cap_days`, or the channel's own cap of messages on that channel (`channel_frequency_caps`), is
+skipped; one whose local time is inside the quiet hours waits (pending, with a not-before time at the end of
+the quiet hours), and is never dropped for it. Every skip carries its reason into the communication log. The
+channel (`engine.channels`) says which feature columns hold the address and the consent.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 from sqlalchemy import Connection, text
 
+from engine.channels import Channel
 from engine.settings import Settings
 
-Channel = Literal["sms", "email"]
-
-ADDRESS_COLUMN: dict[Channel, str] = {"sms": "phone", "email": "email"}
-CONSENT_COLUMN: dict[Channel, str] = {"sms": "sms_consent", "email": "email_consent"}
-NO_ADDRESS: dict[Channel, str] = {"sms": "no phone number", "email": "no e-mail address"}
 # Messages that count toward the frequency cap: all but the skipped and the failed.
 COUNTED_STATUSES = ("pending", "queued", "sent", "delivered")
-
-
-def no_consent(channel: Channel) -> str:
-    return f"no consent to {'SMS' if channel == 'sms' else 'e-mail'}"
 
 
 def frequency_capped(settings: Settings) -> str:
     return f"frequency cap: {settings.frequency_cap} messages in {settings.frequency_cap_days:g} days"
 
 
-def recent_message_counts(conn: Connection, since: datetime, excluding_campaign: int | None = None) -> pl.DataFrame:
-    """Per customer, the marketing messages logged since `since` (other than `excluding_campaign`'s)."""
+def channel_frequency_capped(channel: Channel, cap: int, settings: Settings) -> str:
+    return f"frequency cap on {channel.label}: {cap} messages in {settings.frequency_cap_days:g} days"
+
+
+def recent_message_counts(
+    conn: Connection, since: datetime, channel: Channel, excluding_campaign: int | None = None
+) -> pl.DataFrame:
+    """Per customer, the marketing messages logged since `since` (other than `excluding_campaign`'s): `recent` on
+    every channel, `recent_on_channel` on `channel`."""
     rows = conn.execute(
         text(
-            "SELECT customer_id, count(*) FROM communication_log "
+            "SELECT customer_id, count(*), count(*) FILTER (WHERE channel = :channel) FROM communication_log "
             "WHERE created_at >= :since AND status = ANY(:counted) AND campaign_id IS DISTINCT FROM :campaign "
             "GROUP BY customer_id"
         ),
-        {"since": since, "counted": list(COUNTED_STATUSES), "campaign": excluding_campaign},
+        {"since": since, "counted": list(COUNTED_STATUSES), "campaign": excluding_campaign, "channel": channel.name},
     ).all()
-    return pl.DataFrame(rows, schema={"customer_id": pl.Int64(), "recent": pl.Int64()}, orient="row")
+    schema = {"customer_id": pl.Int64(), "recent": pl.Int64(), "recent_on_channel": pl.Int64()}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def quiet_until(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime | None:
@@ -89,11 +90,17 @@ def apply_contact_policy(
 ) -> pl.DataFrame:
     """One row per member: `customer_id`, `address`, `status` (queued, pending or skipped), `reason`, `not_before`.
 
-    `members` are feature rows (customer_id, the channel's consent and address columns, timezone);
-    `recent` is `recent_message_counts` for the frequency cap.
+    `members` are feature rows (customer_id, the channel's consent and address columns, timezone); a consent
+    column the snapshot does not have (a trait nobody sent yet) is no consent. `recent` is `recent_message_counts`
+    for the frequency caps.
     """
-    address = pl.col(ADDRESS_COLUMN[channel]).cast(pl.String).str.strip_chars()
-    consent = pl.col(CONSENT_COLUMN[channel]).fill_null(False)
+    address = pl.col(channel.address).cast(pl.String).str.strip_chars()
+    if channel.consent is None:
+        consent = pl.lit(True)
+    elif channel.consent in members.columns:
+        consent = pl.col(channel.consent).cast(pl.Boolean, strict=False).fill_null(False)
+    else:
+        consent = pl.lit(False)
     timezone = pl.col("timezone").cast(pl.String) if "timezone" in members.columns else pl.lit(None, pl.String)
     frame = members.select(
         pl.col("customer_id").cast(pl.Int64),
@@ -103,14 +110,18 @@ def apply_contact_policy(
     ).join(recent, on="customer_id", how="left")
     frame = frame.join(_quiet_hours(frame["timezone"], settings, now), on="timezone", how="left", nulls_equal=True)
     capped = (pl.col("recent").fill_null(0) >= settings.frequency_cap) if settings.frequency_cap else pl.lit(False)
+    channel_cap = settings.channel_frequency_caps.get(channel.name)
+    channel_capped = pl.col("recent_on_channel").fill_null(0) >= channel_cap if channel_cap else pl.lit(False)
     no_address = pl.col("address").is_null() | (pl.col("address") == "")
     reason = (
         pl.when(~pl.col("consent"))
-        .then(pl.lit(no_consent(channel)))
+        .then(pl.lit(channel.no_consent()))
         .when(no_address)
-        .then(pl.lit(NO_ADDRESS[channel]))
+        .then(pl.lit(channel.no_address()))
         .when(capped)
         .then(pl.lit(frequency_capped(settings)))
+        .when(channel_capped)
+        .then(pl.lit(channel_frequency_capped(channel, channel_cap or 0, settings)))
         .otherwise(pl.lit(None, pl.String))
     )
     return frame.with_columns(reason=reason).select(

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, text
 
 from engine import streams
 from engine.campaigns.receipts import STREAM
-from engine.campaigns.sender import vendor_headers
+from engine.channels.transports.simulator import vendor_headers
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)

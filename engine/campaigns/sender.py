@@ -1,12 +1,14 @@
-"""Senders: drain the delivery stream into the vendor's batch endpoint, and record what became of each message.
+"""Senders: drain the delivery stream into each channel's transport, and record what became of each message.
 
 A sender reads entries with the `senders` consumer group (several senders share the work), keeps up to
-`delivery_concurrency` vendor requests in flight over one aiohttp session, and paces them with the shared
-`delivery_rate_limit`. Timeouts, connection errors, 408, 425, 429 (its Retry-After honoured) and 5xx are
-retried with exponential backoff and jitter, up to `delivery_max_attempts`; each message carries its
-idempotency key, so a retry of a request the vendor did receive sends nothing twice. A batch the vendor
-refuses as malformed is retried one message at a time, so only the bad messages fail (with the vendor's
-reason); a message still not accepted after the last attempt fails with the reason.
+`delivery_concurrency` entries in flight, paces them with the shared `delivery_rate_limit` and the channel's own
+(`channel_rate_limits`), and hands each entry's messages to the transport the settings chose for its channel
+(`engine.channels.transports`: the vendor simulator, SMTP, a provider's HTTP API), opened once for the sender's
+lifetime over one aiohttp session. Transports retry what may succeed later (timeouts, connection errors, 408,
+425, 429 with its Retry-After, 5xx, an SMTP 4xx) with exponential backoff and jitter, up to
+`delivery_max_attempts`, and say per message whether the provider took it or why not. Each message carries its
+idempotency key, so a retry of a request the vendor simulator did receive sends nothing twice (providers without
+keys are told in their modules).
 
 Results are written with one UPDATE per batch (queued → sent with the vendor's message id, or failed),
 and the entry is acknowledged only after that commits. Reading, reclaiming and acknowledging are the shared
@@ -15,7 +17,7 @@ its retries take. A sender that dies leaves its entries pending in the group; an
 have been idle for `delivery_claim_idle_ms` and posts them again under the same keys, which is always safe.
 
 An entry is also left pending, to be reclaimed and posted again, when handling it fails. When that is no fault of
-its own (the vendor refuses the sender itself: credentials, URL; Postgres or Redis out of reach), its delivery is
+its own (the provider refuses the sender itself: credentials, URL; Postgres or Redis out of reach), its delivery is
 given back (`StreamConsumer.give_back`), so it is tried for as long as that lasts and no message is blamed. When
 the vendor takes a batch with an answer that does not give each message's result (it may have taken them), the
 delivery counts, as does a sender dying with the entry: past the shared poison limit (`StreamConsumer.poisoned`,
@@ -32,32 +34,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
-import orjson
 import redis
 from sqlalchemy import Engine, text
 
 from engine import streams
-from engine.campaigns.failures import NOT_ACCEPTED, RETRYABLE_STATUSES, failure_kind
-from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry, Message
+from engine.campaigns.failures import NOT_ACCEPTED, failure_kind
+from engine.campaigns.queue import GROUP, STREAM, DeliveryEntry
 from engine.campaigns.ratelimit import DeliveryRateLimit
+from engine.channels import UnknownChannel, get_channel
+from engine.channels.base import Outgoing
+from engine.channels.transports import close_transports, open_transports
+from engine.channels.transports.base import Outcome, ProviderMisconfigured, Transport, UnreadableAnswer
 from engine.connections import psycopg_connection
+from engine.consent.suppression import filter_sendable
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The vendor refuses our credentials or the URL is wrong: no message is at fault, so none fails for it.
-MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 STATUS_CACHE_S = 0.5
 
 # Sent messages are COPied into a staging table, then one UPDATE per batch (a receipt may have come first:
@@ -90,15 +92,6 @@ WHERE id = ANY(CAST(:ids AS bigint[])) AND status IN ('pending', 'queued')
 """
 
 
-class VendorMisconfigured(RuntimeError):
-    """The vendor refused the request itself (credentials, URL): retried later, never blamed on messages."""
-
-
-class UnreadableAnswer(RuntimeError):
-    """The vendor answered 2xx without a result for each message: it may have taken them, so the entry is posted
-    again under the same keys, and this counts toward the poison limit."""
-
-
 @dataclass
 class SenderReport:
     """What a sender did: entries handled and messages by outcome."""
@@ -107,82 +100,13 @@ class SenderReport:
     reclaimed: int = 0
     dropped: int = 0  # entries that were not delivery entries
     given_up: int = 0  # entries that failed past the poison limit, their unsent messages failed
-    sent: int = 0  # accepted by the vendor, including those it recognised by their key
-    duplicates: int = 0  # of those, the ones the vendor had already accepted before
+    sent: int = 0  # accepted by the provider, including those it recognised by their key
+    duplicates: int = 0  # of those, the ones the provider had already accepted before
     failed: int = 0
     requeued: int = 0  # of paused campaigns
-    skipped: int = 0  # of cancelled campaigns
+    skipped: int = 0  # of cancelled campaigns, and to suppressed addresses or customers who left the topic
     retries: int = 0
     rate_limited_s: float = 0.0
-
-
-@dataclass
-class _Outcome:
-    sent: list[tuple[int, str]] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    duplicates: int = 0
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int | None  # None: no answer (timeout, connection error)
-    body: bytes
-    attempts: int
-    problem: str | None = None  # why the last attempt failed
-
-
-def vendor_headers(settings: Settings) -> dict[str, str]:
-    """The headers of a JSON request to the vendor, with its API key when one is set."""
-    headers = {"Content-Type": "application/json"}
-    if settings.delivery_vendor_api_key:
-        headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key}"
-    return headers
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float:
-    """A Retry-After header (seconds, or an HTTP date) as seconds from now; 0 when absent or unreadable."""
-    if not value:
-        return 0.0
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_seconds(attempt: int, settings: Settings, retry_after: float = 0.0) -> float:
-    """The wait after failed attempt number `attempt` (1-based): exponential with jitter, at least Retry-After."""
-    ceiling = min(settings.delivery_backoff_max_s, settings.delivery_backoff_s * 2 ** (attempt - 1))
-    return max(retry_after, ceiling / 2 + random.random() * ceiling / 2)
-
-
-def _outgoing(channel: str, message: Message) -> dict[str, Any]:
-    log_id, key, address, body, subject = message
-    outgoing: dict[str, Any] = {
-        "channel": channel, "to": address, "body": body, "idempotency_key": key, "reference": log_id,
-    }  # fmt: skip
-    if channel == "email" and subject is not None:
-        outgoing["subject"] = subject
-    return outgoing
-
-
-def _accepted(answer: _Answer, count: int) -> list[tuple[str, bool]]:
-    """Each of the `count` messages' vendor id, and whether the vendor had it already, from a 2xx answer;
-    `UnreadableAnswer` when the answer does not give them all."""
-    try:
-        results = orjson.loads(answer.body)["messages"]
-        accepted = [(result["vendor_message_id"], bool(result.get("duplicate"))) for result in results]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        accepted = []
-    if len(accepted) != count or not all(isinstance(vendor_id, str) and vendor_id for vendor_id, _ in accepted):
-        raise UnreadableAnswer(
-            f"the vendor answered {answer.status} without a result for each of the {count} messages: "
-            f"{answer.body[:200]!r}"
-        )
-    return accepted
 
 
 def _delivery_entry(entry: streams.Entry) -> DeliveryEntry | None:
@@ -200,30 +124,22 @@ def _delivery_entry(entry: streams.Entry) -> DeliveryEntry | None:
         return None
 
 
-def _refusal(answer: _Answer) -> str:
-    try:
-        detail = orjson.loads(answer.body).get("detail")
-    except (orjson.JSONDecodeError, AttributeError):
-        detail = answer.body[:200].decode(errors="replace")
-    return f"refused by the vendor ({answer.status}): {detail}"
-
-
 class Sender:
-    """One sender process's state: the HTTP session, the rate limit, and the campaign statuses it saw."""
+    """One sender process's state: the transports, the rate limits, and the campaign statuses it saw."""
 
     def __init__(
         self,
         db: Engine,
         client: redis.Redis,
         settings: Settings,
-        session: aiohttp.ClientSession,
+        transports: dict[str, Transport],
         executor: ThreadPoolExecutor,
         consumer: str,
     ) -> None:
         self.db = db
         self.client = client
         self.settings = settings
-        self.session = session
+        self.transports = transports
         self.executor = executor
         self.consumer = streams.StreamConsumer(
             client, settings.stream(STREAM), GROUP, consumer, settings.delivery_claim_idle_ms,
@@ -233,9 +149,12 @@ class Sender:
         self.limit = DeliveryRateLimit(
             client, settings.redis_key("delivery:rate"), settings.delivery_rate_limit, self._blocking
         )
+        self.channel_limits = {
+            channel: DeliveryRateLimit(client, settings.redis_key(f"delivery:rate:{channel}"), rate, self._blocking)
+            for channel, rate in settings.channel_rate_limits.items()
+        }
         self._statuses: dict[int, tuple[float, str | None]] = {}
         self._in_flight: set[str] = set()
-        self._batch_url = f"{settings.delivery_vendor_url.rstrip('/')}/v1/messages/batch"
 
     async def _blocking(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
@@ -288,8 +207,8 @@ class Sender:
                 "delivery entry %s stays pending, to be posted again under the same keys (handed out %d times)",
                 entry.id, entry.deliveries,
             )  # fmt: skip
-        except VendorMisconfigured as problem:
-            log.error("the vendor refused the sender itself (%s); entry %s stays pending", problem, entry.id)
+        except ProviderMisconfigured as problem:
+            log.error("the provider refused the sender itself (%s); entry %s stays pending", problem, entry.id)
             await self._give_back(entry)
             await asyncio.sleep(self.settings.delivery_backoff_max_s)
         except Exception:
@@ -309,7 +228,7 @@ class Sender:
 
     async def _give_back(self, entry: streams.Entry) -> None:
         """Take back the delivery of an entry whose handling failed for no fault of its own (Postgres or Redis out
-        of reach, the vendor refusing the sender), so that does not count toward the poison limit."""
+        of reach, the provider refusing the sender), so that does not count toward the poison limit."""
         try:
             await self._blocking(lambda: self.consumer.give_back([entry.id]))
         except redis.RedisError:
@@ -319,7 +238,7 @@ class Sender:
         """Fail the messages not yet sent of an entry past the poison limit (its vendor answers could not be read,
         or senders died on it), transiently, with the reason, instead of posting it again."""
         reason = f"{NOT_ACCEPTED}{entry.deliveries - 1} tries of its batch (none read the vendor's answer; given up on)"
-        given_up = _Outcome(failed=[(message[0], reason) for message in delivery.messages])
+        given_up = Outcome(failed=[(message[0], reason) for message in delivery.messages])
         log.error("giving up on delivery entry %s (campaign %d), handed out %d times: its %d messages fail",
                   entry.id, delivery.campaign_id, entry.deliveries, len(given_up.failed))  # fmt: skip
         await self._blocking(lambda: self._record(given_up))
@@ -343,13 +262,30 @@ class Sender:
         if await self._campaign_status(entry.campaign_id) != "sending":
             await self._hold_back(entry.campaign_id, ids)
             return
-        self.report.rate_limited_s += await self.limit.acquire(len(ids))
-        outcome = await self._send(entry.channel, entry.messages)
+        # Just before sending: messages to a suppressed address or a customer who left the topic are skipped.
+        sendable = await self._blocking(lambda: filter_sendable(self.db, entry.channel, entry.messages))
+        self.report.skipped += len(entry.messages) - len(sendable)
+        if not sendable:
+            return
+        try:
+            channel = get_channel(entry.channel)
+        except UnknownChannel as problem:  # a channel taken out of the registry with messages still queued
+            outcome = Outcome(failed=[(log_id, str(problem)) for log_id in ids])
+        else:
+            messages = [Outgoing(*message) for message in sendable]
+            await self._pace(channel.name, len(messages))
+            outcome = await self.transports[channel.name].send(channel, messages)
         await self._blocking(lambda: self._record(outcome))
         self.report.sent += len(outcome.sent)
         self.report.duplicates += outcome.duplicates
         self.report.failed += len(outcome.failed)
-        self.report.retries += outcome.attempts - 1
+        self.report.retries += max(0, outcome.attempts - 1)
+
+    async def _pace(self, channel: str, count: int) -> None:
+        """Wait for the turn of `count` messages under the overall rate limit and the channel's own."""
+        self.report.rate_limited_s += await self.limit.acquire(count)
+        if channel in self.channel_limits:
+            self.report.rate_limited_s += await self.channel_limits[channel].acquire(count)
 
     async def _hold_back(self, campaign_id: int, ids: list[int]) -> None:
         """Messages of a campaign that was not sending when last seen. What becomes of them is decided under a
@@ -369,7 +305,7 @@ class Sender:
         self.report.requeued += requeued
         self.report.skipped += skipped
 
-    def _record(self, outcome: _Outcome) -> None:
+    def _record(self, outcome: Outcome) -> None:
         times = {"now": datetime.now(UTC), "attempts": outcome.attempts}
         with self.db.begin() as conn, psycopg_connection(conn).cursor() as cursor:
             if outcome.sent:
@@ -382,49 +318,6 @@ class Sender:
                 ids, reasons = zip(*outcome.failed, strict=True)
                 kinds = [failure_kind(reason) for reason in reasons]
                 cursor.execute(MARK_FAILED, {"ids": list(ids), "reasons": list(reasons), "kinds": kinds, **times})
-
-    async def _send(self, channel: str, messages: list[Message]) -> _Outcome:
-        body = orjson.dumps({"messages": [_outgoing(channel, message) for message in messages]})
-        answer = await self._post(body)
-        outcome = _Outcome(attempts=answer.attempts)
-        if answer.status is not None and 200 <= answer.status < 300:
-            for message, (vendor_id, duplicate) in zip(messages, _accepted(answer, len(messages)), strict=True):
-                outcome.sent.append((message[0], vendor_id))
-                outcome.duplicates += duplicate
-        elif answer.status is None or answer.status in RETRYABLE_STATUSES:
-            reason = f"{NOT_ACCEPTED}{answer.attempts} attempts ({answer.problem})"
-            outcome.failed = [(message[0], reason) for message in messages]
-        elif len(messages) > 1:  # refused as malformed: find the messages at fault
-            singles = await asyncio.gather(*(self._send(channel, [message]) for message in messages))
-            for single in singles:
-                outcome.sent += single.sent
-                outcome.failed += single.failed
-                outcome.duplicates += single.duplicates
-        else:
-            outcome.failed = [(messages[0][0], _refusal(answer))]
-        return outcome
-
-    async def _post(self, body: bytes) -> _Answer:
-        settings = self.settings
-        headers = vendor_headers(settings)
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after = 0.0
-            try:
-                async with self.session.post(self._batch_url, data=body, headers=headers) as response:
-                    answer_body = await response.read()
-                    status: int | None = response.status
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                problem = f"HTTP {status}"
-            except (aiohttp.ClientError, TimeoutError) as error:
-                status, answer_body, problem = None, b"", type(error).__name__
-            if status in MISCONFIGURED_STATUSES:
-                raise VendorMisconfigured(f"{self._batch_url} answered {status}: {answer_body[:200]!r}")
-            retryable = status is None or status in RETRYABLE_STATUSES
-            if not retryable or attempt >= settings.delivery_max_attempts:
-                return _Answer(status, answer_body, attempt, problem)
-            await asyncio.sleep(backoff_seconds(attempt, settings, retry_after))
 
 
 async def run_sender(
@@ -441,5 +334,9 @@ async def run_sender(
     connector = aiohttp.TCPConnector(limit=settings.delivery_concurrency * 2)
     with ThreadPoolExecutor(settings.delivery_concurrency + 4, thread_name_prefix="sender") as executor:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, json_serialize=str) as session:
-            sender = Sender(db, client, settings, session, executor, consumer)
-            return await sender.run(stop or asyncio.Event(), until_idle=until_idle)
+            transports = open_transports(settings, session)
+            try:
+                sender = Sender(db, client, settings, transports, executor, consumer)
+                return await sender.run(stop or asyncio.Event(), until_idle=until_idle)
+            finally:
+                await close_transports(transports)

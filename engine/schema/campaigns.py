@@ -26,11 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from engine.channels import CHANNEL_NAMES
 from engine.schema.base import created_at, metadata, one_of, updated_at
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled", "failed")
 MESSAGE_STATUSES = ("pending", "queued", "sent", "delivered", "failed", "skipped")
-CHANNELS = ("sms", "email")
 FAILURE_KINDS = ("transient", "permanent")  # engine.campaigns.failures decides which
 
 
@@ -72,7 +72,7 @@ campaigns = Table(
     created_at(),
     updated_at(),
     CheckConstraint(one_of("status", CAMPAIGN_STATUSES), name="status"),
-    CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+    CheckConstraint(one_of("channel", CHANNEL_NAMES), name="channel"),
     CheckConstraint(
         "segment_id IS NOT NULL OR audience_rule IS NOT NULL OR parent_campaign_id IS NOT NULL", name="audience"
     ),

@@ -27,7 +27,11 @@ def body(path: str, **fields: Any) -> dict[str, Any]:
     if path == "/v1/segments":
         return {"name": "Hostile", "rule": rule}
     message = {"template": "Hi", "audience_rule": rule, **fields}
-    return message if path == "/v1/campaigns/preview" else {"name": "Hostile", "channel": "email", **message}
+    return (
+        message
+        if path == "/v1/campaigns/preview"
+        else {"name": "Hostile", "channel": "email", "subject": "Hello", **message}
+    )
 
 
 @pytest.mark.parametrize("path", ["/v1/campaigns", "/v1/campaigns/preview"])

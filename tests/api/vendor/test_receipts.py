@@ -9,7 +9,7 @@ from datetime import datetime
 import httpx
 
 from api.vendor.config import Faults
-from api.vendor.simulator import FAILURE_REASONS
+from engine.channels import CHANNELS
 from tests.api.vendor.loopback import ReceiptInbox, StartVendor, message, send_batches, stats, wait_until
 
 RECEIPT_FIELDS = {"vendor_message_id", "reference", "status", "reason", "permanent", "occurred_at"}
@@ -32,7 +32,7 @@ def test_every_message_gets_one_signed_final_receipt_split_about_ninety_ten(
     statuses = Counter(r["status"] for r in receipts)
     assert set(statuses) == {"delivered", "failed"}
     assert 140 <= statuses["failed"] <= 260
-    all_reasons = set(FAILURE_REASONS["sms"]) | set(FAILURE_REASONS["email"])
+    all_reasons = set(CHANNELS["sms"].failure_reasons) | set(CHANNELS["email"].failure_reasons)
     assert all(r["reason"] in all_reasons for r in receipts if r["status"] == "failed")
     assert all(r["reason"] is None and r["permanent"] is None for r in receipts if r["status"] == "delivered")
     assert all(datetime.fromisoformat(r["occurred_at"]).tzinfo is not None for r in receipts)
@@ -59,7 +59,7 @@ def test_failure_reasons_belong_to_the_channel(start_vendor: StartVendor, inbox:
     send_batches(vendor, [message(n, channel="email") for n in range(100)])
 
     reasons = {r["reason"] for r in inbox.wait_for(100)}
-    assert reasons <= set(FAILURE_REASONS["email"])
+    assert reasons <= set(CHANNELS["email"].failure_reasons)
     assert len(reasons) > 1
 
 

@@ -66,7 +66,7 @@ def new_campaign(
     subject: str | None = None,
     at: datetime = NOON,
 ) -> int:
-    draft = CampaignDraft("Diwali offer", channel, template, subject, audience_rule=rule)  # type: ignore[arg-type]
+    draft = CampaignDraft("Diwali offer", channel, template, subject, audience_rule=rule)
     campaign_id = create_campaign(db, draft, base_catalog())
     schedule_campaign(db, campaign_id, at)
     return campaign_id

@@ -25,7 +25,8 @@ from engine import streams
 from engine.campaigns.lifecycle import cancel_campaign, pause_campaign, resume_campaign
 from engine.campaigns.progress import message_counts
 from engine.campaigns.queue import GROUP, STREAM
-from engine.campaigns.sender import Sender, SenderReport, backoff_seconds, retry_after_seconds, run_sender
+from engine.campaigns.sender import Sender, SenderReport, run_sender
+from engine.channels.transports.http import backoff_seconds, retry_after_seconds
 from engine.settings import Settings
 from engine.workers.delivery import housekeeping
 from tests.api.vendor.loopback import serve

@@ -1,0 +1,1 @@
+"""The channels the product can send on, from the registry (`engine.channels`)."""

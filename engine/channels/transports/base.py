@@ -1,0 +1,60 @@
+"""What every transport shares: the message it is handed, the outcome it gives back, and the two ways it can say
+that the sender, not the message, is at fault.
+
+The sender (`engine.campaigns.sender`) owns the stream, the rate limits, the campaign's state and the log; a
+transport owns only the provider's protocol: it takes a batch of one channel's messages and says, per message,
+whether the provider took it (with the provider's id) or why not, in words `engine.campaigns.failures` reads as
+transient or permanent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+from engine.channels.base import Channel, Outgoing
+from engine.settings import Settings
+
+
+@dataclass
+class Outcome:
+    """What became of a batch: `sent` (log id, provider's id), `failed` (log id, reason), how many of the sent the
+    provider recognised as already taken (by their key), and the requests it took (retries included)."""
+
+    sent: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: int = 0
+    attempts: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.duplicates += other.duplicates
+        self.attempts = max(self.attempts, other.attempts)
+
+
+class ProviderMisconfigured(RuntimeError):
+    """The provider refused the sender itself (credentials, URL, account): retried later, never blamed on messages."""
+
+
+class UnreadableAnswer(RuntimeError):
+    """The provider answered 2xx without a result for each message: it may have taken them, so the entry is posted
+    again under the same keys, and this counts toward the poison limit."""
+
+
+class Transport(Protocol):
+    """Carries a channel's messages to one provider; opened once per sender (with its HTTP session) and closed
+    with it."""
+
+    name: str  # as XENO_CHANNEL_TRANSPORTS names it
+    required: tuple[str, ...]  # the settings it cannot do without
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None: ...
+
+    async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
+        """Hand `messages` to the provider; what became of each (retries within the sender's limits included)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,124 @@
+"""Posting to a provider's HTTP API with retries: the policy every HTTP transport shares.
+
+Timeouts, connection errors, 408, 425, 429 (its Retry-After honoured) and 5xx are retried with exponential backoff
+and jitter, up to `delivery_max_attempts`; 401, 403, 404 and 405 mean the provider refuses the sender itself
+(credentials, URL), which no message is to blame for (`ProviderMisconfigured`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import orjson
+
+from engine.campaigns.failures import NOT_ACCEPTED, RETRYABLE_STATUSES
+from engine.channels.base import Outgoing
+from engine.channels.transports.base import Outcome, ProviderMisconfigured
+from engine.settings import Settings
+
+MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A provider's last answer: its status (None: no answer, a timeout or connection error) and body."""
+
+    status: int | None
+    body: bytes
+    attempts: int
+    problem: str | None = None  # why the last attempt failed
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES
+
+    def not_accepted(self) -> str:
+        """The reason of a message no attempt got the provider to take (transient: "retry the failed" re-sends it
+        under the same key)."""
+        return f"{NOT_ACCEPTED}{self.attempts} attempts ({self.problem})"
+
+    def refusal(self, detail: str | None = None) -> str:
+        """The reason of a message the provider refused, with its own words when it gave them."""
+        if detail is None:
+            try:
+                found = orjson.loads(self.body)
+                detail = found.get("detail") or found.get("message") if isinstance(found, dict) else None
+            except orjson.JSONDecodeError:
+                detail = None
+            detail = detail or self.body[:200].decode(errors="replace")
+        return f"refused by the vendor ({self.status}): {detail}"
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; 0 when absent or unreadable."""
+    if not value:
+        return 0.0
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, settings: Settings, retry_after: float = 0.0) -> float:
+    """The wait after failed attempt number `attempt` (1-based): exponential with jitter, at least Retry-After."""
+    ceiling = min(settings.delivery_backoff_max_s, settings.delivery_backoff_s * 2 ** (attempt - 1))
+    return max(retry_after, ceiling / 2 + random.random() * ceiling / 2)
+
+
+async def post_with_retries(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    url: str,
+    *,
+    data: bytes | dict[str, str],
+    headers: dict[str, str],
+) -> Answer:
+    """POST until the provider answers something final or the attempts run out; its last answer."""
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after = 0.0
+        try:
+            async with session.post(url, data=data, headers=headers) as response:
+                body = await response.read()
+                status: int | None = response.status
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            problem = f"HTTP {status}"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            status, body, problem = None, b"", type(error).__name__
+        if status in MISCONFIGURED_STATUSES:
+            raise ProviderMisconfigured(f"{url} answered {status}: {body[:200]!r}")
+        answer = Answer(status, body, attempt, problem)
+        if not answer.retryable or attempt >= settings.delivery_max_attempts:
+            return answer
+        await asyncio.sleep(backoff_seconds(attempt, settings, retry_after))
+
+
+async def send_each(
+    messages: list[Outgoing], send_one: Callable[[Outgoing], Awaitable[Outcome]], concurrency: int
+) -> Outcome:
+    """For providers that take one message per request: send a batch's messages side by side, `concurrency` at
+    a time, as one outcome."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(message: Outgoing) -> Outcome:
+        async with gate:
+            return await send_one(message)
+
+    outcome = Outcome()
+    for single in await asyncio.gather(*(gated(message) for message in messages)):
+        outcome.add(single)
+    return outcome

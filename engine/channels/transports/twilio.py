@@ -1,0 +1,67 @@
+"""SMS over a Twilio-style API: `POST /2010-04-01/Accounts/{sid}/Messages.json`, one form-encoded message each.
+
+Basic auth with the account SID and auth token; `From` is a number, or `MessagingServiceSid` when it is a
+messaging service (`MG...`). 201 answers the message's `sid`. A refusal's `code` says why: 21610 (the number
+replied STOP) is an unsubscribe, 21211 and 21614 an invalid or non-mobile number, all permanent. The API has no
+idempotency keys: a request whose answer was lost is sent again and the number may get the SMS twice.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+
+from engine.channels.base import Channel, Outgoing
+from engine.channels.transports.base import Outcome, UnreadableAnswer
+from engine.channels.transports.http import post_with_retries, send_each
+from engine.settings import Settings
+
+REASONS = {21610: "unsubscribed", 21211: "invalid number", 21614: "invalid number"}
+
+
+class TwilioTransport:
+    """One request per message, `delivery_concurrency` at a time per batch."""
+
+    name = "twilio"
+    required: tuple[str, ...] = ("twilio_account_sid", "twilio_auth_token", "twilio_from")
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.session = session
+        sid = settings.twilio_account_sid or ""
+        self.url = f"{settings.twilio_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+        self.headers = {"Authorization": aiohttp.encode_basic_auth(sid, settings.twilio_auth_token or "")}
+        sender = settings.twilio_from or ""
+        self.sender = {"MessagingServiceSid" if sender.startswith("MG") else "From": sender}
+
+    async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
+        return await send_each(messages, self._send_one, self.settings.delivery_concurrency)
+
+    async def _send_one(self, message: Outgoing) -> Outcome:
+        form = {"To": message.address, "Body": message.body, **self.sender}
+        answer = await post_with_retries(self.session, self.settings, self.url, data=form, headers=self.headers)
+        outcome = Outcome(attempts=answer.attempts)
+        if answer.ok:
+            sid = _field(answer.body, "sid")
+            if not isinstance(sid, str) or not sid:
+                raise UnreadableAnswer(f"Twilio answered {answer.status} without the message's sid")
+            outcome.sent.append((message.log_id, sid))
+        elif answer.retryable:
+            outcome.failed.append((message.log_id, answer.not_accepted()))
+        else:
+            code, words = _field(answer.body, "code"), _field(answer.body, "message")
+            said = str(words) if words is not None else None
+            reason = f"{REASONS[code]} (error {code}): {said}" if code in REASONS else answer.refusal(said)
+            outcome.failed.append((message.log_id, reason))
+        return outcome
+
+    async def close(self) -> None:
+        """The session is the sender's."""
+
+
+def _field(body: bytes, name: str) -> object:
+    try:
+        found = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return found.get(name) if isinstance(found, dict) else None

@@ -1,0 +1,192 @@
+"""E-mail over SMTP against a real relay on loopback (aiosmtpd): TLS, login, a reused pool of connections, proper
+MIME with one-click unsubscribe, and what the relay's refusals become."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from engine.campaigns.failures import failure_kind
+from engine.campaigns.sender import run_sender
+from engine.channels import get_channel
+from engine.channels.base import Outgoing
+from engine.channels.transports.base import Outcome, ProviderMisconfigured
+from engine.channels.transports.smtp import SmtpTransport
+from engine.consent.links import UNSUBSCRIBE, ConsentLink
+from engine.settings import Settings
+from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
+from tests.engine.channels.smtp_server import Mailbox, self_signed_context, smtp_relay
+
+EMAIL = get_channel("email")
+LOGIN = ("mailer", "s3cret")
+
+
+def smtp_settings(port: int, **changes: Any) -> Settings:
+    defaults = {
+        "channel_transports": {"email": "smtp"}, "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
+        "email_from": "Xeno Shop <news@shop.example>", "delivery_max_attempts": 3,
+    }  # fmt: skip
+    return delivery_settings(**{**defaults, **changes})
+
+
+def outgoing(count: int, *, to: str | None = None) -> list[Outgoing]:
+    return [
+        Outgoing(
+            n, f"xeno-7-{n}", to or f"customer{n}@example.com", f"Hi {n}, see https://shop.example/sale", "Sale", n
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def send(settings: Settings, messages: list[Outgoing]) -> Outcome:
+    async def run() -> Outcome:
+        transport = SmtpTransport(settings)
+        try:
+            return await transport.send(EMAIL, messages)
+        finally:
+            await transport.close()
+
+    return asyncio.run(run())
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return self_signed_context(Path(tmp_path_factory.mktemp("relay")))
+
+
+def test_a_batch_goes_out_over_starttls_with_login_on_no_more_connections_than_the_pool(tls: Any) -> None:
+    mailbox = Mailbox()
+    with smtp_relay(mailbox, tls=tls, login=LOGIN) as port:
+        settings = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=False, smtp_username=LOGIN[0],
+                                 smtp_password=LOGIN[1], smtp_connections=3)  # fmt: skip
+        outcome = send(settings, outgoing(30))
+
+    assert outcome.failed == []
+    assert sorted(log_id for log_id, _ in outcome.sent) == list(range(1, 31))
+    assert len(mailbox.messages) == 30
+    assert len(mailbox.peers) <= 3  # connections were reused, message after message
+    sender, recipients, _ = mailbox.messages[0]
+    assert sender == "news@shop.example"
+    assert len(recipients) == 1
+    assert dict(outcome.sent)[1] == "xeno-7-1@shop.example"
+
+
+def test_each_e_mail_is_proper_mime_with_one_click_unsubscribe(tls: Any) -> None:
+    mailbox = Mailbox()
+    with smtp_relay(mailbox) as port:
+        settings = smtp_settings(port)
+        message = Outgoing(
+            41,
+            "xeno-9-41",
+            "ana@example.com",
+            "Namaste Ana,\n\nYour ₹500 voucher: https://shop.example/v",
+            "Ana, ₹500 for you\r\nBcc: evil@example.com",
+            7,
+        )
+        send(settings, [message])
+
+    mail = parsed(mailbox.messages[0][2])
+    assert mail["To"] == "ana@example.com"
+    assert mail["Subject"] == "Ana, ₹500 for you Bcc: evil@example.com"  # a line break cannot add a header
+    assert mail["Bcc"] is None
+    assert mail["Message-ID"] == "<xeno-9-41@shop.example>"
+    assert mail["Date"] is not None
+    assert mail.get_content_type() == "multipart/alternative"
+    text, html = (part for part in mail.iter_parts())
+    assert text.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    assert "Your ₹500 voucher: https://shop.example/v" in text.get_content()
+    assert "Namaste Ana," in html.get_content()
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(mail["List-Unsubscribe"]).strip("<>")
+    assert unsubscribe in text.get_content()
+    link = ConsentLink.from_token(settings, UNSUBSCRIBE, unsubscribe.rsplit("/", 1)[1])
+    assert link == ConsentLink(7, "email", 41)
+
+
+def test_a_refused_recipient_fails_for_good_and_a_greylisted_one_is_sent_on_the_next_attempt() -> None:
+    mailbox = Mailbox(refuse={"gone@example.com": "550 5.1.1 No such user", "later@example.com": "451 4.7.1 Later"})
+    with smtp_relay(mailbox) as port:
+        messages = [*outgoing(3), Outgoing(8, "k-8", "gone@example.com", "Hi", "Hi", 8),
+                    Outgoing(9, "k-9", "later@example.com", "Hi", "Hi", 9)]  # fmt: skip
+        outcome = send(smtp_settings(port, smtp_connections=1), messages)
+
+    assert sorted(log_id for log_id, _ in outcome.sent) == [1, 2, 3, 9]
+    [(log_id, reason)] = outcome.failed
+    assert log_id == 8
+    assert reason == "refused by the mail server (550): 5.1.1 No such user"
+    assert failure_kind(reason) == "permanent"
+    assert mailbox.refused.count("later@example.com") == 1
+    assert {recipients[0] for _, recipients, _ in mailbox.messages} == {
+        "customer1@example.com", "customer2@example.com", "customer3@example.com", "later@example.com",
+    }  # fmt: skip
+
+
+def test_a_relay_that_stays_down_fails_the_messages_transiently() -> None:
+    with smtp_relay(Mailbox()) as port:
+        pass  # stopped: nothing listens there any more
+    outcome = send(smtp_settings(port), outgoing(2))
+
+    assert outcome.sent == []
+    assert [log_id for log_id, _ in outcome.failed] == [1, 2]
+    assert all(reason.startswith("the vendor did not accept it after 3 attempts") for _, reason in outcome.failed)
+    assert {failure_kind(reason) for _, reason in outcome.failed} == {"transient"}
+
+
+def test_wrong_credentials_or_an_untrusted_certificate_blame_the_sender_not_the_messages(tls: Any) -> None:
+    with smtp_relay(Mailbox(), tls=tls, login=LOGIN) as port:
+        wrong = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=False, smtp_username="mailer",
+                              smtp_password="guess")  # fmt: skip
+        with pytest.raises(ProviderMisconfigured, match="refused our credentials"):
+            send(wrong, outgoing(1))
+        untrusted = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=True, smtp_username=LOGIN[0],
+                                  smtp_password=LOGIN[1])  # fmt: skip
+        with pytest.raises(ProviderMisconfigured, match="TLS"):
+            send(untrusted, outgoing(1))
+
+
+def test_tls_from_the_first_byte(tls: Any) -> None:
+    mailbox = Mailbox()
+    with smtp_relay(mailbox, tls=tls, implicit_tls=True) as port:
+        outcome = send(smtp_settings(port, smtp_security="tls", smtp_verify_tls=False), outgoing(2))
+    assert len(outcome.sent) == 2
+    assert len(mailbox.messages) == 2
+
+
+def test_an_e_mail_campaign_is_sent_through_the_relay_and_logged_with_each_message_id(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    mailbox = Mailbox(refuse={"customer3@example.com": "550 5.1.1 No such user"})
+    with smtp_relay(mailbox) as port:
+        settings = smtp_settings(port)
+        frame = features(5)
+        campaign_id = launch(
+            database, redis_client, settings, frame, channel="email", subject="Hello {{ first_name }}"
+        ).campaign_id
+        report = asyncio.run(run_sender(database, redis_client, settings, consumer="tests", until_idle=True))
+
+    assert (report.sent, report.failed) == (4, 1)
+    rows = {row["customer_id"]: row for row in log_rows(database, campaign_id)}
+    assert rows[3]["status"] == "failed"
+    assert rows[3]["failure_kind"] == "permanent"
+    sent = [rows[n] for n in (1, 2, 4, 5)]
+    assert all(row["status"] == "sent" for row in sent)
+    by_id = {parsed(raw)["Message-ID"]: parsed(raw) for _, _, raw in mailbox.messages}
+    for row in sent:
+        mail = by_id[f"<{row['vendor_message_id']}>"]
+        assert mail["To"] == row["address"]
+        assert mail["Subject"] == row["subject"]
