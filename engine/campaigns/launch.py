@@ -187,9 +187,6 @@ def _rendered(template: MessageTemplate | None, members: pl.DataFrame) -> pl.Dat
     return template.render_frame(members)
 
 
-def _log_rows(
-    campaign_id: int,
-    channel: Channel,
 def _too_long(channel: Channel, messages: pl.Series) -> pl.Series:
     """Why each rendered message is too long for the channel (null where it fits). A channel counts at most two
     characters for one (SMS's GSM extension characters), so only messages past half its limit are measured."""
@@ -200,6 +197,9 @@ def _too_long(channel: Channel, messages: pl.Series) -> pl.Series:
     return pl.Series("too_long", reasons, dtype=pl.String)
 
 
+def _log_rows(
+    campaign_id: int,
+    channel: Channel,
     recipients: Recipients,
     plan: pl.DataFrame,
     body: MessageTemplate,
