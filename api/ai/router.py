@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -35,7 +36,7 @@ from api.campaigns.lookup import found_campaign
 from api.deps import Analyst, AppSettings, Db, Marketer, RedisClient, Viewer, rate_limit
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from engine.ai import calls, queue
-from engine.ai.choice import text_provider
+from engine.ai.choice import local_provider, text_provider
 from engine.ai.errors import Refusal
 from engine.ai.images import get_image
 from engine.ai.insights.send_time import NoAudience, campaign_send_time
@@ -70,10 +71,14 @@ def segment_rule(
     body: RuleRequest, user: Analyst, db: Db, settings: AppSettings, evaluator: Evaluator
 ) -> RuleSuggestionOut:
     """Turn a description of customers into a rule of the segment language, read back in English, with the
-    number of customers it selects now, so it can be checked before it is saved."""
+    number of customers it selects now, so it can be checked before it is saved. The rule is built from what
+    was understood: `assumptions` say which vague words were read as the team's terms ("VIP": total spend of
+    ₹50,000 or more), `skipped` which words were left out and why, and `questions` ask the user to confirm
+    both. Only a request with no condition in it at all is refused (422)."""
     started = time.perf_counter()
     catalog = catalog_of(evaluator)
-    outcome = suggest_rule(body.text, catalog, text_provider(settings), LocalProvider())
+    today = datetime.now(UTC).date()
+    outcome = suggest_rule(body.text, catalog, text_provider(settings), local_provider(settings), today)
     notes = list(outcome.notes)
     count = _count(evaluator, outcome.rule, notes) if outcome.rule is not None else None
     output = outcome.output()
@@ -96,6 +101,9 @@ def segment_rule(
         rule=output["rule"],
         english=output["english"],
         count=count,
+        assumptions=output["assumptions"],
+        skipped=output["skipped"],
+        questions=output["questions"],
         provider=outcome.provider,
         model=outcome.model,
         repaired=outcome.repaired,

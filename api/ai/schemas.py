@@ -24,12 +24,28 @@ class RuleRequest(_Body):
     text: Text = Field(examples=["customers who spent over ₹10K but ordered fewer than 3 times"])
 
 
+class AssumptionOut(BaseModel):
+    words: str = Field(description="The vague words as written, e.g. “VIPs”.")
+    meaning: str = Field(description="The team's term they were read as, e.g. “total spend of ₹50,000 or more”.")
+
+
+class SkippedOut(BaseModel):
+    start: int = Field(description="Where the words start in the request (characters).")
+    end: int
+    text: str
+    reason: str
+
+
 class RuleSuggestionOut(BaseModel):
-    """A valid rule, read back in English, with its audience count on the current snapshot (if there is one)."""
+    """A valid rule, read back in English, with its audience count on the current snapshot (if there is one),
+    what was assumed and skipped on the way, and the questions to confirm them."""
 
     rule: dict[str, Any]
     english: str
     count: int | None
+    assumptions: list[AssumptionOut]
+    skipped: list[SkippedOut]
+    questions: list[str]
     provider: str
     model: str | None
     repaired: bool

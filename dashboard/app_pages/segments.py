@@ -128,7 +128,7 @@ def fill_from_text() -> None:
         return
     builder.replace_tree(rules.tree_of(answer["rule"]))
     count = "an unknown number of" if answer["count"] is None else f"{answer['count']:,}"
-    notes = " ".join(answer["notes"])
+    notes = " ".join([*answer["notes"], *answer["questions"]])  # what it assumed or left out, to confirm
     ui.flash("info", f"Read as: {answer['english']} — {count} customers now ({answer['provider']}). {notes}".strip())
 
 

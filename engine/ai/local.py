@@ -9,14 +9,17 @@ catalog it is given.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from datetime import date
+from typing import ClassVar
 
 from engine.ai.insights.compose import compose_insights
 from engine.ai.insights.facts import Fact
 from engine.ai.language import parse_text
+from engine.ai.language.terms import Terms
 from engine.ai.messages.brief import MessageBrief, MessageDrafts
 from engine.ai.messages.compose import compose_messages
 from engine.ai.provider import Repair, TextProvider
+from engine.ai.rule_draft import RuleDraft
 from engine.features.catalog import Catalog
 from engine.segments import dump_rule
 
@@ -25,8 +28,12 @@ class LocalProvider(TextProvider):
     name: ClassVar[str] = "local"
     model = None
 
-    def draft_rule(self, text: str, catalog: Catalog, repair: Repair | None = None) -> Any:
-        return dump_rule(parse_text(text, catalog))
+    def __init__(self, terms: Terms | None = None) -> None:
+        self.terms = terms  # the team's vague words; None: the built-in ones
+
+    def draft_rule(self, text: str, catalog: Catalog, today: date, repair: Repair | None = None) -> RuleDraft:
+        reading = parse_text(text, catalog, today, self.terms)
+        return RuleDraft(dump_rule(reading.rule), reading.assumptions, reading.skipped, reading.notes)
 
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
         return compose_messages(brief)

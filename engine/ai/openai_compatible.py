@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, ClassVar
 
 import openai
 from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageParam
 
-from engine.ai.errors import CannotExpress, InvalidOutput, ProviderUnavailable
+from engine.ai.errors import CannotExpress, InvalidOutput, ProviderUnavailable, Unparsed
 from engine.ai.insights.facts import Fact
+from engine.ai.language.terms import Terms, load_terms
 from engine.ai.messages.brief import DraftMessage, MessageBrief, MessageDrafts
 from engine.ai.prompts import (
     INSIGHT_RULES,
@@ -32,6 +34,7 @@ from engine.ai.prompts import (
     rule_system_prompt,
 )
 from engine.ai.provider import Repair, TextProvider
+from engine.ai.rule_draft import Assumption, RuleDraft
 from engine.features.catalog import Catalog
 from engine.settings import Settings
 
@@ -39,10 +42,11 @@ from engine.settings import Settings
 class OpenAICompatibleProvider(TextProvider):
     name: ClassVar[str] = "openai"
 
-    def __init__(self, client: openai.OpenAI, model: str, timeout_s: float) -> None:
+    def __init__(self, client: openai.OpenAI, model: str, timeout_s: float, terms: Terms | None = None) -> None:
         self.client = client
         self.model = model
         self.timeout_s = timeout_s
+        self.terms = terms or load_terms()  # the team's vague words, told to the model
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAICompatibleProvider:
@@ -53,10 +57,10 @@ class OpenAICompatibleProvider(TextProvider):
             timeout=settings.ai_timeout_s,
             max_retries=0,  # a slow or failing model gives way to the local provider at once
         )
-        return cls(client, settings.ai_model, settings.ai_timeout_s)
+        return cls(client, settings.ai_model, settings.ai_timeout_s, load_terms(settings.ai_terms_file))
 
-    def draft_rule(self, text: str, catalog: Catalog, repair: Repair | None = None) -> Any:
-        conversation = self._conversation(rule_system_prompt(catalog), text, repair)
+    def draft_rule(self, text: str, catalog: Catalog, today: date, repair: Repair | None = None) -> RuleDraft:
+        conversation = self._conversation(rule_system_prompt(catalog, self.terms, today), text, repair)
         message = self._complete(conversation, "segment_rule", rule_answer_schema(catalog))
         if message.refusal:
             raise CannotExpress(message.refusal)
@@ -66,7 +70,17 @@ class OpenAICompatibleProvider(TextProvider):
             raise InvalidOutput(raw, 'the answer must be an object with "rule" and "cannot"')
         if answer["rule"] is None:
             raise CannotExpress(str(answer.get("cannot") or "the model gave no rule and no reason"))
-        return drop_nulls(answer["rule"])
+        assumed = tuple(
+            Assumption(str(item.get("words", "")), str(item.get("meaning", "")))
+            for item in answer.get("assumed") or ()
+            if isinstance(item, dict)
+        )
+        skipped = tuple(
+            _skipped(text, str(item.get("words", "")), str(item.get("why", "")))
+            for item in answer.get("skipped") or ()
+            if isinstance(item, dict)
+        )
+        return RuleDraft(drop_nulls(answer["rule"]), assumed, skipped)
 
     def draft_messages(self, brief: MessageBrief, repair: Repair | None = None) -> MessageDrafts:
         conversation = self._conversation(
@@ -142,6 +156,14 @@ class OpenAICompatibleProvider(TextProvider):
         if not response.choices:
             raise ProviderUnavailable(self.name, "the answer had no choices")
         return response.choices[0].message
+
+
+def _skipped(text: str, words: str, why: str) -> Unparsed:
+    """Words the model left out, pointed at in the user's text where they are found there."""
+    start = text.lower().find(words.lower()) if words else -1
+    if start < 0:
+        return Unparsed(0, 0, words, why)
+    return Unparsed(start, start + len(words), text[start : start + len(words)], why)
 
 
 def _decoded(raw: str) -> Any:

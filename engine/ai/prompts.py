@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from engine.ai.insights.facts import Fact
 from engine.ai.language.lexicon import KNOWN_EVENTS
+from engine.ai.language.terms import Terms
 from engine.ai.messages.brief import MessageBrief
 from engine.features.catalog import Catalog
 from engine.segments import rule_json_schema
@@ -65,7 +67,8 @@ def drop_nulls(data: Any) -> Any:
 
 
 def rule_answer_schema(catalog: Catalog) -> dict[str, Any]:
-    """`{"rule": <rule or null>, "cannot": <why not, or null>}`, with fields limited to the catalog's."""
+    """`{"rule": <rule or null>, "cannot": <why not, or null>, "assumed": [...], "skipped": [...]}`, with fields
+    limited to the catalog's: what the model took a vague word to mean, and the words it left out and why."""
     rule = rule_json_schema()
     definitions = {name: strict(definition) for name, definition in rule.pop("$defs").items()}
     definitions["Condition"]["properties"]["field"] = {"type": "string", "enum": [feature.name for feature in catalog]}
@@ -75,13 +78,25 @@ def rule_answer_schema(catalog: Catalog) -> dict[str, Any]:
             "rule": {"anyOf": [*rule["anyOf"], _NULL]},
             "cannot": {
                 "anyOf": [{"type": "string"}, _NULL],
-                "description": "Only when the request cannot be expressed with these fields and events: why.",
+                "description": "Only when nothing in the request can be expressed with these fields and events: why.",
             },
+            "assumed": _pairs("words", "meaning", "Vague words read as a team term, and the meaning used."),
+            "skipped": _pairs("words", "why", "Words left out of the rule, and why."),
         },
-        "required": ["rule", "cannot"],
+        "required": ["rule", "cannot", "assumed", "skipped"],
         "additionalProperties": False,
         "$defs": definitions,
     }
+
+
+def _pairs(first: str, second: str, description: str) -> dict[str, Any]:
+    item = {
+        "type": "object",
+        "properties": {first: {"type": "string"}, second: {"type": "string"}},
+        "required": [first, second],
+        "additionalProperties": False,
+    }
+    return {"type": "array", "items": item, "description": description}
 
 
 def catalog_lines(catalog: Catalog) -> str:
@@ -113,18 +128,30 @@ Write amounts as plain numbers in the store's currency: ₹10K is 10000, Rs 1.5 
 20000000, $2M is 2000000. Months are 30 days, a quarter 90, a year 365. For spend or order counts over the
 last 30, 90 or 365 days use the windowed features (spend_30d, orders_90d, ...); for "ordered in the last N
 days" use last_order_at "within last days"; for "inactive / lapsed for N days" use last_order_at "more than
-days ago". City names as the data writes them (Mumbai, Delhi, Bengaluru); countries as ISO codes (IN, GB).
-Use only the fields listed. When the request needs a field, event or window that does not exist, or is too
-vague to test (e.g. "loyal", "big spenders" with no amount), set "rule" to null and say why in "cannot";
-never guess a threshold the user did not give."""
+days ago". "Within the last N days" means at most N whole days ago. "Visits" are orders. Dates counted from
+today ("this month", "since March", "since Diwali") become fixed dates. City names as the data writes them
+(Mumbai, Delhi, Bengaluru); countries as ISO codes (IN, GB). Read Hinglish ("Mumbai wale customers jinhone
+5000 se zyada kharida": in Mumbai, spent over 5000) and typos as meant. A leading label ("loyal customers:
+...") names the segment; only conditions it states count.
+Use only the fields listed. A vague word that is one of the team's terms below means that term's rule: use
+it and list it in "assumed" with the term's meaning. Build the rule from what you understood and list the
+words you could not express in "skipped" with why (a field, event or window that does not exist); never
+guess a threshold that is neither said nor a team term. Only when nothing at all can be expressed, set
+"rule" to null and say why in "cannot"."""
 
 
-def rule_system_prompt(catalog: Catalog, events: Sequence[str] = KNOWN_EVENTS) -> str:
+def rule_system_prompt(catalog: Catalog, terms: Terms, today: date, events: Sequence[str] = KNOWN_EVENTS) -> str:
+    team_terms = "\n".join(
+        f"- {', '.join(term.words)}: {term.meaning}: {json.dumps(term.rule, ensure_ascii=False)}"
+        for term in terms.terms
+    )
     return (
         "You turn a marketer's description of customers into a segment rule of Xeno CRM.\n\n"
         f"{RULE_LANGUAGE}\n\nCatalog of customer features:\n{catalog_lines(catalog)}\n\n"
-        f"Events recorded: {', '.join(events)}.\n\n{RULE_GUIDANCE}\n\n"
-        'Answer with JSON only: {"rule": <rule or null>, "cannot": <reason or null>}.'
+        f"Events recorded: {', '.join(events)}.\n\nThe team's terms:\n{team_terms}\n\nToday is {today.isoformat()}.\n\n"
+        f"{RULE_GUIDANCE}\n\n"
+        'Answer with JSON only: {"rule": <rule or null>, "cannot": <reason or null>, "assumed": '
+        '[{"words", "meaning"}], "skipped": [{"words", "why"}]}.'
     )
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from datetime import date
+from typing import ClassVar
 
 from engine.ai.insights.facts import Fact
 from engine.ai.messages.brief import MessageBrief, MessageDrafts
+from engine.ai.rule_draft import RuleDraft
 from engine.features.catalog import Catalog
 
 
@@ -38,8 +40,9 @@ class TextProvider(ABC):
     model: str | None = None
 
     @abstractmethod
-    def draft_rule(self, text: str, catalog: Catalog, repair: Repair | None = None) -> Any:
-        """The JSON of a rule for `text` (not yet validated), or a corrected one given `repair`.
+    def draft_rule(self, text: str, catalog: Catalog, today: date, repair: Repair | None = None) -> RuleDraft:
+        """A rule for `text` as of `today` (not yet validated) with what it assumed and skipped, or a corrected
+        one given `repair`.
 
         Raises `ProviderUnavailable` (could not answer), `InvalidOutput` (answered in the wrong form) or a
         `Refusal` (the text cannot become a rule).

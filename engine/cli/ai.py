@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from types import FrameType
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
-from engine.ai.choice import text_provider
-from engine.ai.evals import Report, Result, evaluate, load_cases
+from engine.ai.choice import local_provider, text_provider
+from engine.ai.evals import PARTS, Case, Report, Result, evaluate, load_cases
 from engine.ai.jobs import HANDLERS
-from engine.ai.local import LocalProvider
 from engine.ai.openai_compatible import OpenAICompatibleProvider
 from engine.ai.provider import TextProvider
 from engine.ai.queue import run_worker
@@ -39,8 +40,12 @@ def eval_(
         None, help="Which provider(s) to score; default: local, and openai when a model is configured."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print every case, not only the wrong ones."),
+    show_held_out: bool = typer.Option(
+        False, "--show-held-out", help="Also print the held-out cases it got wrong (never tune the reader on them)."
+    ),
 ) -> None:
-    """Score plain-language-to-rule providers on the evaluation set and print their accuracy."""
+    """Score plain-language-to-rule providers on the development and held-out sets, each reported apart, and
+    compare the providers side by side (by part and by style of phrasing)."""
     settings = get_settings()
     chosen = provider or [ProviderName.local, *([ProviderName.openai] if settings.uses_llm else [])]
     console = Console()
@@ -52,42 +57,54 @@ def eval_(
             raise typer.Exit(2)
         scored = _provider(name)
         console.print(f"[bold]{scored.name}[/bold] {scored.model or ''}: {len(cases)} cases")
-        reports.append(evaluate(scored, cases, on_result=lambda result: _print_result(console, result, verbose)))
-    console.print(_summary(reports))
+        shown = partial(_print_result, console, verbose=verbose, show_held_out=show_held_out)
+        reports.append(evaluate(scored, cases, on_result=shown))
+    console.print(compare_providers(reports))
 
 
 def _provider(name: ProviderName) -> TextProvider:
     if name is ProviderName.local:
-        return LocalProvider()
+        return local_provider(get_settings())
     return OpenAICompatibleProvider.from_settings(get_settings())
 
 
-def _print_result(console: Console, result: Result, verbose: bool) -> None:
-    if result.correct and not verbose:
+def _print_result(console: Console, result: Result, *, verbose: bool, show_held_out: bool) -> None:
+    if (result.correct and not verbose) or (result.case.part == "held-out" and not show_held_out):
         return
     mark = "[green]ok[/green]   " if result.correct else "[red]wrong[/red]"
     console.print(f"  {mark} {result.case.text}  [dim]({result.detail})[/dim]", highlight=False)
 
 
-def _summary(reports: list[Report]) -> Table:
-    table = Table("provider", "model", "accuracy", "rules right", "refusals right", "held-out right")
+def compare_providers(reports: list[Report]) -> Group:
+    """The providers side by side: development and held-out scores apart, then the held-out score per style."""
+    summary = Table("provider", "model", "development", "held-out", title="Plain language to segment rules")
     for report in reports:
-        rules = report.tally(lambda case: case.rule is not None)
-        refusals = report.tally(lambda case: case.rule is None)
-        held_out = report.tally(lambda case: case.held_out)
-        table.add_row(
-            report.provider,
-            report.model or "-",
-            f"{report.accuracy:.1%}",
-            *(f"{right}/{total}" for right, total in (rules, refusals, held_out)),
-        )
-    return table
+        parts = (report.tally(partial(_in_part, part=part)) for part in PARTS)
+        summary.add_row(report.provider, report.model or "-", *(_score(*part) for part in parts))
+    styles = sorted(
+        {result.case.style for report in reports for result in report.results if result.case.part == "held-out"}
+    )
+    by_style = Table("held-out style", *(report.model or report.provider for report in reports))
+    for style in styles:
+        scores = (report.tally(partial(_in_part, part="held-out", style=style)) for report in reports)
+        by_style.add_row(style, *(_score(*score) for score in scores))
+    return Group(summary, by_style)
+
+
+def _in_part(case: Case, part: str, style: str | None = None) -> bool:
+    return case.part == part and (style is None or case.style == style)
+
+
+def _score(right: int, total: int) -> str:
+    return f"{right}/{total} ({right / total:.1%})" if total else "-"
 
 
 @app.command("rule")
 def rule(text: str) -> None:
     """Turn a sentence into a segment rule with the configured provider, and print it."""
-    outcome = suggest_rule(text, base_catalog(), text_provider(get_settings()), LocalProvider())
+    settings = get_settings()
+    today = datetime.now(UTC).date()
+    outcome = suggest_rule(text, base_catalog(), text_provider(settings), local_provider(settings), today)
     for note in outcome.notes:
         typer.echo(f"note: {note}", err=True)
     if outcome.refusal is not None:
@@ -95,6 +112,8 @@ def rule(text: str) -> None:
         raise typer.Exit(1)
     typer.echo(json.dumps((outcome.output() or {})["rule"], ensure_ascii=False))
     typer.echo(outcome.english)
+    for question in outcome.questions:
+        typer.echo(f"question: {question}")
 
 
 @app.command("worker")

@@ -107,10 +107,11 @@ def test_opening_a_saved_segment_fills_the_builder_and_shows_its_size_over_time(
 def test_plain_language_fills_the_builder_through_the_ai(api_url: str, shop: Snapshot) -> None:
     app = on_page(signed_in("analyst"), "segments")
 
-    app.text_area(key="segment_ai_text").input("customers in Mumbai who spent over 1000")
+    app.text_area(key="segment_ai_text").input("VIP list: customers in Mumbai who spent over 1000 and love tea")
     app.button(key="segment_ai_fill").click().run()
 
     assert app.info[0].value.startswith("Read as: ")
+    assert "I left out “love tea” (not understood). What did you mean by it?" in app.info[0].value
     assert app.metric[0].value == "1"  # Sam
     assert {app.selectbox(key="rule:0:field").value, app.selectbox(key="rule:1:field").value} == {"city", "total_spend"}
 

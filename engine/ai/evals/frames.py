@@ -2,7 +2,8 @@
 
 Every feature comes from the same generated orders (spend, counts, windows, first and last order, days
 since), so two rules that mean the same thing select the same customers even when written differently
-(`orders_30d >= 1` and `last_order_at within last 30 days`). Amounts are multiples of 250 and counts
+(`orders_30d >= 1` and `last_order_at within last 30 days`: at most 30 whole days ago). Amounts are multiples
+of 250 and counts
 are small, so thresholds like "over ₹10K" and "at least 3" land on real values and `>` differs from `>=`.
 Some customers lack a city, so "not in Pune" (only those with another city) differs from "excluding Pune".
 """
@@ -18,8 +19,9 @@ import polars as pl
 
 from engine.ai.rules import EMPTY_EVENTS
 from engine.features.catalog import Catalog, base_catalog
+from engine.features.windows import earliest_within
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 3, 18, 9, 30, tzinfo=UTC)  # mid-month and mid-day, so calendar words and whole days matter
 CITIES = ("Mumbai", "Delhi", "Bengaluru", "Pune", "Chennai", "Hyderabad", "Kolkata", "Jaipur", "London", None)
 COUNTRIES = {"London": "GB"}
 EVENTS = ("Email Opened", "Added To Cart", "Product Viewed", "App Opened", "Email Link Clicked")
@@ -84,7 +86,8 @@ def _order_features(orders: list[datetime], amounts: list[int]) -> dict[str, obj
         "days_since_last_order": (NOW - orders[-1]).days if orders else None,
     }
     for days in (30, 90, 365):
-        recent = [amount for moment, amount in zip(orders, amounts, strict=True) if moment >= NOW - timedelta(days)]
+        since = earliest_within(NOW, days)
+        recent = [amount for moment, amount in zip(orders, amounts, strict=True) if moment >= since]
         features[f"orders_{days}d"] = len(recent)
         features[f"spend_{days}d"] = float(sum(recent))
     return features

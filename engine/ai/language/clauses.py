@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from engine.ai.errors import Unparsed
 from engine.ai.language import values
@@ -28,17 +29,21 @@ from engine.ai.language.lexicon import (
     compile_words,
 )
 from engine.ai.language.nodes import Node, condition, join, performed
+from engine.ai.language.terms import Terms
 from engine.ai.language.values import Comparison, DateComparison, Days, match_at
 from engine.features.catalog import Catalog, Feature, FeatureType
 
 
 @dataclass(frozen=True)
 class Clause:
-    """A condition read from the text up to `end`, or the problem that stopped it."""
+    """A condition read from the text up to `end`, or the problem that stopped it; the team terms it assumed
+    (start, end, meaning) and notes on how it read words."""
 
     end: int
     node: Node | None
     problem: Unparsed | None = None
+    assumed: tuple[tuple[int, int, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def _re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, FLAGS)
 
 
-_ORDER_OBJECT = _re(r"(?:an?\s+|any\s+|their\s+)?(?:orders?|purchases?|transactions?)\b")
+_ORDER_OBJECT = _re(r"(?:an?\s+|any\s+|their\s+)?(?:orders?|purchases?|transactions?|visits?)\b")
 MEASURES = (
     *(
         Measure("event", _re(rf"(?:{p.verb})\b"), _re(p.object), not p.object_optional, _re(p.noun), p.event)
@@ -86,19 +91,26 @@ MEASURES = (
         noun=_re(
             r"(?:(?:in|of)\s+)?(?:total\s+)?(?:spend(?:ing)?|spent|spenders?|revenue)\b"
             r"|(?:in|worth\s+of)\s+(?:purchases|orders|shopping)\b"
+            r"|(?:bought|purchased|shopped)\b"  # "5000 se zyada kharida": more than 5000 bought
         ),
     ),
     Measure(
         "orders",
-        _re(r"(?:order(?:ed|s)?|purchas(?:ed|es|e)|bought|buys?|shopped|transacted|checked\s+out|converted)\b"),
+        _re(
+            r"(?:order(?:ed|s)?|purchas(?:ed|es|e)|bought|buys?|shopped|transacted|checked\s+out|converted|"
+            r"visited)\b"
+        ),
         _ORDER_OBJECT,
-        noun=_re(r"(?:orders?|purchases?|transactions?)\b"),
+        noun=_re(r"(?:orders?|purchases?|transactions?|visits?|ordered|bought|purchased)\b"),
     ),
 )
+SPEND = next(measure for measure in MEASURES if measure.kind == "spend")
 _OBJECT_FILLER = _re(
     r"(?:anything|something|any|from\s+us|with\s+us|online|again|in\s+total|overall|in\s+all|so\s+far|ever|"
-    r"items?|products?|money|times|at\s+all|was|is|were|of)\b"
+    r"items?|products?|money|times|at\s+all|was|is|were|of|worth(?:\s+of)?|yet)\b"
 )
+_MONEY_SAID = _re(r".*(?:[₹$€£]|\brs\b|\binr\b|\d\s?(?:k|l|lakhs?|lacs?|cr|crores?|m|mn|thousand|million)\b)")
+_WORTH = _re(r"\s*(?:worth|rupees|rs\b)")
 
 _VOCABULARY = (
     (_re(r"repeat\s+(?:customers|buyers|shoppers|purchasers)\b"), ("order_count", ">=", 2)),
@@ -113,8 +125,9 @@ _CHANNEL = (
     r"push(?:\s+notifications?)?)\b"
 )
 _CONSENT = (
-    (_re(rf"(?:opted[- ]?in|subscribed|consented|agreed|signed\s+up|said\s+yes)\s+(?:to|for)\s+"
-         rf"(?:receiv(?:e|ing)\s+|get(?:ting)?\s+)?(?:marketing\s+|promotional\s+)?{_CHANNEL}"), True),
+    (_re(rf"(?:opted[- ]?in|subscribed|subscribers|consented|agreed|signed\s+up|said\s+yes)\s+(?:to|for|of)\s+"
+         rf"(?:receiv(?:e|ing)\s+|get(?:ting)?\s+)?(?:our\s+|the\s+)?(?:marketing\s+|promotional\s+)?{_CHANNEL}"),
+     True),
     (_re(rf"{_CHANNEL}\s+(?:opt[- ]?ins?|subscribers|consented|opted[- ]in|permission)\b"), True),
     (_re(rf"(?:can|may|allowed\s+to)\s+(?:be\s+)?(?:receive|get|reached|contacted|messaged)\s+(?:by\s+|via\s+|on\s+)?"
          rf"(?:marketing\s+)?{_CHANNEL}"), True),
@@ -160,9 +173,11 @@ _TRUE = _re(r"(?:is\s+|=\s*|:\s*)?(?P<yes>true|yes|on|given|granted)\b|(?:is\s+|
 class Clauses:
     """Reads one condition at a time from `text`, with the features of `catalog`."""
 
-    def __init__(self, text: str, catalog: Catalog) -> None:
+    def __init__(self, text: str, catalog: Catalog, today: date, terms: Terms | None) -> None:
         self.text = text
         self.catalog = catalog
+        self.today = today
+        self.terms = terms
         phrases: dict[str, Feature] = {}
         for feature in catalog:
             names = (feature.name, feature.name.replace("_", " "), feature.label, *FIELD_SYNONYMS.get(feature.name, ()))
@@ -173,8 +188,12 @@ class Clauses:
         self._field = _re(rf"(?:{compile_words(*escaped)})(?![\w-])")
         self._readers: tuple[Callable[[int], Clause | None], ...] = (
             self._vocabulary, self._days_since, self._consent, self._inactive, self._location, self._presence,
-            self._named_field, self._measure, self._field_clause,
+            self._named_field, self._measure, self._window_first, self._term, self._field_clause,
         )  # fmt: skip
+
+    def over(self, text: str, with_terms: bool = True) -> Clauses:
+        """The same reader over another text of the same length (a part of this one, the rest blanked)."""
+        return Clauses(text, self.catalog, self.today, self.terms if with_terms else None)
 
     def at(self, pos: int) -> Clause | None:
         """The condition that starts at `pos` (after spaces), or None when no kind of clause starts there."""
@@ -222,6 +241,21 @@ class Clauses:
                 return Clause(found.end(), condition(field, op, value))
         return None
 
+    def _term(self, pos: int) -> Clause | None:
+        """A vague word of the team's ("VIPs", "lapsed"): its definition, said as an assumption."""
+        start = values.skip_space(self.text, pos)
+        found = self.terms.match(self.text, start) if self.terms is not None else None
+        if found is None:
+            return None
+        term, end = found
+        return Clause(end, term.rule, assumed=((start, end, term.meaning),))
+
+    def _window_first(self, pos: int) -> Clause | None:
+        """A window said before what it counts: "in the last 30 days more than 1 ordered" (Hinglish order)."""
+        window = values.window(self.text, pos)
+        clause = self._measure(window.end, window) if window is not None else None
+        return clause if clause is not None and clause.node is not None else None
+
     def _days_since(self, pos: int) -> Clause | None:
         """ "more than 45 days since their last order": the days are counted before the feature is named."""
         counted = values.comparison(self.text, pos, "count")
@@ -256,7 +290,7 @@ class Clauses:
         if over:
             days_count = values.days_in(over.group("count"), over.group("unit"))
             return self._last_order_before(pos, over.end(), days_count)
-        return self._problem(pos, found.end(), "say for how long, e.g. “inactive for 90 days”")
+        return None  # without how long, the team's term says what it means
 
     def _last_order_before(self, start: int, end: int, days: int) -> Clause:
         if not self._has("last_order_at"):
@@ -304,20 +338,23 @@ class Clauses:
             return Clause(end, condition(feature.name, op))
         return None
 
-    def _measure(self, pos: int) -> Clause | None:
+    def _measure(self, pos: int, window: Days | None = None) -> Clause | None:
         start = values.skip_space(self.text, pos)
         for measure in MEASURES:
             if measure.noun is None:
                 continue
             counted = values.comparison(self.text, start, measure.value_kind)
             noun = match_at(measure.noun, self.text, counted.end) if counted else None
-            if counted and noun:
-                return self._measure_slots(measure, start, noun.end(), counted)
+            if counted and noun and (measure.kind != "spend" or self._is_money(counted, noun.group())):
+                return self._measure_slots(measure, start, noun.end(), counted, window)
         for measure in MEASURES:
             verb = match_at(measure.verb, self.text, start) if measure.verb else None
             if verb is None:
                 continue
             end, counted = verb.end(), None
+            money = values.comparison(self.text, end, "money") if measure.kind == "orders" else None
+            if money is not None and self._is_money(money, ""):  # "bought over ₹5000 worth": spend
+                return self._measure_slots(SPEND, start, money.end, money, window)
             if measure.object is not None:
                 inner = values.comparison(self.text, end, measure.value_kind)
                 thing = match_at(measure.object, self.text, inner.end if inner else end)
@@ -325,12 +362,29 @@ class Clauses:
                     continue
                 if thing is not None:
                     end, counted = thing.end(), inner
-            return self._measure_slots(measure, start, end, counted)
+            return self._measure_slots(measure, start, end, counted, window)
         return None
 
-    def _measure_slots(self, measure: Measure, start: int, end: int, counted: Comparison | None) -> Clause:
+    def _is_money(self, counted: Comparison, noun: str) -> bool:
+        """Whether an amount is money: after a spend word any number is; before "bought", 100 or more; after it,
+        only said with a currency, lakh, crore, k or M, or followed by "worth"."""
+        if noun and not re.match(r"bought|purchased|shopped", noun, FLAGS):
+            return True
+        said = self.text[counted.start : counted.end]
+        large = bool(noun) and min(counted.values) >= 100  # "5000 bought" is rupees; "3 bought" is orders
+        return large or bool(_MONEY_SAID.match(said) or _WORTH.match(self.text, counted.end))
+
+    def _measure_slots(
+        self, measure: Measure, start: int, end: int, counted: Comparison | None, window: Days | None = None
+    ) -> Clause:
         """The rest of a measure's clause: a count or amount, a time window, a date, words that add nothing."""
-        slots = self._slots(end, measure.value_kind, counted, dates=measure.kind == "orders")
+        slots = self._slots(end, measure.value_kind, counted, dates=measure.kind == "orders", window=window)
+        clause = self._measure_condition(measure, start, slots)
+        notes = tuple(note for note in (slots.window.note if slots.window else None,
+                                        slots.dated.note if slots.dated else None) if note)  # fmt: skip
+        return Clause(clause.end, clause.node, clause.problem, notes=notes) if notes else clause
+
+    def _measure_condition(self, measure: Measure, start: int, slots: _Slots) -> Clause:
         end, counted, window, dated = slots.end, slots.counted, slots.window, slots.dated
         if measure.kind == "event":
             assert measure.event is not None
@@ -347,16 +401,17 @@ class Clauses:
             return Clause(end, condition("last_order_at", "within last days", window.days))
         return self._numeric("order_count", start, end, Comparison(end, end, ">=", (1,)), None)
 
-    def _slots(self, end: int, kind: str, counted: Comparison | None, dates: bool) -> _Slots:
+    def _slots(
+        self, end: int, kind: str, counted: Comparison | None, dates: bool, window: Days | None = None
+    ) -> _Slots:
         """A count or amount, a time window and (for orders) a date, in any order, skipping words that add nothing."""
-        window: Days | None = None
         dated: DateComparison | None = None
         while True:
             if window is None and (found_window := values.window(self.text, end)):
                 window, end = found_window, found_window.end
             elif counted is None and (found_count := values.comparison(self.text, end, kind)):
                 counted, end = found_count, found_count.end
-            elif dated is None and dates and (found_date := values.date_comparison(self.text, end)):
+            elif dated is None and dates and (found_date := values.date_comparison(self.text, end, self.today)):
                 dated, end = found_date, found_date.end
             elif filler := match_at(_OBJECT_FILLER, self.text, end):
                 end = filler.end()
@@ -367,7 +422,7 @@ class Clauses:
         self, start: int, end: int, dated: DateComparison, counted: Comparison | None, window: Days | None
     ) -> Clause:
         """ "ordered since 2025-01-01" is a last order on or after it; "ordered before ..." a first order before it."""
-        if counted is not None or window is not None or dated.op == "between":
+        if counted is not None or window is not None or dated.op in ("between", "during"):
             return self._problem(start, end, "say either a date or a count and window for orders, not both")
         field = "first_order_at" if dated.op in ("<", "<=") else "last_order_at"
         if not self._has(field):
@@ -475,17 +530,23 @@ class Clauses:
         after = link.end() if link else end
         window = values.window(self.text, after)
         if window is not None:
-            return Clause(window.end, condition(feature.name, "within last days", window.days))
+            notes = (window.note,) if window.note else ()
+            return Clause(window.end, condition(feature.name, "within last days", window.days), notes=notes)
         ago = values.ago(self.text, after)
         if ago is not None:
             if ago.op is None:
                 return self._problem(ago.start, ago.end, "say “more than” or “less than” that long ago")
             op = "more than days ago" if ago.op == ">" else "within last days"
             return Clause(ago.end, condition(feature.name, op, ago.days))
-        dated = values.date_comparison(self.text, after)
+        dated = values.date_comparison(self.text, after, self.today)
         if dated is not None:
+            notes = (dated.note,) if dated.note else ()
+            if dated.op == "during":
+                first, following = dated.values
+                node = join("and", condition(feature.name, ">=", first), condition(feature.name, "<", following))
+                return Clause(dated.end, node, notes=notes)
             value = dated.values if dated.op == "between" else dated.values[0]
-            return Clause(dated.end, condition(feature.name, dated.op, value))
+            return Clause(dated.end, condition(feature.name, dated.op, value), notes=notes)
         return self._problem(
             start, end, f"say when, e.g. “{feature.label} in the last 30 days” or “… before 2025-01-01”"
         )

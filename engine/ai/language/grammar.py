@@ -35,6 +35,8 @@ class Grammar:
         self.text = text
         self.clauses = clauses
         self.problems: list[Unparsed] = []
+        self.assumed: list[tuple[int, int, str]] = []  # team terms used: where, and what they were taken to mean
+        self.notes: list[str] = []
         trailing = _TRAILING.search(text)
         self.end = trailing.start() if trailing else len(text)
 
@@ -86,6 +88,8 @@ class Grammar:
             if clause is not None:
                 if clause.problem is not None:
                     self.problems.append(clause.problem)
+                self.assumed += clause.assumed
+                self.notes += clause.notes
                 return clause.node, clause.end
             negation = NEGATION.match(self.text, at)
             if negation:

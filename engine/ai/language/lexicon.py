@@ -92,15 +92,19 @@ def postfix_op(word: str) -> str:
 
 # --- time ------------------------------------------------------------------------------------------------
 
-UNIT = r"(?P<unit>days?|weeks?|months?|quarters?|years?|yrs?)\b"
-UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 90, "year": 365, "yr": 365}
-SPAN = rf"(?:(?P<count>{WHOLE}|an?\b)\s*)?{UNIT}"
+UNIT = r"(?P<unit>days?|weeks?|fortnights?|months?|quarters?|years?|yrs?)\b"
+UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 90, "year": 365, "yr": 365}
+SPAN = rf"(?:(?P<count>{WHOLE}|half\s+an?\b|an?\b)\s*)?{UNIT}"
 
 
 def days_in(count: str | None, unit: str) -> int:
-    """Days in "3 months" (90), "a year" (365), "12 months" (365: a year, not 360), "2 weeks" (14)."""
-    n = 1 if count is None or count.strip().lower() in ("a", "an") else whole_number(count)
+    """Days in "3 months" (90), "a year" (365), "12 months" (365: a year, not 360), "2 weeks" (14), "half a
+    year" (180: six months)."""
+    said = "a" if count is None else re.sub(r"\s+", " ", count.strip().lower())
     unit = unit.lower().rstrip("s")
+    if said.startswith("half"):
+        return 180 if unit in ("year", "yr") else UNIT_DAYS[unit] // 2
+    n = 1 if said in ("a", "an") else whole_number(said)
     if unit == "month" and n % 12 == 0:
         return n // 12 * 365
     return n * UNIT_DAYS[unit]
@@ -109,7 +113,7 @@ def days_in(count: str | None, unit: str) -> int:
 # "in the last 30 days", "over the past 3 months", "last month", "within 90 days", "in a year", "yesterday"
 WINDOWS = (
     rf"(?:(?:in|within|during|over|for|from)\s+)?(?:the\s+)?(?:last|past|previous|recent|preceding)\s+{SPAN}",
-    rf"(?:in|within)\s+(?:the\s+)?(?:over\s+|more than\s+)?{SPAN}",
+    rf"(?:in|within|for)\s+(?:the\s+)?(?:over\s+|more than\s+)?{SPAN}",
     r"(?P<yesterday>yesterday)\b",
 )
 # "more than 60 days ago", "over a year ago", "less than 2 weeks ago", "90 days ago"
@@ -127,6 +131,22 @@ DATE = (
     r"(?P<iso>\d{4}-\d{2}-\d{2})\b"
     rf"|(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{_MONTH_NAMES})\.?,?\s+(?P<year>\d{{4}})\b"
     rf"|(?P<month2>{_MONTH_NAMES})\.?\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year2>\d{{4}})\b"
+)
+
+
+# Days people date things by, as (month, day) per year; "since Diwali" is the latest one on or before today.
+FESTIVALS = {
+    "diwali": {2024: (11, 1), 2025: (10, 20), 2026: (11, 8), 2027: (10, 29)},
+    "holi": {2024: (3, 25), 2025: (3, 14), 2026: (3, 4), 2027: (3, 22)},
+    "christmas": dict.fromkeys(range(2020, 2031), (12, 25)),
+    "new year": dict.fromkeys(range(2020, 2031), (1, 1)),
+    "new year's": dict.fromkeys(range(2020, 2031), (1, 1)),
+}
+# "this month", "since March", "in February", "since Diwali": dates counted from today.
+CALENDAR = (
+    rf"(?P<this>this\s+(?P<this_unit>month|year|week))\b"
+    rf"|(?P<cal_op>since|from|in|during)\s+(?P<month_name>{_MONTH_NAMES})\b(?!\s+\d)"
+    rf"|(?P<fest_op>since|after|before)\s+(?P<festival>{compile_words(*(re.escape(name) for name in FESTIVALS))})\b"
 )
 
 

@@ -32,6 +32,8 @@ def negate(node: Node | None) -> Node | None:
         return dict(node["not"])
     if "field" in node:
         op, value = node["op"], node.get("value")
+        if isinstance(value, str) and op in ("<", "<=", ">", ">="):  # "not since May": nor ever, so no flip
+            return {"not": node}
         if op == ">=" and value == 1 and _is_count(node["field"]):
             return {**node, "op": "=", "value": 0}  # "never ordered": no orders, rather than "fewer than 1"
         if op in _OPPOSITE_OPS and not (op in ("=", "!=") and isinstance(value, bool)):

@@ -9,16 +9,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from engine.ai.language.lexicon import (
     AGO,
     AMOUNT,
+    CALENDAR,
     COMPARATOR,
     DATE,
     DURATION,
+    FESTIVALS,
     FILLER,
     FLAGS,
     KNOWN_PLACE,
+    MONTHS,
     NEW_PLACE,
     POSTFIX,
     TIMES_WORDS,
@@ -56,7 +60,10 @@ _DATE_COMPARISON = re.compile(
 )
 _KNOWN_PLACE = re.compile(KNOWN_PLACE, FLAGS)
 _NEW_PLACE = re.compile(NEW_PLACE)  # case-sensitive: an unknown place must be written with a capital
-_NOT_A_PLACE = re.compile(r"(?:last|past|previous|next|this|an?|recent)\b", FLAGS)
+_NOT_A_PLACE = re.compile(
+    rf"(?:last|past|previous|next|this|an?|recent|{'|'.join(MONTHS)}|{'|'.join(FESTIVALS)})\b", FLAGS
+)
+_CALENDAR = re.compile(CALENDAR, FLAGS)
 _LIST_SEPARATOR = re.compile(r"\s*,\s*(?:or\s+|and\s+)?|\s+(?:or|and|&)\s+|\s*/\s*", FLAGS)
 _QUOTED = re.compile(r"\"(?P<a>[^\"]+)\"|'(?P<b>[^']+)'|“(?P<c>[^”]+)”")
 _BARE = re.compile(r"[\w@.+\-/]*\w")
@@ -97,12 +104,17 @@ class Days(Stretch):
 
     days: int
     op: str | None = None  # for "... ago": ">" (more than), "<" (less than), or None when not said
+    note: str | None = None  # how an ambiguous window was read ("last month" as the last 30 days)
 
 
 @dataclass(frozen=True)
 class DateComparison(Stretch):
+    """A date test: `op` is a comparison, "between" (both ends in), or "during" (from the first date up to,
+    not including, the second); `note` says how a word was dated ("Diwali" as 2025-10-20)."""
+
     op: str
     values: tuple[str, ...]
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +175,10 @@ def window(text: str, pos: int) -> Days | None:
         if found is not None:
             said = found.groupdict()
             days = 1 if said.get("yesterday") else days_in(said["count"], said["unit"])
-            return Days(found.start(), found.end(), days)
+            note = None
+            if said.get("unit", "").lower() in ("month", "year") and not said.get("count"):
+                note = f"“{found.group().strip()}” was read as the last {days} days."
+            return Days(found.start(), found.end(), days, note=note)
     return None
 
 
@@ -183,9 +198,13 @@ def duration(text: str, pos: int) -> Days | None:
     return Days(found.start(), found.end(), days_in(found.group("count"), found.group("unit"))) if found else None
 
 
-def date_comparison(text: str, pos: int) -> DateComparison | None:
-    """ "before 2025-01-01", "since 1 March 2025", "between 2025-01-01 and 2025-03-31"."""
+def date_comparison(text: str, pos: int, today: date) -> DateComparison | None:
+    """ "before 2025-01-01", "since 1 March 2025", "between 2025-01-01 and 2025-03-31", and dates counted from
+    `today`: "this month", "since March", "in February", "since Diwali"."""
     start = skip_space(text, pos)
+    calendar = _CALENDAR.match(text, start)
+    if calendar:
+        return _calendar_date(calendar, today)
     between = _BETWEEN.match(text, start)
     if between:
         low = _DATE.match(text, between.end())
@@ -200,6 +219,32 @@ def date_comparison(text: str, pos: int) -> DateComparison | None:
         return None
     return DateComparison(start, found.end(), _DATE_OPS[re.sub(r"\s+", " ", said.group("dop").lower())],
                           (date_text(found),))  # fmt: skip
+
+
+def _calendar_date(found: re.Match[str], today: date) -> DateComparison | None:
+    start, end = found.start(), found.end()
+    if found.group("this"):
+        unit = found.group("this_unit").lower()
+        first = {"month": today.replace(day=1), "year": today.replace(month=1, day=1)}.get(unit)
+        if first is None:  # this week: since Monday
+            first = date.fromordinal(today.toordinal() - today.weekday())
+        return DateComparison(start, end, ">=", (first.isoformat(),))
+    if found.group("month_name"):
+        month = MONTHS[found.group("month_name").lower()]
+        year = today.year if month <= today.month else today.year - 1
+        first = date(year, month, 1)
+        if found.group("cal_op").lower() in ("since", "from"):
+            return DateComparison(start, end, ">=", (first.isoformat(),))
+        following = date(year + month // 12, month % 12 + 1, 1)
+        return DateComparison(start, end, "during", (first.isoformat(), following.isoformat()))
+    name = found.group("festival").lower()
+    days = [date(year, *month_day) for year, month_day in FESTIVALS[name].items() if date(year, *month_day) <= today]
+    if not days:
+        return None
+    day = max(days)
+    op = {"since": ">=", "after": ">", "before": "<"}[found.group("fest_op").lower()]
+    note = f"“{found.group('festival')}” was taken as {day:%-d %B %Y}."
+    return DateComparison(start, end, op, (day.isoformat(),), note)
 
 
 def place(text: str, pos: int) -> tuple[Place, int] | None:

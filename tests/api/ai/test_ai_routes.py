@@ -1,5 +1,6 @@
-"""The AI routes end to end in the API: rule suggestions with their count, refusals as 422 that point at the
-words, message suggestions for an audience, images through the AI queue, the call log, roles."""
+"""The AI routes end to end in the API: rule suggestions with their count, assumptions, skipped words and
+questions, refusals as 422 that point at the words, message suggestions for an audience, images through the AI
+queue, the call log, roles."""
 
 from __future__ import annotations
 
@@ -71,6 +72,26 @@ def test_a_sentence_becomes_a_rule_with_its_english_and_its_audience_count(
     assert body["english"] == 'customers whose city is one of "Mumbai", "Delhi" and whose total spend is over 10,000'
     assert body["count"] == EVALUATOR.count(rule) > 0
     assert (body["provider"], body["model"], body["repaired"], body["notes"]) == ("local", None, False, [])
+
+
+def test_vips_in_bangalore_get_a_rule_with_the_assumption_the_skipped_words_and_questions_to_confirm(
+    client: TestClient, sign_in: Callable[..., dict[str, str]]
+) -> None:
+    text = "VIPs in Bangalore who haven't ordered in 2 months and love sarees"
+    answer = client.post("/v1/ai/segment-rule", json={"text": text}, headers=sign_in(Role.analyst))
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["rule"]["and"][:2] == [
+        {"field": "total_spend", "op": ">=", "value": 50000},
+        {"field": "city", "op": "=", "value": "Bengaluru"},
+    ]
+    assert body["assumptions"] == [{"words": "VIPs", "meaning": "total spend of ₹50,000 or more"}]
+    assert body["skipped"] == [{"start": 54, "end": 65, "text": "love sarees", "reason": "not understood"}]
+    assert body["questions"] == [
+        "By “VIPs” I assumed total spend of ₹50,000 or more. Is that what you meant?",
+        "I left out “love sarees” (not understood). What did you mean by it?",
+    ]
 
 
 def test_without_a_snapshot_the_rule_comes_back_with_no_count_and_a_note(

@@ -3,6 +3,7 @@ validation, one repair, refusal, and falling back to the local provider when the
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from engine.ai.errors import CannotExpress, RuleRefused
@@ -15,16 +16,17 @@ from engine.segments import dump_rule
 from tests.engine.ai.loopback import MODEL, Answer, model
 
 CATALOG = base_catalog()
+TODAY = date(2026, 3, 18)
 SPENT_OVER_10K = {"field": "total_spend", "op": ">", "value": 10000}
 
 
-def rule_answer(rule: Any, cannot: str | None = None) -> Answer:
-    return Answer({"rule": rule, "cannot": cannot})
+def rule_answer(rule: Any, cannot: str | None = None, **said: Any) -> Answer:
+    return Answer({"rule": rule, "cannot": cannot, "assumed": [], "skipped": [], **said})
 
 
 def test_a_valid_structured_answer_becomes_the_rule_read_back_in_english() -> None:
     with model(rule_answer(SPENT_OVER_10K)) as (provider, chat):
-        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider())
+        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider(), TODAY)
 
     assert outcome.rule is not None
     assert dump_rule(outcome.rule) == SPENT_OVER_10K
@@ -37,13 +39,13 @@ def test_a_valid_structured_answer_becomes_the_rule_read_back_in_english() -> No
 
 def test_the_model_is_held_to_the_wrapped_rule_schema_and_told_the_catalog() -> None:
     with model(rule_answer(SPENT_OVER_10K)) as (provider, chat):
-        suggest_rule("spent over 10K", CATALOG, provider, None)
+        suggest_rule("spent over 10K", CATALOG, provider, None, TODAY)
 
     response_format = chat.requests[0]["response_format"]
     schema = response_format["json_schema"]["schema"]
     assert response_format["type"] == "json_schema"
     assert response_format["json_schema"]["strict"] is True
-    assert schema["required"] == ["rule", "cannot"]
+    assert schema["required"] == ["rule", "cannot", "assumed", "skipped"]
     assert schema["additionalProperties"] is False
     assert {"$ref": "#/$defs/And"} in schema["properties"]["rule"]["anyOf"]
     assert schema["$defs"]["Condition"]["properties"]["field"]["enum"] == [feature.name for feature in CATALOG]
@@ -52,10 +54,28 @@ def test_the_model_is_held_to_the_wrapped_rule_schema_and_told_the_catalog() -> 
     assert "more than days ago" in system
 
 
+def test_the_model_is_told_the_teams_terms_and_today_and_its_assumptions_and_skipped_words_come_back() -> None:
+    vip = {"field": "total_spend", "op": ">=", "value": 50000}
+    assumed = [{"words": "VIPs", "meaning": "total spend of ₹50,000 or more"}]
+    skipped = [{"words": "saree", "why": "no feature says what was bought"}]
+    with model(rule_answer(vip, assumed=assumed, skipped=skipped)) as (provider, chat):
+        outcome = suggest_rule("VIPs who bought a saree", CATALOG, provider, None, TODAY)
+
+    system = chat.requests[0]["messages"][0]["content"]
+    assert "vip, vips" in system
+    assert "total spend of ₹50,000 or more" in system
+    assert "Today is 2026-03-18." in system
+    assert [(item.words, item.meaning) for item in outcome.assumptions] == [("VIPs", "total spend of ₹50,000 or more")]
+    assert [(item.text, item.start, item.reason) for item in outcome.skipped] == [
+        ("saree", 18, "no feature says what was bought")
+    ]
+    assert outcome.questions[0] == "By “VIPs” I assumed total spend of ₹50,000 or more. Is that what you meant?"
+
+
 def test_nulls_strict_output_puts_for_unset_properties_are_dropped() -> None:
     answer = {"event": "Email Opened", "where": None, "op": None, "count": None, "within_days": 30}
     with model(rule_answer(answer)) as (provider, _):
-        outcome = suggest_rule("opened an email in the last 30 days", CATALOG, provider, None)
+        outcome = suggest_rule("opened an email in the last 30 days", CATALOG, provider, None, TODAY)
 
     assert outcome.rule is not None
     assert dump_rule(outcome.rule) == {"event": "Email Opened", "within_days": 30}
@@ -64,7 +84,7 @@ def test_nulls_strict_output_puts_for_unset_properties_are_dropped() -> None:
 def test_an_invalid_rule_goes_back_to_the_model_once_with_the_problems_and_the_repair_is_used() -> None:
     misspelt = {"field": "totl_spend", "op": ">", "value": 10000}
     with model(rule_answer(misspelt), rule_answer(SPENT_OVER_10K)) as (provider, chat):
-        outcome = suggest_rule("spent over 10K", CATALOG, provider, LocalProvider())
+        outcome = suggest_rule("spent over 10K", CATALOG, provider, LocalProvider(), TODAY)
 
     assert outcome.rule is not None
     assert dump_rule(outcome.rule) == SPENT_OVER_10K
@@ -80,7 +100,7 @@ def test_an_invalid_rule_goes_back_to_the_model_once_with_the_problems_and_the_r
 
 def test_an_answer_that_is_not_json_is_repaired_the_same_way() -> None:
     with model(Answer(raw="total_spend > 10000"), rule_answer(SPENT_OVER_10K)) as (provider, chat):
-        outcome = suggest_rule("spent over 10K", CATALOG, provider, None)
+        outcome = suggest_rule("spent over 10K", CATALOG, provider, None, TODAY)
 
     assert outcome.rule is not None
     assert outcome.repaired
@@ -90,7 +110,7 @@ def test_an_answer_that_is_not_json_is_repaired_the_same_way() -> None:
 def test_a_rule_still_invalid_after_the_repair_is_refused_never_returned() -> None:
     wrong_type = {"field": "city", "op": ">", "value": 3}
     with model(rule_answer(wrong_type), rule_answer(wrong_type)) as (provider, chat):
-        outcome = suggest_rule("cities above three", CATALOG, provider, LocalProvider())
+        outcome = suggest_rule("cities above three", CATALOG, provider, LocalProvider(), TODAY)
 
     assert outcome.rule is None
     assert len(chat.requests) == 2
@@ -101,7 +121,7 @@ def test_a_rule_still_invalid_after_the_repair_is_refused_never_returned() -> No
 
 def test_the_model_may_say_a_request_cannot_be_expressed() -> None:
     with model(rule_answer(None, "there is no birthday feature")) as (provider, chat):
-        outcome = suggest_rule("customers with birthdays this week", CATALOG, provider, LocalProvider())
+        outcome = suggest_rule("customers with birthdays this week", CATALOG, provider, LocalProvider(), TODAY)
 
     assert isinstance(outcome.refusal, CannotExpress)
     assert len(chat.requests) == 1
@@ -110,7 +130,7 @@ def test_the_model_may_say_a_request_cannot_be_expressed() -> None:
 
 def test_a_model_slower_than_the_timeout_gives_way_to_the_local_provider_with_a_note() -> None:
     with model(Answer({"rule": SPENT_OVER_10K, "cannot": None}, delay_s=3), timeout_s=0.3) as (provider, _):
-        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider())
+        outcome = suggest_rule("customers who spent over ₹10K", CATALOG, provider, LocalProvider(), TODAY)
 
     assert outcome.provider == "local"
     assert outcome.model is None
@@ -121,8 +141,8 @@ def test_a_model_slower_than_the_timeout_gives_way_to_the_local_provider_with_a_
 
 def test_a_server_error_or_no_server_at_all_gives_way_to_the_local_provider() -> None:
     with model(Answer(status=500)) as (provider, _):
-        failed = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider())
-    unreachable = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider())  # the server is gone now
+        failed = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider(), TODAY)
+    unreachable = suggest_rule("opted in to SMS", CATALOG, provider, LocalProvider(), TODAY)  # the server is gone now
 
     assert failed.provider == unreachable.provider == "local"
     assert "HTTP 500" in failed.notes[0]
