@@ -29,6 +29,7 @@ router = APIRouter(
 _REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"description": "No write key, or an unknown or revoked one."},
     413: {"description": "The body or the batch is too large."},
+    415: {"description": "The body is declared as something other than JSON (a form, plain text)."},
     422: {"description": "No item was valid; `detail` lists each problem by index and field."},
 }
 

@@ -1,8 +1,9 @@
 """Segment's HTTP Tracking API: `identify`, `track`, `page`, `screen`, `group`, `alias` and `batch`.
 
 Compatible with Segment's SDKs pointed at this API: the write key is the HTTP Basic user name (or
-`writeKey` in the body), calls are limited to 32 KB and batches to 500 KB, and the answer is a 200 with
-`success`. Items that are not valid are refused one by one and listed in `rejected`.
+`writeKey` in the body), calls are limited to 32 KB and batches to 500 KB, bodies are JSON (sent as
+`application/json`, or as `text/plain` the way analytics.js does), and the answer is a 200 with `success`.
+Items that are not valid are refused one by one and listed in `rejected`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Security
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from api.deps import rate_limit
 from api.errors import ApiError, UnprocessableEntity
-from api.ingest.body import read_json
+from api.ingest.body import JSON_OR_TEXT, parse_json, read_body, read_json
 from api.ingest.keys import authenticate, write_key_basic, write_key_bearer
 from api.ingest.publish import publish_batch
 from api.ingest.schemas import ItemError, SegmentAccepted
 from api.openapi import body_schema
-from engine.ingest.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SegmentMessage, to_batch
+from engine.ingest.segment import (
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    SegmentBatch,
+    SegmentMessage,
+    batch_adapter,
+    loose_batch_adapter,
+    to_batch,
+    with_context,
+)
 
 router = APIRouter(
     prefix="/v1",
@@ -32,23 +42,15 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not JSON, or no message in it was valid."},
     401: {"description": "No write key, or an unknown or revoked one."},
     413: {"description": "A call over 32 KB, or a batch over 500 KB."},
+    415: {"description": "The body is declared as something other than JSON (a form, for instance)."},
 }
 
 
-class SegmentBatch(BaseModel):
-    """The body of `/v1/batch`: messages of any type, with shared context and send time."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    batch: list[Any] = Field(max_length=2500)
-    context: dict[str, Any] = Field(default_factory=dict)
-    sent_at: datetime | None = Field(None, alias="sentAt")
-    write_key: str | None = Field(None, alias="writeKey")
-
-
-async def _accept(messages: list[Any], sent_at: datetime | None, body_bytes: int) -> SegmentAccepted:
+async def _accept(
+    messages: list[Any], sent_at: datetime | None, body_bytes: int, validated: bool = False
+) -> SegmentAccepted:
     """Map the messages (their sender already authenticated) onto records and put them on the stream."""
-    batch, problems = to_batch(messages, datetime.now(UTC), sent_at, body_bytes)
+    batch, problems = to_batch(messages, datetime.now(UTC), sent_at, body_bytes, validated)
     accepted = len(batch["events"])
     rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
     if not accepted and rejected:
@@ -69,31 +71,39 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/batch", response_model=SegmentAccepted, responses=_REFUSED, openapi_extra=body_schema(SegmentBatch))
+@router.post(
+    "/batch",
+    response_model=SegmentAccepted,
+    responses=_REFUSED,
+    openapi_extra=body_schema(SegmentBatch[SegmentMessage]),
+)
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
-    raw, size = await read_json(request, MAX_BATCH_BYTES)
-    await authenticate(request, raw.get("writeKey") if isinstance(raw, dict) else None)
+    raw = await read_body(request, MAX_BATCH_BYTES, JSON_OR_TEXT)
     try:
-        body = SegmentBatch.model_validate(raw)
+        body = batch_adapter.validate_json(raw)
+    except ValidationError:
+        return await _batch_by_message(request, raw)
+    await authenticate(request, body.get("writeKey"))
+    context = body.get("context", {})
+    messages = [with_context(message, context) for message in body["batch"]] if context else body["batch"]
+    return await _accept(messages, body.get("sentAt"), len(raw), validated=True)
+
+
+async def _batch_by_message(request: Request, raw: bytes) -> SegmentAccepted:
+    """A batch that is not valid as a whole: each message validated on its own, the bad ones named."""
+    parsed = parse_json(raw)
+    await authenticate(request, parsed.get("writeKey") if isinstance(parsed, dict) else None)
+    try:
+        body = loose_batch_adapter.validate_python(parsed)
     except ValidationError as error:
         raise UnprocessableEntity(_problem_list(error)) from error
-    messages = body.batch
-    if body.context:
-        messages = [_with_context(message, body.context) for message in messages]
-    return await _accept(messages, body.sent_at, size)
-
-
-def _with_context(message: Any, context: dict[str, Any]) -> Any:
-    """A message with the batch's context under its own (its own keys win)."""
-    if not isinstance(message, dict):
-        return message
-    own = message.get("context")
-    return {**message, "context": {**context, **own} if isinstance(own, dict) else context}
+    context = body.get("context", {})
+    return await _accept([with_context(message, context) for message in body["batch"]], body.get("sentAt"), len(raw))
 
 
 async def _single(request: Request, call: str) -> SegmentAccepted:
-    body, size = await read_json(request, MAX_MESSAGE_BYTES)
+    body, size = await read_json(request, MAX_MESSAGE_BYTES, JSON_OR_TEXT)
     if not isinstance(body, dict):
         raise ApiError([{"index": 0, "field": "(body)", "message": "a call is one JSON object"}])
     await authenticate(request, body.get("writeKey"))

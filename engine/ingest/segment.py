@@ -4,22 +4,30 @@ Every call (identify, track, page, screen, group, alias) is kept as an event, de
 `messageId`. `identify` traits also update the customer; a `track` of "Order Completed" (Segment's
 e-commerce spec) also records the order. Client clocks are corrected the way Segment does it: an event's
 time is shifted by the difference between when the request was sent (`sentAt`) and when it arrived.
+
+Identify traits are read from `traits` and from `context.traits`, the top-level ones winning key by key, as
+Segment's servers do: some SDKs (RudderStack's Python SDK) send them only in `context.traits`.
+
+A batch is validated whole first (`batch_adapter.validate_json`, one call into pydantic's core for the body);
+only a batch that fails is validated again message by message (`loose_batch_adapter`) to name each bad one.
+Either way every accepted record is screened for what Postgres cannot store, and only a record the screen
+flags is looked at closely, naming the field.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Required
+from typing import Annotated, Any, Generic, Literal, Required, TypeVar
 
 import orjson
-from pydantic import StringConstraints, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.ingest.validation import ItemProblem, problems_of, unstorable
-from engine.postgres_safe import TIME_RANGE_MESSAGE, storable_time
+from engine.postgres_safe import TIME_RANGE_MESSAGE, json_problem, storable_time
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -52,6 +60,20 @@ class SegmentMessage(TypedDict, total=False):
 
 
 message_adapter = TypeAdapter(SegmentMessage)
+Message = TypeVar("Message")
+
+
+class SegmentBatch(TypedDict, Generic[Message], total=False):
+    """The body of `/v1/batch`: messages of any type, with shared context and send time."""
+
+    batch: Required[Annotated[list[Message], Field(max_length=2500)]]
+    context: dict[str, Any]
+    sentAt: datetime | None
+    writeKey: str | None
+
+
+batch_adapter = TypeAdapter(SegmentBatch[SegmentMessage])
+loose_batch_adapter = TypeAdapter(SegmentBatch[Any])  # each message validated on its own, to name the bad ones
 
 
 def _refusal(message: SegmentMessage) -> tuple[str, str] | None:
@@ -92,8 +114,15 @@ def _name_parts(traits: dict[str, Any]) -> tuple[Any, Any]:
     return first, last
 
 
-def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> CustomerIn:
+def identify_traits(message: SegmentMessage) -> dict[str, Any]:
+    """The traits of an identify call: `context.traits` overlaid with the top-level `traits` (which win)."""
     traits = message.get("traits", {})
+    in_context = message.get("context", {}).get("traits")
+    return {**in_context, **traits} if isinstance(in_context, dict) and in_context else traits
+
+
+def _customer_from_identify(message: SegmentMessage, occurred_at: datetime) -> CustomerIn:
+    traits = identify_traits(message)
     address = traits.get("address")
     if not isinstance(address, dict):
         address = {}
@@ -146,7 +175,7 @@ def _order_from_track(message: SegmentMessage, occurred_at: datetime) -> OrderIn
 def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord:
     kind = message["type"]
     if kind == "identify":
-        properties = message.get("traits", {})
+        properties = identify_traits(message)
     elif kind == "group":
         properties = {"group_id": message.get("groupId"), **message.get("traits", {})}
     elif kind == "alias":
@@ -165,51 +194,82 @@ def _event_record(message: SegmentMessage, occurred_at: datetime) -> EventRecord
     }
 
 
-def to_batch(
-    raw_messages: list[Any], received_at: datetime, sent_at: datetime | None = None, body_bytes: int = 0
-) -> tuple[Batch, list[ItemProblem]]:
-    """Validate Segment messages and map the good ones onto records; the bad ones come back as problems.
+def with_context(message: Any, context: dict[str, Any]) -> Any:
+    """A message with its batch's context under its own (its own keys win)."""
+    if not context or not isinstance(message, dict):
+        return message
+    own = message.get("context")
+    return {**message, "context": {**context, **own} if isinstance(own, dict) else context}
 
-    Messages are held to Segment's size limit one by one only when the body they came in could break it.
+
+def _records_of(
+    message: SegmentMessage, index: int, received_at: datetime, sent_at: datetime | None
+) -> tuple[list[tuple[str, Any]], list[ItemProblem]]:
+    """The records of one valid-looking message, by table, or why it is refused."""
+    refusal = _refusal(message)
+    if refusal:
+        return [], [ItemProblem(index, *refusal)]
+    try:
+        occurred_at = _occurred_at(message, received_at, sent_at)
+    except ValueError as error:
+        field = "timestamp" if message.get("timestamp") else "originalTimestamp"
+        return [], [ItemProblem(index, field, str(error))]
+    kind = message["type"]
+    records: list[tuple[str, Any]] = []
+    try:
+        if kind == "identify" and message.get("userId"):
+            records.append(("customers", _customer_from_identify(message, occurred_at).to_record(received_at)))
+        elif kind == "track" and message.get("event") == ORDER_COMPLETED:
+            if not message.get("userId"):
+                return [], [ItemProblem(index, "userId", "an order needs the userId of its customer")]
+            records.append(("orders", _order_from_track(message, occurred_at).to_record(received_at)))
+    except ValidationError as error:
+        prefix = "traits" if kind == "identify" else "properties"
+        return [], [ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error)]
+    records.append(("events", _event_record(message, occurred_at)))
+    return records, []
+
+
+def _kept_problem(message: SegmentMessage, event: EventRecord, index: int, check_size: bool) -> ItemProblem | None:
+    """Why the event of `message` cannot be kept: over Segment's size limit, or holding what Postgres cannot store.
+
+    The event record carries every value of the message that reaches Postgres (an identify's traits, an order's
+    properties), so screening it is enough; a flagged one is looked at again in the message, to name the field.
+    """
+    if check_size and len(orjson.dumps(event)) > MAX_MESSAGE_BYTES:
+        return ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
+    return None if json_problem(event) is None else unstorable(index, message)
+
+
+def to_batch(
+    messages: list[Any],
+    received_at: datetime,
+    sent_at: datetime | None = None,
+    body_bytes: int = 0,
+    validated: bool = False,
+) -> tuple[Batch, list[ItemProblem]]:
+    """Map Segment messages onto records (validating each first unless `validated`); the bad ones come back as
+    problems. Messages are held to Segment's size limit one by one only when the body they came in could break it.
     """
     batch = empty_batch()
     problems: list[ItemProblem] = []
     check_sizes = body_bytes > MAX_MESSAGE_BYTES
-    for index, raw in enumerate(raw_messages):
-        refused = unstorable(index, raw)
-        if refused:
-            problems.append(refused)
+    for index, raw in enumerate(messages):
+        if validated:
+            message: SegmentMessage = raw
+        else:
+            try:
+                message = message_adapter.validate_python(raw)
+            except ValidationError as error:
+                refused = unstorable(index, raw)
+                problems.extend([refused] if refused else problems_of(index, error))
+                continue
+        records, refusals = _records_of(message, index, received_at, sent_at)
+        if not refusals and (refused := _kept_problem(message, records[-1][1], index, check_sizes)):
+            refusals = [refused]
+        if refusals:
+            problems.extend(refusals)
             continue
-        if check_sizes and len(orjson.dumps(raw)) > MAX_MESSAGE_BYTES:
-            problems.append(ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes"))
-            continue
-        try:
-            message = message_adapter.validate_python(raw)
-        except ValidationError as error:
-            problems.extend(problems_of(index, error))
-            continue
-        refusal = _refusal(message)
-        if refusal:
-            problems.append(ItemProblem(index, *refusal))
-            continue
-        try:
-            occurred_at = _occurred_at(message, received_at, sent_at)
-        except ValueError as error:
-            field = "timestamp" if message.get("timestamp") else "originalTimestamp"
-            problems.append(ItemProblem(index, field, str(error)))
-            continue
-        kind = message["type"]
-        try:
-            if kind == "identify" and message.get("userId"):
-                batch["customers"].append(_customer_from_identify(message, occurred_at).to_record(received_at))
-            elif kind == "track" and message.get("event") == ORDER_COMPLETED:
-                if not message.get("userId"):
-                    problems.append(ItemProblem(index, "userId", "an order needs the userId of its customer"))
-                    continue
-                batch["orders"].append(_order_from_track(message, occurred_at).to_record(received_at))
-        except ValidationError as error:
-            prefix = "traits" if kind == "identify" else "properties"
-            problems.extend(ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error))
-            continue
-        batch["events"].append(_event_record(message, occurred_at))
+        for table, record in records:
+            batch[table].append(record)  # type: ignore[literal-required]
     return batch, problems
