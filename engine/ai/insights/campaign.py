@@ -17,12 +17,14 @@ import polars as pl
 from sqlalchemy import Engine
 
 from engine.ai.insights.explain import phrase_insights
-from engine.ai.insights.facts import FEATURE_COLUMNS, Fact, campaign_facts
+from engine.ai.insights.facts import FEATURE_COLUMNS, Fact, campaign_facts, engagement_facts
 from engine.ai.insights.history import campaign_log, creator_campaigns, snapshot_features
 from engine.ai.insights.placeholders import Insight
 from engine.ai.messages.compose import CURRENCIES, DEFAULT_COUNTRY
 from engine.ai.provider import TextProvider
 from engine.campaigns.progress import Campaign
+from engine.engagement.analytics import campaign_engagement
+from engine.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def campaign_insights(
             )
     currency = _currency(log, features)
     facts = campaign_facts(log, features, others, channel=campaign.channel, currency=currency)
+    facts += engagement_facts(campaign_engagement(db, get_settings(), [campaign.id])[campaign.id], currency)
     phrased = phrase_insights(facts, provider, fallback)
     return CampaignInsights(
         campaign.id,

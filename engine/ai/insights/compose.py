@@ -1,11 +1,12 @@
 """The local provider's insight writer: picks what is notable in the facts and says it with placeholders.
 
-In order: the overall delivery rate with its interval (and what is still on its way); the band that did
-best and the one that did worst against the campaign's rate, among those whose difference is beyond
-chance (`engine.ai.insights.chance`; else that no band differs beyond chance); how the creator's other
-finished campaigns (on the same channel when there are such) delivered against this one, a difference
-only when it is beyond chance; the main failure reason; the main reason customers were skipped. Every
-number is a placeholder, so the sentences pass the same check as a language model's.
+In order: the overall delivery rate with its interval (and what is still on its way); who opened, clicked
+and ordered after it (when anyone did); the band that did best and the one that did worst against the
+campaign's rate, among those whose difference is beyond chance (`engine.ai.insights.chance`; else that no
+band differs beyond chance); how the creator's other finished campaigns (on the same channel when there are
+such) delivered against this one, a difference only when it is beyond chance; the main failure reason; the
+main reason customers were skipped. Every number is a placeholder, so the sentences pass the same check as a
+language model's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def compose_insights(facts: Sequence[Fact]) -> tuple[str, ...]:
         waiting = " {overall.awaiting} are still on their way." if overall.values["awaiting"] else ""
         return (f"None of the {{overall.messages}} messages has a delivery outcome yet.{waiting}",)
     sentences = [_overall(overall)]
+    if "engagement" in found:
+        sentences.append(_engaged(found["engagement"]))
     sentences += _bands([fact for fact in facts if fact.kind in BAND_KINDS])
     comparison = next((fact for fact in facts if fact.kind == "comparison" and fact.id != "others"), None)
     comparison = comparison or found.get("others")
@@ -78,6 +81,23 @@ def _bands(bands: list[Fact]) -> list[str]:
         listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
         sentences.append(f"No {listed} group differs beyond chance from the campaign's {{overall.rate}} delivery rate.")
     return sentences
+
+
+def _engaged(fact: Fact) -> str:
+    parts = []
+    if fact.values["opened"] or fact.values["clicked"]:
+        customers, clicks = _plural(fact, "opened", "customer"), _plural(fact, "clicks", "click")
+        parts.append(
+            f"was opened by {{engagement.opened}} {customers}, and {{engagement.clicked}} clicked a link "
+            f"({{engagement.clicks}} {clicks} in all)"
+        )
+    if fact.values["conversions"]:
+        orders = _plural(fact, "conversions", "order")
+        parts.append(
+            f"{'it ' if parts else ''}had {{engagement.conversions}} {orders} worth {{engagement.revenue}} "
+            "attributed to it (the last message before each)"
+        )
+    return "{engagement.label} " + "; ".join(parts) + "."
 
 
 def _compared(fact: Fact) -> str:

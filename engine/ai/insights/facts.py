@@ -3,7 +3,8 @@
 From the campaign's communication log joined to its recipients' features: the overall delivery rate,
 the rate in spend, recency and city bands (only bands with at least `MIN_OUTCOMES` messages whose outcome
 is known), how the campaign compares with its creator's other finished campaigns (all, and on its
-channel), and the most common failure and skip reasons. A delivery rate is delivered / (delivered +
+channel), and the most common failure and skip reasons; beside them, who opened and clicked and the orders
+attributed to the campaign (`engagement_facts`). A delivery rate is delivered / (delivered +
 failed): messages still on their way or skipped have no outcome yet and count for neither.
 
 Every rate carries its 95% Wilson interval (`low`, `high`; printed together as `interval`). Every group
@@ -27,6 +28,8 @@ from typing import Any
 import polars as pl
 
 from engine.ai.insights.chance import Comparison, beyond_chance, wilson_interval
+from engine.channels import CHANNELS
+from engine.engagement.analytics import CampaignEngagement
 
 MIN_OUTCOMES = 30  # messages with a known outcome a band needs before its rate is worth saying
 MAX_CITIES = 5
@@ -39,7 +42,6 @@ OTHERS_SCHEMA = pl.Schema(
     {"channel": pl.String(), "campaigns": pl.Int64(), "delivered": pl.Int64(), "failed": pl.Int64()}
 )
 FEATURE_COLUMNS = ("customer_id", "total_spend", "city", "country", "days_since_last_order")
-CHANNEL_NAMES = {"sms": "SMS", "email": "e-mail"}
 COMPARED_KINDS = frozenset({"spend", "recency", "city", "comparison"})  # facts tested against the campaign
 WITHIN_CHANCE = "within chance of"
 
@@ -146,6 +148,16 @@ def campaign_facts(
     return facts
 
 
+def engagement_facts(engagement: CampaignEngagement, currency: str) -> list[Fact]:
+    """Who opened and clicked the campaign's e-mails, and the orders attributed to it (`engine.engagement`); none
+    when nobody did any of that."""
+    values = {name: getattr(engagement, name) for name in ("opened", "clicked", "clicks", "conversions")}
+    if not any(values.values()):
+        return []
+    revenue = f"{currency}{engagement.revenue:,.2f}"
+    return [Fact("engagement", "engagement", "this campaign", {**values, "revenue": revenue})]
+
+
 def _overall(log: pl.DataFrame) -> Fact:
     counts = dict(log["status"].value_counts().iter_rows())
     delivered, failed = counts.get("delivered", 0), counts.get("failed", 0)
@@ -234,7 +246,7 @@ def _comparison_groups(others: pl.DataFrame, channel: str, delivered: int, faile
     sets = [("others", "your other finished campaigns", others)]
     same_channel = others.filter(pl.col("channel") == channel)
     if same_channel.height and same_channel.height < others.height:
-        label = f"your other finished {CHANNEL_NAMES.get(channel, channel)} campaigns"
+        label = f"your other finished {CHANNELS[channel].label if channel in CHANNELS else channel} campaigns"
         sets.append((f"others_{channel}", label, same_channel))
     groups = []
     for group_id, label, rows in sets:

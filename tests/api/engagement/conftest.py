@@ -47,8 +47,8 @@ def add_message(
     return _one(
         engine,
         "INSERT INTO communication_log (campaign_id, customer_id, channel, address, message, status, "
-        "idempotency_key, sent_at) SELECT :campaign, :customer, c.channel, 'someone@shop.example', 'Hi', :status, "
-        "gen_random_uuid()::text, :sent_at FROM campaigns c WHERE c.id = :campaign",
+        "idempotency_key, sent_at) SELECT :campaign, :customer, c.channel, cu.email, 'Hi', :status, "
+        "gen_random_uuid()::text, :sent_at FROM campaigns c, customers cu WHERE c.id = :campaign AND cu.id = :customer",
         campaign=campaign_id,
         customer=customer_id,
         status=status,
