@@ -20,8 +20,10 @@ What counts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -63,31 +65,39 @@ class FeatureInputs:
     source_changes: int  # the changes to the sources this read saw (`engine.features.freshness`)
 
 
-def read_inputs(reader: SourceReader, now: datetime) -> FeatureInputs:
-    """Customers, their completed orders, their events and the checks' totals, as of `now` (UTC)."""
+def read_inputs(reader: SourceReader, now: datetime, only: Sequence[int] | None = None) -> FeatureInputs:
+    """Customers, their completed orders, their events and the checks' totals, as of `now` (UTC); or (`only`) of
+    just those customers, without the totals (a delta's read)."""
     now = _utc(now)
-    traits = trait_keys(reader.rows(TRAIT_TYPES_QUERY))
+    params: dict[str, Any] = {"now": now, "status": SPEND_STATUS, "ids": list(only or [])}
+    traits = trait_keys(reader.rows(_only(TRAIT_TYPES_QUERY, only, "c.id"), params))
     customers = reader.frame(
-        _customers_query(len(traits)),
+        _only(_customers_query(len(traits)), only, "id"),
         pl.Schema({**_CUSTOMERS_SCHEMA, **{trait.column: pl.String() for trait in traits}}),
-        [trait.key for trait in traits],
+        {**params, **{f"trait_{n}": trait.key for n, trait in enumerate(traits)}},
     )
-    orders = read_completed_orders(reader, now)
-    events = reader.frame(EVENTS_QUERY, _EVENTS_SCHEMA)
-    [(customer_count, order_count, spend)] = reader.rows(SOURCE_TOTALS_QUERY, {"now": now, "status": SPEND_STATUS})
-    totals = {"customers": float(customer_count), "orders": float(order_count), "spend": float(spend)}
+    orders = reader.fixed_width_frame(_only(ORDERS_QUERY, only, "customer_id"), ORDER_COLUMNS, params)
+    events = reader.frame(_only(EVENTS_QUERY, only, "customer_id"), _EVENTS_SCHEMA, params)
+    totals = {}
+    if only is None:
+        [(customer_count, order_count, spend)] = reader.rows(SOURCE_TOTALS_QUERY, params)
+        totals = {"customers": float(customer_count), "orders": float(order_count), "spend": float(spend)}
     [(changes,)] = reader.rows(CHANGES_QUERY)
     return FeatureInputs(customers, traits, orders, events, totals, int(changes))
 
 
 def read_completed_orders(reader: SourceReader, now: datetime) -> pl.DataFrame:
     """customer_id, amount and ordered_at of every completed order placed up to `now`."""
-    return reader.fixed_width_frame(ORDERS_QUERY, ORDER_COLUMNS, {"now": _utc(now), "status": SPEND_STATUS})
+    return reader.fixed_width_frame(
+        _only(ORDERS_QUERY, None, "customer_id"), ORDER_COLUMNS, {"now": _utc(now), "status": SPEND_STATUS}
+    )
 
 
-def order_totals(orders: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
-    """One row per customer with orders: count, spend, first and last order time, and the windows."""
-    windows = {days: pl.col("ordered_at") >= earliest_within(_utc(now), days) for days in WINDOW_DAYS}
+def order_totals(orders: pl.LazyFrame, now: datetime | pl.Expr) -> pl.LazyFrame:
+    """One row per customer with orders: count, spend, first and last order time, and the windows; `now` is a
+    time, or a column of `orders` with each order's customer's "now"."""
+    now_expr = pl.lit(_utc(now)) if isinstance(now, datetime) else now
+    windows = {days: pl.col("ordered_at") >= now_expr + _window_start(days) for days in WINDOW_DAYS}
     return orders.group_by("customer_id").agg(
         pl.len().alias("order_count"),
         pl.col("amount").sum().alias("total_spend"),
@@ -98,14 +108,29 @@ def order_totals(orders: pl.LazyFrame, now: datetime) -> pl.LazyFrame:
     )
 
 
-def compute_features(inputs: FeatureInputs, now: datetime) -> pl.DataFrame:
-    """The feature frame: the catalog's static features in its order, then the trait columns by name."""
+def compute_features(inputs: FeatureInputs, now: datetime, as_of: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The feature frame: the catalog's static features in its order, then the trait columns by name.
+
+    Every customer's features are as of `now`, or those listed in `as_of` (customer_id, as_of) as of their own
+    time (no later than `now`): what a customer's row in an incremental state says, recomputed from `inputs`."""
     now = _utc(now)
     customers = inputs.customers.sort("customer_id")
+    profiles = customers.lazy().select(*_CUSTOMERS_SCHEMA.names())
+    orders = inputs.orders.lazy()
+    if as_of is None:
+        profiles = profiles.with_columns(as_of=pl.lit(now))
+        totals = order_totals(orders, now)
+    else:
+        times = as_of.lazy().select("customer_id", pl.col("as_of").dt.convert_time_zone("UTC"))
+        profiles = profiles.join(times, on="customer_id", how="left", maintain_order="left").with_columns(
+            pl.col("as_of").fill_null(now)
+        )
+        orders = orders.join(profiles.select("customer_id", "as_of"), on="customer_id").filter(
+            pl.col("ordered_at") <= pl.col("as_of")
+        )
+        totals = order_totals(orders, pl.col("as_of"))
     frame = (
-        customers.lazy()
-        .select(*_CUSTOMERS_SCHEMA.names())
-        .join(order_totals(inputs.orders.lazy(), now), on="customer_id", how="left", maintain_order="left")
+        profiles.join(totals, on="customer_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("order_count").cast(pl.Int64).fill_null(0),
             pl.col("total_spend").fill_null(0.0),
@@ -115,9 +140,9 @@ def compute_features(inputs: FeatureInputs, now: datetime) -> pl.DataFrame:
             parse_utc("signed_up_at"),
         )
         .with_columns(
-            signup_age_days=_whole_days_before(now, "signed_up_at"),
+            signup_age_days=_whole_days_before("signed_up_at"),
             average_order_value=pl.when(pl.col("order_count") > 0).then(pl.col("total_spend") / pl.col("order_count")),
-            days_since_last_order=_whole_days_before(now, "last_order_at"),
+            days_since_last_order=_whole_days_before("last_order_at"),
         )
         .select(feature.name for feature in STATIC_FEATURES)
         .collect()
@@ -132,8 +157,14 @@ def event_frame(events: pl.DataFrame) -> pl.DataFrame:
     return events.select("customer_id", _as_enum(events.get_column("name")), parse_utc("occurred_at"), "properties")
 
 
-def _whole_days_before(now: datetime, column: str) -> pl.Expr:
-    return (pl.lit(now) - pl.col(column)).dt.total_microseconds() // DAY_US
+def _whole_days_before(column: str) -> pl.Expr:
+    return (pl.col("as_of") - pl.col(column)).dt.total_microseconds() // DAY_US
+
+
+def _window_start(days: int) -> timedelta:
+    """Where a window of `days` starts, relative to "now" (`earliest_within` is the same for every "now")."""
+    reference = datetime(2000, 1, 1, tzinfo=UTC)
+    return earliest_within(reference, days) - reference
 
 
 def _as_enum(values: pl.Series) -> pl.Series:
@@ -147,29 +178,36 @@ def _utc(now: datetime) -> datetime:
 TRAIT_TYPES_QUERY = """
 SELECT t.key, jsonb_typeof(t.value), count(*)
 FROM customers c, jsonb_each(c.traits) t
+WHERE true {only}
 GROUP BY 1, 2
 """
 
 
+def _only(query: str, only: Sequence[int] | None, column: str) -> str:
+    """`query` narrowed to the customers in the `ids` parameter when `only` names some (its `{only}` becomes
+    `AND <column> = ANY(ids)`), else whole."""
+    return query.format(only="" if only is None else f"AND {column} = ANY(%(ids)s)")
+
+
 def _customers_query(traits: int) -> str:
-    trait_texts = "".join(", traits ->> %s" for _ in range(traits))
+    trait_texts = "".join(f", traits ->> %(trait_{n})s" for n in range(traits))
     return (
         f"SELECT id, {', '.join(PROFILE_COLUMNS)}, signed_up_at, email_consent::int, sms_consent::int{trait_texts} "
-        "FROM customers"
+        "FROM customers WHERE true {only}"
     )
 
 
 ORDERS_QUERY = """
 SELECT customer_id, amount::float8, ordered_at
 FROM orders
-WHERE status = %(status)s AND ordered_at <= %(now)s
+WHERE status = %(status)s AND ordered_at <= %(now)s {only}
 """
 
 # Anonymous events never count in a behavioural condition, and nameless ones (identify, alias) match none.
 EVENTS_QUERY = """
 SELECT customer_id, name, occurred_at, properties::text
 FROM events
-WHERE customer_id IS NOT NULL AND name IS NOT NULL
+WHERE customer_id IS NOT NULL AND name IS NOT NULL {only}
 """
 
 SOURCE_TOTALS_QUERY = """

@@ -11,14 +11,19 @@ Publishing version N, all in one transaction under an advisory lock (so publishe
 Readers ask `latest_version` (one indexed lookup) and load with `latest_snapshot` / `load_snapshot` only
 when the version changed. `prune_snapshots` keeps the newest `keep` versions and removes the rest: rows,
 tables and files, including leftovers of publishes that died half-way.
+
+Between versions, deltas (`engine.features.deltas`) carry the recomputed rows of the customers ingest touched:
+`latest_snapshot` is the newest version with the deltas newer than it applied (`Snapshot.with_deltas`), and a
+reader holding one applies the deltas published since (`deltas_after`). The Postgres table and the Parquet file of a
+version (what the SQL and DuckDB segment backends read) stay as published.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +32,7 @@ from sqlalchemy import Connection, Engine, MetaData, RowMapping, Table, delete, 
 
 from engine.connections import psycopg_connection
 from engine.features.catalog import Catalog, catalog_for_schema
-from engine.schema import feature_snapshots
+from engine.schema import feature_deltas, feature_snapshots
 from engine.schema.features import FEATURES_SCHEMA
 from engine.segments.sql_backend import features_table
 
@@ -57,13 +62,35 @@ class SnapshotInfo:
 
 
 @dataclass(frozen=True)
+class DeltaInfo:
+    """One published delta, as its `feature_deltas` row describes it."""
+
+    id: int
+    taken_at: datetime
+    source_changes: int
+    row_count: int
+    features_path: Path
+    events_path: Path
+    removed_ids: list[int]
+    unfit_columns: list[str]
+
+    @property
+    def touched_ids(self) -> pl.Series:
+        """The customers whose rows this delta replaces (or removes)."""
+        kept = pl.read_parquet(self.features_path, columns=["customer_id"]).get_column("customer_id")
+        return pl.concat([kept, pl.Series("customer_id", self.removed_ids, dtype=pl.Int64)])
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """A published version loaded into memory: the features (one row per customer) and the events."""
+    """A published version loaded into memory: the features (one row per customer) and the events, with the
+    deltas published since applied (oldest first)."""
 
     info: SnapshotInfo
     features: pl.DataFrame
     events: pl.DataFrame
     catalog: Catalog
+    deltas: tuple[DeltaInfo, ...] = ()
 
     @property
     def version(self) -> int:
@@ -75,7 +102,24 @@ class Snapshot:
 
     @property
     def taken_at(self) -> datetime:
-        return self.info.taken_at
+        """The "now" of its newest rows: the newest delta's, else the version's."""
+        return self.deltas[-1].taken_at if self.deltas else self.info.taken_at
+
+    @property
+    def delta_id(self) -> int:
+        """The newest delta applied (0: none)."""
+        return self.deltas[-1].id if self.deltas else 0
+
+    def with_deltas(self, deltas: Sequence[DeltaInfo]) -> Snapshot:
+        """This snapshot with `deltas` (published after those it has, newest last) applied."""
+        if not deltas:
+            return self
+        return replace(
+            self,
+            features=updated_features(self.features, deltas),
+            events=updated_events(self.events, deltas),
+            deltas=(*self.deltas, *deltas),
+        )
 
 
 def publish_snapshot(
@@ -99,8 +143,8 @@ def publish_snapshot(
             version = int(conn.scalar(text("SELECT nextval(pg_get_serial_sequence('feature_snapshots', 'version'))")))
             table = _create_table(conn, version, catalog)
             _copy_into(conn, table, features)
-            features_path = _write_parquet(features, snapshots_dir / f"customer_features_v{version}.parquet", written)
-            events_path = _write_parquet(events, snapshots_dir / f"events_v{version}.parquet", written)
+            features_path = write_parquet(features, snapshots_dir / f"customer_features_v{version}.parquet", written)
+            events_path = write_parquet(events, snapshots_dir / f"events_v{version}.parquet", written)
             conn.execute(text(f"DROP VIEW IF EXISTS {VIEW}"))
             conn.execute(text(f"CREATE VIEW {VIEW} AS SELECT * FROM {FEATURES_SCHEMA}.{table.name}"))
             row = conn.execute(
@@ -128,7 +172,7 @@ def publish_snapshot(
 
 def latest_version(db: Engine | Connection) -> int | None:
     """The newest published version, or None before the first: cheap enough to ask on every request."""
-    with _connection(db) as conn:
+    with connection_of(db) as conn:
         version = conn.scalar(select(func.max(feature_snapshots.c.version)))
     return None if version is None else int(version)
 
@@ -140,14 +184,14 @@ def snapshot_info(db: Engine | Connection, version: int | None = None) -> Snapsh
         query = query.order_by(feature_snapshots.c.version.desc()).limit(1)
     else:
         query = query.where(feature_snapshots.c.version == version)
-    with _connection(db) as conn:
+    with connection_of(db) as conn:
         row = conn.execute(query).first()
     return None if row is None else _info(row._mapping)
 
 
 def list_snapshots(db: Engine | Connection) -> list[SnapshotInfo]:
     """Every kept version, newest first."""
-    with _connection(db) as conn:
+    with connection_of(db) as conn:
         rows = conn.execute(select(feature_snapshots).order_by(feature_snapshots.c.version.desc())).all()
     return [_info(row._mapping) for row in rows]
 
@@ -160,15 +204,100 @@ def load_snapshot(info: SnapshotInfo) -> Snapshot:
 
 
 def latest_snapshot(db: Engine | Connection) -> Snapshot | None:
-    """The newest version loaded into memory, or None before the first is published."""
-    info = snapshot_info(db)
-    return None if info is None else load_snapshot(info)
+    """The newest version loaded into memory with the deltas published on it, or None before the first."""
+    with connection_of(db) as conn:
+        info = snapshot_info(conn)
+        if info is None:
+            return None
+        snapshot = load_snapshot(info)
+        return snapshot.with_deltas(deltas_after(conn, 0, info.source_changes))
+
+
+def deltas_after(db: Engine | Connection, after_id: int, newer_than: int | None) -> list[DeltaInfo]:
+    """The deltas past `after_id` that read more changes than `newer_than` (a snapshot's `source_changes`; None:
+    a snapshot from before counting, which every delta is newer than), oldest first."""
+    query = select(feature_deltas).where(feature_deltas.c.id > after_id).order_by(feature_deltas.c.id)
+    if newer_than is not None:
+        query = query.where(feature_deltas.c.source_changes > newer_than)
+    with connection_of(db) as conn:
+        return [_delta_info(row._mapping) for row in conn.execute(query)]
+
+
+def updated_features(features: pl.DataFrame, deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
+    """`features` (sorted by customer id) with each delta's customers replaced by its rows, or removed, in order: a
+    later delta wins for a customer both touched. Still sorted by customer id."""
+    if not deltas:
+        return features
+    last_touch = _last_touch(deltas)
+    rows = [pl.read_parquet(delta.features_path).with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
+    newest = _aligned_to(features, pl.concat(_unified(rows), how="diagonal_relaxed"))
+    newest = newest.join(last_touch, on=["customer_id", "delta"], how="semi").drop("delta").sort("customer_id")
+    kept, replaced = _unified([features.join(last_touch, on="customer_id", how="anti"), newest])
+    return kept.merge_sorted(replaced, key="customer_id")
+
+
+def updated_events(events: pl.DataFrame, deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
+    """`events` with each delta's customers' events replaced by the delta's (the newest delta touching one wins)."""
+    if not deltas:
+        return events
+    last_touch = _last_touch(deltas)
+    published = [pl.read_parquet(delta.events_path).with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
+    fresh = pl.concat(_unified(published), how="diagonal_relaxed").join(
+        last_touch, on=["customer_id", "delta"], how="semi"
+    )
+    kept = events.join(last_touch, on="customer_id", how="anti")
+    return pl.concat(_unified([kept, fresh.select(kept.columns)]))
+
+
+def _last_touch(deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
+    """customer_id and the index in `deltas` of the newest delta that touched the customer."""
+    touched = [delta.touched_ids.to_frame().with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
+    return pl.concat(touched).group_by("customer_id").agg(pl.col("delta").max())
+
+
+def _aligned_to(features: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """Delta rows with the columns of `features`: a column a delta lacks (its snapshot had no such trait yet)
+    keeps the value `features` has for the customer; one `features` lacks is left out."""
+    missing = [name for name in features.columns if name not in rows.columns]
+    if missing:
+        rows = rows.join(features.select("customer_id", *missing), on="customer_id", how="left")
+    schema = features.schema
+    return rows.select(
+        *(
+            pl.col(name) if isinstance(schema[name], pl.Enum) else pl.col(name).cast(schema[name], strict=False)
+            for name in features.columns
+        ),
+        "delta",
+    )
+
+
+def _unified(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The frames with each category column of any of them as one `Enum` holding every frame's values, the first
+    frame's categories first (its codes stay)."""
+    names = {name for frame in frames for name, dtype in frame.schema.items() if isinstance(dtype, pl.Enum)}
+    if not names:
+        return frames
+    enums: dict[str, pl.Enum] = {}
+    for name in names:
+        categories: dict[str, None] = {}
+        for frame in frames:
+            if name in frame.columns:
+                column = frame.get_column(name)
+                found = column.dtype.categories.to_list() if isinstance(column.dtype, pl.Enum) else []
+                categories.update(dict.fromkeys(found or column.cast(pl.String).drop_nulls().unique().sort()))
+        enums[name] = pl.Enum(list(categories))
+    return [
+        frame.with_columns(pl.col(name).cast(pl.String).cast(enums[name]) for name in names if name in frame.columns)
+        if any(name in frame.columns and frame.schema[name] != enums[name] for name in names)
+        else frame
+        for frame in frames
+    ]
 
 
 def snapshot_table(db: Engine | Connection, info: SnapshotInfo) -> Table:
     """The version's Postgres table, for the SQL segment compiler (`SqlEvaluator`)."""
     schema, name = info.table_name.split(".", 1)
-    with _connection(db) as conn:
+    with connection_of(db) as conn:
         return Table(name, MetaData(), schema=schema, autoload_with=conn)
 
 
@@ -217,7 +346,9 @@ def _copy_into(conn: Connection, table: Table, features: pl.DataFrame) -> None:
             copy.write(chunk.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00"))
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path, written: list[Path]) -> Path:
+def write_parquet(frame: pl.DataFrame, path: Path, written: list[Path]) -> Path:
+    """`frame` written to `path` under a temporary name and renamed (both names added to `written`, for the caller
+    to remove if its transaction fails); the absolute path."""
     partial = path.with_name(path.name + ".tmp")
     written += [partial, path]
     frame.write_parquet(partial, compression="zstd", statistics=True)
@@ -249,6 +380,19 @@ def _info(row: RowMapping) -> SnapshotInfo:
     )
 
 
-def _connection(db: Engine | Connection) -> AbstractContextManager[Connection]:
+def _delta_info(row: RowMapping) -> DeltaInfo:
+    return DeltaInfo(
+        id=int(row["id"]),
+        taken_at=row["taken_at"],
+        source_changes=int(row["source_changes"]),
+        row_count=int(row["row_count"]),
+        features_path=Path(row["features_path"]),
+        events_path=Path(row["events_path"]),
+        removed_ids=[int(customer_id) for customer_id in row["removed_ids"]],
+        unfit_columns=list(row["unfit_columns"]),
+    )
+
+
+def connection_of(db: Engine | Connection) -> AbstractContextManager[Connection]:
     """A new connection from an engine, or the caller's own connection."""
     return nullcontext(db) if isinstance(db, Connection) else db.connect()

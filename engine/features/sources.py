@@ -94,15 +94,19 @@ class SourceReader:
 
 
 @contextmanager
-def read_transaction(db: Engine) -> Iterator[SourceReader]:
-    """A reader over one consistent, read-only view of the database `db` points at."""
+def read_transaction(db: Engine, *, commit: bool = False) -> Iterator[SourceReader]:
+    """A reader over one consistent view of the database `db` points at: read-only, or (`commit`) a transaction
+    that may also write and commits when the block ends without an error (a delta takes the customers it
+    recomputes off their queue in the same view as it reads them)."""
     dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     connection = psycopg2.connect(dsn)
     try:
-        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=not commit)
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'")
             yield SourceReader(cursor)
+        if commit:
+            connection.commit()
     finally:
         connection.rollback()
         connection.close()

@@ -16,6 +16,7 @@ from psycopg import Connection as PgConnection
 from sqlalchemy import Connection
 
 from engine.connections import psycopg_connection
+from engine.features.freshness import record_touched_customers
 from engine.ingest.records import CUSTOMER_FIELDS, Batch, CustomerRecord, EventRecord, OrderRecord
 
 # Emptied on every apply, not only at the commit: a refused batch is split and its halves applied under
@@ -188,6 +189,7 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
             _copy(pg, "stage_orders", _order_rows(orders))
             _copy(pg, "stage_events", _event_rows(events))
             cursor.execute(INSERT_MISSING_CUSTOMERS)
+        record_touched_customers(conn)  # for the next feature delta; before orders move customers
         if orders:
             cursor.execute(UPSERT_ORDERS)
             counts.applied += cursor.rowcount

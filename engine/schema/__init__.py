@@ -8,7 +8,7 @@ from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
 from engine.schema.engagement import engagement_indexes
-from engine.schema.features import feature_snapshots, feature_source_changes
+from engine.schema.features import feature_deltas, feature_snapshots, feature_source_changes, feature_touched_customers
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
 from engine.schema.notifications import notification_reads, notification_webhooks, notifications
 from engine.schema.segments import segment_sizes, segments
@@ -24,8 +24,10 @@ __all__ = [
     "customers",
     "engagement_indexes",
     "events",
+    "feature_deltas",
     "feature_snapshots",
     "feature_source_changes",
+    "feature_touched_customers",
     "ingest_dead_letters",
     "metadata",
     "notification_reads",

@@ -8,8 +8,8 @@ they hold. `engine.features.snapshot` writes and reads them.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Integer, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Integer, Table, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from engine.schema.base import created_at, metadata
 
@@ -45,4 +45,35 @@ feature_source_changes = Table(
     Column("changes", BigInteger, nullable=False, server_default="0"),
     Column("changed_at", DateTime(timezone=True)),
     CheckConstraint("id = 1", name="one_row"),
+)
+
+# Customers whose features an applied ingest batch may have changed, waiting to be recomputed: the ingest transaction
+# adds them (`engine.features.deltas.record_touched_customers`) and the transaction publishing a delta takes them out.
+# A queue, not a set: no key, so adding costs one heap write per customer and batch.
+feature_touched_customers = Table(
+    "feature_touched_customers",
+    metadata,
+    Column("customer_id", BigInteger, nullable=False),
+    # When its batch was applied: changes waiting long for a delta make the features behind (a full refresh is due).
+    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Deltas on the newest snapshot: the recomputed feature rows of the customers some batches touched, as of
+# `source_changes` (the count their read saw). A reader applies, in `id` order, the deltas newer than its snapshot
+# (`source_changes` higher than the snapshot's); a delta no newer is never applied over it.
+feature_deltas = Table(
+    "feature_deltas",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    created_at(),
+    Column("taken_at", DateTime(timezone=True), nullable=False),  # the "now" its rows were computed as of
+    Column("source_changes", BigInteger, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("features_path", Text, nullable=False),
+    Column("events_path", Text, nullable=False),
+    # Customers it touched that no longer exist: readers drop their rows.
+    Column("removed_ids", ARRAY(BigInteger), nullable=False, server_default="{}"),
+    # Columns whose values it could not hold in the snapshot's types (a trait that changed type): the next full
+    # refresh retypes them.
+    Column("unfit_columns", JSONB, nullable=False, server_default="[]"),
 )
