@@ -220,7 +220,8 @@ class Settings(BaseSettings):
     replicate_model: str | None = Field(None, validation_alias="XENO_REPLICATE_MODEL")  # owner/name[:version]
     replicate_timeout_s: float = Field(120, gt=0, validation_alias="XENO_REPLICATE_TIMEOUT_S")
     replicate_poll_s: float = Field(1, gt=0, validation_alias="XENO_REPLICATE_POLL_S")
-    brand_name: str = Field("Xeno", validation_alias="XENO_BRAND_NAME")
+    # The sender's brand: AI message suggestions are signed with it and banners carry it (never our product's name).
+    brand_name: str | None = Field(None, min_length=1, max_length=60, validation_alias="XENO_BRAND_NAME")
     brand_colors: Annotated[list[str], NoDecode] = Field(["#4F46E5", "#0EA5E9"], validation_alias="XENO_BRAND_COLORS")
     # Finished AI jobs (images, later insights) keep their result this long for `GET /v1/ai/jobs/{id}`.
     ai_job_ttl_s: int = Field(7 * 86_400, gt=0, validation_alias="XENO_AI_JOB_TTL_S")

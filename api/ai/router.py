@@ -58,6 +58,12 @@ PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NO_SNAPSHOT = "No feature snapshot has been published yet, so the audience size is unknown."
 
 
+class NoBrand(UnprocessableEntity):
+    """Messages are signed with the sender's brand, and none is set."""
+
+    error = "no_brand"
+
+
 class AIRefused(UnprocessableEntity):
     """The AI could not give a valid answer; `error` names why (not_understood, invalid_rule, ...)."""
 
@@ -115,7 +121,10 @@ def segment_rule(
 @router.post("/messages", dependencies=[rate_limit("ai")])
 def messages(body: MessagesRequest, user: Marketer, db: Db, settings: AppSettings, evaluator: Evaluator) -> MessagesOut:
     """Two or three message variants in different tones for a campaign objective and audience, each a valid
-    template using only features that exist (an SMS fits one message for its longest recipient)."""
+    template using only features that exist (an SMS fits one message for its longest recipient), stating the
+    objective's offer unchanged (`offer`: "up to 40% off", "sarees", the code, the deadline) and signed with
+    the sender's brand (`brand`, else XENO_BRAND_NAME; neither: 422 `no_brand`). A variant that dropped or
+    changed part of the offer was corrected or left out, and the notes say so."""
     started = time.perf_counter()
     catalog = catalog_of(evaluator)
     notes: list[str] = []
@@ -123,7 +132,10 @@ def messages(body: MessagesRequest, user: Marketer, db: Db, settings: AppSetting
     tones = tuple(dict.fromkeys(body.tones))
     if len(tones) < 2:
         raise UnprocessableEntity("pick at least two different tones")
-    brief = MessageBrief(body.objective, body.channel, catalog, body.brand or settings.brand_name, audience, tones)
+    brand = body.brand or settings.brand_name
+    if brand is None:
+        raise NoBrand("messages are signed with your brand: set XENO_BRAND_NAME, or give `brand` in the request")
+    brief = MessageBrief(body.objective, body.channel, catalog, brand, audience, tones)
     try:
         suggestions = suggest_messages(brief, text_provider(settings), LocalProvider())
     except Refusal as refusal:
@@ -149,6 +161,7 @@ def messages(body: MessagesRequest, user: Marketer, db: Db, settings: AppSetting
     return MessagesOut(
         variants=[VariantOut(**asdict(variant)) for variant in suggestions.variants],
         intent=suggestions.intent,
+        offer=list(suggestions.offer),
         audience=AudienceOut(size=audience.size, summary=audience.summary(email_currency)) if audience else None,
         provider=suggestions.provider,
         model=suggestions.model,

@@ -79,6 +79,7 @@ class AudienceOut(BaseModel):
 class MessagesOut(BaseModel):
     variants: list[VariantOut]
     intent: str
+    offer: list[str] = Field(description="The objective's offer as every variant states it, e.g. “up to 40% off”.")
     audience: AudienceOut | None
     provider: str
     model: str | None

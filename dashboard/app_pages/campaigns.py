@@ -62,7 +62,7 @@ def load_picked() -> None:
 
 def form_body() -> dict[str, Any]:
     """The campaign as the form shows it, as the API takes it."""
-    email = st.session_state[CHANNEL_KEY] == "email"
+    email = st.session_state[CHANNEL_KEY] in campaign_view.WITH_SUBJECT
     return {
         "name": st.session_state[NAME_KEY].strip(),
         "channel": st.session_state[CHANNEL_KEY],
@@ -80,7 +80,7 @@ def missing(body: dict[str, Any]) -> str | None:
             ("a name", body["name"]),
             ("a segment", body["segment_id"]),
             ("a message", body["template"].strip()),
-            ("a subject", body["subject"] or body["channel"] != "email"),
+            ("a subject", body["subject"] or body["channel"] not in campaign_view.WITH_SUBJECT),
         )
         if not given
     ]
@@ -204,6 +204,9 @@ def suggest() -> None:
         "channel": st.session_state[CHANNEL_KEY],
         "segment_id": st.session_state[SEGMENT_KEY],
     }
+    brand = st.session_state.get("campaign_ai_brand", "").strip()
+    if brand:
+        body["brand"] = brand
     try:
         with st.spinner("Writing suggestions…"):
             st.session_state[SUGGESTIONS_KEY] = client.post("/v1/ai/messages", body)
@@ -286,6 +289,12 @@ def suggestions_box() -> None:
             key="campaign_ai_objective",
             placeholder="bring back customers who have not ordered in 60 days with 15% off, code COMEBACK15",
         )
+        st.text_input(
+            "Signed as",
+            key="campaign_ai_brand",
+            placeholder="your brand (XENO_BRAND_NAME when left empty)",
+            max_chars=60,
+        )
         st.button("Suggest", key="campaign_ai_suggest", on_click=suggest, icon=":material/auto_awesome:")
         suggestions = st.session_state.get(SUGGESTIONS_KEY)
         if not suggestions:
@@ -295,6 +304,9 @@ def suggestions_box() -> None:
         st.caption(
             f"Read as “{suggestions['intent']}”{about} ({suggestions['provider']}). {' '.join(suggestions['notes'])}"
         )
+        if suggestions.get("offer"):
+            kept = ", ".join(f"“{fact}”" for fact in suggestions["offer"])
+            st.caption(f"Every variant states the objective's {kept} unchanged.")
         for index, variant in enumerate(suggestions["variants"]):
             with st.container(border=True):
                 st.markdown(f"**{variant['tone'].capitalize()}**")
@@ -324,7 +336,7 @@ def preview_box(body: dict[str, Any]) -> None:
         {key: message[key] for key in ("customer_id", "subject", "message", "error")} for message in result["messages"]
     ]
     frame = pd.DataFrame(rows)
-    if body["channel"] != "email":
+    if body["channel"] not in campaign_view.WITH_SUBJECT:
         frame = frame.drop(columns="subject")
     st.dataframe(frame, hide_index=True, key="campaign_preview_table")
 
@@ -399,7 +411,7 @@ with left:
         format_func=campaign_view.CHANNELS.__getitem__,
         horizontal=True,
     )
-    if st.session_state[CHANNEL_KEY] == "email":
+    if st.session_state[CHANNEL_KEY] in campaign_view.WITH_SUBJECT:
         st.text_input("Subject", key=SUBJECT_KEY, placeholder="{{ first_name | default('Hi') }}, a gift for you")
     st.text_area(
         "Message",

@@ -31,7 +31,7 @@ def image_job(db: Engine, settings: Settings, payload: dict[str, Any], user_id: 
         width=int(payload["width"]),
         height=int(payload["height"]),
         colors=tuple(payload.get("colors") or settings.brand_colors),
-        brand=str(payload.get("brand") or settings.brand_name),
+        brand=str(payload.get("brand") or settings.brand_name or ""),
         call_to_action=payload.get("call_to_action"),
     )
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from engine.ai.insights.facts import Fact
 from engine.ai.language.lexicon import KNOWN_EVENTS
 from engine.ai.language.terms import Terms
 from engine.ai.messages.brief import MessageBrief
+from engine.ai.messages.offer import offer_facts
 from engine.features.catalog import Catalog
 from engine.segments import rule_json_schema
 from engine.segments.validation import OPERATORS_BY_TYPE
@@ -195,13 +196,18 @@ def message_system_prompt(brief: MessageBrief) -> str:
         '{{ feature | default("fallback") }} gives a fallback when it is unset, e.g. {{ first_name | default("friend") '
         "}}. Use only these features:\n"
         f"{variables}\n\n{channel}\n"
-        "Never invent facts the objective does not state: no prices, discounts, codes or dates of your own."
+        "Never invent facts the objective does not state: no prices, discounts, codes or dates of your own. "
+        "Every variant states each fact of the objective's offer as the objective says it: the same amount or "
+        "percentage with the same qualifier (“up to 40% off” is not “40% off”), the same product, code and "
+        "date; never widen it (“on everything”)."
     )
 
 
 def message_user_prompt(brief: MessageBrief) -> str:
     audience = f"\nAudience: {brief.audience.summary('')}" if brief.audience else ""
-    return f"Objective: {brief.objective}\nChannel: {brief.channel}{audience}"
+    facts = ", ".join(f"“{fact.said}”" for fact in offer_facts(brief.objective))
+    kept = f"\nEvery variant must state, unchanged: {facts}" if facts else ""
+    return f"Objective: {brief.objective}\nChannel: {brief.channel}{audience}{kept}"
 
 
 def insight_answer_schema() -> dict[str, Any]:

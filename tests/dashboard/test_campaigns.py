@@ -105,9 +105,12 @@ def test_an_ai_suggestion_fills_the_message_and_subject(api_url: str, reachable_
     app = write(campaigns_page(), channel="email", template="placeholder")
 
     app.text_input(key="campaign_ai_objective").input("thank our best customers with 20% off, code THANKS20")
+    app.text_input(key="campaign_ai_brand").input("Kurta & Co")
     app.button(key="campaign_ai_suggest").click().run()
     suggested = app.session_state["campaign_suggestions"]["variants"]
     assert len(suggested) >= 2
+    assert all("20% off" in variant["body"] and "Kurta & Co" in variant["body"] for variant in suggested)
+    assert "Every variant states the objective's “20% off”, “THANKS20” unchanged." in [c.value for c in app.caption]
     app.button(key="campaign_ai_use_1").click().run()
 
     assert app.text_area(key="campaign_template").value == suggested[1]["body"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-_CONSENT = {"sms": "sms_consent", "email": "email_consent"}
+from engine.channels import CHANNELS
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def profile_audience(members: pl.DataFrame, channel: str) -> AudienceProfile:
                 facts[f"top_{field}"] = top
                 if field == "city":
                     facts["top_city_share"] = count / members.height
-    consent = _CONSENT.get(channel)
+    consent = CHANNELS[channel].consent if channel in CHANNELS else None
     if consent in columns:
         facts["reachable"] = int(members[consent].fill_null(False).sum())
     longest = []

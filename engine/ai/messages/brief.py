@@ -10,7 +10,6 @@ from engine.features.catalog import Catalog
 
 Channel = Literal["sms", "email"]
 TONES = ("friendly", "urgent", "premium")
-SMS_LIMIT = 160  # one GSM-7 SMS segment
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Whether a drafted message can be used: a valid template naming only known features, and an SMS that fits.
+"""Whether a drafted message can be used: a valid template naming only known features, that states the
+objective's offer unchanged (`engine.ai.messages.offer`), and an SMS that fits.
 
 Every variant, from the local composer or a language model, passes `check_message` before it is shown.
 An SMS is measured as the longest recipient would get it (the audience's longest first name, ...): one
@@ -8,21 +9,17 @@ the check reports which applies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.ai.messages.audience import AudienceProfile
-from engine.ai.messages.brief import SMS_LIMIT, Channel, DraftMessage
+from engine.ai.messages.brief import Channel, DraftMessage
+from engine.ai.messages.offer import OfferFact, missing_facts
 from engine.campaigns.templates import MessageTemplate, TemplateError, check_template
+from engine.channels.sms import sms_size
 from engine.features.catalog import Catalog, FeatureType
 
-UNICODE_SMS_LIMIT = 70
-_GSM = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
-    "abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = set("^{}\\[~]|€")  # each takes two of the 160
 _STAND_IN_TEXT = "Alexandrina-Maria"  # when the audience is unknown: a long name, so the estimate errs long
 
 
@@ -48,10 +45,18 @@ class MessageProblem(ValueError):
 
 
 def check_message(
-    draft: DraftMessage, channel: Channel, catalog: Catalog, audience: AudienceProfile | None = None
+    draft: DraftMessage,
+    channel: Channel,
+    catalog: Catalog,
+    audience: AudienceProfile | None = None,
+    facts: Sequence[OfferFact] = (),
 ) -> CheckedMessage:
-    """The checked variant, or `MessageProblem` listing everything wrong with it."""
-    problems: list[str] = []
+    """The checked variant, or `MessageProblem` listing everything wrong with it. `facts` are the objective's,
+    which the message (the body: a subject alone is not enough) must state unchanged."""
+    problems: list[str] = [
+        f"the objective's “{fact.said}” is missing or changed: state it as the objective does"
+        for fact in missing_facts(draft.body, facts)
+    ]
     body = _template(draft.body, catalog, "message", problems)
     subject = None
     if channel == "email":
@@ -67,19 +72,13 @@ def check_message(
     if channel == "email":
         return CheckedMessage(draft.tone, draft.body, draft.subject, variables)
     text = body.render(longest_values(body.variables, catalog, audience))
-    length, limit = sms_length(text)
+    size = sms_size(text)
+    length, limit = size.characters, size.part_length or size.characters
     if length > limit:
         raise MessageProblem(
             draft.tone, [f"the SMS is {length} characters for the longest recipient; one SMS holds {limit}"]
         )
     return CheckedMessage(draft.tone, draft.body, None, variables, length, limit)
-
-
-def sms_length(text: str) -> tuple[int, int]:
-    """The text's length in SMS characters, and what one SMS holds for it (160 GSM, else 70)."""
-    if all(character in _GSM or character in _GSM_EXTENDED for character in text):
-        return len(text) + sum(character in _GSM_EXTENDED for character in text), SMS_LIMIT
-    return len(text), UNICODE_SMS_LIMIT
 
 
 def longest_values(variables: tuple[str, ...], catalog: Catalog, audience: AudienceProfile | None) -> Mapping[str, Any]:

@@ -1,8 +1,11 @@
 """Message suggestions that can be used as they are: every variant checked, at least two of them.
 
-The provider drafts one variant per tone; each is checked (`check_message`). Variants that fail are
-dropped; when fewer than two pass, the provider is shown the problems once. A language model that cannot
-be reached, or whose variants still fail, gives way to the local composer, with a note saying so.
+The provider drafts one variant per tone; each is checked (`check_message`): a valid template of known
+features, an SMS that fits, and every fact of the objective's offer stated unchanged ("up to 40% off",
+"on sarees", the code, the deadline). When any variant fails, the provider is shown the problems once and
+its corrected variants are used if at least two pass; a variant still failing is left out, and the notes
+say which and why. A language model that cannot be reached, or that gives fewer than two usable
+variants, gives way to the local composer, with a note saying so.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from typing import Any
 
 from engine.ai.errors import InvalidOutput, Refusal
 from engine.ai.fallback import with_fallback
-from engine.ai.messages.brief import MessageBrief
+from engine.ai.messages.brief import MessageBrief, MessageDrafts
 from engine.ai.messages.check import CheckedMessage, MessageProblem, check_message
 from engine.ai.messages.intents import read_objective
+from engine.ai.messages.offer import OfferFact, offer_facts
 from engine.ai.provider import Repair, TextProvider
 
 MINIMUM_VARIANTS = 2
@@ -41,10 +45,12 @@ class MessageSuggestions:
     provider: str
     model: str | None
     notes: tuple[str, ...] = ()
+    offer: tuple[str, ...] = ()  # the objective's offer facts, as it says them: every variant states each
 
     def output(self) -> dict[str, Any]:
         """The suggestions as the call log keeps them."""
-        return {"intent": self.intent, "variants": [asdict(variant) for variant in self.variants]}
+        variants = [asdict(variant) for variant in self.variants]
+        return {"intent": self.intent, "offer": list(self.offer), "variants": variants}
 
 
 def suggest_messages(brief: MessageBrief, provider: TextProvider, fallback: TextProvider | None) -> MessageSuggestions:
@@ -54,26 +60,58 @@ def suggest_messages(brief: MessageBrief, provider: TextProvider, fallback: Text
     )
 
 
+@dataclass(frozen=True)
+class _Round:
+    """One answer of the provider, checked: the variants that passed, and why the others did not."""
+
+    passed: tuple[CheckedMessage, ...]
+    refused: tuple[MessageProblem, ...]
+    notes: tuple[str, ...]
+
+
 def _usable(brief: MessageBrief, provider: TextProvider, notes: list[str]) -> MessageSuggestions:
+    facts = offer_facts(brief.objective)
     repair: Repair | None = None
     problems: list[str] = []
-    for _ in range(2):
+    usable: _Round | None = None  # the first answer with enough variants, should the repair not be better
+    for attempt in range(2):
         try:
             drafted = provider.draft_messages(brief, repair)
         except InvalidOutput as invalid:
             problems, previous = [invalid.reason], invalid.raw
         else:
-            passed: list[CheckedMessage] = []
-            problems = []
-            for draft in drafted.drafts:
-                try:
-                    passed.append(check_message(draft, brief.channel, brief.catalog, brief.audience))
-                except MessageProblem as problem:
-                    problems.append(str(problem))
-            if len(passed) >= MINIMUM_VARIANTS:
-                intent = read_objective(brief.objective).kind
-                all_notes = (*notes, *drafted.notes)
-                return MessageSuggestions(tuple(passed), intent, provider.name, provider.model, all_notes)
+            checked = _checked(drafted, brief, facts)
+            enough = len(checked.passed) >= MINIMUM_VARIANTS
+            if enough and (not checked.refused or attempt == 1):
+                if attempt:
+                    notes.append("Some variants failed the checks; the provider was shown why and corrected them.")
+                return _suggestions(brief, provider, checked, facts, notes)
+            usable = usable or (checked if enough else None)
+            problems = [str(problem) for problem in checked.refused]
             previous = json.dumps({"variants": [asdict(draft) for draft in drafted.drafts]})
         repair = Repair(previous, tuple(problems))
+    if usable is not None:
+        return _suggestions(brief, provider, usable, facts, notes)
     raise NoUsableMessages(problems)
+
+
+def _checked(drafted: MessageDrafts, brief: MessageBrief, facts: tuple[OfferFact, ...]) -> _Round:
+    passed, refused = [], []
+    for draft in drafted.drafts:
+        try:
+            passed.append(check_message(draft, brief.channel, brief.catalog, brief.audience, facts))
+        except MessageProblem as problem:
+            refused.append(problem)
+    return _Round(tuple(passed), tuple(refused), drafted.notes)
+
+
+def _suggestions(
+    brief: MessageBrief, provider: TextProvider, checked: _Round, facts: tuple[OfferFact, ...], notes: list[str]
+) -> MessageSuggestions:
+    left_out = [
+        f"The {refused.tone} variant was left out: {'; '.join(refused.problems)}." for refused in checked.refused
+    ]
+    intent = read_objective(brief.objective).kind
+    all_notes = (*notes, *checked.notes, *left_out)
+    offer = tuple(fact.said for fact in facts)
+    return MessageSuggestions(checked.passed, intent, provider.name, provider.model, all_notes, offer)

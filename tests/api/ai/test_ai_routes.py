@@ -149,7 +149,7 @@ def test_message_suggestions_for_a_saved_segment_are_valid_and_tailored_to_it(
 ) -> None:
     rule = parse_rule({"field": "last_order_at", "op": "more than days ago", "value": 90}, SNAPSHOT.catalog)
     segment = create_segment(database, name="Lapsed", rule=rule, owner_id=None)
-    request = {"objective": "win back lapsed customers", "channel": "sms", "segment_id": segment.id}
+    request = {"objective": "win back lapsed customers", "channel": "sms", "segment_id": segment.id, "brand": "Kurta"}
 
     answer = client.post("/v1/ai/messages", json=request, headers=sign_in(Role.marketer))
 
@@ -161,6 +161,26 @@ def test_message_suggestions_for_a_saved_segment_are_valid_and_tailored_to_it(
     assert body["audience"]["size"] == EVALUATOR.count(rule)
     assert body["audience"]["summary"].startswith(f"{EVALUATOR.count(rule):,} customers; average spend ₹")
     assert "average order value" in body["notes"][0]
+
+
+def test_messages_are_signed_with_the_senders_brand_from_the_settings_never_ours(
+    client: TestClient, sign_in: Callable[..., dict[str, str]], configure: Callable[..., Settings]
+) -> None:
+    request = {"objective": "announce Diwali sale, up to 40% off on sarees", "channel": "email"}
+    unset = client.post("/v1/ai/messages", json=request, headers=sign_in(Role.marketer))
+    configure(XENO_BRAND_NAME="The Handloom Story")
+
+    answer = client.post("/v1/ai/messages", json=request, headers=sign_in(Role.marketer))
+
+    assert (unset.status_code, unset.json()["error"]) == (422, "no_brand")
+    assert "XENO_BRAND_NAME" in unset.json()["detail"]
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["offer"] == ["up to 40% off", "sarees"]
+    for variant in body["variants"]:
+        assert variant["body"].endswith("\nThe Handloom Story team") or variant["body"].endswith("\nThe Handloom Story")
+        assert "Xeno" not in variant["body"]
+        assert "up to 40% off on sarees" in variant["body"]
 
 
 @pytest.mark.parametrize(

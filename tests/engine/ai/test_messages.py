@@ -13,6 +13,7 @@ from engine.ai.messages.audience import AudienceProfile, profile_audience
 from engine.ai.messages.brief import DraftMessage, MessageBrief
 from engine.ai.messages.check import MessageProblem, check_message
 from engine.ai.messages.intents import read_objective
+from engine.ai.messages.offer import missing_facts, offer_facts
 from engine.ai.messages.suggest import NoUsableMessages, suggest_messages
 from engine.campaigns.templates import check_template
 from engine.features.catalog import base_catalog
@@ -23,7 +24,8 @@ OBJECTIVES = {
     "welcome": "welcome new signups",
     "cart_recovery": "recover abandoned carts",
     "festive_sale": "Diwali sale with 30% off till Sunday",
-    "upsell": "reward our VIP customers",
+    "upsell": "cross-sell matching dupattas to kurta buyers",
+    "thank_you": "thank our loyal customers",
     "launch": "launch the monsoon collection",
     "promotion": "tell people about our weekend offers",
 }
@@ -50,14 +52,92 @@ def test_every_intent_gives_three_valid_templates_in_three_tones(intent: str, ob
 
 def test_the_objective_gives_the_offer_code_and_deadline() -> None:
     objective = "Bring back inactive users with 20% off, code COMEBACK, till Sunday"
-    intent = read_objective(objective)
     suggestions = suggest_messages(MessageBrief(objective, "sms", CATALOG, "Kurta & Co"), LocalProvider(), None)
 
-    assert (intent.kind, intent.offer.percent, intent.offer.code, intent.deadline) == (
-        "win_back", 20, "COMEBACK", "till Sunday"
-    )  # fmt: skip
-    assert all("20% off" in variant.body and "COMEBACK" in variant.body for variant in suggestions.variants)
-    assert "till Sunday" in suggestions.variants[1].body
+    assert read_objective(objective).kind == "win_back"
+    assert [fact.said for fact in offer_facts(objective)] == ["20% off", "COMEBACK", "till Sunday"]
+    for variant in suggestions.variants:
+        assert {"20% off", "COMEBACK", "till Sunday"} <= {fact.said for fact in offer_facts(variant.body)}
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+def test_every_diwali_variant_keeps_up_to_40_percent_and_sarees(channel: str) -> None:
+    objective = "announce Diwali sale, up to 40% off on sarees"
+    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta & Co"), LocalProvider(), None)  # type: ignore[arg-type]
+
+    assert len(suggestions.variants) == 3
+    for variant in suggestions.variants:
+        assert "up to 40% off on sarees" in variant.body
+        assert "everything" not in variant.body
+
+
+KEPT_OBJECTIVES = [
+    "announce Diwali sale, up to 40% off on select kurtas, code DIWALI40, ends 31 Oct",
+    "black friday deals from $49 till midnight",
+    "free delivery on orders above Rs 999 this weekend",
+    "launch the monsoon collection with ₹500 off for the next 48 hours",
+    "Thank our best customers with 15% off",
+    "promote our buy 1 get 1 offer on t-shirts, starts Friday",
+    "welcome new signups with an extra 10% off their first order, use HELLO10",
+    "recover abandoned carts with free shipping till tomorrow",
+]
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize("objective", KEPT_OBJECTIVES)
+def test_every_local_variant_states_every_fact_of_the_objective(objective: str, channel: str) -> None:
+    facts = offer_facts(objective)
+    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta"), LocalProvider(), None)  # type: ignore[arg-type]
+
+    assert facts
+    assert len(suggestions.variants) == 3
+    for variant in suggestions.variants:
+        assert missing_facts(variant.body, facts) == [], variant.body
+
+
+@pytest.mark.parametrize(
+    ("objective", "said"),
+    [
+        ("announce Diwali sale, up to 40% off on sarees", ["up to 40% off", "sarees"]),
+        ("clearance: shoes starting at Rs 799", ["starting at Rs 799"]),
+        ("48 hour deal on headphones, flat Rs 500 off", ["in the next 48 hours", "headphones", "Rs 500 off"]),
+        ("new year sale till 2 Jan, code NY2027", ["till 2 Jan", "NY2027"]),
+        ("customers who spent over ₹5,000 in 90 days: 10% off", ["10% off"]),
+        ("bring back customers who haven't ordered in 2 months", []),
+        ("a code for VIPs on 5+ orders", []),
+    ],
+)
+def test_the_facts_of_an_offer_are_read_and_the_audiences_words_are_not(objective: str, said: list[str]) -> None:
+    assert [fact.said for fact in offer_facts(objective)] == said
+
+
+@pytest.mark.parametrize(
+    ("objective", "variant", "kept"),
+    [
+        ("up to 40% off on sarees", "Celebrate with 40% off on sarees", False),
+        ("40% off on sarees", "Celebrate with up to 40% off on sarees", False),
+        ("up to 40% off on sarees", "Celebrate with upto 40% off on Sarees", True),
+        ("₹1K off, till Sunday", "Rs.1,000 off, till sunday!", True),
+        ("$20 off", "₹20 off", False),
+        ("from ₹499", "prices starting at Rs 499", True),
+        ("from ₹499", "prices under Rs 499", False),
+        ("code SAVE15, ends 31 Oct", "code SAVE15 until October 31st", True),
+        ("code SAVE15, ends 31 Oct", "code save15, ends 30 Oct", False),
+        ("40% off on select kurtas", "40% off on kurtas", False),
+    ],
+)
+def test_a_variant_keeps_a_fact_only_when_it_says_the_same(objective: str, variant: str, kept: bool) -> None:
+    assert (missing_facts(variant, offer_facts(objective)) == []) is kept
+
+
+def test_a_variant_that_drops_a_fact_is_refused_naming_it() -> None:
+    facts = offer_facts("announce Diwali sale, up to 40% off on sarees")
+
+    with pytest.raises(MessageProblem, match="the objective's “up to 40% off” is missing or changed") as refused:
+        check_message(
+            DraftMessage("friendly", "Celebrate with 40% off on everything you love"), "sms", CATALOG, None, facts
+        )
+    assert any("“sarees”" in problem for problem in refused.value.problems)
 
 
 def test_without_an_offer_the_audience_average_order_value_sizes_one_and_says_so() -> None:

@@ -181,3 +181,45 @@ def test_variants_naming_unknown_features_are_repaired_once_then_replaced_by_loc
     assert suggestions.provider == "local"
     assert len(suggestions.variants) == 3
     assert "gave no usable messages" in suggestions.notes[0]
+
+
+DIWALI = MessageBrief("announce Diwali sale, up to 40% off on sarees", "sms", CATALOG, "Kurta & Co")
+OVER_PROMISE = "Celebrate with 40% off on everything you love"  # the variant: "up to" and "sarees" dropped
+
+
+def test_a_model_variant_that_drops_the_offers_facts_is_sent_back_and_its_correction_used() -> None:
+    kept = ("Up to 40% off on sarees this Diwali!", "Diwali: up to 40% off on sarees, hurry!")
+    first = variants(kept[0], kept[1], OVER_PROMISE)
+    corrected = variants(*kept, "With our compliments: up to 40% off on sarees.")
+    with model(first, corrected) as (provider, chat):
+        suggestions = suggest_messages(DIWALI, provider, LocalProvider())
+
+    assert (suggestions.provider, len(suggestions.variants)) == ("openai", 3)
+    assert all("up to 40% off on sarees" in variant.body.lower() for variant in suggestions.variants)
+    assert suggestions.offer == ("up to 40% off", "sarees")
+    assert suggestions.notes == ("Some variants failed the checks; the provider was shown why and corrected them.",)
+    asked = chat.requests[0]["messages"][1]["content"]
+    assert "Every variant must state, unchanged: “up to 40% off”, “sarees”" in asked
+    repair = chat.requests[1]["messages"][3]["content"]
+    assert "premium: the objective's “up to 40% off” is missing or changed" in repair
+    assert "the objective's “sarees” is missing or changed" in repair
+
+
+def test_a_variant_still_dropping_a_fact_after_the_repair_is_left_out_and_the_answer_says_so() -> None:
+    answer = variants("Up to 40% off on sarees this Diwali!", "Diwali: up to 40% off on sarees!", OVER_PROMISE)
+    with model(answer, answer) as (provider, chat):
+        suggestions = suggest_messages(DIWALI, provider, LocalProvider())
+
+    assert len(chat.requests) == 2
+    assert [variant.tone for variant in suggestions.variants] == ["friendly", "urgent"]
+    assert suggestions.notes[-1].startswith("The premium variant was left out: the objective's “up to 40% off”")
+
+
+def test_a_model_that_over_promises_in_every_variant_gives_way_to_the_local_messages() -> None:
+    answer = variants(OVER_PROMISE, "Diwali! 40% off everything!", "Flat 40% off on sarees.")
+    with model(answer, answer) as (provider, _):
+        suggestions = suggest_messages(DIWALI, provider, LocalProvider())
+
+    assert suggestions.provider == "local"
+    assert "gave no usable messages" in suggestions.notes[0]
+    assert all("up to 40% off on sarees" in variant.body for variant in suggestions.variants)
