@@ -8,8 +8,15 @@ straight to a simulator with aiohttp in batches of the same size and concurrency
 Also measured: the launch alone (evaluate, render, COPY the log, publish), and the receipts applier alone
 (the same number of receipts already on the stream, applied in-process).
 
+With `--smtp`, an e-mail campaign also goes through a real SMTP server on loopback (aiosmtpd, in a process of
+its own): a sender in this process builds each MIME message (text and HTML, open pixel and click redirects,
+one-click unsubscribe) and sends it over one pool of `--smtp-connections` connections; `smtp_messages_per_s` is
+recipients / seconds from the sender's start until every message is sent. Its baseline, in the same run, sends
+the same number of ready-made messages through an equal pool with aiosmtplib and nothing else.
+
     python -m bench.delivery [--recipients N | --million] [--batch N] [--concurrency N] [--quick]
                              [--workers sender,housekeeping/receipts] [--appliers N]
+                             [--smtp] [--smtp-recipients N] [--smtp-connections N]
 
 Figures vary with whatever else the machine runs: compare the ratio rather than the raw rates.
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -28,9 +36,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import httpx
 import orjson
 import polars as pl
+import psutil
 
 from bench.common import api_process, process, report, use_fresh_services
 from engine import streams
@@ -40,6 +50,10 @@ from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_
 from engine.campaigns.progress import get_campaign, message_counts
 from engine.campaigns.receipts import STREAM as RECEIPTS
 from engine.campaigns.receipts import drain_receipts
+from engine.campaigns.sender import run_sender
+from engine.channels import get_channel
+from engine.channels.base import Outgoing
+from engine.channels.mime import email_content, mime_bytes
 from engine.connections import get_engine, get_redis
 from engine.features.catalog import base_catalog
 from engine.services.supervisor import free_port
@@ -48,6 +62,7 @@ from engine.webhooks import generate_secret
 
 TEMPLATE = "Hi {{ first_name | default('there') }}, here is 10% off on your next order!"
 FIRST_NAMES = [f"Name{n}" for n in range(2_000)]
+EVERYONE = {"field": "total_spend", "op": ">=", "value": 0}
 
 
 def audience(recipients: int) -> pl.DataFrame:
@@ -156,6 +171,91 @@ def applier_alone(campaign_id: int, recipients: int, appliers: int) -> float:
     return recipients / elapsed
 
 
+@contextmanager
+def smtp_relay() -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """A real SMTP server (aiosmtpd) in a process of its own that counts what it accepts; its port."""
+    argv = [sys.executable, "-m", "tests.engine.channels.smtp_server"]
+    relay = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert relay.stdout is not None
+        yield int(relay.stdout.readline()), relay
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+            relay.wait()
+
+
+def relay_count(relay: subprocess.Popen[str]) -> int:
+    """Stop the relay; how many messages it accepted."""
+    output, _ = relay.communicate(timeout=30)
+    return int(output.split()[-1])
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process `pid`, so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def smtp_raw(port: int, messages: list[bytes], connections: int) -> float:
+    """Seconds to send ready-made `messages` over `connections` reused SMTP connections, nothing else."""
+    queue = list(reversed(messages))
+
+    async def worker() -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as client:
+            while queue:
+                await client.sendmail("news@xeno.localhost", ["someone@example.com"], queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - started
+
+
+def smtp_figures(recipients: int, connections: int) -> dict[str, Any]:
+    """An e-mail campaign to `recipients` sent through a loopback SMTP server, against raw sends of as many."""
+    db, client = get_engine(), get_redis()
+    frame = audience(recipients).with_columns(
+        email=pl.format("customer{}@example.com", pl.col("customer_id")), email_consent=pl.lit(True)
+    )
+    with smtp_relay() as (port, relay):
+        settings = get_settings().model_copy(update={
+            "channel_transports": {"email": "smtp"}, "smtp_host": "127.0.0.1", "smtp_port": port,
+            "smtp_security": "none", "smtp_connections": connections,
+        })  # fmt: skip
+        email = get_channel("email")
+        ready = [
+            mime_bytes(email_content(settings, email, Outgoing(n, f"raw-{n}", "someone@example.com", "Hi", "Hi", n)), 0)
+            for n in range(recipients)
+        ]
+        baseline = recipients / asyncio.run(smtp_raw(port, ready, connections))
+        print(f"baseline: raw SMTP sends, {connections} connections  {baseline:>10,.0f} messages/s", flush=True)
+        draft = CampaignDraft("bench e-mail", "email", TEMPLATE, "10% off, {{ first_name }}", audience_rule=EVERYONE)
+        campaign_id = create_campaign(db, draft, base_catalog())
+        schedule_campaign(db, campaign_id, datetime.now(UTC) - timedelta(seconds=1))
+        launch_campaign(db, client, settings, campaign_id, FrameAudience(frame))
+        started, sender_cpu, relay_cpu = time.perf_counter(), cpu_seconds(), cpu_seconds(relay.pid)
+        report = asyncio.run(run_sender(db, client, settings, consumer="bench-smtp", until_idle=True))
+        sent_s = time.perf_counter() - started
+        sender_cpu, relay_cpu = cpu_seconds() - sender_cpu, cpu_seconds(relay.pid) - relay_cpu
+        accepted = relay_count(relay)
+    assert report.sent == recipients == message_counts(db, campaign_id).sent, report
+    assert accepted == 2 * recipients, accepted
+    figure = recipients / sent_s
+    print(f"e-mail campaign through SMTP (sender alone)  {figure:>10,.0f} messages/s", flush=True)
+    sender_us, relay_us = sender_cpu / recipients * 1e6, relay_cpu / recipients * 1e6
+    print(f"  CPU per message: sender {sender_us:,.0f} µs, relay {relay_us:,.0f} µs", flush=True)
+    return {
+        "smtp_recipients": recipients,
+        "smtp_connections": connections,
+        "smtp_messages_per_s": round(figure),
+        "smtp_baseline": round(baseline),
+        "smtp_ratio": round(figure / baseline, 3),
+        # What one free core each would carry, whatever else the machine runs: the capacity the wall clock hides.
+        "smtp_sender_cpu_us_per_message": round(sender_us),
+        "smtp_relay_cpu_us_per_message": round(relay_us),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -168,9 +268,15 @@ def main() -> None:
         help="delivery worker processes, '/' between them, each with its parts: e.g. 'sender,housekeeping/receipts'",
     )
     parser.add_argument("--appliers", type=int, default=2, help="receipt appliers side by side, measured alone")
-    parser.add_argument("--quick", action="store_true", help="20k recipients: under a minute")
+    parser.add_argument("--quick", action="store_true", help="20k recipients (5k by SMTP): under a minute")
+    parser.add_argument(
+        "--smtp", action="store_true", help="also send an e-mail campaign through a loopback SMTP server"
+    )
+    parser.add_argument("--smtp-recipients", type=int, default=20_000)
+    parser.add_argument("--smtp-connections", type=int, default=8, help="the SMTP connection pool's size")
     args = parser.parse_args()
     recipients = 20_000 if args.quick else 1_000_000 if args.million else args.recipients
+    smtp_recipients = 5_000 if args.quick else args.smtp_recipients
 
     use_fresh_services("xeno_bench_delivery", redis_db=11)
     secret = generate_secret()
@@ -195,8 +301,7 @@ def main() -> None:
     print(f"baseline: raw batch posts to the simulator   {baseline:>10,.0f} messages/s", flush=True)
 
     db, client, settings = get_engine(), get_redis(), get_settings()
-    campaign_id = create_campaign(db, CampaignDraft("bench", "sms", TEMPLATE, audience_rule={
-        "field": "total_spend", "op": ">=", "value": 0}), base_catalog())  # fmt: skip
+    campaign_id = create_campaign(db, CampaignDraft("bench", "sms", TEMPLATE, audience_rule=EVERYONE), base_catalog())
     schedule_campaign(db, campaign_id, datetime.now(UTC) - timedelta(seconds=1))
     callback_env = {"XENO_VENDOR_CALLBACK_URL": f"http://127.0.0.1:{api_port}/v1/receipts",
                     "XENO_VENDOR_WEBHOOK_SECRET": secret}  # fmt: skip
@@ -227,6 +332,7 @@ def main() -> None:
     print(f"end to end: launch to last receipt           {end_to_end:>10,.0f} messages/s", flush=True)
     applier = applier_alone(campaign_id, recipients, args.appliers)
     print(f"receipts appliers alone ({args.appliers} side by side)     {applier:>10,.0f} receipts/s", flush=True)
+    smtp = smtp_figures(smtp_recipients, args.smtp_connections) if args.smtp else {}
     report({
         "bench": "delivery",
         "recipients": recipients,
@@ -244,6 +350,7 @@ def main() -> None:
         "receipts_applied_per_s": round(applier),
         "appliers": args.appliers,
         "workers": args.workers,
+        **smtp,
     })  # fmt: skip
 
 

@@ -18,11 +18,13 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.client import ApiError
+from engine.channels import CHANNELS as REGISTRY
 
 REFRESH_EVERY_S = 1.5
 SLOW_REFRESH_EVERY_S = 30.0  # for a campaign scheduled further ahead than SOON, or finished with receipts to come
 SOON = timedelta(minutes=2)
-CHANNELS = {"sms": "SMS", "email": "E-mail"}
+CHANNELS = {name: channel.label[:1].upper() + channel.label[1:] for name, channel in REGISTRY.items()}
+WITH_SUBJECT = frozenset(name for name, channel in REGISTRY.items() if channel.subject)
 LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
 FINAL = frozenset({"completed", "cancelled", "failed"})
 STATUS_ICONS = {
