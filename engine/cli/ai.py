@@ -16,6 +16,7 @@ from rich.table import Table
 
 from engine.ai.choice import local_provider, text_provider
 from engine.ai.evals import PARTS, Case, Report, Result, evaluate, load_cases
+from engine.ai.evals.intents import evaluate_intents, load_intent_cases
 from engine.ai.jobs import HANDLERS
 from engine.ai.openai_compatible import OpenAICompatibleProvider
 from engine.ai.provider import TextProvider
@@ -45,7 +46,8 @@ def eval_(
     ),
 ) -> None:
     """Score plain-language-to-rule providers on the development and held-out sets, each reported apart, and
-    compare the providers side by side (by part and by style of phrasing)."""
+    compare the providers side by side (by part and by style of phrasing); then the objective reader of
+    message suggestions, on its own development and held-out sets."""
     settings = get_settings()
     chosen = provider or [ProviderName.local, *([ProviderName.openai] if settings.uses_llm else [])]
     console = Console()
@@ -60,6 +62,7 @@ def eval_(
         shown = partial(_print_result, console, verbose=verbose, show_held_out=show_held_out)
         reports.append(evaluate(scored, cases, on_result=shown))
     console.print(compare_providers(reports))
+    console.print(intent_scores())
 
 
 def _provider(name: ProviderName) -> TextProvider:
@@ -89,6 +92,15 @@ def compare_providers(reports: list[Report]) -> Group:
         scores = (report.tally(partial(_in_part, part="held-out", style=style)) for report in reports)
         by_style.add_row(style, *(_score(*score) for score in scores))
     return Group(summary, by_style)
+
+
+def intent_scores() -> Table:
+    """How the objective reader of message suggestions (local, whichever provider writes) reads campaign
+    objectives: development and held-out scores apart."""
+    report = evaluate_intents(load_intent_cases())
+    table = Table("reader", "development", "held-out", title="Campaign objectives to message intents")
+    table.add_row("local", *(_score(*report.tally(held_out=held_out)) for held_out in (False, True)))
+    return table
 
 
 def _in_part(case: Case, part: str, style: str | None = None) -> bool:

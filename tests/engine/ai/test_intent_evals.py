@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.ai.evals.intents import evaluate_intents, load_intent_cases
+from engine.ai.evals.intents import IntentReport, evaluate_intents, load_intent_cases
 from engine.ai.local import LocalProvider
 from engine.ai.messages.brief import MessageBrief
 from engine.ai.messages.patterns import PATTERNS
 from engine.ai.messages.suggest import suggest_messages
+from engine.cli.ai import intent_scores
 from engine.features.catalog import base_catalog
 
 
@@ -30,6 +31,20 @@ def test_the_local_reader_reads_the_held_out_objectives_it_was_not_tuned_on() ->
     dev_right, dev_total = report.tally(held_out=False)
     assert held_right / held_total >= 0.9
     assert dev_right / dev_total >= 0.95, [r.case.text for r in report.results if not r.case.held_out and not r.correct]
+
+
+def test_xeno_ai_eval_reports_the_development_and_held_out_scores_apart() -> None:
+    report = evaluate_intents(load_intent_cases())
+    table = intent_scores()
+
+    [development], [held_out] = (column._cells for column in table.columns[1:])
+    assert development == "{}/{} ({:.1%})".format(*report.tally(held_out=False), _share(report, held_out=False))
+    assert held_out == "{}/{} ({:.1%})".format(*report.tally(held_out=True), _share(report, held_out=True))
+
+
+def _share(report: IntentReport, held_out: bool) -> float:
+    right, total = report.tally(held_out=held_out)
+    return right / total
 
 
 def test_thanking_the_best_customers_is_a_thank_you_not_an_upsell() -> None:
