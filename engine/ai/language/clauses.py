@@ -87,7 +87,9 @@ MEASURES = (
     Measure("orders", _re(r"(?:placed|made|completed)\b"), _ORDER_OBJECT, object_required=True),
     Measure(
         "spend",
-        _re(r"(?:spen(?:t|ds?|ding)|splurged|paid)\b(?:\s+(?:a\s+total\s+of|in\s+total|overall|total)\b)?"),
+        _re(
+            r"(?:spen(?:t|ds?|ding)|splurged|paid|(?:shelled|forked|splashed)\s+out)\b(?:\s+(?:a\s+total\s+of|in\s+total|overall|total)\b)?"
+        ),
         noun=_re(
             r"(?:(?:in|of)\s+)?(?:total\s+)?(?:spend(?:ing)?|spent|spenders?|revenue)\b"
             r"|(?:in|worth\s+of)\s+(?:purchases|orders|shopping)\b"
@@ -128,7 +130,7 @@ _CONSENT = (
     (_re(rf"(?:opted[- ]?in|subscribed|subscribers|consented|agreed|signed\s+up|said\s+yes)\s+(?:to|for|of)\s+"
          rf"(?:receiv(?:e|ing)\s+|get(?:ting)?\s+)?(?:our\s+|the\s+)?(?:marketing\s+|promotional\s+)?{_CHANNEL}"),
      True),
-    (_re(rf"{_CHANNEL}\s+(?:opt[- ]?ins?|subscribers|consented|opted[- ]in|permission)\b"), True),
+    (_re(rf"{_CHANNEL}\s+(?:opt[- ]?ins?|subscribers|consented|consent|opted[- ]in|permission)\b"), True),
     (_re(rf"(?:can|may|allowed\s+to)\s+(?:be\s+)?(?:receive|get|reached|contacted|messaged)\s+(?:by\s+|via\s+|on\s+)?"
          rf"(?:marketing\s+)?{_CHANNEL}"), True),
     (_re(rf"(?:reachable|contactable)\s+(?:by|via|on)\s+{_CHANNEL}"), True),

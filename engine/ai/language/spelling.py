@@ -2,9 +2,10 @@
 customers jinhone 5000 se zyada kharida") become the English the reader knows, remembering where every
 word came from so that skipped words are still pointed at in the user's own text.
 
-A word is mended only when it is not a word the reader knows and exactly one known word is one edit away
-(a letter missing, extra, wrong or two swapped; words under five letters only by a missing, extra or
-swapped letter, so "love" does not become "live"). Each typo mended is said in a note.
+A word is mended only when it is not a word the reader knows and one known word is one edit away (two
+letters swapped, then a letter missing, then one extra, then one wrong: the likelier typo wins; words under
+five letters never by a wrong letter, so "love" does not become "live"). Common shorthand ("ppl", "lst") is
+spelt out. Each typo mended is said in a note.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ _KNOWN_LINES = (  # the words the reader knows besides places, months, numbers a
     "everyone those these",
 )
 _JOINED = {"atleast": "at least", "atmost": "at most", "morethan": "more than", "lessthan": "less than",
-           "have'nt": "haven't", "has'nt": "hasn't", "did'nt": "didn't", "thn": "than", "thean": "than"}  # fmt: skip
+           "have'nt": "haven't", "has'nt": "hasn't", "did'nt": "didn't", "thn": "than", "thean": "than",
+           "ppl": "people", "lst": "last", "mnths": "months", "mths": "months", "yrs": "years", "wks": "weeks",
+           "custs": "customers", "cust": "customers"}  # fmt: skip
 _COMPARATIVES = frozenset({"more", "less", "fewer", "greater", "higher", "lower", "bigger", "smaller"})
 
 _UNITS = {"din": "days", "dino": "days", "dinon": "days", "mahine": "months", "mahino": "months", "mahina": "month",
@@ -184,30 +187,39 @@ def known_words() -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _nearest(word: str) -> str | None:
-    """The one known word one edit from `word` (for short words, not a swapped letter), or None."""
-    candidates = {known for known in known_words() if abs(len(known) - len(word)) <= 1 and _one_edit(word, known)}
-    if len(word) < 5:
-        candidates = {known for known in candidates if len(known) != len(word) or sorted(known) == sorted(word)}
-    return candidates.pop() if len(candidates) == 1 else None
+    """The known word one edit from `word`, preferring a swapped, then a missing, then an extra letter over a
+    wrong one (short words: never a wrong one); None when the best is not one word or one word's forms."""
+    by_kind: dict[int, set[str]] = {}
+    for known in known_words():
+        kind = _one_edit(word, known)
+        if kind is not None and (len(word) >= 5 or kind < _WRONG_LETTER):
+            by_kind.setdefault(kind, set()).add(known)
+    if not by_kind:
+        return None
+    best = sorted(by_kind[min(by_kind)])
+    same_stem = len({candidate[:-1] for candidate in best}) == 1 and len(best[0]) >= 4  # "spend", "spent"
+    return best[0] if len(best) == 1 or same_stem else None
 
 
-def _one_edit(word: str, known: str) -> bool:
-    """Whether one letter added, dropped, changed, or two neighbours swapped turns `word` into `known`."""
-    if word == known:
-        return False
+_SWAPPED, _MISSING, _EXTRA, _WRONG_LETTER = range(4)
+
+
+def _one_edit(word: str, known: str) -> int | None:
+    """Which one edit turns `word` into `known`: two neighbours swapped, a letter missing, extra or wrong; None
+    when it takes more (or none)."""
+    if word == known or abs(len(word) - len(known)) > 1:
+        return None
     if len(word) == len(known):
         differ = [i for i, (a, b) in enumerate(zip(word, known, strict=True)) if a != b]
         if len(differ) == 1:
-            return True
+            return _WRONG_LETTER
         first = differ[0]
-        return (
-            len(differ) == 2
-            and differ[1] == first + 1
-            and word[first] == known[first + 1]
-            and word[first + 1] == known[first]
-        )
+        swapped = word[first] == known[first + 1] and word[first + 1] == known[first]
+        return _SWAPPED if len(differ) == 2 and differ[1] == first + 1 and swapped else None
     short, long = (word, known) if len(word) < len(known) else (known, word)
     i = 0
     while i < len(short) and short[i] == long[i]:
         i += 1
-    return short[i:] == long[i + 1 :]
+    if short[i:] != long[i + 1 :]:
+        return None
+    return _MISSING if short is word else _EXTRA

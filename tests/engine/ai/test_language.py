@@ -409,5 +409,18 @@ def test_typos_are_mended_said_in_notes_and_skipped_words_still_point_at_the_use
     assert [(item.text, item.start) for item in found.skipped] == [("love our brnad", 36)]
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("ppl who orderd at least 3 times", field("order_count", ">=", 3)),  # a missing letter beats a wrong one
+        ("customers who havn't purchased in 2 months", {"not": field("last_order_at", "within last days", 60)}),
+        ("customers who spendt less than 1k", field("total_spend", "<", 1000)),  # "spend" or "spent": one word
+        ("signed up in the lst 60 days", field("signed_up_at", "within last days", 60)),
+    ],
+)
+def test_the_likeliest_typo_wins_and_shorthand_is_spelt_out(text: str, rule: dict[str, Any]) -> None:
+    assert read(text) == rule
+
+
 def test_a_known_word_is_never_mended_into_another() -> None:
     assert skipped("customers in Pune who love tea") == [("love tea", "not understood")]
