@@ -14,6 +14,7 @@ from api.ai.router import router as ai_router
 from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.campaigns.router import router as campaigns_router
+from api.consent.router import router as consent_router
 from api.channels.router import router as channels_router
 from api.customers.router import router as customers_router
 from api.engagement.router import router as engagement_router
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     app.include_router(engagement_router)
     app.include_router(channels_router)
     app.include_router(campaigns_router)
+    app.include_router(consent_router)
     app.include_router(ai_router)
     app.include_router(pipelines_router)
     app.include_router(notifications_router)

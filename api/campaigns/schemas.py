@@ -17,6 +17,7 @@ TEMPLATE_DESCRIPTION = (
     "The message, personalised with customer features: `Hi {{ first_name | default('there') }}, ...`. "
     "Unknown variables and syntax errors are refused with their line and column."
 )
+TOPIC_DESCRIPTION = "The subscription topic (`GET /v1/topics`): customers who left it are skipped with the reason."
 
 
 class CampaignIn(BaseModel):
@@ -42,6 +43,7 @@ class CampaignIn(BaseModel):
     subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+    topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
 
 
 class CampaignChange(BaseModel):
@@ -56,6 +58,7 @@ class CampaignChange(BaseModel):
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
+    topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
 
     @model_validator(mode="after")
     def _kept_fields_are_not_nulled(self) -> CampaignChange:
@@ -117,6 +120,7 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     launch_attempts: int
     launch_error: str | None
+    topic: str | None = None
     counts: CountsOut
 
     @classmethod

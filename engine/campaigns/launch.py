@@ -33,6 +33,8 @@ from engine.campaigns.queue import Message, Published, idempotency_key_prefix, p
 from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
 from engine.channels import Channel, get_channel
 from engine.connections import psycopg_connection
+from engine.consent.opt_out import with_opt_out
+from engine.consent.suppression import skip_suppressed
 from engine.features.catalog import catalog_for_schema
 from engine.segments import RuleError, UnsupportedRule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -150,6 +152,7 @@ def _freeze_and_log(
     since = now - timedelta(days=settings.frequency_cap_days)
     recent = recent_message_counts(conn, since, channel, excluding_campaign=campaign["id"])
     plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
+    plan = skip_suppressed(conn, plan, channel.name, campaign["topic"])
     log = _log_rows(campaign["id"], channel, recipients, plan, body, subject, settings, now)
     log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
     _copy_log(conn, log)
@@ -210,6 +213,7 @@ def _log_rows(
     """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids. Each message's
     idempotency key is the one it keeps from the parent campaign, if any, else this campaign's own."""
     message = _rendered(body, recipients.members)
+    message = message.with_columns(with_opt_out(message["message"], channel.opt_out))
     title = _rendered(subject, recipients.members).rename({"message": "subject", "render_error": "subject_error"})
     kept = recipients.kept_keys.rename({"idempotency_key": "kept_key"})
     too_long = _too_long(channel, message["message"])

@@ -46,6 +46,7 @@ class CampaignDraft:
     subject: str | None = None
     segment_id: int | None = None
     audience_rule: Any = None
+    topic: str | None = None  # the subscription topic; those who left it are skipped (engine.consent)
 
 
 def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
@@ -71,7 +72,14 @@ def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
         "subject": draft.subject,
         "segment_id": draft.segment_id,
         "rule": None if rule is None else orjson.dumps(rule).decode(),
+        "topic": draft.topic,
     }
+
+
+def _require_topic(conn: Connection, topic: str | None) -> None:
+    known = topic is None or conn.execute(text("SELECT 1 FROM topics WHERE key = :key"), {"key": topic}).first()
+    if not known:
+        raise CampaignInvalid(f"there is no subscription topic {topic!r}: create it first (POST /v1/topics)")
 
 
 def create_campaign(
@@ -80,11 +88,13 @@ def create_campaign(
     """Save a draft; `CampaignInvalid`, `RuleError` or `TemplateError` (with positions) when it is not usable."""
     values = _checked(draft, catalog)
     with db.begin() as conn:
+        _require_topic(conn, draft.topic)
         campaign_id = int(
             conn.execute(
                 text(
-                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, created_by) "
-                    "VALUES (:name, :channel, :template, :subject, :segment_id, CAST(:rule AS jsonb), :created_by) "
+                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, topic, "
+                    "created_by) VALUES (:name, :channel, :template, :subject, :segment_id, CAST(:rule AS jsonb), "
+                    ":topic, :created_by) "
                     "RETURNING id"
                 ),
                 {**values, "created_by": created_by},
@@ -101,10 +111,12 @@ def update_campaign(
     values = _checked(draft, catalog)
     with db.begin() as conn:
         _require(conn, campaign_id, {"draft"}, "edited")
+        _require_topic(conn, draft.topic)
         conn.execute(
             text(
                 "UPDATE campaigns SET name = :name, channel = :channel, template = :template, subject = :subject, "
-                "segment_id = :segment_id, audience_rule = CAST(:rule AS jsonb), updated_at = now() WHERE id = :id"
+                "segment_id = :segment_id, audience_rule = CAST(:rule AS jsonb), topic = :topic, updated_at = now() "
+                "WHERE id = :id"
             ),
             {**values, "id": campaign_id},
         )
@@ -268,10 +280,10 @@ def retry_failed(
         follow_up = int(
             conn.execute(
                 text(
-                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, "
+                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, topic, "
                     "parent_campaign_id, created_by, status, scheduled_at) "
                     "SELECT name || ' (retry of the failed)', channel, template, subject, segment_id, audience_rule, "
-                    "id, :created_by, 'scheduled', :at FROM campaigns WHERE id = :id RETURNING id"
+                    "topic, id, :created_by, 'scheduled', :at FROM campaigns WHERE id = :id RETURNING id"
                 ),
                 {"id": campaign_id, "created_by": created_by, "at": at or datetime.now(UTC)},
             ).scalar_one()

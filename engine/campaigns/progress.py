@@ -68,6 +68,7 @@ class Campaign:
     updated_at: datetime
     launch_attempts: int = 0  # launch runs of its current scheduling that ended without launching it
     launch_error: str | None = None  # why the last of them did
+    topic: str | None = None  # its subscription topic (engine.consent)
     counts: MessageCounts = field(default_factory=MessageCounts)
 
 

@@ -6,7 +6,10 @@ time of each status), and one UPDATE joins them to the log by the message's refe
 Status only moves forward: pending → queued → sent → delivered | failed, and a final status is never
 changed, so duplicated, late and out-of-order receipts change nothing wrong; a late `sent` receipt
 still records its time. A failed receipt's failure is classified as it is staged (engine.campaigns.failures:
-transient or permanent, the vendor's `permanent` flag winning over its reason). Entries are acknowledged
+transient or permanent, the vendor's `permanent` flag winning over its reason), and one saying the recipient
+unsubscribed, replied STOP, complained, or that the address is invalid or hard-bounced puts the address on the
+suppression list (and withdraws the customer's consent to the channel where they opted out) in the same
+transaction (engine.consent.bounces), so no later campaign sends there again. Entries are acknowledged
 after the commit (the one consumer loop, `streams.StreamConsumer`, keeps them claimed meanwhile); a crashed
 applier's entries are reclaimed and applied again, which changes nothing that was already applied. An entry
 delivered more than `streams.MAX_DELIVERIES` times (appliers kept dying on it) is logged with its raw body
@@ -28,6 +31,7 @@ from sqlalchemy import Engine
 from engine import streams
 from engine.campaigns.failures import FailureKind, failure_kind
 from engine.connections import psycopg_connection
+from engine.consent.bounces import BouncedMessage, apply_bounces, suppression_reason
 from engine.settings import Settings
 from engine.streams import ConsumerReport, Entry, StreamConsumer
 
@@ -85,6 +89,7 @@ class ReceiptReport(ConsumerReport):
     receipts: int = 0
     changed: int = 0
     malformed: int = 0
+    suppressed: int = 0  # addresses a failure put on the suppression list (engine.consent.bounces)
 
     def add(self, other: ReceiptReport) -> None:
         """Add the counts of `other` (not why it stopped)."""
@@ -101,8 +106,10 @@ def _receipts(payload: Any) -> list[Any]:
     return payload if isinstance(payload, list) else [payload]
 
 
-def _rows(entries: list[Entry], report: ReceiptReport) -> list[Row]:
+def _rows(entries: list[Entry], report: ReceiptReport) -> tuple[list[Row], list[BouncedMessage]]:
+    """The receipts to stage, and the failed ones whose reason suppresses the address."""
     rows: list[Row] = []
+    bounced: list[BouncedMessage] = []
     for entry in entries:
         for receipt in _receipts(entry.payload):
             report.receipts += 1
@@ -119,17 +126,20 @@ def _rows(entries: list[Entry], report: ReceiptReport) -> list[Row]:
                 continue
             reason = receipt.get("reason")
             kind = failure_kind(reason, receipt.get("permanent")) if receipt["status"] == "failed" else None
+            suppressing = suppression_reason(reason, receipt.get("permanent")) if kind is not None else None
+            if suppressing is not None:
+                bounced.append(BouncedMessage(reference, suppressing, reason))
             rows.append(
                 (reference, receipt.get("vendor_message_id"), receipt["status"], reason, kind, receipt["occurred_at"])
             )
-    return rows
+    return rows, bounced
 
 
 def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
     """Apply the receipts of `entries` in one transaction; an entry Postgres refuses is skipped and logged.
     The report counts receipts (the stream loop counts entries)."""
     report = ReceiptReport()
-    rows = _rows([entry for entry in entries if entry.error is None], report)
+    rows, bounced = _rows([entry for entry in entries if entry.error is None], report)
     report.malformed += sum(1 for entry in entries if entry.error is not None)
     if not rows:
         return report
@@ -141,6 +151,7 @@ def apply_receipts(db: Engine, entries: list[Entry]) -> ReceiptReport:
                     copy.write_row(row)
             cursor.execute(APPLY_RECEIPTS)
             report.changed = cursor.rowcount
+            report.suppressed = apply_bounces(conn, bounced)
     except psycopg.DataError:
         if len(entries) == 1:
             log.error("receipts entry %s cannot be applied; skipping it: %s", entries[0].id, entries[0].raw[:500])

@@ -54,6 +54,7 @@ from engine.channels.base import Outgoing
 from engine.channels.transports import close_transports, open_transports
 from engine.channels.transports.base import Outcome, ProviderMisconfigured, Transport, UnreadableAnswer
 from engine.connections import psycopg_connection
+from engine.consent.suppression import filter_sendable
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class SenderReport:
     duplicates: int = 0  # of those, the ones the provider had already accepted before
     failed: int = 0
     requeued: int = 0  # of paused campaigns
-    skipped: int = 0  # of cancelled campaigns
+    skipped: int = 0  # of cancelled campaigns, and to suppressed addresses or customers who left the topic
     retries: int = 0
     rate_limited_s: float = 0.0
 
@@ -261,12 +262,17 @@ class Sender:
         if await self._campaign_status(entry.campaign_id) != "sending":
             await self._hold_back(entry.campaign_id, ids)
             return
+        # Just before sending: messages to a suppressed address or a customer who left the topic are skipped.
+        sendable = await self._blocking(lambda: filter_sendable(self.db, entry.channel, entry.messages))
+        self.report.skipped += len(entry.messages) - len(sendable)
+        if not sendable:
+            return
         try:
             channel = get_channel(entry.channel)
         except UnknownChannel as problem:  # a channel taken out of the registry with messages still queued
             outcome = Outcome(failed=[(log_id, str(problem)) for log_id in ids])
         else:
-            messages = [Outgoing(*message) for message in entry.messages]
+            messages = [Outgoing(*message) for message in sendable]
             await self._pace(channel.name, len(messages))
             outcome = await self.transports[channel.name].send(channel, messages)
         await self._blocking(lambda: self._record(outcome))

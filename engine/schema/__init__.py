@@ -7,6 +7,7 @@ from engine.schema.ai import ai_calls, ai_images
 from engine.schema.auth import audit_log, auth_sessions, refresh_tokens, users
 from engine.schema.base import metadata
 from engine.schema.campaigns import campaigns, communication_log
+from engine.schema.consent import consent_changes, suppressions, topic_optouts, topics
 from engine.schema.engagement import engagement_indexes
 from engine.schema.features import feature_deltas, feature_snapshots, feature_source_changes, feature_touched_customers
 from engine.schema.ingest import api_keys, customers, events, ingest_dead_letters, orders
@@ -21,6 +22,7 @@ __all__ = [
     "auth_sessions",
     "campaigns",
     "communication_log",
+    "consent_changes",
     "customers",
     "engagement_indexes",
     "events",
@@ -37,5 +39,8 @@ __all__ = [
     "refresh_tokens",
     "segment_sizes",
     "segments",
+    "suppressions",
+    "topic_optouts",
+    "topics",
     "users",
 ]

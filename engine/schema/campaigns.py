@@ -42,6 +42,8 @@ campaigns = Table(
     Column("channel", Text, nullable=False),
     Column("template", Text, nullable=False),
     Column("subject", Text),  # e-mail only; a template too
+    # The subscription topic it belongs to: customers who left the topic are skipped (engine.consent).
+    Column("topic", Text, ForeignKey("topics.key", onupdate="CASCADE")),
     # The audience: a saved segment, or a rule given inline.
     Column("segment_id", BigInteger),
     Column("audience_rule", JSONB),

@@ -16,6 +16,11 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"): "the refresh token is the credential",
     ("POST", "/v1/auth/logout"): "the refresh token is the credential",
     ("POST", "/v1/receipts"): "the delivery vendor's callbacks carry a Standard Webhooks signature instead",
+    ("GET", "/v1/unsubscribe/{token}"): "opened from a message: the signed token is the credential",
+    ("POST", "/v1/unsubscribe/{token}"): "RFC 8058 one-click unsubscribe: the signed token is the credential",
+    ("GET", "/v1/preferences/{token}"): "opened from a message: the signed token is the credential",
+    ("POST", "/v1/preferences/{token}"): "the preference page's form: the signed token is the credential",
+    ("POST", "/v1/inbound/sms"): "the SMS provider's webhook carries an X-Twilio-Signature instead",
     ("GET", "/v1/track/open/{token}"): "the open pixel in e-mails: its signed token is the credential",
     ("GET", "/v1/track/click/{token}"): "click redirects in e-mails: their signed token is the credential",
 }

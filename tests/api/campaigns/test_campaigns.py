@@ -230,7 +230,7 @@ def test_the_communication_log_is_filtered_and_paged(
         == [(m["customer_id"], m["reason"]) for m in by_reason]
     )
     assert one[0]["status"] == "delivered"
-    assert one[0]["message"] == "Hi Noor, here is 10% off!"
+    assert one[0]["message"] == "Hi Noor, here is 10% off!\nReply STOP to opt out"
     assert client.get(f"{url}/messages", params={"status": "lost"}, headers=marketer).status_code == 422
 
 

@@ -65,8 +65,9 @@ def new_campaign(
     channel: str = "sms",
     subject: str | None = None,
     at: datetime = NOON,
+    topic: str | None = None,
 ) -> int:
-    draft = CampaignDraft("Diwali offer", channel, template, subject, audience_rule=rule)
+    draft = CampaignDraft("Diwali offer", channel, template, subject, audience_rule=rule, topic=topic)
     campaign_id = create_campaign(db, draft, base_catalog())
     schedule_campaign(db, campaign_id, at)
     return campaign_id

@@ -38,8 +38,8 @@ def test_launch_logs_every_recipient_and_queues_their_rendered_messages_in_batch
     rows = log_rows(database, report.campaign_id)
     assert len(rows) == 250
     assert {row["status"] for row in rows} == {"queued"}
-    assert rows[0]["message"] == "Hi there, here is 10% off on your next order!"
-    assert rows[1]["message"] == "Hi N0, here is 10% off on your next order!"
+    assert rows[0]["message"] == "Hi there, here is 10% off on your next order!\nReply STOP to opt out"
+    assert rows[1]["message"] == "Hi N0, here is 10% off on your next order!\nReply STOP to opt out"
     assert all(row["queued_at"] == NOON and row["address"] == f"+9199{row['customer_id']:08d}" for row in rows)
     assert len({row["idempotency_key"] for row in rows}) == 250
     entries = stream_entries(redis_client, settings)
@@ -214,7 +214,7 @@ def test_customers_the_template_cannot_be_rendered_for_are_skipped_with_the_reas
     first, second = log_rows(database, report.campaign_id)
     assert (first["status"], first["message"]) == ("skipped", None)
     assert "ZeroDivisionError" in first["reason"]
-    assert (second["status"], second["message"]) == ("queued", "25.0% off")
+    assert (second["status"], second["message"]) == ("queued", "25.0% off\nReply STOP to opt out")
 
 
 def test_retrying_the_failed_sends_again_only_to_the_failed_recipients_that_can_succeed(
