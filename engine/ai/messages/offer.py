@@ -10,8 +10,8 @@ each of them (`missing_facts`) before it is shown:
   - a code, exactly as written ("COMEBACK15");
   - a date or deadline: a weekday, a day of a month ("31 Oct", "October 31st"), "tonight", "48 hours";
   - what the offer is on ("on sarees", "on select kurtas") and what is launched ("the monsoon collection").
-Words of the audience ("customers who spent over 5000", "inactive for 90 days") are not offer facts: only
-amounts written as money or a discount, and dates written as a deadline, are.
+Words of the audience ("customers who spent over ₹5,000", "inactive since 1 Oct") are not offer facts:
+only amounts written as money or a discount, and dates written as a deadline, are.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ _LAUNCHED = re.compile(
     rf"\b(?:launch(?:ing)?|introduc(?:e|ing)|unveil(?:ing)?)\s+(?P<what>(?:the|our|a|an)\s+{_WORDS}){_STOP}", FLAGS
 )
 _AUDIENCE_MONEY = re.compile(r"\b(?:spen[dt]\w*|bought|purchased|lifetime|ltv|aov|order\s+value)\b[^,.;:]*$", FLAGS)
+_AUDIENCE_DATE = re.compile(r"\b(?:since|after|joined|signed\s+up|registered|ordered|bought|last)\s*$", FLAGS)
 _NOT_A_PRODUCT = re.compile(
     r"^(?:(?:your|their|the|a|an|any|all)\s+)?(?:next|first|every|everything|orders?|purchases?|items?|sitewide|"
     r"site|store|app|checkout|cart)\b",
@@ -163,10 +164,14 @@ def _others(text: str) -> list[OfferFact]:
     for found in _CODE.finditer(text):
         facts.append(OfferFact("code", found["code"], ("code", found["code"])))
     for found in _DATE.finditer(text):
+        if _AUDIENCE_DATE.search(text[: found.start()]):
+            continue  # when the audience did something ("inactive since 1 Oct"), not when the offer ends
         day = int(found["day"] or found["day2"])
         month = MONTHS.index((found["month"] or found["month2"]).lower()[:3]) + 1
         facts.append(OfferFact("date", found[0], ("date", day, month)))
     for found in _WEEKDAY.finditer(text):
+        if _AUDIENCE_DATE.search(text[: found.start()]):
+            continue
         facts.append(OfferFact("date", found[0], ("date", found["weekday"].lower())))
     for found in _WORD_DEADLINE.finditer(text):
         facts.append(OfferFact("date", found[0], ("date", re.sub(r"\s+", " ", found["word"].lower()))))
