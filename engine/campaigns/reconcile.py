@@ -5,7 +5,8 @@ them. Without them a campaign would wait in `sending` until `receipt_timeout_s` 
 `receipt_reconcile_every_s`, in the delivery worker) takes the messages still `sent` more than
 `receipt_reconcile_after_s` after they went out, and not asked about within that time either, and marks them
 asked (`receipt_checked_at`); then looks them up at the vendor's status endpoint, 1,000 per request, and puts
-the final answers on the receipts stream as one entry, shaped as a callback's receipts. The receipts applier
+the final answers on the receipts stream as one entry, shaped as a callback's receipts. Only messages of channels
+the simulator carries are looked up (`XENO_CHANNEL_TRANSPORTS`). The receipts applier
 moves the messages forward from there, as for any receipt: statuses only move forward, so a real receipt
 arriving after the answer (or before it) changes nothing wrong.
 
@@ -31,6 +32,8 @@ from sqlalchemy import Engine, text
 
 from engine import streams
 from engine.campaigns.receipts import STREAM
+from engine.channels import CHANNEL_NAMES
+from engine.channels.transports import SIMULATOR, transport_name
 from engine.channels.transports.simulator import vendor_headers
 from engine.settings import Settings
 
@@ -46,7 +49,7 @@ CLAIM = """
 WITH due AS (
     SELECT l.id FROM communication_log l JOIN campaigns c ON c.id = l.campaign_id
     WHERE c.status NOT IN ('draft', 'scheduled') AND (c.completed_at IS NULL OR c.completed_at >= :oldest)
-      AND l.status = 'sent' AND l.vendor_message_id IS NOT NULL
+      AND l.status = 'sent' AND l.vendor_message_id IS NOT NULL AND l.channel = ANY(:channels)
       AND l.sent_at >= :oldest AND l.sent_at < :asked_before
       AND (l.receipt_checked_at IS NULL OR l.receipt_checked_at < :asked_before)
     ORDER BY l.receipt_checked_at NULLS FIRST, l.sent_at
@@ -69,6 +72,12 @@ class ReconcileReport:
     unanswered: int = 0  # their lookup failed (the vendor down, a refusal): asked again later
 
 
+def simulated_channels(settings: Settings) -> list[str]:
+    """The channels the vendor simulator carries: only its messages can be looked up there (a real provider's
+    messages are not the simulator's to answer for)."""
+    return [channel for channel in CHANNEL_NAMES if transport_name(settings, channel) == SIMULATOR]
+
+
 def claim_unreceipted(db: Engine, settings: Settings, now: datetime, limit: int) -> dict[str, int]:
     """Mark up to `limit` messages due for a lookup as asked at `now`; their log ids by vendor message id."""
     with db.begin() as conn:
@@ -79,6 +88,7 @@ def claim_unreceipted(db: Engine, settings: Settings, now: datetime, limit: int)
                 "asked_before": now - timedelta(seconds=settings.receipt_reconcile_after_s),
                 "oldest": now - timedelta(seconds=settings.receipt_timeout_s),
                 "limit": limit,
+                "channels": simulated_channels(settings),
             },
         ).all()
     return {vendor_message_id: log_id for log_id, vendor_message_id in rows}

@@ -186,3 +186,15 @@ def test_a_reconcile_delay_past_half_the_receipt_timeout_is_refused() -> None:
     with pytest.raises(ValidationError, match="at most half of XENO_RECEIPT_TIMEOUT_S"):
         Settings(XENO_RECEIPT_TIMEOUT_S=600, XENO_RECEIPT_RECONCILE_AFTER_S=301)
     assert Settings(XENO_RECEIPT_TIMEOUT_S=600, XENO_RECEIPT_RECONCILE_AFTER_S=300).receipt_reconcile_after_s == 300
+
+
+def test_messages_a_real_provider_carries_are_not_looked_up_at_the_simulator(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, _ = start_vendor()
+    settings = delivery_settings(url)
+    sent_at_noon(database, settings, redis_client, 3)
+    by_twilio = settings.model_copy(update={"channel_transports": {"sms": "twilio"}})
+
+    assert reconcile(database, redis_client, by_twilio, timedelta(seconds=AFTER_S + 1)).asked == 0
+    assert reconcile(database, redis_client, settings, timedelta(seconds=AFTER_S + 1)).asked == 3

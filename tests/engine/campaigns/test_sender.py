@@ -259,6 +259,22 @@ def test_the_rate_limit_paces_all_senders(database: Engine, redis_client: redis.
     assert report.rate_limited_s > 0
 
 
+def test_a_channel_s_own_rate_limit_paces_it_below_the_overall_one(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    url, _ = start_vendor()
+    settings = delivery_settings(url, delivery_batch_size=50, channel_rate_limits={"sms": 200})
+    launch(database, redis_client, settings, features(400))
+
+    started = time.monotonic()
+    report = send_all(database, redis_client, settings)
+
+    # a second's worth (and the batch that fills it) may go at once; the rest at 200 a second
+    assert time.monotonic() - started >= 0.7
+    assert report.sent == 400
+    assert report.rate_limited_s > 0
+
+
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
     settings = delivery_settings(delivery_backoff_s=0.1, delivery_backoff_max_s=1.0)
 
