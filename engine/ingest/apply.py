@@ -60,11 +60,17 @@ ON CONFLICT (external_id) DO UPDATE SET
 """
 
 # Orders and events may name a customer we have not heard of yet: they get a bare customer row,
-# which a later identify or customer update fills in.
+# which a later identify or customer update fills in. Only the names not found are inserted (a lookup in the
+# index is several times cheaper than an insert that conflicts, and most customers are known), in order, so
+# consumers inserting the same new customers at once wait for each other rather than deadlock.
 INSERT_MISSING_CUSTOMERS = """
 INSERT INTO customers (external_id)
-SELECT customer_external_id FROM stage_orders
-UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+SELECT named.external_id FROM (
+    SELECT customer_external_id AS external_id FROM stage_orders
+    UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+) AS named
+WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = named.external_id)
+ORDER BY named.external_id
 ON CONFLICT (external_id) DO NOTHING
 """
 
