@@ -16,7 +16,7 @@ from tests.api.campaigns.conftest import create, launch_now
 from tests.api.segments import data
 
 CENTERED = "Hi\n{{ first_name|center(1000000000) }}"
-QUICK_S = 5.0  # the same requests once took 8-15 s each
+QUICK_CPU_S = 5.0  # CPU time, which a loaded machine does not stretch: the same requests once took 8-15 s each
 
 
 def body(path: str, **fields: Any) -> dict[str, Any]:
@@ -53,10 +53,10 @@ def test_a_template_that_trips_a_bound_is_a_quick_422_with_its_position(
     line: int,
     column: int,
 ) -> None:
-    started = time.monotonic()
+    started = time.process_time()
     answer = client.post(path, json=body(path, **{part: source}), headers=marketer)
 
-    assert time.monotonic() - started < QUICK_S
+    assert time.process_time() - started < QUICK_CPU_S
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"] == "invalid_template"
     [problem] = answer.json()["detail"]

@@ -52,6 +52,6 @@ def test_requests_are_answered_from_the_old_snapshot_while_the_new_one_loads(
     elapsed = time.monotonic() - started
 
     assert {preview["snapshot"]["version"] for preview in during} == {1}
-    assert elapsed < 2
+    assert elapsed < 30, "the previews waited for the new snapshot to load"
     loads.opened.set()
     assert answer_from(client, analyst, 2)["size"] == 4
