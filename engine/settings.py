@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, FilePath, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.webhooks import secret_key
@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     ai_model: str | None = Field(None, validation_alias="XENO_AI_MODEL")
     ai_timeout_s: float = Field(20, gt=0, validation_alias="XENO_AI_TIMEOUT_S")
     # The team's meanings of vague words ("VIP", "lapsed"): a JSON file like engine/ai/language/terms.json
-    ai_terms_file: Path | None = Field(None, validation_alias="XENO_AI_TERMS_FILE")
+    ai_terms_file: FilePath | None = Field(None, validation_alias="XENO_AI_TERMS_FILE")
     # Images: a Replicate-compatible predictions API when a token and model are set, else an offline banner.
     image_provider: Literal["auto", "offline", "replicate"] = Field("auto", validation_alias="XENO_IMAGE_PROVIDER")
     replicate_api_url: str = Field("https://api.replicate.com", validation_alias="XENO_REPLICATE_API_URL")

@@ -108,10 +108,10 @@ def _score(case: Case, provider: TextProvider, snapshot: Snapshot, evaluators: l
         return Result(case, False, None, f"no answer: {failure.reason}")
     got = dump_rule(outcome.rule) if outcome.rule is not None else None
     if case.expect == "refuse":
-        return Result(case, got is None, got, "refused" if got is None else "should have refused")
+        return Result(case, got is None, got, "refused" if got is None else f"should have refused: {case.why}")
     if case.expect == "ask":
         asked = got is None or bool(outcome.skipped or outcome.assumptions)
-        return Result(case, asked, got, "asked" if asked else "answered without asking")
+        return Result(case, asked, got, "asked" if asked else f"answered without asking: {case.why}")
     return _same_audience(case, outcome, snapshot, evaluators)
 
 

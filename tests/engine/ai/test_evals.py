@@ -84,12 +84,17 @@ def test_a_vague_word_must_be_said_as_an_assumption_to_count() -> None:
 
 def test_a_silent_rule_where_a_question_or_refusal_was_expected_is_wrong() -> None:
     anything = Always({"field": "total_spend", "op": ">", "value": 0})
-    report = evaluate(
-        anything, [Case("customers who love us", None, expect="ask"), Case("asdf", None, expect="refuse")]
-    )
+    cases = [
+        Case("customers who love us", None, "no affection feature", "ask"),
+        Case("asdf", None, "nonsense", "refuse"),
+    ]
+    report = evaluate(anything, cases, SNAPSHOTS)
 
     assert report.accuracy == 0.0
-    assert [result.detail for result in report.results] == ["answered without asking", "should have refused"]
+    assert [result.detail for result in report.results] == [
+        "answered without asking: no affection feature",
+        "should have refused: nonsense",
+    ]
 
 
 def test_the_local_provider_reads_both_parts_well() -> None:

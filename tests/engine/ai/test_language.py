@@ -10,12 +10,14 @@ from typing import Any
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
 from engine.ai.errors import NotUnderstood
 from engine.ai.language import Reading, parse_text
 from engine.ai.language.terms import load_terms
 from engine.features.catalog import base_catalog, catalog_for_schema
 from engine.segments import dump_rule
+from engine.settings import Settings
 
 CATALOG = base_catalog()
 TODAY = date(2026, 3, 18)
@@ -321,6 +323,13 @@ def test_a_team_edits_a_term_with_its_own_file(tmp_path: Path) -> None:
     assert dump_rule(parse_text("lapsed customers", CATALOG, TODAY, load_terms(team_file)).rule) == field(
         "last_order_at", "more than days ago", 90
     )  # the built-in terms it does not replace stay
+
+
+def test_a_terms_file_that_is_not_there_is_refused_when_the_settings_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XENO_AI_TERMS_FILE", "/nowhere/terms.json")
+
+    with pytest.raises(ValidationError, match="XENO_AI_TERMS_FILE"):
+        Settings()
 
 
 @pytest.mark.parametrize(
