@@ -12,6 +12,10 @@ import redis
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from engine.ai.messages.brief import MessageBrief
+from engine.ai.messages.check import check_message
+from engine.ai.messages.compose import compose_messages
+from engine.ai.prompts import message_system_prompt
 from engine.campaigns.policy import apply_contact_policy
 from engine.channels import CHANNELS, get_channel
 from engine.channels.sms import sms_size
@@ -138,4 +142,18 @@ def test_a_message_too_long_for_its_channel_is_skipped_at_launch_with_its_length
     assert report.queued == 1
     rows = {row["customer_id"]: row for row in log_rows(database, report.campaign_id)}
     assert rows[2]["status"] == "skipped"
-    assert rows[2]["reason"] == "too long for SMS: 1540 characters, at most 1530"
+    assert rows[2]["reason"] == "too long for SMS: 1562 characters, at most 1530"  # with the opt-out line
+
+
+@pytest.mark.parametrize("name", list(CHANNELS))
+def test_ai_message_suggestions_are_written_for_each_channel(name: str) -> None:
+    channel = get_channel(name)
+    brief = MessageBrief("bring back customers who have not ordered in 60 days with 10% off", name, base_catalog(),
+                         "Shop")  # fmt: skip
+
+    drafts = compose_messages(brief).drafts
+
+    assert drafts
+    assert all((draft.subject is not None) == channel.subject for draft in drafts)
+    assert all(check_message(draft, name, base_catalog()) for draft in drafts)
+    assert channel.writing in message_system_prompt(brief)
