@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.ai.calls import AICall
+from engine.channels import ChannelName
 from engine.postgres_safe import NO_NUL
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1_000), NO_NUL]
@@ -55,7 +56,7 @@ class RuleSuggestionOut(BaseModel):
 
 class MessagesRequest(_Body):
     objective: Text = Field(examples=["bring back inactive users with 20% off, code COMEBACK"])
-    channel: Literal["sms", "email"]
+    channel: ChannelName
     audience_rule: dict[str, Any] | None = Field(None, description="A segment rule, as `POST /v1/segments` takes.")
     segment_id: Id | None = Field(None, description="A saved segment, instead of `audience_rule`.")
     brand: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NO_NUL] | None = None

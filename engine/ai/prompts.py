@@ -22,6 +22,7 @@ from engine.ai.language.lexicon import KNOWN_EVENTS
 from engine.ai.language.terms import Terms
 from engine.ai.messages.brief import MessageBrief
 from engine.ai.messages.offer import offer_facts
+from engine.channels import get_channel
 from engine.features.catalog import Catalog
 from engine.segments import rule_json_schema
 from engine.segments.validation import OPERATORS_BY_TYPE
@@ -183,12 +184,7 @@ def message_answer_schema(variants: int) -> dict[str, Any]:
 
 def message_system_prompt(brief: MessageBrief) -> str:
     variables = "\n".join(f"- {feature.name}: {feature.label} ({feature.type})" for feature in brief.catalog)
-    channel = (
-        "SMS: no subject; at most 160 characters as the longest recipient gets it; GSM characters only (write "
-        "“Rs.” rather than “₹”, no emoji)."
-        if brief.channel == "sms"
-        else "E-mail: a short subject and a body of a few short paragraphs, signed by the brand."
-    )
+    channel = get_channel(brief.channel).writing
     return (
         f"You write marketing messages for the brand “{brief.brand}”. Write one variant for each tone, in this "
         f"order: {', '.join(brief.tones)}.\n\n"

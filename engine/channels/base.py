@@ -42,6 +42,11 @@ class Channel:
     writing: str = ""  # how to write for it, for people and the AI composers
     failure_reasons: tuple[str, ...] = field(default=())  # how its providers say a message failed (the simulator's)
 
+    @property
+    def segmented(self) -> bool:
+        """Whether its messages go out in parts (SMS segments), where a character outside GSM-7 costs length."""
+        return self.size("").part_length is not None
+
     def no_consent(self) -> str:
         return f"no consent to {self.label}"
 

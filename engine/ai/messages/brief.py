@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from engine.ai.messages.audience import AudienceProfile
 from engine.features.catalog import Catalog
 
-Channel = Literal["sms", "email"]
 TONES = ("friendly", "urgent", "premium")
 
 
@@ -17,7 +15,7 @@ class MessageBrief:
     """A campaign's objective ("bring back inactive users"), its channel and audience, and the brand."""
 
     objective: str
-    channel: Channel
+    channel: str  # a channel's name (`engine.channels`)
     catalog: Catalog
     brand: str
     audience: AudienceProfile | None = None

@@ -1,5 +1,5 @@
 """Whether a drafted message can be used: a valid template naming only known features, that states the
-objective's offer unchanged (`engine.ai.messages.offer`), and an SMS that fits.
+objective's offer unchanged (`engine.ai.messages.offer`), and a message that fits its channel (one SMS).
 
 Every variant, from the local composer or a language model, passes `check_message` before it is shown.
 An SMS is measured as the longest recipient would get it (the audience's longest first name, ...): one
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.ai.messages.audience import AudienceProfile
-from engine.ai.messages.brief import Channel, DraftMessage
+from engine.ai.messages.brief import DraftMessage
 from engine.ai.messages.offer import OfferFact, missing_facts
 from engine.campaigns.templates import MessageTemplate, TemplateError, check_template
-from engine.channels.sms import sms_size
+from engine.channels import get_channel
 from engine.features.catalog import Catalog, FeatureType
 
 _STAND_IN_TEXT = "Alexandrina-Maria"  # when the audience is unknown: a long name, so the estimate errs long
@@ -46,7 +46,7 @@ class MessageProblem(ValueError):
 
 def check_message(
     draft: DraftMessage,
-    channel: Channel,
+    channel_name: str,
     catalog: Catalog,
     audience: AudienceProfile | None = None,
     facts: Sequence[OfferFact] = (),
@@ -58,27 +58,33 @@ def check_message(
         for fact in missing_facts(draft.body, facts)
     ]
     body = _template(draft.body, catalog, "message", problems)
+    channel = get_channel(channel_name)
     subject = None
-    if channel == "email":
+    if channel.subject:
         if not draft.subject:
-            problems.append("an e-mail needs a subject")
+            problems.append(f"an {channel.label} needs a subject")
         else:
             subject = _template(draft.subject, catalog, "subject", problems)
     elif draft.subject:
-        problems.append("an SMS has no subject")
-    if body is None or (channel == "email" and subject is None) or problems:
+        problems.append(f"{channel.label} messages have no subject")
+    if body is None or (channel.subject and subject is None) or problems:
         raise MessageProblem(draft.tone, problems)
     variables = tuple(sorted({*body.variables, *(subject.variables if subject else ())}))
-    if channel == "email":
+    if channel.subject:
         return CheckedMessage(draft.tone, draft.body, draft.subject, variables)
     text = body.render(longest_values(body.variables, catalog, audience))
-    size = sms_size(text)
-    length, limit = size.characters, size.part_length or size.characters
-    if length > limit:
+    size = channel.size(text)
+    if size.part_length is not None and size.characters > size.part_length:
         raise MessageProblem(
-            draft.tone, [f"the SMS is {length} characters for the longest recipient; one SMS holds {limit}"]
+            draft.tone,
+            [f"the SMS is {size.characters} characters for the longest recipient; one SMS holds {size.part_length}"],
         )
-    return CheckedMessage(draft.tone, draft.body, None, variables, length, limit)
+    too_long = channel.too_long(text)
+    if too_long is not None:
+        raise MessageProblem(draft.tone, [f"{too_long} for the longest recipient"])
+    if not channel.segmented:
+        return CheckedMessage(draft.tone, draft.body, None, variables)
+    return CheckedMessage(draft.tone, draft.body, None, variables, size.characters, size.part_length)
 
 
 def longest_values(variables: tuple[str, ...], catalog: Catalog, audience: AudienceProfile | None) -> Mapping[str, Any]:

@@ -25,6 +25,7 @@ from engine.ai.messages.patterns import (
     DEFAULT_OFFERS,
     PATTERNS,
 )
+from engine.channels import get_channel
 from engine.features.catalog import Catalog
 
 # Symbols for e-mail; in an SMS "Rs." keeps the message in the GSM alphabet (160 characters, not 70).
@@ -64,12 +65,12 @@ def compose_messages(brief: MessageBrief) -> MessageDrafts:
     drafts = []
     for tone in brief.tones:
         pattern = PATTERNS[intent.kind][tone]
-        if brief.channel == "email":
+        if get_channel(brief.channel).subject:
             body = pattern.body.format(**_slots_for(pattern.body, slots, deadline))
             drafts.append(DraftMessage(tone, body, pattern.subject.format(**slots)))
         else:
             wordings = [wording.format(**_slots_for(wording, slots, deadline)) for wording in pattern.sms]
-            drafts.append(_fitting_sms(tone, wordings, brief))
+            drafts.append(_fitting_short(tone, wordings, brief))
     return MessageDrafts(tuple(drafts), tuple(notes))
 
 
@@ -90,12 +91,13 @@ def _slots_for(wording: str, slots: dict[str, str], deadline: str) -> dict[str, 
 def _offer(kind: str, facts: tuple[OfferFact, ...], brief: MessageBrief, notes: list[str]) -> str:
     """The offer as the objective states it ("up to 40% off on sarees"), or one suited to the audience."""
     email_currency, sms_currency = currency_for(brief.audience)
-    currency = sms_currency if brief.channel == "sms" else email_currency
+    segmented = get_channel(brief.channel).segmented
+    currency = sms_currency if segmented else email_currency
     parts: list[str] = []
     conditions: list[str] = []
     for fact in facts:
         if fact.kind == "discount":
-            words = _discount_words(fact, brief.channel == "sms", currency)
+            words = _discount_words(fact, segmented, currency)
             (conditions if fact.key[3] == "above" and not fact.said.lower().endswith("off") else parts).append(words)
         elif fact.kind in ("free_delivery", "buy_get"):
             parts.append(fact.said.lower())
@@ -155,12 +157,12 @@ def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _fitting_sms(tone: str, wordings: list[str], brief: MessageBrief) -> DraftMessage:
-    """The first wording that fits one SMS for the longest recipient; the shortest if none does."""
+def _fitting_short(tone: str, wordings: list[str], brief: MessageBrief) -> DraftMessage:
+    """The first short wording that fits the channel (one SMS) for the longest recipient; the shortest if none does."""
     drafts = [DraftMessage(tone, wording) for wording in wordings]
     for draft in drafts:
         try:
-            check_message(draft, "sms", brief.catalog, brief.audience)
+            check_message(draft, brief.channel, brief.catalog, brief.audience)
         except MessageProblem:
             continue
         return draft
