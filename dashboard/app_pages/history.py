@@ -238,7 +238,13 @@ def band_rates(facts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
         if fact.get("kind") in BAND_KINDS and "rate" in fact.get("values", {}):
             values = fact["values"]
             bands.setdefault(fact["kind"], []).append(
-                {"band": fact["label"], "delivery rate": values["rate"], "messages": values["outcomes"]}
+                {
+                    "band": fact["label"],
+                    "delivery rate": values["rate"],
+                    "messages": values["outcomes"],
+                    "beyond chance": values.get("versus") in ("above", "below"),
+                    "versus": values.get("versus"),
+                }
             )
     return {kind: pd.DataFrame(rows) for kind, rows in bands.items()}
 
@@ -262,6 +268,17 @@ def by_feature_bands(campaign: dict[str, Any]) -> None:
         against = f" (the whole campaign: {overall['rate']}%)" if "rate" in overall else ""
         st.caption(f"By {BAND_KINDS[kind]}{against}")
         st.bar_chart(rows, x="band", y="delivery rate", horizontal=True, sort=False, height=60 + 40 * len(rows))
+        st.caption(chance_caption(rows))
+
+
+def chance_caption(rows: pd.DataFrame) -> str:
+    """Which bands' rates differ from the rest of the campaign beyond chance (the insights' test), if any."""
+    differing = rows[rows["beyond chance"]]
+    if differing.empty:
+        return "No band differs beyond chance from the rest of the campaign."
+    pairs = differing[["band", "versus"]].itertuples(index=False)
+    said = "; ".join(f"{band} ({versus} the campaign)" for band, versus in pairs)
+    return f"Beyond chance: {said}."
 
 
 def communication_log(campaign: dict[str, Any]) -> None:

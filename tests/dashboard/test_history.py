@@ -317,6 +317,8 @@ def test_the_ai_reads_a_campaign_and_its_delivery_rate_by_spend_and_city_is_draw
     assert f"rate {rate}%" in facts["numbers"].tolist()[0]
     assert f"By spend (the whole campaign: {rate}%)" in captions
     assert f"By city (the whole campaign: {rate}%)" in captions
+    said_of_chance = [c for c in captions if c.startswith(("Beyond chance: ", "No band differs beyond chance"))]
+    assert len(said_of_chance) == 2  # under each chart: which bands differ beyond chance, or that none does
     assert len(app.get("vega_lite_chart")) == charts_before + 2
 
 
