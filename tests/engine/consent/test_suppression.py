@@ -3,6 +3,7 @@ and each skipped message says why."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +14,11 @@ from sqlalchemy import Engine, text
 from engine import streams
 from engine.campaigns.queue import Message
 from engine.campaigns.receipts import STREAM, drain_receipts
+from engine.campaigns.sender import run_sender
 from engine.consent import preferences, replies, suppression
 from engine.consent.bounces import suppression_reason
 from engine.consent.opt_out import with_opt_out
+from tests.engine.campaigns.conftest import Vendor
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
 
 LATER = NOON + timedelta(days=1)
@@ -134,6 +137,23 @@ def test_an_address_suppressed_after_launch_is_skipped_by_the_sender_with_its_re
         2: ("queued", None),
         3: ("skipped", "no e-mail address"),
     }
+
+
+def test_a_stop_after_launch_keeps_the_sender_from_posting_that_message(
+    database: Engine, redis_client: redis.Redis, start_vendor: Vendor
+) -> None:
+    add_customers(database, 3)
+    url, vendor = start_vendor()
+    config = delivery_settings(url)
+    report = launch(database, redis_client, config, features(3))
+    with database.begin() as conn:
+        replies.apply_reply(conn, "+919900000002", "STOP", {})
+
+    sent = asyncio.run(run_sender(database, redis_client, config, consumer="tests", until_idle=True))
+
+    assert (sent.sent, sent.skipped) == (2, 1)
+    assert vendor.get("/v1/stats").json()["sent"] == 2
+    assert fates(database, report.campaign_id)[2] == ("skipped", "suppressed: replied STOP")
 
 
 def test_customers_who_left_a_campaigns_topic_are_skipped_at_launch_and_before_sending(
