@@ -13,45 +13,15 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
-from engine import streams
 from engine.features.deltas import publish_delta
 from engine.features.materialize import materialize_features
 from engine.features.snapshot import latest_snapshot
-from engine.ingest.consumer import drain
-from engine.ingest.records import empty_batch
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.validation import parse_rule
-from engine.settings import get_settings
-from tests.engine.features.data import NOW
+from tests.engine.features.data import NOW, customer, event, ingest, order
 
 LATER = NOW + timedelta(minutes=5)
 BIG_SPENDERS = parse_rule({"field": "total_spend", "op": ">=", "value": 100})
-
-
-def ingest(db: Engine, client: redis.Redis, **records: list[dict[str, Any]]) -> None:
-    """Records through the ingest stream and the consumer, as the API and the ingest job bring them."""
-    batch = empty_batch()
-    batch.update(records)  # type: ignore[typeddict-item]
-    streams.publish(client, get_settings().stream("ingest"), batch)
-    assert drain(db, client, get_settings()).entries == 1
-
-
-def customer(external_id: str, city: str = "Agra", **traits: Any) -> dict[str, Any]:
-    return {"external_id": external_id, "city": city, "traits": traits, "ts": NOW.isoformat()}
-
-
-def order(external_id: str, customer_id: str, amount: str, ordered_at: Any = NOW) -> dict[str, Any]:
-    return {
-        "external_id": external_id, "customer_external_id": customer_id, "amount": amount, "currency": "INR",
-        "status": "completed", "items": [], "ordered_at": ordered_at.isoformat(), "ts": NOW.isoformat(),
-    }  # fmt: skip
-
-
-def event(message_id: str, customer_id: str, name: str) -> dict[str, Any]:
-    return {
-        "message_id": message_id, "customer_external_id": customer_id, "anonymous_id": None, "type": "track",
-        "name": name, "properties": {}, "context": {}, "occurred_at": NOW.isoformat(),
-    }  # fmt: skip
 
 
 def members(db: Engine) -> set[str]:
