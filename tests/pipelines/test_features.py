@@ -45,7 +45,12 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 def test_the_definitions_load() -> None:
     assert defs.resolve_asset_graph().asset_check_keys == {
         dg.AssetCheckKey(customer_features.key, name)
-        for name in ("row_count_matches_customers", "spend_is_never_negative", "orders_agree_with_postgres")
+        for name in (
+            "row_count_matches_customers",
+            "spend_is_never_negative",
+            "orders_agree_with_postgres",
+            "incremental_state_agrees",
+        )
     }
     assert defs.resolve_job_def("refresh_customer_features_job") is not None
     assert defs.resolve_sensor_def("stale_features_sensor").default_status is dg.DefaultSensorStatus.RUNNING
@@ -62,6 +67,7 @@ def test_materializing_publishes_a_snapshot_with_metadata_and_passes_every_check
         "row_count_matches_customers": True,
         "spend_is_never_negative": True,
         "orders_agree_with_postgres": True,
+        "incremental_state_agrees": True,
     }
     [materialization] = result.asset_materializations_for_node("customer_features")
     metadata = {name: value.value for name, value in materialization.metadata.items()}
@@ -98,7 +104,7 @@ def test_checks_fail_on_a_damaged_snapshot(
     result = dg.materialize(
         [customer_features, *customer_features_checks],
         resources=RESOURCES,
-        selection=dg.AssetSelection.checks_for_assets(customer_features),
+        selection=dg.AssetSelection.checks(*customer_features_checks),
         raise_on_error=False,
         instance=instance,
     )
@@ -115,7 +121,7 @@ def test_checks_fail_before_any_snapshot_exists(database: Engine, data_dir: Path
     result = dg.materialize(
         [customer_features, *customer_features_checks],
         resources=RESOURCES,
-        selection=dg.AssetSelection.checks_for_assets(customer_features),
+        selection=dg.AssetSelection.checks(*customer_features_checks),
         raise_on_error=False,
         instance=instance,
     )
@@ -160,8 +166,8 @@ def test_new_customers_make_the_features_stale_until_a_refresh_has_read_them(
 
     ingest(redis_client, "cem")
     soon = evaluate_staleness(instance)
-    assert isinstance(soon, dg.SkipReason)  # not sooner than XENO_FEATURES_MIN_INTERVAL_S after the last
-    assert "the features are behind; the next refresh starts" in (soon.skip_message or "")
+    assert isinstance(soon, dg.SkipReason)  # a delta brings cem in unless one waits XENO_FEATURES_MIN_INTERVAL_S
+    assert "deltas are keeping up" in (soon.skip_message or "")
     configure(XENO_FEATURES_MIN_INTERVAL_S="0")
     assert isinstance(evaluate_staleness(instance), dg.RunRequest)
 

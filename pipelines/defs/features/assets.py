@@ -1,10 +1,14 @@
-"""`customer_features`: one row per customer, published as a versioned snapshot (see engine.features)."""
+"""`customer_features`: one row per customer, published as a versioned snapshot (see engine.features), with the
+check that the deltas readers held until then agree with it (`incremental_state_agrees`)."""
 
 import dagster as dg
 
+from engine.features.checks import CheckOutcome
 from engine.features.materialize import materialize_features
 from engine.features.snapshot import DEFAULT_KEEP
 from pipelines.defs.resources import XenoResource
+
+INCREMENTAL_CHECK = "incremental_state_agrees"
 
 
 class CustomerFeaturesConfig(dg.Config):
@@ -15,6 +19,14 @@ class CustomerFeaturesConfig(dg.Config):
 @dg.asset(
     group_name="features",
     kinds={"polars", "postgres", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            INCREMENTAL_CHECK,
+            asset="customer_features",
+            description="The previous version with the deltas published on it equals this refresh, customer by "
+            "customer (each as of the time its row was computed); customers still queued for a delta left out.",
+        )
+    ],
     description=(
         "Every customer's features (spend, order counts, recency, 30/90/365-day windows, profile, consent, "
         "typed traits) computed with Polars and published as a versioned snapshot: the Postgres table "
@@ -29,9 +41,11 @@ def customer_features(
     snapshot = done.snapshot
     context.log.info(
         f"version {snapshot.version}: {snapshot.row_count} customers, {snapshot.event_count} events in "
-        f"{done.seconds:.1f} s (read {done.read_s:.1f}, compute {done.compute_s:.1f}, publish {done.publish_s:.1f})"
+        f"{done.seconds:.1f} s (read {done.read_s:.1f}, compute {done.compute_s:.1f}, check {done.check_s:.1f}, "
+        f"publish {done.publish_s:.1f})"
     )
     return dg.MaterializeResult(
+        check_results=[_incremental_check(context, done.incremental)],
         metadata={
             "version": dg.MetadataValue.int(snapshot.version),
             "rows": dg.MetadataValue.int(snapshot.row_count),
@@ -49,5 +63,17 @@ def customer_features(
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(name, dtype) for name, dtype in snapshot.columns.items()]
             ),
-        }
+        },
+    )
+
+
+def _incremental_check(context: dg.AssetExecutionContext, outcome: CheckOutcome | None) -> dg.AssetCheckResult:
+    if outcome is None:
+        return dg.AssetCheckResult(
+            check_name=INCREMENTAL_CHECK, passed=True, description="no earlier version to compare with"
+        )
+    if not outcome.passed:
+        context.log.error(f"the incremental features disagree with a full refresh: {outcome.description}")
+    return dg.AssetCheckResult(
+        check_name=INCREMENTAL_CHECK, passed=outcome.passed, description=outcome.description, metadata=outcome.figures
     )

@@ -1,13 +1,20 @@
-"""`refresh_customer_features_job`: materialize `customer_features` and run its checks."""
+"""`refresh_customer_features_job`: materialize `customer_features` and run its checks; `publish_feature_deltas_job`:
+publish the customers ingest touched as deltas on the newest snapshot."""
+
+import time
 
 import dagster as dg
 
+from engine.features.deltas import publish_delta
 from pipelines.defs.features.assets import customer_features
+from pipelines.defs.following import FollowConfig, Shift
+from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import MAX_RUNTIME_TAG
 
 # Run monitoring fails a refresh still going after this long (it hangs), so that the refreshes that follow are not
 # held up behind it; a million customers take under a minute on a quiet machine.
 REFRESH_MAX_RUNTIME_S = 3600
+DELTA_POLL_S = 0.25  # how often a following run looks for touched customers when it found none
 
 refresh_customer_features_job = dg.define_asset_job(
     "refresh_customer_features_job",
@@ -15,3 +22,42 @@ refresh_customer_features_job = dg.define_asset_job(
     description="Recompute every customer's features, publish a new snapshot version and check it.",
     tags={MAX_RUNTIME_TAG: str(REFRESH_MAX_RUNTIME_S)},
 )
+
+
+@dg.op(description="Recompute the customers ingest touched and publish them as deltas on the newest snapshot: for a "
+       "shift when following, else until none wait.")  # fmt: skip
+def publish_feature_deltas(
+    context: dg.OpExecutionContext, config: FollowConfig, xeno: XenoResource
+) -> dg.Output[dict[str, int]]:
+    shift, deltas, customers = Shift(context, config), 0, 0
+    snapshots_dir = xeno.settings().data_dir / "snapshots"
+    stopped = "drained"
+    while True:
+        delta = publish_delta(xeno.db(), snapshots_dir)
+        if delta is not None:
+            deltas, customers = deltas + 1, customers + delta.row_count + len(delta.removed_ids)
+            shift.worked()
+            if delta.unfit_columns:
+                context.log.warning(f"delta {delta.id}: {delta.unfit_columns} no longer fit their types; the next "
+                                    "full refresh retypes them")  # fmt: skip
+            if deltas % 100 == 0:
+                context.log.info(f"{deltas} deltas, {customers} customers so far")
+            continue
+        if not config.follow:
+            break
+        if ended := shift.ended():
+            stopped = ended
+            break
+        time.sleep(DELTA_POLL_S)
+    counts = {"deltas": deltas, "customers": customers}
+    metadata: dict[str, dg.MetadataValue] = {name: dg.MetadataValue.int(value) for name, value in counts.items()}
+    metadata["stopped"] = dg.MetadataValue.text(stopped)
+    return dg.Output(counts, metadata=metadata)
+
+
+@dg.job(
+    description="Publish feature deltas for the customers ingest touched (launched by feature_deltas_sensor).",
+    tags={MAX_RUNTIME_TAG: "1800"},  # a run that hangs is failed by run monitoring, and the sensor starts another
+)
+def publish_feature_deltas_job() -> None:
+    publish_feature_deltas()

@@ -1,28 +1,57 @@
-"""`ingest_stream_job`: apply what waits on the ingest stream for up to `RUN_SECONDS`, and say what it did.
+"""`ingest_stream_job`: apply what waits on the ingest stream, and say what it did.
 
-A run stops after `RUN_SECONDS` even with a backlog left (the sensor then starts the next), so no run drains
-an unbounded backlog for hours and each run's counts stay meaningful.
+The sensor's runs follow the stream (`pipelines.defs.following`): each applies entries as they come for a shift and
+hands over to the next, so an accepted event reaches Postgres within seconds instead of after a run start. A run
+started by hand applies what waits and stops, after `RUN_SECONDS` at most even with a backlog left (the sensor
+then starts the next), so no run drains an unbounded backlog for hours and each run's counts stay meaningful.
 """
+
+from dataclasses import fields
 
 import dagster as dg
 
 from engine.ingest.consumer import DrainReport, drain
+from pipelines.defs.following import FollowConfig, Shift
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import MAX_RUNTIME_TAG
 
 RUN_SECONDS = 300.0
+FOLLOW_ROUND_S = 5.0  # a following run looks at its shift between rounds of this long
+FOLLOW_BLOCK_MS = 1000  # and waits this long for new entries when the stream is empty
 
 
-@dg.op(description="Apply the ingest stream's entries to Postgres in batches until it is empty or time is up.")
-def drain_ingest_stream(context: dg.OpExecutionContext, xeno: XenoResource) -> dg.Output[dict[str, int]]:
-    def progress(report: DrainReport) -> None:
-        if report.batches % 50 == 0:
-            context.log.info(f"{report.entries} entries, {report.applied} records applied so far")
+def _add(total: DrainReport, part: DrainReport) -> None:
+    for counted in fields(DrainReport):
+        if counted.type in (int, "int"):
+            setattr(total, counted.name, getattr(total, counted.name) + getattr(part, counted.name))
 
-    report = drain(
-        xeno.db(), xeno.redis(), xeno.settings(), consumer=f"dagster-{context.run_id[:8]}", on_batch=progress,
-        max_seconds=RUN_SECONDS,
-    )  # fmt: skip
+
+@dg.op(description="Apply the ingest stream's entries to Postgres in batches: for a shift when following, else until "
+       "it is empty or time is up.")  # fmt: skip
+def drain_ingest_stream(
+    context: dg.OpExecutionContext, config: FollowConfig, xeno: XenoResource
+) -> dg.Output[dict[str, int]]:
+    report, shift = DrainReport(), Shift(context, config)
+
+    def progress(part: DrainReport) -> None:
+        if part.batches % 50 == 0:
+            context.log.info(f"{report.entries + part.entries} entries, {report.applied + part.applied} applied so far")
+
+    while True:
+        part = drain(
+            xeno.db(), xeno.redis(), xeno.settings(), consumer=f"dagster-{context.run_id[:8]}", on_batch=progress,
+            max_seconds=FOLLOW_ROUND_S if config.follow else RUN_SECONDS,
+            block_ms=FOLLOW_BLOCK_MS if config.follow else None,
+        )  # fmt: skip
+        _add(report, part)
+        if not config.follow:
+            report.stopped = part.stopped
+            break
+        if part.entries:
+            shift.worked()
+        if stopped := shift.ended():
+            report.stopped = stopped
+            break
     counts = {
         "entries": report.entries,
         "applied": report.applied,

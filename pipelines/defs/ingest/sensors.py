@@ -1,5 +1,5 @@
 """`ingest_stream_sensor`: launches the ingest job while entries wait on the ingest stream, and again after a run
-that failed or died.
+that failed or died; relieves a following run at the end of its shift (`pipelines.defs.following`).
 
 The stream's backlog is the work, and a run drains it (for a bounded time; the next run goes on): entries not yet
 taken, and those a consumer took and stopped keeping claimed (it died); entries a live consumer keeps claimed (a
@@ -15,7 +15,8 @@ import dagster as dg
 
 from engine import streams
 from engine.ingest.consumer import GROUP
-from pipelines.defs.ingest.jobs import ingest_stream_job
+from pipelines.defs.following import RELIEVES_TAG, following_request, relief_due
+from pipelines.defs.ingest.jobs import drain_ingest_stream, ingest_stream_job
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import backing_off, run_history
 
@@ -32,13 +33,15 @@ def ingest_stream_sensor(context: dg.SensorEvaluationContext, xeno: XenoResource
     streams.ensure_group(client, stream, GROUP)
     backlog = streams.backlog(client, stream, GROUP)
     waiting = backlog.undelivered + streams.abandoned(client, stream, GROUP, settings.ingest_claim_idle_ms)
+    history = run_history(context.instance, ingest_stream_job.name)
+    backoff = backing_off(context.instance, history, settings)
+    if (relieved := relief_due(history)) is not None and backoff is None:
+        return following_request(drain_ingest_stream.name, history.next_key("drain"), {RELIEVES_TAG: relieved.run_id})
     if waiting == 0:
         held = f" ({backlog.pending} being applied by a consumer that keeps them claimed)" if backlog.pending else ""
         return dg.SkipReason(f"nothing waiting on {stream}{held}")
-    history = run_history(context.instance, ingest_stream_job.name)
     if history.active is not None:
         return dg.SkipReason(f"run {history.active.run_id} is already draining {stream}")
-    backoff = backing_off(context.instance, history, settings)
     if backoff is not None:
         return dg.SkipReason(f"{waiting} entries wait on {stream}; {backoff}")
-    return dg.RunRequest(run_key=history.next_key("drain"), tags={"xeno/backlog": str(waiting)})
+    return following_request(drain_ingest_stream.name, history.next_key("drain"), {"xeno/backlog": str(waiting)})
