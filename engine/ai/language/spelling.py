@@ -73,7 +73,7 @@ _HINGLISH: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
         (r"(?:naye|naya|nayi)(?=\s)", lambda m: "new"),
         (r"aur(?=\s)", lambda m: "and"),
         (rf"{_UNIT}(?=\s|$)", _unit),
-        (r"(?:wale|waale|wali|waali|vale|ke|ka|ki|log|hain|hai|mein|tha|the)(?=[\s,.]|$)", lambda m: ""),
+        (r"(?:wale|waale|wali|waali|vale|ke|ka|ki|log|hain|hai|mein|tha)(?=[\s,.]|$)", lambda m: ""),
     )
 )  # fmt: skip
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")

@@ -433,3 +433,7 @@ def test_the_likeliest_typo_wins_and_shorthand_is_spelt_out(text: str, rule: dic
 
 def test_a_known_word_is_never_mended_into_another() -> None:
     assert skipped("customers in Pune who love tea") == [("love tea", "not understood")]
+
+
+def test_english_words_are_not_read_as_hinglish() -> None:
+    assert read("customers from the US") == field("country", "=", "US")  # "the" is not Hindi's "were"
