@@ -1,5 +1,5 @@
-# One image for every Xeno process (api, vendor simulator, Dagster webserver and daemon, dashboard);
-# docker-compose.yml picks the command. Dependencies come from the lock file.
+# One image for every Xeno process (the manifest's: api, Dagster code server, webserver and daemon, vendor simulator,
+# delivery and AI workers, dashboard); docker-compose.yml picks the command. Dependencies come from the lock file.
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy PATH="/app/.venv/bin:$PATH"
 RUN pip install --no-cache-dir uv
@@ -8,5 +8,5 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --no-install-project
 COPY . .
 RUN uv sync --locked --no-dev
-EXPOSE 8000 3000
+EXPOSE 8000 3000 8100 8501
 CMD ["xeno", "--help"]

@@ -2,7 +2,9 @@
 
 Customers with names, e-mails, phones, cities and signup dates over two years; orders with amounts,
 currencies, items and dates after signup; and behavioural events (views, carts, e-mail opens). Going
-through the API means the demo exercises what an integrator would: validation, the stream, the job.
+through the API means the demo exercises what an integrator would: validation, the stream, the consumer.
+The demo is loaded once per database: its write key is kept in the data folder and reused, and customers already
+there are not posted again.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, text
+
+from engine.keys import create_key, verify_key
 
 FIRST_NAMES = (
     "Aarav", "Vivaan", "Aditya", "Vihaan", "Arjun", "Sai", "Reyansh", "Ayaan", "Krishna", "Ishaan", "Ananya",
@@ -38,6 +44,9 @@ PRODUCTS = (
 )  # fmt: skip
 EVENTS = (("Product Viewed", 0.55), ("Added To Cart", 0.2), ("Email Opened", 0.15), ("App Opened", 0.1))
 BATCH = 500
+KEY_NAME = "demo data"
+# The demo's external ids all start with "demo-": a range of the unique index on external_id.
+DEMO_CUSTOMERS_QUERY = "SELECT count(*) FROM customers WHERE external_id >= 'demo-' AND external_id < 'demo.'"
 
 
 @dataclass(frozen=True)
@@ -140,3 +149,22 @@ def post_demo_data(
                     posted += done
                     on_progress(done)
     return posted
+
+
+def demo_customers_loaded(db: Engine) -> int:
+    """How many demo customers the database holds."""
+    with db.connect() as conn:
+        return int(conn.execute(text(DEMO_CUSTOMERS_QUERY)).scalar_one())
+
+
+def demo_write_key(db: Engine, data_dir: Path) -> str:
+    """The write key the demo posts with: the one kept in the data folder while the database still accepts it,
+    else a new "demo data" key, kept there (readable by us only) for the next time."""
+    kept = data_dir / "demo_write_key"
+    if kept.exists() and verify_key(db, kept.read_text().strip()) is not None:
+        return kept.read_text().strip()
+    secret = create_key(db, KEY_NAME).secret
+    data_dir.mkdir(parents=True, exist_ok=True)
+    kept.write_text(secret)
+    kept.chmod(0o600)
+    return secret

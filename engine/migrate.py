@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
 
 from engine.connections import get_engine
 from engine.settings import get_settings
@@ -16,6 +18,20 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("migrations")))
     return config
+
+
+@cache
+def code_heads() -> frozenset[str]:
+    """The newest revisions the code's migrations lead to (read once: the code does not change while it runs)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def database_revisions(db: Engine) -> frozenset[str]:
+    """The revisions the database is migrated to (none before the first migration)."""
+    with db.connect() as conn:
+        if not conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL")):
+            return frozenset()
+        return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def ensure_database(name: str) -> None:

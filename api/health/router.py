@@ -1,4 +1,9 @@
-"""`GET /health`: answers 200 when Postgres and Redis answer, 503 naming the one that does not."""
+"""`GET /health` (liveness: the API answers) and `GET /ready` (it can serve: Postgres and Redis answer, and the
+database is migrated to the code's newest revision), for load balancers, orchestrators and `xeno up`.
+
+A restart cures neither a database that is down nor a missing migration, so liveness checks neither: an
+orchestrator restarts the API only when it stops answering, and sends it traffic only while it is ready.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,31 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.deps import Db, RedisClient
-from engine.services.health import health_report
+from engine.services.health import readiness_report
 
 router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
+class Liveness(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
     status: str
     postgres: str
     redis: str
+    migrations: str
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(db: Db, redis_client: RedisClient) -> JSONResponse:
-    """Public: whether the API can reach Postgres and Redis."""
-    body = Health(**health_report(db, redis_client))
+@router.get("/health", response_model=Liveness)
+def health() -> Liveness:
+    """Public: the API answers (liveness; it checks nothing else)."""
+    return Liveness(status="ok")
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+def ready(db: Db, redis_client: RedisClient) -> JSONResponse:
+    """Public: whether the API can serve: Postgres and Redis answer (`ok`, or `unavailable: <error>`) and the
+    database is migrated to the code's newest revision (`ok`, or `behind: ...`); 503 naming what is not."""
+    body = Readiness(**readiness_report(db, redis_client))
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)

@@ -1,10 +1,11 @@
 """`xeno up`: the whole product on one machine, healed when a process dies, stopped cleanly by Ctrl-C.
 
 Postgres and Redis are the servers named by `DATABASE_URL` / `REDIS_URL`, or embedded ones under the
-data folder when those are unset. Then the migrations, the API, Dagster (one code server, then the webserver
-and the daemon, which both load the code location from it; its storage in the same Postgres), the vendor
-simulator, the workers and the dashboard. Each process logs to this terminal with its name in front; what
-runs is kept in the data folder for `xeno status`.
+data folder when those are unset. Then the migrations and the processes of the manifest
+(`engine.services.manifest`): the API, Dagster (one code server, then the webserver and the daemon, which both load
+the code location from it; its storage in the same Postgres), the vendor simulator, the workers and the dashboard.
+Each process logs to this terminal with its name in front; what runs is kept in the data folder for `xeno status`.
+With `--demo`, the demo data is loaded as soon as the API is ready (`engine.cli.demo`).
 """
 
 from __future__ import annotations
@@ -15,21 +16,25 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from engine import migrate
 from engine.auth.signin import is_loopback
-from engine.cli.demo import load_demo_data
+from engine.cli.demo import DemoStopped, load_demo_data
 from engine.connections import reset_connections
+from engine.services import manifest
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
+from engine.services.manifest import Addresses, CommandCheck, GrpcCheck, HttpCheck, ReadyCheck
 from engine.services.state import AlreadyRunning, running_here
 from engine.services.supervisor import (
     ServiceFailed,
     ServiceSpec,
     StopRequested,
     Supervisor,
+    command_ok,
     free_port,
     grpc_serving,
     http_ok,
@@ -38,6 +43,7 @@ from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
 from engine.webhooks import generate_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+API_POLL_S = 0.5
 
 # Dagster's webserver, daemon and code server wait this long for a gRPC answer (60 s by default): on a loaded
 # two-core machine a sensor tick or a repository load can take longer, and a timeout fails the run before it
@@ -47,10 +53,13 @@ DAGSTER_GRPC_TIMEOUTS = {
     "DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS": "180",
     "DAGSTER_SCHEDULE_GRPC_TIMEOUT_SECONDS": "180",
 }
+# Dagster warns, each time it loads our definitions, that a parameter it passes itself to its own sensors is in
+# beta: nothing a user can act on. docker-compose.yml sets the same.
+DAGSTER_WARNINGS = {"PYTHONWARNINGS": "ignore:Parameter `owners` of initializer"}
 
 
 def up(
-    demo: bool = typer.Option(False, "--demo", help="Also post demo data through the API once it is up."),
+    demo: bool = typer.Option(False, "--demo", help="Also load demo data (once) and say when it is ready."),
     demo_customers: int = typer.Option(10_000, help="How many demo customers, with --demo."),
 ) -> None:
     """Start Postgres and Redis (external or embedded), migrate, then the API, Dagster, the workers and the
@@ -58,13 +67,17 @@ def up(
     data_dir = get_settings().data_dir
     try:
         with running_here(data_dir):
-            _run(Supervisor(state_dir=data_dir), demo, demo_customers)
+            exit_code = _run(Supervisor(state_dir=data_dir), demo, demo_customers)
     except AlreadyRunning as refusal:
         typer.echo(f"{refusal}; `xeno status` shows what it runs", err=True)
         raise typer.Exit(1) from None
+    # Everything is stopped: leave now instead of spending seconds tearing down the modules loaded meanwhile.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 
 
-def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> None:
+def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> int:
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     exit_code = 0
@@ -73,11 +86,11 @@ def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> None:
         settings = _start_servers(supervisor, get_settings())
         supervisor.say("[xeno] migrating the database")
         migrate.prepare_databases()
+        if demo:
+            threading.Thread(target=_load_demo, args=(supervisor, settings, demo_customers), daemon=True).start()
         for together in _product_processes(settings):
             supervisor.start(*together)
         supervisor.say(_banner(settings))
-        if demo:
-            threading.Thread(target=load_demo_data, args=(demo_customers,), daemon=True).start()
         supervisor.wait_for_stop()
     except StopRequested:
         pass
@@ -88,7 +101,23 @@ def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> None:
         supervisor.stop_all()
         reset_connections()
         supervisor.say("[xeno] stopped")
-    raise typer.Exit(exit_code)
+    return exit_code
+
+
+def _load_demo(supervisor: Supervisor, settings: Settings, customers: int) -> None:
+    """Load the demo data as soon as the API answers (Dagster is still starting meanwhile)."""
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    api_ready = http_ok(f"{api_url}/ready")
+    while not api_ready():
+        if supervisor.stopping.wait(API_POLL_S):
+            return
+    try:
+        load_demo_data(customers, api_url, lambda line: supervisor.say(f"[xeno] {line}"), supervisor.stopping)
+    except DemoStopped:
+        pass
+    except Exception as error:
+        if not supervisor.stopping.is_set():  # once stopping, the API and the servers going away is expected
+            supervisor.say(f"[xeno] demo data failed: {type(error).__name__}: {error}")
 
 
 def _settle_secrets_and_signin(settings: Settings) -> None:
@@ -151,91 +180,58 @@ def _dagster_home(settings: Settings) -> Path:
 
 
 def _product_processes(settings: Settings) -> list[list[ServiceSpec]]:
-    """The processes after the migrations, in the order they start: each list side by side, once the one
-    before is ready (the Dagster webserver and daemon load the code location from the code server)."""
-    bin_dir = Path(sys.executable).parent
+    """The processes of the manifest in the order they start, each step side by side once the one before is
+    ready, on loopback (the API on its configured host) with the ports in the settings."""
     dagster_home = _dagster_home(settings)
     dagster_env = {
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_POSTGRES_URL": settings.dagster_postgres_url,
         **DAGSTER_GRPC_TIMEOUTS,
+        **DAGSTER_WARNINGS,
     }
-    workspace = ["-w", str(dagster_home / "workspace.yaml")]
-    api_url = f"http://{settings.api_host}:{settings.api_port}"
-    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
-    vendor_url = f"http://127.0.0.1:{settings.vendor_port}"
-    vendor_env = {
-        "XENO_VENDOR_CALLBACK_URL": f"{api_url}/v1/receipts",
-        "XENO_VENDOR_WEBHOOK_SECRET": settings.receipts_webhook_secret or "",
+    addresses = Addresses(
+        root=str(PROJECT_ROOT),
+        api_url=f"http://{settings.api_host}:{settings.api_port}",
+        vendor_url=f"http://127.0.0.1:{settings.vendor_port}",
+        dagster_url=f"http://127.0.0.1:{settings.dagster_port}",
+        workspace=str(dagster_home / "workspace.yaml"),
+    )
+    ports = {
+        "api": settings.api_port,
+        "dagster-code-server": settings.dagster_code_port,
+        "vendor": settings.vendor_port,
+        "dashboard": settings.dashboard_port,
+        "dagster-webserver": settings.dagster_port,
     }
-    xeno = str(bin_dir / "xeno")
-    deliver_port, ai_worker_port = free_port(), free_port()
-    # fmt: off
-    api = ServiceSpec(
-        name="api",
-        argv=[
-            sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
-            "--host", settings.api_host, "--port", str(settings.api_port), "--no-access-log",
-        ],
-        ready=http_ok(f"{api_url}/health"),
-    )
-    code_server = ServiceSpec(
-        name="dagster-code-server",
-        argv=[
-            str(bin_dir / "dagster"), "code-server", "start",
-            "-m", "pipelines.definitions", "--location-name", "xeno", "-d", str(PROJECT_ROOT),
-            "-h", "127.0.0.1", "-p", str(settings.dagster_code_port),
-        ],
-        env=dagster_env,
-        ready=grpc_serving(settings.dagster_code_port),
-    )
-    vendor = ServiceSpec(
-        name="vendor",
-        argv=[
-            sys.executable, "-m", "uvicorn", "api.vendor.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(settings.vendor_port), "--no-access-log",
-        ],
-        env=vendor_env,
-        ready=http_ok(f"{vendor_url}/health"),
-    )
-    deliver = ServiceSpec(
-        name="deliver",
-        argv=[xeno, "deliver"],
-        env={"XENO_DELIVERY_VENDOR_URL": vendor_url, "XENO_HEALTH_PORT": str(deliver_port)},
-        ready=http_ok(f"http://127.0.0.1:{deliver_port}/health"),
-    )
-    ai_worker = ServiceSpec(
-        name="ai-worker",
-        argv=[xeno, "ai", "worker"],
-        env={"XENO_HEALTH_PORT": str(ai_worker_port)},
-        ready=http_ok(f"http://127.0.0.1:{ai_worker_port}/health"),
-    )
-    dashboard = ServiceSpec(
-        name="dashboard",
-        argv=[
-            sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-            "--server.address", "127.0.0.1", "--server.port", str(settings.dashboard_port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        ],
-        env={"XENO_API_URL": api_url, "XENO_DAGSTER_URL": dagster_url},
-        ready=http_ok(f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health"),
-    )
-    webserver = ServiceSpec(
-        name="dagster-webserver",
-        argv=[
-            str(bin_dir / "dagster-webserver"), *workspace,
-            "--host", "127.0.0.1", "--port", str(settings.dagster_port),
-        ],
-        env=dagster_env,
-        ready=http_ok(f"{dagster_url}/server_info"),
-    )
-    daemon = ServiceSpec(
-        name="dagster-daemon",
-        argv=[str(bin_dir / "dagster-daemon"), "run", *workspace],
-        env=dagster_env,
-    )
-    # fmt: on
-    return [[api, code_server, vendor, deliver, ai_worker, dashboard], [webserver, daemon]]
+    secret_env = {"vendor": {"XENO_VENDOR_WEBHOOK_SECRET": settings.receipts_webhook_secret or ""}}
+    bin_dir = Path(sys.executable).parent
+    specs = []
+    for step in manifest.steps():
+        together = []
+        for process in step:
+            host = settings.api_host if process.name == "api" else "127.0.0.1"
+            port = ports.get(process.name) or free_port()  # the workers' health ports are ours to choose
+            env = {
+                **process.env(host, port, addresses),
+                **(dagster_env if process.uses_dagster_instance else {}),
+                **secret_env.get(process.name, {}),
+            }
+            program, *arguments = process.argv(host, port, addresses)
+            argv = [str(bin_dir / program), *arguments]
+            together.append(ServiceSpec(process.name, argv, _ready_check(process.ready, host, port, env), env))
+        specs.append(together)
+    return specs
+
+
+def _ready_check(check: ReadyCheck, host: str, port: int, env: dict[str, str]) -> Callable[[], bool]:
+    match check:
+        case HttpCheck(path=path):
+            return http_ok(f"http://{host}:{port}{path}")
+        case GrpcCheck():
+            return grpc_serving(port)
+        case CommandCheck(argv=(program, *arguments)):
+            return command_ok([str(Path(sys.executable).parent / program), *arguments], env)
+    raise ValueError(f"no readiness check for {check!r}")
 
 
 def _banner(settings: Settings) -> str:

