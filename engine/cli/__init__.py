@@ -1,10 +1,12 @@
-"""The `xeno` command: start the product and see what it runs, migrate, manage keys and users, load demo data."""
+"""The `xeno` command: start the product and see what it runs, migrate, back up and restore, manage keys and users,
+load demo data."""
 
 from __future__ import annotations
 
 import typer
 
 from engine.cli import ai as ai_command
+from engine.cli import backup as backup_command
 from engine.cli import deadletters as deadletters_command
 from engine.cli import deliver as deliver_command
 from engine.cli import demo as demo_command
@@ -21,6 +23,8 @@ app.command("status")(status_command.status)
 app.command("migrate")(migrate_command.migrate)
 app.command("demo")(demo_command.demo)
 app.command("deliver")(deliver_command.deliver)
+app.command("backup")(backup_command.backup)
+app.command("restore")(backup_command.restore)
 app.add_typer(keys_command.app, name="keys")
 app.add_typer(users_command.app, name="users")
 app.add_typer(deadletters_command.app, name="deadletters")
