@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -140,6 +141,7 @@ def main() -> None:
         "ratio": round(end_to_end / baseline, 3),
         "api_events_per_s": round(events / api_seconds),
         "consumer_events_per_s": round(events / consumer_seconds),
+        "load_1m": round(os.getloadavg()[0], 2),  # figures are comparable only at a like load
     })  # fmt: skip
 
 
