@@ -111,14 +111,22 @@ async def send_each(
     messages: list[Outgoing], send_one: Callable[[Outgoing], Awaitable[Outcome]], concurrency: int
 ) -> Outcome:
     """For providers that take one message per request: send a batch's messages side by side, `concurrency` at
-    a time, as one outcome."""
+    a time, as one outcome. When one raises (the provider refuses the sender itself), the others still under
+    way are cancelled, so none is sent after the batch is given back to be tried again."""
     gate = asyncio.Semaphore(concurrency)
 
     async def gated(message: Outgoing) -> Outcome:
         async with gate:
             return await send_one(message)
 
+    tasks = [asyncio.ensure_future(gated(message)) for message in messages]
+    try:
+        singles = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
     outcome = Outcome()
-    for single in await asyncio.gather(*(gated(message) for message in messages)):
+    for single in singles:
         outcome.add(single)
     return outcome

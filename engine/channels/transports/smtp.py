@@ -25,7 +25,7 @@ from engine.campaigns.failures import NOT_ACCEPTED
 from engine.channels.base import Channel, Outgoing
 from engine.channels.mime import email_content, message_id, mime_bytes
 from engine.channels.transports.base import Outcome, ProviderMisconfigured
-from engine.channels.transports.http import backoff_seconds
+from engine.channels.transports.http import backoff_seconds, send_each
 from engine.settings import Settings
 
 _BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError)
@@ -64,10 +64,7 @@ class SmtpTransport:
         )
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
-        outcome = Outcome()
-        for single in await asyncio.gather(*(self._send_one(channel, message) for message in messages)):
-            outcome.add(single)
-        return outcome
+        return await send_each(messages, lambda message: self._send_one(channel, message), len(self._clients))
 
     async def _send_one(self, channel: Channel, message: Outgoing) -> Outcome:
         data = mime_bytes(email_content(self.settings, channel, message), time.time())
@@ -77,6 +74,9 @@ class SmtpTransport:
             client = await self._idle.get()
             try:
                 refusal = await self._transaction(client, message.address, data)
+            except asyncio.CancelledError:
+                client.close()  # cut off mid-transaction: the next message starts on a fresh connection
+                raise
             finally:
                 self._idle.put_nowait(client)
             if refusal is None:
