@@ -102,7 +102,10 @@ def _engaged(fact: Fact) -> str:
 
 def _compared(fact: Fact) -> str:
     campaigns = _plural(fact, "campaigns", "campaign")
-    delivered = f"{{{fact.id}.label}} delivered {{{fact.id}.rate}} over {{{fact.id}.campaigns}} {campaigns}"
+    delivered = (
+        f"{{{fact.id}.label}} delivered {{{fact.id}.rate}} ({{{fact.id}.interval}}) over {{{fact.id}.campaigns}} "
+        f"{campaigns}"
+    )
     if "points" not in fact.values:
         return f"{delivered}, no different beyond chance from this campaign's {{overall.rate}}."
     return f"{delivered}, {{{fact.id}.points}} {{{fact.id}.versus}} this campaign's {{overall.rate}}."

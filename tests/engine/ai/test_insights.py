@@ -95,8 +95,8 @@ def test_the_local_insights_say_what_stands_out_with_the_computed_numbers(databa
         "the campaign's 84%.",
         "Customers who spent under ₹1,000 had the lowest delivery rate, 60% (50–70% with 95% confidence): 24 points "
         "below the campaign's 84%.",
-        "Your other finished SMS campaigns delivered 90% over 1 campaign, no different beyond chance from this "
-        "campaign's 84%.",
+        "Your other finished SMS campaigns delivered 90% (82–95% with 95% confidence) over 1 campaign, no different "
+        "beyond chance from this campaign's 84%.",
         f"The most common failure reason was “{REJECTED}”: 40 messages, 62% of the failures.",
         "20 customers could not be messaged: no consent to SMS.",
     ]
