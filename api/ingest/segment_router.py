@@ -26,9 +26,9 @@ from engine.ingest.segment import (
     MAX_MESSAGE_BYTES,
     SegmentBatch,
     SegmentMessage,
-    batch_adapter,
     loose_batch_adapter,
     to_batch,
+    whole_batch,
     with_context,
 )
 
@@ -80,9 +80,8 @@ def _problem_list(error: ValidationError) -> list[dict[str, Any]]:
 async def batch(request: Request) -> SegmentAccepted:
     """Write key. Many calls of any type in one request (what Segment's SDKs send)."""
     raw = await read_body(request, MAX_BATCH_BYTES, JSON_OR_TEXT)
-    try:
-        body = batch_adapter.validate_json(raw)
-    except ValidationError:
+    body = whole_batch(raw)
+    if body is None:
         return await _batch_by_message(request, raw)
     await authenticate(request, body.get("writeKey"))
     context = body.get("context", {})

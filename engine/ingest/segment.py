@@ -8,7 +8,7 @@ time is shifted by the difference between when the request was sent (`sentAt`) a
 Identify traits are read from `traits` and from `context.traits`, the top-level ones winning key by key, as
 Segment's servers do: some SDKs (RudderStack's Python SDK) send them only in `context.traits`.
 
-A batch is validated whole first (`batch_adapter.validate_json`, one call into pydantic's core for the body);
+A batch is validated whole first (`whole_batch`: one `validate_json` call into pydantic's core for the body);
 only a batch that fails is validated again message by message (`loose_batch_adapter`) to name each bad one.
 Either way every accepted record is screened for what Postgres cannot store, and only a record the screen
 flags is looked at closely, naming the field.
@@ -74,6 +74,17 @@ class SegmentBatch(TypedDict, Generic[Message], total=False):
 
 batch_adapter = TypeAdapter(SegmentBatch[SegmentMessage])
 loose_batch_adapter = TypeAdapter(SegmentBatch[Any])  # each message validated on its own, to name the bad ones
+
+
+def whole_batch(body: bytes) -> SegmentBatch[SegmentMessage] | None:
+    """The batch validated whole, or None when it must be validated message by message: a message is bad, or the
+    body holds what pydantic's parser takes and JSON does not (NaN, Infinity), which the JSON parser refuses."""
+    if b"NaN" in body or b"Infinity" in body:
+        return None
+    try:
+        return batch_adapter.validate_json(body)
+    except ValidationError:
+        return None
 
 
 def _refusal(message: SegmentMessage) -> tuple[str, str] | None:

@@ -187,3 +187,15 @@ def test_a_batch_context_postgres_would_refuse_refuses_every_message_by_field(
         (0, "context.app.name"),
         (1, "context.app.name"),
     ]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_batch_holding_nan_or_infinity_is_a_400_not_json(
+    api_client: TestClient, write_key: str, literal: str
+) -> None:
+    body = '{"batch": [{"type": "track", "userId": "u1", "event": "E", "properties": {"x": ' + literal + "}}]}"
+
+    answer = api_client.post("/v1/batch", content=body, headers={**auth(write_key), "Content-Type": "application/json"})
+
+    assert answer.status_code == 400
+    assert "not valid JSON" in answer.json()["detail"]
