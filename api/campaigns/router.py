@@ -9,6 +9,7 @@ syntax errors (422 with positions); moving a campaign from a status that does no
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,9 @@ from api.campaigns.schemas import (
     PreviewMessageOut,
     PreviewOut,
     ScheduleIn,
+    SeedResultOut,
+    SeedsIn,
+    SeedsOut,
     TimelineOut,
     TimelinePointOut,
 )
@@ -42,16 +46,20 @@ from api.errors import Conflict, NotFound, UnprocessableEntity
 from api.rules import checked_rule, rule_problems
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
+from engine.auth import audit
 from engine.campaigns import lifecycle
 from engine.campaigns.audience import CampaignAudience, PublishedAudience, RetryableFailures, campaign_recipients
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
+from engine.campaigns.seeds import SeedProblem, render_seed, send_seeds
 from engine.campaigns.templates import TemplateError, check_template, preview_messages
+from engine.channels import get_channel
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments.audience import members_frame
 from engine.segments.store import get_segment
+from engine.settings import get_settings
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_responses(401, 403, 429))
 
@@ -226,6 +234,53 @@ def get_preview(
     with _campaign_errors(campaign_id), db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
     return _preview(snapshot, recipients.members, campaign.template, campaign.subject, sample_size)
+
+
+@router.post(
+    "/{campaign_id}/test",
+    response_model=SeedsOut,
+    responses=error_responses(404),
+    dependencies=[rate_limit("write")],
+    summary="Send a test to seed addresses",
+)
+def post_test(campaign_id: CampaignId, body: SeedsIn, user: Marketer, db: Db, snapshot: CurrentSnapshot) -> SeedsOut:
+    """Renders the campaign's message for one customer (`customer_id`, else the first of its audience) and sends
+    it through the channel's transport to each seed address, as the launch will send it (an e-mail's subject
+    starts with `[TEST] `). Not logged and not counted; suppressed seeds are not sent to. Audited."""
+    campaign = found_campaign(db, campaign_id)
+    channel = get_channel(campaign.channel)
+    with _campaign_errors(campaign_id):
+        message_template = check_template(campaign.template, snapshot.catalog)
+        subject = check_template(campaign.subject, snapshot.catalog, part="subject") if campaign.subject else None
+        sample = _sample(db, snapshot, campaign, body.customer_id)
+        try:
+            message = render_seed(channel, message_template, subject, sample)
+        except SeedProblem as problem:
+            raise UnprocessableEntity(f"customer {sample['customer_id']}: {problem}") from None
+    addresses = list(dict.fromkeys(body.addresses))
+    key = f"{campaign_id}-test-{time.time_ns()}"
+    results = asyncio.run(send_seeds(db, get_settings(), channel, message, addresses, key))
+    audit.record(db, user.email, "campaign.test_sent", f"campaign:{campaign_id}",
+                 {"seeds": len(addresses), "sent": sum(result.sent for result in results)})  # fmt: skip
+    return SeedsOut(
+        customer_id=sample["customer_id"], message=message.body, subject=message.subject,
+        results=[SeedResultOut(**asdict(result)) for result in results],
+    )  # fmt: skip
+
+
+def _sample(db: Db, snapshot: LiveSnapshot, campaign: Campaign, customer_id: int | None) -> dict[str, Any]:
+    """The features row a test is rendered with: the named customer's, else the first audience member's."""
+    if customer_id is not None:
+        rows = snapshot.evaluator.features.filter(pl.col("customer_id") == customer_id)
+        if rows.is_empty():
+            raise UnprocessableEntity(f"customer {customer_id} is not in the feature snapshot")
+        return rows.row(0, named=True)
+    audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
+    with db.connect() as conn:
+        members = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule).members
+    if members.is_empty():
+        raise UnprocessableEntity("the campaign's audience is empty: name a customer_id to render the test for")
+    return members.row(0, named=True)
 
 
 def _preview(

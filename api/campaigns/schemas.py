@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
+from engine.campaigns.seeds import MAX_SEEDS
 from engine.channels import ChannelName
 from engine.postgres_safe import NO_NUL, PostgresText
 
@@ -189,3 +190,30 @@ class TimelineOut(BaseModel):
 
     bucket_s: int
     points: list[TimelinePointOut]
+
+
+class SeedsIn(BaseModel):
+    """Seed addresses to send a test to, and whose features to render it with (default: the first member of the
+    campaign's audience)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    addresses: list[Annotated[str, StringConstraints(min_length=1, max_length=320, strip_whitespace=True), NO_NUL]] = (
+        Field(min_length=1, max_length=MAX_SEEDS)
+    )
+    customer_id: int | None = Field(None, ge=1, le=2**63 - 1)
+
+
+class SeedResultOut(BaseModel):
+    address: str
+    sent: bool
+    detail: str  # the provider's message id, or why it was not sent
+
+
+class SeedsOut(BaseModel):
+    """The test as rendered for the sample customer, and what became of it at each seed."""
+
+    customer_id: int
+    message: str
+    subject: str | None
+    results: list[SeedResultOut]
