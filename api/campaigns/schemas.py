@@ -16,7 +16,8 @@ from engine.postgres_safe import NO_NUL, PostgresText
 
 TEMPLATE_DESCRIPTION = (
     "The message, personalised with customer features: `Hi {{ first_name | default('there') }}, ...`. "
-    "Unknown variables and syntax errors are refused with their line and column."
+    "Unknown variables and syntax errors are refused with their line and column. Money, numbers and dates: "
+    "`{{ total_spend | money }}`, `{{ orders_count | number }}`, `{{ last_order_at | date }}`."
 )
 TOPIC_DESCRIPTION = "The subscription topic (`GET /v1/topics`): customers who left it are skipped with the reason."
 
