@@ -2,8 +2,9 @@
 
 The provider writes sentences with placeholders (`engine.ai.insights.placeholders`); any sentence failing
 their checks (a number of its own, a placeholder that names no fact, a number not beside its group's
-label, a unit printed twice) fails the whole answer, which goes back to the provider once with the
-problems. Still failing, or a language model that cannot be reached, gives way to the local composer,
+label, a unit printed twice, a group compared that is within chance), or a rate the answer gives without
+its interval, fails the whole answer, which goes back to the provider once with the problems. Still
+failing, or a language model that cannot be reached, gives way to the local composer,
 with a note saying so.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from engine.ai.errors import InvalidOutput, Refusal
 from engine.ai.fallback import with_fallback
 from engine.ai.insights.facts import Fact
-from engine.ai.insights.placeholders import Insight, by_id, fill, sentence_problems
+from engine.ai.insights.placeholders import Insight, by_id, fill, missing_intervals, sentence_problems
 from engine.ai.provider import Repair, TextProvider
 
 
@@ -61,6 +62,7 @@ def _checked(facts: Sequence[Fact], provider: TextProvider, notes: list[str]) ->
             problems, previous = [invalid.reason], invalid.raw
         else:
             problems = [problem for sentence in sentences for problem in sentence_problems(sentence, found)]
+            problems += missing_intervals(sentences, found)
             if not sentences:
                 problems.append("there are no insights: write at least one sentence")
             if not problems:

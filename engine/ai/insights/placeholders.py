@@ -14,6 +14,8 @@ This is what keeps every number in an insight a computed one, said of the group 
   has no `points`) may be described, but not compared: a sentence citing it with words that rank or
   compare ("lowest", "above", "better", "outperformed", "stood out", ...) is refused, so no insight
   states a difference the campaign's test did not find beyond chance.
+- A rate is never said without how sure it is: when the insights give a fact's `rate`, one of them also
+  gives its `interval` ("79–88% with 95% confidence"), once for all (`missing_intervals`).
 - Values carry their unit: rates and shares print as "90%", gaps as "11 points" (`Fact.printed`). A unit
   written right after a placeholder ("{overall.rate}%", "{spend_high.points} points") would be printed
   twice, so it is refused.
@@ -103,6 +105,16 @@ def _unnamed_groups(sentence: str, cited: list[tuple[str, str]], facts: Mapping[
             f"{{{fact_id}.…}} must also say who they are about with {{{fact_id}.label}}"
         )
     return problems
+
+
+def missing_intervals(sentences: Sequence[str], facts: Mapping[str, Fact]) -> list[str]:
+    """A problem for each fact whose rate the sentences give but whose interval none of them does."""
+    cited = {(fact_id, key) for sentence in sentences for fact_id, key in PLACEHOLDER.findall(sentence)}
+    return [
+        f"the insights give {{{fact_id}.rate}} but not how sure it is: give {{{fact_id}.interval}} with it once"
+        for fact_id in sorted({fact_id for fact_id, key in cited if key == "rate"})
+        if fact_id in facts and "interval" in facts[fact_id].printed and (fact_id, "interval") not in cited
+    ]
 
 
 def _chance_compared(sentence: str, cited: list[tuple[str, str]], facts: Mapping[str, Fact]) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from engine.ai import calls, queue
 from engine.ai.insights.campaign import campaign_insights
 from engine.ai.insights.facts import WITHIN_CHANCE, Fact, percent
-from engine.ai.insights.placeholders import by_id, sentence_problems
+from engine.ai.insights.placeholders import by_id, missing_intervals, sentence_problems
 from engine.ai.jobs import HANDLERS
 from engine.ai.local import LocalProvider
 from engine.campaigns.progress import get_campaign
@@ -149,15 +149,16 @@ def test_a_campaign_failing_at_random_states_no_band_difference_end_to_end(datab
 def test_the_models_sentences_are_filled_in_with_the_facts_values(database: Engine, published: str) -> None:
     campaign_id, _ = campaign_with_history(database, published)
     written = [
-        "{spend_high.label} had a {spend_high.rate} delivery rate, {spend_high.points} {spend_high.versus} the "
-        "campaign's {overall.rate}.",
+        "{spend_high.label} had a {spend_high.rate} delivery rate ({spend_high.interval}), {spend_high.points} "
+        "{spend_high.versus} the campaign's {overall.rate} ({overall.interval}).",
         "The main failure was “{failure_1.label}”, behind {failure_1.share} of the failures.",
     ]
     with model(Answer({"insights": [{"text": text} for text in written]})) as (provider, chat):
         found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
 
     assert [insight.text for insight in found.insights] == [
-        "Customers who spent over ₹10,000 had a 95% delivery rate, 11 points above the campaign's 84%.",
+        "Customers who spent over ₹10,000 had a 95% delivery rate (88–98% with 95% confidence), 11 points above the "
+        "campaign's 84% (79–88% with 95% confidence).",
         f"The main failure was “{REJECTED}”, behind 62% of the failures.",
     ]
     assert (found.provider, found.model, found.notes) == ("openai", MODEL, ())
@@ -172,11 +173,13 @@ def test_a_model_that_writes_a_number_of_its_own_is_shown_the_problem_and_its_re
 ) -> None:
     campaign_id, _ = campaign_with_history(database, published)
     invented = Answer({"insights": [{"text": "Big spenders had a 97% delivery rate, well above {overall.rate}."}]})
-    repaired = Answer({"insights": [{"text": "{spend_high.label} had a {spend_high.rate} delivery rate."}]})
+    repaired = Answer({"insights": [{"text": "{spend_high.label} had {spend_high.rate} ({spend_high.interval})."}]})
     with model(invented, repaired) as (provider, chat):
         found = campaign_insights(database, get_campaign(database, campaign_id), provider, LocalProvider())
 
-    assert [insight.text for insight in found.insights] == ["Customers who spent over ₹10,000 had a 95% delivery rate."]
+    assert [insight.text for insight in found.insights] == [
+        "Customers who spent over ₹10,000 had 95% (88–98% with 95% confidence)."
+    ]
     assert found.notes == ("The model's first insights failed the checks; it was shown why and corrected them.",)
     assert (found.repaired, found.output()["repaired"]) == (True, True)  # the job's result and its call record say so
     repair_request = chat.requests[1]["messages"][-1]["content"]
@@ -264,6 +267,16 @@ def test_a_group_within_chance_may_not_be_compared(sentence: str) -> None:
 
     assert len(problems) == 1, problems
     assert "its difference from the campaign is within chance" in problems[0]
+
+
+def test_a_rate_given_without_its_interval_anywhere_is_refused() -> None:
+    overall = Fact("overall", "overall", "this campaign", {"rate": 84, "low": 79, "high": 88})
+    sentences = ["The campaign delivered {overall.rate}.", "It went well: {overall.label}."]
+
+    assert missing_intervals(sentences, by_id([overall])) == [
+        "the insights give {overall.rate} but not how sure it is: give {overall.interval} with it once"
+    ]
+    assert missing_intervals([*sentences, "That is {overall.interval}."], by_id([overall])) == []
 
 
 def test_a_group_within_chance_may_be_said_to_be_level() -> None:
