@@ -34,7 +34,7 @@ OBJECTIVES = {
 @pytest.mark.parametrize("channel", ["sms", "email"])
 @pytest.mark.parametrize(("intent", "objective"), OBJECTIVES.items())
 def test_every_intent_gives_three_valid_templates_in_three_tones(intent: str, objective: str, channel: str) -> None:
-    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta & Co"), LocalProvider(), None)  # type: ignore[arg-type]
+    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta & Co"), LocalProvider(), None)
 
     assert suggestions.intent == intent
     assert [variant.tone for variant in suggestions.variants] == ["friendly", "urgent", "premium"]
@@ -63,7 +63,7 @@ def test_the_objective_gives_the_offer_code_and_deadline() -> None:
 @pytest.mark.parametrize("channel", ["sms", "email"])
 def test_every_diwali_variant_keeps_up_to_40_percent_and_sarees(channel: str) -> None:
     objective = "announce Diwali sale, up to 40% off on sarees"
-    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta & Co"), LocalProvider(), None)  # type: ignore[arg-type]
+    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta & Co"), LocalProvider(), None)
 
     assert len(suggestions.variants) == 3
     for variant in suggestions.variants:
@@ -87,7 +87,7 @@ KEPT_OBJECTIVES = [
 @pytest.mark.parametrize("objective", KEPT_OBJECTIVES)
 def test_every_local_variant_states_every_fact_of_the_objective(objective: str, channel: str) -> None:
     facts = offer_facts(objective)
-    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta"), LocalProvider(), None)  # type: ignore[arg-type]
+    suggestions = suggest_messages(MessageBrief(objective, channel, CATALOG, "Kurta"), LocalProvider(), None)
 
     assert facts
     assert len(suggestions.variants) == 3
@@ -197,7 +197,7 @@ def test_a_brand_too_long_for_any_sms_is_a_clear_refusal() -> None:
 )
 def test_unusable_variants_are_refused_with_the_reason(draft: DraftMessage, channel: str, problem: str) -> None:
     with pytest.raises(MessageProblem, match=problem):
-        check_message(draft, channel, CATALOG)  # type: ignore[arg-type]
+        check_message(draft, channel, CATALOG)
 
 
 def test_the_audience_profile_is_computed_from_the_members_feature_rows() -> None:

@@ -150,7 +150,7 @@ def test_a_server_error_or_no_server_at_all_gives_way_to_the_local_provider() ->
 
 
 def brief(channel: str = "sms") -> MessageBrief:
-    return MessageBrief("bring back inactive users with 20% off", channel, CATALOG, "Kurta & Co")  # type: ignore[arg-type]
+    return MessageBrief("bring back inactive users with 20% off", channel, CATALOG, "Kurta & Co")
 
 
 def variants(*bodies: str) -> Answer:
