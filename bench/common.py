@@ -40,17 +40,19 @@ def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None
 
 
 @contextmanager
-def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 60) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a helper process (the API, a consumer) with this process's environment; stop it afterwards."""
+def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 180) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a helper process (the API, a consumer) with this process's environment; stop it afterwards.
+
+    The API takes over a minute to start on a loaded 2-core machine, hence the generous `timeout_s`."""
     child = subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if ready_url:
             deadline = time.monotonic() + timeout_s
             while not http_ok(ready_url)():
                 if child.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{argv[0]} did not start: {child.stderr.read().decode() if child.stderr else ''}"
-                    )
+                    child.terminate()  # so that reading what it said ends
+                    _, said = child.communicate(timeout=30)
+                    raise RuntimeError(f"{argv[0]} did not start within {timeout_s:.0f} s: {said.decode()}")
                 time.sleep(0.1)
         yield child
     finally:
