@@ -111,13 +111,20 @@ async def send_each(
     messages: list[Outgoing], send_one: Callable[[Outgoing], Awaitable[Outcome]], concurrency: int
 ) -> Outcome:
     """For providers that take one message per request: send a batch's messages side by side, `concurrency` at
-    a time, as one outcome. When one raises (the provider refuses the sender itself), the others still under
-    way are cancelled, so none is sent after the batch is given back to be tried again."""
+    a time, as one outcome. Once one raises (the provider refuses the sender itself), no other starts, and those
+    under way are cancelled, so as few as can be have gone out when the batch is given back to be tried again."""
     gate = asyncio.Semaphore(concurrency)
+    refused: list[BaseException] = []
 
     async def gated(message: Outgoing) -> Outcome:
         async with gate:
-            return await send_one(message)
+            if refused:
+                raise refused[0]
+            try:
+                return await send_one(message)
+            except BaseException as problem:
+                refused.append(problem)
+                raise
 
     tasks = [asyncio.ensure_future(gated(message)) for message in messages]
     try:

@@ -20,6 +20,7 @@ from engine.channels import get_channel
 from engine.channels.base import Outgoing
 from engine.channels.transports import TRANSPORTS
 from engine.channels.transports.base import Outcome, ProviderMisconfigured
+from engine.channels.transports.http import send_each
 from engine.settings import Settings
 from tests.api.vendor.loopback import serve
 from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
@@ -194,3 +195,22 @@ def test_an_sms_campaign_goes_through_twilio_and_is_logged_with_each_sid(
     assert (rows[2]["status"], rows[2]["failure_kind"]) == ("failed", "permanent")
     assert {rows[n]["vendor_message_id"][:2] for n in (1, 3, 4)} == {"SM"}
     assert sorted(form["To"] for _, form in provider.requests) == sorted(frame["phone"].to_list())
+
+
+def test_when_the_provider_refuses_the_sender_no_other_message_of_the_batch_goes_out_afterwards() -> None:
+    started: list[int] = []
+
+    async def send_one(message: Outgoing) -> Outcome:
+        started.append(message.log_id)
+        if message.log_id == 1:
+            raise ProviderMisconfigured("401")
+        return Outcome(sent=[(message.log_id, "id")])
+
+    async def run() -> None:
+        with pytest.raises(ProviderMisconfigured):
+            await send_each([message(n, "+919900000001") for n in range(1, 5)], send_one, concurrency=1)
+        for _ in range(5):  # turns of the event loop in which messages left running would start
+            await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert started == [1]
