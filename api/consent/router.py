@@ -33,6 +33,7 @@ router = APIRouter(prefix="/v1", tags=["consent"])
 T = TypeVar("T")
 Token = Annotated[str, Path(max_length=2000)]
 TWILIO_SIGNATURE = "X-Twilio-Signature"
+ONE_CLICK_BODY = b"One-Click"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -64,7 +65,8 @@ def _preferences_url(link: ConsentLink) -> str:
     return links.preferences_url(get_settings(), link.customer_id, link.channel, link.message_id)
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe page (asks to confirm)")
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[rate_limit("read")],
+            summary="Unsubscribe page (asks to confirm)")  # fmt: skip
 async def unsubscribe_page(token: Token, db: Db) -> Response:
     """What the link leads to in a browser: a page asking to confirm; opening it changes nothing."""
 
@@ -76,13 +78,13 @@ async def unsubscribe_page(token: Token, db: Db) -> Response:
     return await _with_link(links.UNSUBSCRIBE, token, show)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (RFC 8058 one-click)")
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[rate_limit("write")],
+             summary="Unsubscribe (RFC 8058 one-click)")  # fmt: skip
 async def unsubscribe_now(token: Token, db: Db, request: Request) -> Response:
     """The one-click unsubscribe a mail client posts (`List-Unsubscribe=One-Click`), or the page's button: leaves
     the topic of the message's campaign, or withdraws consent to its channel when it had none."""
-    form = await _form(request)
-    how = "one-click" if form.get("List-Unsubscribe") == ["One-Click"] else "unsubscribe page"
-    detail = {"via": how, **_client(request)}
+    one_click = ONE_CLICK_BODY in await request.body()  # form-urlencoded or multipart/form-data (RFC 8058)
+    detail = {"via": "one-click" if one_click else "unsubscribe page", **_client(request)}
 
     def act(link: ConsentLink) -> HTMLResponse:
         with db.begin() as conn:
@@ -92,7 +94,8 @@ async def unsubscribe_now(token: Token, db: Db, request: Request) -> Response:
     return await _with_link(links.UNSUBSCRIBE, token, act)
 
 
-@router.get("/preferences/{token}", response_class=HTMLResponse, summary="Preference page")
+@router.get("/preferences/{token}", response_class=HTMLResponse, dependencies=[rate_limit("read")],
+            summary="Preference page")  # fmt: skip
 async def preference_page(token: Token, db: Db) -> Response:
     """The customer's channels and topics, to change without signing in."""
 
@@ -104,7 +107,8 @@ async def preference_page(token: Token, db: Db) -> Response:
     return await _with_link(links.PREFERENCES, token, show)
 
 
-@router.post("/preferences/{token}", response_class=HTMLResponse, summary="Save preferences")
+@router.post("/preferences/{token}", response_class=HTMLResponse, dependencies=[rate_limit("write")],
+             summary="Save preferences")  # fmt: skip
 async def save_preferences(token: Token, db: Db, request: Request) -> Response:
     """The preference page's form: checked channels and topics are kept or joined, unchecked ones left (only what
     the person changed is recorded). A channel blocked by a bounce, a complaint or a STOP is not the page's to
@@ -137,7 +141,7 @@ def _label(channel: str | None) -> str:
     return get_channel(channel).label if channel in CHANNELS else "these"
 
 
-@router.post("/inbound/sms", summary="Inbound SMS (Twilio-style webhook)")
+@router.post("/inbound/sms", dependencies=[rate_limit("ingest")], summary="Inbound SMS (Twilio-style webhook)")
 async def inbound_sms(request: Request, db: Db) -> Response:
     """A reply to our SMS, as Twilio posts it (form fields `From`, `Body`, `MessageSid`), signed with the account's
     auth token. STOP (and the other opt-out keywords) suppresses the number and withdraws SMS consent; START

@@ -62,6 +62,19 @@ def test_one_click_unsubscribe_works_without_signing_in_and_stops_later_sends(
     )  # fmt: skip
 
 
+def test_a_one_click_post_as_multipart_form_data_unsubscribes_too(
+    api_client: TestClient, database: Engine, settings: Settings
+) -> None:
+    add_customers(database, 1)
+    url = path(links.unsubscribe_url(settings, 1, "sms"))
+
+    assert api_client.post(url, files={"List-Unsubscribe": (None, "One-Click")}).status_code == 200
+
+    assert consent_of(database, 1) == (False, 1)
+    with database.connect() as conn:
+        assert conn.execute(text("SELECT detail ->> 'via' FROM consent_changes")).scalar_one() == "one-click"
+
+
 def test_a_forged_or_altered_unsubscribe_link_changes_nothing_and_says_why(
     api_client: TestClient, database: Engine, settings: Settings
 ) -> None:
