@@ -78,7 +78,8 @@ async def unsubscribe_page(token: Token, db: Db) -> Response:
     return await _with_link(links.UNSUBSCRIBE, token, show)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[rate_limit("write")],
+# Mail providers post one-click unsubscribes from a few addresses in bursts: limited like ingestion, so none is lost.
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, dependencies=[rate_limit("ingest")],
              summary="Unsubscribe (RFC 8058 one-click)")  # fmt: skip
 async def unsubscribe_now(token: Token, db: Db, request: Request) -> Response:
     """The one-click unsubscribe a mail client posts (`List-Unsubscribe=One-Click`), or the page's button: leaves
