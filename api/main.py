@@ -14,12 +14,13 @@ from api.ai.router import router as ai_router
 from api.auth.router import router as auth_router
 from api.auth.setup import document_roles, install_auth_error_handlers, refuse_dev_signin_off_loopback
 from api.campaigns.router import router as campaigns_router
-from api.consent.router import router as consent_router
 from api.channels.router import router as channels_router
+from api.consent.router import router as consent_router
 from api.customers.router import router as customers_router
 from api.engagement.router import router as engagement_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
+from api.health.metrics import RequestMetrics
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
@@ -58,6 +59,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     install_auth_error_handlers(app)
     install_middleware(app, settings)
+    app.add_middleware(RequestMetrics)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)

@@ -1,5 +1,6 @@
 """`GET /health` (liveness: the API answers) and `GET /ready` (it can serve: Postgres and Redis answer, and the
-database is migrated to the code's newest revision), for load balancers, orchestrators and `xeno up`.
+database is migrated to the code's newest revision), for load balancers, orchestrators and `xeno up`; and
+`GET /metrics` for Prometheus (`engine.operations.metrics`).
 
 A restart cures neither a database that is down nor a missing migration, so liveness checks neither: an
 orchestrator restarts the API only when it stops answering, and sends it traffic only while it is ready.
@@ -8,11 +9,14 @@ orchestrator restarts the API only when it stops answering, and sends it traffic
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel
 
 from api.deps import Db, RedisClient
+from engine.operations.metrics import pipeline_registry
 from engine.services.health import readiness_report
+from engine.settings import get_settings
 
 router = APIRouter(tags=["health"])
 
@@ -40,3 +44,11 @@ def ready(db: Db, redis_client: RedisClient) -> JSONResponse:
     database is migrated to the code's newest revision (`ok`, or `behind: ...`); 503 naming what is not."""
     body = Readiness(**readiness_report(db, redis_client))
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(db: Db, redis_client: RedisClient) -> Response:
+    """Public: Prometheus metrics in its text format: this process's (requests by route and status, latency), and
+    the pipeline's (stream backlogs and lags, the newest feature snapshot's age)."""
+    pipeline = pipeline_registry(db, redis_client, get_settings())
+    return Response(generate_latest(REGISTRY) + generate_latest(pipeline), media_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,8 @@
 A worker has no web server of its own, so a small one (the standard library's, in a daemon thread beside the
 worker loop) answers `GET /health` on the loopback port `xeno up` gives each (`XENO_HEALTH_PORT`): it lets `xeno up`
 wait until a worker is ready, as it waits for the API, and lets an operator ask. 200 when Postgres and Redis
-answer, 503 naming the one that does not. The API's `/ready` adds that the database's schema is the code's.
+answer, 503 naming the one that does not; and `GET /metrics`, the worker's Prometheus metrics. The API's `/ready`
+adds that the database's schema is the code's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Engine, text
 
 from engine.migrate import code_heads, database_revisions
@@ -81,17 +83,22 @@ def serve_health(worker: str, port: int | None, db: Engine, client: redis.Redis)
 def _handler(worker: str, db: Engine, client: redis.Redis) -> type[BaseHTTPRequestHandler]:
     class HealthHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/metrics":
+                self._answer(HTTPStatus.OK, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+                return
             if self.path != "/health":
-                self._answer(HTTPStatus.NOT_FOUND, {"error": "not_found", "detail": f"no {self.path} here"})
+                self._answer_json(HTTPStatus.NOT_FOUND, {"error": "not_found", "detail": f"no {self.path} here"})
                 return
             report = health_report(db, client)
             ok = report["status"] == "ok"
-            self._answer(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, {**report, "worker": worker})
+            self._answer_json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, {**report, "worker": worker})
 
-        def _answer(self, status: HTTPStatus, body: dict[str, str]) -> None:
-            payload = json.dumps(body).encode()
+        def _answer_json(self, status: HTTPStatus, body: dict[str, str]) -> None:
+            self._answer(status, json.dumps(body).encode(), "application/json")
+
+        def _answer(self, status: HTTPStatus, payload: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 PUBLIC = {
     ("GET", "/health"): "liveness, for load balancers and orchestrators",
     ("GET", "/ready"): "readiness, for load balancers, orchestrators and `xeno up`",
+    ("GET", "/metrics"): "for Prometheus scrapes: counts and timings, no customer data",
     ("GET", "/v1/auth/login"): "starts signing in",
     ("GET", "/v1/auth/callback"): "the OpenID provider sends the browser back here",
     ("POST", "/v1/auth/token-exchange"): "the provider's ID token is the credential",

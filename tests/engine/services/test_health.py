@@ -1,5 +1,6 @@
-"""The workers' `GET /health`: 200 when Postgres and Redis answer, 503 naming the one that does not; and the
-worker commands serve it on the port `xeno up` gives them, before their loop starts."""
+"""The workers' `GET /health`: 200 when Postgres and Redis answer, 503 naming the one that does not; their
+`GET /metrics` beside it; and the worker commands serve it on the port `xeno up` gives them, before their loop
+starts."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def test_worker_health_answers_200_when_postgres_and_redis_answer(health_url: st
     answer = httpx.get(health_url, timeout=10)
     assert answer.status_code == 200
     assert answer.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "worker": "deliver"}
+
+
+def test_a_worker_serves_its_prometheus_metrics_beside_its_health(health_url: str) -> None:
+    answer = httpx.get(health_url.replace("/health", "/metrics"), timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "process_resident_memory_bytes" in answer.text
 
 
 def test_worker_health_answers_503_naming_redis_when_redis_is_down(database: Engine) -> None:
