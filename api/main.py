@@ -20,13 +20,13 @@ from api.customers.router import router as customers_router
 from api.engagement.router import router as engagement_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
-from api.health.metrics import RequestMetrics
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
 from api.notifications.router import router as notifications_router
 from api.pipelines.router import router as pipelines_router
+from api.privacy.router import router as privacy_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
@@ -59,7 +59,6 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     install_auth_error_handlers(app)
     install_middleware(app, settings)
-    app.add_middleware(RequestMetrics)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)
@@ -69,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(features_router)
     app.include_router(segments_router)
     app.include_router(customers_router)
+    app.include_router(privacy_router)
     app.include_router(engagement_router)
     app.include_router(channels_router)
     app.include_router(campaigns_router)

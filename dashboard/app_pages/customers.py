@@ -1,5 +1,6 @@
 """Customers: find someone, see their profile (attributes, features, orders, events), which saved segments
-they are in, and why they are or are not in any segment."""
+they are in, and why they are or are not in any segment; an admin can export everything held about them, or erase
+it (privacy requests)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.client import ApiError
 
 PAGE_SIZE = 50
 
 client = ui.api()
 st.title("Customers")
 ui.needs("analyst", "customer profiles")
+ui.show_flash()
 
 query = st.text_input(
     "Search", key="customer_search", placeholder="the start of a name, e-mail, phone or external id"
@@ -63,8 +66,8 @@ with features:
         st.dataframe(pd.DataFrame({"value": as_text(profile["features"])}), key="customer_features")
         st.caption(f"Snapshot {profile['snapshot']['version']}, taken {ui.when(profile['snapshot']['taken_at'])}")
 
-orders_tab, events_tab, segments_tab = st.tabs(
-    [f"Orders ({len(profile['orders'])})", f"Events ({len(profile['recent_events'])})", "Segments"]
+orders_tab, events_tab, segments_tab, privacy_tab = st.tabs(
+    [f"Orders ({len(profile['orders'])})", f"Events ({len(profile['recent_events'])})", "Segments", "Privacy"]
 )
 with orders_tab:
     st.dataframe(pd.DataFrame(profile["orders"]), hide_index=True, key="customer_orders")
@@ -115,3 +118,49 @@ with segments_tab:
         )
         if other is not None:
             explain(other)
+
+
+def erase() -> None:
+    """Erase the open customer for good, and say what went."""
+    try:
+        erased = client.post(f"/v1/customers/{customer_id}/erase")
+    except ApiError as error:
+        ui.flash("error", f"Could not erase {names[customer_id]}: {error.message}")
+        return
+    ui.flash(
+        "success",
+        f"{names[customer_id]} was erased: {sum(erased['removed'].values())} records removed, "
+        f"{erased['suppressed']} addresses kept only as hashes on the suppression list.",
+    )
+    st.session_state.pop("customer_pick", None)
+    st.session_state.pop("customer_erase_confirm", None)
+
+
+with privacy_tab:
+    if not client.may("admin"):
+        st.caption("Exporting or erasing a customer's data needs the admin role.")
+    else:
+        st.markdown("**Export** everything held about them, as JSON (recorded in the audit log).")
+        if st.button("Prepare the export", key="customer_export"):
+            with st.spinner("Exporting…"), ui.shown_errors("Exporting"):
+                st.download_button(
+                    "Download JSON",
+                    client.download(f"/v1/customers/{customer_id}/export"),
+                    file_name=f"customer-{customer_id}.json",
+                    mime="application/json",
+                    key="customer_export_download",
+                )
+        st.markdown(
+            "**Erase** them: their profile, orders, events and messages go for good, their addresses stay only as "
+            "hashes on the suppression list, and the features forget them at the next refresh."
+        )
+        typed = st.text_input(
+            f"Type their external id ({profile['customer']['external_id']}) to confirm", key="customer_erase_confirm"
+        )
+        st.button(
+            "Erase for good",
+            key="customer_erase",
+            type="primary",
+            on_click=erase,
+            disabled=typed.strip() != profile["customer"]["external_id"],
+        )

@@ -1,0 +1,1 @@
+"""Privacy requests: export or erase everything held about one customer."""
