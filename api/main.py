@@ -20,6 +20,7 @@ from api.customers.router import router as customers_router
 from api.engagement.router import router as engagement_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
+from api.health.metrics import RequestMetrics
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
@@ -59,6 +60,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     install_auth_error_handlers(app)
     install_middleware(app, settings)
+    app.add_middleware(RequestMetrics)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)
