@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     quiet_hours_start: time | None = Field(time(21), validation_alias="XENO_QUIET_HOURS_START")
     quiet_hours_end: time | None = Field(time(9), validation_alias="XENO_QUIET_HOURS_END")
     default_timezone: str = Field("UTC", validation_alias="XENO_DEFAULT_TIMEZONE")  # customers without one
+    # How message templates write money, numbers and dates (`| money`, `| number`, `| date`): a CLDR locale
+    # (en_IN groups by lakh) and an ISO 4217 currency; dates are shown in `default_timezone`.
+    message_locale: str = Field("en_IN", validation_alias="XENO_MESSAGE_LOCALE")
+    message_currency: str = Field("INR", pattern=r"^[A-Z]{3}$", validation_alias="XENO_MESSAGE_CURRENCY")
 
     # --- Channels and their transports (engine/channels) ---
     # Per channel, as JSON objects keyed by channel name: the transport that carries it (default: the simulator at
@@ -181,10 +185,6 @@ class Settings(BaseSettings):
     # The webhook channel posts each message here, signed with this `whsec_...` secret.
     webhook_channel_url: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_URL")
     webhook_channel_secret: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_SECRET")
-    # How message templates write money, numbers and dates (`| money`, `| number`, `| date`): a CLDR locale
-    # (en_IN groups by lakh) and an ISO 4217 currency; dates are shown in `default_timezone`.
-    message_locale: str = Field("en_IN", validation_alias="XENO_MESSAGE_LOCALE")
-    message_currency: str = Field("INR", pattern=r"^[A-Z]{3}$", validation_alias="XENO_MESSAGE_CURRENCY")
 
     # --- Notifications (engine/notifications, api/notifications) ---
     # A campaign is flagged once more than `notify_failure_rate` of its delivered-or-failed messages failed,
