@@ -56,7 +56,7 @@ from engine import streams
 from engine.campaigns.lifecycle import CampaignDraft, create_campaign, schedule_campaign
 from engine.connections import get_engine, get_redis
 from engine.features.catalog import base_catalog
-from engine.features.freshness import features_lag
+from engine.features.freshness import features_current
 from engine.ingest.consumer import GROUP
 from engine.keys import create_key
 from engine.operations.runs import recent_runs
@@ -431,7 +431,7 @@ def run(product: Product, args: argparse.Namespace, key: str, rng: random.Random
         accepted = asyncio.run(post_all(product.api_url, key, chunks))
         say(f"the API accepted {accepted.total:,} records ({accepted.retries:,} requests sent again)")
         wait_until(lambda: ingest_settled(accepted, good), "every accepted record to be applied", args.settle_timeout_s)
-        wait_until(lambda: features_lag(get_engine()) is None, "a feature snapshot of them all", args.settle_timeout_s)
+        wait_until(lambda: features_current(get_engine()), "the features of them all", args.settle_timeout_s)
 
     draft = CampaignDraft("Chaos", "sms", "Hi {{ first_name | default('there') }}!", audience_rule=EVERYONE)
     campaign_id = create_campaign(get_engine(), draft, base_catalog())

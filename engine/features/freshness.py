@@ -78,3 +78,19 @@ def features_lag(db: Engine) -> FeatureLag | None:
     if row.snapshot_changes is not None and row.snapshot_changes >= row.changes:
         return None
     return FeatureLag(int(row.changes), row.snapshot_changes, row.changed_at, row.published_at, row.oldest_queued_at)
+
+
+CURRENT_QUERY = f"""
+SELECT ({CHANGES_QUERY}) <= greatest(
+           (SELECT source_changes FROM feature_snapshots ORDER BY version DESC LIMIT 1),
+           CASE WHEN NOT EXISTS (SELECT 1 FROM feature_touched_customers)
+                THEN (SELECT max(source_changes) FROM feature_deltas) END
+       )
+"""
+
+
+def features_current(db: Engine) -> bool:
+    """Whether what segments are answered from (the newest snapshot with its deltas) has read every change counted:
+    the snapshot read them all, or no customer waits for a delta and the newest delta read them all."""
+    with db.connect() as conn:
+        return bool(conn.scalar(text(CURRENT_QUERY)))

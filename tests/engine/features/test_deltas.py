@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Engine, text
 
 from engine.features.deltas import publish_delta
+from engine.features.freshness import features_current, features_lag
 from engine.features.materialize import materialize_features
 from engine.features.snapshot import latest_snapshot
 from engine.segments.polars_backend import PolarsEvaluator
@@ -50,11 +51,14 @@ def test_an_order_moves_its_customer_into_a_segment_with_a_delta_and_no_full_ref
 ) -> None:
     assert members(database) == {"ada"}
     ingest(database, redis_client, orders=[order("o2", "bob", "120")], events=[event("m1", "bob", "Cart Viewed")])
+    assert not features_current(database)
 
     delta = publish_delta(database, shop, now=LATER)
 
     assert delta is not None
     assert (delta.row_count, queued(database)) == (1, 0)
+    assert features_current(database)
+    assert features_lag(database) is not None  # the snapshot itself has not read the order
     assert members(database) == {"ada", "bob"}
     snapshot = latest_snapshot(database)
     assert snapshot is not None
