@@ -53,7 +53,7 @@ from engine.campaigns.communication_log import MessageFilter, list_messages, sta
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
 from engine.campaigns.seeds import SeedProblem, render_seed, send_seeds
-from engine.campaigns.templates import TemplateError, check_template, preview_messages
+from engine.campaigns.templates import TemplateError, check_campaign_templates, preview_messages
 from engine.channels import get_channel
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
@@ -159,7 +159,7 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
     with rule_problems():
         members = members_frame(snapshot.evaluator, checked_rule(rule, snapshot.catalog))
-    return _preview(snapshot, members, body.template, body.subject, body.sample_size)
+    return _preview(snapshot, members, body.template, body.subject, body.html_template, body.sample_size)
 
 
 @router.get(
@@ -193,6 +193,7 @@ def patch_campaign(
     if {"segment_id", "audience_rule"} & given.keys():
         values["segment_id"], values["audience_rule"] = given.get("segment_id"), given.get("audience_rule")
     values["subject"] = values["subject"] or None
+    values["html_template"] = values["html_template"] or None
     with _campaign_errors(campaign_id):
         draft = _draft(CampaignIn.model_validate(values), db)
         lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app), actor=user.email)
@@ -233,7 +234,8 @@ def get_preview(
     audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
     with _campaign_errors(campaign_id), db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
-    return _preview(snapshot, recipients.members, campaign.template, campaign.subject, sample_size)
+    templates = (campaign.template, campaign.subject, campaign.html_template)
+    return _preview(snapshot, recipients.members, *templates, sample_size)
 
 
 @router.post(
@@ -250,11 +252,12 @@ def post_test(campaign_id: CampaignId, body: SeedsIn, user: Marketer, db: Db, sn
     campaign = found_campaign(db, campaign_id)
     channel = get_channel(campaign.channel)
     with _campaign_errors(campaign_id):
-        message_template = check_template(campaign.template, snapshot.catalog)
-        subject = check_template(campaign.subject, snapshot.catalog, part="subject") if campaign.subject else None
+        templates = check_campaign_templates(
+            campaign.template, campaign.subject, campaign.html_template, snapshot.catalog
+        )
         sample = _sample(db, snapshot, campaign, body.customer_id)
         try:
-            message = render_seed(channel, message_template, subject, sample)
+            message = render_seed(channel, templates, sample)
         except SeedProblem as problem:
             raise UnprocessableEntity(f"customer {sample['customer_id']}: {problem}") from None
     addresses = list(dict.fromkeys(body.addresses))
@@ -284,22 +287,31 @@ def _sample(db: Db, snapshot: LiveSnapshot, campaign: Campaign, customer_id: int
 
 
 def _preview(
-    snapshot: LiveSnapshot, members: pl.DataFrame, template: str, subject: str | None, sample_size: int
+    snapshot: LiveSnapshot,
+    members: pl.DataFrame,
+    template: str,
+    subject: str | None,
+    html_template: str | None,
+    sample_size: int,
 ) -> PreviewOut:
     with _campaign_errors():
-        message = check_template(template, snapshot.catalog)
-        subject_template = check_template(subject, snapshot.catalog, part="subject") if subject else None
+        message, subject_template, html = check_campaign_templates(template, subject, html_template, snapshot.catalog)
     previews = preview_messages(message, members, sample_size)
-    subjects = (
-        [preview.message for preview in preview_messages(subject_template, members, sample_size)]
-        if subject_template
-        else [None] * len(previews)
+    subjects, htmls = (
+        preview_messages(extra, members, sample_size) if extra else [None] * len(previews)
+        for extra in (subject_template, html)
     )
     return PreviewOut(
         audience_size=members.height,
         messages=[
-            PreviewMessageOut(customer_id=p.customer_id, message=p.message, subject=s, error=p.error)
-            for p, s in zip(previews, subjects, strict=True)
+            PreviewMessageOut(
+                customer_id=p.customer_id,
+                message=p.message,
+                subject=s and s.message,
+                html=h and h.message,
+                error=p.error or (s and s.error) or (h and h.error),
+            )
+            for p, s, h in zip(previews, subjects, htmls, strict=True)
         ],
         snapshot_version=snapshot.version,
     )

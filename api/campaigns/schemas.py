@@ -19,6 +19,12 @@ TEMPLATE_DESCRIPTION = (
     "Unknown variables and syntax errors are refused with their line and column. Money, numbers and dates: "
     "`{{ total_spend | money }}`, `{{ orders_count | number }}`, `{{ last_order_at | date }}`."
 )
+HTML_TEMPLATE_DESCRIPTION = (
+    "Channels with `has_html` (`GET /v1/channels`; e-mail) only: the e-mail's HTML part, a template like `template` "
+    "with every value HTML-escaped. What it renders is sanitised (no scripts, event handlers, `javascript:` links "
+    "or `<style>`; inline `style` attributes keep layout properties); `template` stays the text part. Without it "
+    "the HTML part is made from `template`."
+)
 TOPIC_DESCRIPTION = "The subscription topic (`GET /v1/topics`): customers who left it are skipped with the reason."
 
 
@@ -43,6 +49,7 @@ class CampaignIn(BaseModel):
     channel: ChannelName
     template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
+    html_template: str | None = Field(None, min_length=1, max_length=10_000, description=HTML_TEMPLATE_DESCRIPTION)
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
@@ -58,6 +65,7 @@ class CampaignChange(BaseModel):
     channel: ChannelName | None = None
     template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
+    html_template: str | None = Field(None, max_length=10_000, description="E-mail only; empty clears it.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
@@ -106,6 +114,7 @@ class CampaignOut(BaseModel):
     channel: str
     template: str
     subject: str | None
+    html_template: str | None = None
     segment_id: int | None
     audience_rule: Any
     frozen_rule: Any
@@ -138,6 +147,7 @@ class PreviewIn(BaseModel):
 
     template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500)
+    html_template: str | None = Field(None, min_length=1, max_length=10_000, description=HTML_TEMPLATE_DESCRIPTION)
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     sample_size: int = Field(5, ge=1, le=50)
@@ -149,6 +159,7 @@ class PreviewMessageOut(BaseModel):
     customer_id: int
     message: str | None
     subject: str | None
+    html: str | None = None  # the rendered, sanitised HTML template (before the open pixel and click links)
     error: str | None
 
 

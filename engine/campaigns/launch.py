@@ -30,7 +30,13 @@ from engine.campaigns.audience import AudienceSource, CampaignAudience, Recipien
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.policy import apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
-from engine.campaigns.templates import RENDERED, MessageTemplate, TemplateError, check_template
+from engine.campaigns.templates import (
+    RENDERED,
+    CampaignTemplates,
+    MessageTemplate,
+    TemplateError,
+    check_campaign_templates,
+)
 from engine.channels import Channel, get_channel
 from engine.connections import psycopg_connection
 from engine.consent.opt_out import with_opt_out
@@ -41,10 +47,10 @@ from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import Settings
 
 LOG_COLUMNS = (
-    "id", "campaign_id", "customer_id", "channel", "address", "message", "subject", "status", "reason",
+    "id", "campaign_id", "customer_id", "channel", "address", "message", "subject", "html", "status", "reason",
     "idempotency_key", "not_before", "created_at", "queued_at",
 )  # fmt: skip
-MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject", "customer_id")  # a `queue.Message`
+MESSAGE_COLUMNS = ("id", "idempotency_key", "address", "message", "subject", "customer_id", "html")  # a `queue.Message`
 # What makes a launch fail for good (the campaign becomes `failed` with the reason), rather than be retried.
 LAUNCH_REFUSALS = (RuleError, UnsupportedRule, TemplateError, LookupError)
 # A launched campaign in these states has its queued messages published by the launch (a paused one's are held
@@ -139,8 +145,7 @@ def _freeze_and_log(
     """Write the log; the report, and the queued messages in log-id order."""
     snapshot = audience.snapshot()
     catalog = catalog_for_schema(snapshot.features.schema)
-    body = check_template(campaign["template"], catalog)
-    subject = check_template(campaign["subject"], catalog) if campaign["subject"] else None
+    templates = check_campaign_templates(campaign["template"], campaign["subject"], campaign["html_template"], catalog)
     evaluator = PolarsEvaluator(snapshot.features, snapshot.events, now=snapshot.taken_at or now)
     recipients = campaign_recipients(
         conn,
@@ -153,7 +158,7 @@ def _freeze_and_log(
     recent = recent_message_counts(conn, since, channel, excluding_campaign=campaign["id"])
     plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
     plan = skip_suppressed(conn, plan, channel.name, campaign["topic"])
-    log = _log_rows(campaign["id"], channel, recipients, plan, body, subject, settings, now)
+    log = _log_rows(campaign["id"], channel, recipients, plan, templates, settings, now)
     log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
     _copy_log(conn, log)
     conn.execute(
@@ -205,22 +210,25 @@ def _log_rows(
     channel: Channel,
     recipients: Recipients,
     plan: pl.DataFrame,
-    body: MessageTemplate,
-    subject: MessageTemplate | None,
+    templates: CampaignTemplates,
     settings: Settings,
     now: datetime,
 ) -> pl.DataFrame:
-    """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids. Each message's
-    idempotency key is the one it keeps from the parent campaign, if any, else this campaign's own."""
-    message = _rendered(body, recipients.members)
+    """The communication-log rows of the recipients, in `LOG_COLUMNS` order but for their ids, rendered from the
+    campaign's `templates` (message, subject, HTML). Each message's idempotency key is the one it keeps from the
+    parent campaign, if any, else this campaign's own."""
+    message = _rendered(templates.message, recipients.members)
     message = message.with_columns(with_opt_out(message["message"], channel.opt_out))
-    title = _rendered(subject, recipients.members).rename({"message": "subject", "render_error": "subject_error"})
+    title = _rendered(templates.subject, recipients.members).rename(
+        {"message": "subject", "render_error": "subject_error"}
+    )
+    markup = _rendered(templates.html, recipients.members).rename({"message": "html", "render_error": "html_error"})
     kept = recipients.kept_keys.rename({"idempotency_key": "kept_key"})
     too_long = _too_long(channel, message["message"])
-    frame = pl.concat([plan, message, title, too_long.to_frame()], how="horizontal").join(
+    frame = pl.concat([plan, message, title, markup, too_long.to_frame()], how="horizontal").join(
         kept, on="customer_id", how="left", maintain_order="left"
     )
-    render_error = pl.coalesce("render_error", "subject_error", "too_long")
+    render_error = pl.coalesce("render_error", "subject_error", "html_error", "too_long")
     skipped = (pl.col("status") == "skipped") | render_error.is_not_null()
     prefix = idempotency_key_prefix(settings, campaign_id)
     return frame.select(
@@ -230,6 +238,7 @@ def _log_rows(
         "address",
         pl.when(skipped).then(None).otherwise(pl.col("message")).alias("message"),
         pl.when(skipped).then(None).otherwise(pl.col("subject")).alias("subject"),
+        pl.when(skipped).then(None).otherwise(pl.col("html")).alias("html"),
         pl.when(skipped).then(pl.lit("skipped")).otherwise(pl.col("status")).alias("status"),
         pl.coalesce("reason", render_error).alias("reason"),
         pl.coalesce("kept_key", pl.lit(prefix) + pl.col("customer_id").cast(pl.String)).alias("idempotency_key"),

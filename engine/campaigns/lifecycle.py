@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from engine.auth import audit
 from engine.campaigns.audience import RetryableFailures, retryable_failures
 from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry, RetryPending
-from engine.campaigns.templates import check_template
+from engine.campaigns.templates import check_campaign_templates
 from engine.channels import CHANNELS, UnknownChannel, get_channel
 from engine.features.catalog import Catalog
 from engine.segments import dump_rule, parse_rule
@@ -47,6 +47,7 @@ class CampaignDraft:
     segment_id: int | None = None
     audience_rule: Any = None
     topic: str | None = None  # the subscription topic; those who left it are skipped (engine.consent)
+    html_template: str | None = None  # channels with `has_html` (e-mail): the HTML part's template
 
 
 def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
@@ -61,15 +62,17 @@ def _checked(draft: CampaignDraft, catalog: Catalog) -> dict[str, Any]:
     if not channel.subject and draft.subject is not None:
         with_subject = " and ".join(other.label for other in CHANNELS.values() if other.subject)
         raise CampaignInvalid(f"only {with_subject} campaigns have a subject")
-    check_template(draft.template, catalog)
-    if draft.subject:
-        check_template(draft.subject, catalog, part="subject")
+    if not channel.has_html and draft.html_template is not None:
+        with_html = " and ".join(other.label for other in CHANNELS.values() if other.has_html)
+        raise CampaignInvalid(f"only {with_html} campaigns have an HTML template")
+    check_campaign_templates(draft.template, draft.subject, draft.html_template, catalog)
     rule = None if draft.audience_rule is None else dump_rule(parse_rule(draft.audience_rule, catalog))
     return {
         "name": draft.name,
         "channel": draft.channel,
         "template": draft.template,
         "subject": draft.subject,
+        "html_template": draft.html_template,
         "segment_id": draft.segment_id,
         "rule": None if rule is None else orjson.dumps(rule).decode(),
         "topic": draft.topic,
@@ -92,9 +95,9 @@ def create_campaign(
         campaign_id = int(
             conn.execute(
                 text(
-                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, topic, "
-                    "created_by) VALUES (:name, :channel, :template, :subject, :segment_id, CAST(:rule AS jsonb), "
-                    ":topic, :created_by) "
+                    "INSERT INTO campaigns (name, channel, template, subject, html_template, segment_id, "
+                    "audience_rule, topic, created_by) VALUES (:name, :channel, :template, :subject, :html_template, "
+                    ":segment_id, CAST(:rule AS jsonb), :topic, :created_by) "
                     "RETURNING id"
                 ),
                 {**values, "created_by": created_by},
@@ -115,7 +118,8 @@ def update_campaign(
         conn.execute(
             text(
                 "UPDATE campaigns SET name = :name, channel = :channel, template = :template, subject = :subject, "
-                "segment_id = :segment_id, audience_rule = CAST(:rule AS jsonb), topic = :topic, updated_at = now() "
+                "html_template = :html_template, segment_id = :segment_id, audience_rule = CAST(:rule AS jsonb), "
+                "topic = :topic, updated_at = now() "
                 "WHERE id = :id"
             ),
             {**values, "id": campaign_id},
@@ -280,10 +284,10 @@ def retry_failed(
         follow_up = int(
             conn.execute(
                 text(
-                    "INSERT INTO campaigns (name, channel, template, subject, segment_id, audience_rule, topic, "
-                    "parent_campaign_id, created_by, status, scheduled_at) "
-                    "SELECT name || ' (retry of the failed)', channel, template, subject, segment_id, audience_rule, "
-                    "topic, id, :created_by, 'scheduled', :at FROM campaigns WHERE id = :id RETURNING id"
+                    "INSERT INTO campaigns (name, channel, template, subject, html_template, segment_id, "
+                    "audience_rule, topic, parent_campaign_id, created_by, status, scheduled_at) "
+                    "SELECT name || ' (retry of the failed)', channel, template, subject, html_template, segment_id, "
+                    "audience_rule, topic, id, :created_by, 'scheduled', :at FROM campaigns WHERE id = :id RETURNING id"
                 ),
                 {"id": campaign_id, "created_by": created_by, "at": at or datetime.now(UTC)},
             ).scalar_one()

@@ -69,6 +69,7 @@ class Campaign:
     launch_attempts: int = 0  # launch runs of its current scheduling that ended without launching it
     launch_error: str | None = None  # why the last of them did
     topic: str | None = None  # its subscription topic (engine.consent)
+    html_template: str | None = None  # e-mail's HTML part's template; None: made from the text
     counts: MessageCounts = field(default_factory=MessageCounts)
 
 

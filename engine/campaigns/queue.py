@@ -1,7 +1,7 @@
 """The delivery stream: what one entry carries, and the two ways messages get onto it.
 
 One entry holds up to `delivery_batch_size` messages of one campaign (`[log id, idempotency key, address,
-body, subject, customer id]` each), so a sender hands an entry to its channel's transport as one batch. A
+body, subject, customer id, html]` each), so a sender hands an entry to its channel's transport as one batch. A
 launch publishes its queued rows in log-id order and records how far it got (`campaigns.published_through`),
 so a launch that died half-way resumes after the last entry it published. Messages that waited (quiet hours,
 a pause) are released by `queue_due_messages`, which puts them on the stream before it commits their `queued` status.
@@ -28,8 +28,8 @@ STREAM = "delivery"
 GROUP = "senders"
 PIPELINE_ENTRIES = 20  # entries per Redis round trip, and between records of launch progress
 
-Message = tuple[int, str, str, str, str | None, int | None]
-"""log id, idempotency key, address, body, subject, customer id (`engine.channels.transports.base.Outgoing`)"""
+Message = tuple[int, str, str, str, str | None, int | None, str | None]
+"""log id, idempotency key, address, body, subject, customer id, html (`engine.channels.base.Outgoing`)"""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ class DeliveryEntry:
     def from_payload(cls, payload: Any) -> DeliveryEntry:
         """The entry a payload describes; `ValueError` when it is not one."""
         try:
-            messages = [(int(m[0]), str(m[1]), str(m[2]), str(m[3]), m[4], _customer(m)) for m in payload["messages"]]
+            messages = [
+                (int(m[0]), str(m[1]), str(m[2]), str(m[3]), m[4], _customer(m), _html(m)) for m in payload["messages"]
+            ]
             return cls(int(payload["campaign_id"]), str(payload["channel"]), messages)
         except (KeyError, IndexError, TypeError, ValueError) as error:
             raise ValueError(f"not a delivery entry: {error!r}") from None
@@ -56,6 +58,11 @@ class DeliveryEntry:
 def _customer(message: list[Any]) -> int | None:
     """The customer id of a message; None in entries published before messages carried it."""
     return int(message[5]) if len(message) > 5 and message[5] is not None else None
+
+
+def _html(message: list[Any]) -> str | None:
+    """The rendered HTML of a message; None when it has none (made from the text) or was published before."""
+    return str(message[6]) if len(message) > 6 and message[6] is not None else None
 
 
 def idempotency_key_prefix(settings: Settings, campaign_id: int) -> str:
@@ -89,7 +96,7 @@ class Published:
 
 
 QUEUED_ROWS = """
-SELECT id, idempotency_key, address, message, subject, customer_id FROM communication_log
+SELECT id, idempotency_key, address, message, subject, customer_id, html FROM communication_log
 WHERE campaign_id = :campaign AND status = 'queued' AND id > :after ORDER BY id
 """
 
@@ -152,7 +159,7 @@ WHERE l.id IN (
     WHERE c.status = 'sending' AND l2.status = 'pending' AND (l2.not_before IS NULL OR l2.not_before <= :now)
     ORDER BY l2.id LIMIT :limit FOR UPDATE OF l2 SKIP LOCKED
 )
-RETURNING l.campaign_id, l.channel, l.id, l.idempotency_key, l.address, l.message, l.subject, l.customer_id
+RETURNING l.campaign_id, l.channel, l.id, l.idempotency_key, l.address, l.message, l.subject, l.customer_id, l.html
 """
 
 

@@ -17,7 +17,7 @@ import aiohttp
 import polars as pl
 from sqlalchemy import Engine
 
-from engine.campaigns.templates import MessageTemplate
+from engine.campaigns.templates import CampaignTemplates, MessageTemplate
 from engine.channels import Channel
 from engine.channels.base import Outgoing
 from engine.channels.transports import close_transports, open_transports
@@ -48,21 +48,25 @@ class SeedMessage:
 
     body: str
     subject: str | None
+    html: str | None = None  # the rendered HTML template, if the campaign has one
 
 
-def render_seed(
-    channel: Channel, body: MessageTemplate, subject: MessageTemplate | None, sample: Mapping[str, Any]
-) -> SeedMessage:
-    """The test message for `sample` (a features row); `SeedProblem` when it cannot go on the channel."""
-    rendered = body.render_frame(pl.DataFrame([dict(sample)]))
+def _rendered(template: MessageTemplate, sample: Mapping[str, Any]) -> str:
+    rendered = template.render_frame(pl.DataFrame([dict(sample)]))
     if rendered["render_error"][0] is not None:
         raise SeedProblem(rendered["render_error"][0])
-    text = with_opt_out(rendered["message"], channel.opt_out)[0]
+    return str(rendered["message"][0])
+
+
+def render_seed(channel: Channel, templates: CampaignTemplates, sample: Mapping[str, Any]) -> SeedMessage:
+    """The test message for `sample` (a features row); `SeedProblem` when it cannot go on the channel."""
+    text = with_opt_out(pl.Series([_rendered(templates.message, sample)]), channel.opt_out)[0]
     too_long = channel.too_long(text)
     if too_long is not None:
         raise SeedProblem(too_long)
-    title = None if subject is None else TEST_SUBJECT + subject.render(sample)
-    return SeedMessage(text, title)
+    title = None if templates.subject is None else TEST_SUBJECT + templates.subject.render(sample)
+    html = None if templates.html is None else _rendered(templates.html, sample)
+    return SeedMessage(text, title, html)
 
 
 async def send_seeds(
@@ -74,7 +78,7 @@ async def send_seeds(
         suppressed = suppressed_reasons(conn, channel.name, addresses)
     results = {address: SeedResult(address, False, skip_reason(suppressed[address])) for address in suppressed}
     outgoing = [
-        Outgoing(-(index + 1), f"{key}-{index}", address, message.body, message.subject, None)
+        Outgoing(-(index + 1), f"{key}-{index}", address, message.body, message.subject, None, message.html)
         for index, address in enumerate(addresses)
         if address not in suppressed
     ]

@@ -1,7 +1,9 @@
 """Message templates: checked when a campaign is saved, rendered per customer from their features row.
 
 Templates are Jinja2 in a sandbox (no access to Python internals, no file system), plain text (no HTML
-escaping). Saving refuses a syntax error or a variable that is neither a feature in the catalog nor set
+escaping), except an e-mail campaign's HTML template (`html=True`): there every value is HTML-escaped (a
+customer named `<script>` stays text) and the rendered HTML is sanitised (`engine.campaigns.html_sanitiser`).
+Saving refuses a syntax error or a variable that is neither a feature in the catalog nor set
 by the template itself, with the line and column of the problem. A feature that is unset for a customer
 renders as nothing, or as the fallback given with `default`: `{{ first_name | default("there") }}`. Money,
 numbers and dates are written as people read them with `money`, `number`, `date` and `datetime`
@@ -23,13 +25,14 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.parser import Parser
 
+from engine.campaigns.html_sanitiser import sanitise_html
 from engine.campaigns.template_filters import FILTERS
 from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
 from engine.features.catalog import Catalog
@@ -52,16 +55,17 @@ def _blank_for_none(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _environment() -> BoundedSandbox:
+def _environment(html: bool) -> BoundedSandbox:
     env = BoundedSandbox(
-        undefined=StrictUndefined, finalize=_blank_for_none, autoescape=False, keep_trailing_newline=True
+        undefined=StrictUndefined, finalize=_blank_for_none, autoescape=html, keep_trailing_newline=True
     )
     env.filters["default"] = env.filters["d"] = _default
     env.filters.update(FILTERS)
     return env
 
 
-ENVIRONMENT = _environment()
+ENVIRONMENT = _environment(html=False)
+HTML_ENVIRONMENT = _environment(html=True)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class TemplateError(ValueError):
 
     def __init__(self, problems: Iterable[TemplateProblem], part: str = "template") -> None:
         self.problems = tuple(problems)
-        self.part = part  # which of the campaign's templates: "template" (the message) or "subject"
+        self.part = part  # which of the campaign's templates: "template" (the message), "subject", "html_template"
         super().__init__("; ".join(str(problem) for problem in self.problems))
 
 
@@ -132,27 +136,35 @@ def _name_column(tokens: list[_Token], name: str, line: int) -> int:
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """A checked template, and the features it reads."""
+    """A checked template, and the features it reads; `html`: its values are escaped and its output sanitised."""
 
     source: str
     variables: tuple[str, ...]
+    html: bool = False
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The message for one customer, from their feature values (a features row as a dict)."""
-        compiled = ENVIRONMENT.from_string(self.source)
-        return render_bounded(compiled, {name: values.get(name) for name in self.variables})
+        rendered = render_bounded(self._compiled(), {name: values.get(name) for name in self.variables})
+        return sanitise_html(rendered) if self.html else rendered
+
+    def _compiled(self) -> Any:
+        return (HTML_ENVIRONMENT if self.html else ENVIRONMENT).from_string(self.source)
+
+    def _render_one(self, compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        message, error = _render_one(compiled, values)
+        return (sanitise_html(message) if self.html and message is not None else message), error
 
     def render_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """`message` (None where rendering failed) and `render_error` for each row of `features`, in order."""
-        compiled = ENVIRONMENT.from_string(self.source)
+        compiled = self._compiled()
         used = list(self.variables)
         if not used:
-            message, error = _render_one(compiled, {})
+            message, error = self._render_one(compiled, {})
             return pl.DataFrame(
                 {"message": [message] * features.height, "render_error": [error] * features.height}, schema=RENDERED
             )
         distinct = features.select(used).unique()
-        rendered = [_render_one(compiled, row) for row in distinct.iter_rows(named=True)]
+        rendered = [self._render_one(compiled, row) for row in distinct.iter_rows(named=True)]
         distinct = distinct.with_columns(
             message=pl.Series([m for m, _ in rendered], dtype=pl.String),
             render_error=pl.Series([e for _, e in rendered], dtype=pl.String),
@@ -192,20 +204,22 @@ def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, s
         return None, f"{RENDER_FAILED}: {type(error).__name__}: {error}"
 
 
-def check_template(source: str, catalog: Catalog, part: str = "template") -> MessageTemplate:
+def check_template(source: str, catalog: Catalog, part: str = "template", html: bool = False) -> MessageTemplate:
     """The template if it compiles and uses only catalogued features; else `TemplateError` with positions
-    (`part` names which of a campaign's templates it is: "template", the message, or "subject")."""
+    (`part` names which of a campaign's templates it is: "template", the message, "subject" or "html_template";
+    `html`: values are HTML-escaped and the output sanitised)."""
+    environment = HTML_ENVIRONMENT if html else ENVIRONMENT
     if NUL in source:
         line = source.count("\n", 0, source.index(NUL))
         column = source.index(NUL) - source.rfind("\n", 0, source.index(NUL))
         raise TemplateError([TemplateProblem(line + 1, column, "a message cannot contain the NUL character")], part)
-    state = Parser(ENVIRONMENT, source)  # kept, because its token stream tells where a syntax error stopped
+    state = Parser(environment, source)  # kept, because its token stream tells where a syntax error stopped
     try:
         tree = state.parse()
         too_deep = _too_deep(tree)
         if too_deep is not None:
             raise TemplateError([too_deep], part)
-        ENVIRONMENT.compile(tree)
+        environment.compile(tree)
     except TemplateSyntaxError as error:
         raise TemplateError([_syntax_problem(error, source, state.stream.current)], part) from None
     except RecursionError:
@@ -220,11 +234,30 @@ def check_template(source: str, catalog: Catalog, part: str = "template") -> Mes
             for name in unknown
         ]
         raise TemplateError(sorted(problems, key=lambda p: (p.line, p.column)), part)
-    template = MessageTemplate(source, tuple(sorted(variables)))
+    template = MessageTemplate(source, tuple(sorted(variables)), html)
     tripped = _trips_a_bound(template)
     if tripped is not None:
         raise TemplateError([_bound_problem(tripped, source)], part)
     return template
+
+
+class CampaignTemplates(NamedTuple):
+    """A campaign's checked templates: its message, and its subject and HTML part where it has them."""
+
+    message: MessageTemplate
+    subject: MessageTemplate | None
+    html: MessageTemplate | None
+
+
+def check_campaign_templates(
+    template: str, subject: str | None, html_template: str | None, catalog: Catalog
+) -> CampaignTemplates:
+    """Each of a campaign's templates checked (`check_template`); `TemplateError` names the one at fault."""
+    return CampaignTemplates(
+        check_template(template, catalog),
+        check_template(subject, catalog, part="subject") if subject else None,
+        check_template(html_template, catalog, part="html_template", html=True) if html_template else None,
+    )
 
 
 def _too_deep(tree: nodes.Template) -> TemplateProblem | None:

@@ -36,6 +36,7 @@ class Channel:
     consent: str | None  # the feature column saying the customer agreed to it; None: no consent asked
     transports: tuple[str, ...]  # the transports that can carry it (`engine.channels.transports`), simulator first
     subject: bool = False  # every message has a subject (required), e.g. e-mail
+    has_html: bool = False  # a campaign may give an HTML template beside the text one (e-mail's HTML part)
     max_length: int | None = None  # the longest message it carries, in its own characters (`size`)
     size: Callable[[str], Size] = plain_size
     opt_out: str | None = None  # the line every message must end with, unless it mentions STOP (engine.consent)
@@ -70,6 +71,7 @@ class Channel:
             "address": self.address,
             "consent": self.consent,
             "subject_required": self.subject,
+            "has_html": self.has_html,
             "max_length": self.max_length,
             "transports": list(self.transports),
             "writing": self.writing,
@@ -85,3 +87,4 @@ class Outgoing(NamedTuple):
     body: str
     subject: str | None
     customer_id: int | None  # None only for entries published before customers were carried
+    html: str | None = None  # the rendered HTML template (channels with `has_html`); None: derived from `body`

@@ -1,7 +1,8 @@
 """E-mail: to the customer's e-mail address, with their e-mail consent; every message has a subject.
 
 Sent over SMTP (`transports/smtp.py`) or a provider's HTTP API (`transports/email_api.py`) as a MIME message with
-a text and an HTML part (`engine.channels.mime`).
+a text and an HTML part (`engine.channels.mime`): the HTML is the campaign's HTML template rendered for the
+customer when it has one, else made from the text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ CHANNEL = Channel(
     consent="email_consent",
     transports=("simulator", "smtp", "email_api"),
     subject=True,
+    has_html=True,
     max_length=100_000,
     writing="E-mail: a short subject and a body of a few short paragraphs, signed by the brand.",
     failure_reasons=("mailbox full", "invalid address", "blocked as spam", "unsubscribed"),

@@ -42,6 +42,7 @@ campaigns = Table(
     Column("channel", Text, nullable=False),
     Column("template", Text, nullable=False),
     Column("subject", Text),  # e-mail only; a template too
+    Column("html_template", Text),  # channels with an HTML part (e-mail) only: its template; null: made from the text
     # The subscription topic it belongs to: customers who left the topic are skipped (engine.consent).
     Column("topic", Text, ForeignKey("topics.key", onupdate="CASCADE")),
     # The audience: a saved segment, or a rule given inline.
@@ -92,6 +93,7 @@ communication_log = Table(
     Column("address", Text),  # the phone number or e-mail address it went to
     Column("message", Text),  # rendered; empty for skipped recipients
     Column("subject", Text),
+    Column("html", Text),  # the rendered, sanitised HTML template; null: the HTML part is made from the message
     Column("status", Text, nullable=False),
     Column("reason", Text),  # why it was skipped or failed
     # A failed message's failure is transient (a retry may succeed) or permanent; "retry the failed" re-sends

@@ -61,6 +61,7 @@ def test_template_problems_are_refused_with_their_position(client: TestClient, m
         ({"segment_id": 999_999}, "invalid_request", "no segment 999999"),
         ({"audience_rule": None}, "invalid_request", "either a segment_id or an audience_rule"),
         ({"subject": "Hello"}, "invalid_request", "only e-mail campaigns have a subject"),
+        ({"html_template": "<p>Hi</p>"}, "invalid_request", "only e-mail campaigns have an HTML template"),
         ({"channel": "fax"}, "invalid_request", "channel"),
     ],
 )
@@ -137,8 +138,20 @@ def test_a_preview_renders_the_message_for_sample_members(client: TestClient, ma
     assert preview.status_code == 200, preview.text
     assert preview.json()["audience_size"] == 3
     assert preview.json()["messages"] == [
-        {"customer_id": 1, "message": "Hi Ada, you live in London.", "subject": "Ada, a gift", "error": None},
-        {"customer_id": 4, "message": "Hi Sam, you live in Mumbai.", "subject": "Sam, a gift", "error": None},
+        {
+            "customer_id": 1,
+            "message": "Hi Ada, you live in London.",
+            "subject": "Ada, a gift",
+            "html": None,
+            "error": None,
+        },
+        {
+            "customer_id": 4,
+            "message": "Hi Sam, you live in Mumbai.",
+            "subject": "Sam, a gift",
+            "html": None,
+            "error": None,
+        },
     ]
     saved = create(client, marketer, template="{{ first_name | default('friend') }}!", audience_rule=data.RECENT_BUYERS)
     messages = client.get(f"/v1/campaigns/{saved['id']}/preview", headers=marketer).json()["messages"]
@@ -146,6 +159,34 @@ def test_a_preview_renders_the_message_for_sample_members(client: TestClient, ma
     bad_subject = client.post("/v1/campaigns/preview", json={**body, "subject": "{{ nope }}"}, headers=marketer)
     assert bad_subject.status_code == 422
     assert bad_subject.json()["detail"][0]["part"] == "subject"
+
+
+def test_an_html_template_is_saved_previewed_escaped_and_sanitised(
+    client: TestClient, marketer: dict[str, str]
+) -> None:
+    html = '<p style="color:#111" onclick="steal()">Hi {{ first_name }}<script>steal()</script></p>\n{{ nope }}'
+    body = {
+        "name": "Styled",
+        "channel": "email",
+        "subject": "Hi",
+        "template": OFFER,
+        "audience_rule": data.BIG_SPENDERS,
+    }
+
+    unknown = client.post("/v1/campaigns", json={**body, "html_template": html}, headers=marketer)
+    saved = client.post("/v1/campaigns", json={**body, "html_template": html.split("\n")[0]}, headers=marketer)
+
+    assert unknown.status_code == 422
+    [problem] = unknown.json()["detail"]
+    assert (problem["part"], problem["line"], problem["column"]) == ("html_template", 2, 4)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["html_template"] == html.split("\n")[0]
+    campaign_id = saved.json()["id"]
+    preview = client.get(f"/v1/campaigns/{campaign_id}/preview?sample_size=1", headers=marketer).json()
+    assert preview["messages"][0]["html"] == '<p style="color:#111">Hi Ada</p>'
+    cleared = client.patch(f"/v1/campaigns/{campaign_id}", json={"html_template": ""}, headers=marketer)
+    assert cleared.json()["html_template"] is None
+    assert client.get(f"/v1/campaigns/{campaign_id}/preview", headers=marketer).json()["messages"][0]["html"] is None
 
 
 def test_the_lifecycle_from_launch_to_cancel(

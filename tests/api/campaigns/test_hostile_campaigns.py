@@ -41,6 +41,7 @@ def body(path: str, **fields: Any) -> dict[str, Any]:
         ("template", CENTERED, 2, 15),
         ("template", "{{ '{:>999999999}'.format(first_name) }}", 1, 20),
         ("subject", "{% macro again() %}{{ again() }}{% endmacro %}{{ again() }}", 1, 10),
+        ("html_template", "<p>{{ first_name|center(1000000000) }}</p>", 1, 18),
     ],
 )
 def test_a_template_that_trips_a_bound_is_a_quick_422_with_its_position(

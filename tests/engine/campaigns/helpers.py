@@ -66,8 +66,11 @@ def new_campaign(
     subject: str | None = None,
     at: datetime = NOON,
     topic: str | None = None,
+    html_template: str | None = None,
 ) -> int:
-    draft = CampaignDraft("Diwali offer", channel, template, subject, audience_rule=rule, topic=topic)
+    draft = CampaignDraft(
+        "Diwali offer", channel, template, subject, audience_rule=rule, topic=topic, html_template=html_template
+    )
     campaign_id = create_campaign(db, draft, base_catalog())
     schedule_campaign(db, campaign_id, at)
     return campaign_id

@@ -190,3 +190,42 @@ def test_an_e_mail_campaign_is_sent_through_the_relay_and_logged_with_each_messa
         mail = by_id[f"<{row['vendor_message_id']}>"]
         assert mail["To"] == row["address"]
         assert mail["Subject"] == row["subject"]
+
+
+HOSTILE_HTML = (
+    '<table role="presentation" cellpadding="0"><tr><td style="padding:8px;color:#111">'
+    '<p onclick="steal()">Hello {{ first_name }}, you spent {{ total_spend | money }}</p>'
+    '<script>steal()</script><a href="javascript:steal()">tricked</a>'
+    '<a href="https://shop.example/sale" onmouseover="steal()">Shop the sale</a></td></tr></table>'
+)
+
+
+def test_an_html_template_arrives_as_the_html_part_escaped_sanitised_and_instrumented(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    mailbox = Mailbox()
+    with smtp_relay(mailbox) as port:
+        settings = smtp_settings(port)
+        frame = features(2, first_name=["<script>alert(1)</script>", "Ana & Raj"], total_spend=[4269.5, 10.0])
+        campaign_id = launch(
+            database, redis_client, settings, frame, channel="email", subject="Hi", template="Hi {{ first_name }}",
+            html_template=HOSTILE_HTML,
+        ).campaign_id  # fmt: skip
+        asyncio.run(run_sender(database, redis_client, settings, consumer="tests", until_idle=True))
+
+    rows = {row["customer_id"]: row for row in log_rows(database, campaign_id)}
+    mails = {parsed(raw)["To"]: parsed(raw) for _, _, raw in mailbox.messages}
+    mail = mails["customer1@example.com"]
+    assert mail.get_content_type() == "multipart/alternative"
+    text, html = (part.get_content() for part in mail.iter_parts())
+    assert text.startswith("Hi <script>alert(1)</script>")  # the text part is the text template, as written
+    assert "Hello &lt;script&gt;alert(1)&lt;/script&gt;, you spent ₹4,269.50" in html
+    assert "<script" not in html
+    assert "steal()" not in html
+    assert "javascript:" not in html
+    assert 'style="padding:8px;color:#111"' in html  # layout stays
+    assert "/v1/track/open/" in html  # the open pixel
+    assert "https://shop.example/sale" not in html  # the link became a click redirect
+    assert "/v1/track/click/" in html
+    assert rows[1]["html"].startswith('<table role="presentation"')
+    assert "Hello Ana &amp; Raj" in list(mails["customer2@example.com"].iter_parts())[1].get_content()
