@@ -25,6 +25,7 @@ SLOW_REFRESH_EVERY_S = 30.0  # for a campaign scheduled further ahead than SOON,
 SOON = timedelta(minutes=2)
 CHANNELS = {name: channel.label[:1].upper() + channel.label[1:] for name, channel in REGISTRY.items()}
 WITH_SUBJECT = frozenset(name for name, channel in REGISTRY.items() if channel.subject)
+WITH_HTML = frozenset(name for name, channel in REGISTRY.items() if channel.has_html)
 LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
 FINAL = frozenset({"completed", "cancelled", "failed"})
 STATUS_ICONS = {

@@ -94,7 +94,7 @@ def _template_place(problem: dict[str, Any]) -> str:
     return f"{part}, line {problem['line']}{column}"
 
 
-_TEMPLATE_PARTS = {"template": "message", "subject": "subject"}
+_TEMPLATE_PARTS = {"template": "message", "subject": "subject", "html_template": "HTML"}
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dashboard.client import ApiError
 NEW = 0
 PICK_KEY = "campaign_pick"
 NAME_KEY, SEGMENT_KEY, CHANNEL_KEY = "campaign_name", "campaign_segment", "campaign_channel"
-SUBJECT_KEY, TEMPLATE_KEY = "campaign_subject", "campaign_template"
+SUBJECT_KEY, TEMPLATE_KEY, HTML_KEY = "campaign_subject", "campaign_template", "campaign_html_template"
 WHEN_KEY, AT_KEY, ZONE_KEY = "campaign_when", "campaign_at", "campaign_zone"
 PREVIEW_KEY, SUGGESTIONS_KEY, WATCH_KEY = "campaign_preview", "campaign_suggestions", "campaign_watch"
 SEND_TIME_KEY, CONFIRM_KEY = "campaign_send_time", "campaign_confirming"
@@ -52,6 +52,7 @@ def fill_form(draft: dict[str, Any] | None) -> None:
     st.session_state[CHANNEL_KEY] = draft["channel"] if draft else "sms"
     st.session_state[SUBJECT_KEY] = (draft["subject"] or "") if draft else ""
     st.session_state[TEMPLATE_KEY] = draft["template"] if draft else ""
+    st.session_state[HTML_KEY] = (draft["html_template"] or "") if draft else ""
     st.session_state.pop(SUGGESTIONS_KEY, None)
     st.session_state.pop(SEND_TIME_KEY, None)
 
@@ -62,12 +63,14 @@ def load_picked() -> None:
 
 def form_body() -> dict[str, Any]:
     """The campaign as the form shows it, as the API takes it."""
-    email = st.session_state[CHANNEL_KEY] in campaign_view.WITH_SUBJECT
+    channel = st.session_state[CHANNEL_KEY]
+    email = channel in campaign_view.WITH_SUBJECT
     return {
         "name": st.session_state[NAME_KEY].strip(),
         "channel": st.session_state[CHANNEL_KEY],
         "template": st.session_state[TEMPLATE_KEY],
         "subject": (st.session_state[SUBJECT_KEY].strip() or None) if email else None,
+        "html_template": (st.session_state[HTML_KEY].strip() or None) if channel in campaign_view.WITH_HTML else None,
         "segment_id": st.session_state[SEGMENT_KEY],
     }
 
@@ -255,7 +258,7 @@ def schedule_at_hour(hour: int) -> None:
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
     """The API's preview of the message for the segment's first members, asked again only when it or the segment's
     latest snapshot changed."""
-    asked = {key: body[key] for key in ("template", "subject", "segment_id")}
+    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id")}
     snapshot = (segments[body["segment_id"]].get("latest_size") or {}).get("snapshot_version")
     text = json.dumps({**asked, "snapshot": snapshot}, sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
@@ -272,7 +275,11 @@ def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | Non
 def show_refusal(error: ApiError, body: dict[str, Any]) -> None:
     """A refusal; a template's problems each with the line they are on and a mark under the column."""
     st.error(error.message, icon="⚠️")
-    sources = {"template": body["template"], "subject": body["subject"] or ""}
+    sources = {
+        "template": body["template"],
+        "subject": body["subject"] or "",
+        "html_template": body["html_template"] or "",
+    }
     for problem in error.problems:
         if problem.get("line") is None:
             continue
@@ -333,11 +340,14 @@ def preview_box(body: dict[str, Any]) -> None:
         st.caption("The segment has nobody in it right now.")
         return
     rows = [
-        {key: message[key] for key in ("customer_id", "subject", "message", "error")} for message in result["messages"]
+        {key: message[key] for key in ("customer_id", "subject", "message", "html", "error")}
+        for message in result["messages"]
     ]
     frame = pd.DataFrame(rows)
     if body["channel"] not in campaign_view.WITH_SUBJECT:
         frame = frame.drop(columns="subject")
+    if not body["html_template"]:
+        frame = frame.drop(columns="html")
     st.dataframe(frame, hide_index=True, key="campaign_preview_table")
 
 
@@ -421,6 +431,16 @@ with left:
         help="Personalise with customer features in double braces, e.g. {{ first_name }}, {{ city }}; "
         "`| default('…')` says what to write when a customer has no value.",
     )
+    if st.session_state[CHANNEL_KEY] in campaign_view.WITH_HTML:
+        st.text_area(
+            "HTML (optional)",
+            key=HTML_KEY,
+            height=140,
+            placeholder='<p style="font-size:18px">Hi {{ first_name }},</p><p>10% off this week.</p>',
+            help="The e-mail's HTML part, written like the message (values are HTML-escaped). Scripts, event "
+            "handlers and javascript: links are removed. Without it the HTML is made from the message, which stays "
+            "the text part.",
+        )
     suggestions_box()
 
 body = form_body()

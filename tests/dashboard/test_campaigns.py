@@ -101,6 +101,24 @@ def test_a_template_error_is_shown_with_its_line_and_column(api_url: str, reacha
     assert app.get("dataframe") == []
 
 
+def test_an_e_mail_takes_an_html_template_previewed_escaped_and_sanitised_and_saved(
+    api_url: str, reachable_shop: Snapshot
+) -> None:
+    app = write(campaigns_page(), name="Styled offer", channel="email")
+    app.text_input(key="campaign_subject").input("Hi")
+    app.text_area(key="campaign_html_template").input(
+        '<p onclick="steal()">Hi {{ first_name }}<script>x()</script></p>'
+    )
+    app.run()
+
+    assert table_with(app, "html")["html"].tolist()[0] == "<p>Hi Ada</p>"
+    app.button(key="campaign_save").click().run()
+    [draft] = campaigns(app, status="draft")
+    assert draft["html_template"] == '<p onclick="steal()">Hi {{ first_name }}<script>x()</script></p>'
+    app.text_area(key="campaign_html_template").input("<p>{{ frist_name }}</p>").run()
+    assert app.error[0].value.startswith("Please check the input: HTML, line 1, column 7: unknown variable")
+
+
 def test_an_ai_suggestion_fills_the_message_and_subject(api_url: str, reachable_shop: Snapshot) -> None:
     app = write(campaigns_page(), channel="email", template="placeholder")
 
