@@ -28,6 +28,7 @@ from api.middleware import install_middleware
 from api.notifications.router import router as notifications_router
 from api.pipelines.router import router as pipelines_router
 from api.privacy.router import router as privacy_router
+from api.receipts.providers import router as provider_receipts_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
@@ -67,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(auth_router)
     app.include_router(admin_router)
     app.include_router(receipts_router)
+    app.include_router(provider_receipts_router)
     app.include_router(features_router)
     app.include_router(segments_router)
     app.include_router(customers_router)

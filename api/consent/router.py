@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +21,8 @@ from fastapi.responses import HTMLResponse
 from api.consent import pages
 from api.consent.schemas import ConsentOut, ConsentUpdate, SuppressionIn, SuppressionOut, TopicIn, TopicOut
 from api.deps import Db, Marketer, Viewer, rate_limit
-from api.errors import NotFound, Unauthorized, UnprocessableEntity
+from api.errors import NotFound, UnprocessableEntity
+from api.twilio_webhooks import form_fields, verified_twilio_form
 from engine.auth import audit
 from engine.channels import CHANNELS, UnknownChannel, get_channel
 from engine.consent import links, preferences, replies, suppression
@@ -32,7 +32,6 @@ from engine.settings import get_settings
 router = APIRouter(prefix="/v1", tags=["consent"])
 T = TypeVar("T")
 Token = Annotated[str, Path(max_length=2000)]
-TWILIO_SIGNATURE = "X-Twilio-Signature"
 ONE_CLICK_BODY = b"One-Click"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -43,10 +42,6 @@ def _labels() -> dict[str, str]:
 
 def _client(request: Request) -> dict[str, Any]:
     return {"ip": request.client.host if request.client else None, "user_agent": request.headers.get("user-agent")}
-
-
-async def _form(request: Request) -> dict[str, list[str]]:
-    return parse_qs((await request.body()).decode(errors="replace"), keep_blank_values=True)
 
 
 async def _with_link(purpose: str, token: str, act: Callable[[ConsentLink], T]) -> T | HTMLResponse:
@@ -114,7 +109,7 @@ async def save_preferences(token: Token, db: Db, request: Request) -> Response:
     """The preference page's form: checked channels and topics are kept or joined, unchecked ones left (only what
     the person changed is recorded). A channel blocked by a bounce, a complaint or a STOP is not the page's to
     change."""
-    form = await _form(request)
+    form = await form_fields(request)
     detail = _client(request)
 
     def save(link: ConsentLink) -> HTMLResponse:
@@ -147,14 +142,7 @@ async def inbound_sms(request: Request, db: Db) -> Response:
     """A reply to our SMS, as Twilio posts it (form fields `From`, `Body`, `MessageSid`), signed with the account's
     auth token. STOP (and the other opt-out keywords) suppresses the number and withdraws SMS consent; START
     lifts it. Answered with empty TwiML."""
-    settings = get_settings()
-    token = settings.twilio_auth_token
-    if not token:
-        raise Unauthorized({"reason": "not_configured", "message": "no auth token: set XENO_TWILIO_AUTH_TOKEN"})
-    params = {name: values[-1] for name, values in (await _form(request)).items()}
-    url = settings.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if not replies.signature_matches(token, url, params, request.headers.get(TWILIO_SIGNATURE, "")):
-        raise Unauthorized({"reason": "bad_signature", "message": f"{TWILIO_SIGNATURE} does not match {url}"})
+    params = await verified_twilio_form(request)
     if not params.get("From"):
         raise UnprocessableEntity("an inbound message needs From")
     detail = {"message_sid": params.get("MessageSid"), "to": params.get("To"), "body": params.get("Body", "")[:200]}

@@ -118,3 +118,9 @@ communication_log = Table(
     postgresql_with={"fillfactor": "70"},
 )
 Index("ix_communication_log_created_at", communication_log.c.created_at, postgresql_using="brin")
+# Provider status webhooks find their message by the provider's id (api.receipts.providers).
+Index(
+    "ix_communication_log_vendor_message_id",
+    communication_log.c.vendor_message_id,
+    postgresql_where=communication_log.c.vendor_message_id.isnot(None),
+)

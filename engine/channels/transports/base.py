@@ -9,6 +9,7 @@ transient or permanent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +34,14 @@ class Outcome:
         self.failed += other.failed
         self.duplicates += other.duplicates
         self.attempts = max(self.attempts, other.attempts)
+
+
+def coded_reason(reasons: Mapping[int, str], code: object, words: str | None) -> str | None:
+    """A failure's reason for a provider error code in its table of `reasons`, in the words
+    `engine.campaigns.failures` reads; None for a code the table lacks."""
+    if not isinstance(code, int) or code not in reasons:
+        return None
+    return f"{reasons[code]} (error {code})" + (f": {words}" if words else "")
 
 
 class ProviderMisconfigured(RuntimeError):

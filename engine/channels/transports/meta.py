@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 
 from engine.channels.base import Channel, Outgoing
-from engine.channels.transports.base import Outcome, UnreadableAnswer
+from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
 from engine.channels.transports.http import post_with_retries, send_each
 from engine.settings import Settings
 
@@ -64,7 +64,7 @@ class MetaTransport:
             outcome.failed.append((message.log_id, answer.not_accepted()))
         else:
             code, words = _error(answer.body)
-            reason = f"{REASONS[code]} (error {code}): {words}" if code in REASONS else answer.refusal(words)
+            reason = coded_reason(REASONS, code, words) or answer.refusal(words)
             outcome.failed.append((message.log_id, reason))
         return outcome
 

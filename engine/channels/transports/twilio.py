@@ -2,8 +2,10 @@
 
 Basic auth with the account SID and auth token; `From` is a number, or `MessagingServiceSid` when it is a
 messaging service (`MG...`). 201 answers the message's `sid`. A refusal's `code` says why: 21610 (the number
-replied STOP) is an unsubscribe, 21211 and 21614 an invalid or non-mobile number, all permanent. The API has no
-idempotency keys: a request whose answer was lost is sent again and the number may get the SMS twice.
+replied STOP) is an unsubscribe, 21211 and 21614 an invalid or non-mobile number, all permanent. Status callbacks
+(api.receipts.providers) word their `ErrorCode` from the same table: 30005 and 30006 (unknown or landline number)
+are permanent, 30003 (handset unreachable) and 30007 (carrier filtering) transient. The API has no idempotency
+keys: a request whose answer was lost is sent again and the number may get the SMS twice.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ import aiohttp
 import orjson
 
 from engine.channels.base import Channel, Outgoing
-from engine.channels.transports.base import Outcome, UnreadableAnswer
+from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
 from engine.channels.transports.http import post_with_retries, send_each
 from engine.settings import Settings
 
-REASONS = {21610: "unsubscribed", 21211: "invalid number", 21614: "invalid number"}
+REASONS = {
+    21610: "unsubscribed",
+    21211: "invalid number",
+    21614: "invalid number",
+    30003: "unreachable",
+    30005: "invalid number",
+    30006: "invalid number",
+    30007: "carrier rejected",
+}
 
 
 class TwilioTransport:
@@ -51,7 +61,7 @@ class TwilioTransport:
         else:
             code, words = _field(answer.body, "code"), _field(answer.body, "message")
             said = str(words) if words is not None else None
-            reason = f"{REASONS[code]} (error {code}): {said}" if code in REASONS else answer.refusal(said)
+            reason = coded_reason(REASONS, code, said) or answer.refusal(said)
             outcome.failed.append((message.log_id, reason))
         return outcome
 
