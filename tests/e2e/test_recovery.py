@@ -24,7 +24,7 @@ from engine.settings import get_settings
 from tests.e2e.test_xeno_up import RunningProduct, xeno_up
 from tests.fixtures.services import SESSION_TAG
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # two `xeno up` starts: minutes on a loaded machine
 
 RUNS = "{ runsOrError(limit: 20) { ... on Runs { results { runId jobName status } } } }"
 
