@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,21 +44,24 @@ def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None
 def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 180) -> Iterator[subprocess.Popen[bytes]]:
     """Run a helper process (the API, a consumer) with this process's environment; stop it afterwards.
 
-    The API takes over a minute to start on a loaded 2-core machine, hence the generous `timeout_s`."""
-    child = subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        if ready_url:
-            deadline = time.monotonic() + timeout_s
-            while not http_ok(ready_url)():
-                if child.poll() is not None or time.monotonic() > deadline:
-                    child.terminate()  # so that reading what it said ends
-                    _, said = child.communicate(timeout=30)
-                    raise RuntimeError(f"{argv[0]} did not start within {timeout_s:.0f} s: {said.decode()}")
-                time.sleep(0.1)
-        yield child
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
+    What it says goes to a file, not a pipe: a pipe nobody reads fills up and stops a chatty child (a Dagster
+    run logs every event). The API takes over a minute to start on a loaded 2-core machine, hence the generous
+    `timeout_s`."""
+    with tempfile.TemporaryFile() as said:
+        child = subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=said)
+        try:
+            if ready_url:
+                deadline = time.monotonic() + timeout_s
+                while not http_ok(ready_url)():
+                    if child.poll() is not None or time.monotonic() > deadline:
+                        said.seek(0)
+                        last_words = said.read().decode(errors="replace")[-4000:]
+                        raise RuntimeError(f"{argv[0]} did not start within {timeout_s:.0f} s: {last_words}")
+                    time.sleep(0.1)
+            yield child
+        finally:
+            child.terminate()
+            child.wait(timeout=30)
 
 
 def api_process(port: int, workers: int = 1) -> Any:

@@ -4,9 +4,10 @@ On a fresh database holding `--customers` customers with `--orders` orders and `
 generator), a full feature snapshot is published (`materialize_features`, timed: the baseline, what every change
 waited for before deltas). Then the product's parts run side by side: the API (uvicorn), the ingest job's
 following run and the feature deltas job's following run (the Dagster jobs themselves, executed in child
-processes as the sensors' runs are). A load generator posts Segment batches of "Product Viewed" to existing
-customers at `--rate` events/s, and every `--probe-every-s` a probe: an "Order Completed" of 1,000,000 for a new
-customer, which puts that customer in the segment "total_spend >= 1,000,000". For each probe it measures:
+processes by `dagster job execute`, as the sensors' runs are). A load generator posts Segment batches of
+"Product Viewed" to existing customers at `--rate` events/s, and every `--probe-every-s` a probe: an "Order
+Completed" of 1,000,000 for a new customer, which puts that customer in the segment "total_spend >= 1,000,000".
+For each probe it measures:
 - `accepted_to_row`: from the API's 202 to the order's row being visible in Postgres;
 - `event_to_segment`: from the 202 to the API's segment preview counting the customer.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -24,6 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -144,19 +147,17 @@ def percentile(values: list[float], share: float) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1], 3)
 
 
-def child(role: str) -> None:
-    """Run one of the Dagster jobs as its sensor's following run does, until stopped."""
-    import dagster as dg
+FOLLOWING_JOBS = {"ingest": ("ingest_stream_job", "drain_ingest_stream"),
+                  "deltas": ("publish_feature_deltas_job", "publish_feature_deltas")}  # fmt: skip
 
-    from pipelines.defs.features.jobs import publish_feature_deltas, publish_feature_deltas_job
-    from pipelines.defs.ingest.jobs import drain_ingest_stream, ingest_stream_job
-    from pipelines.defs.resources import XenoResource
 
-    job, op = (ingest_stream_job, drain_ingest_stream) if role == "ingest" else (
-        publish_feature_deltas_job, publish_feature_deltas)  # fmt: skip
-    config = {"ops": {op.name: {"config": {"follow": True, "shift_s": 86_400, "idle_s": 86_400}}}}
-    with dg.instance_for_test() as instance:
-        job.execute_in_process(run_config=config, instance=instance, resources={"xeno": XenoResource()})
+def following_run(role: str, config_dir: Path) -> list[str]:
+    """The command that runs one of the Dagster jobs as its sensor's following run does, until stopped."""
+    job, op = FOLLOWING_JOBS[role]
+    config = config_dir / f"{role}.json"
+    config.write_text(json.dumps({"ops": {op: {"config": {"follow": True, "shift_s": 86_400, "idle_s": 86_400}}}}))
+    return [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions", "-j", job,
+            "-c", str(config)]  # fmt: skip
 
 
 def main() -> None:
@@ -174,15 +175,13 @@ def main() -> None:
         help="uvicorn workers (several: uvicorn's health check kills a worker a loaded machine keeps busy)",
     )
     parser.add_argument("--quick", action="store_true", help="50k customers, 20 s of load: under a minute")
-    parser.add_argument("--child", choices=["ingest", "deltas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
     if args.quick:
         args.customers, args.orders, args.events, args.seconds = 50_000, 250_000, 100_000, 20
 
-    os.environ["XENO_DATA_DIR"] = tempfile.mkdtemp(prefix="xeno-freshness-")
+    data_dir = Path(tempfile.mkdtemp(prefix="xeno-freshness-"))
+    os.environ["XENO_DATA_DIR"] = str(data_dir)
+    os.environ["DAGSTER_HOME"] = str(data_dir)  # the job runs keep their records in a throwaway Dagster instance
     use_fresh_services("xeno_bench_freshness")
     load_data(args.customers, args.orders, args.events)
     with get_engine().begin() as conn:  # the generator wrote ids itself: new rows take the next ones
@@ -199,8 +198,8 @@ def main() -> None:
     probes, stop = Probes(), threading.Event()
     with (
         api_process(port, args.api_workers),
-        process([sys.executable, "-m", "bench.freshness", "--child", "ingest"]),
-        process([sys.executable, "-m", "bench.freshness", "--child", "deltas"]),
+        process(following_run("ingest", data_dir)),
+        process(following_run("deltas", data_dir)),
     ):
         watchers = [
             threading.Thread(target=watch_postgres, args=(probes, stop), daemon=True),

@@ -160,6 +160,7 @@ def test_restarts_back_off_a_crash_loop_is_reported_and_it_heals_once_the_cause_
     os.kill(deliver.starts()[0][0], signal.SIGKILL)
 
     wait_for(lambda: state_of(tmp_path, "deliver")["state"] == "crash-loop", "a crash loop")
+    wait_for(lambda: "[xeno] deliver is crash-looping" in out.getvalue(), "the crash loop to be reported")
     loud = [line for line in out.lines() if "[xeno] deliver is crash-looping: 5 restarts" in line]
     assert loud, out.getvalue()
     assert "exited with code 3" in loud[0]
