@@ -7,12 +7,14 @@ Public except `/me`: these routes are how a caller gets credentials in the first
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from api.auth.dependencies import client_ip, rate_limit
+from api.auth.dependencies import client_ip, key_from_header, rate_limit
 from api.auth.schemas import (
+    BrowserRefreshToken,
     DevSignInRequest,
     RefreshTokenBody,
     TokenExchangeRequest,
@@ -24,7 +26,7 @@ from api.deps import AppSettings, Db, RedisClient, Viewer
 from api.errors import ApiError, Forbidden, NotFound
 from engine.auth import audit
 from engine.auth.oidc import LOGIN_MAX_AGE_SECONDS, provider_for, remember_login, take_login
-from engine.auth.sessions import end_session, refresh_session
+from engine.auth.sessions import browser_refresh_token, end_session, refresh_session
 from engine.auth.signin import dev_sign_in, is_loopback, sign_in
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -134,6 +136,24 @@ def refresh(body: RefreshTokenBody, request: Request, db: Db, settings: AppSetti
     """Public (the refresh token is the credential). Each refresh token works once: presenting one that was
     already used ends its whole session, since someone else may hold a copy."""
     return TokenPair.of(refresh_session(db, settings, body.refresh_token, client_ip(request)))
+
+
+@router.post(
+    "/browser-token",
+    response_model=BrowserRefreshToken,
+    responses=error_responses(401, 429),
+    dependencies=[rate_limit("auth")],
+    summary="A refresh token for the browser to keep",
+)
+def browser_token(user: Viewer, request: Request, db: Db, settings: AppSettings) -> BrowserRefreshToken:
+    """A second refresh token in the caller's session, for a server that signs people in (the dashboard) to hand
+    to the browser in a secure, http-only cookie, so a reload or a link resumes the session. It is a rotation
+    chain of its own: each use at `/v1/auth/refresh` spends it (present a spent one and the session ends), and
+    sign-out, reuse detection and disabling the user end it with the session."""
+    token, expires_at = browser_refresh_token(db, settings, key_from_header(request) or "")
+    return BrowserRefreshToken(
+        refresh_token=token, expires_in=int((expires_at - datetime.now(expires_at.tzinfo)).total_seconds())
+    )
 
 
 @router.post(

@@ -121,6 +121,17 @@ class RefreshTokenBody(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=256)
 
 
+class BrowserRefreshToken(BaseModel):
+    """A second refresh token in the caller's session, for the browser to keep in an http-only cookie."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": _REFRESH_EXAMPLE, "expires_in": 2592000}]}
+    )
+
+    refresh_token: str
+    expires_in: int = Field(description="Seconds until the refresh token expires if unused.")
+
+
 _ERROR_DESCRIPTIONS = {
     400: "The request cannot be followed (the detail says why).",
     401: "No credential, or a forged, expired or revoked one.",

@@ -5,6 +5,9 @@ token (opaque, `xr_` + 32 random bytes, kept only as its SHA-256). Refreshing sp
 and hands out the next pair in the same session. A spent refresh token presented again means two parties
 hold it, so the whole session ends — the thief's tokens and the owner's alike. Sign-out ends it too.
 
+A session may hold more than one rotation chain: `browser_refresh_token` starts a second one for a browser
+to keep in an http-only cookie (the dashboard's reload), rotating on its own, ending with the session.
+
 Every access token names its session, and a request is only let in while that session is live and its
 user enabled, so sign-out, reuse detection and disabling a user take effect at once.
 """
@@ -61,6 +64,15 @@ def refresh_session(db: Engine, settings: Settings, refresh_token: str, ip: str 
             "this refresh token was already used, so it may have been stolen: the session has been ended; sign in again"
         )
     return tokens
+
+
+def browser_refresh_token(db: Engine, settings: Settings, access_token: str) -> tuple[str, datetime]:
+    """A new refresh token (and its expiry) in the live session `access_token` names: a second rotation chain,
+    so the browser and the server holding the first one never spend each other's tokens."""
+    claims = verify_access_token(settings, access_token)
+    authenticate(db, settings, access_token)
+    with db.begin() as conn:
+        return _new_refresh_token(conn, settings, claims.session_id)
 
 
 def end_session(db: Engine, refresh_token: str, reason: str = "signed out") -> User | None:
@@ -130,6 +142,12 @@ def _spend(conn: Connection, settings: Settings, refresh_token: str, ip: str | N
 
 
 def _issue(conn: Connection, settings: Settings, user: User, session_id: uuid.UUID) -> Tokens:
+    refresh_token, refresh_expires_at = _new_refresh_token(conn, settings, session_id)
+    access_token, access_expires_at = issue_access_token(settings, user.id, user.role, session_id)
+    return Tokens(access_token, access_expires_at, refresh_token, refresh_expires_at, session_id, user)
+
+
+def _new_refresh_token(conn: Connection, settings: Settings, session_id: uuid.UUID) -> tuple[str, datetime]:
     refresh_token = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
     refresh_expires_at = datetime.now(UTC) + timedelta(days=settings.refresh_token_days)
     conn.execute(
@@ -137,8 +155,7 @@ def _issue(conn: Connection, settings: Settings, user: User, session_id: uuid.UU
             token_hash=_hash(refresh_token), session_id=session_id, expires_at=refresh_expires_at
         )
     )
-    access_token, access_expires_at = issue_access_token(settings, user.id, user.role, session_id)
-    return Tokens(access_token, access_expires_at, refresh_token, refresh_expires_at, session_id, user)
+    return refresh_token, refresh_expires_at
 
 
 def _end(conn: Connection, session_id: uuid.UUID, reason: str) -> None:
