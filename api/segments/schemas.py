@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
+from api.reach import ReachOut
 from api.snapshot import SnapshotOut
+from engine.channels import ChannelName
 from engine.postgres_safe import NO_NUL, PostgresText
 from engine.segments.evaluation import Explanation
 from engine.segments.history import SizeRecord
@@ -112,6 +114,9 @@ class PreviewIn(BaseModel):
 
     rule: dict[str, Any] = Field(description=RULE_DESCRIPTION)
     sample_size: int = Field(10, ge=0, le=100, description="How many members to show (the lowest customer ids).")
+    channel: ChannelName | None = Field(
+        None, description="Given: the answer's `reach` says who of the audience a campaign on it would message."
+    )
 
 
 class PreviewOut(BaseModel):
@@ -122,9 +127,15 @@ class PreviewOut(BaseModel):
         description='Customers matching each node of the rule, by its path ("" is the whole rule, then '
         '"and[0]", "and[0].or[1]", ...).'
     )
+    funnel: list[int] = Field(
+        default_factory=list,
+        description="Customers matching the top group's first clause, then its first two, and so on (an AND "
+        "narrows, an OR widens); empty for a rule that is not a group.",
+    )
     sample: list[dict[str, Any]]
     sentence: str
     snapshot: SnapshotOut
+    reach: ReachOut | None = None
 
 
 class MembersPage(BaseModel):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import orjson
 import polars as pl
@@ -28,8 +28,8 @@ from sqlalchemy import Connection, Engine, RowMapping, bindparam, text
 from engine.auth import audit
 from engine.campaigns.audience import AudienceSource, CampaignAudience, Recipients, campaign_recipients
 from engine.campaigns.errors import CampaignNotFound
-from engine.campaigns.policy import apply_contact_policy, recent_message_counts
 from engine.campaigns.queue import Message, Published, idempotency_key_prefix, publish_queued
+from engine.campaigns.reach import contact_plan
 from engine.campaigns.templates import (
     RENDERED,
     CampaignTemplates,
@@ -40,7 +40,6 @@ from engine.campaigns.templates import (
 from engine.channels import Channel, get_channel
 from engine.connections import psycopg_connection
 from engine.consent.opt_out import with_opt_out
-from engine.consent.suppression import skip_suppressed
 from engine.features.catalog import catalog_for_schema
 from engine.segments import RuleError, UnsupportedRule
 from engine.segments.polars_backend import PolarsEvaluator
@@ -154,10 +153,9 @@ def _freeze_and_log(
         audience.segment_rule,
     )
     channel = get_channel(campaign["channel"])
-    since = now - timedelta(days=settings.frequency_cap_days)
-    recent = recent_message_counts(conn, since, channel, excluding_campaign=campaign["id"])
-    plan = apply_contact_policy(recipients.members, channel, recent, settings, now)
-    plan = skip_suppressed(conn, plan, channel.name, campaign["topic"])
+    plan = contact_plan(
+        conn, recipients.members, channel, settings, now, topic=campaign["topic"], excluding_campaign=campaign["id"]
+    )
     log = _log_rows(campaign["id"], channel, recipients, plan, templates, settings, now)
     log = log.with_columns(_reserve_ids(conn, log.height)).select(LOG_COLUMNS)
     _copy_log(conn, log)

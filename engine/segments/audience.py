@@ -39,12 +39,15 @@ FORMULA_START = r"^[=+\-@\t\r]"  # what makes a spreadsheet read a CSV cell as a
 
 @dataclass(frozen=True)
 class Preview:
-    """An unsaved rule's audience: its size, per-clause counts by node path, a sample, and the sentence."""
+    """An unsaved rule's audience: its size, per-clause counts by node path, a sample, the sentence, and the
+    funnel: how many customers the root group's first clause matches, then the first two together, and so on (an
+    AND narrows, an OR widens; empty when the rule is not a group)."""
 
     size: int
     clause_counts: dict[str, int]
     sample: list[dict[str, Any]]
     sentence: str
+    funnel: list[int]
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,17 @@ def preview(evaluator: PolarsEvaluator, rule: Rule, sample_size: int = 10) -> Pr
             return ~children[0]
         return pl.col(columns[path])
 
+    clauses = [matched(path, node) for path, node in child_nodes(rule, "")] if isinstance(rule, And | Or) else []
+    combine = pl.all_horizontal if isinstance(rule, And) else pl.any_horizontal
     answer = conditions.select(
         *(matched(path, node).sum().alias(columns[path]) for path, node in nodes),
+        *(combine(clauses[: step + 1]).sum().alias(f"__segment_funnel {step}") for step in range(len(clauses))),
         pl.arg_where(matched("", rule)).head(sample_size).implode().alias("__segment_sample"),
     ).collect()
     clause_counts = {path: int(answer.item(0, columns[path])) for path, _ in nodes}
+    funnel = [int(answer.item(0, f"__segment_funnel {step}")) for step in range(len(clauses))]
     sample = evaluator.features.select(summary_columns(evaluator))[answer.item(0, "__segment_sample")]
-    return Preview(clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog))
+    return Preview(clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog), funnel)
 
 
 def member_page(evaluator: PolarsEvaluator, rule: Rule, *, after: int | None, limit: int) -> MemberPage:

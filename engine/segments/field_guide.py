@@ -56,11 +56,20 @@ def field_guide(catalog: Catalog, features: pl.DataFrame | None = None) -> list[
 
 
 def _observed_examples(feature: Feature, features: pl.DataFrame | None) -> list[Any]:
-    if features is None or feature.name not in features.columns:
+    if features is None:
+        return []
+    return [value for value, _ in common_values(feature, features, EXAMPLES_PER_FEATURE)]
+
+
+def common_values(feature: Feature, features: pl.DataFrame, limit: int) -> list[tuple[Any, int]]:
+    """The feature's `limit` most common values in a snapshot with how many customers have each, most first (ties
+    in value order); a category's values as text. A builder's pick list, and a trait's examples."""
+    if feature.name not in features.columns:
         return []
     column = features.get_column(feature.name).drop_nulls()
     if column.is_empty():
         return []
-    counts = column.value_counts().sort(["count", feature.name], descending=[True, False])
-    common = counts.head(EXAMPLES_PER_FEATURE).get_column(feature.name)
-    return common.cast(pl.String).to_list() if feature.type is FeatureType.CATEGORY else common.to_list()
+    counts = column.value_counts().sort(["count", feature.name], descending=[True, False]).head(limit)
+    values = counts.get_column(feature.name)
+    shown = values.cast(pl.String).to_list() if feature.type is FeatureType.CATEGORY else values.to_list()
+    return list(zip(shown, counts.get_column("count").to_list(), strict=True))

@@ -35,3 +35,24 @@ def test_before_any_snapshot_the_catalog_has_the_declared_features(client: TestC
 
 def test_the_rule_schema_is_served(client: TestClient, viewer: dict[str, str]) -> None:
     assert client.get("/v1/segments/schema", headers=viewer).json() == rule_json_schema()
+
+
+def test_a_categorical_feature_lists_its_values_most_customers_first_for_pick_lists(
+    client: TestClient, viewer: dict[str, str], published: Snapshot
+) -> None:
+    cities = client.get("/v1/features/city/values", headers=viewer)
+    top = client.get("/v1/features/city/values?limit=1", headers=viewer).json()
+    emails = client.get("/v1/features/email/values", headers=viewer)
+    unknown = client.get("/v1/features/shoe_size/values", headers=viewer)
+
+    assert cities.status_code == 200, cities.text
+    assert cities.json()["values"] == [
+        {"value": "London", "customers": 2},
+        {"value": "Mumbai", "customers": 2},
+        {"value": "Delhi", "customers": 1},
+        {"value": "Paris", "customers": 1},
+    ]
+    assert top["values"] == [{"value": "London", "customers": 2}]
+    assert emails.status_code == 422  # customers' own data is not listed
+    assert "only categorical" in emails.json()["detail"]
+    assert unknown.status_code == 404

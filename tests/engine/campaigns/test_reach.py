@@ -1,0 +1,39 @@
+"""Who will actually receive a campaign: the preview's count is what the launch at the same moment logs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import redis
+from sqlalchemy import Engine
+
+from engine.campaigns.reach import audience_reach
+from engine.channels import get_channel
+from engine.consent.suppression import suppress
+from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
+
+
+def test_the_reach_counts_consent_address_suppression_and_quiet_hours_as_the_launch_then_does(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = delivery_settings()  # quiet from 21:00 to 09:00
+    evening = NOON.replace(hour=18)  # 23:30 in Kolkata
+    frame = features(
+        6,
+        sms_consent=[True, False, False, True, True, True],
+        phone=["+919900000001", "+919900000002", "+919900000003", None, "+919900000005", "+919900000006"],
+        timezone=["UTC", "UTC", "UTC", "UTC", "UTC", "Asia/Kolkata"],
+    )
+    with database.begin() as conn:
+        suppress(conn, "sms", "+91 99000 00005", "stop", "test")
+
+    with database.connect() as conn:
+        reach = audience_reach(conn, frame, get_channel("sms"), settings, evening)
+    report = launch(database, redis_client, settings, frame, now=evening)
+
+    assert (reach.audience, reach.receiving, reach.held) == (6, 2, 1)
+    assert reach.skipped == {"no consent to SMS": 2, "no phone number": 1, "suppressed: replied STOP": 1}
+    assert list(reach.skipped) == ["no consent to SMS", "no phone number", "suppressed: replied STOP"]
+    logged = Counter(row["reason"] for row in log_rows(database, report.campaign_id) if row["status"] == "skipped")
+    assert logged == reach.skipped
+    assert report.queued + report.deferred == reach.receiving
