@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.operations.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from engine.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
 class RequestMetrics:

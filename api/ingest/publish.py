@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.connections import get_async_redis
 from engine.ingest.records import Batch, batch_size
+from engine.observability.metrics import INGEST_ACCEPTED
 from engine.settings import get_settings
 from engine.streams import entry_fields, entry_id_text
 
@@ -13,4 +14,7 @@ async def publish_batch(batch: Batch) -> str | None:
     if batch_size(batch) == 0:
         return None
     stream = get_settings().stream("ingest")
-    return entry_id_text(await get_async_redis().xadd(stream, entry_fields(batch)))  # type: ignore[arg-type]
+    entry_id = entry_id_text(await get_async_redis().xadd(stream, entry_fields(batch)))  # type: ignore[arg-type]
+    for kind, records in batch.items():
+        INGEST_ACCEPTED.labels(kind).inc(len(records))  # type: ignore[arg-type]
+    return entry_id

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from engine.observability.metrics import AI_CALLS, AI_LATENCY
 from engine.schema import ai_calls
 
 
@@ -72,6 +73,8 @@ def record_call(
             .returning(ai_calls.c.id)
         )
     assert call_id is not None
+    AI_CALLS.labels(kind, provider, outcome).inc()
+    AI_LATENCY.labels(kind, provider).observe(latency_ms / 1000)
     return int(call_id)
 
 

@@ -32,6 +32,7 @@ from engine import streams
 from engine.campaigns.failures import FailureKind, failure_kind
 from engine.connections import psycopg_connection
 from engine.consent.bounces import BouncedMessage, apply_bounces, suppression_reason
+from engine.observability.metrics import RECEIPTS
 from engine.settings import Settings
 from engine.streams import ConsumerReport, Entry, StreamConsumer
 
@@ -189,7 +190,11 @@ def drain_receipts(
     report = ReceiptReport()
 
     def apply(entries: list[Entry]) -> None:
-        report.add(apply_receipts(db, entries))
+        applied = apply_receipts(db, entries)
+        report.add(applied)
+        RECEIPTS.labels("changed").inc(applied.changed)
+        RECEIPTS.labels("unchanged").inc(applied.receipts - applied.changed - applied.malformed)
+        RECEIPTS.labels("malformed").inc(applied.malformed)
 
     return receipts.run(apply, give_up_poison, report, max_batches=max_batches, block_ms=block_ms, on_batch=on_batch)
 

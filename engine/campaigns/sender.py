@@ -55,6 +55,7 @@ from engine.channels.transports import close_transports, open_transports
 from engine.channels.transports.base import Outcome, ProviderMisconfigured, Transport, UnreadableAnswer
 from engine.connections import psycopg_connection
 from engine.consent.suppression import filter_sendable
+from engine.observability.metrics import MESSAGES, RATE_LIMIT_WAIT
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -279,13 +280,20 @@ class Sender:
         self.report.sent += len(outcome.sent)
         self.report.duplicates += outcome.duplicates
         self.report.failed += len(outcome.failed)
+        MESSAGES.labels(entry.channel, "sent").inc(len(outcome.sent))
+        MESSAGES.labels(entry.channel, "duplicate").inc(outcome.duplicates)
+        MESSAGES.labels(entry.channel, "failed").inc(len(outcome.failed))
         self.report.retries += max(0, outcome.attempts - 1)
 
     async def _pace(self, channel: str, count: int) -> None:
         """Wait for the turn of `count` messages under the overall rate limit and the channel's own."""
-        self.report.rate_limited_s += await self.limit.acquire(count)
+        waited = await self.limit.acquire(count)
+        RATE_LIMIT_WAIT.labels("overall").inc(waited)
         if channel in self.channel_limits:
-            self.report.rate_limited_s += await self.channel_limits[channel].acquire(count)
+            waited_here = await self.channel_limits[channel].acquire(count)
+            RATE_LIMIT_WAIT.labels(channel).inc(waited_here)
+            waited += waited_here
+        self.report.rate_limited_s += waited
 
     async def _hold_back(self, campaign_id: int, ids: list[int]) -> None:
         """Messages of a campaign that was not sending when last seen. What becomes of them is decided under a

@@ -12,6 +12,7 @@ import typer
 
 from engine.connections import get_engine, get_redis
 from engine.ingest.consumer import DrainReport, drain
+from engine.services.health import serve_health
 from engine.settings import get_settings
 
 app = typer.Typer(help="The ingest stream.", no_args_is_help=True)
@@ -22,7 +23,8 @@ def drain_command(
     follow: bool = typer.Option(False, "--follow", help="Keep consuming new entries until interrupted."),
     consumer: str = typer.Option(None, help="Consumer name within the group (default: host and pid)."),
 ) -> None:
-    """Apply what waits on the ingest stream, then exit (or keep going with --follow)."""
+    """Apply what waits on the ingest stream, then exit (or keep going with --follow). With --follow, it answers
+    `GET /health` and `GET /metrics` on loopback port XENO_HEALTH_PORT when that is set, as the other workers do."""
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -31,6 +33,8 @@ def drain_command(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if follow:
+        serve_health("ingest", get_settings().health_port, get_engine(), get_redis())
     total = DrainReport()
     while True:
         total += drain(

@@ -28,6 +28,7 @@ from engine.features.freshness import count_source_change
 from engine.ingest import deadletters
 from engine.ingest.apply import ApplyCounts, apply_batch
 from engine.ingest.records import Batch, empty_batch
+from engine.observability.metrics import INGEST_APPLIED
 from engine.settings import Settings
 from engine.streams import ConsumerReport, Entry, StreamConsumer
 
@@ -131,7 +132,15 @@ def apply_entries(db: Engine, entries: list[Entry]) -> ApplyCounts:
             counts += _apply_splitting(conn, parts)
         if counts.applied:
             count_source_change(conn)  # last: it locks one row until the commit
+    _count(counts)
     return counts
+
+
+def _count(counts: ApplyCounts) -> None:
+    """Count committed records in the process's metrics."""
+    INGEST_APPLIED.labels("applied").inc(counts.applied)
+    INGEST_APPLIED.labels("duplicate").inc(counts.duplicates)
+    INGEST_APPLIED.labels("dead_lettered").inc(counts.dead_lettered)
 
 
 def dead_letter_poison(db: Engine, entries: list[Entry]) -> ApplyCounts:
@@ -149,6 +158,7 @@ def dead_letter_poison(db: Engine, entries: list[Entry]) -> ApplyCounts:
             for table, record in records:
                 deadletters.record(conn, entry.id, table, orjson.dumps(record).decode(), error)
             counts.dead_lettered += len(records)
+    _count(counts)
     return counts
 
 

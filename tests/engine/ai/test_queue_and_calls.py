@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 import redis
 from PIL import Image
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from engine.ai.jobs import HANDLERS
 from engine.auth.roles import Role
 from engine.auth.users import record_sign_in
 from engine.settings import Settings, get_settings
+from tests.fixtures.metrics import scrape, value
 
 
 def a_user(database: Engine) -> int:
@@ -105,3 +107,19 @@ def test_calls_are_logged_listed_newest_first_per_user_and_rated(database: Engin
     assert (rated.accepted, rated.feedback) == (True, "saved as 'Lapsed VIPs'")
     assert rated.feedback_at is not None
     assert calls.set_feedback(database, 10_000, accepted=False) is None
+
+
+def test_ai_calls_are_counted_and_timed_by_kind_provider_and_outcome(database: Engine, worker_metrics: str) -> None:
+    before = scrape(worker_metrics)
+
+    calls.record_call(
+        database, kind="segment_rule", question={"text": "a"}, answer=None, outcome="refused", provider="openai",
+        model="m", latency_ms=1500, user_id=None,
+    )  # fmt: skip
+
+    after = scrape(worker_metrics)
+    counted = {"kind": "segment_rule", "provider": "openai", "outcome": "refused"}
+    assert value(after, "xeno_ai_calls_total", **counted) == value(before, "xeno_ai_calls_total", **counted) + 1
+    timed = {"kind": "segment_rule", "provider": "openai"}
+    seconds = "xeno_ai_call_duration_seconds_sum"
+    assert value(after, seconds, **timed) == pytest.approx(value(before, seconds, **timed) + 1.5)

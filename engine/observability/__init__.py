@@ -1,0 +1,1 @@
+"""What the running product tells its operators: Prometheus metrics (and, next, traces and structured logs)."""
