@@ -3,8 +3,9 @@ status webhooks, each checked the way its provider authenticates, turned into re
 (engine.campaigns.provider_receipts).
 
 Public on purpose, the provider's own credential standing in for ours:
-- `POST /v1/receipts/twilio`: the message's `StatusCallback`, or the messaging service's status callback URL;
-  `X-Twilio-Signature` checked with XENO_TWILIO_AUTH_TOKEN (api.twilio_webhooks, as for inbound SMS).
+- `POST /v1/receipts/twilio`: the message's `StatusCallback` (the twilio transport names one per message, with our
+  log id as `ref`), or the messaging service's status callback URL; `X-Twilio-Signature` (which covers the URL,
+  `ref` included) checked with XENO_TWILIO_AUTH_TOKEN (api.twilio_webhooks, as for inbound SMS).
 - `POST /v1/receipts/email-api`: the server's Delivery, Bounce and Spam Complaint webhooks, with basic auth in
   their URL (XENO_EMAIL_API_WEBHOOK_USERNAME / XENO_EMAIL_API_WEBHOOK_PASSWORD).
 - `POST /v1/receipts/meta`: the WhatsApp Business Account's `messages` webhook, `X-Hub-Signature-256` (HMAC-SHA256
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -29,16 +31,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from api.deps import Db
-from api.errors import ApiError, Forbidden, Unauthorized, UnprocessableEntity
+from api.errors import ApiError, Forbidden, Unauthorized
 from api.twilio_webhooks import verified_twilio_form
 from engine.campaigns.provider_receipts import (
     ProviderReport,
-    UnreadableReport,
     accept_reports,
     email_api_reports,
     meta_reports,
     twilio_reports,
 )
+from engine.channels.transports import twilio
 from engine.connections import get_async_redis
 from engine.settings import Settings, get_settings
 
@@ -51,7 +53,8 @@ async def twilio_status(request: Request, db: Db) -> Response:
     """A Twilio status callback (`MessageSid`, `MessageStatus`, `ErrorCode`): delivered, undelivered or failed
     moves the message's status; STOP, invalid and landline numbers suppress it."""
     form = await verified_twilio_form(request)
-    return await _accept(db, "twilio", "sms", twilio_reports, form)
+    ref = request.query_params.get(twilio.REFERENCE_PARAMETER)
+    return await _accept(db, "twilio", "sms", partial(twilio_reports, ref=ref), form)
 
 
 @router.post("/email-api", status_code=status.HTTP_204_NO_CONTENT, summary="E-mail API webhook (Postmark-style)")
@@ -100,10 +103,7 @@ async def _accept(
     db: Db, provider: str, channel: str, read: Callable[[Any, datetime], list[ProviderReport]], payload: Any
 ) -> Response:
     """Put the reports `read` finds in `payload` on the receipts stream; 422 naming what is wrong when it cannot."""
-    try:
-        reports = read(payload, datetime.now(UTC))
-    except UnreadableReport as problem:
-        raise UnprocessableEntity(str(problem)) from None
+    reports = read(payload, datetime.now(UTC))
     if reports:
         await accept_reports(db, get_async_redis(), get_settings(), provider, channel, reports)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

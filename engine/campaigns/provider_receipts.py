@@ -1,15 +1,18 @@
 """Delivery reports from the providers' own webhooks (Twilio status callbacks, Postmark-style e-mail webhooks,
 Meta's WhatsApp status webhooks), turned into our receipts.
 
-A provider names a message by the id it answered when it took it, which the sender keeps
-(`communication_log.vendor_message_id`). Each report of a message we sent becomes a receipt (reference: the log
-id) and goes on the receipts stream like the vendor simulator's callbacks, so one applier
-(`engine.campaigns.receipts`) moves statuses forward and suppresses addresses for every provider; a report is
-taken once per provider, message and status (providers retry). A report of a message we do not know (another
-system's, one sent before the id was kept, or a status we do not track) is acknowledged and dropped, since a
-provider retries anything it does not see accepted. A report that arrives before the sender has recorded the
-provider's id (within the second its batch went out) finds nothing: that message stays `sent` until its campaign
-stops waiting for it (`receipt_timeout_s`), as when a report is lost.
+Each transport hands the provider our log id with the message (Twilio: the `ref` of the message's status callback
+URL; Postmark: `Metadata`; Meta: `biz_opaque_callback_data`), and the provider's reports carry it back, so a report
+finds its message even when it comes before the provider's answer to the send (the sender has not recorded the
+provider's id yet). That reference is taken when the log row is of the webhook's channel and has no other
+provider id; otherwise (messages sent before references were carried, a messaging service's own callback) the
+report is matched by the provider's id the sender keeps (`communication_log.vendor_message_id`). Each report of
+a message we sent becomes a receipt (reference: the log id) and goes on the receipts stream like the vendor
+simulator's callbacks, so one applier (`engine.campaigns.receipts`) moves statuses forward and suppresses
+addresses for every provider; a report is taken once per provider, message and status (providers retry). An
+early report settles the message before the sender marks it sent, and the sender then only fills in its time.
+A report of a message we do not know (another system's, or a status we do not track) is acknowledged and
+dropped, since a provider retries anything it does not see accepted.
 
 Failures are worded from the transports' tables of provider error codes, so `engine.campaigns.failures` and
 `engine.consent.bounces` read them as they read the transports' own: Twilio's `ErrorCode`, Meta's `errors[].code`;
@@ -30,8 +33,9 @@ import redis.asyncio
 from sqlalchemy import Engine, text
 
 from engine.campaigns.receipts import accept_callback
-from engine.channels.transports import meta, twilio
+from engine.channels.transports import email_api, meta, twilio
 from engine.channels.transports.base import coded_reason
+from engine.errors import Invalid
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,11 +48,12 @@ SETTLING_STATUSES: dict[str, Literal["delivered", "failed"]] = {
 PERMANENT_BOUNCES = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "SpamComplaint"})
 
 FIND_MESSAGES = text(
-    "SELECT vendor_message_id, id FROM communication_log WHERE channel = :channel AND vendor_message_id = ANY(:ids)"
+    "SELECT id, vendor_message_id FROM communication_log "
+    "WHERE channel = :channel AND (id = ANY(:references) OR vendor_message_id = ANY(:ids))"
 )
 
 
-class UnreadableReport(ValueError):
+class UnreadableReport(Invalid, ValueError):
     """The webhook's body is not a report in the provider's format: what is missing or wrong."""
 
 
@@ -61,19 +66,29 @@ class ProviderReport:
     occurred_at: datetime
     reason: str | None = None
     permanent: bool | None = None  # None: the reason decides (engine.campaigns.failures)
+    reference: int | None = None  # our log id, as the provider echoed it; None when it did not
 
 
-def twilio_reports(form: dict[str, str], now: datetime) -> list[ProviderReport]:
-    """A Twilio status callback's report; none for a status on the way (queued, sending, sent)."""
+def echoed_reference(value: object) -> int | None:
+    """Our log id as a provider echoes it back (a string of digits); None for anything else."""
+    digits = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return int(digits) if digits.isdigit() and len(digits) < 19 else None
+
+
+def twilio_reports(form: dict[str, str], now: datetime, ref: str | None = None) -> list[ProviderReport]:
+    """A Twilio status callback's report (`ref`: the query parameter of the callback URL the message named); none
+    for a status on the way (queued, sending, sent)."""
     sid, state = form.get("MessageSid"), form.get("MessageStatus")
     if not sid or not state:
         raise UnreadableReport("a status callback needs MessageSid and MessageStatus")
     status = SETTLING_STATUSES.get(state)
-    if status != "failed":
-        return [] if status is None else [ProviderReport(sid, "delivered", now)]
+    if status is None:
+        return []
+    if status == "delivered":
+        return [ProviderReport(sid, "delivered", now, reference=echoed_reference(ref))]
     code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
     reason = coded_reason(twilio.REASONS, code, None) or (f"{state} (error {code})" if code is not None else state)
-    return [ProviderReport(sid, "failed", now, reason)]
+    return [ProviderReport(sid, "failed", now, reason, reference=echoed_reference(ref))]
 
 
 def meta_reports(body: Any, now: datetime) -> list[ProviderReport]:
@@ -97,15 +112,16 @@ def meta_reports(body: Any, now: datetime) -> list[ProviderReport]:
             continue
         stamp = str(status.get("timestamp", ""))
         at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else now
+        ours = echoed_reference(status.get("biz_opaque_callback_data"))
         if settled == "delivered":
-            reports.append(ProviderReport(status["id"], "delivered", at))
+            reports.append(ProviderReport(status["id"], "delivered", at, reference=ours))
             continue
         errors = status.get("errors") or [{}]
         error = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
         code, title = error.get("code"), error.get("title") or error.get("message")
         words = f"failed (error {code})" if code is not None else "failed"
         reason = coded_reason(meta.REASONS, code, title) or (f"{words}: {title}" if title else words)
-        reports.append(ProviderReport(status["id"], "failed", at, reason))
+        reports.append(ProviderReport(status["id"], "failed", at, reason, reference=ours))
     return reports
 
 
@@ -120,13 +136,15 @@ def email_api_reports(body: Any, now: datetime) -> list[ProviderReport]:
     if not isinstance(message_id, str) or not message_id:
         raise UnreadableReport(f"a {record} record needs its MessageID")
     at = _moment(body.get("DeliveredAt" if record == "Delivery" else "BouncedAt"), now)
+    metadata = body.get("Metadata")
+    ours = echoed_reference(metadata.get(email_api.METADATA_REFERENCE)) if isinstance(metadata, dict) else None
     if record == "Delivery":
-        return [ProviderReport(message_id, "delivered", at)]
+        return [ProviderReport(message_id, "delivered", at, reference=ours)]
     kind = "SpamComplaint" if record == "SpamComplaint" else str(body.get("Type") or "Bounce")
     described = str(body.get("Description") or body.get("Details") or "")
     words = "spam complaint" if kind == "SpamComplaint" else f"{kind}: {described}".rstrip(": ")
     permanent = kind in PERMANENT_BOUNCES or body.get("Inactive") is True
-    return [ProviderReport(message_id, "failed", at, words, permanent)]
+    return [ProviderReport(message_id, "failed", at, words, permanent, ours)]
 
 
 def _moment(value: Any, now: datetime) -> datetime:
@@ -137,10 +155,25 @@ def _moment(value: Any, now: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def find_messages(db: Engine, channel: str, vendor_ids: list[str]) -> dict[str, int]:
-    """The log ids of our `channel` messages the provider took under these ids."""
+def find_messages(db: Engine, channel: str, reports: list[ProviderReport]) -> list[int | None]:
+    """For each report, the log id of our `channel` message it is about (by the reference it carries, else by the
+    provider's id); None for a message we did not send."""
+    references = [report.reference for report in reports if report.reference is not None]
     with db.connect() as conn:
-        return dict(conn.execute(FIND_MESSAGES, {"channel": channel, "ids": vendor_ids}).all())
+        rows = conn.execute(
+            FIND_MESSAGES, {"channel": channel, "references": references,
+                            "ids": [report.vendor_message_id for report in reports]}
+        ).all()  # fmt: skip
+    provider_ids: dict[int, str | None] = dict(rows)
+    by_provider_id = {vendor_id: log_id for log_id, vendor_id in rows if vendor_id is not None}
+    found: list[int | None] = []
+    for report in reports:
+        ours = report.reference
+        if ours in provider_ids and provider_ids[ours] in (None, report.vendor_message_id):
+            found.append(ours)
+        else:
+            found.append(by_provider_id.get(report.vendor_message_id))
+    return found
 
 
 async def accept_reports(
@@ -148,9 +181,8 @@ async def accept_reports(
     reports: list[ProviderReport],
 ) -> None:  # fmt: skip
     """Put the reports of messages we sent on the receipts stream; the others are logged and dropped."""
-    found = await asyncio.to_thread(find_messages, db, channel, [report.vendor_message_id for report in reports])
-    for report in reports:
-        log_id = found.get(report.vendor_message_id)
+    found = await asyncio.to_thread(find_messages, db, channel, reports)
+    for report, log_id in zip(reports, found, strict=True):
         if log_id is None:
             log.info("%s reported %s of message %r, which we did not send; ignored", provider, report.status,
                      report.vendor_message_id)  # fmt: skip

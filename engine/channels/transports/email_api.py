@@ -3,8 +3,12 @@
 The request carries each message's text and HTML bodies and its headers (`Message-ID`, `List-Unsubscribe`, ...,
 from `engine.channels.mime`); the answer lists, in order, an `ErrorCode` per message (0: accepted, with the
 provider's `MessageID`). 406 means the provider itself keeps the recipient inactive (a hard bounce, a spam
-complaint or an unsubscribe it saw): permanent. The API has no idempotency keys: a batch whose answer was lost is
-posted again, and the provider may send those messages twice.
+complaint or an unsubscribe it saw): permanent.
+
+Each message carries our log id in `Metadata` (`xeno_message`), which the provider's webhooks echo, so a report
+finds its message even before the answer does; the batch carries an `Idempotency-Key` made from its messages'
+keys, so an API honouring it sends a batch whose answer was lost once when it is posted again. Postmark itself
+documents no such key: there those messages may go out twice (with one `Message-ID`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import orjson
 from engine.channels.base import Channel, Outgoing
 from engine.channels.mime import email_content
 from engine.channels.transports.base import Outcome, UnreadableAnswer
-from engine.channels.transports.http import post_with_retries
+from engine.channels.transports.http import IDEMPOTENCY_KEY, batch_key, post_with_retries
 from engine.settings import Settings
 
 ACCEPTED = 0
+METADATA_REFERENCE = "xeno_message"  # the Metadata field naming our log row; the provider's webhooks echo it
 REASONS = {300: "invalid address", 406: "inactive recipient"}  # the provider's codes we have words for
 
 
@@ -34,6 +39,7 @@ def _message(settings: Settings, channel: Channel, message: Outgoing) -> dict[st
         "HtmlBody": content.html,
         "Headers": [{"Name": name, "Value": value} for name, value in content.headers],
         "MessageStream": "broadcast",
+        "Metadata": {METADATA_REFERENCE: str(message.log_id)},
     }
 
 
@@ -55,7 +61,8 @@ class EmailApiTransport:
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
         body = orjson.dumps([_message(self.settings, channel, message) for message in messages])
-        answer = await post_with_retries(self.session, self.settings, self.url, data=body, headers=self.headers)
+        headers = {**self.headers, IDEMPOTENCY_KEY: batch_key(messages)}
+        answer = await post_with_retries(self.session, self.settings, self.url, data=body, headers=headers)
         outcome = Outcome(attempts=answer.attempts)
         if answer.retryable:
             outcome.failed = [(message.log_id, answer.not_accepted()) for message in messages]

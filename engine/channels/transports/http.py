@@ -2,12 +2,15 @@
 
 Timeouts, connection errors, 408, 425, 429 (its Retry-After honoured) and 5xx are retried with exponential backoff
 and jitter, up to `delivery_max_attempts`; 401, 403, 404 and 405 mean the provider refuses the sender itself
-(credentials, URL), which no message is to blame for (`ProviderMisconfigured`).
+(credentials, URL), which no message is to blame for (`ProviderMisconfigured`). Transports send an
+`Idempotency-Key` derived from the messages' own keys, so a provider that honours it sends a retried request's
+messages once, even when the first request's answer was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +26,14 @@ from engine.channels.transports.base import Outcome, ProviderMisconfigured
 from engine.settings import Settings
 
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
+IDEMPOTENCY_KEY = "Idempotency-Key"  # the request header (IETF httpapi draft, as Stripe-style APIs take it)
+
+
+def batch_key(messages: list[Outgoing]) -> str:
+    """One idempotency key for a request carrying several messages: the same for the same messages in the same order
+    (a retry, or the entry posted again after its answer was lost); the order counts, as the answer is by position."""
+    keys = "\n".join(message.key for message in messages)
+    return "xeno-batch-" + hashlib.sha256(keys.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

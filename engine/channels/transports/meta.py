@@ -4,7 +4,9 @@ A business may start a WhatsApp conversation only with a template Meta approved:
 `meta_template` (`meta_template_language`) with the rendered message as its one body parameter. 200 answers the
 message's `wamid`. A refusal's `error.code` says why: 131026 (the number is not on WhatsApp) and 131050 (the
 person stopped marketing messages) are permanent; 130429, 131048 and 131056 (throughput and spam rate limits) are
-transient. The API has no idempotency keys: a request whose answer was lost is sent again.
+transient. Each message carries our log id as `biz_opaque_callback_data`, which Meta's status webhooks echo, so a
+report finds its message even before the answer does. The API has no idempotency keys: a request whose answer was
+lost is sent again.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class MetaTransport:
         }
         return orjson.dumps(
             {"messaging_product": "whatsapp", "recipient_type": "individual", "to": message.address,
-             "type": "template", "template": template}
+             "type": "template", "template": template, "biz_opaque_callback_data": str(message.log_id)}
         )  # fmt: skip
 
     async def _send_one(self, message: Outgoing) -> Outcome:

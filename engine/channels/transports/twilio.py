@@ -4,8 +4,12 @@ Basic auth with the account SID and auth token; `From` is a number, or `Messagin
 messaging service (`MG...`). 201 answers the message's `sid`. A refusal's `code` says why: 21610 (the number
 replied STOP) is an unsubscribe, 21211 and 21614 an invalid or non-mobile number, all permanent. Status callbacks
 (api.receipts.providers) word their `ErrorCode` from the same table: 30005 and 30006 (unknown or landline number)
-are permanent, 30003 (handset unreachable) and 30007 (carrier filtering) transient. The API has no idempotency
-keys: a request whose answer was lost is sent again and the number may get the SMS twice.
+are permanent, 30003 (handset unreachable) and 30007 (carrier filtering) transient.
+
+Each message names its own `StatusCallback` URL with our log id as `ref`, so its report finds it even before the
+answer does, and carries its idempotency key as `Idempotency-Key`: a Twilio-style API honouring it sends a message
+whose answer was lost once when the request is retried. Twilio's own Messages API documents no such key, so there
+the number may still get that SMS twice.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import orjson
 
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
-from engine.channels.transports.http import post_with_retries, send_each
+from engine.channels.transports.http import IDEMPOTENCY_KEY, post_with_retries, send_each
 from engine.settings import Settings
 
+STATUS_CALLBACK_PATH = "/v1/receipts/twilio"  # api.receipts.providers
+REFERENCE_PARAMETER = "ref"  # the status callback URL's query parameter naming our log row
 REASONS = {
     21610: "unsubscribed",
     21211: "invalid number",
@@ -48,8 +54,9 @@ class TwilioTransport:
         return await send_each(messages, self._send_one, self.settings.delivery_concurrency)
 
     async def _send_one(self, message: Outgoing) -> Outcome:
-        form = {"To": message.address, "Body": message.body, **self.sender}
-        answer = await post_with_retries(self.session, self.settings, self.url, data=form, headers=self.headers)
+        form = {"To": message.address, "Body": message.body, "StatusCallback": self._callback(message), **self.sender}
+        headers = {**self.headers, IDEMPOTENCY_KEY: message.key}
+        answer = await post_with_retries(self.session, self.settings, self.url, data=form, headers=headers)
         outcome = Outcome(attempts=answer.attempts)
         if answer.ok:
             sid = _field(answer.body, "sid")
@@ -64,6 +71,11 @@ class TwilioTransport:
             reason = coded_reason(REASONS, code, said) or answer.refusal(said)
             outcome.failed.append((message.log_id, reason))
         return outcome
+
+    def _callback(self, message: Outgoing) -> str:
+        """The message's own status callback URL, naming our log row (`ref`), so its report finds the message even
+        when it comes before Twilio's answer (engine.campaigns.provider_receipts)."""
+        return f"{self.settings.public_base_url}{STATUS_CALLBACK_PATH}?{REFERENCE_PARAMETER}={message.log_id}"
 
     async def close(self) -> None:
         """The session is the sender's."""

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -33,14 +33,21 @@ WEBHOOK_USER, WEBHOOK_PASSWORD = "postmark", "hook-password"
 META_APP_SECRET, META_VERIFY_TOKEN = "meta-app-secret", "meta-verify-token"
 
 
+class Providers(NamedTuple):
+    twilio: Provider
+    email: Provider
+    meta: Provider
+
+
 @pytest.fixture
-def sending(configure: Callable[..., Settings]) -> Iterator[None]:
+def sending(configure: Callable[..., Settings]) -> Iterator[Providers]:
     """SMS through the loopback Twilio, e-mail through the loopback Postmark-style API, WhatsApp through the loopback
     Meta Cloud API, with their webhooks' keys."""
     with ExitStack() as stack:
-        twilio_url = stack.enter_context(serve(providers.twilio(Provider())))
-        email_url = stack.enter_context(serve(providers.postmark(Provider())))
-        meta_url = stack.enter_context(serve(providers.meta(Provider())))
+        loopback = Providers(Provider(), Provider(), Provider())
+        twilio_url = stack.enter_context(serve(providers.twilio(loopback.twilio)))
+        email_url = stack.enter_context(serve(providers.postmark(loopback.email)))
+        meta_url = stack.enter_context(serve(providers.meta(loopback.meta)))
         configure(
             XENO_CHANNEL_TRANSPORTS='{"sms": "twilio", "email": "email_api", "whatsapp": "meta"}',
             XENO_TWILIO_URL=twilio_url, XENO_TWILIO_ACCOUNT_SID=providers.ACCOUNT,
@@ -51,7 +58,7 @@ def sending(configure: Callable[..., Settings]) -> Iterator[None]:
             XENO_META_PHONE_NUMBER_ID=providers.PHONE_NUMBER_ID, XENO_META_APP_SECRET=META_APP_SECRET,
             XENO_META_WEBHOOK_VERIFY_TOKEN=META_VERIFY_TOKEN,
         )  # fmt: skip
-        yield
+        yield loopback
 
 
 def send_campaign(
@@ -66,10 +73,12 @@ def send_campaign(
     return {row["customer_id"]: row for row in log_rows(db, report.campaign_id)}
 
 
-def twilio_callback(api: TestClient, form: dict[str, str], signature: str | None = None) -> Any:
-    url = get_settings().public_base_url + "/v1/receipts/twilio"
+def twilio_callback(api: TestClient, form: dict[str, str], signature: str | None = None, url: str | None = None) -> Any:
+    """Post a status callback as Twilio does, to `url` (the message's StatusCallback; default: the plain route)."""
+    url = url or get_settings().public_base_url + "/v1/receipts/twilio"
     signed = signature if signature is not None else twilio_signature(providers.AUTH_TOKEN, url, form)
-    return api.post("/v1/receipts/twilio", data=form, headers={"X-Twilio-Signature": signed})
+    path = url.removeprefix(get_settings().public_base_url)
+    return api.post(path, data=form, headers={"X-Twilio-Signature": signed})
 
 
 def email_webhook(api: TestClient, record: dict[str, Any], password: str = WEBHOOK_PASSWORD) -> Any:
@@ -238,3 +247,58 @@ def test_meta_status_webhooks_settle_whatsapp_messages_once_subscribed(
         3: ("sent", None, None),
     }
     assert log_rows(database, campaign_id)[0]["delivered_at"].timestamp() == 1764072003
+
+
+def test_a_twilio_status_callback_that_beats_the_send_answer_settles_the_message_once(
+    api_client: TestClient, database: Engine, redis_client: redis.Redis, sending: Providers
+) -> None:
+    answers, changed = [], []
+
+    def report_before_answering(message: dict[str, str]) -> None:
+        delivered = {"MessageSid": message["sid"], "MessageStatus": "delivered"}
+        answers.append(twilio_callback(api_client, delivered, url=message["StatusCallback"]))
+        changed.append(drain_receipts(database, redis_client, get_settings(), consumer="tests").changed)
+
+    sending.twilio.before_answer = report_before_answering
+    sent = send_campaign(database, redis_client, "sms", 2)
+    retried = [twilio_callback(api_client, {"MessageSid": row["vendor_message_id"], "MessageStatus": "delivered"})
+               for row in sent.values()]  # fmt: skip
+
+    assert [answer.status_code for answer in answers + retried] == [204] * 4
+    assert changed == [1, 1]  # each report settled its message as it came, before Twilio's answer
+    assert stream_length(redis_client) == 0  # Twilio's retries of the reports were recognised
+    assert {customer: row["status"] for customer, row in sent.items()} == {1: "delivered", 2: "delivered"}
+    assert all(row["sent_at"] is not None and row["delivered_at"] is not None for row in sent.values())
+    assert sorted(row["vendor_message_id"] for row in sent.values()) == sorted(sending.twilio.taken)
+
+
+def test_an_e_mail_bounce_that_beats_the_send_answer_fails_the_message_and_suppresses_the_address(
+    api_client: TestClient, database: Engine, redis_client: redis.Redis, sending: Providers
+) -> None:
+    def bounce_before_answering(messages: list[dict[str, Any]]) -> None:
+        [provider_id] = [found for found, message in sending.email.taken.items() if message is messages[0]]
+        bounce = {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": provider_id,
+                  "Metadata": messages[0]["Metadata"], "Description": "Mailbox unavailable"}  # fmt: skip
+        email_webhook(api_client, bounce)
+        apply_receipts(database, redis_client)
+
+    sending.email.before_answer = bounce_before_answering
+    sent = send_campaign(database, redis_client, "email", 1)
+    later = send_campaign(database, redis_client, "email", 1, now=NOON + timedelta(days=1))
+
+    assert (sent[1]["status"], sent[1]["reason"]) == ("failed", "HardBounce: Mailbox unavailable")
+    assert sent[1]["vendor_message_id"] in sending.email.taken
+    assert (later[1]["status"], later[1]["reason"]) == ("skipped", "suppressed: hard bounce")
+
+
+@pytest.mark.usefixtures("sending")
+def test_a_reference_naming_another_message_does_not_move_it(
+    api_client: TestClient, database: Engine, redis_client: redis.Redis
+) -> None:
+    sent = send_campaign(database, redis_client, "email", 2)
+
+    email_webhook(api_client, {"RecordType": "Delivery", "MessageID": sent[1]["vendor_message_id"],
+                               "Metadata": {"xeno_message": str(sent[2]["id"])}})  # fmt: skip
+    apply_receipts(database, redis_client)
+
+    assert fates(database, sent[1]["campaign_id"]) == {1: ("delivered", None, None), 2: ("sent", None, None)}

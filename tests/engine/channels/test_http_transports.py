@@ -21,7 +21,7 @@ from engine.channels.base import Outgoing
 from engine.channels.transports import TRANSPORTS
 from engine.channels.transports.base import Outcome, ProviderMisconfigured
 from engine.channels.transports.http import send_each
-from engine.settings import Settings
+from engine.settings import Settings, get_settings
 from tests.api.vendor.loopback import serve
 from tests.engine.campaigns.helpers import delivery_settings, features, launch, log_rows
 from tests.engine.channels import providers
@@ -45,7 +45,8 @@ def running() -> Iterator[Serve]:
 
 def send(transport: str, settings: Settings, channel: str, messages: list[Outgoing]) -> Outcome:
     async def run() -> Outcome:
-        async with aiohttp.ClientSession() as session:
+        timeout = aiohttp.ClientTimeout(total=settings.delivery_request_timeout_s)  # as the sender's session
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             opened = TRANSPORTS[transport](settings, session)
             try:
                 return await opened.send(get_channel(channel), messages)
@@ -83,8 +84,8 @@ def test_e_mail_api_sends_a_batch_with_both_bodies_and_unsubscribe_headers(provi
     [(headers, sent)] = provider.requests
     assert headers["x-postmark-server-token"] == providers.TOKEN
     first = sent[0]
-    assert (first["From"], first["To"], first["Subject"], first["MessageStream"]) == (
-        "Shop <news@shop.example>", "ana@example.com", "Sale", "broadcast",
+    assert (first["From"], first["To"], first["Subject"], first["MessageStream"], first["Metadata"]) == (
+        "Shop <news@shop.example>", "ana@example.com", "Sale", "broadcast", {"xeno_message": "1"},
     )  # fmt: skip
     assert first["TextBody"].startswith("Hi Ana: https://shop.example")
     assert "Hi Ana:" in first["HtmlBody"]
@@ -113,7 +114,8 @@ def test_twilio_sms_go_one_request_each_with_refusals_kept_apart(provider: Provi
     batch = [message(1, "+919900000001", "Hi Ana"), message(2, providers.NOT_MOBILE), message(3, providers.STOPPED),
              message(4, providers.BUSY)]  # fmt: skip
 
-    outcome = send("twilio", twilio_settings(url), "sms", batch)
+    settings = twilio_settings(url)
+    outcome = send("twilio", settings, "sms", batch)
 
     assert sorted(dict(outcome.sent)) == [1, 4]  # the 429 was retried after its Retry-After
     assert all(sid.startswith("SM") for sid in dict(outcome.sent).values())
@@ -121,16 +123,54 @@ def test_twilio_sms_go_one_request_each_with_refusals_kept_apart(provider: Provi
         2: ("invalid number (error 21614): 'To' number is not a valid mobile number", "permanent"),
         3: ("unsubscribed (error 21610): Attempt to send to unsubscribed recipient", "permanent"),
     }
-    forms = [form for _, form in provider.requests]
-    assert {"To": "+919900000001", "Body": "Hi Ana", "From": "+15005550000"} in forms
+    headers, form = next(request for request in provider.requests if request[1]["To"] == "+919900000001")
+    callback = f"{settings.public_base_url}/v1/receipts/twilio?ref=1"
+    assert form == {"To": "+919900000001", "Body": "Hi Ana", "From": "+15005550000", "StatusCallback": callback}
+    assert headers["idempotency-key"] == "xeno-5-1"
 
 
 def test_twilio_messaging_service_and_wrong_credentials(provider: Provider, running: Serve) -> None:
     url = running(providers.twilio(provider))
     send("twilio", twilio_settings(url, twilio_from="MG00aa"), "sms", [message(1, "+919900000001")])
-    assert provider.requests[0][1] == {"To": "+919900000001", "Body": "Hi there", "MessagingServiceSid": "MG00aa"}
+    assert provider.requests[0][1] == {
+        "To": "+919900000001",
+        "Body": "Hi there",
+        "MessagingServiceSid": "MG00aa",
+        "StatusCallback": get_settings().public_base_url + "/v1/receipts/twilio?ref=1",
+    }
     with pytest.raises(ProviderMisconfigured):
         send("twilio", twilio_settings(url, twilio_auth_token="nope"), "sms", [message(2, "+919900000001")])
+
+
+def test_an_sms_whose_answer_was_lost_is_retried_under_its_key_and_sent_once(
+    provider: Provider, running: Serve
+) -> None:
+    url = running(providers.twilio(provider))
+    provider.lose_answer_once.add("+919900000001")  # Twilio takes it; its answer never reaches us
+
+    outcome = send("twilio", twilio_settings(url, delivery_request_timeout_s=1.0), "sms",
+                   [message(1, "+919900000001")])  # fmt: skip
+
+    assert len(provider.requests) == 2  # the first timed out, the retry carried the same key
+    assert {headers["idempotency-key"] for headers, _ in provider.requests} == {"xeno-5-1"}
+    assert list(provider.taken) == [sid for _, sid in outcome.sent]  # one message, logged under its one sid
+
+
+def test_an_e_mail_batch_whose_answer_was_lost_is_posted_again_and_sent_once(
+    provider: Provider, running: Serve
+) -> None:
+    url = running(providers.postmark(provider))
+    settings = delivery_settings(email_api_url=url, email_api_token=providers.TOKEN, delivery_request_timeout_s=1.0)
+    provider.lose_answer_once.add("ana@example.com")
+    batch = [message(1, "ana@example.com", subject="Sale"), message(2, "raj@example.com", subject="Sale")]
+
+    outcome = send("email_api", settings, "email", batch)
+    again = send("email_api", settings, "email", batch)  # the entry posted again later
+
+    assert len(provider.requests) == 3
+    assert len({headers["idempotency-key"] for headers, _ in provider.requests}) == 1
+    assert dict(outcome.sent) == dict(again.sent) == {1: "pm-0", 2: "pm-1"}
+    assert sorted(provider.taken) == ["pm-0", "pm-1"]
 
 
 def test_whatsapp_messages_fill_the_approved_template(provider: Provider, running: Serve) -> None:
@@ -151,6 +191,7 @@ def test_whatsapp_messages_fill_the_approved_template(provider: Provider, runnin
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": "+919900000001", "type": "template",
         "template": {"name": providers.TEMPLATE, "language": {"code": "en_US"},
                      "components": [{"type": "body", "parameters": [{"type": "text", "text": "Hi Ana, 10% off"}]}]},
+        "biz_opaque_callback_data": "1",
     }  # fmt: skip
 
 
