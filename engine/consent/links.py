@@ -17,6 +17,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -42,12 +43,13 @@ class ExpiredLink(LinkError):
     """The token was ours, but its time is over."""
 
 
+@cache
 def _key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"xeno signed links v1", hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), b"xeno signed links v1", hashlib.sha256)
 
 
 def _mac(secret: str, purpose: str, body: bytes) -> bytes:
-    return hmac.new(_key(secret), purpose.encode() + b"." + body, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return hmac.digest(_key(secret), purpose.encode() + b"." + body, hashlib.sha256)[:SIGNATURE_BYTES]
 
 
 def _encode(data: bytes) -> bytes:

@@ -13,9 +13,10 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import aiohttp
 import orjson
@@ -25,6 +26,7 @@ from engine.channels.base import Outgoing
 from engine.channels.transports.base import Outcome, ProviderMisconfigured
 from engine.settings import Settings
 
+Item = TypeVar("Item")  # one message, or one run of messages, a provider takes per request
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the request header (IETF httpapi draft, as Stripe-style APIs take it)
 
@@ -119,15 +121,16 @@ async def post_with_retries(
 
 
 async def send_each(
-    messages: list[Outgoing], send_one: Callable[[Outgoing], Awaitable[Outcome]], concurrency: int
+    messages: Sequence[Item], send_one: Callable[[Item], Awaitable[Outcome]], concurrency: int
 ) -> Outcome:
-    """For providers that take one message per request: send a batch's messages side by side, `concurrency` at
-    a time, as one outcome. Once one raises (the provider refuses the sender itself), no other starts, and those
-    under way are cancelled, so as few as can be have gone out when the batch is given back to be tried again."""
+    """For providers that take one message (or one run of messages) per request: send a batch's messages side by
+    side, `concurrency` at a time, as one outcome. Once one raises (the provider refuses the sender itself), no
+    other starts, and those under way are cancelled, so as few as can be have gone out when the batch is given
+    back to be tried again."""
     gate = asyncio.Semaphore(concurrency)
     refused: list[BaseException] = []
 
-    async def gated(message: Outgoing) -> Outcome:
+    async def gated(message: Item) -> Outcome:
         async with gate:
             if refused:
                 raise refused[0]

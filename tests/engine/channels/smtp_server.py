@@ -29,13 +29,24 @@ from cryptography.x509.oid import NameOID
 @dataclass
 class Mailbox:
     """What the relay accepted, and its rules: `refuse` maps a recipient to the reply its RCPT gets (a 4xx reply
-    is given once, then the recipient is accepted, like greylisting)."""
+    is given once, then the recipient is accepted, like greylisting); `refuse_content` maps a recipient to the
+    reply to its message's content (a content filter saying no); after `hang_up_after` messages the relay takes
+    one more and hangs up without answering (once)."""
 
     refuse: dict[str, str] = field(default_factory=dict)
+    refuse_content: dict[str, str] = field(default_factory=dict)
+    hang_up_after: int | None = None
+    pipelining: bool = True  # offer PIPELINING (RFC 2920), as real relays do
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     peers: set[Any] = field(default_factory=set)  # one per connection that carried a message
     refused: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         reply = self.refuse.get(address)
@@ -46,9 +57,16 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        refusal = self.refuse_content.get(envelope.rcpt_tos[0])
+        if refusal is not None:
+            return refusal
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
             self.peers.add(session.peer)
+            hang_up = len(self.messages) == self.hang_up_after
+        if hang_up:
+            self.hang_up_after = None
+            server.transport.close()  # the message was taken, but its sender never hears so
         return "250 2.0.0 Ok: queued"
 
 

@@ -118,22 +118,51 @@ def test_each_e_mail_is_proper_mime_with_one_click_unsubscribe(tls: Any) -> None
     assert link == ConsentLink(7, "email", 41)
 
 
-def test_a_refused_recipient_fails_for_good_and_a_greylisted_one_is_sent_on_the_next_attempt() -> None:
-    mailbox = Mailbox(refuse={"gone@example.com": "550 5.1.1 No such user", "later@example.com": "451 4.7.1 Later"})
-    with smtp_relay(mailbox) as port:
-        messages = [*outgoing(3), Outgoing(8, "k-8", "gone@example.com", "Hi", "Hi", 8),
-                    Outgoing(9, "k-9", "later@example.com", "Hi", "Hi", 9)]  # fmt: skip
-        outcome = send(smtp_settings(port, smtp_connections=1), messages)
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-command-at-a-time"])
+def test_a_refused_recipient_fails_for_good_and_a_greylisted_one_is_sent_on_the_next_attempt(pipelining: bool) -> None:
+    mailbox = Mailbox(
+        refuse={"gone@example.com": "550 5.1.1 No such user", "later@example.com": "451 4.7.1 Later"},
+        refuse_content={"spam@example.com": "554 5.7.1 Message rejected as spam"},
+        pipelining=pipelining,
+    )
+    first, second, third = outgoing(3)
+    refused = [Outgoing(n, f"k-{n}", f"{name}@example.com", "Hi", "Hi", n)
+               for n, name in ((8, "gone"), (9, "later"), (10, "spam"))]  # fmt: skip
+    with smtp_relay(mailbox) as port:  # one connection: the refusals sit between messages the relay takes
+        outcome = send(smtp_settings(port, smtp_connections=1), [first, refused[0], second, *refused[1:], third])
 
     assert sorted(log_id for log_id, _ in outcome.sent) == [1, 2, 3, 9]
-    [(log_id, reason)] = outcome.failed
-    assert log_id == 8
-    assert reason == "refused by the mail server (550): 5.1.1 No such user"
-    assert failure_kind(reason) == "permanent"
+    assert sorted(outcome.failed) == [
+        (8, "refused by the mail server (550): 5.1.1 No such user"),
+        (10, "refused by the mail server (554): 5.7.1 Message rejected as spam"),
+    ]
+    assert {failure_kind(reason) for _, reason in outcome.failed} == {"permanent"}
     assert mailbox.refused.count("later@example.com") == 1
-    assert {recipients[0] for _, recipients, _ in mailbox.messages} == {
+    assert sorted(recipients[0] for _, recipients, _ in mailbox.messages) == [
         "customer1@example.com", "customer2@example.com", "customer3@example.com", "later@example.com",
-    }  # fmt: skip
+    ]  # fmt: skip
+
+
+def test_a_relay_that_hangs_up_mid_run_loses_nothing_and_sends_the_rest_on_a_new_connection() -> None:
+    mailbox = Mailbox(hang_up_after=4)
+    with smtp_relay(mailbox) as port:
+        outcome = send(smtp_settings(port, smtp_connections=1), outgoing(10))
+
+    assert sorted(log_id for log_id, _ in outcome.sent) == list(range(1, 11))
+    taken = [parsed(raw)["Message-ID"] for _, _, raw in mailbox.messages]
+    assert sorted(set(taken)) == sorted(f"<xeno-7-{n}@shop.example>" for n in range(1, 11))
+    assert len(taken) <= 11  # only the message whose answer was lost may arrive twice, with one Message-ID
+    assert len(mailbox.peers) == 2
+
+
+def test_lines_that_start_with_a_dot_arrive_as_written() -> None:
+    mailbox = Mailbox()
+    body = "Dots:\n.\n..two\n.hidden file\nend"
+    with smtp_relay(mailbox) as port:
+        send(smtp_settings(port), [Outgoing(1, "k-1", "ana@example.com", body, "Dots", 1)])
+
+    text = next(parsed(mailbox.messages[0][2]).iter_parts())
+    assert text.get_content().replace("\r\n", "\n").startswith(body)
 
 
 def test_a_relay_that_stays_down_fails_the_messages_transiently() -> None:
