@@ -34,15 +34,11 @@ from sqlalchemy import Engine, text
 
 from engine.campaigns.receipts import accept_callback
 from engine.channels.transports import email_api, meta, twilio
-from engine.channels.transports.base import coded_reason
+from engine.channels.transports.base import SETTLING_STATUSES, coded_reason
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The statuses Twilio and Meta report that settle a message; the others (queued, sending, sent) are on the way.
-SETTLING_STATUSES: dict[str, Literal["delivered", "failed"]] = {
-    "delivered": "delivered", "read": "delivered", "undelivered": "failed", "failed": "failed",
-}  # fmt: skip
 # Postmark bounce types after which the address cannot receive mail (the others are soft: it may later).
 PERMANENT_BOUNCES = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "SpamComplaint"})
 
@@ -80,14 +76,12 @@ def twilio_reports(form: dict[str, str], now: datetime, ref: str | None = None) 
     sid, state = form.get("MessageSid"), form.get("MessageStatus")
     if not sid or not state:
         raise UnreadableReport("a status callback needs MessageSid and MessageStatus")
-    status = SETTLING_STATUSES.get(state)
-    if status is None:
-        return []
-    if status == "delivered":
-        return [ProviderReport(sid, "delivered", now, reference=echoed_reference(ref))]
     code = int(form["ErrorCode"]) if form.get("ErrorCode", "").isdigit() else None
-    reason = coded_reason(twilio.REASONS, code, None) or (f"{state} (error {code})" if code is not None else state)
-    return [ProviderReport(sid, "failed", now, reason, reference=echoed_reference(ref))]
+    found = twilio.settled(state, code)
+    if found is None or found.status not in ("delivered", "failed"):
+        return []
+    status: Literal["delivered", "failed"] = "delivered" if found.status == "delivered" else "failed"
+    return [ProviderReport(sid, status, now, found.reason, reference=echoed_reference(ref))]
 
 
 def meta_reports(body: Any, now: datetime) -> list[ProviderReport]:

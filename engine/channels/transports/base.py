@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import aiohttp
 
@@ -44,6 +44,23 @@ def coded_reason(reasons: Mapping[int, str], code: object, words: str | None) ->
     return f"{reasons[code]} (error {code})" + (f": {words}" if words else "")
 
 
+# The statuses Twilio and Meta report that settle a message; the others (queued, sending, sent) are on the way.
+SETTLING_STATUSES: dict[str, Literal["delivered", "failed"]] = {
+    "delivered": "delivered", "read": "delivered", "undelivered": "failed", "failed": "failed",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LookedUp:
+    """What a provider's status lookup says of one message, shaped like a receipt: `sent` while on the way,
+    `unknown` for an id it does not know."""
+
+    status: Literal["sent", "delivered", "failed", "unknown"]
+    reason: str | None = None
+    permanent: bool | None = None  # None: the reason decides (engine.campaigns.failures)
+    occurred_at: str | None = None  # ISO 8601; None: when it was asked
+
+
 class ProviderMisconfigured(RuntimeError):
     """The provider refused the sender itself (credentials, URL, account): retried later, never blamed on messages."""
 
@@ -67,3 +84,18 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class StatusLookup(Protocol):
+    """A transport whose provider answers what became of a message it took (`engine.campaigns.reconcile` asks it
+    about messages whose reports never came). Transports without one are skipped there, saying so."""
+
+    lookup_batch: int  # the most ids one `look_up` takes
+
+    async def close(self) -> None: ...
+
+    async def look_up(self, vendor_ids: list[str]) -> dict[str, LookedUp]:
+        """The provider's answer for each id it answered about; an id it could not be asked about (down, a
+        refusal) is left out, to be asked again later."""
+        ...

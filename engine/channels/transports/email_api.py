@@ -20,11 +20,12 @@ import orjson
 
 from engine.channels.base import Channel, Outgoing
 from engine.channels.mime import email_content
-from engine.channels.transports.base import Outcome, UnreadableAnswer
-from engine.channels.transports.http import IDEMPOTENCY_KEY, batch_key, post_with_retries
+from engine.channels.transports.base import LookedUp, Outcome, UnreadableAnswer
+from engine.channels.transports.http import IDEMPOTENCY_KEY, batch_key, gather_bounded, get_json, post_with_retries
 from engine.settings import Settings
 
 ACCEPTED = 0
+NOT_FOUND = 701  # a message id the provider does not know (its details answer 422 with this code)
 METADATA_REFERENCE = "xeno_message"  # the Metadata field naming our log row; the provider's webhooks echo it
 REASONS = {300: "invalid address", 406: "inactive recipient"}  # the provider's codes we have words for
 
@@ -48,11 +49,13 @@ class EmailApiTransport:
 
     name = "email_api"
     required: tuple[str, ...] = ("email_api_token",)
+    lookup_batch = 100  # one GET each, `delivery_concurrency` at a time
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.session = session
-        self.url = f"{settings.email_api_url.rstrip('/')}/email/batch"
+        self.base_url = settings.email_api_url.rstrip("/")
+        self.url = f"{self.base_url}/email/batch"
         self.headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -79,8 +82,41 @@ class EmailApiTransport:
                     outcome.failed.append((message.log_id, reason))
         return outcome
 
+    async def look_up(self, vendor_ids: list[str]) -> dict[str, LookedUp]:
+        """Each message's fate from its events (`GET /messages/outbound/{id}/details`): Delivered, or Bounced (the
+        bounce's kind is not among them, so its reason decides whether it is permanent)."""
+
+        async def one(message_id: str) -> LookedUp | None:
+            url = f"{self.base_url}/messages/outbound/{message_id}/details"
+            status, found = await get_json(self.session, url, self.headers)
+            if status == 422 and isinstance(found, dict) and found.get("ErrorCode") == NOT_FOUND:
+                return LookedUp("unknown")
+            if status != 200 or not isinstance(found, dict) or not isinstance(found.get("MessageEvents"), list):
+                return None
+            return _fate([event for event in found["MessageEvents"] if isinstance(event, dict)])
+
+        answers = await gather_bounded(
+            [one(message_id) for message_id in vendor_ids], self.settings.delivery_concurrency
+        )
+        return {
+            message_id: answer for message_id, answer in zip(vendor_ids, answers, strict=True) if answer is not None
+        }
+
     async def close(self) -> None:
         """The session is the sender's."""
+
+
+def _fate(events: list[dict[str, Any]]) -> LookedUp:
+    """A message's status from its events: the first Delivered or Bounced one settles it; else it is on the way."""
+    for event in events:
+        at = event.get("ReceivedAt") if isinstance(event.get("ReceivedAt"), str) else None
+        if event.get("Type") == "Delivered":
+            return LookedUp("delivered", occurred_at=at)
+        if event.get("Type") == "Bounced":
+            details = event.get("Details")
+            summary = details.get("Summary") if isinstance(details, dict) else None
+            return LookedUp("failed", f"Bounced: {summary or 'no summary'}", occurred_at=at)
+    return LookedUp("sent")
 
 
 def _words(body: bytes) -> str:

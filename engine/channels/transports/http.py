@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -26,6 +27,8 @@ from engine.channels.base import Outgoing
 from engine.channels.transports.base import Outcome, ProviderMisconfigured
 from engine.settings import Settings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 Item = TypeVar("Item")  # one message, or one run of messages, a provider takes per request
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the request header (IETF httpapi draft, as Stripe-style APIs take it)
@@ -151,3 +154,32 @@ async def send_each(
     for single in singles:
         outcome.add(single)
     return outcome
+
+
+async def get_json(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> tuple[int | None, Any]:
+    """One GET (a status lookup, not retried: the reconciler asks again later): its status (None: no answer) and
+    its JSON body (None when not JSON)."""
+    try:
+        async with session.get(url, headers=headers) as response:
+            body = await response.read()
+            status: int | None = response.status
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("status lookup: %s did not answer: %r", url, error)
+        return None, None
+    if status != 200:
+        log.warning("status lookup: %s answered %s: %r", url, status, body[:200])
+    try:
+        return status, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return status, None
+
+
+async def gather_bounded(calls: list[Coroutine[Any, Any, T]], concurrency: int) -> list[T]:
+    """The results of `calls`, at most `concurrency` running at a time, in their order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(call: Coroutine[Any, Any, T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(gated(call) for call in calls)))

@@ -5,21 +5,25 @@ request per batch.
 vendor did receive sends nothing twice (it answers `duplicate: true` for those). A batch it refuses as malformed
 (a 4xx other than the retryable ones) is posted again one message at a time, so only the bad messages fail, with
 the vendor's reason. Its receipts come back signed to `/v1/receipts`, and it answers status lookups
-(`engine.campaigns.reconcile`).
+(`POST /v1/messages/status`, 1,000 ids a request; `engine.campaigns.reconcile`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import aiohttp
 import orjson
 
 from engine.channels.base import Channel, Outgoing
-from engine.channels.transports.base import Outcome, UnreadableAnswer
+from engine.channels.transports.base import LookedUp, Outcome, UnreadableAnswer
 from engine.channels.transports.http import Answer, post_with_retries
 from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+LOOKUP_STATUSES = frozenset({"sent", "delivered", "failed", "unknown"})
 
 
 def vendor_headers(settings: Settings) -> dict[str, str]:
@@ -61,11 +65,13 @@ class SimulatorTransport:
 
     name = "simulator"
     required: tuple[str, ...] = ()
+    lookup_batch = 1_000
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.session = session
         self.url = f"{settings.delivery_vendor_url.rstrip('/')}/v1/messages/batch"
+        self.status_url = f"{settings.delivery_vendor_url.rstrip('/')}/v1/messages/status"
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
         body = orjson.dumps({"messages": [_outgoing(channel, message) for message in messages]})
@@ -86,6 +92,31 @@ class SimulatorTransport:
         else:
             outcome.failed = [(messages[0].log_id, answer.refusal())]
         return outcome
+
+    async def look_up(self, vendor_ids: list[str]) -> dict[str, LookedUp]:
+        """The vendor's statuses of `vendor_ids`, in one request; none (logged) when it gave none."""
+        body = orjson.dumps({"ids": vendor_ids})
+        try:
+            async with self.session.post(self.status_url, data=body, headers=vendor_headers(self.settings)) as answer:
+                found = await answer.read()
+                if answer.status != 200:
+                    log.warning("status lookup: %s answered %d: %r", self.status_url, answer.status, found[:200])
+                    return {}
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("status lookup: %s did not answer: %r", self.status_url, error)
+            return {}
+        try:
+            messages: list[dict[str, Any]] = orjson.loads(found)["messages"]
+            return {
+                message["vendor_message_id"]: LookedUp(
+                    message["status"], message.get("reason"), message.get("permanent"), message.get("occurred_at")
+                )
+                for message in messages
+                if message.get("status") in LOOKUP_STATUSES
+            }
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("status lookup: %s answered something else than statuses: %r", self.status_url, found[:200])
+            return {}
 
     async def close(self) -> None:
         """The session is the sender's."""

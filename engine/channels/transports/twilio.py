@@ -18,8 +18,8 @@ import aiohttp
 import orjson
 
 from engine.channels.base import Channel, Outgoing
-from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
-from engine.channels.transports.http import IDEMPOTENCY_KEY, post_with_retries, send_each
+from engine.channels.transports.base import SETTLING_STATUSES, LookedUp, Outcome, UnreadableAnswer, coded_reason
+from engine.channels.transports.http import IDEMPOTENCY_KEY, gather_bounded, get_json, post_with_retries, send_each
 from engine.settings import Settings
 
 STATUS_CALLBACK_PATH = "/v1/receipts/twilio"  # api.receipts.providers
@@ -40,12 +40,14 @@ class TwilioTransport:
 
     name = "twilio"
     required: tuple[str, ...] = ("twilio_account_sid", "twilio_auth_token", "twilio_from")
+    lookup_batch = 100  # one GET each, `delivery_concurrency` at a time
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.session = session
         sid = settings.twilio_account_sid or ""
-        self.url = f"{settings.twilio_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
+        self.messages_url = f"{settings.twilio_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages"
+        self.url = f"{self.messages_url}.json"
         self.headers = {"Authorization": aiohttp.encode_basic_auth(sid, settings.twilio_auth_token or "")}
         sender = settings.twilio_from or ""
         self.sender = {"MessagingServiceSid" if sender.startswith("MG") else "From": sender}
@@ -72,6 +74,21 @@ class TwilioTransport:
             outcome.failed.append((message.log_id, reason))
         return outcome
 
+    async def look_up(self, vendor_ids: list[str]) -> dict[str, LookedUp]:
+        """Each message's status from `GET .../Messages/{sid}.json`; 404: Twilio does not know it."""
+
+        async def one(sid: str) -> LookedUp | None:
+            status, found = await get_json(self.session, f"{self.messages_url}/{sid}.json", self.headers)
+            if status == 404:
+                return LookedUp("unknown")
+            if status != 200 or not isinstance(found, dict) or not isinstance(found.get("status"), str):
+                return None
+            code = found.get("error_code")
+            return settled(found["status"], code if isinstance(code, int) else None) or LookedUp("sent")
+
+        answers = await gather_bounded([one(sid) for sid in vendor_ids], self.settings.delivery_concurrency)
+        return {sid: answer for sid, answer in zip(vendor_ids, answers, strict=True) if answer is not None}
+
     def _callback(self, message: Outgoing) -> str:
         """The message's own status callback URL, naming our log row (`ref`), so its report finds the message even
         when it comes before Twilio's answer (engine.campaigns.provider_receipts)."""
@@ -79,6 +96,16 @@ class TwilioTransport:
 
     async def close(self) -> None:
         """The session is the sender's."""
+
+
+def settled(state: str, code: int | None) -> LookedUp | None:
+    """What Twilio's message status `state` (with its `ErrorCode`) says of a message, as status callbacks and
+    lookups give them; None while it is on the way (queued, sending, sent)."""
+    status = SETTLING_STATUSES.get(state)
+    if status != "failed":
+        return None if status is None else LookedUp("delivered")
+    reason = coded_reason(REASONS, code, None) or (f"{state} (error {code})" if code is not None else state)
+    return LookedUp("failed", reason)
 
 
 def _field(body: bytes, name: str) -> object:

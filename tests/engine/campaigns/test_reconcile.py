@@ -23,8 +23,11 @@ from engine.campaigns.sender import run_sender
 from engine.settings import Settings
 from engine.webhooks import generate_secret
 from engine.workers import delivery as worker
+from tests.api.vendor.loopback import serve
 from tests.engine.campaigns.conftest import Vendor
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
+from tests.engine.channels import providers
+from tests.engine.channels.providers import Provider
 
 AFTER_S = 300.0
 
@@ -34,9 +37,13 @@ def vendor_stats(client: httpx.Client) -> dict[str, Any]:
     return answer
 
 
-def sent_at_noon(db: Engine, settings: Settings, redis_client: redis.Redis, count: int) -> int:
-    """A campaign of `count` messages posted to the vendor and still `sent`, each sent at NOON."""
-    campaign_id = launch(db, redis_client, settings, features(count)).campaign_id
+def sent_at_noon(
+    db: Engine, settings: Settings, redis_client: redis.Redis, count: int, columns: dict[str, Any] | None = None,
+    **campaign: Any,
+) -> int:  # fmt: skip
+    """A campaign of `count` messages (to customers with these feature `columns`) posted to the provider and still
+    `sent`, each sent at NOON."""
+    campaign_id = launch(db, redis_client, settings, features(count, **(columns or {})), **campaign).campaign_id
     asyncio.run(run_sender(db, redis_client, settings, consumer="tests", until_idle=True))
     with db.begin() as conn:
         conn.execute(text("UPDATE communication_log SET sent_at = :noon WHERE status = 'sent'"), {"noon": NOON})
@@ -188,13 +195,49 @@ def test_a_reconcile_delay_past_half_the_receipt_timeout_is_refused() -> None:
     assert Settings(XENO_RECEIPT_TIMEOUT_S=600, XENO_RECEIPT_RECONCILE_AFTER_S=300).receipt_reconcile_after_s == 300
 
 
-def test_messages_a_real_provider_carries_are_not_looked_up_at_the_simulator(
+def test_messages_of_a_transport_without_a_status_lookup_are_not_asked_and_the_round_says_why(
     database: Engine, redis_client: redis.Redis, start_vendor: Vendor
 ) -> None:
     url, _ = start_vendor()
     settings = delivery_settings(url)
-    sent_at_noon(database, settings, redis_client, 3)
-    by_twilio = settings.model_copy(update={"channel_transports": {"sms": "twilio"}})
+    sent_at_noon(database, settings, redis_client, 3, {"trait_whatsapp_consent": True}, channel="whatsapp")
+    by_meta = settings.model_copy(update={"channel_transports": {"whatsapp": "meta"}})
 
-    assert reconcile(database, redis_client, by_twilio, timedelta(seconds=AFTER_S + 1)).asked == 0
-    assert reconcile(database, redis_client, settings, timedelta(seconds=AFTER_S + 1)).asked == 3
+    skipped = reconcile(database, redis_client, by_meta, timedelta(seconds=AFTER_S + 1))
+    asked = reconcile(database, redis_client, settings, timedelta(seconds=AFTER_S + 1))
+
+    assert (skipped.asked, skipped.skipped) == (0, {"whatsapp": "meta has no status lookup: its messages wait for "
+                                                                "the provider's reports"})  # fmt: skip
+    assert (asked.asked, asked.skipped) == (3, {})
+
+
+def test_twilio_and_the_e_mail_api_are_asked_about_their_own_messages(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    twilio, postmark = Provider(), Provider()
+    with serve(providers.twilio(twilio)) as twilio_url, serve(providers.postmark(postmark)) as email_url:
+        settings = delivery_settings(
+            channel_transports={"sms": "twilio", "email": "email_api"}, twilio_url=twilio_url,
+            twilio_account_sid=providers.ACCOUNT, twilio_auth_token=providers.AUTH_TOKEN, twilio_from="+15005550000",
+            email_api_url=email_url, email_api_token=providers.TOKEN, receipt_reconcile_after_s=AFTER_S,
+        )  # fmt: skip
+        sms = sent_at_noon(database, settings, redis_client, 3)
+        email = sent_at_noon(database, settings, redis_client, 2, channel="email", subject="A gift")
+        sids = [row["vendor_message_id"] for row in log_rows(database, sms)]
+        ids = [row["vendor_message_id"] for row in log_rows(database, email)]
+        twilio.statuses.update({sids[0]: "delivered", sids[1]: "undelivered"})  # the third is still on its way
+        postmark.statuses.update({ids[0]: "delivered", ids[1]: "bounced"})
+
+        report = reconcile(database, redis_client, settings, timedelta(seconds=AFTER_S + 1))
+    drain_receipts(database, redis_client, settings, consumer="tests")
+
+    assert (report.asked, report.reconciled, report.still_sent, report.unanswered) == (5, 4, 1, 0)
+    assert [(row["status"], row["reason"], row["failure_kind"]) for row in log_rows(database, sms)] == [
+        ("delivered", None, None), ("failed", "invalid number (error 30005)", "permanent"), ("sent", None, None),
+    ]  # fmt: skip
+    delivered, bounced = log_rows(database, email)
+    assert (delivered["status"], delivered["delivered_at"].isoformat()) == ("delivered", "2026-11-25T12:00:03+00:00")
+    assert (bounced["status"], bounced["reason"]) == (
+        "failed",
+        "Bounced: The server was unable to deliver your message",
+    )
