@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from api import openapi
 from api.admin.router import router as admin_router
@@ -20,18 +21,19 @@ from api.customers.router import router as customers_router
 from api.engagement.router import router as engagement_router
 from api.errors import install_error_handlers
 from api.features.router import router as features_router
-from api.health.metrics import RequestMetrics
 from api.health.router import router as health_router
 from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
 from api.notifications.router import router as notifications_router
+from api.observability import ObserveRequests
 from api.pipelines.router import router as pipelines_router
 from api.privacy.router import router as privacy_router
 from api.receipts.providers import router as provider_receipts_router
 from api.receipts.router import router as receipts_router
 from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
+from engine.observability import observe_process
 from engine.settings import get_settings
 
 
@@ -61,7 +63,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     install_auth_error_handlers(app)
     install_middleware(app, settings)
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(ObserveRequests, count=settings.metrics_enabled)
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)
@@ -82,4 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(notifications_router)
     document_roles(app)
     openapi.install(app)
+    tracing = observe_process("xeno-api", settings)
+    if tracing is not None:
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracing, exclude_spans=["receive", "send"])
     return app

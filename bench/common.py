@@ -41,14 +41,16 @@ def use_fresh_services(database: str = "xeno_bench", redis_db: int = 10) -> None
 
 
 @contextmanager
-def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 180) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a helper process (the API, a consumer) with this process's environment; stop it afterwards.
+def process(
+    argv: list[str], ready_url: str | None = None, timeout_s: float = 180, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a helper process (the API, a consumer) with this process's environment (and `env`); stop it afterwards.
 
     What it says goes to a file, not a pipe: a pipe nobody reads fills up and stops a chatty child (a Dagster
     run logs every event). The API takes over a minute to start on a loaded 2-core machine, hence the generous
     `timeout_s`."""
     with tempfile.TemporaryFile() as said:
-        child = subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=said)
+        child = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=said)
         try:
             if ready_url:
                 deadline = time.monotonic() + timeout_s
@@ -64,10 +66,10 @@ def process(argv: list[str], ready_url: str | None = None, timeout_s: float = 18
             child.wait(timeout=30)
 
 
-def api_process(port: int, workers: int = 1) -> Any:
+def api_process(port: int, workers: int = 1, env: dict[str, str] | None = None) -> Any:
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
             "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
-    return process(argv, ready_url=f"http://127.0.0.1:{port}/health")
+    return process(argv, ready_url=f"http://127.0.0.1:{port}/health", env=env)
 
 
 def report(figures: dict[str, Any]) -> None:

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     dashboard_port: int = 8501
     # A worker (`xeno deliver`, `xeno ai worker`) answers GET /health on this loopback port; `xeno up` sets it.
     health_port: int | None = Field(None, validation_alias="XENO_HEALTH_PORT")
+    # Logs (engine/observability/logs.py): plain lines or one JSON object per line, from this level up.
+    log_format: Literal["text", "json"] = Field("text", validation_alias="XENO_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", validation_alias="XENO_LOG_LEVEL"
+    )
+    # Prometheus metrics at GET /metrics (engine/observability/metrics.py); off: the API counts no requests and
+    # answers 404 there (for an API exposed where its figures should not be read).
+    metrics_enabled: bool = Field(True, validation_alias="XENO_METRICS_ENABLED")
 
     redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200
@@ -325,6 +333,11 @@ class Settings(BaseSettings):
         """Whether images come from the Replicate-compatible API (else the offline banner)."""
         configured = self.replicate_api_token is not None and self.replicate_model is not None
         return self.image_provider == "replicate" or (self.image_provider == "auto" and configured)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("default_timezone")
     @classmethod

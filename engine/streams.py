@@ -23,12 +23,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
 import redis
+
+from engine.observability.tracing import Span, consume_span, inject_context
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +40,25 @@ MAX_DELIVERIES = 3  # an entry handed out more often than this is given up on
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry: its id and its decoded JSON payload (None when it could not be decoded), and how many
-    times the group has handed it out, this time included (more than one: a consumer took it before and died)."""
+    """One stream entry: its id and its decoded JSON payload (None when it could not be decoded), how many times
+    the group has handed it out, this time included (more than one: a consumer took it before and died), and the
+    trace context of the span that published it (`traceparent`; empty when it was not traced)."""
 
     id: str
     payload: Any
     raw: bytes
     error: str | None = None
     deliveries: int = 1
+    trace_context: dict[str, str] = field(default_factory=dict)
 
 
 def entry_fields(payload: Any) -> dict[bytes, bytes]:
-    """The fields of the entry that carries `payload` (for sync and asyncio clients alike)."""
-    return {PAYLOAD: orjson.dumps(payload)}
+    """The fields of the entry that carries `payload` (for sync and asyncio clients alike), with the trace context
+    of the current span when there is one (`engine.observability.tracing`)."""
+    fields = {PAYLOAD: orjson.dumps(payload)}
+    for name, value in inject_context({}).items():
+        fields[name.encode()] = value.encode()
+    return fields
 
 
 def entry_id_text(entry_id: bytes | str) -> str:
@@ -79,10 +87,11 @@ def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
 def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry:
     ident = entry_id_text(entry_id)
     raw = (fields or {}).get(PAYLOAD, b"")
+    context = {name.decode(): value.decode() for name, value in (fields or {}).items() if name != PAYLOAD}
     try:
-        return Entry(ident, orjson.loads(raw), raw)
+        return Entry(ident, orjson.loads(raw), raw, trace_context=context)
     except orjson.JSONDecodeError as error:
-        return Entry(ident, None, raw, f"undecodable payload: {error}")
+        return Entry(ident, None, raw, f"undecodable payload: {error}", trace_context=context)
 
 
 def reclaim(client: redis.Redis, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
@@ -297,6 +306,15 @@ class StreamConsumer:
     def ack(self, entry_ids: list[str]) -> None:
         ack(self.client, self.stream, self.group, entry_ids)
 
+    def span(self, entries: Collection[Entry]) -> AbstractContextManager[Span]:
+        """The trace span of handling `entries`: in the trace of the first that was published in one, linked to
+        each's (`engine.observability.tracing`)."""
+        attributes: dict[str, str | int] = {
+            "messaging.system": "redis", "messaging.destination.name": self.stream,
+            "messaging.consumer.group.name": self.group, "messaging.batch.message_count": len(entries),
+        }  # fmt: skip
+        return consume_span(f"process {self.stream}", [entry.trace_context for entry in entries], attributes)
+
     def poisoned(self, entry: Entry) -> bool:
         """Whether consumers were handed `entry` more than `max_deliveries` times without acknowledging it."""
         return entry.deliveries > self.max_deliveries
@@ -334,7 +352,8 @@ class StreamConsumer:
                 break
             poison = [entry for entry in entries if self.poisoned(entry)]
             sound = [entry for entry in entries if not self.poisoned(entry)]
-            self._settle([(poison, give_up), (sound, apply)])
+            with self.span(entries):
+                self._settle([(poison, give_up), (sound, apply)])
             report.entries += len(entries)
             report.reclaimed += sum(entry.deliveries > 1 for entry in entries)
             report.given_up += len(poison)

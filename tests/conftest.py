@@ -7,3 +7,4 @@ from tests.fixtures.dagster import *  # noqa: F403
 from tests.fixtures.metrics import *  # noqa: F403
 from tests.fixtures.services import *  # noqa: F403
 from tests.fixtures.settings import *  # noqa: F403
+from tests.fixtures.tracing import *  # noqa: F403

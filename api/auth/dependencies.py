@@ -26,6 +26,7 @@ from engine.auth.roles import Role
 from engine.auth.users import User
 from engine.connections import get_async_redis, get_engine
 from engine.keys import KEY_PREFIX, WriteKey, remembered_key, verify_key
+from engine.observability.logs import note
 from engine.settings import RateLimitGroup, get_settings
 
 user_token = HTTPBearer(
@@ -120,6 +121,7 @@ class RoleGuard:
             raise Unauthorized("sign in first: send `Authorization: Bearer <access token>`", headers=BEARER_CHALLENGE)
         if isinstance(caller, WriteKey):
             raise Forbidden("write keys can only ingest; this route needs a signed-in user")
+        note(user_id=caller.id)
         if not caller.role.includes(self.role):
             raise Forbidden(f"this needs the {self.role} role (or a higher one); you are a {caller.role}")
         return caller

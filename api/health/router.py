@@ -46,9 +46,17 @@ def ready(db: Db, redis_client: RedisClient) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 404: {"description": "Metrics are off."}},
+)
 def metrics(db: Db, redis_client: RedisClient) -> Response:
-    """Public: Prometheus metrics in its text format: this process's (requests by route and status, latency), and
-    the pipeline's (stream backlogs and lags, the newest feature snapshot's age)."""
-    pipeline = pipeline_registry(db, redis_client, get_settings())
+    """Public: Prometheus metrics in its text format: this process's (requests by route and status, latency, records
+    accepted), and the pipeline's (stream backlogs and lags per group, dead letters, Dagster's recent runs, the newest
+    feature snapshot's age); 404 when XENO_METRICS_ENABLED is false."""
+    settings = get_settings()
+    if not settings.metrics_enabled:
+        return JSONResponse({"error": "not_found", "detail": "metrics are off (XENO_METRICS_ENABLED=false)"}, 404)
+    pipeline = pipeline_registry(db, redis_client, settings)
     return Response(generate_latest(REGISTRY) + generate_latest(pipeline), media_type=CONTENT_TYPE_LATEST)

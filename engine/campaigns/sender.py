@@ -200,7 +200,8 @@ class Sender:
 
     async def _handle(self, entry: streams.Entry) -> None:
         try:
-            await self._apply(entry)
+            with self.consumer.span([entry]):
+                await self._apply(entry)
             await self._blocking(lambda: self.consumer.ack([entry.id]))
             self.report.entries += 1
         except UnreadableAnswer:

@@ -24,6 +24,7 @@ from engine.ai.queue import run_worker
 from engine.ai.rules import suggest_rule
 from engine.connections import get_engine, get_redis
 from engine.features.catalog import base_catalog
+from engine.observability import observe_process
 from engine.services.health import serve_health
 from engine.settings import get_settings
 
@@ -138,6 +139,7 @@ def worker() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    observe_process("xeno-ai-worker", get_settings())
     serve_health("ai-worker", get_settings().health_port, get_engine(), get_redis())
     typer.echo("AI worker: waiting for jobs (Ctrl-C to stop)")
     run_worker(get_engine(), get_redis(), get_settings(), HANDLERS, stop)

@@ -12,6 +12,7 @@ import typer
 
 from engine.connections import get_engine, get_redis
 from engine.ingest.consumer import DrainReport, drain
+from engine.observability import observe_process
 from engine.services.health import serve_health
 from engine.settings import get_settings
 
@@ -33,6 +34,7 @@ def drain_command(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    observe_process("xeno-ingest", get_settings())
     if follow:
         serve_health("ingest", get_settings().health_port, get_engine(), get_redis())
     total = DrainReport()

@@ -1,15 +1,20 @@
-"""The product's Postgres and Redis as a Dagster resource, connected as the settings (environment) say."""
+"""The product's Postgres and Redis as a Dagster resource, connected as the settings (environment) say; a run that
+uses it is traced when the OTEL_* environment asks for it (`engine.observability.tracing`)."""
 
 import dagster as dg
 import redis
 from sqlalchemy import Engine
 
 from engine.connections import get_engine, get_redis
+from engine.observability.tracing import start_tracing
 from engine.settings import Settings, get_settings
 
 
 class XenoResource(dg.ConfigurableResource):
     """Pools are opened on first use in the process that runs the step, never at import."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        start_tracing("xeno-pipelines")
 
     def settings(self) -> Settings:
         return get_settings()

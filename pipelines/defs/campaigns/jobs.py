@@ -9,6 +9,7 @@ without retries; anything unexpected (a database restart) is retried within the 
 import dagster as dg
 
 from engine.campaigns.launch import launch_campaign
+from engine.observability.tracing import tracer
 from pipelines.defs.campaigns.resources import CampaignAudience
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import MAX_RUNTIME_TAG
@@ -28,7 +29,10 @@ class LaunchConfig(dg.Config):
 def launch_campaign_op(
     context: dg.OpExecutionContext, config: LaunchConfig, xeno: XenoResource, campaign_audience: CampaignAudience
 ) -> dg.Output[dict[str, int]]:
-    report = launch_campaign(xeno.db(), xeno.redis(), xeno.settings(), config.campaign_id, campaign_audience.source())
+    with tracer().start_as_current_span("launch campaign", attributes={"xeno.campaign_id": config.campaign_id}):
+        report = launch_campaign(
+            xeno.db(), xeno.redis(), xeno.settings(), config.campaign_id, campaign_audience.source()
+        )
     if report.status == "failed":
         raise dg.Failure(description=f"campaign {config.campaign_id} failed: {report.detail}", allow_retries=False)
     counts = {

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import redis
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
+from api.main import create_app
 from engine.features.materialize import materialize_features
 from engine.ingest import deadletters
 from engine.services.supervisor import free_port
@@ -96,3 +99,19 @@ def test_dagsters_failed_runs_are_counted_by_job_and_status(api_client: TestClie
 
     assert value(samples, "xeno_dagster_up") == 1
     assert value(samples, "xeno_dagster_recent_runs", job="ingest_stream_job", status="FAILURE") == 1
+
+
+def test_with_metrics_off_nothing_is_counted_and_metrics_are_not_served(
+    database: Engine, redis_client: redis.Redis, configure: Callable[..., Settings]
+) -> None:
+    configure(XENO_METRICS_ENABLED="false")
+    labels = {"method": "GET", "route": "/health", "status": "200"}
+    before = REGISTRY.get_sample_value("xeno_http_requests_total", labels) or 0.0
+
+    with TestClient(create_app()) as client:
+        assert client.get("/health").status_code == 200
+        answer = client.get("/metrics")
+
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_found"
+    assert (REGISTRY.get_sample_value("xeno_http_requests_total", labels) or 0.0) == before

@@ -1,0 +1,148 @@
+"""Observability benchmark: what metrics and tracing cost ingest (the API and the consumer) and segment previews.
+
+Two API processes run side by side for the whole run: one with metrics and tracing off (XENO_METRICS_ENABLED=false,
+no OTEL_* variables), one with both on (spans exported over OTLP/HTTP, as a deployment would, to a receiver in this
+process that decodes and counts them: `bench.otlp_sink`). Rounds alternate between them, the order swapped each
+round (off then on, on then off, ...), so other work slowing the machine slows both alike. Each round measures:
+
+- ingest: events/s the API accepts, posting `--round-events` events per mode as `bench.ingest` does (batches of 100,
+  32 requests in flight);
+- consumer: events/s this process applies from the stream (what that mode's API accepted), tracing off or on;
+- preview: the median of `--previews` `POST /v1/segments/preview` of `bench.segments`' rule over a published
+  synthetic snapshot of `--customers` customers.
+
+Figures are medians over the rounds; the ratio is on/off (above 1 for throughput, below 1 for latency is a gain).
+
+    python -m bench.observability [--rounds N] [--round-events N] [--customers N] [--previews N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from bench.common import api_process, report, use_fresh_services
+from bench.ingest import make_bodies, post_all
+from bench.otlp_sink import otlp_sink
+from bench.segments import NOW, RULE, synthetic_events, synthetic_features
+from engine.auth.roles import Role
+from engine.auth.sessions import start_session
+from engine.auth.users import record_sign_in
+from engine.connections import get_engine, get_redis
+from engine.features.snapshot import publish_snapshot
+from engine.ingest.consumer import drain
+from engine.keys import create_key
+from engine.observability.tracing import start_tracing, stop_tracing
+from engine.services.supervisor import free_port
+from engine.settings import get_settings
+
+MODES = ("off", "on")
+
+
+def api_env(mode: str, traces_url: str) -> dict[str, str]:
+    if mode == "off":
+        return {"XENO_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
+    return {"XENO_METRICS_ENABLED": "true", "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url, "OTEL_SERVICE_NAME": "xeno-api-bench"}  # fmt: skip
+
+
+def analyst_token() -> str:
+    with get_engine().begin() as conn:
+        analyst = record_sign_in(conn, "bench@shop.example", "Bench", Role.analyst)
+        return start_session(conn, get_settings(), analyst, "bench").access_token
+
+
+def preview_ms(client: httpx.Client, token: str, count: int) -> float:
+    """The median time of `count` previews of the benchmark's rule."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.post("/v1/segments/preview", json={"rule": RULE, "sample_size": 10},
+                    headers={"Authorization": f"Bearer {token}"}).raise_for_status()  # fmt: skip
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def consumer_events_per_s(mode: str, traces_url: str, events: int) -> float:
+    """Apply what waits on the ingest stream in this process, traced (exported to the sink) or not."""
+    if mode == "on":
+        start_tracing("xeno-consumer-bench", BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url)))
+    try:
+        started = time.perf_counter()
+        applied = drain(get_engine(), get_redis(), get_settings(), consumer="bench").applied
+        seconds = time.perf_counter() - started
+    finally:
+        stop_tracing()
+    assert applied == events, f"applied {applied} of {events}"
+    return events / seconds
+
+
+def _compared(off: list[float], on: list[float]) -> dict[str, float]:
+    """The medians of each mode's rounds, and on's over off's."""
+    return {"off": round(statistics.median(off), 1), "on": round(statistics.median(on), 1),
+            "ratio_on_off": round(statistics.median(on) / statistics.median(off), 3)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per mode")
+    parser.add_argument("--round-events", type=int, default=20_000, help="events posted per mode and round")
+    parser.add_argument("--customers", type=int, default=200_000, help="customers in the previewed snapshot")
+    parser.add_argument("--previews", type=int, default=20, help="previews timed per mode and round")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 5,000 events, 50k customers")
+    args = parser.parse_args()
+    rounds, events = (3, 5_000) if args.quick else (args.rounds, args.round_events)
+    customers = 50_000 if args.quick else args.customers
+
+    use_fresh_services("xeno_bench_observability")
+    key = create_key(get_engine(), "bench").secret
+    token = analyst_token()
+    figures: dict[str, dict[str, list[float]]] = {mode: {"ingest": [], "consumer": [], "preview": []} for mode in MODES}
+    with tempfile.TemporaryDirectory() as folder, otlp_sink() as (traces_url, spans):
+        publish_snapshot(get_engine(), Path(folder) / "snapshots", synthetic_features(customers),
+                         synthetic_events(customers), taken_at=NOW, source_totals={})  # fmt: skip
+        ports = {mode: free_port() for mode in MODES}
+        with (
+            api_process(ports["off"], env=api_env("off", traces_url)),
+            api_process(ports["on"], env=api_env("on", traces_url)),
+        ):
+            urls = {mode: f"http://127.0.0.1:{ports[mode]}" for mode in MODES}
+            clients = {mode: httpx.Client(base_url=urls[mode], timeout=120) for mode in MODES}
+            for mode in MODES:  # warm up: the snapshot loaded, the first preview's work done
+                preview_ms(clients[mode], token, 2)
+            for number in range(rounds):
+                for mode in MODES if number % 2 == 0 else tuple(reversed(MODES)):
+                    bodies = make_bodies(events, 100, f"{mode}-{number}")
+                    seconds = asyncio.run(post_all(urls[mode], key, bodies, 32))
+                    figures[mode]["ingest"].append(events / seconds)
+                    figures[mode]["consumer"].append(consumer_events_per_s(mode, traces_url, events))
+                    figures[mode]["preview"].append(preview_ms(clients[mode], token, args.previews))
+                    print(f"round {number + 1} {mode:>3}: ingest {figures[mode]['ingest'][-1]:>8,.0f} events/s, "
+                          f"consumer {figures[mode]['consumer'][-1]:>8,.0f} events/s, "
+                          f"preview {figures[mode]['preview'][-1]:>7.1f} ms", flush=True)  # fmt: skip
+            served = {mode: clients[mode].get("/metrics").status_code for mode in MODES}
+            for client in clients.values():
+                client.close()
+        time.sleep(1)  # the API's batch processor exports on its schedule: let the last batch arrive
+    assert served == {"off": 404, "on": 200}, f"/metrics answered {served}"
+    assert spans.spans > 0, "tracing was on but no span reached the receiver"
+    summary = {name: _compared(figures["off"][name], figures["on"][name]) for name in ("ingest", "consumer", "preview")}
+    report({
+        "bench": "observability", "rounds": rounds, "round_events": events, "customers": customers,
+        "ingest_events_per_s": summary["ingest"], "consumer_events_per_s": summary["consumer"],
+        "preview_ms": summary["preview"], "spans_exported": spans.spans,
+        "load_1m": round(os.getloadavg()[0], 2),  # figures are comparable only at a like load
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
