@@ -4,7 +4,9 @@ They go on the ingest stream like any integrator's event, so they land in `event
 path (and segments can use them). Their message ids decide what a repeat is: an e-mail is opened once
 (`xeno-open-<message>`: a reloaded pixel adds nothing), while every click is an event of its own (people do
 click a link twice) and counts of clicking customers stay exact by counting customers, not events. A message
-that is no longer in the log (its customer was erased) records nothing.
+that is no longer in the log (its customer was erased) records nothing, and an event made before the erasure but
+still waiting on the ingest stream is dropped when it is applied (engine.ingest.apply), so it cannot bring the
+customer back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
-from engine.ingest.records import EventRecord
+from engine.ingest.records import TRACKING_SOURCE, EventRecord
 
 EMAIL_OPENED = "Email Opened"
 LINK_CLICKED = "Link Clicked"
@@ -57,6 +59,6 @@ def engagement_event(db: Engine, message_id: int, occurred_at: datetime, url: st
         type="track",
         name=name,
         properties=properties,
-        context={"source": "xeno-tracking"},
+        context={"source": TRACKING_SOURCE},
         occurred_at=occurred_at.isoformat(),
     )

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from engine.connections import psycopg_connection
 from engine.features.freshness import record_touched_customers
-from engine.ingest.records import CUSTOMER_FIELDS, Batch, CustomerRecord, EventRecord, OrderRecord
+from engine.ingest.records import CUSTOMER_FIELDS, TRACKING_SOURCE, Batch, CustomerRecord, EventRecord, OrderRecord
 
 # Emptied on every apply, not only at the commit: a refused batch is split and its halves applied under
 # savepoints of one transaction, and the rows a half that succeeded staged must not be applied again.
@@ -57,6 +57,16 @@ ON CONFLICT (external_id) DO UPDATE SET
         THEN c.traits || EXCLUDED.traits ELSE EXCLUDED.traits || c.traits END,
     source_updated_at = GREATEST(c.source_updated_at, EXCLUDED.source_updated_at),
     updated_at = now()
+"""
+
+# Our own open and click events whose message is gone (its customer was erased after the event was made) are
+# dropped before they could name the customer again; an integrator's events are never dropped here.
+DROP_ERASED_TRACKING = f"""
+DELETE FROM stage_events s
+WHERE s.context ->> 'source' = '{TRACKING_SOURCE}'
+  AND NOT CASE WHEN s.properties ->> 'message_id' ~ '^[0-9]{{1,18}}$'
+      THEN EXISTS (SELECT 1 FROM communication_log l WHERE l.id = (s.properties ->> 'message_id')::bigint)
+      ELSE false END
 """
 
 # Orders and events may name a customer we have not heard of yet: they get a bare customer row,
@@ -109,11 +119,13 @@ class ApplyCounts:
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    erased: int = 0  # our own tracking events of messages no longer held (their customer was erased): dropped
 
     def __iadd__(self, other: ApplyCounts) -> Self:
         self.applied += other.applied
         self.duplicates += other.duplicates
         self.dead_lettered += other.dead_lettered
+        self.erased += other.erased
         return self
 
 
@@ -194,6 +206,9 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
         if orders or events:
             _copy(pg, "stage_orders", _order_rows(orders))
             _copy(pg, "stage_events", _event_rows(events))
+            if any(event["context"].get("source") == TRACKING_SOURCE for event in events):
+                cursor.execute(DROP_ERASED_TRACKING)
+                counts.erased = cursor.rowcount
             cursor.execute(INSERT_MISSING_CUSTOMERS)
         record_touched_customers(conn)  # for the next feature delta; before orders move customers
         if orders:
@@ -204,5 +219,5 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
             counts.applied += cursor.rowcount
             if any(event["type"] == "alias" for event in events):
                 cursor.execute(ATTACH_ALIASED_EVENTS)
-    counts.duplicates = len(batch["customers"]) + len(batch["orders"]) + len(events) - counts.applied
+    counts.duplicates = len(batch["customers"]) + len(batch["orders"]) + len(events) - counts.applied - counts.erased
     return counts

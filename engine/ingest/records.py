@@ -37,6 +37,12 @@ class OrderRecord(TypedDict):
     ts: str
 
 
+TRACKING_SOURCE = "xeno-tracking"
+"""`context.source` of the events our own open pixel and click redirects make (engine.engagement.tracking); each
+names its message in `properties.message_id`, and is dropped at ingest once that message is gone (its customer
+was erased while the event waited on the stream)."""
+
+
 class EventRecord(TypedDict):
     message_id: str
     customer_external_id: str | None

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from engine.consent.links import sign
 from engine.engagement.links import CLICK, click_url, open_pixel_url
+from engine.privacy.erase import erase_customer
 from engine.settings import get_settings
 from tests.api.engagement.conftest import Sent
 from tests.fixtures.api import drain_ingest_stream
@@ -112,3 +113,24 @@ def test_opening_a_message_of_a_customer_no_longer_held_still_answers_but_record
 
     assert answer.status_code == 200
     assert redis_client.xlen(get_settings().stream("ingest")) == 0
+
+
+def test_an_open_and_a_click_still_on_the_stream_when_the_customer_is_erased_do_not_bring_them_back(
+    api_client: TestClient, database: Engine, sent: Sent
+) -> None:
+    settings = get_settings()
+    api_client.get(_path(open_pixel_url(settings, sent.diwali_to_ada)))
+    api_client.get(_path(click_url(settings, sent.diwali_to_ada, SALE)), follow_redirects=False)
+    api_client.get(_path(click_url(settings, sent.diwali_to_bob, SALE)), follow_redirects=False)
+    erase_customer(database, sent.ada, actor="admin@example.com")
+
+    report = drain_ingest_stream()
+
+    with database.connect() as conn:
+        held = conn.execute(text("SELECT external_id FROM customers ORDER BY external_id")).scalars().all()
+    assert held == ["bob"]
+    assert _tracked_events(database) == [
+        ("bob", "Link Clicked", {"campaign_id": sent.diwali, "campaign_name": "Diwali offer", "channel": "email",
+                                 "message_id": sent.diwali_to_bob, "url": SALE}),
+    ]  # fmt: skip
+    assert (report.applied, report.erased, report.duplicates) == (1, 2, 0)
