@@ -1,13 +1,15 @@
 """The dashboard's entry file: signs the user in, then offers the pages their role may use.
 
-Run with `streamlit run dashboard/app.py` (see `dashboard.config` for the environment it reads).
+Served by `dashboard.server` (`streamlit run dashboard/server.py`; see `dashboard.config` for the environment it
+reads). A reload or a link resumes the session from the browser's cookie (`dashboard.session_cookie`); a link to
+a page while signed out shows the sign-in at that address, so signing in lands on the page linked to.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import session_cookie, ui
 from dashboard.client import ApiError
 
 # (file, title, icon, the lowest role that may open it)
@@ -20,6 +22,7 @@ PAGES = (
     ("app_pages/admin.py", "Admin", ":material/admin_panel_settings:", "admin"),
 )
 OIDC_FAILED = "oidc_exchange_failed"
+LINKED = "linked_page"  # the page (file, query parameters) a link asked for before signing in
 
 
 def adopt_provider_sign_in() -> None:
@@ -42,6 +45,7 @@ def adopt_provider_sign_in() -> None:
 
 def sign_out() -> None:
     ui.api().sign_out()
+    session_cookie.forget()
     st.session_state.pop(OIDC_FAILED, None)
     if ui.oidc_configured() and st.user.is_logged_in:
         st.logout()
@@ -54,12 +58,43 @@ def sidebar() -> None:
         st.button("Sign out", key="sign_out", on_click=sign_out, icon=":material/logout:")
 
 
+def remember_linked_page(linked: st.Page) -> None:
+    """Signed out at a page's address: keep it (with its query parameters) and show the sign-in instead."""
+    path = next(path for path, *_ in PAGES if st.Page(path).url_path == linked.url_path)
+    st.session_state[LINKED] = (path, st.query_params.to_dict())
+    st.switch_page("app_pages/sign_in.py")
+
+
+def open_linked_page() -> None:
+    """Just signed in: open the page a link asked for, if the user's role may use it."""
+    path, query_params = st.session_state.pop(LINKED)
+    title, role = next((title, role) for file, title, _, role in PAGES if file == path)
+    if client.may(role):
+        st.switch_page(path, query_params=query_params)
+    ui.flash("info", f"The link was to {title}, which needs the {role} role (or a higher one).")
+
+
 st.set_page_config(page_title="Xeno CRM", page_icon=":material/hub:", layout="wide")
-adopt_provider_sign_in()
 client = ui.api()
+session_cookie.resume(client)
+adopt_provider_sign_in()
 if client.signed_in:
     sidebar()
     pages = [st.Page(path, title=title, icon=icon) for path, title, icon, role in PAGES if client.may(role)]
+    # The root address opens the first page at its own address, so `/segments` is a link like any other.
+    first = pages[0]
+    root = st.Page(
+        lambda: st.switch_page(first), title=first.title, url_path="start", default=True, visibility="hidden"
+    )
+    page = st.navigation([root, *pages])
+    if LINKED in st.session_state:
+        open_linked_page()
+    session_cookie.keep(client)
+    page.run()
 else:
-    pages = [st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)]
-st.navigation(pages).run()
+    sign_in = st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=True)
+    page = st.navigation([sign_in, *(st.Page(path, title=title) for path, title, _, _ in PAGES)], position="hidden")
+    if page.url_path != sign_in.url_path:
+        remember_linked_page(page)
+    session_cookie.forget_if_asked()
+    page.run()

@@ -145,6 +145,15 @@ class ApiClient:
         """Trade the OpenID provider's ID token (from Streamlit's `st.login`) for our tokens."""
         return self._start(self._public("/v1/auth/token-exchange", {"id_token": id_token}))
 
+    def resume(self, refresh_token: str) -> dict[str, Any]:
+        """Carry on a session from a refresh token kept elsewhere (the browser's cookie), spending it."""
+        return self._start(self._public("/v1/auth/refresh", {"refresh_token": refresh_token}))
+
+    def browser_refresh_token(self) -> tuple[str, int]:
+        """A second refresh token of this session (and its lifetime in seconds), for the browser to keep."""
+        answer = self.post("/v1/auth/browser-token")
+        return str(answer["refresh_token"]), int(answer["expires_in"])
+
     def sign_out(self) -> None:
         """End the session at the API (best effort) and forget the tokens."""
         session, self._session = self._session, None

@@ -118,7 +118,7 @@ PROCESSES = (
     Process(
         name="dashboard",
         step=3,
-        command=("streamlit", "run", "{root}/dashboard/app.py", "--server.address", "{host}", "--server.port",
+        command=("streamlit", "run", "{root}/dashboard/server.py", "--server.address", "{host}", "--server.port",
                  "{port}", "--server.headless", "true", "--browser.gatherUsageStats", "false"),
         ready=HttpCheck("/_stcore/health"),
         environment={"XENO_API_URL": "{api_url}", "XENO_DAGSTER_URL": "{dagster_url}"},

@@ -37,13 +37,32 @@ def test_each_role_gets_the_pages_it_may_use(api_url: str, role: str) -> None:
     assert app.sidebar.markdown[0].value.endswith(f"· {role}")
 
 
-def test_signed_out_there_is_only_the_sign_in_page(api_url: str) -> None:
+def test_signed_out_every_page_shows_the_sign_in(api_url: str) -> None:
     app = open_dashboard()
 
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page("app_pages/segments.py")
+    app.switch_page("app_pages/admin.py")
+    app.run()
+
     assert app.title[0].value == "Xeno CRM"
     assert app.button(key="signin_dev")
+    assert not app.sidebar.button
+
+
+def test_a_link_to_a_page_opens_that_page_after_signing_in_not_page_not_found(api_url: str) -> None:
+    app = open_dashboard()
+    app.switch_page("app_pages/campaigns.py")
+    app.query_params["campaign"] = "7"
+    app.run()
+    assert app.button(key="signin_dev")
+    app.switch_page("app_pages/sign_in.py")  # where the browser's address went (AppTest keeps the old one)
+
+    app.text_input(key="signin_email").input("marketer@shop.example")
+    app.selectbox(key="signin_role").select("marketer")
+    app.button(key="signin_dev").click().run()
+
+    assert not app.exception
+    assert app.title[0].value == "Campaigns"
+    assert app.query_params["campaign"] == "7"
 
 
 def test_signing_out_ends_the_session_at_the_api(api_url: str) -> None:

@@ -4,7 +4,9 @@ Selenium, against `streamlit run` and the API on loopback ports, real Postgres a
 It signs in with the developer sign-in, builds a segment of two groups in the visual builder, sees its count
 and saves it; then writes a campaign to that segment, launches it (confirming its audience and channel first),
 watches its delivered count rise as the delivery worker sends it through the vendor simulator on loopback, and
-finds it in the History. Screenshots of each step go to `artifacts/screenshots/` (git-ignored).
+finds it in the History. A second test follows a link while signed out, then reloads and follows links signed in,
+which must keep the session (the http-only cookie of `dashboard.session_cookie`). Screenshots of each step go to
+`artifacts/screenshots/` (git-ignored).
 """
 
 from __future__ import annotations
@@ -57,12 +59,12 @@ pytestmark = [
 
 @pytest.fixture
 def dashboard(api_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
-    """`streamlit run dashboard/app.py` on a free loopback port, talking to the API; yields its URL."""
+    """`streamlit run dashboard/server.py` on a free loopback port, talking to the API; yields its URL."""
     port = free_port()
     log = tmp_path / "streamlit.log"
-    env = {**os.environ, "XENO_API_URL": api_url, "XENO_DEV_SIGNIN": "true"}
+    env = {**os.environ, "XENO_API_URL": api_url, "XENO_DEV_SIGNIN": "true", "ENVIRONMENT": "test"}
     argv = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+        sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     with log.open("w") as output:
@@ -254,3 +256,42 @@ def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_
     outcome = ("Audience", "Delivered", "Delivery rate")
     until(lambda: tuple(map(page.metric, outcome)) == ("2", "2", "100%"), lambda: page.text_of("stMetric"))
     page.shot("history")
+
+
+def test_a_link_signed_out_lands_on_its_page_after_sign_in_and_a_reload_keeps_the_session(
+    dashboard: str,
+    browser: WebDriver,
+    reachable_shop: Snapshot,  # noqa: F811
+) -> None:
+    page = Page(browser, "session")
+
+    def headings() -> str:
+        return page.text_of("stHeading")
+
+    browser.get(f"{dashboard}/history")
+    page.type("signin_email", "viewer@shop.example", Keys.TAB)
+    page.choose("signin_role", "viewer")
+    page.click("signin_dev")
+    until(lambda: "History" in headings(), headings)
+    assert browser.current_url.startswith(f"{dashboard}/history")
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]')
+    cookie = until(lambda: browser.get_cookie("xeno_session"), lambda: browser.get_cookies())
+    assert cookie["httpOnly"]
+    assert cookie["value"] not in browser.page_source
+    page.shot("deep-link-after-sign-in")
+
+    browser.refresh()
+    until(lambda: "History" in headings() and "viewer@shop.example" in page.text_of("stSidebar"), headings)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".st-key-signin_email")
+    until(lambda: (browser.get_cookie("xeno_session") or cookie)["value"] != cookie["value"], browser.get_cookies)
+    page.shot("reload-keeps-session")
+
+    browser.get(f"{dashboard}/segments")
+    until(lambda: "Segments" in headings() and "viewer@shop.example" in page.text_of("stSidebar"), headings)
+    page.shot("link-while-signed-in")
+
+    page.click("sign_out")
+    until(lambda: browser.get_cookie("xeno_session") is None, lambda: browser.get_cookies())
+    browser.refresh()
+    page.keyed("signin_email", "input")
+    page.shot("signed-out-after-reload")
