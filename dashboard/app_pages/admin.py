@@ -1,4 +1,8 @@
-"""Admin: who may sign in and with which role, the write keys integrators ingest with, and the audit log."""
+"""Admin: who may sign in and with which role, the write keys integrators ingest with, and the audit log.
+
+Revoking a key (it cannot be undone) asks first, and nothing is picked for it until the admin picks; the open tab
+is remembered, so an action leaves the admin where they were.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from dashboard import ui
 from dashboard.client import ROLES, ApiError
 
 AUDIT_PAGE = 50
+CONFIRM_KEY = "admin_key_confirm"  # the id of the key whose revocation awaits confirming
 
 client = ui.api()
 st.title("Admin")
@@ -44,7 +49,48 @@ def revoke_key(key: dict[str, Any]) -> None:
     )
 
 
-users_tab, keys_tab, audit_tab = st.tabs(["Users and roles", "Write keys", "Audit log"])
+def ask_to_revoke(key_id: int) -> None:
+    st.session_state[CONFIRM_KEY] = key_id
+
+
+def revoke_confirmed(key: dict[str, Any]) -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+    revoke_key(key)
+
+
+def revoke_not_confirmed() -> None:
+    st.session_state.pop(CONFIRM_KEY, None)
+
+
+@st.dialog("Revoke this write key?", on_dismiss=revoke_not_confirmed)
+def confirm_revoke(key: dict[str, Any]) -> None:
+    if CONFIRM_KEY not in st.session_state:  # answered: the whole page runs again, which closes the dialog
+        st.rerun()
+    st.markdown(
+        f"Ingestion with **{key['name']}** (`{key['prefix']}…`) is refused from the moment you revoke it, "
+        "and it cannot be switched back on: whoever uses it needs a new key."
+    )
+    row = st.container(horizontal=True)
+    row.button("Revoke the key", key="admin_key_revoke_confirm", type="primary", on_click=revoke_confirmed, args=(key,))
+    row.button("Keep it", key="admin_key_revoke_cancel", on_click=revoke_not_confirmed)
+
+
+def detail_text(detail: Any) -> str:
+    """An audit entry's detail as words ("from: viewer · to: marketer"), not JSON; "from" before the rest (the
+    database keeps an object's keys shortest first)."""
+    if not detail:
+        return ""
+    if isinstance(detail, dict):
+        items = sorted(detail.items(), key=lambda item: item[0] != "from")
+        return " · ".join(f"{name.replace('_', ' ')}: {detail_text(value)}" for name, value in items)
+    if isinstance(detail, list):
+        return ", ".join(map(detail_text, detail))
+    return str(detail)
+
+
+users_tab, keys_tab, audit_tab = st.tabs(
+    ["Users and roles", "Write keys", "Audit log"], key="admin_tab", on_change="rerun"
+)
 
 with users_tab:
     users = ui.fetch("/v1/admin/users", "Loading users") or []
@@ -95,10 +141,16 @@ with keys_tab:
         revoke = columns[0].selectbox(
             "Revoke a key",
             list(active),
+            index=None,
+            placeholder="Choose the key to revoke",
             key="admin_key_pick",
             format_func=lambda key_id: f"{active[key_id]['name']} ({active[key_id]['prefix']}…)",
         )
-        columns[1].button("Revoke", key="admin_key_revoke", on_click=revoke_key, args=(active[revoke],))
+        columns[1].button(
+            "Revoke…", key="admin_key_revoke", disabled=revoke is None, on_click=ask_to_revoke, args=(revoke,)
+        )
+        if st.session_state.get(CONFIRM_KEY) in active:
+            confirm_revoke(active[st.session_state[CONFIRM_KEY]])
 
 with audit_tab:
     action = st.text_input("Only this action", key="admin_audit_action", placeholder="e.g. user.role_changed").strip()
@@ -107,7 +159,10 @@ with audit_tab:
         "/v1/admin/audit", "Loading the audit log", limit=AUDIT_PAGE, action=action or None, before_id=before
     )
     if entries is not None:
-        st.dataframe(pd.DataFrame(entries), hide_index=True, key="admin_audit")
+        audit = pd.DataFrame(entries)
+        if "detail" in audit:
+            audit["detail"] = audit["detail"].map(detail_text)
+        st.dataframe(audit, hide_index=True, key="admin_audit")
         newer, older = st.columns(2)
         if before is not None and newer.button("Newest", key="admin_audit_newest"):
             st.session_state["admin_audit_before"] = None
