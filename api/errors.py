@@ -1,9 +1,10 @@
 """One error shape for the whole API: `{"error": <code>, "detail": <what went wrong>}` with the right status.
 
-Routes raise `ApiError` subclasses for expected problems; validation errors and HTTP errors from the
-framework are reshaped the same way; Postgres or Redis out of reach, or every connection of their pool busy past
-`POOL_TIMEOUT_S`, is a 503 with `Retry-After` (an outage or an overload, not a bug), and anything unexpected is a
-bare 500 with no stack trace.
+Routes raise `ApiError` subclasses for expected problems of their own; the engine's refusals (`engine.errors`:
+not found, conflict, invalid, forbidden) are answered here once, by kind, so no route translates them; validation
+errors and HTTP errors from the framework are reshaped the same way; Postgres or Redis out of reach, or every
+connection of their pool busy past `POOL_TIMEOUT_S`, is a 503 with `Retry-After` (an outage or an overload, not a
+bug), and anything unexpected is a bare 500 with no stack trace.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import errors as engine_errors
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +30,19 @@ OUTAGE_RETRY_AFTER_S = 5
 
 
 class ErrorBody(BaseModel):
-    """The body of every error response."""
+    """The body of every error response (4xx and 5xx), whatever raised it."""
 
-    error: str
-    detail: Any = None
+    error: str = Field(
+        description="What kind of problem, for programs: not_found, conflict, invalid_request, invalid_rule, ...",
+        examples=["invalid_request"],
+    )
+    detail: Any = Field(
+        None,
+        description="What went wrong, for people: a sentence, or the problems found. A request that does not fit "
+        "its schema (`invalid_request`) lists each problem as `{loc, message}` (`loc` like `body.items.3.email`); "
+        "an invalid rule or template lists each with where it is.",
+        examples=[[{"loc": "body.name", "message": "Field required"}]],
+    )
 
 
 class ApiError(Exception):
@@ -85,6 +97,15 @@ class ServiceUnavailable(ApiError):
     error = "unavailable"
 
 
+# each kind of engine refusal, with its status
+ENGINE_STATUSES: dict[type[engine_errors.EngineError], int] = {
+    engine_errors.NotFound: 404,
+    engine_errors.Conflict: 409,
+    engine_errors.Invalid: 422,
+    engine_errors.Forbidden: 403,
+}
+
+
 def error_response(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers)
 
@@ -98,6 +119,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.error, exc.detail, exc.headers)
+
+    @app.exception_handler(engine_errors.EngineError)
+    async def _engine_error(_: Request, exc: engine_errors.EngineError) -> JSONResponse:
+        status = next(status for kind, status in ENGINE_STATUSES.items() if isinstance(exc, kind))
+        return error_response(status, exc.error, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,22 +3,19 @@ behind it (delivery rate by hour, the notes in words), and turned into a launch 
 
 The API's hour is in each customer's own time zone, but a campaign launches at one moment for everyone. So the
 page schedules it at the next such hour in the time zone the marketer picks (best the one most of the audience
-lives in) and says so: customers in other zones get it at whatever their clock says then.
+lives in; the API works out when that is) and says so: customers in other zones get it at whatever their clock
+says then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
-# A suggested hour closer than this is taken the next day: the launch needs a moment to prepare, and a time
-# that passes while the marketer reads the form would be refused as past.
-LEAD = timedelta(minutes=15)
 # Each hour's bar is drawn in the series saying why it is (or is not) a candidate, in this order and colour.
 SERIES = {
     "suggested": "#2e7d32",
@@ -26,23 +23,6 @@ SERIES = {
     "too few messages": "#cfd8dc",
     "quiet hours": "#ffb74d",
 }
-
-
-def next_occurrence(hour: int, zone: str, now: datetime | None = None) -> datetime:
-    """The next `hour`:00 in `zone` at least `LEAD` from now, as the naive local time the schedule's input holds.
-
-    A day whose clocks skip that hour (going forward for daylight saving time) has no such time: scheduling it
-    would launch at whatever the zone makes of it (03:00 for a skipped 02:00), so that day is passed over."""
-    now = now or datetime.now(UTC)
-    tz = ZoneInfo(zone)
-    day = now.astimezone(tz).date()
-    while True:
-        candidate = datetime.combine(day, time(hour))
-        moment = candidate.replace(tzinfo=tz).astimezone(UTC)
-        exists = moment.astimezone(tz).replace(tzinfo=None) == candidate
-        if exists and moment >= now + LEAD:
-            return candidate
-        day += timedelta(days=1)
 
 
 def series_of(hour: dict[str, Any], suggested: int | None) -> str:

@@ -15,7 +15,7 @@ from api.errors import Conflict, NotFound
 from engine import keys as write_keys
 from engine.auth import audit, management
 from engine.auth.roles import Role
-from engine.auth.users import UserExists, get_user, list_users
+from engine.auth.users import get_user, list_users
 from engine.postgres_safe import PostgresText
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=error_responses(401, 403, 429))
@@ -39,10 +39,7 @@ def get_users(_: Admin, db: Db) -> list[UserOut]:
 )
 def post_user(body: NewUser, admin: Admin, request: Request, db: Db) -> UserOut:
     """Lets someone sign in (even outside the allowed domains) with the given role. Audited."""
-    try:
-        user = management.add_user(db, body.email, body.role, body.name, admin.email, client_ip(request))
-    except UserExists as exc:
-        raise Conflict(str(exc)) from exc
+    user = management.add_user(db, body.email, body.role, body.name, admin.email, client_ip(request))
     return UserOut.of(user)
 
 

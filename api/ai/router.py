@@ -32,14 +32,13 @@ from api.ai.schemas import (
     SendTimeOut,
     VariantOut,
 )
-from api.campaigns.lookup import found_campaign
 from api.deps import Analyst, AppSettings, Db, Marketer, RedisClient, Viewer, rate_limit
 from api.errors import Conflict, NotFound, UnprocessableEntity
 from engine.ai import calls, queue
 from engine.ai.choice import local_provider, text_provider
 from engine.ai.errors import Refusal
 from engine.ai.images import get_image
-from engine.ai.insights.send_time import NoAudience, campaign_send_time
+from engine.ai.insights.send_time import campaign_send_time
 from engine.ai.local import LocalProvider
 from engine.ai.messages.audience import AudienceProfile, profile_audience
 from engine.ai.messages.brief import MessageBrief
@@ -48,9 +47,10 @@ from engine.ai.messages.suggest import suggest_messages
 from engine.ai.rules import suggest_rule
 from engine.auth.roles import Role
 from engine.auth.users import User
+from engine.campaigns.progress import get_campaign
 from engine.features.catalog import Catalog
 from engine.postgres_safe import PostgresText
-from engine.segments import Rule, RuleError, UnsupportedRule, parse_rule
+from engine.segments import Rule, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 
 router = APIRouter(prefix="/v1/ai", tags=["ai"])
@@ -176,7 +176,7 @@ def images(body: ImageRequestIn, user: Marketer, db: Db, redis_client: RedisClie
     `GET /v1/ai/images/{result.image_id}`. Drawn offline from the message and brand colours unless an image
     model is configured; if that model fails, the offline banner is drawn and the job's notes say so."""
     if body.campaign_id is not None:
-        found_campaign(db, body.campaign_id)
+        get_campaign(db, body.campaign_id)
     job = queue.enqueue(redis_client, settings, "image", body.model_dump(), user.id)
     return _job_out(job)
 
@@ -189,7 +189,7 @@ def campaign_insights(
     `{campaign_id, facts, insights: [{text, fact_ids}], notes, repaired, provider, model, call_id}` (`repaired`:
     the model's first sentences failed the checks and these are its corrections). Every number in an insight
     is one of the computed facts, said of the group it was computed for, whoever phrased it."""
-    campaign = found_campaign(db, campaign_id)
+    campaign = get_campaign(db, campaign_id)
     if campaign.counts.total == 0:
         raise Conflict(f"campaign {campaign_id} has not been launched yet, so it has no messages to learn from")
     job = queue.enqueue(redis_client, settings, "insights", {"campaign_id": campaign_id}, user.id)
@@ -202,11 +202,8 @@ def send_time(campaign_id: PathId, user: Analyst, db: Db, settings: AppSettings,
     messages delivered, outside the quiet hours, with the evidence per hour; no hour when the history is
     too thin to tell. A campaign whose saved segment has been deleted has no audience: 409."""
     started = time.perf_counter()
-    campaign = found_campaign(db, campaign_id)
-    try:
-        answer = campaign_send_time(db, settings, campaign, evaluator)
-    except NoAudience as missing:
-        raise Conflict(str(missing)) from None
+    campaign = get_campaign(db, campaign_id)
+    answer = campaign_send_time(db, settings, campaign, evaluator)
     output = answer.output()
     call_id = calls.record_call(
         db,
@@ -307,16 +304,12 @@ def _audience(
 ) -> AudienceProfile | None:
     if body.audience_rule is not None and body.segment_id is not None:
         raise UnprocessableEntity("give either audience_rule or segment_id, not both")
-    try:
-        if body.segment_id is not None:
-            rule: Rule | None = saved_segment_rule(body.segment_id, catalog)
-        elif body.audience_rule is not None:
-            rule = parse_rule(body.audience_rule, catalog)
-        else:
-            rule = None
-    except RuleError as error:
-        problems = [str(problem) for problem in error.problems]
-        raise UnprocessableEntity({"message": "the audience rule is invalid", "problems": problems}) from None
+    if body.segment_id is not None:
+        rule: Rule | None = saved_segment_rule(body.segment_id, catalog)
+    elif body.audience_rule is not None:
+        rule = parse_rule(body.audience_rule, catalog)
+    else:
+        rule = None
     if rule is None:
         return None
     if evaluator is None:

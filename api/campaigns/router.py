@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -25,12 +24,12 @@ from fastapi.responses import StreamingResponse
 
 from api.auth.dependencies import still_signed_in
 from api.auth.schemas import error_responses
-from api.campaigns.lookup import found_campaign
 from api.campaigns.schemas import (
     CampaignChange,
     CampaignIn,
     CampaignOut,
     MessagesPage,
+    NextLaunchOut,
     PreviewIn,
     PreviewMessageOut,
     PreviewOut,
@@ -42,21 +41,22 @@ from api.campaigns.schemas import (
     TimelinePointOut,
 )
 from api.deps import Db, Marketer, Viewer, rate_limit
-from api.errors import Conflict, NotFound, UnprocessableEntity
-from api.rules import checked_rule, rule_problems
+from api.errors import Conflict, UnprocessableEntity
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth import audit
 from engine.campaigns import lifecycle
 from engine.campaigns.audience import CampaignAudience, PublishedAudience, RetryableFailures, campaign_recipients
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
-from engine.campaigns.errors import CampaignInvalid, CampaignNotFound, CampaignStateError, NothingToRetry
+from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
-from engine.campaigns.seeds import SeedProblem, render_seed, send_seeds
-from engine.campaigns.templates import TemplateError, check_campaign_templates, preview_messages
+from engine.campaigns.seeds import render_seed, send_seeds
+from engine.campaigns.send_hour import next_occurrence
+from engine.campaigns.templates import check_campaign_templates, preview_messages
 from engine.channels import get_channel
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
+from engine.segments import parse_rule
 from engine.segments.audience import members_frame
 from engine.segments.store import get_segment
 from engine.settings import get_settings
@@ -65,39 +65,6 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=error_r
 
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PROGRESS_EVERY_S = 1.0
-
-
-class InvalidTemplate(UnprocessableEntity):
-    """A template that does not compile or names unknown variables; each problem with its line and column."""
-
-    error = "invalid_template"
-
-
-class NoRetryableFailures(UnprocessableEntity):
-    """Every failure of the campaign was permanent: `detail` says so (`message`) and counts them by reason
-    (`left_out`)."""
-
-    error = "nothing_to_retry"
-
-
-@contextmanager
-def _campaign_errors(campaign_id: int | None = None) -> Iterator[None]:
-    """Answer the engine's refusals with the right status and what is wrong."""
-    try:
-        with rule_problems():
-            yield
-    except TemplateError as error:
-        raise InvalidTemplate(
-            [{"part": error.part, "line": p.line, "column": p.column, "message": p.message} for p in error.problems]
-        ) from None
-    except CampaignNotFound:
-        raise NotFound(f"there is no campaign {campaign_id}") from None
-    except CampaignStateError as error:
-        raise Conflict(str(error)) from None
-    except NothingToRetry as error:
-        raise NoRetryableFailures({"message": str(error), "left_out": error.left_out}) from None
-    except (CampaignInvalid, LookupError) as error:  # LookupError: the audience's segment is gone
-        raise UnprocessableEntity(str(error)) from None
 
 
 def _segment_rule(db: Db, segment_id: int) -> Any:
@@ -127,6 +94,22 @@ def get_campaigns(
     return [CampaignOut.of(campaign) for campaign in list_campaigns(db, limit=limit, offset=offset, status=status)]
 
 
+@router.get(
+    "/next-launch-time",
+    response_model=NextLaunchOut,
+    dependencies=[rate_limit("read")],
+    summary="When a campaign scheduled at a suggested send hour would launch",
+)
+def get_next_launch_time(
+    _: Marketer,
+    hour: Annotated[int, Query(ge=0, le=23, description="The hour of the day, as the AI's send time suggests it")],
+    zone: Annotated[PostgresText, Query(max_length=64, description="An IANA time zone, e.g. Europe/Paris")] = "UTC",
+) -> NextLaunchOut:
+    """The next `hour`:00 in `zone` far enough ahead to launch at (at least 15 minutes away; a day whose clocks
+    skip that hour is passed over), as the `at` to schedule the campaign with."""
+    return NextLaunchOut(at=next_occurrence(hour, zone))
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -137,10 +120,9 @@ def get_campaigns(
 def post_campaign(body: CampaignIn, user: Marketer, db: Db, request: Request) -> CampaignOut:
     """Checks the audience rule against the catalog and the template (and subject) for unknown variables and
     syntax errors, with the line and column of each problem (422), and saves a draft."""
-    with _campaign_errors():
-        campaign_id = lifecycle.create_campaign(
-            db, _draft(body, db), current_catalog(request.app), created_by=user.id, actor=user.email
-        )
+    campaign_id = lifecycle.create_campaign(
+        db, _draft(body, db), current_catalog(request.app), created_by=user.id, actor=user.email
+    )
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -157,8 +139,7 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     if (body.segment_id is None) == (body.audience_rule is None):
         raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
-    with rule_problems():
-        members = members_frame(snapshot.evaluator, checked_rule(rule, snapshot.catalog))
+    members = members_frame(snapshot.evaluator, parse_rule(rule, snapshot.catalog))
     return _preview(snapshot, members, body.template, body.subject, body.html_template, body.sample_size)
 
 
@@ -170,7 +151,7 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     summary="Read a campaign",
 )
 def get_one_campaign(campaign_id: CampaignId, _: Viewer, db: Db) -> CampaignOut:
-    return CampaignOut.of(found_campaign(db, campaign_id))
+    return CampaignOut.of(get_campaign(db, campaign_id))
 
 
 @router.patch(
@@ -185,7 +166,7 @@ def patch_campaign(
 ) -> CampaignOut:
     """Changes what is given and checks the result like saving does. Only drafts change (409 otherwise:
     unschedule a scheduled campaign first)."""
-    current = found_campaign(db, campaign_id)
+    current = get_campaign(db, campaign_id)
     if current.status != "draft":
         raise Conflict(f"campaign {campaign_id} is {current.status}: only drafts are edited (unschedule it first)")
     given = body.model_dump(exclude_unset=True)
@@ -194,9 +175,8 @@ def patch_campaign(
         values["segment_id"], values["audience_rule"] = given.get("segment_id"), given.get("audience_rule")
     values["subject"] = values["subject"] or None
     values["html_template"] = values["html_template"] or None
-    with _campaign_errors(campaign_id):
-        draft = _draft(CampaignIn.model_validate(values), db)
-        lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app), actor=user.email)
+    draft = _draft(CampaignIn.model_validate(values), db)
+    lifecycle.update_campaign(db, campaign_id, draft, current_catalog(request.app), actor=user.email)
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -209,8 +189,7 @@ def patch_campaign(
 )
 def remove_campaign(campaign_id: CampaignId, user: Marketer, db: Db) -> Response:
     """Only drafts are deleted: anything that was launched stays, for its history (409)."""
-    with _campaign_errors(campaign_id):
-        lifecycle.delete_campaign(db, campaign_id, actor=user.email)
+    lifecycle.delete_campaign(db, campaign_id, actor=user.email)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -230,9 +209,9 @@ def get_preview(
 ) -> PreviewOut:
     """Who the campaign would go to if it launched now, and the first members' messages: a "retry the failed"
     follow-up's are its parent's failed recipients. (What a launched campaign sent is its log, `/messages`.)"""
-    campaign = found_campaign(db, campaign_id)
+    campaign = get_campaign(db, campaign_id)
     audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
-    with _campaign_errors(campaign_id), db.connect() as conn:
+    with db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
     templates = (campaign.template, campaign.subject, campaign.html_template)
     return _preview(snapshot, recipients.members, *templates, sample_size)
@@ -249,17 +228,11 @@ def post_test(campaign_id: CampaignId, body: SeedsIn, user: Marketer, db: Db, sn
     """Renders the campaign's message for one customer (`customer_id`, else the first of its audience) and sends
     it through the channel's transport to each seed address, as the launch will send it (an e-mail's subject
     starts with `[TEST] `). Not logged and not counted; suppressed seeds are not sent to. Audited."""
-    campaign = found_campaign(db, campaign_id)
+    campaign = get_campaign(db, campaign_id)
     channel = get_channel(campaign.channel)
-    with _campaign_errors(campaign_id):
-        templates = check_campaign_templates(
-            campaign.template, campaign.subject, campaign.html_template, snapshot.catalog
-        )
-        sample = _sample(db, snapshot, campaign, body.customer_id)
-        try:
-            message = render_seed(channel, templates, sample)
-        except SeedProblem as problem:
-            raise UnprocessableEntity(f"customer {sample['customer_id']}: {problem}") from None
+    templates = check_campaign_templates(campaign.template, campaign.subject, campaign.html_template, snapshot.catalog)
+    sample = _sample(db, snapshot, campaign, body.customer_id)
+    message = render_seed(channel, templates, sample)
     addresses = list(dict.fromkeys(body.addresses))
     key = f"{campaign_id}-test-{time.time_ns()}"
     results = asyncio.run(send_seeds(db, get_settings(), channel, message, addresses, key))
@@ -294,8 +267,7 @@ def _preview(
     html_template: str | None,
     sample_size: int,
 ) -> PreviewOut:
-    with _campaign_errors():
-        message, subject_template, html = check_campaign_templates(template, subject, html_template, snapshot.catalog)
+    message, subject_template, html = check_campaign_templates(template, subject, html_template, snapshot.catalog)
     previews = preview_messages(message, members, sample_size)
     subjects, htmls = (
         preview_messages(extra, members, sample_size) if extra else [None] * len(previews)
@@ -321,8 +293,7 @@ def _transition(path: str, summary: str, doc: str, move: Callable[..., object]) 
     """A lifecycle route `POST /{id}/<path>` answering the campaign as it now stands."""
 
     def route(campaign_id: CampaignId, user: Marketer, db: Db) -> CampaignOut:
-        with _campaign_errors(campaign_id):
-            move(db, campaign_id, actor=user.email)
+        move(db, campaign_id, actor=user.email)
         return CampaignOut.of(get_campaign(db, campaign_id))
 
     route.__doc__ = doc
@@ -347,8 +318,7 @@ def schedule(campaign_id: CampaignId, body: ScheduleIn, user: Marketer, db: Db) 
     """Schedules a draft (or moves a scheduled campaign) to launch at `at`, or now when `at` is left out. The
     launch freezes the rule and the audience: later changes to the segment or to customers do not change who
     it goes to."""
-    with _campaign_errors(campaign_id):
-        lifecycle.schedule_campaign(db, campaign_id, body.at, actor=user.email)
+    lifecycle.schedule_campaign(db, campaign_id, body.at, actor=user.email)
     return CampaignOut.of(get_campaign(db, campaign_id))
 
 
@@ -400,7 +370,7 @@ def get_retry_of_the_failed(campaign_id: CampaignId, _: Viewer, db: Db) -> Retry
     that said `permanent: false`. Left out: `unsubscribed`, `invalid number`, `invalid address`, `blocked as
     spam`, the vendor refusing the message as malformed, a receipt that said `permanent: true`, and any reason
     not known to be retryable. A follow-up's preview and launch go to the same recipients."""
-    found_campaign(db, campaign_id)
+    get_campaign(db, campaign_id)
     return lifecycle.failures_to_retry(db, campaign_id)
 
 
@@ -418,8 +388,7 @@ def retry_the_failed(campaign_id: CampaignId, user: Marketer, db: Db) -> lifecyc
     how many it left out, by reason (`left_out`); which are retried: `GET` this path. 409 while the campaign is
     not finished or a follow-up already retries it; 422 when nothing failed, or (`nothing_to_retry`) when every
     failure was permanent."""
-    with _campaign_errors(campaign_id):
-        return lifecycle.retry_failed(db, campaign_id, created_by=user.id, actor=user.email)
+    return lifecycle.retry_failed(db, campaign_id, created_by=user.id, actor=user.email)
 
 
 @router.get(
@@ -444,7 +413,7 @@ def get_messages(
     """Each recipient's message, its status, why it failed or was skipped, and when each step happened."""
     if status is not None and status not in MESSAGE_STATUSES:
         raise UnprocessableEntity(f"unknown status {status!r}; use one of {', '.join(MESSAGE_STATUSES)}")
-    found_campaign(db, campaign_id)
+    get_campaign(db, campaign_id)
     where = MessageFilter(status=status, customer_id=customer_id, reason=reason)
     rows = list_messages(db, campaign_id, where, after_id=cursor, limit=limit + 1)
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
@@ -464,7 +433,7 @@ def get_timeline(
     db: Db,
     bucket_s: Annotated[int, Query(ge=1, le=86_400, description="Seconds per bucket")] = 60,
 ) -> TimelineOut:
-    found_campaign(db, campaign_id)
+    get_campaign(db, campaign_id)
     points = status_timeline(db, campaign_id, bucket_s)
     return TimelineOut(bucket_s=bucket_s, points=[TimelinePointOut.of(point) for point in points])
 
@@ -481,7 +450,7 @@ def get_events(campaign_id: CampaignId, _: Viewer, db: Db, request: Request) -> 
     keep-alive comment every 15 seconds of quiet, and the stream ends once the campaign is completed,
     cancelled or failed with every message final (a campaign completed past the receipt timeout still hears
     late receipts), or when your access token expires or your session ends."""
-    found_campaign(db, campaign_id)
+    get_campaign(db, campaign_id)
     reads = _recent_reads(request.app)
     last: bytes | None = None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
@@ -26,6 +26,9 @@ HTML_TEMPLATE_DESCRIPTION = (
     "the HTML part is made from `template`."
 )
 TOPIC_DESCRIPTION = "The subscription topic (`GET /v1/topics`): customers who left it are skipped with the reason."
+
+# a time this little in the past is taken as now: the client's clock may run behind the server's
+SCHEDULE_CLOCK_SKEW = timedelta(minutes=1)
 
 
 class CampaignIn(BaseModel):
@@ -172,11 +175,25 @@ class PreviewOut(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    """When to launch; omitted or null means now."""
+    """When to launch; omitted or null means now. A time in the past is refused rather than launched at once
+    (a typo in the date would send today): to launch now, say so by leaving `at` out."""
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime | None = Field(None, description="An ISO 8601 time with its zone.")
+    at: AwareDatetime | None = Field(None, description="An ISO 8601 time with its zone, not in the past.")
+
+    @field_validator("at")
+    @classmethod
+    def _not_in_the_past(cls, at: datetime | None) -> datetime | None:
+        if at is not None and at < datetime.now(UTC) - SCHEDULE_CLOCK_SKEW:
+            raise ValueError(f"{at.isoformat()} is in the past; leave `at` out (or null) to launch now")
+        return at
+
+
+class NextLaunchOut(BaseModel):
+    """When to schedule a campaign to launch at a suggested hour: that hour's next occurrence, in the zone asked."""
+
+    at: AwareDatetime = Field(description="An ISO 8601 time in the zone asked, e.g. 2026-11-26T10:00:00+01:00.")
 
 
 class MessagesPage(BaseModel):

@@ -24,7 +24,7 @@ from api.deps import Db, Marketer, Viewer, rate_limit
 from api.errors import NotFound, UnprocessableEntity
 from api.twilio_webhooks import form_fields, verified_twilio_form
 from engine.auth import audit
-from engine.channels import CHANNELS, UnknownChannel, get_channel
+from engine.channels import CHANNELS, get_channel
 from engine.consent import links, preferences, replies, suppression
 from engine.consent.links import ConsentLink, LinkError
 from engine.settings import get_settings
@@ -181,7 +181,7 @@ def get_suppressions(
 def post_suppression(body: SuppressionIn, user: Marketer, db: Db) -> SuppressionOut:
     """Nothing is sent to it on the channel from now on (also by campaigns already launched). An address already
     suppressed keeps its first reason."""
-    _known_channel(body.channel)
+    get_channel(body.channel)  # UnknownChannel: 422 naming the ones there are
     with db.begin() as conn:
         detail = body.detail or user.email
         suppression.suppress(conn, body.channel, body.address, body.reason, "operator", detail=detail)
@@ -237,35 +237,18 @@ def patch_consent(
     """Record what the customer told you (by phone, at the counter): channels and topics given are set, the rest
     kept; kept in their history with who changed it."""
     for name in body.channels:
-        _known_channel(name)
+        get_channel(name)
     with db.begin() as conn:
-        current = _found(conn, customer_id)
+        current = preferences.preferences(conn, customer_id)
         detail = {"by": user.email, "note": body.note}
         for name, on in body.channels.items():
             if name not in current.channels:
                 raise UnprocessableEntity(f"the {name} channel asks no consent")
             preferences.set_channel_consent(conn, customer_id, name, on, "operator", detail=detail)
         for key, on in body.topics.items():
-            try:
-                preferences.set_topic(conn, customer_id, key, on, "operator", detail)
-            except preferences.UnknownTopic as problem:
-                raise UnprocessableEntity(str(problem)) from None
+            preferences.set_topic(conn, customer_id, key, on, "operator", detail)
         return _consent(conn, customer_id)
 
 
-def _found(conn: Any, customer_id: int) -> preferences.Preferences:
-    try:
-        return preferences.preferences(conn, customer_id)
-    except preferences.UnknownCustomer as problem:
-        raise NotFound(str(problem)) from None
-
-
 def _consent(conn: Any, customer_id: int) -> ConsentOut:
-    return ConsentOut.of(_found(conn, customer_id), preferences.history(conn, customer_id))
-
-
-def _known_channel(name: str) -> None:
-    try:
-        get_channel(name)
-    except UnknownChannel as problem:
-        raise UnprocessableEntity(str(problem)) from None
+    return ConsentOut.of(preferences.preferences(conn, customer_id), preferences.history(conn, customer_id))

@@ -21,9 +21,7 @@ from pydantic import BaseModel, Field
 
 from api.auth.schemas import error_responses
 from api.deps import Db, Viewer, rate_limit
-from api.errors import NotFound
 from api.ingest.publish import publish_batch
-from engine.consent.links import LinkError
 from engine.engagement.analytics import campaign_engagement
 from engine.engagement.links import clicked_link, opened_message
 from engine.engagement.tracking import engagement_event
@@ -58,10 +56,7 @@ async def _record(db: Db, message_id: int, url: str | None = None) -> None:
 )
 async def open_pixel(token: Token, db: Db) -> Response:
     """Public. Records that the e-mail was opened (once per message, however often the image loads)."""
-    try:
-        message_id = opened_message(get_settings(), token)
-    except LinkError as error:
-        raise NotFound(str(error)) from error
+    message_id = opened_message(get_settings(), token)
     await _record(db, message_id)
     return Response(PIXEL, media_type="image/gif", headers=NOT_CACHED)
 
@@ -75,10 +70,7 @@ async def open_pixel(token: Token, db: Db) -> Response:
 )
 async def click(token: Token, db: Db) -> RedirectResponse:
     """Public. Records the click (every click is an event) and sends the browser where the e-mail's link pointed."""
-    try:
-        link = clicked_link(get_settings(), token)
-    except LinkError as error:
-        raise NotFound(str(error)) from error
+    link = clicked_link(get_settings(), token)
     await _record(db, link.message_id, link.url)
     return RedirectResponse(link.url, status_code=302, headers=NOT_CACHED)
 

@@ -16,11 +16,16 @@ write_key_basic = HTTPBasic(scheme_name="WriteKeyBasic", auto_error=False, descr
 write_key_bearer = HTTPBearer(scheme_name="WriteKeyBearer", auto_error=False, description="`Bearer xk_...`")
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="xeno ingest"'}
+UNKNOWN_KEY = "the write key is unknown or revoked"
 
 
 async def authenticate(request: Request, body_key: str | None = None) -> WriteKey:
-    """The write key of the request: from its Authorization header, else (Segment's way) from its body."""
-    caller = await current_caller(request)
+    """The write key of the request: from its Authorization header, else (Segment's way) from its body. A bad
+    credential is refused as a write key (an integrator sends no user's token, so advice about those misleads)."""
+    try:
+        caller = await current_caller(request)
+    except Unauthorized:
+        raise Unauthorized(UNKNOWN_KEY, headers=CHALLENGE) from None
     if isinstance(caller, WriteKey):
         return caller
     if caller is not None:
@@ -29,5 +34,5 @@ async def authenticate(request: Request, body_key: str | None = None) -> WriteKe
         raise Unauthorized("a write key is required (HTTP Basic user name, or Bearer)", headers=CHALLENGE)
     key = remembered_key(body_key) or await run_in_threadpool(verify_key, get_engine(), body_key)
     if key is None:
-        raise Unauthorized("the write key is unknown or revoked", headers=CHALLENGE)
+        raise Unauthorized(UNKNOWN_KEY, headers=CHALLENGE)
     return key

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 from api.auth.dependencies import client_ip
 from api.auth.schemas import error_responses
 from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
-from api.errors import Conflict
 from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus
 from engine.auth import audit
 from engine.campaigns.launch import launch_troubles
@@ -73,10 +72,7 @@ def replay_dead_letters(
 ) -> ReplayOut:
     """Put the given dead letters (or every one not replayed yet) back on the ingest stream, for the ingest job
     to apply again once the cause is fixed. Ones already replayed are left alone. Audited."""
-    try:
-        replayed = deadletters.replay(db, redis_client, settings.stream("ingest"), body.ids)
-    except deadletters.NotReplayable as refusal:
-        raise Conflict(str(refusal)) from None
+    replayed = deadletters.replay(db, redis_client, settings.stream("ingest"), body.ids)
     if replayed:
         audit.record(db, admin.email, DEAD_LETTERS_REPLAYED, "ingest", {"ids": replayed}, client_ip(request))
     return ReplayOut(replayed=replayed)

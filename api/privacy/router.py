@@ -13,9 +13,7 @@ from pydantic import BaseModel
 from api.auth.dependencies import client_ip
 from api.auth.schemas import error_responses
 from api.deps import Admin, Db, rate_limit
-from api.errors import NotFound
 from engine.privacy.erase import erase_customer
-from engine.privacy.errors import CustomerNotFound
 from engine.privacy.export import as_json, customer_export
 
 router = APIRouter(
@@ -45,10 +43,7 @@ class ErasureOut(BaseModel):
 def export_customer(customer_id: CustomerId, admin: Admin, db: Db, request: Request) -> Response:
     """Everything held about the customer as one JSON document (a download): their profile, one list per table
     holding rows about them (orders, events, communication_log, ...), their features and dead letters naming them."""
-    try:
-        held = customer_export(db, customer_id, admin.email, client_ip(request))
-    except CustomerNotFound as error:
-        raise NotFound(str(error)) from error
+    held = customer_export(db, customer_id, admin.email, client_ip(request))
     disposition = f'attachment; filename="customer-{customer_id}.json"'
     return Response(as_json(held), media_type="application/json", headers={"Content-Disposition": disposition})
 
@@ -62,8 +57,5 @@ def export_customer(customer_id: CustomerId, admin: Admin, db: Db, request: Requ
 def erase(customer_id: CustomerId, admin: Admin, db: Db, request: Request) -> ErasureOut:
     """Removes the customer and everything held about them, for good. Their addresses are suppressed (kept only as
     hashes), so no later campaign reaches them."""
-    try:
-        erasure = erase_customer(db, customer_id, admin.email, client_ip(request))
-    except CustomerNotFound as error:
-        raise NotFound(str(error)) from error
+    erasure = erase_customer(db, customer_id, admin.email, client_ip(request))
     return ErasureOut(**vars(erasure))

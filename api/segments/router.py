@@ -15,8 +15,8 @@ from fastapi.responses import StreamingResponse
 
 from api.auth.schemas import error_responses
 from api.deps import Analyst, Db, Viewer, rate_limit
-from api.errors import Conflict, ErrorBody, NotFound
-from api.rules import checked_rule, rule_problems
+from api.errors import ErrorBody, NotFound
+from api.reach import reach_out
 from api.segments.schemas import (
     ChangeSide,
     ChangesOut,
@@ -34,8 +34,8 @@ from api.snapshot import CurrentSnapshot, LiveSnapshot, SnapshotOut, current_cat
 from engine.features.catalog import Catalog
 from engine.segments import CustomerNotFound, Rule, RuleError, describe, parse_rule, rule_json_schema
 from engine.segments.audience import csv_chunks, member_page, members_frame, parquet_chunks, preview
+from engine.segments.event_names import unknown_event_warnings
 from engine.segments.history import (
-    HistoryMissing,
     evaluate_members,
     latest_sizes,
     membership_changes,
@@ -44,7 +44,6 @@ from engine.segments.history import (
 )
 from engine.segments.store import (
     SavedSegment,
-    SegmentNameTaken,
     create_segment,
     delete_segment,
     get_segment,
@@ -109,20 +108,16 @@ def _rule_schema() -> dict[str, Any]:
     dependencies=[rate_limit("read")],
     summary="Preview an unsaved rule",
 )
-def post_preview(body: PreviewIn, _: Analyst, snapshot: CurrentSnapshot) -> PreviewOut:
+def post_preview(body: PreviewIn, _: Analyst, db: Db, snapshot: CurrentSnapshot) -> PreviewOut:
     """How many customers the rule matches, how many each of its conditions and groups matches (keyed by the
-    node's path), the first members, and the rule as a sentence. Invalid rules are 422 with each problem's
-    path, field and message."""
-    rule = checked_rule(body.rule, snapshot.catalog)
-    with rule_problems():
-        result = preview(snapshot.evaluator, rule, body.sample_size)
-    return PreviewOut(
-        size=result.size,
-        clause_counts=result.clause_counts,
-        sample=result.sample,
-        sentence=result.sentence,
-        snapshot=SnapshotOut.of(snapshot),
-    )
+    node's path), how many remain clause after clause (`funnel`), the first members, and the rule as a sentence;
+    given a `channel`, how many of them a campaign on it would message (`reach`). Invalid rules are 422 with each
+    problem's path, field and message."""
+    rule = parse_rule(body.rule, snapshot.catalog)
+    result = preview(snapshot.evaluator, rule, body.sample_size)
+    reach = None if body.channel is None else reach_out(db, members_frame(snapshot.evaluator, rule), body.channel)
+    warnings = unknown_event_warnings(rule, snapshot.evaluator.event_names)
+    return PreviewOut(**vars(result), snapshot=SnapshotOut.of(snapshot), reach=reach, warnings=warnings)
 
 
 @router.get("", response_model=list[SegmentOut], dependencies=[rate_limit("read")], summary="List segments")
@@ -146,11 +141,8 @@ def post_segment(body: SegmentIn, user: Analyst, db: Db, request: Request) -> Se
     its owner, and records its size on the current snapshot. Names are unique (409)."""
     snapshot = loaded_snapshot(request.app)
     catalog = current_catalog(request.app)
-    rule = checked_rule(body.rule, catalog)
-    try:
-        segment = create_segment(db, name=body.name, description=body.description, rule=rule, owner_id=user.id)
-    except SegmentNameTaken as taken:
-        raise Conflict(str(taken)) from None
+    rule = parse_rule(body.rule, catalog)
+    segment = create_segment(db, name=body.name, description=body.description, rule=rule, owner_id=user.id)
     _record_current_size(db, segment, rule, snapshot)
     return _out(db, segment, catalog)
 
@@ -178,11 +170,8 @@ def patch_segment(segment_id: SegmentId, body: SegmentChange, _: Analyst, db: Db
     current snapshot recorded again)."""
     snapshot = loaded_snapshot(request.app)
     catalog = current_catalog(request.app)
-    rule = checked_rule(body.rule, catalog) if body.rule is not None else None
-    try:
-        segment = update_segment(db, segment_id, name=body.name, description=body.description, rule=rule)
-    except SegmentNameTaken as taken:
-        raise Conflict(str(taken)) from None
+    rule = parse_rule(body.rule, catalog) if body.rule is not None else None
+    segment = update_segment(db, segment_id, name=body.name, description=body.description, rule=rule)
     if segment is None:
         raise NotFound(f"there is no segment {segment_id}")
     if rule is not None:
@@ -220,9 +209,8 @@ def get_members(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MembersPage:
     """The segment's members on the current snapshot, in customer-id order."""
-    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
-    with rule_problems():
-        page = member_page(snapshot.evaluator, rule, after=cursor, limit=limit)
+    rule = parse_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    page = member_page(snapshot.evaluator, rule, after=cursor, limit=limit)
     return MembersPage(members=page.members, next_cursor=page.next_cursor, snapshot=SnapshotOut.of(snapshot))
 
 
@@ -245,9 +233,8 @@ def export_members(
     format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
 ) -> StreamingResponse:
     """Every member's features on the current snapshot, in customer-id order, streamed."""
-    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
-    with rule_problems():
-        members = members_frame(snapshot.evaluator, rule)
+    rule = parse_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    members = members_frame(snapshot.evaluator, rule)
     filename = f"segment-{segment_id}-snapshot-{snapshot.version}.{format}"
     chunks = csv_chunks(members) if format == "csv" else parquet_chunks(members)
     return StreamingResponse(
@@ -267,12 +254,11 @@ def explain_membership(
 ) -> ExplanationOut:
     """The segment's rule tree evaluated for the customer: each node matched or not, with the customer's value
     of each field tested and their count of each event condition's events."""
-    rule = checked_rule(_saved(db, segment_id).rule, snapshot.catalog)
-    with rule_problems():
-        try:
-            explanation = snapshot.evaluator.explain(rule, customer_id)
-        except CustomerNotFound:
-            raise NotFound(f"customer {customer_id} is not in snapshot {snapshot.version}") from None
+    rule = parse_rule(_saved(db, segment_id).rule, snapshot.catalog)
+    try:
+        explanation = snapshot.evaluator.explain(rule, customer_id)
+    except CustomerNotFound:
+        raise NotFound(f"customer {customer_id} is not in snapshot {snapshot.version}") from None
     return ExplanationOut(
         segment_id=segment_id,
         customer_id=customer_id,
@@ -314,13 +300,10 @@ def get_changes(
     """Between two recorded snapshots (by default the latest and the one before it): the customers who entered
     and who left, counted and listed (the first `limit` ids of each, ascending)."""
     _saved(db, segment_id)
-    try:
-        changes = membership_changes(db, segment_id, since, until)
-    except HistoryMissing as missing:
-        raise NotFound(str(missing)) from None
+    changes = membership_changes(db, segment_id, since, until)
     return ChangesOut(
         segment_id=segment_id,
-        since=SizeOut.of(changes.since),
+        since=changes.since and SizeOut.of(changes.since),
         until=SizeOut.of(changes.until),
         entered=ChangeSide(count=changes.entered.size, customer_ids=changes.entered[:limit].tolist()),
         left=ChangeSide(count=changes.left.size, customer_ids=changes.left[:limit].tolist()),

@@ -136,6 +136,11 @@ class PreviewOut(BaseModel):
     sentence: str
     snapshot: SnapshotOut
     reach: ReachOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What in the rule is allowed but probably wrong: an event no customer has performed (a typo?), "
+        "with the event names known.",
+    )
 
 
 class MembersPage(BaseModel):
@@ -167,10 +172,11 @@ class ChangeSide(BaseModel):
 
 
 class ChangesOut(BaseModel):
-    """Who entered and who left the segment between two recorded snapshots."""
+    """Who entered and who left the segment between two recorded snapshots; `since` is null when `until` is the
+    segment's first record (nobody has entered or left yet)."""
 
     segment_id: int
-    since: SizeOut
+    since: SizeOut | None
     until: SizeOut
     entered: ChangeSide
     left: ChangeSide

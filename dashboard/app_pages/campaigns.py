@@ -252,7 +252,12 @@ def schedule_at_hour(hour: int) -> None:
     zone = st.session_state.get(ZONE_KEY) or browser_zone()
     st.session_state[WHEN_KEY] = LATER
     st.session_state[ZONE_KEY] = zone
-    st.session_state[AT_KEY] = send_time.next_occurrence(hour, zone)
+    try:
+        at = client.get("/v1/campaigns/next-launch-time", hour=hour, zone=zone)["at"]
+    except ApiError as error:
+        ui.flash("error", f"The suggested hour could not be scheduled: {error.message}")
+        return
+    st.session_state[AT_KEY] = datetime.fromisoformat(at).replace(tzinfo=None)  # the input holds the zone's time
 
 
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:

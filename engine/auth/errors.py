@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.errors import Forbidden
+
 
 class AuthError(Exception):
     """A credential or a sign-in that must be refused; the message is safe to show the caller."""
@@ -15,7 +17,7 @@ class RefreshTokenReused(InvalidCredentials):
     """A spent refresh token came back: someone else may hold it, so its session has been ended (401)."""
 
 
-class SignInRefused(AuthError):
+class SignInRefused(AuthError, Forbidden):
     """The identity is genuine but this person may not sign in (403)."""
 
 

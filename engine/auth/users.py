@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from engine.auth.roles import Role
+from engine.errors import Conflict
 from engine.schema import auth_sessions, users
 
 
@@ -30,7 +31,7 @@ class User:
         return self.disabled_at is not None
 
 
-class UserExists(Exception):
+class UserExists(Conflict):
     """A user with this e-mail address is already there."""
 
 

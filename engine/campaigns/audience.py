@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Connection, Engine, text
 
+from engine.campaigns.errors import AudienceMissing
 from engine.campaigns.failures import NOT_ACCEPTED
 from engine.features.snapshot import latest_snapshot
 from engine.segments import dump_rule, parse_rule
@@ -67,7 +68,7 @@ class FrameAudience:
         try:
             return self.segments[segment_id]
         except KeyError:
-            raise LookupError(f"there is no segment {segment_id}") from None
+            raise AudienceMissing(f"there is no segment {segment_id}") from None
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,13 @@ class PublishedAudience:
     def snapshot(self) -> FeatureSnapshot:
         snapshot = latest_snapshot(self.db)
         if snapshot is None:
-            raise LookupError("no feature snapshot has been published yet: materialize customer_features first")
+            raise AudienceMissing("no feature snapshot has been published yet: materialize customer_features first")
         return FeatureSnapshot(str(snapshot.version), snapshot.features, snapshot.events, snapshot.taken_at)
 
     def segment_rule(self, segment_id: int) -> Any:
         segment = get_segment(self.db, segment_id)
         if segment is None:
-            raise LookupError(f"there is no segment {segment_id}")
+            raise AudienceMissing(f"there is no segment {segment_id}")
         return segment.rule
 
 

@@ -1,9 +1,13 @@
-"""What campaign functions refuse with, so the API can answer each with its status code."""
+"""What campaign functions refuse with, each of one of the engine's kinds of refusal."""
 
 from __future__ import annotations
 
+from typing import Any
 
-class CampaignNotFound(LookupError):
+from engine.errors import Conflict, Invalid, NotFound
+
+
+class CampaignNotFound(NotFound, LookupError):
     """There is no campaign with that id (404)."""
 
     def __init__(self, campaign_id: int) -> None:
@@ -11,7 +15,7 @@ class CampaignNotFound(LookupError):
         self.campaign_id = campaign_id
 
 
-class CampaignStateError(ValueError):
+class CampaignStateError(Conflict, ValueError):
     """The campaign's status does not allow the change asked for (409)."""
 
     def __init__(self, campaign_id: int, status: str, action: str) -> None:
@@ -35,13 +39,20 @@ class RetryPending(CampaignStateError):
         self.follow_up_id = follow_up_id
 
 
-class CampaignInvalid(ValueError):
+class CampaignInvalid(Invalid, ValueError):
     """The campaign, as given, cannot be saved, scheduled or retried (422); the message says why."""
+
+
+class AudienceMissing(CampaignInvalid, LookupError):
+    """What the campaign's audience needs is not there: its saved segment is gone, or no feature snapshot has
+    been published yet (422)."""
 
 
 class NothingToRetry(CampaignInvalid):
     """Every failed message of the campaign failed for good, so "retry the failed" has no one to send to (422);
     `left_out` counts them by reason."""
+
+    error = "nothing_to_retry"
 
     def __init__(self, campaign_id: int, left_out: dict[str, int]) -> None:
         reasons = ", ".join(f"{count:,} {reason}" for reason, count in left_out.items())
@@ -51,3 +62,7 @@ class NothingToRetry(CampaignInvalid):
         )
         self.campaign_id = campaign_id
         self.left_out = left_out
+
+    @property
+    def detail(self) -> Any:
+        return {"message": str(self), "left_out": self.left_out}

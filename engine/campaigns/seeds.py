@@ -23,13 +23,14 @@ from engine.channels.base import Outgoing
 from engine.channels.transports import close_transports, open_transports
 from engine.consent.opt_out import with_opt_out
 from engine.consent.suppression import skip_reason, suppressed_reasons
+from engine.errors import Invalid
 from engine.settings import Settings
 
 MAX_SEEDS = 10
 TEST_SUBJECT = "[TEST] "
 
 
-class SeedProblem(ValueError):
+class SeedProblem(Invalid, ValueError):
     """The test cannot be sent as asked (the message cannot be rendered for the sample, or is too long)."""
 
 
@@ -54,16 +55,17 @@ class SeedMessage:
 def _rendered(template: MessageTemplate, sample: Mapping[str, Any]) -> str:
     rendered = template.render_frame(pl.DataFrame([dict(sample)]))
     if rendered["render_error"][0] is not None:
-        raise SeedProblem(rendered["render_error"][0])
+        raise SeedProblem(f"customer {sample['customer_id']}: {rendered['render_error'][0]}")
     return str(rendered["message"][0])
 
 
 def render_seed(channel: Channel, templates: CampaignTemplates, sample: Mapping[str, Any]) -> SeedMessage:
-    """The test message for `sample` (a features row); `SeedProblem` when it cannot go on the channel."""
+    """The test message for `sample` (a features row); `SeedProblem`, naming the customer, when it cannot go on
+    the channel."""
     text = with_opt_out(pl.Series([_rendered(templates.message, sample)]), channel.opt_out)[0]
     too_long = channel.too_long(text)
     if too_long is not None:
-        raise SeedProblem(too_long)
+        raise SeedProblem(f"customer {sample['customer_id']}: {too_long}")
     title = None if templates.subject is None else TEST_SUBJECT + templates.subject.render(sample)
     html = None if templates.html is None else _rendered(templates.html, sample)
     return SeedMessage(text, title, html)

@@ -35,6 +35,7 @@ from jinja2.parser import Parser
 from engine.campaigns.html_sanitiser import sanitise_html
 from engine.campaigns.template_filters import FILTERS
 from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
+from engine.errors import Invalid
 from engine.features.catalog import Catalog
 from engine.postgres_safe import NUL
 
@@ -80,13 +81,19 @@ class TemplateProblem:
         return f"line {self.line}, column {self.column}: {self.message}"
 
 
-class TemplateError(ValueError):
+class TemplateError(Invalid, ValueError):
     """A template that does not compile or names unknown variables; `problems` lists each one."""
+
+    error = "invalid_template"
 
     def __init__(self, problems: Iterable[TemplateProblem], part: str = "template") -> None:
         self.problems = tuple(problems)
         self.part = part  # which of the campaign's templates: "template" (the message), "subject", "html_template"
         super().__init__("; ".join(str(problem) for problem in self.problems))
+
+    @property
+    def detail(self) -> Any:
+        return [{"part": self.part, "line": p.line, "column": p.column, "message": p.message} for p in self.problems]
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ from pydantic import AfterValidator, WithJsonSchema
 
 from engine.channels import email, sms, webhook, whatsapp
 from engine.channels.base import Channel, Size
+from engine.errors import Invalid
 
 _MODULES = (sms, email, whatsapp, webhook)
 CHANNELS: dict[str, Channel] = {module.CHANNEL.name: module.CHANNEL for module in _MODULES}
 CHANNEL_NAMES: tuple[str, ...] = tuple(CHANNELS)
 
 
-class UnknownChannel(ValueError):
+class UnknownChannel(Invalid, ValueError):
     """A channel name the registry does not have."""
 
 

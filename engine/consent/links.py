@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from engine.errors import NotFound
 from engine.settings import Settings
 
 SIGNATURE_BYTES = 16  # 128 bits: forging one is out of reach, and the URL stays short
@@ -31,7 +32,7 @@ UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 
 
-class LinkError(ValueError):
+class LinkError(NotFound, ValueError):
     """A link token that cannot be used; the message is safe to show to whoever opened it."""
 
 

@@ -22,6 +22,7 @@ from engine.channels import CHANNELS, get_channel
 from engine.consent import suppression
 from engine.consent.links import ConsentLink
 from engine.consent.suppression import Reason
+from engine.errors import Invalid, NotFound
 from engine.features.catalog import TRAIT_PREFIX
 from engine.schema import customers
 
@@ -30,11 +31,11 @@ from engine.schema import customers
 LIFTED_BY_SUBSCRIBING: tuple[Reason, ...] = ("unsubscribed",)
 
 
-class UnknownCustomer(LookupError):
+class UnknownCustomer(NotFound, LookupError):
     """No customer has this id (any more: erased customers' links lead here)."""
 
 
-class UnknownTopic(LookupError):
+class UnknownTopic(Invalid, LookupError):
     """No subscription topic has this key."""
 
 

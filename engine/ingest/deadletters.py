@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from engine.errors import Conflict
 from engine.ingest.records import Batch, empty_batch
 from engine.schema import ingest_dead_letters
 from engine.streams import publish
@@ -62,7 +63,7 @@ def get_dead_letter(db: Engine, letter_id: int) -> DeadLetter | None:
     return DeadLetter(*row) if row else None
 
 
-class NotReplayable(ValueError):
+class NotReplayable(Conflict, ValueError):
     """A dead letter that cannot go back on the stream as it is (it was never valid JSON)."""
 
 

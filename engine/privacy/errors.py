@@ -1,9 +1,11 @@
-"""What privacy requests refuse with, so the API can answer each with its status code."""
+"""What privacy requests refuse with, each of one of the engine's kinds of refusal."""
 
 from __future__ import annotations
 
+from engine.errors import NotFound
 
-class CustomerNotFound(LookupError):
+
+class CustomerNotFound(NotFound, LookupError):
     """There is no customer with that id (404): never was, or already erased."""
 
     def __init__(self, customer_id: int) -> None:

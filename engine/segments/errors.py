@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from engine.errors import Invalid, NotFound
 
 
 class Problem(BaseModel):
@@ -21,22 +24,34 @@ class Problem(BaseModel):
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class RuleError(ValueError):
+class RuleError(Invalid, ValueError):
     """A rule that does not parse or does not fit the catalog; `problems` lists every fault found."""
+
+    error = "invalid_rule"
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("; ".join(str(problem) for problem in self.problems))
 
+    @property
+    def detail(self) -> Any:
+        return [problem.model_dump() for problem in self.problems]
 
-class UnsupportedRule(NotImplementedError):
+
+class UnsupportedRule(Invalid, NotImplementedError):
     """A node that a backend cannot compile: refused rather than answered wrongly."""
+
+    error = "invalid_rule"
 
     def __init__(self, backend: str, path: str, detail: str) -> None:
         self.backend = backend
         self.path = path
         super().__init__(f"the {backend} backend cannot compile {path or 'the rule'}: {detail}")
 
+    @property
+    def detail(self) -> Any:
+        return [{"path": self.path, "field": None, "message": str(self)}]
 
-class CustomerNotFound(LookupError):
+
+class CustomerNotFound(NotFound, LookupError):
     """The customer asked about is not in the snapshot being evaluated."""

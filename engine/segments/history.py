@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from engine.errors import NotFound
 from engine.features.snapshot import Snapshot
 from engine.schema import segment_sizes
 from engine.segments.errors import RuleError
@@ -45,9 +46,10 @@ class SizeRecord:
 
 @dataclass(frozen=True)
 class MembershipChanges:
-    """Who is in the segment at `until` and was not at `since` (entered), and the other way round (left)."""
+    """Who is in the segment at `until` and was not at `since` (entered), and the other way round (left); with
+    no `since` (the segment's first record), nobody has entered or left yet."""
 
-    since: SizeRecord
+    since: SizeRecord | None
     until: SizeRecord
     entered: npt.NDArray[np.int64]
     left: npt.NDArray[np.int64]
@@ -61,7 +63,7 @@ class SizeRecording:
     refused: dict[int, str]  # segment id -> why its rule could not be evaluated on this snapshot
 
 
-class HistoryMissing(LookupError):
+class HistoryMissing(NotFound, LookupError):
     """The segment has no record for a snapshot asked about (or not enough records to compare)."""
 
 
@@ -144,10 +146,17 @@ def latest_sizes(db: Engine, segment_id: int | None = None) -> dict[int, SizeRec
 def membership_changes(
     db: Engine, segment_id: int, since_version: int | None = None, until_version: int | None = None
 ) -> MembershipChanges:
-    """Who entered and left between two recorded snapshots: by default the latest and the one before it."""
+    """Who entered and left between two recorded snapshots: by default the latest and the one before it (none
+    when the latest is the first record: no changes yet)."""
     with db.connect() as conn:
         until = _find(conn, segment_id, until_version, before=None)
-        since = _find(conn, segment_id, since_version, before=until if since_version is None else None)
+        try:
+            since = _find(conn, segment_id, since_version, before=until if since_version is None else None)
+        except HistoryMissing:
+            if since_version is not None:
+                raise
+            nobody = np.empty(0, dtype=np.int64)
+            return MembershipChanges(since=None, until=until, entered=nobody, left=nobody)
         members = {
             version: MemberSet.from_bytes(stored)
             for version, stored in conn.execute(

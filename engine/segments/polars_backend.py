@@ -11,6 +11,7 @@ The events frame has `customer_id` (int, may be null), `name` (string or categor
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -147,6 +148,14 @@ class PolarsEvaluator(SegmentEvaluator):
         self.features = features
         self.catalog = catalog or catalog_for_schema(features.schema)
         self.compiler = PolarsCompiler(features.schema, now=now, catalog=self.catalog, events=events)
+        self._events = events
+
+    @cached_property
+    def event_names(self) -> frozenset[str]:
+        """The names of the events customers have performed in the snapshot (read once)."""
+        if self._events is None:
+            return frozenset()
+        return frozenset(self._events.lazy().select(pl.col("name").unique()).collect()["name"].drop_nulls())
 
     def compile(self, rule: Rule) -> pl.Expr:
         """The rule as one boolean expression over the features frame (rule checked first)."""

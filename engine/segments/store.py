@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.errors import Conflict
 from engine.schema import segments, users
 from engine.segments.rules import Rule
 from engine.segments.validation import dump_rule
@@ -35,7 +36,7 @@ class SavedSegment:
     updated_at: datetime
 
 
-class SegmentNameTaken(ValueError):
+class SegmentNameTaken(Conflict, ValueError):
     """Another segment already has this name."""
 
     def __init__(self, name: str) -> None:

@@ -47,6 +47,7 @@ from engine.ai.errors import AIError
 from engine.ai.insights.history import delivery_outcomes
 from engine.campaigns.audience import retryable_recipients
 from engine.campaigns.progress import Campaign
+from engine.errors import Conflict
 from engine.segments import RuleError, UnsupportedRule, parse_rule
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.store import get_segment
@@ -58,7 +59,7 @@ CLEAR_Z = 1.96
 QUARTERS_A_DAY = 96
 
 
-class NoAudience(AIError):
+class NoAudience(AIError, Conflict):
     """The campaign has no audience to suggest a send hour for (its saved segment is gone)."""
 
 

@@ -64,12 +64,13 @@ def test_changes_can_be_asked_between_given_snapshots_and_listed_in_part(
     )
 
 
-def test_a_segment_with_one_record_has_no_changes_yet(
+def test_a_segment_with_one_snapshot_answers_no_changes_not_404(
     client: TestClient, analyst: dict[str, str], published: Snapshot
 ) -> None:
     segment = save(client, analyst, "Big spenders", data.BIG_SPENDERS)
 
     answer = client.get(f"/v1/segments/{segment['id']}/changes", headers=analyst)
 
-    assert answer.status_code == 404
-    assert "no record before snapshot 1" in answer.json()["detail"]
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["since"], answer.json()["until"]["snapshot_version"]) == (None, 1)
+    assert answer.json()["entered"] == answer.json()["left"] == {"count": 0, "customer_ids": []}

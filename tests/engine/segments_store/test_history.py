@@ -44,6 +44,7 @@ def test_each_snapshot_records_the_size_and_who_entered_and_left_since_the_previ
         (2, 4, 3, 1),
     ]
     changes = membership_changes(database, segment.id)
+    assert changes.since is not None
     assert (changes.since.snapshot_version, changes.until.snapshot_version) == (1, 2)
     assert (changes.entered.tolist(), changes.left.tolist()) == ([2, 4, 5], [3])
 
@@ -62,15 +63,16 @@ def test_changes_between_any_two_recorded_snapshots(database: Engine) -> None:
         membership_changes(database, segment.id, since_version=9)
 
 
-def test_changes_need_two_records(database: Engine) -> None:
+def test_a_segment_with_one_record_has_no_changes_yet_and_one_without_records_none_to_tell(database: Engine) -> None:
     segment = create_segment(database, name="Big spenders", rule=parse_rule(BIG_SPENDERS), owner_id=None)
     with pytest.raises(HistoryMissing, match="no size records yet"):
         membership_changes(database, segment.id)
 
     record_size(database, segment, MemberSet.of([1]), version=1, taken_at=MONDAY)
 
-    with pytest.raises(HistoryMissing, match="no record before snapshot 1"):
-        membership_changes(database, segment.id)
+    changes = membership_changes(database, segment.id)
+    assert (changes.since, changes.until.snapshot_version) == (None, 1)
+    assert (changes.entered.tolist(), changes.left.tolist()) == ([], [])
 
 
 def test_recording_a_snapshot_again_replaces_its_record(database: Engine) -> None:
