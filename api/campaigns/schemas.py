@@ -154,6 +154,9 @@ class PreviewIn(BaseModel):
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     sample_size: int = Field(5, ge=1, le=50)
+    channel: ChannelName | None = Field(
+        None, description="Given: the messages end with its opt-out line, as sent, and are measured as it counts them."
+    )
 
 
 class PreviewMessageOut(BaseModel):
@@ -164,6 +167,8 @@ class PreviewMessageOut(BaseModel):
     subject: str | None
     html: str | None = None  # the rendered, sanitised HTML template (before the open pixel and click links)
     error: str | None
+    characters: int | None = Field(None, description="its length as the channel counts it, opt-out line included")
+    parts: int | None = Field(None, description="the SMS segments it goes out in (1 on other channels)")
 
 
 class PreviewOut(BaseModel):

@@ -35,6 +35,8 @@ from jinja2.parser import Parser
 from engine.campaigns.html_sanitiser import sanitise_html
 from engine.campaigns.template_filters import FILTERS
 from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
+from engine.channels.base import Channel, Size
+from engine.consent.opt_out import with_opt_out
 from engine.errors import Invalid
 from engine.features.catalog import Catalog
 from engine.postgres_safe import NUL
@@ -182,26 +184,34 @@ class MessageTemplate:
 
 @dataclass(frozen=True)
 class PreviewMessage:
-    """The message one sample member would get, or why it cannot be rendered for them."""
+    """The message one sample member would get, or why it cannot be rendered or sent to them; with its size as
+    its channel counts it (characters, SMS segments) when the channel is known."""
 
     customer_id: int
     message: str | None
     error: str | None
+    size: Size | None = None
 
 
-def preview_messages(template: MessageTemplate, members: pl.DataFrame, limit: int = 5) -> list[PreviewMessage]:
-    """The messages of the first `limit` members (feature rows), as the campaign would send them."""
+def preview_messages(
+    template: MessageTemplate, members: pl.DataFrame, limit: int = 5, channel: Channel | None = None
+) -> list[PreviewMessage]:
+    """The messages of the first `limit` members (feature rows), as the campaign would send them: on `channel`,
+    ending with its opt-out line as the launch adds it (`with_opt_out`), measured, and refused when too long."""
     sample = members.head(limit)
     rendered = template.render_frame(sample)
-    return [
-        PreviewMessage(customer_id, message, error)
-        for customer_id, message, error in zip(
-            sample["customer_id"].to_list(),
-            rendered["message"].to_list(),
-            rendered["render_error"].to_list(),
-            strict=True,
-        )
-    ]
+    messages = rendered["message"] if channel is None else with_opt_out(rendered["message"], channel.opt_out)
+    previews = []
+    for customer_id, message, error in zip(
+        sample["customer_id"].to_list(), messages.to_list(), rendered["render_error"].to_list(), strict=True
+    ):
+        if channel is None or message is None:
+            previews.append(PreviewMessage(customer_id, message, error))
+        else:
+            previews.append(
+                PreviewMessage(customer_id, message, error or channel.too_long(message), channel.size(message))
+            )
+    return previews
 
 
 def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -144,6 +144,8 @@ def test_a_preview_renders_the_message_for_sample_members(client: TestClient, ma
             "subject": "Ada, a gift",
             "html": None,
             "error": None,
+            "characters": None,
+            "parts": None,
         },
         {
             "customer_id": 4,
@@ -151,14 +153,56 @@ def test_a_preview_renders_the_message_for_sample_members(client: TestClient, ma
             "subject": "Sam, a gift",
             "html": None,
             "error": None,
+            "characters": None,
+            "parts": None,
         },
     ]
     saved = create(client, marketer, template="{{ first_name | default('friend') }}!", audience_rule=data.RECENT_BUYERS)
     messages = client.get(f"/v1/campaigns/{saved['id']}/preview", headers=marketer).json()["messages"]
-    assert [message["message"] for message in messages] == ["Ada!", "Noor!"]
+    assert [message["message"] for message in messages] == [
+        "Ada!\nReply STOP to opt out",
+        "Noor!\nReply STOP to opt out",
+    ]
     bad_subject = client.post("/v1/campaigns/preview", json={**body, "subject": "{{ nope }}"}, headers=marketer)
     assert bad_subject.status_code == 422
     assert bad_subject.json()["detail"][0]["part"] == "subject"
+
+
+def test_an_sms_preview_shows_the_opt_out_line_the_launch_appends_and_counts_it_in_segments(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    long = "Hi {{ first_name }}, " + "our biggest sale of the year starts now, " * 3 + "see you there"
+    body = {"audience_rule": data.BIG_SPENDERS, "sample_size": 1, "channel": "sms"}
+
+    def first(**changes: object) -> dict[str, Any]:
+        answer = client.post("/v1/campaigns/preview", json={**body, **changes}, headers=marketer)
+        assert answer.status_code == 200, answer.text
+        message: dict[str, Any] = answer.json()["messages"][0]
+        return message
+
+    short, mentions_stop, two_parts = (
+        first(template=OFFER),
+        first(template="Text STOP to end these"),
+        first(template=long),
+    )
+    by_email = first(template=OFFER, channel="email", subject="Hi")
+
+    assert (short["message"], short["characters"], short["parts"]) == (
+        "Hi Ada, here is 10% off!\nReply STOP to opt out", 46, 1,
+    )  # fmt: skip
+    assert (mentions_stop["message"], mentions_stop["parts"]) == ("Text STOP to end these", 1)
+    assert (two_parts["characters"], two_parts["parts"]) == (144 + 22, 2)  # 144 alone would be one SMS
+    assert (by_email["message"], by_email["parts"]) == ("Hi Ada, here is 10% off!", 1)
+    campaign = create(client, marketer)
+    previewed = client.get(f"/v1/campaigns/{campaign['id']}/preview", headers=marketer).json()["messages"][0]
+    client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={}, headers=marketer)
+    launch_now(database, redis_client, campaign["id"])
+    with database.connect() as conn:
+        sent = conn.execute(
+            text("SELECT message FROM communication_log WHERE campaign_id = :id AND customer_id = :customer"),
+            {"id": campaign["id"], "customer": previewed["customer_id"]},
+        ).scalar_one()
+    assert previewed["message"] == sent == short["message"]
 
 
 def test_an_html_template_is_saved_previewed_escaped_and_sanitised(
