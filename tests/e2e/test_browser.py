@@ -45,6 +45,11 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
 )  # fmt: skip
+PHONE = {
+    "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3},
+    "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Mobile/15E148 Safari/604.1",
+}
 WAIT_S = 20
 DELIVERY_WAIT_S = 90
 
@@ -81,16 +86,28 @@ def dashboard(api_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
 @pytest.fixture
 def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
     """Headless Chromium with a fresh profile; a screenshot of where it last stood (useful when a step failed)."""
+    yield from chromium(tmp_path, request.node.name)
+
+
+@pytest.fixture
+def phone(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
+    """The same, with a phone's screen (390 px wide) and user agent."""
+    yield from chromium(tmp_path, request.node.name, {"mobileEmulation": PHONE})
+
+
+def chromium(tmp_path: Path, name: str, experimental: dict[str, Any] | None = None) -> Iterator[WebDriver]:
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
+    for option, value in (experimental or {}).items():
+        options.add_experimental_option(option, value)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
     finally:
-        driver.save_screenshot(str(SCREENSHOTS / f"{request.node.name}-last.png"))
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}-last.png"))
         driver.quit()
 
 
@@ -295,3 +312,28 @@ def test_a_link_signed_out_lands_on_its_page_after_sign_in_and_a_reload_keeps_th
     browser.refresh()
     page.keyed("signin_email", "input")
     page.shot("signed-out-after-reload")
+
+
+def test_on_a_phone_the_sidebar_closes_after_choosing_a_page(dashboard: str, phone: WebDriver) -> None:
+    browser = phone
+    page = Page(browser, "phone")
+    browser.get(dashboard)
+    page.type("signin_email", "analyst@shop.example", Keys.TAB)
+    page.choose("signin_role", "analyst")
+    page.click("signin_dev")
+    until(lambda: "Segments" in page.text_of("stHeading"), lambda: page.text_of("stHeading"))
+
+    def sidebar_shown() -> float:
+        """How many pixels of the sidebar are on the screen."""
+        script = "return document.querySelector('[data-testid=\"stSidebar\"]').getBoundingClientRect().right"
+        return max(float(browser.execute_script(script)), 0.0)
+
+    if not sidebar_shown():
+        browser.find_element(By.CSS_SELECTOR, '[aria-controls="stSidebar"]').click()
+    until(lambda: sidebar_shown() > 200, sidebar_shown)
+    page.shot("sidebar-open")
+
+    page.go("History")
+
+    until(lambda: sidebar_shown() == 0, sidebar_shown)
+    page.shot("sidebar-closed-after-navigating")
