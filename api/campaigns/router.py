@@ -42,6 +42,7 @@ from api.campaigns.schemas import (
 )
 from api.deps import Db, Marketer, Viewer, rate_limit
 from api.errors import Conflict, UnprocessableEntity
+from api.reach import reach_out
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth import audit
@@ -53,7 +54,7 @@ from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, li
 from engine.campaigns.seeds import render_seed, send_seeds
 from engine.campaigns.send_hour import next_occurrence
 from engine.campaigns.templates import check_campaign_templates, preview_messages
-from engine.channels import Channel, get_channel
+from engine.channels import get_channel
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments import parse_rule
@@ -135,13 +136,16 @@ def post_campaign(body: CampaignIn, user: Marketer, db: Db, request: Request) ->
 )
 def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot) -> PreviewOut:
     """The audience's size on the current snapshot and the message (and subject) its first members would get;
-    a member whose message cannot be rendered shows why."""
+    a member whose message cannot be rendered shows why. Given a `channel`, `reach` says who of the audience a
+    launch now would message, and why the others not."""
     if (body.segment_id is None) == (body.audience_rule is None):
         raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
     members = members_frame(snapshot.evaluator, parse_rule(rule, snapshot.catalog))
-    channel = None if body.channel is None else get_channel(body.channel)
-    return _preview(snapshot, members, body.template, body.subject, body.html_template, channel, body.sample_size)
+    answer = _preview(snapshot, members, body.template, body.subject, body.html_template, body.sample_size)
+    if body.channel is not None:
+        answer.reach = reach_out(db, members, body.channel, body.topic)
+    return answer
 
 
 @router.get(
@@ -208,14 +212,17 @@ def get_preview(
     snapshot: CurrentSnapshot,
     sample_size: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> PreviewOut:
-    """Who the campaign would go to if it launched now, and the first members' messages: a "retry the failed"
-    follow-up's are its parent's failed recipients. (What a launched campaign sent is its log, `/messages`.)"""
+    """Who the campaign would go to if it launched now (`reach`: how many it would message, and why the others
+    not), and the first members' messages: a "retry the failed" follow-up's are its parent's failed recipients.
+    (What a launched campaign sent is its log, `/messages`.)"""
     campaign = get_campaign(db, campaign_id)
     audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
     with db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
-    templates = (campaign.template, campaign.subject, campaign.html_template, get_channel(campaign.channel))
-    return _preview(snapshot, recipients.members, *templates, sample_size)
+    templates = (campaign.template, campaign.subject, campaign.html_template)
+    answer = _preview(snapshot, recipients.members, *templates, sample_size)
+    answer.reach = reach_out(db, recipients.members, campaign.channel, campaign.topic)
+    return answer
 
 
 @router.post(
@@ -266,11 +273,10 @@ def _preview(
     template: str,
     subject: str | None,
     html_template: str | None,
-    channel: Channel | None,
     sample_size: int,
 ) -> PreviewOut:
     message, subject_template, html = check_campaign_templates(template, subject, html_template, snapshot.catalog)
-    previews = preview_messages(message, members, sample_size, channel)
+    previews = preview_messages(message, members, sample_size)
     subjects, htmls = (
         preview_messages(extra, members, sample_size) if extra else [None] * len(previews)
         for extra in (subject_template, html)
@@ -284,8 +290,6 @@ def _preview(
                 subject=s and s.message,
                 html=h and h.message,
                 error=p.error or (s and s.error) or (h and h.error),
-                characters=p.size and p.size.characters,
-                parts=p.size and p.size.parts,
             )
             for p, s, h in zip(previews, subjects, htmls, strict=True)
         ],

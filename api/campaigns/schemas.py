@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from api.reach import ReachOut
 from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
@@ -154,9 +155,8 @@ class PreviewIn(BaseModel):
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     sample_size: int = Field(5, ge=1, le=50)
-    channel: ChannelName | None = Field(
-        None, description="Given: the messages end with its opt-out line, as sent, and are measured as it counts them."
-    )
+    channel: ChannelName | None = Field(None, description="Given: the answer says who would actually receive it.")
+    topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
 
 
 class PreviewMessageOut(BaseModel):
@@ -172,11 +172,13 @@ class PreviewMessageOut(BaseModel):
 
 
 class PreviewOut(BaseModel):
-    """The audience's size on the current snapshot and the messages of its first members."""
+    """The audience's size on the current snapshot, the messages of its first members, and (given a channel) how
+    many of the audience a launch now would message after consent, suppression, frequency caps and quiet hours."""
 
     audience_size: int
     messages: list[PreviewMessageOut]
     snapshot_version: int
+    reach: ReachOut | None = None
 
 
 class ScheduleIn(BaseModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,9 @@ from sqlalchemy import Engine, text
 from engine.auth.audit import list_entries
 from engine.campaigns.failures import failure_kind
 from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
+from engine.consent.suppression import suppress
 from engine.features.snapshot import Snapshot
+from engine.settings import Settings
 from tests.api.campaigns.conftest import OFFER, create, launch_now
 from tests.api.segments import data
 from tests.fixtures.users import auth_headers
@@ -466,3 +469,26 @@ def _settle(db: Engine, campaign_id: object, *, failed: dict[int, str], complete
             )
         if complete:
             conn.execute(text("UPDATE campaigns SET status = 'completed' WHERE id = :id"), {"id": campaign_id})
+
+
+def test_a_preview_says_how_many_would_actually_receive_it_as_the_launch_then_does(
+    client: TestClient,
+    marketer: dict[str, str],
+    database: Engine,
+    redis_client: redis.Redis,
+    configure: Callable[..., Settings],
+) -> None:
+    configure(XENO_QUIET_HOURS_START="", XENO_QUIET_HOURS_END="")
+    with database.begin() as conn:  # Ada (1) replied STOP; Sam (4) and Noor (5) may be messaged
+        suppress(conn, "sms", "+447700900001", "stop", "test")
+    body = {"template": OFFER, "audience_rule": data.BIG_SPENDERS, "channel": "sms"}
+
+    unsaved = client.post("/v1/campaigns/preview", json=body, headers=marketer).json()
+    campaign = create(client, marketer)
+    saved = client.get(f"/v1/campaigns/{campaign['id']}/preview", headers=marketer).json()
+    client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={}, headers=marketer)
+    report = launch_now(database, redis_client, campaign["id"])
+
+    expected = {"channel": "sms", "audience": 3, "receiving": 2, "held": 0, "skipped": {"suppressed: replied STOP": 1}}
+    assert unsaved["reach"] == saved["reach"] == expected
+    assert (report.queued, report.skipped) == (2, {"suppressed: replied STOP": 1})

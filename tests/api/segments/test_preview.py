@@ -88,3 +88,34 @@ def test_a_snapshot_whose_files_are_gone_is_a_503_saying_so(
 
     assert (answer.status_code, answer.json()["error"]) == (503, "feature_snapshot_unreadable")
     assert "No such file" in answer.json()["detail"]
+
+
+def test_a_preview_counts_how_many_remain_after_each_clause_of_the_top_group(
+    client: TestClient, analyst: dict[str, str], published: Snapshot
+) -> None:
+    narrowing = {"and": [*LOYAL_IN_LONDON_OR_MUMBAI["and"], RECENT_BUYERS]}
+    widening = {"or": [RECENT_BUYERS, {"field": "city", "op": "in", "value": ["Paris"]}]}
+
+    answers = [client.post("/v1/segments/preview", json={"rule": rule}, headers=analyst).json() for rule in
+               (narrowing, widening, RECENT_BUYERS)]  # fmt: skip
+
+    assert [answer["funnel"] for answer in answers] == [[3, 2, 1], [2, 3], []]
+
+
+def test_a_preview_for_a_channel_says_who_would_receive_it_and_why_the_others_not(
+    client: TestClient, analyst: dict[str, str], published: Snapshot
+) -> None:
+    answer = client.post(
+        "/v1/segments/preview", json={"rule": RECENT_BUYERS, "channel": "email"}, headers=analyst
+    ).json()
+    unknown = client.post("/v1/segments/preview", json={"rule": RECENT_BUYERS, "channel": "pigeon"}, headers=analyst)
+
+    assert answer["reach"] == {
+        "channel": "email",
+        "audience": 2,
+        "receiving": 0,
+        "held": 0,
+        "skipped": {"no consent to e-mail": 2},
+    }
+    assert unknown.status_code == 422
+    assert "pigeon" in unknown.text
