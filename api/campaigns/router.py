@@ -54,7 +54,7 @@ from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, li
 from engine.campaigns.seeds import render_seed, send_seeds
 from engine.campaigns.send_hour import next_occurrence
 from engine.campaigns.templates import check_campaign_templates, preview_messages
-from engine.channels import get_channel
+from engine.channels import Channel, get_channel
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments import parse_rule
@@ -142,7 +142,8 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
         raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
     members = members_frame(snapshot.evaluator, parse_rule(rule, snapshot.catalog))
-    answer = _preview(snapshot, members, body.template, body.subject, body.html_template, body.sample_size)
+    channel = None if body.channel is None else get_channel(body.channel)
+    answer = _preview(snapshot, members, body.template, body.subject, body.html_template, channel, body.sample_size)
     if body.channel is not None:
         answer.reach = reach_out(db, members, body.channel, body.topic)
     return answer
@@ -219,7 +220,7 @@ def get_preview(
     audience = CampaignAudience(campaign.parent_campaign_id, campaign.audience_rule, campaign.segment_id)
     with db.connect() as conn:
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
-    templates = (campaign.template, campaign.subject, campaign.html_template)
+    templates = (campaign.template, campaign.subject, campaign.html_template, get_channel(campaign.channel))
     answer = _preview(snapshot, recipients.members, *templates, sample_size)
     answer.reach = reach_out(db, recipients.members, campaign.channel, campaign.topic)
     return answer
@@ -273,10 +274,11 @@ def _preview(
     template: str,
     subject: str | None,
     html_template: str | None,
+    channel: Channel | None,
     sample_size: int,
 ) -> PreviewOut:
     message, subject_template, html = check_campaign_templates(template, subject, html_template, snapshot.catalog)
-    previews = preview_messages(message, members, sample_size)
+    previews = preview_messages(message, members, sample_size, channel)
     subjects, htmls = (
         preview_messages(extra, members, sample_size) if extra else [None] * len(previews)
         for extra in (subject_template, html)
@@ -290,6 +292,8 @@ def _preview(
                 subject=s and s.message,
                 html=h and h.message,
                 error=p.error or (s and s.error) or (h and h.error),
+                characters=p.size and p.size.characters,
+                parts=p.size and p.size.parts,
             )
             for p, s, h in zip(previews, subjects, htmls, strict=True)
         ],
