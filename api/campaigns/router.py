@@ -55,6 +55,7 @@ from engine.campaigns.seeds import render_seed, send_seeds
 from engine.campaigns.send_hour import next_occurrence
 from engine.campaigns.templates import check_campaign_templates, preview_messages
 from engine.channels import Channel, get_channel
+from engine.pagination import cut_page, fetch_size
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments import parse_rule
@@ -427,9 +428,9 @@ def get_messages(
         raise UnprocessableEntity(f"unknown status {status!r}; use one of {', '.join(MESSAGE_STATUSES)}")
     get_campaign(db, campaign_id)
     where = MessageFilter(status=status, customer_id=customer_id, reason=reason)
-    rows = list_messages(db, campaign_id, where, after_id=cursor, limit=limit + 1)
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return MessagesPage(messages=rows[:limit], next_cursor=next_cursor)
+    page = cut_page(list_messages(db, campaign_id, where, after_id=cursor, limit=fetch_size(limit)), limit,
+                    key=lambda message: message.id)  # fmt: skip
+    return MessagesPage(messages=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(

@@ -26,6 +26,7 @@ from api.notifications.schemas import NotificationOut, NotificationsPage, ReadAl
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth.users import User
 from engine.notifications.store import latest_id, list_for_user, mark_all_read, mark_read, newer_than, unread_count
+from engine.pagination import cut_page, fetch_size
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=error_responses(401, 403, 429))
 
@@ -44,11 +45,12 @@ def get_notifications(
     ] = None,
 ) -> NotificationsPage:
     """Your notifications, newest first, with how many are unread in all."""
-    items = list_for_user(db, user, unread_only=unread_only, limit=limit, before_id=before)
+    found = list_for_user(db, user, unread_only=unread_only, limit=fetch_size(limit), before_id=before)
+    page = cut_page(found, limit, key=lambda notification: notification.id)
     return NotificationsPage(
-        items=[NotificationOut.of(item) for item in items],
+        items=[NotificationOut.of(item) for item in page.items],
         unread_count=unread_count(db, user),
-        next_cursor=items[-1].id if len(items) == limit else None,
+        next_cursor=page.next_cursor,
     )
 
 

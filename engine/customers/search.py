@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, and_, or_, select
 
+from engine.pagination import cut_page, fetch_size
 from engine.schema import customers
 from engine.schema.segments import SEARCHABLE_TEXT
 
@@ -40,9 +41,9 @@ class CustomerPage:
 def search_customers(db: Engine, query: str | None, *, after: int | None = None, limit: int = 50) -> CustomerPage:
     """Customers matching `query` (everyone when it is blank) with ids above `after`, up to `limit`."""
     with db.connect() as conn:
-        rows = conn.execute(search_statement(query, after=after, limit=limit + 1)).all()
-    found = [CustomerSummary(**row._mapping) for row in rows[:limit]]
-    return CustomerPage(found, found[-1].id if len(rows) > limit else None)
+        rows = conn.execute(search_statement(query, after=after, limit=fetch_size(limit))).all()
+    page = cut_page([CustomerSummary(**row._mapping) for row in rows], limit, key=lambda found: found.id)
+    return CustomerPage(page.items, page.next_cursor)
 
 
 def search_statement(query: str | None, *, after: int | None, limit: int) -> Select[Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from engine.pagination import cut_page, fetch_size
 from engine.segments.english import describe
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.rules import And, Not, Or, Rule, child_nodes, walk
@@ -109,13 +110,13 @@ def member_page(evaluator: PolarsEvaluator, rule: Rule, *, after: int | None, li
     rows = (
         evaluator.features.lazy()
         .filter(matching)
-        .head(limit + 1)
+        .head(fetch_size(limit))
         .select(summary_columns(evaluator))
         .collect()
         .to_dicts()
     )
-    more = len(rows) > limit
-    return MemberPage(rows[:limit], rows[limit - 1]["customer_id"] if more else None)
+    page = cut_page(rows, limit, key=lambda row: int(row["customer_id"]))
+    return MemberPage(page.items, page.next_cursor)
 
 
 def members_frame(evaluator: PolarsEvaluator, rule: Rule) -> pl.DataFrame:

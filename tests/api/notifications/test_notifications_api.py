@@ -103,6 +103,16 @@ def test_pages_follow_the_cursor_to_the_end(database: Engine, api_client: TestCl
     assert (titles(rest.json()), rest.json()["next_cursor"]) == (["one"], None)
 
 
+def test_a_last_page_that_is_exactly_full_gives_no_next_cursor(database: Engine, api_client: TestClient) -> None:
+    _, headers = signed_in(database, Role.admin)
+    for title in ("one", "two"):
+        notice(database, title)
+
+    page = api_client.get("/v1/notifications", params={"limit": 2}, headers=headers).json()
+
+    assert (titles(page), page["next_cursor"]) == (["two", "one"], None)
+
+
 def events(lines: Iterator[str]) -> Iterator[dict[str, str]]:
     """Server-sent events as field dicts; a comment or `retry:` block comes through as an empty dict."""
     fields: dict[str, str] = {}
