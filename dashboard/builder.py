@@ -1,6 +1,7 @@
 """The segment rule builder drawn with Streamlit's own widgets: nested bordered containers for AND/OR groups,
-a row of inputs per condition (the operators and the value input fit the field's type), each node with how
-many customers it matches and the problems the API found in it.
+a row of inputs per condition (the operators and the value input fit the field's type: a pick list of the
+snapshot's values for a category, an empty input with an example as its placeholder otherwise), each node with
+how many customers it matches, the problems the API found in it, and what it still lacks.
 
 The tree lives in session state (`TREE_KEY`); every widget is keyed by its node's index path
 (`dashboard.rules.widget_key`). Adding or removing a node first reads the tree back from the widgets, then
@@ -10,7 +11,7 @@ new places.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,13 @@ MODE_WORDS = {"and": "ALL of these (AND)", "or": "ANY of these (OR)"}
 
 @dataclass(frozen=True)
 class NodeNotes:
-    """What to show beside each node, by index path: matching customers and problems."""
+    """What to show beside each node, by index path: matching customers, problems, and what an unfinished
+    condition lacks; and where a category's values for its pick list come from."""
 
     counts: Mapping[str, int] = field(default_factory=dict)
     problems: Mapping[str, list[str]] = field(default_factory=dict)
+    lacking: Mapping[str, str] = field(default_factory=dict)
+    values_of: Callable[[str], list[str]] = lambda name: []
 
 
 def tree() -> BuilderNode:
@@ -85,6 +89,8 @@ def draw(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, in
             _draw_event(node, catalog, notes, index_path)
         else:
             _draw_condition(node, catalog, notes, index_path)
+        if index_path in notes.lacking:
+            st.warning(notes.lacking[index_path], icon=":material/edit:")
         for problem in notes.problems.get(index_path, []):
             st.error(problem, icon="⚠️")
 
@@ -113,7 +119,7 @@ def _remove_button(catalog: Mapping[str, Feature], index_path: str) -> None:
 
 
 def _draw_group(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
-    head = st.columns([3, 1, 2, 1], vertical_alignment="center")
+    head = st.columns([3, 1.2, 2, 0.6], vertical_alignment="center")
     mode_key = rules.widget_key(index_path, "mode")
     _seeded(mode_key, node.mode, list(rules.MODES))
     head[0].selectbox(
@@ -143,7 +149,7 @@ def _draw_group(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNo
 
 
 def _draw_condition(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
-    columns = st.columns([1, 3, 2, 3, 1.2, 0.6], vertical_alignment="center")
+    columns = st.columns([1.3, 3, 3, 3.2, 1.4, 0.6], vertical_alignment="center")
     with columns[0]:
         _negation(node, index_path)
     field_key = rules.widget_key(index_path, "field")
@@ -164,24 +170,36 @@ def _draw_condition(node: BuilderNode, catalog: Mapping[str, Feature], notes: No
             keys = rules.value_keys(index_path, kind, op)
             for key, start in zip(keys, rules.starting_values(node, kind, op, feature), strict=True):
                 _seeded(key, start)
-                _value_input(kind, key, feature, "and" if key == keys[-1] and len(keys) == 2 else "Value")
+                label = "and" if key == keys[-1] and len(keys) == 2 else "Value"
+                _value_input(kind, key, feature, label, notes.values_of)
     with columns[4]:
         _count(notes, index_path)
     with columns[5]:
         _remove_button(catalog, index_path)
 
 
-def _value_input(kind: str, key: str, feature: Feature, label: str) -> None:
+def _example(feature: Feature) -> str:
+    return f"e.g. {feature.examples[0]}" if feature.examples else ""
+
+
+def _value_input(kind: str, key: str, feature: Feature, label: str, values_of: Callable[[str], list[str]]) -> None:
     hidden: Any = "collapsed" if label == "Value" else "visible"
     if kind == "number":
-        st.number_input(label, key=key, step=1.0, label_visibility=hidden)
+        st.number_input(label, key=key, step=1.0, placeholder=_example(feature), label_visibility=hidden)
     elif kind in ("integer", "days"):
         st.number_input(
             f"{label} (days)" if kind == "days" else label,
             key=key,
             step=1,
             min_value=0 if kind == "days" else None,
+            placeholder=_example(feature),
             label_visibility=hidden if kind == "integer" else "visible",
+        )
+    elif kind == "choice":
+        chosen = st.session_state.get(key)
+        options = list(dict.fromkeys([*values_of(feature.name), *([chosen] if chosen else [])]))
+        st.selectbox(
+            label, options, key=key, accept_new_options=True, placeholder="Pick a value", label_visibility=hidden
         )
     elif kind == "boolean":
         st.selectbox(
@@ -191,7 +209,7 @@ def _value_input(kind: str, key: str, feature: Feature, label: str) -> None:
         st.date_input(label, key=key, label_visibility=hidden)
     elif kind == "choices":
         chosen = list(st.session_state.get(key, []))
-        options = list(dict.fromkeys([*map(str, feature.examples), *chosen]))
+        options = list(dict.fromkeys([*values_of(feature.name), *chosen]))
         st.multiselect(
             label, options, key=key, accept_new_options=True, label_visibility=hidden, placeholder="Pick or type values"
         )
@@ -199,12 +217,11 @@ def _value_input(kind: str, key: str, feature: Feature, label: str) -> None:
         examples = ", ".join(map(str, feature.examples)) or "a, b"
         st.text_input(label, key=key, placeholder=f"comma separated, e.g. {examples}", label_visibility=hidden)
     else:
-        example = str(feature.examples[0]) if feature.examples else ""
-        st.text_input(label, key=key, placeholder=example, label_visibility=hidden)
+        st.text_input(label, key=key, placeholder=_example(feature), label_visibility=hidden)
 
 
 def _draw_event(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
-    columns = st.columns([1, 3, 2, 1.5, 1.5, 1.2, 0.6], vertical_alignment="center")
+    columns = st.columns([1.3, 3, 2.4, 1.5, 1.7, 1.4, 0.6], vertical_alignment="center")
     with columns[0]:
         _negation(node, index_path)
     event_key, op_key = rules.widget_key(index_path, "event"), rules.widget_key(index_path, "op")

@@ -8,15 +8,19 @@ path *in that rule* ("and[0].or[1]"), which is how the API keys per-clause count
 
 Widget values live in a plain mapping (Streamlit's session state) under `widget_key(path, part)`;
 `read_tree` rebuilds the tree from them, and `value_kind` / `widget_value` / `rule_value` convert a
-condition's value between the rule and the input that fits its field's type and operator.
+condition's value between the rule and the input that fits its field's type and operator. A condition starts
+without a value (its input shows an example as a placeholder, never as a value); `unfinished` names the
+conditions still without a usable value, which `compile_rule` leaves out until they have one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+
+from dashboard import formats
 
 GROUP, FIELD, EVENT = "group", "field", "event"
 MODES = ("and", "or")
@@ -113,8 +117,9 @@ def _node_of(rule: Mapping[str, Any], negated: bool) -> BuilderNode:
     raise ValueError(f"not a rule node: {dict(rule)}")
 
 
-def compile_rule(root: BuilderNode) -> CompiledRule:
-    rule, paths = _compile(root, "", "")
+def compile_rule(root: BuilderNode, leave_out: Collection[str] = ()) -> CompiledRule:
+    """The rule of the tree, without the nodes at the index paths in `leave_out` (unfinished conditions)."""
+    rule, paths = _compile(root, "", "", frozenset(leave_out))
     return CompiledRule(rule, paths)
 
 
@@ -122,7 +127,11 @@ def _join(path: str, part: str) -> str:
     return f"{path}.{part}" if path else part
 
 
-def _compile(node: BuilderNode, index_path: str, rule_path: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def _compile(
+    node: BuilderNode, index_path: str, rule_path: str, leave_out: frozenset[str]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    if index_path in leave_out:
+        return None, {}
     inner_path = _join(rule_path, "not") if node.negated else rule_path
     paths = {index_path: rule_path}
     body: dict[str, Any]
@@ -130,7 +139,7 @@ def _compile(node: BuilderNode, index_path: str, rule_path: str) -> tuple[dict[s
         kept: list[dict[str, Any]] = []
         for number, child in enumerate(node.children):
             child_rule, child_paths = _compile(
-                child, _join(index_path, str(number)), _join(inner_path, f"{node.mode}[{len(kept)}]")
+                child, _join(index_path, str(number)), _join(inner_path, f"{node.mode}[{len(kept)}]"), leave_out
             )
             if child_rule is not None:
                 kept.append(child_rule)
@@ -190,18 +199,15 @@ def remove_node(root: BuilderNode, index_path: str) -> BuilderNode:
 
 
 def new_condition(features: Iterable[Feature]) -> BuilderNode:
-    """A condition to start from: on the first number field (spend, most likely), else the first field."""
+    """A condition to start from, without a value yet: on the first number field (spend, most likely), else the
+    first field."""
     features = list(features)
     first = next((feature for feature in features if feature.type == "number"), features[0])
-    return BuilderNode(FIELD, field=first.name, op=first.operators[0], value=_example(first))
+    return BuilderNode(FIELD, field=first.name, op=first.operators[0])
 
 
 def new_event() -> BuilderNode:
     return BuilderNode(EVENT, event="", op="at least", count=1, within_days=30)
-
-
-def _example(feature: Feature) -> Any:
-    return feature.examples[0] if feature.examples else None
 
 
 # --- widget state ---
@@ -214,25 +220,29 @@ def widget_key(index_path: str, part: str) -> str:
 
 def value_kind(feature: Feature, op: str) -> str | None:
     """Which input fits a value of `feature` under `op`: number, integer, text, boolean, date, days, list,
-    choices (None: the operator takes no value). `between` uses two inputs of the kind."""
+    choices (several of a category's values), choice (one of them); None: the operator takes no value.
+    `between` uses two inputs of the kind."""
     if op in NO_VALUE_OPS:
         return None
     if op in DAYS_OPS:
         return "days"
     if op in LIST_OPS:
         return "choices" if feature.type == "category" else "list"
+    if feature.type == "category":
+        return "choice"
     return {"number": "number", "integer": "integer", "boolean": "boolean", "datetime": "date", "date": "date"}.get(
         feature.type, "text"
     )
 
 
 def widget_value(kind: str, value: Any) -> Any:
-    """A rule value as the input of `kind` shows it (a sensible start when the value does not fit)."""
+    """A rule value as the input of `kind` shows it: empty when the value does not fit (but a day count, which
+    starts at 30)."""
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "number":
-        return float(value) if numeric else 0.0
+        return float(value) if numeric else None
     if kind in ("integer", "days"):
-        return int(value) if numeric else (30 if kind == "days" else 0)
+        return int(value) if numeric else (30 if kind == "days" else None)
     if kind == "boolean":
         return value if isinstance(value, bool) else True
     if kind == "date":
@@ -244,11 +254,15 @@ def widget_value(kind: str, value: Any) -> Any:
         return ", ".join(str(item) for item in value) if isinstance(value, list | tuple) else ""
     if kind == "choices":
         return [str(item) for item in value] if isinstance(value, list | tuple) else []
+    if kind == "choice":
+        return None if value is None else str(value)
     return value if isinstance(value, str) else ""
 
 
 def rule_value(kind: str, shown: Any, feature: Feature) -> Any:
-    """What an input of `kind` holds, as the rule's value for `feature`."""
+    """What an input of `kind` holds, as the rule's value for `feature` (None while it is empty)."""
+    if shown is None:
+        return None
     if kind == "number":
         return float(shown)
     if kind in ("integer", "days"):
@@ -332,8 +346,8 @@ def value_keys(index_path: str, kind: str, op: str) -> list[str]:
 
 
 def starting_values(node: BuilderNode, kind: str, op: str, feature: Feature) -> list[Any]:
-    """What the value inputs start with: the node's value, or an example once the field has changed."""
-    value = node.value if node.field == feature.name else _example(feature)
+    """What the value inputs start with: the node's value, or nothing once the field has changed."""
+    value = node.value if node.field == feature.name else None
     if op == "between":
         pair = value if isinstance(value, list | tuple) and len(value) == 2 else (None, None)
         return [widget_value(kind, pair[0]), widget_value(kind, pair[1])]
@@ -350,6 +364,32 @@ def value_of(node: BuilderNode, state: Mapping[Any, Any], feature: Feature, op: 
     ]
     values = [rule_value(kind, item, feature) for item in shown]
     return values if op == "between" else values[0]
+
+
+def value_problem(node: BuilderNode, feature: Feature | None) -> str | None:
+    """Why a field condition's value cannot be used yet (none given, a word where a number goes), or None."""
+    if node.kind != FIELD or node.op in NO_VALUE_OPS:
+        return None
+    items = list(node.value) if isinstance(node.value, list | tuple) else [node.value]
+    if not items or any(item is None or (isinstance(item, str) and not item.strip()) for item in items):
+        return "Give it a value: the condition counts once it has one."
+    if feature is not None and feature.type in ("number", "integer"):
+        words = [item for item in items if isinstance(item, str)]
+        if words:
+            whole = "a whole number" if feature.type == "integer" else "a number"
+            return f"“{words[0]}” is not {whole}: type digits only, e.g. 1200."
+    return None
+
+
+def unfinished(root: BuilderNode, catalog: Mapping[str, Feature], index_path: str = "") -> dict[str, str]:
+    """The conditions without a usable value yet, by index path, each with what is missing."""
+    if root.kind == GROUP:
+        found: dict[str, str] = {}
+        for number, child in enumerate(root.children):
+            found.update(unfinished(child, catalog, _join(index_path, str(number))))
+        return found
+    problem = value_problem(root, catalog.get(root.field))
+    return {} if problem is None else {index_path: problem}
 
 
 def builder_keys(state: Iterable[Any]) -> list[str]:
@@ -377,9 +417,24 @@ def describe_node(rule: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     return f"{rule['event']} {rule.get('op', 'at least')} {rule.get('count', 1)}×{window}"
 
 
+def clause_text(rule: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """A whole clause in a line: a condition as `describe_node` says it, a group as its parts joined by its mode
+    ("(total spend > 1000 OR order count >= 3)"), a negation with NOT before it."""
+    if "not" in rule:
+        return f"NOT {clause_text(rule['not'], labels)}"
+    for mode in MODES:
+        if mode in rule:
+            parts = [clause_text(child, labels) for child in rule[mode]]
+            return parts[0] if len(parts) == 1 else "(" + f" {mode.upper()} ".join(parts) + ")"
+    return describe_node(rule, labels)
+
+
 def _value_text(value: Any) -> str:
+    """A rule value as it reads: numbers grouped without a trailing `.0`, lists in brackets, the rest as given."""
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(map(str, value)) + "]"
+        return "[" + ", ".join(map(_value_text, value)) + "]"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return formats.number(value)
     return str(value)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -50,8 +49,9 @@ def shown_errors(doing: str | None = None) -> Iterator[None]:
 
 
 def fetch(path: str, doing: str | None = None, **params: Any) -> Any:
-    """GET `path`; None (with the error shown) when the API refuses."""
-    with shown_errors(doing):
+    """GET `path`; None (with the error shown) when the API refuses. A read that takes a while shows what it is
+    doing in a spinner (after half a second), so no page sits blank while it loads."""
+    with shown_errors(doing), st.spinner(f"{doing or 'Loading'}…"):
         return api().get(path, **params)
     return None
 
@@ -81,22 +81,3 @@ def oidc_configured() -> bool:
         return "auth" in st.secrets
     except FileNotFoundError:
         return False
-
-
-def when(value: str | None, now: datetime | None = None) -> str:
-    """An API time, in any offset, as a short text in UTC with how long ago it was (or how soon it comes), or a
-    dash."""
-    if not value:
-        return "—"
-    moment = datetime.fromisoformat(value).astimezone(UTC)
-    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
-    distance = f"in {age_text(seconds)}" if seconds > 0 else f"{age_text(-seconds)} ago"
-    return f"{moment:%Y-%m-%d %H:%M} UTC ({distance})"
-
-
-def age_text(seconds: float) -> str:
-    seconds = max(seconds, 0)
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"

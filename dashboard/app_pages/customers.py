@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import formats, ui
 from dashboard.client import ApiError
 
 PAGE_SIZE = 50
@@ -29,7 +28,7 @@ results = found["customers"]
 if not results:
     st.info("Nobody matches." if query else "There are no customers yet.")
     st.stop()
-st.dataframe(pd.DataFrame(results), hide_index=True, key="customer_results")
+st.dataframe(formats.table(results), hide_index=True, key="customer_results")
 if found["next_cursor"] is not None:
     st.caption(f"The first {PAGE_SIZE} matches; type more to narrow them down.")
 
@@ -37,11 +36,6 @@ if found["next_cursor"] is not None:
 def person(customer: dict[str, Any]) -> str:
     name = " ".join(part for part in (customer.get("first_name"), customer.get("last_name")) if part)
     return f"{name or customer.get('email') or customer['external_id']} (#{customer['id']})"
-
-
-def as_text(record: dict[str, Any]) -> dict[str, str]:
-    """A record's values as text for a two-column table (blank where unset)."""
-    return {key: "" if value is None else str(value) for key, value in record.items()}
 
 
 names = {customer["id"]: person(customer) for customer in results}
@@ -57,32 +51,33 @@ st.header(names[customer_id])
 about, features = st.columns(2)
 with about:
     st.subheader("Who")
-    st.dataframe(pd.DataFrame({"value": as_text(profile["customer"])}), key="customer_about")
+    st.dataframe(formats.record(profile["customer"]), key="customer_about")
 with features:
     st.subheader("Features")
     if profile["features"] is None:
         st.caption("Not in the current feature snapshot yet (or there is none).")
     else:
-        st.dataframe(pd.DataFrame({"value": as_text(profile["features"])}), key="customer_features")
-        st.caption(f"Snapshot {profile['snapshot']['version']}, taken {ui.when(profile['snapshot']['taken_at'])}")
+        st.dataframe(formats.record(profile["features"]), key="customer_features")
+        st.caption(f"Snapshot {profile['snapshot']['version']}, taken {formats.when(profile['snapshot']['taken_at'])}")
 
 orders_tab, events_tab, segments_tab, privacy_tab = st.tabs(
     [f"Orders ({len(profile['orders'])})", f"Events ({len(profile['recent_events'])})", "Segments", "Privacy"]
 )
 with orders_tab:
-    st.dataframe(pd.DataFrame(profile["orders"]), hide_index=True, key="customer_orders")
+    st.dataframe(formats.table(profile["orders"]), hide_index=True, key="customer_orders")
 with events_tab:
-    st.dataframe(pd.DataFrame(profile["recent_events"]), hide_index=True, key="customer_events")
+    st.dataframe(formats.table(profile["recent_events"]), hide_index=True, key="customer_events")
 
 
 def explanation_lines(node: dict[str, Any], depth: int = 0) -> list[str]:
-    """The explanation tree as indented lines: each node matched or not, with the value that decided."""
-    mark = "✅" if node["matched"] else "❌"
+    """The explanation tree as indented lines: each node a coloured pass/fail badge, with the value that decided."""
+    mark = ":green-badge[:material/check: yes]" if node["matched"] else ":red-badge[:material/close: no]"
     facts = []
     if node.get("field") is not None:
-        facts.append(f"{node['field']} is {node['value']!r}")
+        facts.append(f"{formats.label(node['field']).lower()} is {formats.value_text(node['value'], node['field'])}")
     if node.get("event_count") is not None:
-        facts.append(f"{node['event_count']} matching events")
+        count = node["event_count"]
+        facts.append(f"{formats.number(count)} matching event{'' if count == 1 else 's'}")
     detail = f" — {', '.join(facts)}" if facts else ""
     lines = [f"{'    ' * depth}- {mark} {node['sentence']}{detail}"]
     for child in node.get("children", ()):

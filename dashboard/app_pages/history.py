@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import campaign_view, ui
+from dashboard import campaign_view, charts, formats, ui
 from dashboard.client import ApiError
 
 PAGE_SIZE = 50
@@ -65,25 +65,35 @@ def history_row(
         "delivery rate": None if rate is None else round(100 * rate, 1),
         **{column: engaged.get(column) for column in ENGAGEMENT_COLUMNS},
         "revenue": None if engaged.get("revenue") is None else float(engaged["revenue"]),
-        "launched": campaign["launched_at"],
-        "created": campaign["created_at"],
+        "launched_at": campaign["launched_at"],
+        "created_at": campaign["created_at"],
     }
 
 
 ENGAGEMENT_COLUMNS = ("opened", "clicked", "conversions")
 HISTORY_COLUMNS = {
-    "audience": st.column_config.NumberColumn(help="Customers the segment held at launch"),
-    "sent": st.column_config.NumberColumn(help="Handed to the vendor: delivered, failed or awaiting a receipt"),
-    "skipped": st.column_config.NumberColumn(help="Not sent: no consent, no address, frequency cap, cancelled…"),
-    "delivery rate": st.column_config.NumberColumn(format="%.1f%%", help="Delivered of those with a final receipt"),
-    "opened": st.column_config.NumberColumn(help="Customers who opened the e-mail (its images loaded)"),
-    "clicked": st.column_config.NumberColumn(help="Customers who clicked a link in it"),
-    "conversions": st.column_config.NumberColumn(
-        help="Orders whose customer it was the last message to, within the attribution window (last touch)"
+    "audience": st.column_config.NumberColumn(
+        "Audience", format="localized", help="Customers the segment held at launch"
     ),
-    "revenue": st.column_config.NumberColumn(format="%.2f", help="The amounts of those orders"),
-    "launched": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    "sent": st.column_config.NumberColumn(
+        "Sent", format="localized", help="Handed to the vendor: delivered, failed or awaiting a receipt"
+    ),
+    "skipped": st.column_config.NumberColumn(
+        "Skipped", format="localized", help="Not sent: no consent, no address, frequency cap, cancelled…"
+    ),
+    "delivery rate": st.column_config.NumberColumn(
+        "Delivery rate", format="%.1f%%", help="Delivered of those with a final receipt"
+    ),
+    "opened": st.column_config.NumberColumn(
+        "Opened", format="localized", help="Customers who opened the e-mail (its images loaded)"
+    ),
+    "clicked": st.column_config.NumberColumn("Clicked", format="localized", help="Customers who clicked a link in it"),
+    "conversions": st.column_config.NumberColumn(
+        "Conversions",
+        format="localized",
+        help="Orders whose customer it was the last message to, within the attribution window (last touch)",
+    ),
+    "revenue": st.column_config.NumberColumn("Revenue", format="accounting", help="The amounts of those orders"),
 }
 
 filters = st.columns([2, 5, 1, 1], vertical_alignment="bottom")
@@ -129,11 +139,10 @@ engagement = {
     )
     or []
 }
-st.dataframe(
+formats.dataframe(
     pd.DataFrame([history_row(campaign, segment_names, engagement.get(campaign["id"])) for campaign in listed]),
-    hide_index=True,
-    column_config=HISTORY_COLUMNS,
     key="history_table",
+    config=HISTORY_COLUMNS,
 )
 
 campaigns = {campaign["id"]: campaign for campaign in listed}
@@ -166,14 +175,14 @@ def about(campaign: dict[str, Any]) -> str:
         f"{channel} to the segment “{audience}”"
         if audience
         else f"{channel} to {audience_name(campaign, segment_names)}",
-        f"created {ui.when(campaign['created_at'])}",
+        f"created {formats.when(campaign['created_at'])}",
     ]
     if campaign["scheduled_at"] and not campaign["launched_at"]:
-        parts.append(f"scheduled for {ui.when(campaign['scheduled_at'])}")
+        parts.append(f"scheduled for {formats.when(campaign['scheduled_at'])}")
     if campaign["launched_at"]:
-        parts.append(f"launched {ui.when(campaign['launched_at'])}")
+        parts.append(f"launched {formats.when(campaign['launched_at'])}")
     if campaign["completed_at"]:
-        parts.append(f"finished {ui.when(campaign['completed_at'])}")
+        parts.append(f"finished {formats.when(campaign['completed_at'])}")
     if campaign["parent_campaign_id"]:
         parts.append(f"retrying the failed of #{campaign['parent_campaign_id']}")
     return " · ".join(parts)
@@ -193,12 +202,20 @@ def engagement_metrics(campaign: dict[str, Any]) -> None:
         return f"{100 * part / delivered:.1f}% of delivered" if delivered else None
 
     opened, clicked, conversions, revenue = st.columns(4)
-    opened.metric("Opened", figures["opened"], share(figures["opened"]), delta_color="off")
+    opened.metric("Opened", formats.number(figures["opened"]), share(figures["opened"]), delta_color="off")
     clicked.metric(
-        "Clicked", figures["clicked"], share(figures["clicked"]), delta_color="off", help=f"{figures['clicks']} clicks"
+        "Clicked",
+        formats.number(figures["clicked"]),
+        share(figures["clicked"]),
+        delta_color="off",
+        help=f"{formats.number(figures['clicks'])} clicks",
     )
-    conversions.metric("Conversions", figures["conversions"], help="Orders it was the last message before (last touch)")
-    revenue.metric("Revenue", f"{float(figures['revenue']):,.2f}", help="The amounts of those orders")
+    conversions.metric(
+        "Conversions",
+        formats.number(figures["conversions"]),
+        help="Orders it was the last message before (last touch)",
+    )
+    revenue.metric("Revenue", formats.money(figures["revenue"]), help="The amounts of those orders")
 
 
 def bucket_for(campaign: dict[str, Any]) -> int:
@@ -225,9 +242,20 @@ def over_time(campaign: dict[str, Any]) -> None:
     frame["at"] = pd.to_datetime(frame["at"])
     st.markdown("**Messages by outcome, in all so far**")
     totals = frame.set_index("at")[["sent", "delivered", "failed"]].cumsum().reset_index()
-    st.line_chart(totals, x="at", y=["sent", "delivered", "failed"], height=260)
-    st.markdown(f"**Per {ui.age_text(timeline['bucket_s'])}**")
-    st.bar_chart(frame, x="at", y=["delivered", "failed"], height=200)
+    charts.line_over_time(
+        totals, "at", ["sent", "delivered", "failed"], x_title="time (UTC)", y_title="messages, in all",
+        height=260, key="history_totals",
+    )  # fmt: skip
+    every = formats.age_text(timeline["bucket_s"])
+    if len(frame) == 1:
+        sent, delivered, failed = (formats.number(frame[name].iloc[0]) for name in ("sent", "delivered", "failed"))
+        st.caption(f"Every outcome so far came within {every}: {sent} sent, {delivered} delivered, {failed} failed.")
+        return
+    st.markdown(f"**Per {every}**")
+    charts.bars_over_time(
+        frame, "at", ["delivered", "failed"], x_title=f"time (UTC), per {every}", y_title="messages",
+        height=200, key="history_per_bucket",
+    )  # fmt: skip
 
 
 def band_rates(facts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
@@ -305,7 +333,7 @@ def communication_log(campaign: dict[str, Any]) -> None:
     if not page["messages"]:
         st.info("No messages match." if any(filters.values()) else "No messages yet.")
     else:
-        st.dataframe(pd.DataFrame(page["messages"]), hide_index=True, key="history_log")
+        formats.dataframe(pd.DataFrame(page["messages"]), key="history_log")
     pager = st.columns([1, 1, 6])
     if cursor is not None and pager[0].button("First page", key="history_log_first"):
         cursors.pop(key)
@@ -397,8 +425,8 @@ st.header(f"{campaign['name']} (#{campaign['id']})")
 st.caption(about(campaign))
 campaign_view.live_progress(campaign, key="history")
 engagement_metrics(campaign)
-charts, log, ai, sent = st.tabs(["Charts", "Communication log", "AI insights", "Message"])
-with charts:
+charts_tab, log, ai, sent = st.tabs(["Charts", "Communication log", "AI insights", "Message"])
+with charts_tab:
     over_time(campaign)
     by_feature_bands(campaign)
 with log:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import formats, ui
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 10
@@ -38,10 +38,10 @@ def health() -> None:
         return
     st.subheader("Streams")
     for column, stream in zip(st.columns(len(status["streams"])), status["streams"], strict=True):
-        lag = "up to date" if stream["lag_seconds"] is None else f"{ui.age_text(stream['lag_seconds'])} behind"
+        lag = "up to date" if stream["lag_seconds"] is None else f"{formats.age_text(stream['lag_seconds'])} behind"
         column.metric(
             f"{stream['name']} backlog",
-            f"{stream['undelivered'] + stream['pending']:,}",
+            formats.number(stream["undelivered"] + stream["pending"]),
             border=True,
             help=f"{stream['undelivered']:,} not yet taken, {stream['pending']:,} taken by the "
             f"`{stream['group']}` consumers and not yet done. Lag: {lag}.",
@@ -56,15 +56,16 @@ def health() -> None:
         columns[0].metric("Version", snapshot["version"], border=True)
         columns[1].metric(
             "Age",
-            ui.age_text(snapshot["age_seconds"]),
+            formats.age_text(snapshot["age_seconds"]),
             border=True,
-            help=f"Published {ui.when(snapshot['created_at'])}; features as of {snapshot['taken_at']}",
+            help=f"Published {formats.when(snapshot['created_at'])}; "
+            f"features as of {formats.when(snapshot['taken_at'])}",
         )
-        columns[2].metric("Customers", f"{snapshot['customers']:,}", border=True)
-        columns[3].metric("Events", f"{snapshot['events']:,}", border=True)
+        columns[2].metric("Customers", formats.number(snapshot["customers"]), border=True)
+        columns[3].metric("Events", formats.number(snapshot["events"]), border=True)
     launches(status["launches"])
     runs(status["runs"], status["runs_unavailable"])
-    st.caption(f"Checked {ui.when(status['checked_at'])}; refreshed every {REFRESH_EVERY_S} s.")
+    st.caption(f"Checked {formats.when(status['checked_at'])}; refreshed every {REFRESH_EVERY_S} s.")
 
 
 def launches(troubles: list[dict[str, Any]]) -> None:
@@ -100,8 +101,8 @@ def runs(recent: list[dict[str, Any]], unavailable: str | None) -> None:
             "Why it failed": [run["reason"] or "" for run in recent],
             "Job": [run["job"] for run in recent],
             "Attempt": [run["run_key"] or "" for run in recent],
-            "Created": [ui.when(run["created_at"]) for run in recent],
-            "Ended": [ui.when(run["ended_at"]) for run in recent],
+            "Created": [formats.when(run["created_at"]) for run in recent],
+            "Ended": [formats.when(run["ended_at"]) for run in recent],
             "Run": [run["run_id"][:8] for run in recent],
         }
     )
@@ -119,7 +120,7 @@ if letters is not None:
     if not letters:
         st.success("No dead letters.")
     else:
-        st.dataframe(pd.DataFrame(letters), hide_index=True, key="deadletters_table")
+        formats.dataframe(pd.DataFrame(letters), key="deadletters_table")
         waiting = [letter["id"] for letter in letters if letter["replayed_at"] is None]
         if not client.may("admin"):
             st.caption("Replaying dead letters needs the admin role.")

@@ -50,11 +50,13 @@ def table_with(app: AppTest, column: str) -> pd.DataFrame:
 
 
 def chart_series(app: AppTest, index: int) -> dict[str, list[Any]]:
-    """The values of each series of the page's `index`-th chart (`st.line_chart`, `st.bar_chart`), by series,
-    in the order the chart draws them."""
+    """The values of each series of the page's `index`-th chart (`st.line_chart`, `st.bar_chart`,
+    `dashboard.charts`), by series, in the order the chart draws them."""
     chart = app.get("vega_lite_chart")[index].proto
     [dataset] = chart.datasets
     frame = convert_arrow_bytes_to_pandas_df(dataset.data.data)
+    if {"series", "value"} <= set(frame.columns):  # `dashboard.charts`, in long form already
+        return {name: rows["value"].tolist() for name, rows in frame.groupby("series", sort=False)}
     # Streamlit melts the series into a "color -- streamlit-generated" and a "value -- ..." column.
     series, value = (
         next(str(column) for column in frame.columns if str(column).startswith(f"{part} --"))

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from engine.consent.suppression import suppress
 from engine.features.snapshot import Snapshot
 from engine.segments.history import record_snapshot_sizes
 from tests.api.segments import data
@@ -23,6 +24,7 @@ from tests.engine.ai.history import launched_campaign, log_messages, outcomes
 
 BIG_SPENDERS = "Big spenders"  # Ada, Sam and Noor
 OFFER = "Hi {{ first_name }}, 10% off in {{ city }} this week!"
+OPT_OUT = "\nReply STOP to opt out"  # what every SMS ends with (engine.consent), shown in the preview as it goes out
 
 
 def campaigns_page(role: str = "marketer") -> AppTest:
@@ -54,11 +56,28 @@ def test_the_message_is_previewed_as_sample_customers_would_get_it(api_url: str,
     app = write(campaigns_page())
 
     assert metrics(app)["Audience now"] == "3"
+    assert "3 will receive it by SMS" in markdown(app)
     assert table_with(app, "message")["message"].tolist() == [
-        "Hi Ada, 10% off in London this week!",
-        "Hi Sam, 10% off in Mumbai this week!",
-        "Hi Noor, 10% off in Delhi this week!",
+        f"Hi Ada, 10% off in London this week!{OPT_OUT}",
+        f"Hi Sam, 10% off in Mumbai this week!{OPT_OUT}",
+        f"Hi Noor, 10% off in Delhi this week!{OPT_OUT}",
     ]
+    assert "As customer 1 gets it (58 characters · 1 SMS):" in [caption.value for caption in app.caption]
+    assert app.code[0].value == f"Hi Ada, 10% off in London this week!{OPT_OUT}"  # in full, not cut off in a cell
+
+
+def test_the_preview_and_the_launch_confirmation_count_who_will_actually_receive_it(
+    api_url: str, reachable_shop: Snapshot, database: Engine
+) -> None:
+    with database.begin() as conn:  # Ada replied STOP
+        suppress(conn, "sms", "+447700900001", "stop", "test")
+    app = write(campaigns_page())
+
+    assert metrics(app)["Audience now"] == "3"
+    assert "2 will receive it by SMS; not: 1 suppressed: replied STOP" in markdown(app)
+    app.button(key="campaign_launch").click().run()
+    assert "“Weekly offer” goes by **SMS** to **2 of the 3 customers** now, all at once." in markdown(app)
+    assert "Left out: 1 suppressed: replied STOP." in [caption.value for caption in app.caption]
 
 
 def test_the_preview_follows_a_new_snapshot_of_the_segment(
@@ -76,8 +95,8 @@ def test_the_preview_follows_a_new_snapshot_of_the_segment(
 
     assert metrics(app)["Audience now"] == "2"
     assert table_with(app, "message")["message"].tolist() == [
-        "Hi Ada, 10% off in London this week!",
-        "Hi Sam, 10% off in Mumbai this week!",
+        f"Hi Ada, 10% off in London this week!{OPT_OUT}",
+        f"Hi Sam, 10% off in Mumbai this week!{OPT_OUT}",
     ]
 
 

@@ -47,4 +47,4 @@ def test_history_shows_who_opened_and_clicked_and_the_orders_the_campaign_brough
     row = table_with(app, "opened").set_index("name").loc["Hello everyone"]
     assert (row["opened"], row["clicked"], row["conversions"], row["revenue"]) == (1, 1, 1, 1250.0)
     shown = metrics(app)
-    assert (shown["Opened"], shown["Clicked"], shown["Conversions"], shown["Revenue"]) == ("1", "1", "1", "1,250.00")
+    assert (shown["Opened"], shown["Clicked"], shown["Conversions"], shown["Revenue"]) == ("1", "1", "1", "₹1,250.00")

@@ -39,7 +39,7 @@ def test_an_admin_can_download_everything_held_about_a_customer(api_url: str, sh
     assert not app.error
     [download] = app.get("download_button")
     assert download.proto.label == "Download JSON"
-    assert len(table_with(app, "ordered_at")) == 5
+    assert len(table_with(app, "Ordered at")) == 5
 
 
 def test_an_analyst_is_told_privacy_requests_need_an_admin(api_url: str, shop: Snapshot) -> None:

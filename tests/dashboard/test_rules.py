@@ -105,17 +105,48 @@ def test_the_tree_is_read_back_from_the_widgets_keyed_by_index_path() -> None:
     }
 
 
-def test_a_new_field_starts_with_its_first_operator_and_example() -> None:
+def test_a_new_field_starts_with_its_first_operator_and_no_value_not_an_example() -> None:
     tree = rules.tree_of({"field": "total_spend", "op": "between", "value": [1, 5]})
     state = {rules.widget_key("0", "field"): "city", rules.widget_key("0", "op"): "between"}
     chose_equals = {**state, rules.widget_key("0", "op"): "="}
 
-    assert rules.compile_rule(rules.read_tree(tree, state, CATALOG)).rule == {
-        "and": [{"field": "city", "op": "in", "value": []}]
-    }
-    assert rules.compile_rule(rules.read_tree(tree, chose_equals, CATALOG)).rule == {
-        "and": [{"field": "city", "op": "=", "value": "London"}]
-    }
+    for chosen in (state, chose_equals):
+        read = rules.read_tree(tree, chosen, CATALOG)
+        assert rules.unfinished(read, CATALOG) == {"0": "Give it a value: the condition counts once it has one."}
+        assert rules.compile_rule(read, leave_out=rules.unfinished(read, CATALOG)).rule is None
+    assert rules.node_at(rules.read_tree(tree, chose_equals, CATALOG), "0").value is None  # not "London"
+
+
+def test_a_new_condition_has_no_value_so_nothing_is_silently_matched_against_an_example() -> None:
+    email = Feature("email", "string", "e-mail", ("contains",), ("ada@example.com",))
+    catalog = {"email": email, **CATALOG}
+
+    tree = rules.add_child(rules.empty_tree(), "", rules.new_condition(catalog.values()))
+    state = {rules.widget_key("0", "field"): "email", rules.widget_key("0", "op"): "contains"}
+    read = rules.read_tree(tree, state, catalog)
+
+    assert rules.node_at(read, "0").value == ""
+    assert rules.unfinished(read, catalog) == {"0": "Give it a value: the condition counts once it has one."}
+    assert rules.compile_rule(read, leave_out=rules.unfinished(read, catalog)).rule is None
+
+
+def test_letters_where_a_number_goes_are_refused_with_a_message_not_read_as_zero() -> None:
+    tree = rules.tree_of({"and": [{"field": "order_count", "op": "in", "value": [1]}, data.BIG_SPENDERS]})
+    state = {rules.widget_key("0", "value:list"): "1, two, 3"}
+
+    read = rules.read_tree(tree, state, CATALOG)
+    lacking = rules.unfinished(read, CATALOG)
+
+    assert lacking == {"0": "“two” is not a whole number: type digits only, e.g. 1200."}
+    assert rules.compile_rule(read, leave_out=lacking).rule == {"and": [data.BIG_SPENDERS]}
+
+
+def test_an_emptied_number_is_missing_not_zero() -> None:
+    tree = rules.tree_of({"and": [data.BIG_SPENDERS]})
+
+    read = rules.read_tree(tree, {rules.widget_key("0", "value:number"): None}, CATALOG)
+
+    assert rules.unfinished(read, CATALOG) == {"0": "Give it a value: the condition counts once it has one."}
 
 
 @pytest.mark.parametrize(
@@ -125,7 +156,7 @@ def test_a_new_field_starts_with_its_first_operator_and_example() -> None:
         ("order_count", ">=", "integer", 3, 3),
         ("city", "in", "choices", ["London", "Mumbai"], ["London", "Mumbai"]),
         ("order_count", "in", "list", [1, 2], "1, 2"),
-        ("city", "=", "text", "Paris", "Paris"),
+        ("city", "=", "choice", "Paris", "Paris"),
         ("email_consent", "=", "boolean", False, False),
         ("last_order_at", "<", "date", "2025-01-31T00:00:00Z", date(2025, 1, 31)),
         ("last_order_at", "within last days", "days", 90, 90),
@@ -151,5 +182,5 @@ def test_the_drawing_names_each_node_with_its_count() -> None:
     assert 'label="ALL of\\n2 customers"' in dot
     assert 'label="ANY of\\n3 customers"' in dot
     assert 'label="city in [London, Mumbai]\\n4 customers"' in dot
-    assert 'label="total_spend > 1000"' in dot
+    assert 'label="total_spend > 1,000"' in dot  # grouped, as the rest of the dashboard writes numbers
     assert dot.count("->") == 4

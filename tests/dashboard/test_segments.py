@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from engine.features.snapshot import Snapshot
@@ -45,7 +47,7 @@ def test_a_rule_of_two_groups_shows_its_audience_each_parts_count_a_sample_and_i
 
     assert app.metric[0].value == "2"
     assert {"2 match", "3 match", "4 match"} <= set(captions(app))
-    assert table_with(app, "customer_id")["customer_id"].tolist() == [1, 4]
+    assert table_with(app, "Customer")["Customer"].tolist() == ["1", "4"]
     assert app.get("graphviz_chart")
     assert str(app.text_area(key="segment_json").value).count('"field"') == 3
 
@@ -87,7 +89,9 @@ def test_save_edit_duplicate_and_delete_a_segment(api_url: str, shop: Snapshot) 
     assert app.selectbox(key="segment_pick").value == 0
 
 
-def test_opening_a_saved_segment_fills_the_builder_and_shows_its_size_over_time(api_url: str, shop: Snapshot) -> None:
+def test_opening_a_saved_segment_fills_the_builder_and_shows_its_one_size_as_a_marked_point(
+    api_url: str, shop: Snapshot
+) -> None:
     app = build_loyal_in_london_or_mumbai(on_page(signed_in("analyst"), "segments"))
     app.text_input(key="segment_name").input(LOYAL)
     app.button(key="segment_save").click().run()
@@ -100,8 +104,16 @@ def test_opening_a_saved_segment_fills_the_builder_and_shows_its_size_over_time(
     assert app.text_input(key="segment_name").value == LOYAL
     assert app.multiselect(key="rule:1.0:value:choices").value == ["London", "Mumbai"]
     assert app.metric[0].value == "2"
-    assert "No sizes recorded yet: they are recorded at every feature snapshot." not in captions(app)
-    assert app.get("arrow_line_chart") or app.get("vega_lite_chart")
+    assert "One snapshot so far: 2 customers in it. Each new snapshot adds a point." in captions(app)
+    [sizes] = app.get("vega_lite_chart")  # one snapshot: a marked point, not an empty plot; no entered/left bars
+    spec = json.loads(sizes.proto.spec)
+    assert spec["mark"]["type"] == "line"
+    assert spec["mark"]["point"]
+    assert (spec["encoding"]["x"]["title"], spec["encoding"]["y"]["title"]) == (
+        "feature snapshot taken",
+        "customers in it",
+    )
+    assert spec["encoding"]["y"]["axis"]["format"] == ",d"  # whole customers, no ".882"
 
 
 def test_plain_language_fills_the_builder_through_the_ai(api_url: str, shop: Snapshot) -> None:
@@ -148,3 +160,50 @@ def test_an_edit_made_just_before_clicking_save_is_in_what_is_saved(api_url: str
     app.button(key="segment_save").click().run()
 
     assert segments_at(app)[0]["rule"]["and"][0]["or"][0] == {"field": "total_spend", "op": ">", "value": 4000.0}
+
+
+def test_a_new_condition_starts_empty_and_is_marked_and_left_out_until_it_has_a_value(
+    api_url: str, shop: Snapshot
+) -> None:
+    app = on_page(signed_in("analyst"), "segments")
+
+    app.button(key="rule-do:root:add_field").click().run()
+    app.selectbox(key="rule:0:field").set_value("email").run()
+    app.selectbox(key="rule:0:op").set_value("contains").run()
+
+    assert app.text_input(key="rule:0:value:text").value == ""  # the example is a placeholder, not a value
+    assert [warning.value for warning in app.warning] == ["Give it a value: the condition counts once it has one."]
+    assert "Add a condition, with a value, to see who matches." in captions(app)
+    app.text_input(key="segment_name").input("Nobody yet")
+    app.button(key="segment_save").click().run()
+    assert segments_at(app) == []
+
+    app.text_input(key="rule:0:value:text").input("shop.example").run()
+    assert app.warning == []
+    assert app.metric[0].value == "6"
+
+
+def test_a_category_is_picked_from_its_values_in_the_snapshot(api_url: str, shop: Snapshot) -> None:
+    app = on_page(signed_in("analyst"), "segments")
+
+    app.button(key="rule-do:root:add_field").click().run()
+    app.selectbox(key="rule:0:field").set_value("city").run()
+    app.selectbox(key="rule:0:op").set_value("=").run()
+
+    picker = app.selectbox(key="rule:0:value:choice")
+    assert picker.options == ["London", "Mumbai", "Delhi", "Paris"]  # most customers first
+    assert picker.value is None
+    picker.set_value("Paris").run()
+    assert app.metric[0].value == "1"
+
+
+def test_the_audience_shows_the_funnel_and_who_would_actually_receive_it(api_url: str, shop: Snapshot) -> None:
+    app = build_loyal_in_london_or_mumbai(on_page(signed_in("analyst"), "segments"))
+
+    funnel = table_with(app, "After")
+    assert funnel["Customers"].tolist() == ["3", "2"]  # spend or orders: 3; and in London or Mumbai: 2
+    assert funnel["After"].tolist() == ["(total spend > 1,000 OR order count >= 3)", "AND city in [London, Mumbai]"]
+    assert "2 match · 0 will receive it by SMS; not: 2 no consent to SMS" in [str(item.value) for item in app.markdown]
+
+    app.selectbox(key="segment_reach_channel").set_value(None).run()
+    assert not any("will receive" in str(item.value) for item in app.markdown)
