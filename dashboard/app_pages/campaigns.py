@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 import streamlit as st
 
-from dashboard import campaign_view, formats, send_time, ui
+from dashboard import campaign_view, send_time, ui
 from dashboard.client import ApiError
 
 NEW = 0
 PICK_KEY = "campaign_pick"
+SEGMENT_PARAM = "segment"  # `/campaigns?segment=12`: a new campaign to that segment ("Create a campaign" on Segments)
+LINKED_KEY = "campaign_linked_segment"  # the address's segment, once put in the form (later edits are the user's)
 NAME_KEY, SEGMENT_KEY, CHANNEL_KEY = "campaign_name", "campaign_segment", "campaign_channel"
 SUBJECT_KEY, TEMPLATE_KEY, HTML_KEY = "campaign_subject", "campaign_template", "campaign_html_template"
 WHEN_KEY, AT_KEY, ZONE_KEY = "campaign_when", "campaign_at", "campaign_zone"
@@ -168,17 +170,12 @@ def confirm_launch(body: dict[str, Any]) -> None:
         st.rerun()
     result, refusal = preview(body)
     channel = campaign_view.CHANNELS[body["channel"]]
-    reach = (result or {}).get("reach")
     if result is None:
-        who = "everyone in the segment who may be messaged (its size could not be previewed)"
-    elif reach is None or reach["receiving"] == result["audience_size"]:
-        size = result["audience_size"]
-        who = f"{formats.number(size)} customer{'' if size == 1 else 's'}"
+        who = "everyone in the segment (its size could not be previewed)"
     else:
-        who = f"{formats.number(reach['receiving'])} of the {formats.number(result['audience_size'])} customers"
+        size = result["audience_size"]
+        who = f"{size:,} customer{'' if size == 1 else 's'}"
     st.markdown(f"“{body['name']}” goes by **{channel}** to **{who}** now, all at once.")
-    if reach is not None and reach["skipped"]:
-        st.caption(f"Left out: {campaign_view.by_reason(reach['skipped'])}.")
     if refusal is not None:
         st.warning(refusal.message)
     st.caption(
@@ -268,7 +265,7 @@ def schedule_at_hour(hour: int) -> None:
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
     """The API's preview of the message for the segment's first members, asked again only when it or the segment's
     latest snapshot changed."""
-    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id", "channel")}
+    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id")}
     snapshot = (segments[body["segment_id"]].get("latest_size") or {}).get("snapshot_version")
     text = json.dumps({**asked, "snapshot": snapshot}, sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
@@ -345,21 +342,12 @@ def preview_box(body: dict[str, Any]) -> None:
         show_refusal(refusal, body)
         return
     assert result is not None
-    st.metric(
-        "Audience now",
-        formats.number(result["audience_size"]),
-        help="Customers in the segment on the newest snapshot.",
-    )
-    if result.get("reach"):
-        st.markdown(campaign_view.reach_text(result["reach"]))
+    st.metric("Audience now", f"{result['audience_size']:,}", help="Customers in the segment on the newest snapshot.")
     if not result["messages"]:
         st.caption("The segment has nobody in it right now.")
         return
     rows = [
-        {
-            **{key: message[key] for key in ("error", "customer_id", "subject", "message", "html")},
-            "length": length_text(body["channel"], message),
-        }
+        {key: message[key] for key in ("customer_id", "subject", "message", "html", "error")}
         for message in result["messages"]
     ]
     frame = pd.DataFrame(rows)
@@ -367,30 +355,7 @@ def preview_box(body: dict[str, Any]) -> None:
         frame = frame.drop(columns="subject")
     if not body["html_template"]:
         frame = frame.drop(columns="html")
-    first = next((message for message in result["messages"] if message["message"] is not None), None)
-    if first is not None:
-        st.caption(f"As customer {first['customer_id']} gets it ({length_text(body['channel'], first)}):")
-        st.code(first["message"], language=None, wrap_lines=True)
-    formats.dataframe(
-        frame,
-        key="campaign_preview_table",
-        config={
-            "error": st.column_config.TextColumn("Problem"),
-            "message": st.column_config.TextColumn("Message", width="large"),
-            "length": st.column_config.TextColumn("Length"),
-        },
-    )
-
-
-def length_text(channel: str, message: dict[str, Any]) -> str | None:
-    """How long a previewed message is as its channel counts it (the API measures it, opt-out line included):
-    "143 characters · 1 SMS"; None when it has none."""
-    if message["characters"] is None:
-        return None
-    characters = f"{formats.number(message['characters'])} characters"
-    if channel not in campaign_view.SEGMENTED:
-        return characters
-    return f"{characters} · {message['parts']} {campaign_view.CHANNELS[channel]}"
+    st.dataframe(frame, hide_index=True, key="campaign_preview_table")
 
 
 def send_time_box(body: dict[str, Any]) -> None:
@@ -442,6 +407,12 @@ if st.session_state.get(PICK_KEY) not in options:
     fill_form(None)
 elif st.session_state.get(SEGMENT_KEY) not in (None, *segments):
     st.session_state[SEGMENT_KEY] = None
+linked = st.query_params.get(SEGMENT_PARAM, "")
+if linked != st.session_state.get(LINKED_KEY) and linked.isdigit() and int(linked) in segments:
+    st.session_state[LINKED_KEY] = linked
+    st.session_state[PICK_KEY] = NEW
+    fill_form(None)
+    st.session_state[SEGMENT_KEY] = int(linked)
 st.selectbox(
     "Campaign",
     options,

@@ -1,6 +1,5 @@
 """Segments: build a rule (by hand, or from plain language through the AI), see who it matches as it
-changes (how many remain clause after clause, and how many a campaign on a channel would actually reach), save,
-edit, duplicate or delete it, and watch a saved segment's size over time."""
+changes, save, edit, duplicate or delete it, and watch a saved segment's size over time."""
 
 from __future__ import annotations
 
@@ -10,17 +9,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import builder, campaign_view, charts, formats, rules, ui
+from dashboard import builder, rules, ui
 from dashboard.client import ApiError
 
 NEW = 0
 PICK_KEY = "segment_pick"
+SEGMENT_PARAM = "segment"  # the address names the segment open (`/segments?segment=12`), to reload or share
+LINKED_KEY = "segment_linked"  # the address's segment, once opened (later picks are the user's)
 NAME_KEY, DESCRIPTION_KEY = "segment_name", "segment_description"
 PREVIEW_KEY = "segment_preview"
-VALUES_KEY = "segment_feature_values"  # (feature, snapshot version) -> the category's values, most customers first
-REACH_KEY = "segment_reach_channel"
 SAMPLE_SIZE = 10
-PICK_LIST_SIZE = 200
 
 client = ui.api()
 st.title("Segments")
@@ -37,6 +35,10 @@ segments: dict[int, dict[str, Any]] = {segment["id"]: segment for segment in lis
 def load_picked() -> None:
     """Put the picked segment (or a fresh rule) into the builder and the name fields."""
     picked = segments.get(st.session_state[PICK_KEY])
+    if picked:
+        st.query_params[SEGMENT_PARAM] = str(picked["id"])
+    else:
+        st.query_params.pop(SEGMENT_PARAM, None)
     builder.replace_tree(rules.tree_of(picked["rule"]) if picked else rules.empty_tree())
     st.session_state[NAME_KEY] = picked["name"] if picked else ""
     st.session_state[DESCRIPTION_KEY] = picked["description"] if picked else ""
@@ -56,15 +58,7 @@ def current_rule() -> dict[str, Any] | None:
     return rules.compile_rule(builder.current_tree(catalog)).rule
 
 
-def lacking() -> dict[str, str]:
-    """The builder's conditions still without a usable value (as the widgets show them now)."""
-    return rules.unfinished(builder.current_tree(catalog), catalog)
-
-
 def save() -> None:
-    if lacking():
-        ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them to save.")
-        return
     rule = current_rule()
     name, description = st.session_state[NAME_KEY].strip(), st.session_state[DESCRIPTION_KEY]
     if not name or rule is None:
@@ -82,9 +76,6 @@ def save() -> None:
 
 
 def duplicate() -> None:
-    if lacking():
-        ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them first.")
-        return
     rule = current_rule()
     if rule is None:
         ui.flash("warning", "There is nothing to duplicate yet.")
@@ -117,16 +108,14 @@ def delete() -> None:
     st.session_state[NAME_KEY] = st.session_state[DESCRIPTION_KEY] = ""
 
 
-def preview(rule: dict[str, Any], channel: str | None) -> tuple[dict[str, Any] | None, ApiError | None]:
-    """The API's preview of `rule` (with who a campaign on `channel` would reach), asked again only when the rule,
-    the channel or the feature snapshot changed."""
-    text = json.dumps([rule, channel, catalog_answer["snapshot"]], sort_keys=True)
+def preview(rule: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The API's preview of `rule`, asked again only when the rule or the feature snapshot changed."""
+    text = json.dumps([rule, catalog_answer["snapshot"]], sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
-        body = {"rule": rule, "sample_size": SAMPLE_SIZE, "channel": channel}
         try:
             with st.spinner("Counting the audience…"):
-                cached = (text, client.post("/v1/segments/preview", body), None)
+                cached = (text, client.post("/v1/segments/preview", {"rule": rule, "sample_size": SAMPLE_SIZE}), None)
         except ApiError as error:
             cached = (text, None, error)
         st.session_state[PREVIEW_KEY] = cached
@@ -162,56 +151,11 @@ def size_history(segment_id: int) -> None:
     if not history or not history["sizes"]:
         st.caption("No sizes recorded yet: they are recorded at every feature snapshot.")
         return
-    frame = pd.DataFrame(history["sizes"]).rename(columns={"size": "customers"})
+    frame = pd.DataFrame(history["sizes"])
     frame["snapshot_taken_at"] = pd.to_datetime(frame["snapshot_taken_at"])
-    charts.line_over_time(
-        frame, "snapshot_taken_at", ["customers"], x_title="feature snapshot taken", y_title="customers in it",
-        height=220, key=f"segment_sizes_{segment_id}",
-    )  # fmt: skip
-    if len(frame) == 1:
-        count = formats.number(frame["customers"].iloc[0])
-        st.caption(f"One snapshot so far: {count} customers in it. Each new snapshot adds a point.")
-    else:
-        charts.bars_over_time(
-            frame, "snapshot_taken_at", ["entered", "left"], x_title="feature snapshot taken",
-            y_title="customers who entered or left", height=180, key=f"segment_moves_{segment_id}",
-        )  # fmt: skip
-
-
-def values_of(name: str) -> list[str]:
-    """A category's values in the current snapshot, most customers first, for its pick list (asked once per
-    snapshot; its declared examples when the API cannot say)."""
-    key = (name, (catalog_answer["snapshot"] or {}).get("version"))
-    known: dict[tuple[str, Any], list[str]] = st.session_state.setdefault(VALUES_KEY, {})
-    if key not in known:
-        try:
-            answer = client.get(f"/v1/features/{name}/values", limit=PICK_LIST_SIZE)
-            known[key] = [str(item["value"]) for item in answer["values"]]
-        except ApiError:
-            known[key] = [str(example) for example in catalog[name].examples]
-    return known[key]
-
-
-def funnel(rule: dict[str, Any], counts: list[int], customers: int) -> None:
-    """How many remain after each clause of the top group, in turn (an AND narrows, an OR widens)."""
-    mode = next(key for key in ("and", "or") if key in rule)
-    steps = [
-        f"{'' if number == 0 else mode.upper() + ' '}{rules.clause_text(clause, labels)}"
-        for number, clause in enumerate(rule[mode])
-    ]
-    frame = pd.DataFrame(
-        {
-            "After": steps,
-            "Customers": [formats.number(count) for count in counts],
-            "Of everyone": [count / customers if customers else 0.0 for count in counts],
-        }
-    )
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key="segment_funnel",
-        column_config={"Of everyone": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
-    )
+    st.line_chart(frame, x="snapshot_taken_at", y="size", height=220)
+    if len(frame) > 1:
+        st.bar_chart(frame, x="snapshot_taken_at", y=["entered", "left"], height=180, stack=False)
 
 
 def saved_table() -> None:
@@ -221,16 +165,21 @@ def saved_table() -> None:
             "customers": (segment["latest_size"] or {}).get("size"),
             "rule": segment["sentence"],
             "owner": (segment["owner"] or {}).get("email"),
-            "updated_at": segment["updated_at"],
+            "updated": segment["updated_at"],
         }
         for segment in segments.values()
     ]
-    formats.dataframe(pd.DataFrame(rows), key="segment_saved")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
 # --- the page ---
 
 options = [NEW, *sorted(segments, key=lambda segment_id: segments[segment_id]["name"].lower())]
+linked = st.query_params.get(SEGMENT_PARAM, "")
+if linked != st.session_state.get(LINKED_KEY) and linked.isdigit() and int(linked) in segments:
+    st.session_state[LINKED_KEY] = linked
+    st.session_state[PICK_KEY] = int(linked)
+    load_picked()
 if st.session_state.get(PICK_KEY) not in options:
     st.session_state[PICK_KEY] = NEW
 st.selectbox(
@@ -242,6 +191,13 @@ st.selectbox(
 )
 picked = segments.get(st.session_state[PICK_KEY])
 ui.show_flash()
+if picked and client.may("marketer"):
+    st.page_link(
+        "app_pages/campaigns.py",
+        label=f"Create a campaign to “{picked['name']}”",
+        icon=":material/campaign:",
+        query_params={"segment": picked["id"]},
+    )
 
 if not client.may("analyst"):
     if picked:
@@ -261,25 +217,22 @@ with st.expander("Describe the customers in plain language", expanded=not picked
     st.button("Fill the builder", key="segment_ai_fill", on_click=fill_from_text, icon=":material/auto_awesome:")
 
 tree = builder.current_tree(catalog)
-unfinished = rules.unfinished(tree, catalog)
-compiled = rules.compile_rule(tree, leave_out=unfinished)
-if REACH_KEY not in st.session_state:
-    st.session_state[REACH_KEY] = next(iter(campaign_view.CHANNELS))
-reach_channel = st.session_state[REACH_KEY]
-result, refusal = preview(compiled.rule, reach_channel) if compiled.rule is not None else (None, None)
-counts: dict[str, int] = {}
-problems: dict[str, list[str]] = {}
+compiled = rules.compile_rule(tree)
+result, refusal = preview(compiled.rule) if compiled.rule is not None else (None, None)
+notes = builder.NodeNotes()
 if result is not None:
-    counts = {
+    by_index = {
         index: result["clause_counts"][path]
         for index, path in compiled.rule_paths.items()
         if path in result["clause_counts"]
     }
-elif refusal is not None:
+    notes = builder.NodeNotes(counts=by_index)
+elif refusal is not None and refusal.problems:
+    problems: dict[str, list[str]] = {}
     for problem in refusal.problems:
         index = compiled.index_path_of(str(problem.get("path") or ""))
         problems.setdefault(index or "", []).append(str(problem.get("message")))
-notes = builder.NodeNotes(counts=counts, problems=problems, lacking=unfinished, values_of=values_of)
+    notes = builder.NodeNotes(problems=problems)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -294,34 +247,22 @@ with left:
 
 with right:
     st.subheader("Audience")
-    st.selectbox(
-        "Will receive it by",
-        [None, *campaign_view.CHANNELS],
-        key=REACH_KEY,
-        format_func=lambda name: "(any channel: leave consent aside)" if name is None else campaign_view.CHANNELS[name],
-        help="Who of the audience a campaign on this channel would actually message now: consent, an address, "
-        "the suppression list, the frequency caps and the quiet hours, as the launch decides.",
-    )
     if compiled.rule is None:
-        st.caption("Add a condition, with a value, to see who matches.")
+        st.caption("Add a condition to see who matches.")
     elif refusal is not None:
         st.error(refusal.message, icon="⚠️")
     elif result is not None:
         snapshot = result["snapshot"]
         st.metric(
             "Customers",
-            formats.number(result["size"]),
-            help=f"of {formats.number(snapshot['customers'])} in snapshot "
-            f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
+            f"{result['size']:,}",
+            help=f"of {snapshot['customers']:,} in snapshot "
+            f"{snapshot['version']} (taken {ui.when(snapshot['taken_at'])})",
         )
-        if result.get("reach"):
-            st.markdown(campaign_view.reach_text(result["reach"], result["size"]))
         st.markdown(result["sentence"])
-        if len(result["funnel"]) > 1:
-            funnel(compiled.rule, result["funnel"], snapshot["customers"])
         st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
         st.caption(f"The first {len(result['sample'])} of them")
-        st.dataframe(formats.table(result["sample"]), hide_index=True, key="segment_sample")
+        st.dataframe(pd.DataFrame(result["sample"]), hide_index=True, key="segment_sample")
 
     st.subheader("Save")
     st.text_input("Name", key=NAME_KEY)

@@ -164,7 +164,7 @@ def retry_button(app: AppTest) -> Any:
     return app.button(key="history_retry-failed")
 
 
-def test_retrying_the_failed_makes_a_follow_up_to_those_that_can_succeed_and_offers_to_open_it(
+def test_retrying_the_failed_makes_a_follow_up_to_those_that_can_succeed_and_opens_it(
     sent: tuple[AppTest, dict[str, Any]], database: Engine, redis_client: redis.Redis
 ) -> None:
     app, campaign = sent
@@ -185,7 +185,10 @@ def test_retrying_the_failed_makes_a_follow_up_to_those_that_can_succeed_and_off
         f"Retrying 2 failed of “Hello everyone” as campaign #{follow_up['id']}, which launches now. "
         "Left out: 1 invalid number, 1 unsubscribed."
     )
+    assert app.header[0].value == f"{follow_up['name']} (#{follow_up['id']})"  # opened at once
+    assert app.query_params["campaign"] == str(follow_up["id"])  # and its address can be shared
     assert table_with(app, "delivered")["id"].tolist() == [follow_up["id"], campaign["id"]]
+    app.selectbox(key="history_pick").select(campaign["id"]).run()
     assert moves_offered(app) == ["open-follow-up"]  # not a second retry
 
     app.button(key="history_open-follow-up").click().run()
