@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import formats, ui
 from dashboard.client import ApiError
 from engine.channels import CHANNELS as REGISTRY
 
@@ -26,6 +26,7 @@ SOON = timedelta(minutes=2)
 CHANNELS = {name: channel.label[:1].upper() + channel.label[1:] for name, channel in REGISTRY.items()}
 WITH_SUBJECT = frozenset(name for name, channel in REGISTRY.items() if channel.subject)
 WITH_HTML = frozenset(name for name, channel in REGISTRY.items() if channel.has_html)
+SEGMENTED = frozenset(name for name, channel in REGISTRY.items() if channel.segmented)  # sent in parts: SMS
 LIVE = frozenset({"scheduled", "sending"})  # statuses in which the counts change without anyone clicking
 FINAL = frozenset({"completed", "cancelled", "failed"})
 STATUS_ICONS = {
@@ -42,6 +43,20 @@ STATUS_ICONS = {
 def status_line(campaign: dict[str, Any]) -> str:
     """The campaign's status as a line of markdown, with its icon."""
     return f"**Status:** {STATUS_ICONS.get(campaign['status'], '')} {campaign['status']}"
+
+
+def reach_text(reach: dict[str, Any], matching: int | None = None) -> str:
+    """Who of an audience will actually receive a campaign (the API's `reach`), in words: "970 match · 606 will
+    receive it by SMS (12 after the quiet hours); not: 364 no consent to SMS"."""
+    channel = CHANNELS.get(reach["channel"], reach["channel"])
+    held = f" ({formats.number(reach['held'])} after the quiet hours)" if reach["held"] else ""
+    parts = [f"{formats.number(reach['receiving'])} will receive it by {channel}{held}"]
+    if matching is not None:
+        parts.insert(0, f"{formats.number(matching)} match")
+    text = " · ".join(parts)
+    if reach["skipped"]:
+        text += "; not: " + by_reason(reach["skipped"])
+    return text
 
 
 def handed_over(counts: dict[str, int]) -> int:
@@ -69,7 +84,7 @@ def counts_row(campaign: dict[str, Any]) -> None:
         ("Delivery rate", None if rate is None else f"{rate:.0%}", "Delivered out of those with a final receipt."),
     )
     for column, (label, value, about) in zip(st.columns(len(shown)), shown, strict=True):
-        column.metric(label, "—" if value is None else value, help=about, border=True)
+        column.metric(label, value if isinstance(value, str) else formats.number(value), help=about, border=True)
     total = counts["total"]
     if total:
         done = counts["delivered"] + counts["failed"] + counts["skipped"]
@@ -182,7 +197,7 @@ def state_buttons(campaign: dict[str, Any], key: str) -> None:
 
 def by_reason(left_out: dict[str, int]) -> str:
     """Counts by reason, as words: "30 unsubscribed, 5 invalid number"."""
-    return ", ".join(f"{count:,} {reason}" for reason, count in left_out.items())
+    return ", ".join(f"{formats.number(count)} {reason}" for reason, count in left_out.items())
 
 
 def retryable(campaign: dict[str, Any]) -> int:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 import streamlit as st
 
-from dashboard import campaign_view, send_time, ui
+from dashboard import campaign_view, formats, send_time, ui
 from dashboard.client import ApiError
 
 NEW = 0
@@ -170,12 +170,17 @@ def confirm_launch(body: dict[str, Any]) -> None:
         st.rerun()
     result, refusal = preview(body)
     channel = campaign_view.CHANNELS[body["channel"]]
+    reach = (result or {}).get("reach")
     if result is None:
-        who = "everyone in the segment (its size could not be previewed)"
-    else:
+        who = "everyone in the segment who may be messaged (its size could not be previewed)"
+    elif reach is None or reach["receiving"] == result["audience_size"]:
         size = result["audience_size"]
-        who = f"{size:,} customer{'' if size == 1 else 's'}"
+        who = f"{formats.number(size)} customer{'' if size == 1 else 's'}"
+    else:
+        who = f"{formats.number(reach['receiving'])} of the {formats.number(result['audience_size'])} customers"
     st.markdown(f"“{body['name']}” goes by **{channel}** to **{who}** now, all at once.")
+    if reach is not None and reach["skipped"]:
+        st.caption(f"Left out: {campaign_view.by_reason(reach['skipped'])}.")
     if refusal is not None:
         st.warning(refusal.message)
     st.caption(
@@ -265,7 +270,7 @@ def schedule_at_hour(hour: int) -> None:
 def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
     """The API's preview of the message for the segment's first members, asked again only when it or the segment's
     latest snapshot changed."""
-    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id")}
+    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id", "channel")}
     snapshot = (segments[body["segment_id"]].get("latest_size") or {}).get("snapshot_version")
     text = json.dumps({**asked, "snapshot": snapshot}, sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
@@ -342,12 +347,21 @@ def preview_box(body: dict[str, Any]) -> None:
         show_refusal(refusal, body)
         return
     assert result is not None
-    st.metric("Audience now", f"{result['audience_size']:,}", help="Customers in the segment on the newest snapshot.")
+    st.metric(
+        "Audience now",
+        formats.number(result["audience_size"]),
+        help="Customers in the segment on the newest snapshot.",
+    )
+    if result.get("reach"):
+        st.markdown(campaign_view.reach_text(result["reach"]))
     if not result["messages"]:
         st.caption("The segment has nobody in it right now.")
         return
     rows = [
-        {key: message[key] for key in ("customer_id", "subject", "message", "html", "error")}
+        {
+            **{key: message[key] for key in ("error", "customer_id", "subject", "message", "html")},
+            "length": length_text(body["channel"], message),
+        }
         for message in result["messages"]
     ]
     frame = pd.DataFrame(rows)
@@ -355,7 +369,30 @@ def preview_box(body: dict[str, Any]) -> None:
         frame = frame.drop(columns="subject")
     if not body["html_template"]:
         frame = frame.drop(columns="html")
-    st.dataframe(frame, hide_index=True, key="campaign_preview_table")
+    first = next((message for message in result["messages"] if message["message"] is not None), None)
+    if first is not None:
+        st.caption(f"As customer {first['customer_id']} gets it ({length_text(body['channel'], first)}):")
+        st.code(first["message"], language=None, wrap_lines=True)
+    formats.dataframe(
+        frame,
+        key="campaign_preview_table",
+        config={
+            "error": st.column_config.TextColumn("Problem"),
+            "message": st.column_config.TextColumn("Message", width="large"),
+            "length": st.column_config.TextColumn("Length"),
+        },
+    )
+
+
+def length_text(channel: str, message: dict[str, Any]) -> str | None:
+    """How long a previewed message is as its channel counts it (the API measures it, opt-out line included):
+    "143 characters · 1 SMS"; None when it has none."""
+    if message["characters"] is None:
+        return None
+    characters = f"{formats.number(message['characters'])} characters"
+    if channel not in campaign_view.SEGMENTED:
+        return characters
+    return f"{characters} · {message['parts']} {campaign_view.CHANNELS[channel]}"
 
 
 def send_time_box(body: dict[str, Any]) -> None:

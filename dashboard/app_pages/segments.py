@@ -1,5 +1,6 @@
 """Segments: build a rule (by hand, or from plain language through the AI), see who it matches as it
-changes, save, edit, duplicate or delete it, and watch a saved segment's size over time."""
+changes (how many remain clause after clause, and how many a campaign on a channel would actually reach), save,
+edit, duplicate or delete it, and watch a saved segment's size over time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import builder, rules, ui
+from dashboard import builder, campaign_view, charts, formats, rules, ui
 from dashboard.client import ApiError
 
 NEW = 0
@@ -18,7 +19,10 @@ SEGMENT_PARAM = "segment"  # the address names the segment open (`/segments?segm
 LINKED_KEY = "segment_linked"  # the address's segment, once opened (later picks are the user's)
 NAME_KEY, DESCRIPTION_KEY = "segment_name", "segment_description"
 PREVIEW_KEY = "segment_preview"
+VALUES_KEY = "segment_feature_values"  # (feature, snapshot version) -> the category's values, most customers first
+REACH_KEY = "segment_reach_channel"
 SAMPLE_SIZE = 10
+PICK_LIST_SIZE = 200
 
 client = ui.api()
 st.title("Segments")
@@ -58,7 +62,15 @@ def current_rule() -> dict[str, Any] | None:
     return rules.compile_rule(builder.current_tree(catalog)).rule
 
 
+def lacking() -> dict[str, str]:
+    """The builder's conditions still without a usable value (as the widgets show them now)."""
+    return rules.unfinished(builder.current_tree(catalog), catalog)
+
+
 def save() -> None:
+    if lacking():
+        ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them to save.")
+        return
     rule = current_rule()
     name, description = st.session_state[NAME_KEY].strip(), st.session_state[DESCRIPTION_KEY]
     if not name or rule is None:
@@ -76,6 +88,9 @@ def save() -> None:
 
 
 def duplicate() -> None:
+    if lacking():
+        ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them first.")
+        return
     rule = current_rule()
     if rule is None:
         ui.flash("warning", "There is nothing to duplicate yet.")
@@ -108,14 +123,16 @@ def delete() -> None:
     st.session_state[NAME_KEY] = st.session_state[DESCRIPTION_KEY] = ""
 
 
-def preview(rule: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
-    """The API's preview of `rule`, asked again only when the rule or the feature snapshot changed."""
-    text = json.dumps([rule, catalog_answer["snapshot"]], sort_keys=True)
+def preview(rule: dict[str, Any], channel: str | None) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The API's preview of `rule` (with who a campaign on `channel` would reach), asked again only when the rule,
+    the channel or the feature snapshot changed."""
+    text = json.dumps([rule, channel, catalog_answer["snapshot"]], sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
+        body = {"rule": rule, "sample_size": SAMPLE_SIZE, "channel": channel}
         try:
             with st.spinner("Counting the audience…"):
-                cached = (text, client.post("/v1/segments/preview", {"rule": rule, "sample_size": SAMPLE_SIZE}), None)
+                cached = (text, client.post("/v1/segments/preview", body), None)
         except ApiError as error:
             cached = (text, None, error)
         st.session_state[PREVIEW_KEY] = cached
@@ -151,11 +168,56 @@ def size_history(segment_id: int) -> None:
     if not history or not history["sizes"]:
         st.caption("No sizes recorded yet: they are recorded at every feature snapshot.")
         return
-    frame = pd.DataFrame(history["sizes"])
+    frame = pd.DataFrame(history["sizes"]).rename(columns={"size": "customers"})
     frame["snapshot_taken_at"] = pd.to_datetime(frame["snapshot_taken_at"])
-    st.line_chart(frame, x="snapshot_taken_at", y="size", height=220)
-    if len(frame) > 1:
-        st.bar_chart(frame, x="snapshot_taken_at", y=["entered", "left"], height=180, stack=False)
+    charts.line_over_time(
+        frame, "snapshot_taken_at", ["customers"], x_title="feature snapshot taken", y_title="customers in it",
+        height=220, key=f"segment_sizes_{segment_id}",
+    )  # fmt: skip
+    if len(frame) == 1:
+        count = formats.number(frame["customers"].iloc[0])
+        st.caption(f"One snapshot so far: {count} customers in it. Each new snapshot adds a point.")
+    else:
+        charts.bars_over_time(
+            frame, "snapshot_taken_at", ["entered", "left"], x_title="feature snapshot taken",
+            y_title="customers who entered or left", height=180, key=f"segment_moves_{segment_id}",
+        )  # fmt: skip
+
+
+def values_of(name: str) -> list[str]:
+    """A category's values in the current snapshot, most customers first, for its pick list (asked once per
+    snapshot; its declared examples when the API cannot say)."""
+    key = (name, (catalog_answer["snapshot"] or {}).get("version"))
+    known: dict[tuple[str, Any], list[str]] = st.session_state.setdefault(VALUES_KEY, {})
+    if key not in known:
+        try:
+            answer = client.get(f"/v1/features/{name}/values", limit=PICK_LIST_SIZE)
+            known[key] = [str(item["value"]) for item in answer["values"]]
+        except ApiError:
+            known[key] = [str(example) for example in catalog[name].examples]
+    return known[key]
+
+
+def funnel(rule: dict[str, Any], counts: list[int], customers: int) -> None:
+    """How many remain after each clause of the top group, in turn (an AND narrows, an OR widens)."""
+    mode = next(key for key in ("and", "or") if key in rule)
+    steps = [
+        f"{'' if number == 0 else mode.upper() + ' '}{rules.clause_text(clause, labels)}"
+        for number, clause in enumerate(rule[mode])
+    ]
+    frame = pd.DataFrame(
+        {
+            "After": steps,
+            "Customers": [formats.number(count) for count in counts],
+            "Of everyone": [count / customers if customers else 0.0 for count in counts],
+        }
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key="segment_funnel",
+        column_config={"Of everyone": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+    )
 
 
 def saved_table() -> None:
@@ -165,11 +227,11 @@ def saved_table() -> None:
             "customers": (segment["latest_size"] or {}).get("size"),
             "rule": segment["sentence"],
             "owner": (segment["owner"] or {}).get("email"),
-            "updated": segment["updated_at"],
+            "updated_at": segment["updated_at"],
         }
         for segment in segments.values()
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    formats.dataframe(pd.DataFrame(rows), key="segment_saved")
 
 
 # --- the page ---
@@ -217,22 +279,25 @@ with st.expander("Describe the customers in plain language", expanded=not picked
     st.button("Fill the builder", key="segment_ai_fill", on_click=fill_from_text, icon=":material/auto_awesome:")
 
 tree = builder.current_tree(catalog)
-compiled = rules.compile_rule(tree)
-result, refusal = preview(compiled.rule) if compiled.rule is not None else (None, None)
-notes = builder.NodeNotes()
+unfinished = rules.unfinished(tree, catalog)
+compiled = rules.compile_rule(tree, leave_out=unfinished)
+if REACH_KEY not in st.session_state:
+    st.session_state[REACH_KEY] = next(iter(campaign_view.CHANNELS))
+reach_channel = st.session_state[REACH_KEY]
+result, refusal = preview(compiled.rule, reach_channel) if compiled.rule is not None else (None, None)
+counts: dict[str, int] = {}
+problems: dict[str, list[str]] = {}
 if result is not None:
-    by_index = {
+    counts = {
         index: result["clause_counts"][path]
         for index, path in compiled.rule_paths.items()
         if path in result["clause_counts"]
     }
-    notes = builder.NodeNotes(counts=by_index)
-elif refusal is not None and refusal.problems:
-    problems: dict[str, list[str]] = {}
+elif refusal is not None:
     for problem in refusal.problems:
         index = compiled.index_path_of(str(problem.get("path") or ""))
         problems.setdefault(index or "", []).append(str(problem.get("message")))
-    notes = builder.NodeNotes(problems=problems)
+notes = builder.NodeNotes(counts=counts, problems=problems, lacking=unfinished, values_of=values_of)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -247,22 +312,34 @@ with left:
 
 with right:
     st.subheader("Audience")
+    st.selectbox(
+        "Will receive it by",
+        [None, *campaign_view.CHANNELS],
+        key=REACH_KEY,
+        format_func=lambda name: "(any channel: leave consent aside)" if name is None else campaign_view.CHANNELS[name],
+        help="Who of the audience a campaign on this channel would actually message now: consent, an address, "
+        "the suppression list, the frequency caps and the quiet hours, as the launch decides.",
+    )
     if compiled.rule is None:
-        st.caption("Add a condition to see who matches.")
+        st.caption("Add a condition, with a value, to see who matches.")
     elif refusal is not None:
         st.error(refusal.message, icon="⚠️")
     elif result is not None:
         snapshot = result["snapshot"]
         st.metric(
             "Customers",
-            f"{result['size']:,}",
-            help=f"of {snapshot['customers']:,} in snapshot "
-            f"{snapshot['version']} (taken {ui.when(snapshot['taken_at'])})",
+            formats.number(result["size"]),
+            help=f"of {formats.number(snapshot['customers'])} in snapshot "
+            f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
         )
+        if result.get("reach"):
+            st.markdown(campaign_view.reach_text(result["reach"], result["size"]))
         st.markdown(result["sentence"])
+        if len(result["funnel"]) > 1:
+            funnel(compiled.rule, result["funnel"], snapshot["customers"])
         st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
         st.caption(f"The first {len(result['sample'])} of them")
-        st.dataframe(pd.DataFrame(result["sample"]), hide_index=True, key="segment_sample")
+        st.dataframe(formats.table(result["sample"]), hide_index=True, key="segment_sample")
 
     st.subheader("Save")
     st.text_input("Name", key=NAME_KEY)
