@@ -12,19 +12,22 @@ from api.segments.schemas import RULE_DESCRIPTION
 from engine.campaigns.communication_log import LoggedMessage, TimelinePoint
 from engine.campaigns.progress import Campaign, MessageCounts
 from engine.campaigns.seeds import MAX_SEEDS
+from engine.campaigns.template_sandbox import MAX_HTML_CHARS
 from engine.channels import ChannelName
 from engine.postgres_safe import NO_NUL, PostgresText
 
 TEMPLATE_DESCRIPTION = (
     "The message, personalised with customer features: `Hi {{ first_name | default('there') }}, ...`. "
     "Unknown variables and syntax errors are refused with their line and column. Money, numbers and dates: "
-    "`{{ total_spend | money }}`, `{{ orders_count | number }}`, `{{ last_order_at | date }}`."
+    "`{{ total_spend | money }}`, `{{ orders_count | number }}`, `{{ last_order_at | date }}`. May be empty for an "
+    "e-mail with `html_template`: its text part is then read off the rendered HTML (links as `words (url)`)."
 )
 HTML_TEMPLATE_DESCRIPTION = (
     "Channels with `has_html` (`GET /v1/channels`; e-mail) only: the e-mail's HTML part, a template like `template` "
     "with every value HTML-escaped. What it renders is sanitised (no scripts, event handlers, `javascript:` links "
     "or `<style>`; inline `style` attributes keep layout properties); `template` stays the text part. Without it "
-    "the HTML part is made from `template`."
+    f"the HTML part is made from `template`. At most {MAX_HTML_CHARS:,} characters, written or rendered (past "
+    "about 102 kB Gmail clips a message)."
 )
 TOPIC_DESCRIPTION = "The subscription topic (`GET /v1/topics`): customers who left it are skipped with the reason."
 
@@ -51,9 +54,11 @@ class CampaignIn(BaseModel):
 
     name: PostgresText = Field(min_length=1, max_length=200)
     channel: ChannelName
-    template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    template: str = Field(max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500, description="E-mail only; a template too.")
-    html_template: str | None = Field(None, min_length=1, max_length=10_000, description=HTML_TEMPLATE_DESCRIPTION)
+    html_template: str | None = Field(
+        None, min_length=1, max_length=MAX_HTML_CHARS, description=HTML_TEMPLATE_DESCRIPTION
+    )
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
@@ -67,9 +72,9 @@ class CampaignChange(BaseModel):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL] | None = None
     channel: ChannelName | None = None
-    template: str | None = Field(None, min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    template: str | None = Field(None, max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, max_length=500, description="E-mail only; empty clears it.")
-    html_template: str | None = Field(None, max_length=10_000, description="E-mail only; empty clears it.")
+    html_template: str | None = Field(None, max_length=MAX_HTML_CHARS, description="E-mail only; empty clears it.")
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     topic: str | None = Field(None, max_length=63, description=TOPIC_DESCRIPTION)
@@ -149,9 +154,11 @@ class PreviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    template: str = Field(min_length=1, max_length=5000, description=TEMPLATE_DESCRIPTION)
+    template: str = Field(max_length=5000, description=TEMPLATE_DESCRIPTION)
     subject: str | None = Field(None, min_length=1, max_length=500)
-    html_template: str | None = Field(None, min_length=1, max_length=10_000, description=HTML_TEMPLATE_DESCRIPTION)
+    html_template: str | None = Field(
+        None, min_length=1, max_length=MAX_HTML_CHARS, description=HTML_TEMPLATE_DESCRIPTION
+    )
     segment_id: int | None = Field(None, ge=1, le=2**63 - 1)
     audience_rule: dict[str, Any] | None = Field(None, description=RULE_DESCRIPTION)
     sample_size: int = Field(5, ge=1, le=50)

@@ -8,7 +8,8 @@ inputs is checked BEFORE it runs, against what its result would be, and every re
 `MAX_MESSAGE_CHARS` (the message's own cap): whole numbers to `MAX_NUMBER_BITS`, `range` to `MAX_RANGE`
 items, powers to `MAX_EXPONENT`, macros to `MAX_MACRO_DEPTH` calls deep, and one rendering to
 `MAX_RENDER_STEPS` loop iterations and calls. The output is counted as it is written and stops at the cap.
-A template that trips a bound raises `TooLarge`, naming the operator, filter or method that did.
+A template that trips a bound raises `TooLarge`, naming the operator, filter or method that did. An e-mail's
+HTML part may write up to `MAX_HTML_CHARS` (a whole designed e-mail); the values in it stay held to the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
 MAX_MESSAGE_CHARS = 10_000  # far above an SMS or a marketing e-mail's text; also the longest text or list made
+MAX_HTML_CHARS = 102_400  # an e-mail's HTML part: Gmail clips a message past 102 kB, so longer cannot be meant
 MAX_RANGE = 100
 MAX_EXPONENT = 100
 MAX_NUMBER_BITS = 14_000  # about 4,200 digits (Python prints at most 4,300)
@@ -57,16 +59,17 @@ class _Work:
 _work: ContextVar[_Work] = ContextVar("template_work")
 
 
-def render_bounded(template: Template, values: Mapping[str, Any]) -> str:
-    """The template rendered with `values`, within every bound of the sandbox (`TooLarge` when it trips one)."""
+def render_bounded(template: Template, values: Mapping[str, Any], limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The template rendered with `values`, within every bound of the sandbox (`TooLarge` when it trips one), its
+    output at most `limit` characters (an HTML part's is `MAX_HTML_CHARS`)."""
     token = _work.set(_Work())
     try:
         written = 0
         parts = []
         for part in template.generate(values):
             written += len(part)
-            if written > MAX_MESSAGE_CHARS:
-                raise TooLarge(f"the message is longer than {MAX_MESSAGE_CHARS:,} characters", "")
+            if written > limit:
+                raise TooLarge(f"the message is longer than {limit:,} characters", "")
             parts.append(part)
         return "".join(parts)
     except RecursionError:

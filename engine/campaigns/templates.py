@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import polars as pl
@@ -34,14 +34,22 @@ from jinja2.parser import Parser
 
 from engine.campaigns.html_sanitiser import sanitise_html
 from engine.campaigns.template_filters import FILTERS
-from engine.campaigns.template_sandbox import BoundedSandbox, TooLarge, render_bounded
+from engine.campaigns.template_sandbox import (
+    MAX_HTML_CHARS,
+    MAX_MESSAGE_CHARS,
+    BoundedSandbox,
+    TooLarge,
+    render_bounded,
+)
 from engine.channels.base import Channel, Size
+from engine.channels.html_text import html_as_text
 from engine.consent.opt_out import with_opt_out
 from engine.errors import Invalid
 from engine.features.catalog import Catalog
 from engine.postgres_safe import NUL
 
 RENDER_FAILED = "the template could not be rendered for this customer"
+NO_MESSAGE = "write a message (an e-mail may give an HTML template instead, its text read off the HTML)"
 RENDERED = pl.Schema({"message": pl.String(), "render_error": pl.String()})
 MAX_NESTING = 50  # levels of a parsed template: compiling takes the square of it (98 levels took 2 s)
 TOO_DEEP = f"the template nests more than {MAX_NESTING} levels deep"
@@ -150,18 +158,30 @@ class MessageTemplate:
     source: str
     variables: tuple[str, ...]
     html: bool = False
+    as_text: bool = False  # an HTML template read as plain text: the text part of an e-mail given only HTML
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The message for one customer, from their feature values (a features row as a dict)."""
-        rendered = render_bounded(self._compiled(), {name: values.get(name) for name in self.variables})
-        return sanitise_html(rendered) if self.html else rendered
+        rendered = render_bounded(self._compiled(), {name: values.get(name) for name in self.variables}, self.limit)
+        return self._finished(rendered)
+
+    @property
+    def limit(self) -> int:
+        """The longest output it may render: an HTML part's, or a message's."""
+        return MAX_HTML_CHARS if self.html else MAX_MESSAGE_CHARS
+
+    def _finished(self, rendered: str) -> str:
+        if not self.html:
+            return rendered
+        sanitised = sanitise_html(rendered)
+        return html_as_text(sanitised) if self.as_text else sanitised
 
     def _compiled(self) -> Any:
         return (HTML_ENVIRONMENT if self.html else ENVIRONMENT).from_string(self.source)
 
     def _render_one(self, compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        message, error = _render_one(compiled, values)
-        return (sanitise_html(message) if self.html and message is not None else message), error
+        message, error = _render_one(compiled, values, self.limit)
+        return (self._finished(message) if message is not None else message), error
 
     def render_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """`message` (None where rendering failed) and `render_error` for each row of `features`, in order."""
@@ -214,9 +234,9 @@ def preview_messages(
     return previews
 
 
-def _render_one(compiled: Any, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _render_one(compiled: Any, values: Mapping[str, Any], limit: int) -> tuple[str | None, str | None]:
     try:
-        return render_bounded(compiled, values), None
+        return render_bounded(compiled, values, limit), None
     except (JinjaError, ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as error:
         return None, f"{RENDER_FAILED}: {type(error).__name__}: {error}"
 
@@ -259,7 +279,8 @@ def check_template(source: str, catalog: Catalog, part: str = "template", html: 
 
 
 class CampaignTemplates(NamedTuple):
-    """A campaign's checked templates: its message, and its subject and HTML part where it has them."""
+    """A campaign's checked templates: its message, and its subject and HTML part where it has them. An e-mail
+    given only an HTML template has its message (the text part) read off the rendered HTML."""
 
     message: MessageTemplate
     subject: MessageTemplate | None
@@ -269,12 +290,16 @@ class CampaignTemplates(NamedTuple):
 def check_campaign_templates(
     template: str, subject: str | None, html_template: str | None, catalog: Catalog
 ) -> CampaignTemplates:
-    """Each of a campaign's templates checked (`check_template`); `TemplateError` names the one at fault."""
-    return CampaignTemplates(
-        check_template(template, catalog),
-        check_template(subject, catalog, part="subject") if subject else None,
-        check_template(html_template, catalog, part="html_template", html=True) if html_template else None,
-    )
+    """Each of a campaign's templates checked (`check_template`); `TemplateError` names the one at fault. An
+    empty message is taken from the HTML template, as text, when there is one."""
+    html = check_template(html_template, catalog, part="html_template", html=True) if html_template else None
+    if template.strip():
+        message = check_template(template, catalog)
+    elif html is not None:
+        message = replace(html, as_text=True)
+    else:
+        raise TemplateError([TemplateProblem(1, 1, NO_MESSAGE)])
+    return CampaignTemplates(message, check_template(subject, catalog, part="subject") if subject else None, html)
 
 
 def _too_deep(tree: nodes.Template) -> TemplateProblem | None:

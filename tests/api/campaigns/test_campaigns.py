@@ -236,6 +236,57 @@ def test_an_html_template_is_saved_previewed_escaped_and_sanitised(
     assert client.get(f"/v1/campaigns/{campaign_id}/preview", headers=marketer).json()["messages"][0]["html"] is None
 
 
+def test_an_e_mail_with_only_an_html_template_gets_its_text_part_read_off_the_html(
+    client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
+) -> None:
+    html = (
+        '<h1>Hi {{ first_name }}</h1><p>Our <b>Diwali sale</b> is on: <a href="https://shop.example/sale">shop now'
+        "</a>.</p><ul><li>10% off</li><li>Free delivery</li></ul>"
+    )
+    body = {"name": "Designed", "channel": "email", "subject": "Hi", "template": "", "audience_rule": data.BIG_SPENDERS}
+    text_of_ada = "Hi Ada\n\nOur Diwali sale is on: shop now (https://shop.example/sale).\n\n- 10% off\n- Free delivery"
+
+    saved = client.post("/v1/campaigns", json={**body, "html_template": html}, headers=marketer)
+    no_message = client.post("/v1/campaigns", json={**body, "channel": "sms", "subject": None}, headers=marketer)
+
+    assert saved.status_code == 201, saved.text
+    assert (no_message.status_code, no_message.json()["detail"][0]["part"]) == (422, "template")
+    assert "write a message" in no_message.json()["detail"][0]["message"]
+    campaign_id = saved.json()["id"]
+    [previewed] = client.get(f"/v1/campaigns/{campaign_id}/preview?sample_size=1", headers=marketer).json()["messages"]
+    assert previewed["message"] == text_of_ada
+    client.post(f"/v1/campaigns/{campaign_id}/schedule", json={}, headers=marketer)
+    launch_now(database, redis_client, campaign_id)
+    with database.connect() as conn:
+        logged = conn.execute(
+            text("SELECT message, html FROM communication_log WHERE campaign_id = :id AND customer_id = 1"),
+            {"id": campaign_id},
+        ).one()
+    assert logged.message == text_of_ada  # the e-mail's text/plain part
+    assert logged.html.startswith("<h1>Hi Ada</h1>")
+
+
+def test_an_html_template_may_be_as_long_as_a_designed_e_mail_and_past_the_limit_is_refused_naming_it(
+    client: TestClient, marketer: dict[str, str]
+) -> None:
+    row = '<tr><td style="padding:8px">{{ first_name }}, this week only: 10% off everything in store</td></tr>'
+    designed = "<table>" + row * 900 + "</table>"  # about 89 kB, as a long newsletter's markup
+    body = {"name": "Newsletter", "channel": "email", "subject": "News", "template": OFFER,
+            "audience_rule": data.BIG_SPENDERS}  # fmt: skip
+
+    saved = client.post("/v1/campaigns", json={**body, "html_template": designed}, headers=marketer)
+    too_long = client.post("/v1/campaigns", json={**body, "html_template": "x" * 102_401}, headers=marketer)
+
+    assert 80_000 < len(designed) < 102_400
+    assert saved.status_code == 201, saved.text
+    [previewed] = client.get(f"/v1/campaigns/{saved.json()['id']}/preview?sample_size=1", headers=marketer).json()[
+        "messages"
+    ]
+    assert (previewed["error"], previewed["html"].count("Ada, this week only")) == (None, 900)
+    assert too_long.status_code == 422
+    assert "102400" in too_long.text
+
+
 def test_the_lifecycle_from_launch_to_cancel(
     client: TestClient, marketer: dict[str, str], database: Engine, redis_client: redis.Redis
 ) -> None:
