@@ -84,7 +84,7 @@ def missing(body: dict[str, Any]) -> str | None:
         for what, given in (
             ("a name", body["name"]),
             ("a segment", body["segment_id"]),
-            ("a message", body["template"].strip()),
+            ("a message", body["template"].strip() or body["html_template"]),  # e-mail: its text read off the HTML
             ("a subject", body["subject"] or body["channel"] not in campaign_view.WITH_SUBJECT),
         )
         if not given
@@ -339,7 +339,7 @@ def suggestions_box() -> None:
 
 def preview_box(body: dict[str, Any]) -> None:
     st.subheader("Preview")
-    if body["segment_id"] is None or not body["template"].strip():
+    if body["segment_id"] is None or not (body["template"].strip() or body["html_template"]):
         st.caption("Pick a segment and write a message to see it as sample customers would get it.")
         return
     result, refusal = preview(body)

@@ -138,6 +138,22 @@ def test_an_e_mail_takes_an_html_template_previewed_escaped_and_sanitised_and_sa
     assert app.error[0].value.startswith("Please check the input: HTML, line 1, column 7: unknown variable")
 
 
+def test_an_e_mail_with_only_html_is_previewed_and_saved_with_its_text_read_off_the_html(
+    api_url: str, reachable_shop: Snapshot
+) -> None:
+    app = write(campaigns_page(), name="Designed", channel="email", template="")
+    app.text_input(key="campaign_subject").input("Hi")
+    app.text_area(key="campaign_html_template").input(
+        '<p>Hi {{ first_name }}, see <a href="https://shop.example/sale">the sale</a></p>'
+    )
+    app.run()
+
+    assert table_with(app, "message")["message"].tolist()[0] == "Hi Ada, see the sale (https://shop.example/sale)"
+    app.button(key="campaign_save").click().run()
+    [draft] = campaigns(app, status="draft")
+    assert (draft["template"], draft["name"]) == ("", "Designed")
+
+
 def test_an_ai_suggestion_fills_the_message_and_subject(api_url: str, reachable_shop: Snapshot) -> None:
     app = write(campaigns_page(), channel="email", template="placeholder")
 
