@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import rules
+from dashboard import formats, rules
 from dashboard.rules import BuilderNode, Feature
 
 TREE_KEY = "builder_tree"
@@ -103,7 +103,7 @@ def _negation(node: BuilderNode, index_path: str) -> None:
 
 def _count(notes: NodeNotes, index_path: str) -> None:
     if index_path in notes.counts:
-        st.caption(f"{notes.counts[index_path]:,} match")
+        st.caption(f"{formats.number(notes.counts[index_path])} match")
 
 
 def _remove_button(catalog: Mapping[str, Feature], index_path: str) -> None:
@@ -149,32 +149,37 @@ def _draw_group(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNo
 
 
 def _draw_condition(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
-    columns = st.columns([1.3, 3, 3, 3.2, 1.4, 0.6], vertical_alignment="center")
-    with columns[0]:
-        _negation(node, index_path)
+    columns = st.columns([4, 3.4, 4.6], vertical_alignment="center")
     field_key = rules.widget_key(index_path, "field")
     names = list(catalog)
     _seeded(field_key, node.field if node.field in catalog else names[0], names)
-    columns[1].selectbox(
+    columns[0].selectbox(
         "Field", names, key=field_key, format_func=lambda name: catalog[name].label, label_visibility="collapsed"
     )
     feature = catalog[st.session_state[field_key]]
     op_key = rules.widget_key(index_path, "op")
     operators = list(feature.operators)
     _seeded(op_key, node.op if node.op in operators else operators[0], operators)
-    columns[2].selectbox("Operator", operators, key=op_key, label_visibility="collapsed")
+    columns[1].selectbox("Operator", operators, key=op_key, label_visibility="collapsed")
     op = st.session_state[op_key]
     kind = rules.value_kind(feature, op)
-    with columns[3]:
+    with columns[2]:
         if kind is not None:
             keys = rules.value_keys(index_path, kind, op)
             for key, start in zip(keys, rules.starting_values(node, kind, op, feature), strict=True):
                 _seeded(key, start)
                 label = "and" if key == keys[-1] and len(keys) == 2 else "Value"
                 _value_input(kind, key, feature, label, notes.values_of)
-    with columns[4]:
+    _footer(node, catalog, notes, index_path)
+
+
+def _footer(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
+    """A condition's second line: NOT, how many it matches, and its remove button (a line of their own, so the
+    inputs above get the width their full labels need)."""
+    row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+    with row:
+        _negation(node, index_path)
         _count(notes, index_path)
-    with columns[5]:
         _remove_button(catalog, index_path)
 
 
@@ -221,26 +226,21 @@ def _value_input(kind: str, key: str, feature: Feature, label: str, values_of: C
 
 
 def _draw_event(node: BuilderNode, catalog: Mapping[str, Feature], notes: NodeNotes, index_path: str) -> None:
-    columns = st.columns([1.3, 3, 2.4, 1.5, 1.7, 1.4, 0.6], vertical_alignment="center")
-    with columns[0]:
-        _negation(node, index_path)
+    columns = st.columns([3.6, 3, 2.4, 2.6], vertical_alignment="bottom")
     event_key, op_key = rules.widget_key(index_path, "event"), rules.widget_key(index_path, "op")
     count_key, within_key = rules.widget_key(index_path, "count"), rules.widget_key(index_path, "within")
     _seeded(event_key, node.event)
     _seeded(op_key, node.op if node.op in rules.COUNT_OPS else "at least", list(rules.COUNT_OPS))
     _seeded(count_key, node.count)
     _seeded(within_key, node.within_days or 0)
-    columns[1].text_input("Event", key=event_key, placeholder="event name, e.g. purchase")
-    columns[2].selectbox("Performed", rules.COUNT_OPS, key=op_key)
+    columns[0].text_input("Event", key=event_key, placeholder="event name, e.g. purchase")
+    columns[1].selectbox("Performed", rules.COUNT_OPS, key=op_key)
     if st.session_state[op_key] != "never":
-        columns[3].number_input("times", key=count_key, step=1, min_value=0)
-    columns[4].number_input(
+        columns[2].number_input("times", key=count_key, step=1, min_value=0)
+    columns[3].number_input(
         "within days", key=within_key, step=1, min_value=0, help="In the last this many days; 0: ever."
     )
-    with columns[5]:
-        _count(notes, index_path)
-    with columns[6]:
-        _remove_button(catalog, index_path)
+    _footer(node, catalog, notes, index_path)
     if node.where:
         st.caption(
             f"Also filtered by {len(node.where)} event propert{'y' if len(node.where) == 1 else 'ies'} "

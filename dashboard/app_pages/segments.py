@@ -207,9 +207,9 @@ def funnel(rule: dict[str, Any], counts: list[int], customers: int) -> None:
     ]
     frame = pd.DataFrame(
         {
-            "After": steps,
             "Customers": [formats.number(count) for count in counts],
             "Of everyone": [count / customers if customers else 0.0 for count in counts],
+            "After": steps,
         }
     )
     st.dataframe(

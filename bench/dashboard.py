@@ -1,0 +1,275 @@
+"""Dashboard benchmark: how long a person waits for each action in a real browser, at a given number of customers.
+
+A synthetic feature snapshot (`bench.segments`' generator) is published, a segment saved with `bench.segments.RULE`,
+and the product's API and `streamlit run dashboard/server.py` started on loopback ports. Headless Chromium
+(Debian's `chromium` and `chromium-driver`, driven with Selenium) then signs in with the developer sign-in and
+times, from the click to the page showing the answer and running nothing any more:
+
+- sign-in until the Segments page is interactive;
+- opening the saved segment until its count shows (and back to a new segment), in turns;
+- a builder edit (the spend threshold between two values) until the new count shows, in turns;
+- opening History.
+
+The baseline is the API's own `POST /v1/segments/preview` of the same rule over HTTP, measured in the same run:
+`recount_vs_api` is what the browser adds around it. Times are medians (and the slowest) of `--repeat` runs;
+screenshots of the builder go to `artifacts/screenshots/bench-dashboard-*.png`.
+
+    python -m bench.dashboard [--customers 1000000] [--repeat 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from bench.common import api_process, process, report, use_fresh_services
+from bench.segments import NOW, RULE, synthetic_events, synthetic_features
+from dashboard.formats import number
+from engine.auth.roles import Role
+from engine.auth.sessions import start_session
+from engine.auth.users import record_sign_in
+from engine.connections import get_engine
+from engine.features.catalog import catalog_for_schema
+from engine.features.snapshot import publish_snapshot
+from engine.segments import parse_rule
+from engine.segments.polars_backend import PolarsEvaluator
+from engine.segments.store import create_segment
+from engine.services.supervisor import free_port
+from engine.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SEGMENT = "Bench segment"
+SPEND_KEY = "rule:0.0:value:number"  # the builder's first clause is (spend > x OR ...): its number input
+SPENDS = (300, 500)
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
+)  # fmt: skip
+WAIT_S = 120
+
+
+class Browser:
+    """The dashboard in headless Chromium, its widgets found by key (Streamlit's `st-key-<key>` class)."""
+
+    def __init__(self, driver: WebDriver) -> None:
+        self.driver = driver
+
+    def until(self, ready: Callable[[], Any], what: str) -> Any:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                answer = ready()
+                if answer:
+                    return answer
+            except (StaleElementReferenceException, WebDriverException):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gave up waiting for {what} after {WAIT_S} s")
+            time.sleep(0.02)
+
+    def keyed(self, key: str, inner: str) -> WebElement:
+        widget = ".st-key-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in key)
+        return self.until(lambda: self.driver.find_element(By.CSS_SELECTOR, f"{widget} {inner}"), f"{inner} of {key}")
+
+    def idle(self) -> None:
+        """The script run the last action started has finished (nothing stale, no running indicator)."""
+        busy = '[data-stale="true"], [data-testid^="stStatusWidgetRunning"]'
+        self.until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, busy), "the page to finish running")
+
+    def metric(self, label: str) -> str | None:
+        for metric in self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
+            if metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip() == label:
+                return str(metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip())
+        return None
+
+    def heading(self, title: str) -> bool:
+        return any(item.text == title for item in self.driver.find_elements(By.CSS_SELECTOR, "h1"))
+
+    def choose(self, key: str, option: str) -> None:
+        field = self.keyed(key, "input")
+        field.click()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(option)
+        options = lambda: self.driver.find_elements(By.CSS_SELECTOR, '[role="option"]')  # noqa: E731
+        self.until(lambda: next((item for item in options() if item.text.strip() == option), None), option).click()
+
+    def type_number(self, key: str, value: float) -> None:
+        field = self.keyed(key, "input")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(f"{value:g}", Keys.ENTER)
+
+    def shot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(SCREENSHOTS / f"bench-dashboard-{name}.png"))
+
+
+def timed(action: Callable[[], None], done: Callable[[], Any], browser: Browser, what: str) -> float:
+    """Seconds from `action` to `done()` holding on a page that has finished running."""
+    started = time.perf_counter()
+    action()
+    browser.until(done, what)
+    browser.idle()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[WebDriver]:
+    found = shutil.which("chromium"), shutil.which("chromedriver")
+    if None in found:
+        raise SystemExit("bench.dashboard needs Debian's chromium and chromium-driver")
+    options = Options()
+    options.binary_location = str(found[0])
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(found[1])), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def prepare(customers: int, folder: Path) -> dict[int, int]:
+    """Publish the snapshot and save the segment; the segment's size at each spend threshold."""
+    features, events = synthetic_features(customers), synthetic_events(customers)
+    publish_snapshot(get_engine(), folder / "snapshots", features, events, taken_at=NOW, source_totals={})
+    catalog = catalog_for_schema(features.schema)
+    with get_engine().begin() as conn:
+        owner = record_sign_in(conn, "bench@shop.example", "Bench", Role.admin)
+    create_segment(get_engine(), name=SEGMENT, description="", rule=parse_rule(RULE, catalog), owner_id=owner.id)
+    evaluator = PolarsEvaluator(features, events, now=NOW, catalog=catalog)
+    return {spend: evaluator.count(parse_rule(with_spend(spend), catalog)) for spend in SPENDS}
+
+
+def with_spend(spend: int) -> dict[str, Any]:
+    clauses = cast(list[dict[str, Any]], RULE["and"])
+    spend_or_loyal = {"or": [{"field": "total_spend", "op": ">", "value": spend}, *clauses[0]["or"][1:]]}
+    return {"and": [spend_or_loyal, *clauses[1:]]}
+
+
+def api_preview_ms(api: str, repeat: int) -> float:
+    """The baseline: the API's preview of the rule over HTTP, median of `repeat` after one warm-up."""
+    with get_engine().begin() as conn:
+        analyst = record_sign_in(conn, "bench-api@shop.example", "Bench", Role.analyst)
+        token = start_session(conn, get_settings(), analyst, "bench").access_token
+    with httpx.Client(base_url=api, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        times = []
+        for round_ in range(repeat + 1):
+            body = {"rule": with_spend(SPENDS[round_ % 2]), "sample_size": 10, "channel": "sms"}
+            started = time.perf_counter()
+            client.post("/v1/segments/preview", json=body).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[1:])
+
+
+def open_segment(browser: Browser, name: str | None, count: str | None) -> float:
+    """Seconds to open the segment `name` until its `count` shows (None: a new segment, until no count shows)."""
+    return timed(
+        lambda: browser.choose("segment_pick", name or "New segment"),
+        lambda: browser.metric("Customers") == count,
+        browser,
+        f"the count {count} of {name or 'a new segment'}",
+    )
+
+
+def recount(browser: Browser, spend: int, count: str) -> float:
+    """Seconds from typing a new spend threshold into the builder until the new `count` shows."""
+    return timed(
+        lambda: browser.type_number(SPEND_KEY, spend),
+        lambda: browser.metric("Customers") == count,
+        browser,
+        f"the count {count} after spend > {spend}",
+    )
+
+
+def measure(browser: Browser, url: str, sizes: dict[int, int], repeat: int) -> dict[str, float]:
+    browser.driver.get(url)
+    browser.keyed("signin_email", "input")
+    sign_in_s = timed(lambda: browser.keyed("signin_dev", "button").click(), lambda: browser.heading("Segments"),
+                      browser, "the Segments page")  # fmt: skip
+    saved = number(sizes[SPENDS[0]])
+    opens = []
+    for _ in range(repeat):
+        open_segment(browser, None, None)
+        opens.append(open_segment(browser, SEGMENT, saved))
+    browser.shot("builder")
+    spends = [SPENDS[(round_ + 1) % 2] for round_ in range(repeat)]
+    edits = [recount(browser, spend, number(sizes[spend])) for spend in spends]
+    browser.shot("builder-edited")
+    links = lambda: browser.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')  # noqa: E731
+    history = next(link for link in links() if link.text.splitlines()[-1] == "History")
+    history_s = timed(history.click, lambda: browser.heading("History"), browser, "the History page")
+    return {
+        "sign_in_to_segments_s": sign_in_s,
+        "open_saved_segment_s": statistics.median(opens),
+        "open_saved_segment_max_s": max(opens),
+        "builder_recount_s": statistics.median(edits),
+        "builder_recount_max_s": max(edits),
+        "history_s": history_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1_000_000, help="customers in the snapshot")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each action (median reported)")
+    parser.add_argument("--quick", action="store_true", help="20k customers, 3 runs")
+    args = parser.parse_args()
+    customers, repeat = (20_000, 3) if args.quick else (args.customers, args.repeat)
+
+    use_fresh_services("xeno_bench_dashboard")
+    os.environ.update(XENO_DEV_SIGNIN="true", ENVIRONMENT="development")
+    get_settings.cache_clear()
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        sizes = prepare(customers, Path(folder))
+        prepared_s = time.perf_counter() - started
+        api_port, dashboard_port = free_port(), free_port()
+        api = f"http://127.0.0.1:{api_port}"
+        streamlit = [
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
+            "--server.port", str(dashboard_port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        dashboard = f"http://127.0.0.1:{dashboard_port}"
+        with (
+            api_process(api_port),
+            process(streamlit, ready_url=f"{dashboard}/_stcore/health", env={"XENO_API_URL": api}),
+            chromium(Path(folder) / "profile") as driver,
+        ):
+            baseline_ms = api_preview_ms(api, repeat)
+            figures = measure(Browser(driver), dashboard, sizes, repeat)
+    figures = {
+        "customers": customers,
+        "prepared_s": prepared_s,
+        **figures,
+        "api_preview_ms": baseline_ms,
+        "recount_vs_api": figures["builder_recount_s"] * 1000 / baseline_ms,
+        "load": os.getloadavg()[0],
+    }
+    for name, value in figures.items():
+        print(f"{name:>28}: {value:,.3f}" if isinstance(value, float) else f"{name:>28}: {value:,}", file=sys.stderr)
+    report(figures)
+
+
+if __name__ == "__main__":
+    main()
