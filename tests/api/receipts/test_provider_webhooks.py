@@ -302,3 +302,20 @@ def test_a_reference_naming_another_message_does_not_move_it(
     apply_receipts(database, redis_client)
 
     assert fates(database, sent[1]["campaign_id"]) == {1: ("delivered", None, None), 2: ("sent", None, None)}
+
+
+def test_a_whatsapp_failure_that_beats_the_send_answer_fails_the_message_by_its_echoed_reference(
+    api_client: TestClient, database: Engine, redis_client: redis.Redis, sending: Providers
+) -> None:
+    def fail_before_answering(message: dict[str, Any]) -> None:
+        meta_webhook(api_client, [{"id": message["id"], "status": "failed", "recipient_id": message["to"],
+                                   "biz_opaque_callback_data": message["biz_opaque_callback_data"],
+                                   "errors": [{"code": 131026, "title": "Message undeliverable"}]}])  # fmt: skip
+        apply_receipts(database, redis_client)
+
+    sending.meta.before_answer = fail_before_answering
+    sent = send_campaign(database, redis_client, "whatsapp", 1, trait_whatsapp_consent=True)
+
+    assert (sent[1]["status"], sent[1]["failure_kind"]) == ("failed", "permanent")
+    assert sent[1]["reason"] == "not a whatsapp user (error 131026): Message undeliverable"
+    assert sent[1]["vendor_message_id"] in sending.meta.taken

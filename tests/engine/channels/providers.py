@@ -168,9 +168,13 @@ def meta(provider: Provider) -> Starlette:
         if body["to"] == NOT_ON_WHATSAPP:
             error = {"message": "(#131026) Message Undeliverable.", "type": "OAuthException", "code": 131026}
             return JSONResponse({"error": error}, status_code=400)
+        wamid = f"wamid.{next(provider.ids)}"
+        provider.taken[wamid] = body
+        if provider.before_answer is not None:
+            provider.before_answer({**body, "id": wamid})
         return JSONResponse(
             {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"].lstrip("+")}],
-             "messages": [{"id": f"wamid.{next(provider.ids)}"}]}
+             "messages": [{"id": wamid}]}
         )  # fmt: skip
 
     return Starlette(routes=[Route(f"/{PHONE_NUMBER_ID}/messages", send, methods=["POST"])])
