@@ -15,6 +15,7 @@ conditions still without a usable value, which `compile_rule` leaves out until t
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -438,11 +439,17 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+DOT_LINE_CHARS = 24  # the longest line of a node's label in the rule drawing
+
+
 def rule_dot(rule: Mapping[str, Any], counts: Mapping[str, int], labels: Mapping[str, str]) -> str:
-    """The rule as a Graphviz DOT graph, each node with how many customers it matches (when counted)."""
+    """The rule as a Graphviz DOT graph, each node with how many customers it matches (when counted).
+
+    Drawn top to bottom with labels wrapped at `DOT_LINE_CHARS`, so it stays readable on a phone (390 px): its
+    width grows with the clauses side by side, not with the rule's depth times its longest label."""
     lines = [
         "digraph rule {",
-        "  rankdir=LR;",
+        "  rankdir=TB; nodesep=0.15; ranksep=0.3;",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
     ]
 
@@ -451,7 +458,9 @@ def rule_dot(rule: Mapping[str, Any], counts: Mapping[str, int], labels: Mapping
         is_group = any(key in node for key in ("and", "or", "not"))
         count = f"\\n{_customers(counts[path])}" if path in counts else ""
         colour = "#E0E7FF" if is_group else "#F1F5F9"
-        lines.append(f'  {name} [label="{_dot_text(describe_node(node, labels))}{count}", fillcolor="{colour}"];')
+        wrapped = textwrap.wrap(describe_node(node, labels), DOT_LINE_CHARS, break_on_hyphens=False)
+        text = "\\n".join(_dot_text(line) for line in wrapped)
+        lines.append(f'  {name} [label="{text}{count}", fillcolor="{colour}"];')
         for child_path, child in _children(node, path):
             lines.append(f"  {name} -> {draw(child, child_path)};")
         return name

@@ -184,3 +184,13 @@ def test_the_drawing_names_each_node_with_its_count() -> None:
     assert 'label="city in [London, Mumbai]\\n4 customers"' in dot
     assert 'label="total_spend > 1,000"' in dot  # grouped, as the rest of the dashboard writes numbers
     assert dot.count("->") == 4
+
+
+def test_the_drawing_fits_a_phone_top_to_bottom_with_short_lines() -> None:
+    rule = {"or": [{"field": "email", "op": "contains", "value": "big-company.example"}, data.BIG_SPENDERS]}
+
+    dot = rules.rule_dot(rule, {"": 12_345}, {"email": "e-mail address"})
+
+    assert "rankdir=TB" in dot
+    assert 'label="e-mail address contains\\nbig-company.example"' in dot
+    assert 'label="ANY of\\n12,345 customers"' in dot
