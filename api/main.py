@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from api import openapi
 from api.admin.router import router as admin_router
@@ -26,7 +27,7 @@ from api.ingest.router import router as ingest_router
 from api.ingest.segment_router import router as segment_router
 from api.middleware import install_middleware
 from api.notifications.router import router as notifications_router
-from api.observability import ObserveRequests
+from api.observability import ObserveRequests, request_span_details
 from api.pipelines.router import router as pipelines_router
 from api.privacy.router import router as privacy_router
 from api.receipts.providers import router as provider_receipts_router
@@ -35,6 +36,8 @@ from api.segments.router import router as segments_router
 from engine.connections import get_async_redis, reset_connections
 from engine.observability import observe_process
 from engine.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -85,6 +88,10 @@ def create_app() -> FastAPI:
     document_roles(app)
     openapi.install(app)
     tracing = observe_process("xeno-api", settings)
-    if tracing is not None:
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracing, exclude_spans=["receive", "send"])
+    log.debug("settings: %r", settings)  # secrets show as '**********' (SecretStr)
+    if tracing is not None:  # outermost, so that the request's span covers everything
+        app.add_middleware(
+            OpenTelemetryMiddleware, tracer_provider=tracing, exclude_spans=["receive", "send"],
+            default_span_details=request_span_details,
+        )  # fmt: skip
     return app

@@ -11,7 +11,7 @@ from fastapi import Request
 
 from api.errors import Unauthorized
 from engine.consent import replies
-from engine.settings import get_settings
+from engine.settings import get_settings, revealed
 
 TWILIO_SIGNATURE = "X-Twilio-Signature"
 
@@ -24,7 +24,7 @@ async def form_fields(request: Request) -> dict[str, list[str]]:
 async def verified_twilio_form(request: Request) -> dict[str, str]:
     """The fields of a Twilio post (the last value of each) once its signature matches; 401 otherwise."""
     settings = get_settings()
-    token = settings.twilio_auth_token
+    token = revealed(settings.twilio_auth_token)
     if not token:
         raise Unauthorized({"reason": "not_configured", "message": "no auth token: set XENO_TWILIO_AUTH_TOKEN"})
     params = {name: values[-1] for name, values in (await form_fields(request)).items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, FilePath, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.webhooks import secret_key
@@ -33,17 +33,24 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), RATE_PERIODS[period.strip()]
 
 
+def revealed(secret: SecretStr | None) -> str | None:
+    """The value of a secret setting (None when unset), read where it is used: a `SecretStr` prints as `**********`,
+    so settings and the errors and log lines that show them never give a secret away."""
+    return None if secret is None else secret.get_secret_value()
+
+
 class Settings(BaseSettings):
-    """Everything a Xeno process can be configured with; each field is an environment variable."""
+    """Everything a Xeno process can be configured with; each field is an environment variable. Secrets are
+    `SecretStr` (`revealed` reads one)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(Path(".xeno"), validation_alias="XENO_DATA_DIR")
-    secret_key: str = Field(PLACEHOLDER_SECRET, validation_alias="XENO_SECRET_KEY")
+    secret_key: SecretStr = Field(SecretStr(PLACEHOLDER_SECRET), validation_alias="XENO_SECRET_KEY")
 
     # Keys XENO_SECRET_KEY replaced: links signed with them (unsubscribe, preferences, tracking) keep working.
-    previous_secret_keys: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_PREVIOUS_SECRET_KEYS")
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field([], validation_alias="XENO_PREVIOUS_SECRET_KEYS")
     # Where people reach the API from outside (unsubscribe and preference links, tracking); unset: api_host:port.
     public_url: str | None = Field(None, validation_alias="XENO_PUBLIC_URL")
 
@@ -99,7 +106,7 @@ class Settings(BaseSettings):
     # admins, other newcomers get `default_role`. Lists are comma-separated in the environment.
     oidc_issuer: str = Field("https://accounts.google.com", validation_alias="XENO_OIDC_ISSUER")
     oidc_client_id: str | None = Field(None, validation_alias="XENO_OIDC_CLIENT_ID")
-    oidc_client_secret: str | None = Field(None, validation_alias="XENO_OIDC_CLIENT_SECRET")
+    oidc_client_secret: SecretStr | None = Field(None, validation_alias="XENO_OIDC_CLIENT_SECRET")
     oidc_redirect_uri: str | None = Field(None, validation_alias="XENO_OIDC_REDIRECT_URI")
     signin_allowed_domains: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_SIGNIN_ALLOWED_DOMAINS")
     signin_allowed_emails: Annotated[list[str], NoDecode] = Field([], validation_alias="XENO_SIGNIN_ALLOWED_EMAILS")
@@ -122,7 +129,7 @@ class Settings(BaseSettings):
     # --- Campaigns and delivery (engine/campaigns, api/receipts) ---
     # Where senders post messages; the vendor's batch endpoint takes up to 1,000 per request.
     delivery_vendor_url: str = Field("http://127.0.0.1:8100", validation_alias="XENO_DELIVERY_VENDOR_URL")
-    delivery_vendor_api_key: str | None = Field(None, validation_alias="XENO_DELIVERY_VENDOR_API_KEY")
+    delivery_vendor_api_key: SecretStr | None = Field(None, validation_alias="XENO_DELIVERY_VENDOR_API_KEY")
     # Messages per second across all senders; each sender keeps `delivery_concurrency` requests in flight.
     delivery_rate_limit: int = Field(20_000, gt=0, validation_alias="XENO_DELIVERY_RATE_LIMIT")
     delivery_batch_size: int = Field(500, gt=0, le=1_000, validation_alias="XENO_DELIVERY_BATCH_SIZE")
@@ -133,7 +140,7 @@ class Settings(BaseSettings):
     delivery_backoff_max_s: float = Field(10, gt=0, validation_alias="XENO_DELIVERY_BACKOFF_MAX_S")
     delivery_claim_idle_ms: int = Field(60_000, gt=0, validation_alias="XENO_DELIVERY_CLAIM_IDLE_MS")
     # Receipts: the vendor signs them with this `whsec_...` secret (the simulator's XENO_VENDOR_WEBHOOK_SECRET).
-    receipts_webhook_secret: str | None = Field(None, validation_alias="XENO_RECEIPTS_WEBHOOK_SECRET")
+    receipts_webhook_secret: SecretStr | None = Field(None, validation_alias="XENO_RECEIPTS_WEBHOOK_SECRET")
     receipts_tolerance_s: int = Field(300, gt=0, validation_alias="XENO_RECEIPTS_TOLERANCE_S")
     receipts_replay_ttl_s: int = Field(86_400, gt=0, validation_alias="XENO_RECEIPTS_REPLAY_TTL_S")
     receipts_batch_entries: int = Field(40, gt=0, validation_alias="XENO_RECEIPTS_BATCH_ENTRIES")
@@ -174,22 +181,22 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, gt=0, validation_alias="XENO_SMTP_PORT")
     smtp_security: Literal["starttls", "tls", "none"] = Field("starttls", validation_alias="XENO_SMTP_SECURITY")
     smtp_username: str | None = Field(None, validation_alias="XENO_SMTP_USERNAME")
-    smtp_password: str | None = Field(None, validation_alias="XENO_SMTP_PASSWORD")
+    smtp_password: SecretStr | None = Field(None, validation_alias="XENO_SMTP_PASSWORD")
     smtp_connections: int = Field(4, gt=0, validation_alias="XENO_SMTP_CONNECTIONS")
     smtp_verify_tls: bool = Field(True, validation_alias="XENO_SMTP_VERIFY_TLS")
     email_api_url: str = Field("https://api.postmarkapp.com", validation_alias="XENO_EMAIL_API_URL")
-    email_api_token: str | None = Field(None, validation_alias="XENO_EMAIL_API_TOKEN")
+    email_api_token: SecretStr | None = Field(None, validation_alias="XENO_EMAIL_API_TOKEN")
     # The e-mail API's delivery webhooks (Delivery, Bounce, SpamComplaint) come with these as basic auth on their URL.
     email_api_webhook_username: str | None = Field(None, validation_alias="XENO_EMAIL_API_WEBHOOK_USERNAME")
     email_api_webhook_password: str | None = Field(None, validation_alias="XENO_EMAIL_API_WEBHOOK_PASSWORD")
     # SMS over a Twilio-style API (From: a number, or a messaging service `MG...`).
     twilio_url: str = Field("https://api.twilio.com", validation_alias="XENO_TWILIO_URL")
     twilio_account_sid: str | None = Field(None, validation_alias="XENO_TWILIO_ACCOUNT_SID")
-    twilio_auth_token: str | None = Field(None, validation_alias="XENO_TWILIO_AUTH_TOKEN")
+    twilio_auth_token: SecretStr | None = Field(None, validation_alias="XENO_TWILIO_AUTH_TOKEN")
     twilio_from: str | None = Field(None, validation_alias="XENO_TWILIO_FROM")
     # WhatsApp over Meta's Cloud API: each message fills the one body parameter of this approved template.
     meta_url: str = Field("https://graph.facebook.com/v21.0", validation_alias="XENO_META_URL")
-    meta_token: str | None = Field(None, validation_alias="XENO_META_TOKEN")
+    meta_token: SecretStr | None = Field(None, validation_alias="XENO_META_TOKEN")
     meta_phone_number_id: str | None = Field(None, validation_alias="XENO_META_PHONE_NUMBER_ID")
     meta_template: str | None = Field(None, validation_alias="XENO_META_TEMPLATE")
     meta_template_language: str = Field("en", validation_alias="XENO_META_TEMPLATE_LANGUAGE")
@@ -199,7 +206,7 @@ class Settings(BaseSettings):
     meta_webhook_verify_token: str | None = Field(None, validation_alias="XENO_META_WEBHOOK_VERIFY_TOKEN")
     # The webhook channel posts each message here, signed with this `whsec_...` secret.
     webhook_channel_url: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_URL")
-    webhook_channel_secret: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_SECRET")
+    webhook_channel_secret: SecretStr | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_SECRET")
 
     # --- Notifications (engine/notifications, api/notifications) ---
     # A campaign is flagged once more than `notify_failure_rate` of its delivered-or-failed messages failed,
@@ -211,7 +218,7 @@ class Settings(BaseSettings):
     # Campaign and delivery events are also posted here, signed per Standard Webhooks with the `whsec_...`
     # secret, and retried with exponential backoff up to `notify_webhook_max_attempts` times.
     notify_webhook_url: str | None = Field(None, validation_alias="XENO_NOTIFY_WEBHOOK_URL")
-    notify_webhook_secret: str | None = Field(None, validation_alias="XENO_NOTIFY_WEBHOOK_SECRET")
+    notify_webhook_secret: SecretStr | None = Field(None, validation_alias="XENO_NOTIFY_WEBHOOK_SECRET")
     notify_webhook_timeout_s: float = Field(10, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_TIMEOUT_S")
     notify_webhook_max_attempts: int = Field(10, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_MAX_ATTEMPTS")
     notify_webhook_backoff_s: float = Field(5, gt=0, validation_alias="XENO_NOTIFY_WEBHOOK_BACKOFF_S")
@@ -223,7 +230,7 @@ class Settings(BaseSettings):
     # provider error falls back to the local provider, with a note in the answer.
     ai_provider: Literal["auto", "local", "openai"] = Field("auto", validation_alias="XENO_AI_PROVIDER")
     ai_base_url: str | None = Field(None, validation_alias="XENO_AI_BASE_URL")  # unset: OpenAI's own
-    ai_api_key: str | None = Field(None, validation_alias="XENO_AI_API_KEY")
+    ai_api_key: SecretStr | None = Field(None, validation_alias="XENO_AI_API_KEY")
     ai_model: str | None = Field(None, validation_alias="XENO_AI_MODEL")
     ai_timeout_s: float = Field(20, gt=0, validation_alias="XENO_AI_TIMEOUT_S")
     # The team's meanings of vague words ("VIP", "lapsed"): a JSON file like engine/ai/language/terms.json
@@ -231,7 +238,7 @@ class Settings(BaseSettings):
     # Images: a Replicate-compatible predictions API when a token and model are set, else an offline banner.
     image_provider: Literal["auto", "offline", "replicate"] = Field("auto", validation_alias="XENO_IMAGE_PROVIDER")
     replicate_api_url: str = Field("https://api.replicate.com", validation_alias="XENO_REPLICATE_API_URL")
-    replicate_api_token: str | None = Field(None, validation_alias="XENO_REPLICATE_API_TOKEN")
+    replicate_api_token: SecretStr | None = Field(None, validation_alias="XENO_REPLICATE_API_TOKEN")
     replicate_model: str | None = Field(None, validation_alias="XENO_REPLICATE_MODEL")  # owner/name[:version]
     replicate_timeout_s: float = Field(120, gt=0, validation_alias="XENO_REPLICATE_TIMEOUT_S")
     replicate_poll_s: float = Field(1, gt=0, validation_alias="XENO_REPLICATE_POLL_S")
@@ -311,7 +318,7 @@ class Settings(BaseSettings):
         if self.notify_webhook_url and not self.notify_webhook_secret:
             raise ValueError("XENO_NOTIFY_WEBHOOK_URL needs XENO_NOTIFY_WEBHOOK_SECRET (whsec_...) to sign with")
         if self.notify_webhook_secret:
-            secret_key(self.notify_webhook_secret)
+            secret_key(self.notify_webhook_secret.get_secret_value())
         return self
 
     @model_validator(mode="after")
@@ -364,7 +371,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment == "production" and self.secret_key == PLACEHOLDER_SECRET:
+        if self.environment == "production" and self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
             raise ValueError("XENO_SECRET_KEY must be set to a real secret outside development")
         return self
 

@@ -20,7 +20,7 @@ from api.openapi import body_schema
 from api.receipts.schemas import ReceiptIn, ReceiptsAccepted
 from engine.campaigns.receipts import accept_callback
 from engine.connections import get_async_redis
-from engine.settings import get_settings
+from engine.settings import get_settings, revealed
 from engine.webhooks import WebhookVerificationError, verify
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
@@ -47,7 +47,7 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 async def receive_receipts(request: Request) -> ReceiptsAccepted:
     """Standard Webhooks signature. One receipt or a list; each moves its message's status forward."""
     settings = get_settings()
-    secret = settings.receipts_webhook_secret
+    secret = revealed(settings.receipts_webhook_secret)
     if secret is None:
         raise Unauthorized(
             {"reason": "not_configured", "message": "no receipts secret: set XENO_RECEIPTS_WEBHOOK_SECRET"}

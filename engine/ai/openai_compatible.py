@@ -36,7 +36,7 @@ from engine.ai.prompts import (
 from engine.ai.provider import Repair, TextProvider
 from engine.ai.rule_draft import Assumption, RuleDraft
 from engine.features.catalog import Catalog
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 
 class OpenAICompatibleProvider(TextProvider):
@@ -53,7 +53,7 @@ class OpenAICompatibleProvider(TextProvider):
         assert settings.ai_model is not None, "the settings name no model (XENO_AI_MODEL)"
         client = openai.OpenAI(
             base_url=settings.ai_base_url,
-            api_key=settings.ai_api_key or "unused",  # vLLM and Ollama take any key; the library wants one
+            api_key=revealed(settings.ai_api_key) or "unused",  # vLLM and Ollama take any key; the library wants one
             timeout=settings.ai_timeout_s,
             max_retries=0,  # a slow or failing model gives way to the local provider at once
         )

@@ -36,7 +36,7 @@ class AccessClaims:
 
 def signing_key(settings: Settings) -> bytes:
     """A key for access tokens only, so the secret itself signs nothing directly."""
-    return hmac.new(settings.secret_key.encode(), b"xeno access tokens v1", hashlib.sha256).digest()
+    return hmac.new(settings.secret_key.get_secret_value().encode(), b"xeno access tokens v1", hashlib.sha256).digest()
 
 
 def issue_access_token(

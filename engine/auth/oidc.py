@@ -27,7 +27,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from engine.auth.errors import InvalidCredentials, ProviderUnavailable, SignInRefused
 from engine.auth.signin import Identity
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 ID_TOKEN_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -191,7 +191,7 @@ def provider_for(settings: Settings) -> OidcProvider:
             "sign-in with an OpenID provider is not configured: set XENO_OIDC_CLIENT_ID and "
             "XENO_OIDC_CLIENT_SECRET (and XENO_OIDC_ISSUER for a provider other than Google)"
         )
-    return _provider(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret)
+    return _provider(settings.oidc_issuer, settings.oidc_client_id, revealed(settings.oidc_client_secret))
 
 
 @lru_cache(maxsize=8)

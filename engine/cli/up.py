@@ -39,7 +39,7 @@ from engine.services.supervisor import (
     grpc_serving,
     http_ok,
 )
-from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings
+from engine.settings import PLACEHOLDER_SECRET, Settings, get_settings, revealed
 from engine.webhooks import generate_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ def _load_demo(supervisor: Supervisor, settings: Settings, customers: int) -> No
 def _settle_secrets_and_signin(settings: Settings) -> None:
     """A fresh machine works out of the box: a random secret kept in the data folder (unless one is set),
     and the developer sign-in on loopback while no OIDC provider is configured (unless said otherwise)."""
-    if settings.secret_key == PLACEHOLDER_SECRET:
+    if settings.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
         os.environ["XENO_SECRET_KEY"] = _kept_secret(settings.data_dir / "secret_key", secrets.token_urlsafe(48))
     if settings.receipts_webhook_secret is None:
         os.environ["XENO_RECEIPTS_WEBHOOK_SECRET"] = _kept_secret(
@@ -203,7 +203,7 @@ def _product_processes(settings: Settings) -> list[list[ServiceSpec]]:
         "dashboard": settings.dashboard_port,
         "dagster-webserver": settings.dagster_port,
     }
-    secret_env = {"vendor": {"XENO_VENDOR_WEBHOOK_SECRET": settings.receipts_webhook_secret or ""}}
+    secret_env = {"vendor": {"XENO_VENDOR_WEBHOOK_SECRET": revealed(settings.receipts_webhook_secret) or ""}}
     bin_dir = Path(sys.executable).parent
     specs = []
     for step in manifest.steps():

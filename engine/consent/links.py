@@ -67,7 +67,7 @@ def sign(settings: Settings, purpose: str, payload: Mapping[str, Any], *, expire
     if expires_at is not None:
         data[EXPIRES] = int(expires_at.timestamp())
     body = _encode(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
-    return (body + b"." + _encode(_mac(settings.secret_key, purpose, body))).decode()
+    return (body + b"." + _encode(_mac(settings.secret_key.get_secret_value(), purpose, body))).decode()
 
 
 def verify(settings: Settings, purpose: str, token: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def verify(settings: Settings, purpose: str, token: str, *, now: datetime | None
         payload = orjson.loads(_decode(body))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise BadLink("this link is damaged: it may have been cut short or changed") from None
-    secrets = (settings.secret_key, *settings.previous_secret_keys)
+    secrets = [key.get_secret_value() for key in (settings.secret_key, *settings.previous_secret_keys)]
     if not body or not any(hmac.compare_digest(_mac(secret, purpose, body), offered) for secret in secrets):
         raise BadLink("this link was not made by us, or was changed after it was sent")
     if not isinstance(payload, dict):

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, insert, text
 from engine import webhooks
 from engine.notifications.store import NewNotification
 from engine.schema import notification_webhooks
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 # The kinds that go out, and the event type each is posted as.
 WEBHOOK_TYPES = {
@@ -83,7 +83,7 @@ def post_due_webhooks(db: Engine, settings: Settings, now: datetime, budget_s: f
     `now` is when the round starts; each claim, lease and outcome is timed from it plus the time gone since.
     """
     report = WebhookReport()
-    url, secret = settings.notify_webhook_url, settings.notify_webhook_secret
+    url, secret = settings.notify_webhook_url, revealed(settings.notify_webhook_secret)
     if not url or not secret:
         return report
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """What an operator sees of a request: its trace continued by the consumer that applies what it posted (W3C
-`traceparent` through the stream), its request id in and out, and JSON log lines that carry the id and the user."""
+`traceparent` through the stream), its request id in and out, and JSON log lines that carry the id and the user
+and never a secret of the settings."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_an_ingest_requests_trace_continues_in_the_consumer_that_applies_it(
     finished = spans.get_finished_spans()
     [request] = [span for span in finished if span.kind == SpanKind.SERVER]
     assert f"{request.context.trace_id:032x}" == TRACE_ID
+    assert (request.name, dict(request.attributes or {})["http.route"]) == ("POST /v1/customers", "/v1/customers")
     [consumer] = [span for span in finished if span.name == f"process {get_settings().stream('ingest')}"]
     assert f"{consumer.context.trace_id:032x}" == TRACE_ID
     assert [f"{link.context.trace_id:032x}" for link in consumer.links] == [TRACE_ID]
@@ -78,3 +80,29 @@ def test_a_request_id_is_answered_and_carried_by_the_requests_log_lines_with_the
     [access] = [line for line in lines if line.get("request_id") == "req-42" and line["logger"] == "api.requests"]
     assert (access["level"], access["message"].split()[:3]) == ("DEBUG", ["GET", "/v1/segments", "200"])
     assert isinstance(access["user_id"], int)
+
+
+SECRETS = {
+    "XENO_SECRET_KEY": "the-installations-secret-3d9f",
+    "XENO_TWILIO_AUTH_TOKEN": "twilio-token-51ce",
+    "XENO_SMTP_PASSWORD": "smtp-pass-4f1c",
+    "XENO_META_TOKEN": "meta-token-9e2a",
+    "XENO_AI_API_KEY": "sk-ai-key-77b0",
+    "XENO_RECEIPTS_WEBHOOK_SECRET": "whsec_c2VjcmV0LXJlY2VpcHRzLWtleQ==",
+}
+
+
+@pytest.mark.usefixtures("product_logging")
+def test_the_logs_of_a_request_never_show_a_secret_of_the_settings(
+    database: Engine, redis_client: redis.Redis, configure: Callable[..., Settings], capfd: pytest.CaptureFixture[str]
+) -> None:
+    configure(XENO_LOG_FORMAT="json", XENO_LOG_LEVEL="debug", **SECRETS)
+
+    with TestClient(create_app()) as client:
+        client.get("/v1/segments", headers=auth_headers(database, "analyst"))
+
+    logged = capfd.readouterr().err
+    [shown] = [orjson.loads(line) for line in logged.splitlines() if line.startswith('{"') and "settings: " in line]
+    assert "smtp_password=SecretStr('**********')" in shown["message"]
+    for secret in SECRETS.values():
+        assert secret not in logged

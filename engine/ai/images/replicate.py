@@ -55,7 +55,7 @@ class ReplicateImages:
         assert settings.replicate_model is not None, "no Replicate model (XENO_REPLICATE_MODEL)"
         return cls(
             settings.replicate_api_url,
-            settings.replicate_api_token,
+            settings.replicate_api_token.get_secret_value(),
             settings.replicate_model,
             timeout_s=settings.replicate_timeout_s,
             poll_s=settings.replicate_poll_s,

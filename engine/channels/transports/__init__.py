@@ -57,7 +57,7 @@ def configuration_problems(settings: Settings) -> list[str]:
             problems.append(f"{channel} by {transport} needs " + ", ".join(f"XENO_{name.upper()}" for name in missing))
     if settings.webhook_channel_secret:
         try:
-            secret_key(settings.webhook_channel_secret)
+            secret_key(settings.webhook_channel_secret.get_secret_value())
         except ValueError as problem:
             problems.append(f"XENO_WEBHOOK_CHANNEL_SECRET: {problem}")
     return problems

@@ -22,7 +22,7 @@ from engine.channels.base import Channel, Outgoing
 from engine.channels.mime import email_content
 from engine.channels.transports.base import LookedUp, Outcome, UnreadableAnswer
 from engine.channels.transports.http import IDEMPOTENCY_KEY, batch_key, gather_bounded, get_json, post_with_retries
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 ACCEPTED = 0
 NOT_FOUND = 701  # a message id the provider does not know (its details answer 422 with this code)
@@ -59,7 +59,7 @@ class EmailApiTransport:
         self.headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
-            "X-Postmark-Server-Token": settings.email_api_token or "",
+            "X-Postmark-Server-Token": revealed(settings.email_api_token) or "",
         }
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:

@@ -17,7 +17,7 @@ import orjson
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
 from engine.channels.transports.http import post_with_retries, send_each
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 REASONS = {
     131026: "not a whatsapp user",
@@ -38,7 +38,7 @@ class MetaTransport:
         self.settings = settings
         self.session = session
         self.url = f"{settings.meta_url.rstrip('/')}/{settings.meta_phone_number_id}/messages"
-        self.headers = {"Authorization": f"Bearer {settings.meta_token}", "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {revealed(settings.meta_token)}", "Content-Type": "application/json"}
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
         return await send_each(messages, self._send_one, self.settings.delivery_concurrency)

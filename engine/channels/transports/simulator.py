@@ -30,7 +30,7 @@ def vendor_headers(settings: Settings) -> dict[str, str]:
     """The headers of a JSON request to the vendor, with its API key when one is set."""
     headers = {"Content-Type": "application/json"}
     if settings.delivery_vendor_api_key:
-        headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key}"
+        headers["Authorization"] = f"Bearer {settings.delivery_vendor_api_key.get_secret_value()}"
     return headers
 
 

@@ -33,7 +33,7 @@ from engine.channels.transports.smtp_client import (
     SenderRefused,
     SmtpConnection,
 )
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 RUN = 50  # messages one connection sends back to back (pipelined) before another batch's can have it
 
@@ -57,7 +57,7 @@ class SmtpTransport:
             port=settings.smtp_port,
             security=settings.smtp_security,
             username=settings.smtp_username,
-            password=settings.smtp_password,
+            password=revealed(settings.smtp_password),
             verify_tls=settings.smtp_verify_tls,
             timeout_s=settings.delivery_request_timeout_s,
         )

@@ -20,7 +20,7 @@ import orjson
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import SETTLING_STATUSES, LookedUp, Outcome, UnreadableAnswer, coded_reason
 from engine.channels.transports.http import IDEMPOTENCY_KEY, gather_bounded, get_json, post_with_retries, send_each
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 STATUS_CALLBACK_PATH = "/v1/receipts/twilio"  # api.receipts.providers
 REFERENCE_PARAMETER = "ref"  # the status callback URL's query parameter naming our log row
@@ -48,7 +48,7 @@ class TwilioTransport:
         sid = settings.twilio_account_sid or ""
         self.messages_url = f"{settings.twilio_url.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages"
         self.url = f"{self.messages_url}.json"
-        self.headers = {"Authorization": aiohttp.encode_basic_auth(sid, settings.twilio_auth_token or "")}
+        self.headers = {"Authorization": aiohttp.encode_basic_auth(sid, revealed(settings.twilio_auth_token) or "")}
         sender = settings.twilio_from or ""
         self.sender = {"MessagingServiceSid" if sender.startswith("MG") else "From": sender}
 

@@ -17,7 +17,7 @@ from engine import webhooks
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import Outcome
 from engine.channels.transports.http import post_with_retries, send_each
-from engine.settings import Settings
+from engine.settings import Settings, revealed
 
 
 class WebhookTransport:
@@ -30,7 +30,7 @@ class WebhookTransport:
         self.settings = settings
         self.session = session
         self.url = settings.webhook_channel_url or ""
-        self.secret = settings.webhook_channel_secret or ""
+        self.secret = revealed(settings.webhook_channel_secret) or ""
 
     async def send(self, channel: Channel, messages: list[Outgoing]) -> Outcome:
         return await send_each(messages, lambda message: self._send_one(channel, message),

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import orjson
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from engine.consent.links import sign
@@ -86,7 +87,7 @@ def test_a_forged_or_altered_tracking_token_is_refused_and_records_nothing(
     api_client: TestClient, redis_client: redis.Redis, sent: Sent
 ) -> None:
     settings = get_settings()
-    elsewhere = settings.model_copy(update={"secret_key": "someone-elses-secret"})
+    elsewhere = settings.model_copy(update={"secret_key": SecretStr("someone-elses-secret")})
     signature = _path(click_url(settings, sent.diwali_to_bob, SALE)).rsplit(".", 1)[1]
     payload = base64.urlsafe_b64encode(orjson.dumps({"m": sent.diwali_to_bob, "u": "https://phish.example"}))
     redirected_elsewhere = f"/v1/track/click/{payload.decode().rstrip('=')}.{signature}"

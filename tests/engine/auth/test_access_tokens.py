@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from pydantic import SecretStr
 
 from engine.auth.access_tokens import AUDIENCE, ISSUER, issue_access_token, signing_key, verify_access_token
 from engine.auth.errors import InvalidCredentials
@@ -36,7 +37,7 @@ def test_a_token_we_issued_names_its_user_role_and_session() -> None:
 
 
 def test_a_token_signed_with_another_key_is_refused() -> None:
-    other = get_settings().model_copy(update={"secret_key": "someone-elses-secret"})
+    other = get_settings().model_copy(update={"secret_key": SecretStr("someone-elses-secret")})
     token, _ = issue_access_token(other, 7, Role.admin, SESSION)
 
     with pytest.raises(InvalidCredentials, match="not valid"):

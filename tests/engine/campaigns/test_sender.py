@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
@@ -133,7 +134,7 @@ def test_a_vendor_refusing_the_sender_itself_blames_no_message_however_long_it_l
 ) -> None:
     url, _ = start_vendor(api_key="the-right-key")
     settings = delivery_settings(
-        url, delivery_vendor_api_key="a-wrong-key", delivery_backoff_max_s=0.01, delivery_claim_idle_ms=50
+        url, delivery_vendor_api_key=SecretStr("a-wrong-key"), delivery_backoff_max_s=0.01, delivery_claim_idle_ms=50
     )
     campaign_id = launch(database, redis_client, settings, features(3)).campaign_id
 
@@ -147,7 +148,9 @@ def test_a_vendor_refusing_the_sender_itself_blames_no_message_however_long_it_l
     assert refused_past_the_poison_limit()
     assert {row["status"] for row in log_rows(database, campaign_id)} == {"queued"}
     assert streams.backlog(redis_client, settings.stream(STREAM), GROUP).pending == 1
-    right = settings.model_copy(update={"delivery_vendor_api_key": "the-right-key", "delivery_claim_idle_ms": 1})
+    right = settings.model_copy(
+        update={"delivery_vendor_api_key": SecretStr("the-right-key"), "delivery_claim_idle_ms": 1}
+    )
     assert send_all(database, redis_client, right).sent == 3
 
 

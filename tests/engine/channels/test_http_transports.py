@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
@@ -67,7 +68,7 @@ def kinds(outcome: Outcome) -> dict[int, tuple[str, str]]:
 def test_e_mail_api_sends_a_batch_with_both_bodies_and_unsubscribe_headers(provider: Provider, running: Serve) -> None:
     url = running(providers.postmark(provider))
     settings = delivery_settings(
-        email_api_url=url, email_api_token=providers.TOKEN, email_from="Shop <news@shop.example>"
+        email_api_url=url, email_api_token=SecretStr(providers.TOKEN), email_from="Shop <news@shop.example>"
     )
     batch = [
         message(1, "ana@example.com", "Hi Ana: https://shop.example", "Sale"),
@@ -99,13 +100,13 @@ def test_e_mail_api_sends_a_batch_with_both_bodies_and_unsubscribe_headers(provi
 def test_e_mail_api_refusing_the_token_blames_the_sender(provider: Provider, running: Serve) -> None:
     url = running(providers.postmark(provider))
     with pytest.raises(ProviderMisconfigured):
-        send("email_api", delivery_settings(email_api_url=url, email_api_token="wrong"), "email",
+        send("email_api", delivery_settings(email_api_url=url, email_api_token=SecretStr("wrong")), "email",
              [message(1, "ana@example.com", subject="Hi")])  # fmt: skip
 
 
 def twilio_settings(url: str, **changes: Any) -> Settings:
-    defaults = {"twilio_url": url, "twilio_account_sid": providers.ACCOUNT, "twilio_auth_token": providers.AUTH_TOKEN,
-                "twilio_from": "+15005550000"}  # fmt: skip
+    defaults = {"twilio_url": url, "twilio_account_sid": providers.ACCOUNT,
+                "twilio_auth_token": SecretStr(providers.AUTH_TOKEN), "twilio_from": "+15005550000"}  # fmt: skip
     return delivery_settings(**{**defaults, **changes})
 
 
@@ -139,7 +140,7 @@ def test_twilio_messaging_service_and_wrong_credentials(provider: Provider, runn
         "StatusCallback": get_settings().public_base_url + "/v1/receipts/twilio?ref=1",
     }
     with pytest.raises(ProviderMisconfigured):
-        send("twilio", twilio_settings(url, twilio_auth_token="nope"), "sms", [message(2, "+919900000001")])
+        send("twilio", twilio_settings(url, twilio_auth_token=SecretStr("nope")), "sms", [message(2, "+919900000001")])
 
 
 def test_an_sms_whose_answer_was_lost_is_retried_under_its_key_and_sent_once(
@@ -160,7 +161,9 @@ def test_an_e_mail_batch_whose_answer_was_lost_is_posted_again_and_sent_once(
     provider: Provider, running: Serve
 ) -> None:
     url = running(providers.postmark(provider))
-    settings = delivery_settings(email_api_url=url, email_api_token=providers.TOKEN, delivery_request_timeout_s=1.0)
+    settings = delivery_settings(
+        email_api_url=url, email_api_token=SecretStr(providers.TOKEN), delivery_request_timeout_s=1.0
+    )
     provider.lose_answer_once.add("ana@example.com")
     batch = [message(1, "ana@example.com", subject="Sale"), message(2, "raj@example.com", subject="Sale")]
 
@@ -176,7 +179,7 @@ def test_an_e_mail_batch_whose_answer_was_lost_is_posted_again_and_sent_once(
 def test_whatsapp_messages_fill_the_approved_template(provider: Provider, running: Serve) -> None:
     url = running(providers.meta(provider))
     settings = delivery_settings(
-        meta_url=url, meta_token=providers.META_TOKEN, meta_template=providers.TEMPLATE,
+        meta_url=url, meta_token=SecretStr(providers.META_TOKEN), meta_template=providers.TEMPLATE,
         meta_phone_number_id=providers.PHONE_NUMBER_ID, meta_template_language="en_US",
     )  # fmt: skip
 
@@ -198,7 +201,7 @@ def test_whatsapp_messages_fill_the_approved_template(provider: Provider, runnin
 def test_webhook_messages_are_signed_and_keep_their_id_across_retries(provider: Provider, running: Serve) -> None:
     url = running(providers.webhook_receiver(provider))
     settings = delivery_settings(webhook_channel_url=f"{url}/hooks/messages",
-                                 webhook_channel_secret=providers.WEBHOOK_SECRET)  # fmt: skip
+                                 webhook_channel_secret=SecretStr(providers.WEBHOOK_SECRET))  # fmt: skip
 
     outcome = send("webhook", settings, "webhook", [message(1, "cus_1", "Hi Ana"), message(2, "refuses")])
 
@@ -214,7 +217,7 @@ def test_webhook_messages_are_signed_and_keep_their_id_across_retries(provider: 
 
 def test_a_webhook_receiver_that_is_down_fails_messages_transiently() -> None:
     settings = delivery_settings(webhook_channel_url="http://127.0.0.1:9/hooks", delivery_max_attempts=2,
-                                 webhook_channel_secret=providers.WEBHOOK_SECRET)  # fmt: skip
+                                 webhook_channel_secret=SecretStr(providers.WEBHOOK_SECRET))  # fmt: skip
     outcome = send("webhook", settings, "webhook", [message(1, "cus_1")])
     [(reason, kind)] = kinds(outcome).values()
     assert reason.startswith("the vendor did not accept it after 2 attempts")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from engine.campaigns.failures import failure_kind
@@ -72,7 +73,7 @@ def test_a_batch_goes_out_over_starttls_with_login_on_no_more_connections_than_t
     mailbox = Mailbox()
     with smtp_relay(mailbox, tls=tls, login=LOGIN) as port:
         settings = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=False, smtp_username=LOGIN[0],
-                                 smtp_password=LOGIN[1], smtp_connections=3)  # fmt: skip
+                                 smtp_password=SecretStr(LOGIN[1]), smtp_connections=3)  # fmt: skip
         outcome = send(settings, outgoing(30))
 
     assert outcome.failed == []
@@ -179,11 +180,11 @@ def test_a_relay_that_stays_down_fails_the_messages_transiently() -> None:
 def test_wrong_credentials_or_an_untrusted_certificate_blame_the_sender_not_the_messages(tls: Any) -> None:
     with smtp_relay(Mailbox(), tls=tls, login=LOGIN) as port:
         wrong = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=False, smtp_username="mailer",
-                              smtp_password="guess")  # fmt: skip
+                              smtp_password=SecretStr("guess"))  # fmt: skip
         with pytest.raises(ProviderMisconfigured, match="refused our credentials"):
             send(wrong, outgoing(1))
         untrusted = smtp_settings(port, smtp_security="starttls", smtp_verify_tls=True, smtp_username=LOGIN[0],
-                                  smtp_password=LOGIN[1])  # fmt: skip
+                                  smtp_password=SecretStr(LOGIN[1]))  # fmt: skip
         with pytest.raises(ProviderMisconfigured, match="TLS"):
             send(untrusted, outgoing(1))
 

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from engine.consent.links import BadLink, sign
 from engine.engagement.html import instrument_email
@@ -83,7 +84,7 @@ def test_html_without_a_body_gets_the_pixel_at_the_end() -> None:
 @pytest.mark.parametrize(
     "token",
     [
-        sign(SETTINGS.model_copy(update={"secret_key": "another-installation"}), OPEN, {"m": 1}),
+        sign(SETTINGS.model_copy(update={"secret_key": SecretStr("another-installation")}), OPEN, {"m": 1}),
         sign(SETTINGS, CLICK, {"m": 1, "u": "https://shop.example"}),  # a click token is no open token
         sign(SETTINGS, OPEN, {"m": 1})[:-2],
         "not-a-token",

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from engine import webhooks
@@ -108,6 +109,6 @@ def receiving(**options: Any) -> Iterator[Receiver]:
 
 def webhook_settings(url: str, **changes: Any) -> Settings:
     return get_settings().model_copy(
-        update={"notify_webhook_url": url, "notify_webhook_secret": SECRET, "notify_webhook_backoff_s": 1,
+        update={"notify_webhook_url": url, "notify_webhook_secret": SecretStr(SECRET), "notify_webhook_backoff_s": 1,
                 "notify_webhook_timeout_s": 5, **changes}
     )  # fmt: skip
