@@ -32,9 +32,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import Engine
 
+from dashboard.client import ApiClient
 from engine.features.snapshot import Snapshot
 from engine.services.supervisor import free_port, http_ok
 from tests.api.segments.conftest import publisher  # noqa: F401
+from tests.api.segments.data import LOYAL_IN_LONDON_OR_MUMBAI
 from tests.dashboard.conftest import api_url, dev_signin, reachable_shop, shop  # noqa: F401
 from tests.dashboard.delivery import delivery_running, vendor
 
@@ -314,10 +316,18 @@ def test_a_link_signed_out_lands_on_its_page_after_sign_in_and_a_reload_keeps_th
     page.shot("signed-out-after-reload")
 
 
-def test_on_a_phone_the_sidebar_closes_after_choosing_a_page(dashboard: str, phone: WebDriver) -> None:
+def test_on_a_phone_the_sidebar_closes_after_choosing_a_page_and_the_rule_drawing_stays_readable(
+    dashboard: str,
+    phone: WebDriver,
+    reachable_shop: Snapshot,  # noqa: F811
+    api_url: str,  # noqa: F811
+) -> None:
+    author = ApiClient(api_url)
+    author.dev_sign_in("analyst@shop.example", "analyst")
+    segment = author.post("/v1/segments", {"name": "Loyal in London or Mumbai", "rule": LOYAL_IN_LONDON_OR_MUMBAI})
     browser = phone
     page = Page(browser, "phone")
-    browser.get(dashboard)
+    browser.get(f"{dashboard}/segments?segment={segment['id']}")
     page.type("signin_email", "analyst@shop.example", Keys.TAB)
     page.choose("signin_role", "analyst")
     page.click("signin_dev")
@@ -337,3 +347,15 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page(dashboard: str, pho
 
     until(lambda: sidebar_shown() == 0, sidebar_shown)
     page.shot("sidebar-closed-after-navigating")
+
+    browser.get(f"{dashboard}/segments?segment={segment['id']}")
+    drawing = until(
+        lambda: browser.find_element(By.CSS_SELECTOR, '[data-testid="stGraphVizChart"] svg'), lambda: "no drawing"
+    )
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", drawing)
+    drawn, natural = browser.execute_script(
+        "return [arguments[0].getBoundingClientRect().width, arguments[0].viewBox.baseVal.width]", drawing
+    )
+    page.shot("rule-drawing")
+    assert drawn <= 390
+    assert drawn / natural > 0.75, f"drawn {drawn:.0f} px wide of {natural:.0f}: its 11 pt labels shrink too far"
