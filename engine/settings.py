@@ -188,7 +188,7 @@ class Settings(BaseSettings):
     email_api_token: SecretStr | None = Field(None, validation_alias="XENO_EMAIL_API_TOKEN")
     # The e-mail API's delivery webhooks (Delivery, Bounce, SpamComplaint) come with these as basic auth on their URL.
     email_api_webhook_username: str | None = Field(None, validation_alias="XENO_EMAIL_API_WEBHOOK_USERNAME")
-    email_api_webhook_password: str | None = Field(None, validation_alias="XENO_EMAIL_API_WEBHOOK_PASSWORD")
+    email_api_webhook_password: SecretStr | None = Field(None, validation_alias="XENO_EMAIL_API_WEBHOOK_PASSWORD")
     # SMS over a Twilio-style API (From: a number, or a messaging service `MG...`).
     twilio_url: str = Field("https://api.twilio.com", validation_alias="XENO_TWILIO_URL")
     twilio_account_sid: str | None = Field(None, validation_alias="XENO_TWILIO_ACCOUNT_SID")
@@ -202,8 +202,8 @@ class Settings(BaseSettings):
     meta_template_language: str = Field("en", validation_alias="XENO_META_TEMPLATE_LANGUAGE")
     # Meta signs its status webhooks (X-Hub-Signature-256) with the app's secret, and subscribes one by echoing a
     # challenge sent with this verify token.
-    meta_app_secret: str | None = Field(None, validation_alias="XENO_META_APP_SECRET")
-    meta_webhook_verify_token: str | None = Field(None, validation_alias="XENO_META_WEBHOOK_VERIFY_TOKEN")
+    meta_app_secret: SecretStr | None = Field(None, validation_alias="XENO_META_APP_SECRET")
+    meta_webhook_verify_token: SecretStr | None = Field(None, validation_alias="XENO_META_WEBHOOK_VERIFY_TOKEN")
     # The webhook channel posts each message here, signed with this `whsec_...` secret.
     webhook_channel_url: str | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_URL")
     webhook_channel_secret: SecretStr | None = Field(None, validation_alias="XENO_WEBHOOK_CHANNEL_SECRET")

@@ -43,7 +43,7 @@ from engine.campaigns.provider_receipts import (
 )
 from engine.channels.transports import twilio
 from engine.connections import get_async_redis
-from engine.settings import Settings, get_settings
+from engine.settings import Settings, get_settings, revealed
 
 router = APIRouter(prefix="/v1/receipts", tags=["delivery"])
 HUB_SIGNATURE = "X-Hub-Signature-256"
@@ -73,7 +73,7 @@ async def meta_subscription(
     challenge: Annotated[str, Query(alias="hub.challenge", max_length=400)] = "",
 ) -> PlainTextResponse:
     """Meta subscribes the webhook by sending a challenge with our verify token: echoed when the token matches."""
-    expected = get_settings().meta_webhook_verify_token
+    expected = revealed(get_settings().meta_webhook_verify_token)
     if mode != "subscribe" or not expected or not hmac.compare_digest(verify_token, expected):
         raise Forbidden("hub.verify_token does not match XENO_META_WEBHOOK_VERIFY_TOKEN")
     return PlainTextResponse(challenge)
@@ -83,7 +83,7 @@ async def meta_subscription(
 async def meta_status(request: Request, db: Db) -> Response:
     """A WhatsApp Business webhook (`entry[].changes[].value.statuses[]`: `id`, `status`, `errors[].code`), signed
     with the app secret: delivered or read delivers, failed fails with Meta's error code."""
-    secret = get_settings().meta_app_secret
+    secret = revealed(get_settings().meta_app_secret)
     if not secret:
         raise Unauthorized({"reason": "not_configured", "message": "no app secret: set XENO_META_APP_SECRET"})
     body = await request.body()
@@ -114,7 +114,7 @@ async def _accept(
 
 
 def _check_basic_auth(settings: Settings, header: str) -> None:
-    username, password = settings.email_api_webhook_username, settings.email_api_webhook_password
+    username, password = settings.email_api_webhook_username, revealed(settings.email_api_webhook_password)
     if not username or not password:
         raise Unauthorized({"reason": "not_configured", "message": "no webhook credentials: set "
                             "XENO_EMAIL_API_WEBHOOK_USERNAME and XENO_EMAIL_API_WEBHOOK_PASSWORD"})  # fmt: skip
