@@ -190,7 +190,9 @@ def _example(feature: Feature) -> str:
 def _value_input(kind: str, key: str, feature: Feature, label: str, values_of: Callable[[str], list[str]]) -> None:
     hidden: Any = "collapsed" if label == "Value" else "visible"
     if kind == "number":
-        st.number_input(label, key=key, step=1.0, placeholder=_example(feature), label_visibility=hidden)
+        st.number_input(
+            label, key=key, step=1.0, format="%g", placeholder=_example(feature), label_visibility=hidden
+        )  # %g: 500 reads 500, not 500.00
     elif kind in ("integer", "days"):
         st.number_input(
             f"{label} (days)" if kind == "days" else label,
