@@ -12,6 +12,9 @@ from dashboard import formats, ui
 from dashboard.client import ApiError
 
 PAGE_SIZE = 50
+PICK_KEY = "customer_pick"
+CUSTOMER_PARAM = "customer"  # `/customers?customer=42` opens that customer, to reload or share
+LINKED_KEY = "customer_linked"  # the address's customer: (id, how they are named), once opened
 
 client = ui.api()
 st.title("Customers")
@@ -38,10 +41,29 @@ def person(customer: dict[str, Any]) -> str:
     return f"{name or customer.get('email') or customer['external_id']} (#{customer['id']})"
 
 
+def follow_pick() -> None:
+    """Keep the customer opened in the address, so the page can be reloaded or shared."""
+    st.query_params[CUSTOMER_PARAM] = str(st.session_state[PICK_KEY])
+
+
+def open_linked(names: dict[int, str]) -> None:
+    """Open the customer the address names (once), and keep offering them though no search finds them."""
+    asked = st.query_params.get(CUSTOMER_PARAM, "")
+    if asked.isdigit() and st.session_state.get(LINKED_KEY, (None,))[0] != int(asked):
+        linked = ui.fetch(f"/v1/customers/{asked}", f"Opening customer #{asked}")
+        if linked is not None:
+            st.session_state[LINKED_KEY] = (int(asked), person(linked["customer"]))
+            st.session_state[PICK_KEY] = int(asked)
+    if LINKED_KEY in st.session_state:
+        customer_id, name = st.session_state[LINKED_KEY]
+        names.setdefault(customer_id, name)
+
+
 names = {customer["id"]: person(customer) for customer in results}
-if st.session_state.get("customer_pick") not in names:
-    st.session_state["customer_pick"] = results[0]["id"]
-customer_id = st.selectbox("Open", list(names), key="customer_pick", format_func=names.__getitem__)
+open_linked(names)
+if st.session_state.get(PICK_KEY) not in names:
+    st.session_state[PICK_KEY] = results[0]["id"]
+customer_id = st.selectbox("Open", list(names), key=PICK_KEY, format_func=names.__getitem__, on_change=follow_pick)
 
 profile = ui.fetch(f"/v1/customers/{customer_id}", "Loading the profile")
 if profile is None:

@@ -1,5 +1,5 @@
-"""Pages that lead to each other: a segment's address opens it, "Create a campaign" carries the segment over to
-the Campaigns page, and the History opens a campaign by its address."""
+"""Pages that lead to each other: a segment's and a customer's address open them, and "Create a campaign"
+carries the segment over to the Campaigns page (the History's campaign addresses: test_history)."""
 
 from __future__ import annotations
 
@@ -72,3 +72,18 @@ def test_viewers_and_analysts_are_not_offered_to_create_a_campaign(api_url: str,
     opened_at(app, "segments", segment=segment["id"])
 
     assert not [item for item in app.get("page_link") if "Create a campaign" in item.proto.label]
+
+
+def test_a_customers_address_opens_them_though_the_search_lists_others_and_picking_changes_it(
+    api_url: str, shop: Snapshot
+) -> None:
+    app = signed_in("analyst")
+    app.query_params["customer"] = "4"
+    on_page(app, "customers")
+    app.text_input(key="customer_search").input("ada").run()
+
+    assert app.selectbox(key="customer_pick").value == 4
+    assert app.header[0].value.endswith("(#4)")
+    app.selectbox(key="customer_pick").select(1).run()
+    assert app.header[0].value == "Ada Lovelace (#1)"
+    assert app.query_params["customer"] == "1"
