@@ -369,6 +369,10 @@ def preview_box(body: dict[str, Any]) -> None:
         frame = frame.drop(columns="subject")
     if not body["html_template"]:
         frame = frame.drop(columns="html")
+    if frame["error"].isna().all():  # a column of nothing but "None" says nothing
+        frame = frame.drop(columns="error")
+    else:
+        frame["error"] = frame["error"].fillna("")
     first = next((message for message in result["messages"] if message["message"] is not None), None)
     if first is not None:
         st.caption(f"As customer {first['customer_id']} gets it ({length_text(body['channel'], first)}):")

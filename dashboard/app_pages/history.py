@@ -55,7 +55,7 @@ def history_row(
         "id": campaign["id"],
         "name": campaign["name"],
         "segment": audience_name(campaign, segment_names),
-        "channel": campaign["channel"],
+        "channel": campaign_view.CHANNELS.get(campaign["channel"], campaign["channel"]),
         "status": campaign["status"],
         "audience": campaign["audience_size"],
         "sent": campaign_view.handed_over(counts),

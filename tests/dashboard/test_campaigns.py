@@ -168,7 +168,7 @@ def test_an_ai_suggestion_fills_the_message_and_subject(api_url: str, reachable_
 
     assert app.text_area(key="campaign_template").value == suggested[1]["body"]
     assert app.text_input(key="campaign_subject").value == suggested[1]["subject"]
-    assert table_with(app, "message")["error"].isna().all()
+    assert "error" not in table_with(app, "message").columns  # no problem: no column of "None"
 
 
 def test_a_draft_is_saved_opened_again_and_deleted(api_url: str, reachable_shop: Snapshot) -> None:
