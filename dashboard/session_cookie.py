@@ -42,30 +42,45 @@ READ_KEY = "session_cookie_read"  # this session has looked at the cookie (once:
 KEPT_KEY = "session_cookie_kept"  # the code offering the browser a token of the session signed in now
 FORGET_KEY = "session_cookie_forget"  # the browser should drop its cookie (signed out, or it no longer works)
 
-_offers: dict[str, tuple[str, int, float]] = {}  # code → (refresh token, cookie max-age, monotonic expiry)
-_offers_lock = threading.Lock()
+
+class Offers:
+    """The codes offered and not yet taken: code → (refresh token, cookie max-age, monotonic expiry)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_code: dict[str, tuple[str, int, float]] = {}
+
+
+@st.cache_resource
+def _offers() -> Offers:
+    """One store for every session and the route. Not a module-level dict: Streamlit unloads the dashboard's
+    modules when one of its files changes, and the scripts would then import a new, empty one the route never sees."""
+    return Offers()
 
 
 def offer(refresh_token: str, max_age_s: int) -> str:
     """A one-time code the browser trades at `PATH` for a cookie holding `refresh_token` (within a minute)."""
     code = secrets.token_urlsafe(32)
     now = time.monotonic()
-    with _offers_lock:
-        for stale in [key for key, (_, _, expires) in _offers.items() if expires <= now]:
-            del _offers[stale]
-        _offers[code] = (refresh_token, max_age_s, now + CODE_TTL_S)
+    offers = _offers()
+    with offers.lock:
+        for stale in [key for key, (_, _, expires) in offers.by_code.items() if expires <= now]:
+            del offers.by_code[stale]
+        offers.by_code[code] = (refresh_token, max_age_s, now + CODE_TTL_S)
     return code
 
 
 def _waiting(code: str) -> bool:
-    with _offers_lock:
-        found = _offers.get(code)
+    offers = _offers()
+    with offers.lock:
+        found = offers.by_code.get(code)
     return found is not None and found[2] > time.monotonic()
 
 
 def _take(code: str) -> tuple[str, int] | None:
-    with _offers_lock:
-        found = _offers.pop(code, None)
+    offers = _offers()
+    with offers.lock:
+        found = offers.by_code.pop(code, None)
     if found is None or found[2] <= time.monotonic():
         return None
     return found[0], found[1]

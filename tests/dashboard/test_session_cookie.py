@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -49,3 +52,14 @@ def test_signing_out_drops_the_cookie() -> None:
 
     assert answer.status_code == 204
     assert answer.headers["set-cookie"].startswith(f'{COOKIE}="";')
+
+
+def test_a_code_offered_after_streamlit_reloaded_the_dashboards_modules_still_works() -> None:
+    browser = client()  # its route keeps the module as it was imported
+    sys.modules.pop("dashboard.session_cookie")  # what Streamlit does when a file of the dashboard changes
+    reloaded = importlib.import_module("dashboard.session_cookie")
+
+    answer = browser.post(PATH, content=reloaded.offer("xr_after-an-edit", 60), headers=SAME_ORIGIN)
+
+    assert answer.status_code == 204
+    assert answer.headers["set-cookie"].startswith(f"{COOKIE}=xr_after-an-edit;")
