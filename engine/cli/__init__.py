@@ -1,35 +1,61 @@
 """The `xeno` command: start the product and see what it runs, migrate, back up and restore, manage keys and users,
-load demo data."""
+load demo data.
+
+Each command's module is imported when that command runs, not all of them for every one: `xeno up` stays up as
+long as the product and `xeno deliver` / `xeno ai worker` as long as their work, and the AI stack, Polars and the
+rest that other commands import would otherwise sit in each of them (about 50 MB apiece) and slow every start.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
-from engine.cli import ai as ai_command
-from engine.cli import backup as backup_command
-from engine.cli import deadletters as deadletters_command
-from engine.cli import deliver as deliver_command
-from engine.cli import demo as demo_command
-from engine.cli import ingest as ingest_command
-from engine.cli import keys as keys_command
-from engine.cli import migrate as migrate_command
-from engine.cli import status as status_command
-from engine.cli import up as up_command
-from engine.cli import users as users_command
+# name -> the module and the attribute that is the command (a function) or the group of commands (a Typer)
+COMMANDS = {
+    "up": ("engine.cli.up", "up"),
+    "status": ("engine.cli.status", "status"),
+    "migrate": ("engine.cli.migrate", "migrate"),
+    "demo": ("engine.cli.demo", "demo"),
+    "deliver": ("engine.cli.deliver", "deliver"),
+    "backup": ("engine.cli.backup", "backup"),
+    "restore": ("engine.cli.backup", "restore"),
+    "keys": ("engine.cli.keys", "app"),
+    "users": ("engine.cli.users", "app"),
+    "deadletters": ("engine.cli.deadletters", "app"),
+    "ingest": ("engine.cli.ingest", "app"),
+    "ai": ("engine.cli.ai", "app"),
+}
 
-app = typer.Typer(help="Xeno CRM: a data-pipeline-centric CRM.", no_args_is_help=True, add_completion=False)
-app.command("up")(up_command.up)
-app.command("status")(status_command.status)
-app.command("migrate")(migrate_command.migrate)
-app.command("demo")(demo_command.demo)
-app.command("deliver")(deliver_command.deliver)
-app.command("backup")(backup_command.backup)
-app.command("restore")(backup_command.restore)
-app.add_typer(keys_command.app, name="keys")
-app.add_typer(users_command.app, name="users")
-app.add_typer(deadletters_command.app, name="deadletters")
-app.add_typer(ingest_command.app, name="ingest")
-app.add_typer(ai_command.app, name="ai")
+
+class LazyCommands(TyperGroup):
+    """The commands of `COMMANDS`, each built from its module when asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:  # typer's own click.Command, or None
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name]
+        found: Any = getattr(importlib.import_module(module), attribute)
+        group = found if isinstance(found, typer.Typer) else typer.Typer(add_completion=False)
+        if group is not found:
+            group.command(cmd_name)(found)
+        command = typer.main.get_command(group)
+        command.name = cmd_name
+        return command
+
+
+app = typer.Typer(cls=LazyCommands, no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _xeno() -> None:
+    """Xeno CRM: a data-pipeline-centric CRM."""
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -23,7 +24,6 @@ import typer
 
 from engine import migrate
 from engine.auth.signin import is_loopback
-from engine.cli.demo import DemoStopped, load_demo_data
 from engine.connections import reset_connections
 from engine.services import manifest
 from engine.services.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -105,19 +105,30 @@ def _run(supervisor: Supervisor, demo: bool, demo_customers: int) -> int:
 
 
 def _load_demo(supervisor: Supervisor, settings: Settings, customers: int) -> None:
-    """Load the demo data as soon as the API answers (Dagster is still starting meanwhile)."""
+    """Load the demo data as soon as the API answers (Dagster is still starting meanwhile), with `xeno demo` in a
+    child process: computing the features takes a few hundred MB that this process, up for as long as the
+    product, would otherwise keep. Its lines are ours; stopping stops it."""
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     api_ready = http_ok(f"{api_url}/ready")
     while not api_ready():
         if supervisor.stopping.wait(API_POLL_S):
             return
-    try:
-        load_demo_data(customers, api_url, lambda line: supervisor.say(f"[xeno] {line}"), supervisor.stopping)
-    except DemoStopped:
-        pass
-    except Exception as error:
-        if not supervisor.stopping.is_set():  # once stopping, the API and the servers going away is expected
-            supervisor.say(f"[xeno] demo data failed: {type(error).__name__}: {error}")
+    argv = [str(Path(sys.executable).parent / "xeno"), "demo", "--customers", str(customers), "--api-url", api_url]
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # each line as it is said, not when the child ends
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=unbuffered,
+                          start_new_session=True) as child:  # fmt: skip
+
+        def stop_it() -> None:
+            supervisor.stopping.wait()
+            child.terminate()
+
+        threading.Thread(target=stop_it, daemon=True).start()
+        assert child.stdout is not None
+        for line in child.stdout:
+            supervisor.say(f"[xeno] {line.rstrip()}")
+    # once stopping, the API and the servers going away (or the child being stopped) is expected
+    if child.returncode != 0 and not supervisor.stopping.is_set():
+        supervisor.say(f"[xeno] demo data failed (xeno demo exited with {child.returncode})")
 
 
 def _settle_secrets_and_signin(settings: Settings) -> None:

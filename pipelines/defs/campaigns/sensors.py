@@ -19,6 +19,7 @@ from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch
 from pipelines.defs.campaigns.jobs import launch_campaign_job
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import failure_reason, run_history
+from pipelines.defs.ticks import SENSOR_TICK_S
 
 CAMPAIGN_TAG = "xeno/campaign"
 SCHEDULE_TAG = "xeno/schedule"
@@ -27,7 +28,7 @@ NOT_LAUNCHED = "the run ended without launching it"
 
 @dg.sensor(
     job=launch_campaign_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=SENSOR_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches launch_campaign_job for each campaign whose launch is due, again after a failed attempt.",
 )

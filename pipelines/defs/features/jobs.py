@@ -14,7 +14,10 @@ from pipelines.defs.retries import MAX_RUNTIME_TAG
 # Run monitoring fails a refresh still going after this long (it hangs), so that the refreshes that follow are not
 # held up behind it; a million customers take under a minute on a quiet machine.
 REFRESH_MAX_RUNTIME_S = 3600
-DELTA_POLL_S = 0.25  # how often a following run looks for touched customers when it found none
+# How often a following run looks for touched customers when it found none: soon after work (a burst goes on), then
+# less and less often up to the longest wait (a quiet spell costs a query every 2 s, not four a second).
+DELTA_POLL_S = 0.25
+DELTA_POLL_MAX_S = 2.0
 
 refresh_customer_features_job = dg.define_asset_job(
     "refresh_customer_features_job",
@@ -30,6 +33,7 @@ def publish_feature_deltas(
     context: dg.OpExecutionContext, config: FollowConfig, xeno: XenoResource
 ) -> dg.Output[dict[str, int]]:
     shift, deltas, customers = Shift(context, config), 0, 0
+    wait_s = DELTA_POLL_S
     snapshots_dir = xeno.settings().data_dir / "snapshots"
     stopped = "drained"
     while True:
@@ -37,6 +41,7 @@ def publish_feature_deltas(
         if delta is not None:
             deltas, customers = deltas + 1, customers + delta.row_count + len(delta.removed_ids)
             shift.worked()
+            wait_s = DELTA_POLL_S
             if delta.unfit_columns:
                 context.log.warning(f"delta {delta.id}: {delta.unfit_columns} no longer fit their types; the next "
                                     "full refresh retypes them")  # fmt: skip
@@ -48,7 +53,8 @@ def publish_feature_deltas(
         if ended := shift.ended():
             stopped = ended
             break
-        time.sleep(DELTA_POLL_S)
+        time.sleep(wait_s)
+        wait_s = min(2 * wait_s, DELTA_POLL_MAX_S)
     counts = {"deltas": deltas, "customers": customers}
     metadata: dict[str, dg.MetadataValue] = {name: dg.MetadataValue.int(value) for name, value in counts.items()}
     metadata["stopped"] = dg.MetadataValue.text(stopped)

@@ -26,13 +26,14 @@ from pipelines.defs.features.jobs import (
 from pipelines.defs.following import RELIEVES_TAG, following_request, relief_due
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import backing_off, run_history
+from pipelines.defs.ticks import SENSOR_TICK_S, STALE_TICK_S
 
 CHANGES_TAG = "xeno/source_changes"
 
 
 @dg.sensor(
     job=refresh_customer_features_job,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=STALE_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests refresh_customer_features_job while the features are behind what was ingested.",
 )
@@ -69,7 +70,7 @@ def stale_features_sensor(context: dg.SensorEvaluationContext, xeno: XenoResourc
 
 @dg.sensor(
     job=publish_feature_deltas_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=SENSOR_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Keeps a publish_feature_deltas_job run following while customers wait for a delta; again after "
     "a failed run.",

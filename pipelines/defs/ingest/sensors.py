@@ -19,11 +19,12 @@ from pipelines.defs.following import RELIEVES_TAG, following_request, relief_due
 from pipelines.defs.ingest.jobs import drain_ingest_stream, ingest_stream_job
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import backing_off, run_history
+from pipelines.defs.ticks import SENSOR_TICK_S
 
 
 @dg.sensor(
     job=ingest_stream_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=SENSOR_TICK_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches ingest_stream_job while the ingest stream has entries to apply, again after a failed run.",
 )
