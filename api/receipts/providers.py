@@ -31,11 +31,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from api.deps import Db
-from api.errors import ApiError, Forbidden, Unauthorized, UnprocessableEntity
+from api.errors import ApiError, Forbidden, Unauthorized
 from api.twilio_webhooks import verified_twilio_form
 from engine.campaigns.provider_receipts import (
     ProviderReport,
-    UnreadableReport,
     accept_reports,
     email_api_reports,
     meta_reports,
@@ -104,10 +103,7 @@ async def _accept(
     db: Db, provider: str, channel: str, read: Callable[[Any, datetime], list[ProviderReport]], payload: Any
 ) -> Response:
     """Put the reports `read` finds in `payload` on the receipts stream; 422 naming what is wrong when it cannot."""
-    try:
-        reports = read(payload, datetime.now(UTC))
-    except UnreadableReport as problem:
-        raise UnprocessableEntity(str(problem)) from None
+    reports = read(payload, datetime.now(UTC))
     if reports:
         await accept_reports(db, get_async_redis(), get_settings(), provider, channel, reports)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -35,6 +35,7 @@ from sqlalchemy import Engine, text
 from engine.campaigns.receipts import accept_callback
 from engine.channels.transports import email_api, meta, twilio
 from engine.channels.transports.base import SETTLING_STATUSES, coded_reason
+from engine.errors import Invalid
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ FIND_MESSAGES = text(
 )
 
 
-class UnreadableReport(ValueError):
+class UnreadableReport(Invalid, ValueError):
     """The webhook's body is not a report in the provider's format: what is missing or wrong."""
 
 
