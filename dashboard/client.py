@@ -9,6 +9,7 @@ instance lives in each browser session's state.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -129,6 +130,11 @@ class ApiClient:
     @property
     def role(self) -> str | None:
         return self._session.user.get("role") if self._session else None
+
+    @property
+    def session_key(self) -> str:
+        """A digest of the access token: names this signed-in session (a cache's key) without holding the token."""
+        return hashlib.sha256(self._session.access_token.encode()).hexdigest() if self._session else ""
 
     def may(self, role: str) -> bool:
         """Whether the user's role is `role` or a higher one (viewer < analyst < marketer < admin)."""

@@ -2,7 +2,8 @@
 
 The client lives in `st.session_state` (one per browser session), made from `DashboardConfig` on first
 use. `shown_errors()` wraps API calls so a refusal becomes an `st.error` with the API's reason instead of
-a stack trace; `needs(role)` stops a page (or part of one) the user's role may not use.
+a stack trace; `needs(role)` stops a page (or part of one) the user's role may not use. `fetch_cached` answers
+a read a page repeats on every run from a short-lived cache of the session's own answers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dashboard.config import DashboardConfig
 CLIENT_KEY = "api_client"
 CONFIG_KEY = "dashboard_config"
 FLASH_KEY = "flash_message"
+CACHE_TTL_S = 30  # how long `fetch_cached` answers stay: another user's change shows within this
 
 
 def config() -> DashboardConfig:
@@ -54,6 +56,25 @@ def fetch(path: str, doing: str | None = None, **params: Any) -> Any:
     with shown_errors(doing), st.spinner(f"{doing or 'Loading'}…"):
         return api().get(path, **params)
     return None
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1000)
+def _cached_get(path: str, session: str, params: tuple[tuple[str, Any], ...]) -> Any:
+    """One answer per signed-in session (`session`: its access token's digest), path and parameters."""
+    return api().get(path, **dict(params))
+
+
+def fetch_cached(path: str, doing: str | None = None, **params: Any) -> Any:
+    """`fetch`, answered from what this session read in the last `CACHE_TTL_S` seconds (for what a page reads on
+    every run but rarely changes: the feature catalog, the segment list). `forget_cached` after changing it."""
+    with shown_errors(doing), st.spinner(f"{doing or 'Loading'}…"):
+        return _cached_get(path, api().session_key, tuple(sorted(params.items())))
+    return None
+
+
+def forget_cached() -> None:
+    """Forget every cached answer (after a change, so the next run reads it again)."""
+    _cached_get.clear()
 
 
 def flash(kind: str, text: str) -> None:

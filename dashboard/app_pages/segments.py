@@ -1,6 +1,10 @@
 """Segments: build a rule (by hand, or from plain language through the AI), see who it matches as it
 changes (how many remain clause after clause, and how many a campaign on a channel would actually reach), save,
-edit, duplicate or delete it, and watch a saved segment's size over time."""
+edit, duplicate or delete it, and watch a saved segment's size over time.
+
+The builder, its count and the save buttons are one fragment (`workbench`): an edit re-runs only it, and the
+catalog and segment list come from `ui.fetch_cached`, so re-counting costs the preview request and little else.
+What changes the rest of the page (a save, a delete, a message to show) asks for a whole run (`WHOLE_PAGE_KEY`)."""
 
 from __future__ import annotations
 
@@ -21,14 +25,20 @@ NAME_KEY, DESCRIPTION_KEY = "segment_name", "segment_description"
 PREVIEW_KEY = "segment_preview"
 VALUES_KEY = "segment_feature_values"  # (feature, snapshot version) -> the category's values, most customers first
 REACH_KEY = "segment_reach_channel"
+WHOLE_PAGE_KEY = "segment_whole_page"  # set by a fragment's action whose outcome shows outside the fragment
 SAMPLE_SIZE = 10
 PICK_LIST_SIZE = 200
 
 client = ui.api()
+st.session_state.pop(WHOLE_PAGE_KEY, None)  # this is a whole run already
 st.title("Segments")
 
-catalog_answer = ui.fetch("/v1/features", "Loading the feature catalog")
-listed = ui.fetch("/v1/segments", "Loading segments")
+catalog_answer = ui.fetch_cached("/v1/features", "Loading the feature catalog")
+listed = ui.fetch_cached("/v1/segments", "Loading segments")
+linked = st.query_params.get(SEGMENT_PARAM, "")
+if listed is not None and linked.isdigit() and all(segment["id"] != int(linked) for segment in listed):
+    ui.forget_cached()  # the address names a segment made since the list was read
+    listed = ui.fetch_cached("/v1/segments", "Loading segments")
 if catalog_answer is None or listed is None:
     st.stop()
 catalog = {item["name"]: rules.Feature.of(item) for item in catalog_answer["features"]}
@@ -49,12 +59,15 @@ def load_picked() -> None:
 
 
 def saved(action: str, call: Any) -> Any:
-    """Run a save/duplicate/delete call, turning a refusal into a message on the page."""
+    """Run a save/duplicate call, turning a refusal into a message on the page (and forgetting the cached
+    segment list after a change)."""
     try:
-        return call()
+        answer = call()
     except ApiError as error:
         ui.flash("error", f"{action}: {error.message}")
         return None
+    ui.forget_cached()
+    return answer
 
 
 def current_rule() -> dict[str, Any] | None:
@@ -68,6 +81,7 @@ def lacking() -> dict[str, str]:
 
 
 def save() -> None:
+    st.session_state[WHOLE_PAGE_KEY] = True
     if lacking():
         ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them to save.")
         return
@@ -88,6 +102,7 @@ def save() -> None:
 
 
 def duplicate() -> None:
+    st.session_state[WHOLE_PAGE_KEY] = True
     if lacking():
         ui.flash("warning", "Some conditions have no usable value yet (marked in the rule): finish them first.")
         return
@@ -111,12 +126,14 @@ def duplicate() -> None:
 
 
 def delete() -> None:
+    st.session_state[WHOLE_PAGE_KEY] = True
     chosen = st.session_state[PICK_KEY]
     try:
         client.delete(f"/v1/segments/{chosen}")
     except ApiError as error:
         ui.flash("error", f"Deleting: {error.message}")
         return
+    ui.forget_cached()
     ui.flash("success", f"Deleted “{segments[chosen]['name']}”.")
     st.session_state[PICK_KEY] = NEW
     builder.replace_tree(rules.empty_tree())
@@ -160,6 +177,7 @@ def apply_json() -> None:
         rule = json.loads(st.session_state["segment_json"])
         builder.replace_tree(rules.tree_of(rule))
     except (ValueError, KeyError, TypeError) as error:
+        st.session_state[WHOLE_PAGE_KEY] = True
         ui.flash("error", f"That is not a rule the builder can read: {error}")
 
 
@@ -237,7 +255,6 @@ def saved_table() -> None:
 # --- the page ---
 
 options = [NEW, *sorted(segments, key=lambda segment_id: segments[segment_id]["name"].lower())]
-linked = st.query_params.get(SEGMENT_PARAM, "")
 if linked != st.session_state.get(LINKED_KEY) and linked.isdigit() and int(linked) in segments:
     st.session_state[LINKED_KEY] = linked
     st.session_state[PICK_KEY] = int(linked)
@@ -278,78 +295,89 @@ with st.expander("Describe the customers in plain language", expanded=not picked
     )
     st.button("Fill the builder", key="segment_ai_fill", on_click=fill_from_text, icon=":material/auto_awesome:")
 
-tree = builder.current_tree(catalog)
-unfinished = rules.unfinished(tree, catalog)
-compiled = rules.compile_rule(tree, leave_out=unfinished)
-if REACH_KEY not in st.session_state:
-    st.session_state[REACH_KEY] = next(iter(campaign_view.CHANNELS))
-reach_channel = st.session_state[REACH_KEY]
-result, refusal = preview(compiled.rule, reach_channel) if compiled.rule is not None else (None, None)
-counts: dict[str, int] = {}
-problems: dict[str, list[str]] = {}
-if result is not None:
-    counts = {
-        index: result["clause_counts"][path]
-        for index, path in compiled.rule_paths.items()
-        if path in result["clause_counts"]
-    }
-elif refusal is not None:
-    for problem in refusal.problems:
-        index = compiled.index_path_of(str(problem.get("path") or ""))
-        problems.setdefault(index or "", []).append(str(problem.get("message")))
-notes = builder.NodeNotes(counts=counts, problems=problems, lacking=unfinished, values_of=values_of)
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    st.subheader("Rule")
-    builder.draw(tree, catalog, notes)
-    with st.expander("The rule as JSON"):
-        shown = json.dumps(compiled.rule, indent=2) if compiled.rule else ""
-        if st.session_state.get("segment_json_shown") != shown:
-            st.session_state["segment_json"] = st.session_state["segment_json_shown"] = shown
-        st.text_area("Rule JSON", key="segment_json", height=220)
-        st.button("Use this JSON", key="segment_json_apply", on_click=apply_json)
-
-with right:
-    st.subheader("Audience")
-    st.selectbox(
-        "Will receive it by",
-        [None, *campaign_view.CHANNELS],
-        key=REACH_KEY,
-        format_func=lambda name: "(any channel: leave consent aside)" if name is None else campaign_view.CHANNELS[name],
-        help="Who of the audience a campaign on this channel would actually message now: consent, an address, "
-        "the suppression list, the frequency caps and the quiet hours, as the launch decides.",
-    )
-    if compiled.rule is None:
-        st.caption("Add a condition, with a value, to see who matches.")
+@st.fragment
+def workbench() -> None:
+    """The builder, its live count and funnel, and saving: an edit here re-runs only this."""
+    if st.session_state.pop(WHOLE_PAGE_KEY, False):
+        st.rerun()
+    tree = builder.current_tree(catalog)
+    unfinished = rules.unfinished(tree, catalog)
+    compiled = rules.compile_rule(tree, leave_out=unfinished)
+    if REACH_KEY not in st.session_state:
+        st.session_state[REACH_KEY] = next(iter(campaign_view.CHANNELS))
+    reach_channel = st.session_state[REACH_KEY]
+    result, refusal = preview(compiled.rule, reach_channel) if compiled.rule is not None else (None, None)
+    counts: dict[str, int] = {}
+    problems: dict[str, list[str]] = {}
+    if result is not None:
+        counts = {
+            index: result["clause_counts"][path]
+            for index, path in compiled.rule_paths.items()
+            if path in result["clause_counts"]
+        }
     elif refusal is not None:
-        st.error(refusal.message, icon="⚠️")
-    elif result is not None:
-        snapshot = result["snapshot"]
-        st.metric(
-            "Customers",
-            formats.number(result["size"]),
-            help=f"of {formats.number(snapshot['customers'])} in snapshot "
-            f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
-        )
-        if result.get("reach"):
-            st.markdown(campaign_view.reach_text(result["reach"], result["size"]))
-        st.markdown(result["sentence"])
-        if len(result["funnel"]) > 1:
-            funnel(compiled.rule, result["funnel"], snapshot["customers"])
-        st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
-        st.caption(f"The first {len(result['sample'])} of them")
-        st.dataframe(formats.table(result["sample"]), hide_index=True, key="segment_sample")
+        for problem in refusal.problems:
+            index = compiled.index_path_of(str(problem.get("path") or ""))
+            problems.setdefault(index or "", []).append(str(problem.get("message")))
+    notes = builder.NodeNotes(counts=counts, problems=problems, lacking=unfinished, values_of=values_of)
 
-    st.subheader("Save")
-    st.text_input("Name", key=NAME_KEY)
-    st.text_area("Description", key=DESCRIPTION_KEY, height=80)
-    buttons = st.columns(3)
-    buttons[0].button("Save", key="segment_save", type="primary", on_click=save)
-    buttons[1].button("Duplicate", key="segment_duplicate", on_click=duplicate)
-    if picked:
-        confirm = buttons[2].checkbox("Really delete", key="segment_delete_confirm")
-        buttons[2].button("Delete", key="segment_delete", on_click=delete, disabled=not confirm)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Rule")
+        builder.draw(tree, catalog, notes)
+        with st.expander("The rule as JSON"):
+            shown = json.dumps(compiled.rule, indent=2) if compiled.rule else ""
+            if st.session_state.get("segment_json_shown") != shown:
+                st.session_state["segment_json"] = st.session_state["segment_json_shown"] = shown
+            st.text_area("Rule JSON", key="segment_json", height=220)
+            st.button("Use this JSON", key="segment_json_apply", on_click=apply_json)
+
+    with right:
+        st.subheader("Audience")
+        st.selectbox(
+            "Will receive it by",
+            [None, *campaign_view.CHANNELS],
+            key=REACH_KEY,
+            format_func=lambda name: (
+                "(any channel: leave consent aside)" if name is None else campaign_view.CHANNELS[name]
+            ),
+            help="Who of the audience a campaign on this channel would actually message now: consent, an address, "
+            "the suppression list, the frequency caps and the quiet hours, as the launch decides.",
+        )
+        if compiled.rule is None:
+            st.caption("Add a condition, with a value, to see who matches.")
+        elif refusal is not None:
+            st.error(refusal.message, icon="⚠️")
+        elif result is not None:
+            snapshot = result["snapshot"]
+            st.metric(
+                "Customers",
+                formats.number(result["size"]),
+                help=f"of {formats.number(snapshot['customers'])} in snapshot "
+                f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
+            )
+            if result.get("reach"):
+                st.markdown(campaign_view.reach_text(result["reach"], result["size"]))
+            st.markdown(result["sentence"])
+            if len(result["funnel"]) > 1:
+                funnel(compiled.rule, result["funnel"], snapshot["customers"])
+            st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
+            st.caption(f"The first {len(result['sample'])} of them")
+            st.dataframe(formats.table(result["sample"]), hide_index=True, key="segment_sample")
+
+        st.subheader("Save")
+        st.text_input("Name", key=NAME_KEY)
+        st.text_area("Description", key=DESCRIPTION_KEY, height=80)
+        buttons = st.columns(3)
+        buttons[0].button("Save", key="segment_save", type="primary", on_click=save)
+        buttons[1].button("Duplicate", key="segment_duplicate", on_click=duplicate)
+        if picked:
+            confirm = buttons[2].checkbox("Really delete", key="segment_delete_confirm")
+            buttons[2].button("Delete", key="segment_delete", on_click=delete, disabled=not confirm)
+
+
+workbench()
 
 if picked:
     st.subheader(f"“{picked['name']}” over time")
