@@ -195,6 +195,23 @@ def test_forged_reports_are_refused_and_change_nothing(
 
 
 @pytest.mark.usefixtures("sending")
+def test_a_body_that_is_no_report_gets_422_naming_what_is_missing(
+    api_client: TestClient, redis_client: redis.Redis
+) -> None:
+    answers = [
+        email_webhook(api_client, {"MessageID": "pm-0"}),
+        email_webhook(api_client, {"RecordType": "Bounce"}),
+        meta_webhook(api_client, [{"status": "delivered"}]),
+    ]
+
+    assert [answer.status_code for answer in answers] == [422] * 3
+    assert "RecordType" in answers[0].text
+    assert "MessageID" in answers[1].text
+    assert "needs its message's id" in answers[2].text
+    assert stream_length(redis_client) == 0
+
+
+@pytest.mark.usefixtures("sending")
 def test_reports_of_messages_we_never_sent_are_acknowledged_and_ignored(
     api_client: TestClient, database: Engine, redis_client: redis.Redis
 ) -> None:
