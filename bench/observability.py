@@ -6,14 +6,17 @@ process that decodes and counts them: `bench.otlp_sink`). Rounds alternate betwe
 round (off then on, on then off, ...), so other work slowing the machine slows both alike. Each round measures:
 
 - ingest: events/s the API accepts, posting `--round-events` events per mode as `bench.ingest` does (batches of 100,
-  32 requests in flight);
+  32 requests in flight), and the CPU the API process spent per 1,000 of them (less swayed by a busy machine);
 - consumer: events/s this process applies from the stream (what that mode's API accepted), tracing off or on;
 - preview: the median of `--previews` `POST /v1/segments/preview` of `bench.segments`' rule over a published
   synthetic snapshot of `--customers` customers.
 
-Figures are medians over the rounds; the ratio is on/off (above 1 for throughput, below 1 for latency is a gain).
+Figures are medians over the rounds; the ratio is on/off (above 1 for throughput, below 1 for latency or CPU is a
+gain). With `--sample R` (0 < R < 1) the "on" side samples a fraction R of new traces (the SDK's standard
+`parentbased_traceidratio` sampler, as OTEL_TRACES_SAMPLER sets it), as a busy deployment would.
 
-    python -m bench.observability [--rounds N] [--round-events N] [--customers N] [--previews N] [--quick]
+    python -m bench.observability [--rounds N] [--round-events N] [--customers N] [--previews N] [--sample R]
+                                  [--quick]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -48,11 +52,24 @@ from engine.settings import get_settings
 MODES = ("off", "on")
 
 
-def api_env(mode: str, traces_url: str) -> dict[str, str]:
+def sampler_env(sample: float) -> dict[str, str]:
+    """The standard variables of a sampler keeping a fraction `sample` of new traces (none at 1: all are kept)."""
+    if sample >= 1:
+        return {}
+    return {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(sample)}
+
+
+def api_env(mode: str, traces_url: str, sample: float) -> dict[str, str]:
     if mode == "off":
         return {"XENO_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
     return {"XENO_METRICS_ENABLED": "true", "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url, "OTEL_SERVICE_NAME": "xeno-api-bench"}  # fmt: skip
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url, "OTEL_SERVICE_NAME": "xeno-api-bench",
+            **sampler_env(sample)}  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def analyst_token() -> str:
@@ -98,23 +115,27 @@ def main() -> None:
     parser.add_argument("--round-events", type=int, default=20_000, help="events posted per mode and round")
     parser.add_argument("--customers", type=int, default=200_000, help="customers in the previewed snapshot")
     parser.add_argument("--previews", type=int, default=20, help="previews timed per mode and round")
+    parser.add_argument("--sample", type=float, default=1.0, help="the fraction of new traces kept when on")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 5,000 events, 50k customers")
     args = parser.parse_args()
     rounds, events = (3, 5_000) if args.quick else (args.rounds, args.round_events)
     customers = 50_000 if args.quick else args.customers
 
+    os.environ.update(sampler_env(args.sample))  # this process's consumer samples as the API does
     use_fresh_services("xeno_bench_observability")
     key = create_key(get_engine(), "bench").secret
     token = analyst_token()
-    figures: dict[str, dict[str, list[float]]] = {mode: {"ingest": [], "consumer": [], "preview": []} for mode in MODES}
+    names = ("ingest", "api_cpu_ms_per_1000", "consumer", "preview")
+    figures: dict[str, dict[str, list[float]]] = {mode: {name: [] for name in names} for mode in MODES}
     with tempfile.TemporaryDirectory() as folder, otlp_sink() as (traces_url, spans):
         publish_snapshot(get_engine(), Path(folder) / "snapshots", synthetic_features(customers),
                          synthetic_events(customers), taken_at=NOW, source_totals={})  # fmt: skip
         ports = {mode: free_port() for mode in MODES}
         with (
-            api_process(ports["off"], env=api_env("off", traces_url)),
-            api_process(ports["on"], env=api_env("on", traces_url)),
+            api_process(ports["off"], env=api_env("off", traces_url, args.sample)) as off_api,
+            api_process(ports["on"], env=api_env("on", traces_url, args.sample)) as on_api,
         ):
+            pids = {"off": off_api.pid, "on": on_api.pid}
             urls = {mode: f"http://127.0.0.1:{ports[mode]}" for mode in MODES}
             clients = {mode: httpx.Client(base_url=urls[mode], timeout=120) for mode in MODES}
             for mode in MODES:  # warm up: the snapshot loaded, the first preview's work done
@@ -122,11 +143,14 @@ def main() -> None:
             for number in range(rounds):
                 for mode in MODES if number % 2 == 0 else tuple(reversed(MODES)):
                     bodies = make_bodies(events, 100, f"{mode}-{number}")
+                    cpu_before = cpu_seconds(pids[mode])
                     seconds = asyncio.run(post_all(urls[mode], key, bodies, 32))
                     figures[mode]["ingest"].append(events / seconds)
+                    figures[mode]["api_cpu_ms_per_1000"].append((cpu_seconds(pids[mode]) - cpu_before) * 1e6 / events)
                     figures[mode]["consumer"].append(consumer_events_per_s(mode, traces_url, events))
                     figures[mode]["preview"].append(preview_ms(clients[mode], token, args.previews))
-                    print(f"round {number + 1} {mode:>3}: ingest {figures[mode]['ingest'][-1]:>8,.0f} events/s, "
+                    print(f"round {number + 1} {mode:>3}: ingest {figures[mode]['ingest'][-1]:>8,.0f} events/s "
+                          f"({figures[mode]['api_cpu_ms_per_1000'][-1]:.0f} ms CPU per 1,000), "
                           f"consumer {figures[mode]['consumer'][-1]:>8,.0f} events/s, "
                           f"preview {figures[mode]['preview'][-1]:>7.1f} ms", flush=True)  # fmt: skip
             served = {mode: clients[mode].get("/metrics").status_code for mode in MODES}
@@ -135,10 +159,11 @@ def main() -> None:
         time.sleep(1)  # the API's batch processor exports on its schedule: let the last batch arrive
     assert served == {"off": 404, "on": 200}, f"/metrics answered {served}"
     assert spans.spans > 0, "tracing was on but no span reached the receiver"
-    summary = {name: _compared(figures["off"][name], figures["on"][name]) for name in ("ingest", "consumer", "preview")}
+    summary = {name: _compared(figures["off"][name], figures["on"][name]) for name in names}
     report({
         "bench": "observability", "rounds": rounds, "round_events": events, "customers": customers,
-        "ingest_events_per_s": summary["ingest"], "consumer_events_per_s": summary["consumer"],
+        "sample": args.sample, "ingest_events_per_s": summary["ingest"],
+        "api_cpu_ms_per_1000_events": summary["api_cpu_ms_per_1000"], "consumer_events_per_s": summary["consumer"],
         "preview_ms": summary["preview"], "spans_exported": spans.spans,
         "load_1m": round(os.getloadavg()[0], 2),  # figures are comparable only at a like load
     })  # fmt: skip
