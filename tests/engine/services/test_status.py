@@ -33,7 +33,7 @@ SLEEPER = [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"]
 def xeno_status(*args: str) -> str:
     result = CliRunner().invoke(app, ["status", *args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # what a pipe reads (`xeno status --json | jq`); log lines go to stderr
 
 
 def test_status_shows_each_process_with_its_state_pid_uptime_restarts_and_last_exit(
