@@ -21,25 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 
 from bench.common import api_process, process, report, use_fresh_services
 from bench.segments import NOW, RULE, synthetic_events, synthetic_features
@@ -55,97 +46,27 @@ from engine.segments.polars_backend import PolarsEvaluator
 from engine.segments.store import create_segment
 from engine.services.supervisor import free_port
 from engine.settings import get_settings
+from tests.fixtures.browser import DashboardPage, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SEGMENT = "Bench segment"
 SPEND_KEY = "rule:0.0:value:number"  # the builder's first clause is (spend > x OR ...): its number input
 SPENDS = (300, 500)
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
-)  # fmt: skip
 WAIT_S = 120
 
 
-class Browser:
-    """The dashboard in headless Chromium, its widgets found by key (Streamlit's `st-key-<key>` class)."""
-
-    def __init__(self, driver: WebDriver) -> None:
-        self.driver = driver
-
-    def until(self, ready: Callable[[], Any], what: str) -> Any:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            try:
-                answer = ready()
-                if answer:
-                    return answer
-            except (StaleElementReferenceException, WebDriverException):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gave up waiting for {what} after {WAIT_S} s")
-            time.sleep(0.02)
-
-    def keyed(self, key: str, inner: str) -> WebElement:
-        widget = ".st-key-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in key)
-        return self.until(lambda: self.driver.find_element(By.CSS_SELECTOR, f"{widget} {inner}"), f"{inner} of {key}")
-
-    def idle(self) -> None:
-        """The script run the last action started has finished (nothing stale, no running indicator)."""
-        busy = '[data-stale="true"], [data-testid^="stStatusWidgetRunning"]'
-        self.until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, busy), "the page to finish running")
-
-    def metric(self, label: str) -> str | None:
-        for metric in self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
-            if metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip() == label:
-                return str(metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip())
-        return None
-
-    def heading(self, title: str) -> bool:
-        return any(item.text == title for item in self.driver.find_elements(By.CSS_SELECTOR, "h1"))
-
-    def choose(self, key: str, option: str) -> None:
-        field = self.keyed(key, "input")
-        field.click()
-        field.send_keys(Keys.CONTROL, "a")
-        field.send_keys(option)
-        options = lambda: self.driver.find_elements(By.CSS_SELECTOR, '[role="option"]')  # noqa: E731
-        self.until(lambda: next((item for item in options() if item.text.strip() == option), None), option).click()
-
-    def type_number(self, key: str, value: float) -> None:
-        field = self.keyed(key, "input")
-        field.send_keys(Keys.CONTROL, "a")
-        field.send_keys(f"{value:g}", Keys.ENTER)
-
-    def shot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(SCREENSHOTS / f"bench-dashboard-{name}.png"))
-
-
-def timed(action: Callable[[], None], done: Callable[[], Any], browser: Browser, what: str) -> float:
+def timed(action: Callable[[], None], done: Callable[[], Any], page: DashboardPage, what: str) -> float:
     """Seconds from `action` to `done()` holding on a page that has finished running."""
     started = time.perf_counter()
     action()
-    browser.until(done, what)
-    browser.idle()
+    page.until(done, lambda: f"no {what}")
+    page.idle()
     return time.perf_counter() - started
 
 
-@contextmanager
-def chromium(profile: Path) -> Iterator[WebDriver]:
-    found = shutil.which("chromium"), shutil.which("chromedriver")
-    if None in found:
-        raise SystemExit("bench.dashboard needs Debian's chromium and chromium-driver")
-    options = Options()
-    options.binary_location = str(found[0])
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(found[1])), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+def heading(page: DashboardPage, title: str) -> bool:
+    return any(item.text == title for item in page.driver.find_elements(By.CSS_SELECTOR, "h1"))
 
 
 def prepare(customers: int, folder: Path) -> dict[int, int]:
@@ -181,7 +102,7 @@ def api_preview_ms(api: str, repeat: int) -> float:
     return statistics.median(times[1:])
 
 
-def open_segment(browser: Browser, name: str | None, count: str | None) -> float:
+def open_segment(browser: DashboardPage, name: str | None, count: str | None) -> float:
     """Seconds to open the segment `name` until its `count` shows (None: a new segment, until no count shows)."""
     return timed(
         lambda: browser.choose("segment_pick", name or "New segment"),
@@ -191,20 +112,20 @@ def open_segment(browser: Browser, name: str | None, count: str | None) -> float
     )
 
 
-def recount(browser: Browser, spend: int, count: str) -> float:
+def recount(browser: DashboardPage, spend: int, count: str) -> float:
     """Seconds from typing a new spend threshold into the builder until the new `count` shows."""
     return timed(
-        lambda: browser.type_number(SPEND_KEY, spend),
+        lambda: browser.type(SPEND_KEY, f"{spend:g}"),
         lambda: browser.metric("Customers") == count,
         browser,
         f"the count {count} after spend > {spend}",
     )
 
 
-def measure(browser: Browser, url: str, sizes: dict[int, int], repeat: int) -> dict[str, float]:
+def measure(browser: DashboardPage, url: str, sizes: dict[int, int], repeat: int) -> dict[str, float]:
     browser.driver.get(url)
     browser.keyed("signin_email", "input")
-    sign_in_s = timed(lambda: browser.keyed("signin_dev", "button").click(), lambda: browser.heading("Segments"),
+    sign_in_s = timed(lambda: browser.keyed("signin_dev", "button").click(), lambda: heading(browser, "Segments"),
                       browser, "the Segments page")  # fmt: skip
     saved = number(sizes[SPENDS[0]])
     opens = []
@@ -215,9 +136,8 @@ def measure(browser: Browser, url: str, sizes: dict[int, int], repeat: int) -> d
     spends = [SPENDS[(round_ + 1) % 2] for round_ in range(repeat)]
     edits = [recount(browser, spend, number(sizes[spend])) for spend in spends]
     browser.shot("builder-edited")
-    links = lambda: browser.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')  # noqa: E731
-    history = next(link for link in links() if link.text.splitlines()[-1] == "History")
-    history_s = timed(history.click, lambda: browser.heading("History"), browser, "the History page")
+    history = browser.until(lambda: browser.nav_links().get("History"), lambda: list(browser.nav_links()))
+    history_s = timed(history.click, lambda: heading(browser, "History"), browser, "the History page")
     return {
         "sign_in_to_segments_s": sign_in_s,
         "open_saved_segment_s": statistics.median(opens),
@@ -257,7 +177,12 @@ def main() -> None:
             chromium(Path(folder) / "profile") as driver,
         ):
             baseline_ms = api_preview_ms(api, repeat)
-            figures = measure(Browser(driver), dashboard, sizes, repeat)
+            figures = measure(
+                DashboardPage(driver, SCREENSHOTS, "bench-dashboard", settle_s=0, timeout=WAIT_S),
+                dashboard,
+                sizes,
+                repeat,
+            )
     figures = {
         "customers": customers,
         "prepared_s": prepared_s,

@@ -12,24 +12,17 @@ which must keep the session (the http-only cookie of `dashboard.session_cookie`)
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import Engine
 
 from dashboard.client import ApiClient
@@ -39,20 +32,15 @@ from tests.api.segments.conftest import publisher  # noqa: F401
 from tests.api.segments.data import LOYAL_IN_LONDON_OR_MUMBAI
 from tests.dashboard.conftest import api_url, dev_signin, reachable_shop, shop  # noqa: F401
 from tests.dashboard.delivery import delivery_running, vendor
+from tests.fixtures.browser import CHROMEDRIVER, CHROMIUM, DashboardPage, chromium, until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1400",
-)  # fmt: skip
 PHONE = {
     "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3},
     "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.0 Mobile/15E148 Safari/604.1",
 }
-WAIT_S = 20
 DELIVERY_WAIT_S = 90
 
 pytestmark = [
@@ -88,122 +76,22 @@ def dashboard(api_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
 @pytest.fixture
 def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
     """Headless Chromium with a fresh profile; a screenshot of where it last stood (useful when a step failed)."""
-    yield from chromium(tmp_path, request.node.name)
+    yield from screenshotting(tmp_path, request.node.name)
 
 
 @pytest.fixture
 def phone(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
     """The same, with a phone's screen (390 px wide) and user agent."""
-    yield from chromium(tmp_path, request.node.name, {"mobileEmulation": PHONE})
+    yield from screenshotting(tmp_path, request.node.name, {"mobileEmulation": PHONE})
 
 
-def chromium(tmp_path: Path, name: str, experimental: dict[str, Any] | None = None) -> Iterator[WebDriver]:
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    for option, value in (experimental or {}).items():
-        options.add_experimental_option(option, value)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        yield driver
-    finally:
-        driver.save_screenshot(str(SCREENSHOTS / f"{name}-last.png"))
-        driver.quit()
-
-
-def until(ready: Callable[[], Any], last_seen: Callable[[], Any], timeout: float = WAIT_S) -> Any:
-    """`ready()`'s first truthy answer, retried (through stale elements) until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
+def screenshotting(tmp_path: Path, name: str, experimental: dict[str, Any] | None = None) -> Iterator[WebDriver]:
+    with chromium(tmp_path / "chromium-profile", experimental) as driver:
         try:
-            answer = ready()
-            if answer:
-                return answer
-        except (StaleElementReferenceException, WebDriverException):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout}s; last seen: {last_seen()!s:.2000}")
-        time.sleep(0.1)
-
-
-class Page:
-    """The dashboard in the browser, its widgets found by key (Streamlit's `st-key-<key>` class)."""
-
-    def __init__(self, driver: WebDriver, name: str) -> None:
-        self.driver = driver
-        self.name = name
-        self.shots = 0
-
-    def keyed(self, key: str, inner: str) -> WebElement:
-        """The element `inner` (CSS) of the widget `key`, once it is there."""
-        widget = ".st-key-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in key)
-        css = ", ".join(f"{widget} {part.strip()}" for part in inner.split(","))
-        return until(lambda: self.driver.find_element(By.CSS_SELECTOR, css), lambda: f"no {inner} in widget {key}")
-
-    def idle(self) -> None:
-        """Wait for the script run the last action started to finish."""
-        time.sleep(0.3)
-        busy = '[data-stale="true"], [data-testid^="stStatusWidgetRunning"]'
-        until(lambda: not self.driver.find_elements(By.CSS_SELECTOR, busy), lambda: "the app is still running")
-
-    def click(self, key: str) -> None:
-        self.keyed(key, "button").click()
-        self.idle()
-
-    def options(self) -> list[WebElement]:
-        return self.driver.find_elements(By.CSS_SELECTOR, '[role="option"]')
-
-    def choose(self, key: str, option: str) -> None:
-        """Pick `option` (its text) in the select box `key`, typing it to narrow a long list down."""
-        field = self.keyed(key, "input")
-        field.click()
-        field.send_keys(Keys.CONTROL, "a")
-        field.send_keys(option)
-        exact = until(
-            lambda: next((item for item in self.options() if item.text.strip() == option), None),
-            lambda: [item.text for item in self.options()],
-        )
-        exact.click()
-        self.idle()
-
-    def type(self, key: str, text: str, then: str = Keys.ENTER) -> None:
-        field = self.keyed(key, "input, textarea")
-        field.send_keys(Keys.CONTROL, "a")
-        field.send_keys(text, then)
-        self.idle()
-
-    def pick_many(self, key: str, *options: str) -> None:
-        """Add `options` to the multiselect `key`."""
-        for option in options:
-            self.keyed(key, "input").send_keys(option, Keys.ENTER)
-            self.idle()
-
-    def go(self, title: str) -> None:
-        """Open the page `title` from the sidebar's navigation."""
-        until(lambda: self.nav_links().get(title), lambda: list(self.nav_links())).click()
-        until(lambda: title in self.text_of("stHeading"), lambda: self.text_of("stHeading"))
-        self.idle()
-
-    def nav_links(self) -> dict[str, WebElement]:
-        """The sidebar's links to pages, by title (the text after the icon's name)."""
-        links = self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
-        return {link.text.splitlines()[-1]: link for link in links if link.text}
-
-    def metric(self, label: str) -> str | None:
-        """The value the metric `label` shows (None when there is no such metric)."""
-        for metric in self.driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
-            if metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip() == label:
-                return str(metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip())
-        return None
-
-    def text_of(self, test_id: str) -> str:
-        return " ".join(item.text for item in self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{test_id}"]'))
-
-    def shot(self, step: str) -> None:
-        self.shots += 1
-        self.driver.save_screenshot(str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{step}.png"))
+            yield driver
+        finally:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(SCREENSHOTS / f"{name}-last.png"))
 
 
 def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_see_it_delivered(
@@ -214,7 +102,7 @@ def test_sign_in_build_a_segment_of_two_groups_then_launch_a_campaign_to_it_and_
     database: Engine,
     redis_client: redis.Redis,
 ) -> None:
-    page = Page(browser, "browser")
+    page = DashboardPage(browser, SCREENSHOTS, "browser")
     browser.get(dashboard)
     page.type("signin_email", "marketer@shop.example", Keys.TAB)
     page.choose("signin_role", "marketer")
@@ -282,7 +170,7 @@ def test_a_link_signed_out_lands_on_its_page_after_sign_in_and_a_reload_keeps_th
     browser: WebDriver,
     reachable_shop: Snapshot,  # noqa: F811
 ) -> None:
-    page = Page(browser, "session")
+    page = DashboardPage(browser, SCREENSHOTS, "session")
 
     def headings() -> str:
         return page.text_of("stHeading")
@@ -326,7 +214,7 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page_and_the_rule_drawin
     author.dev_sign_in("analyst@shop.example", "analyst")
     segment = author.post("/v1/segments", {"name": "Loyal in London or Mumbai", "rule": LOYAL_IN_LONDON_OR_MUMBAI})
     browser = phone
-    page = Page(browser, "phone")
+    page = DashboardPage(browser, SCREENSHOTS, "phone")
     browser.get(f"{dashboard}/segments?segment={segment['id']}")
     page.type("signin_email", "analyst@shop.example", Keys.TAB)
     page.choose("signin_role", "analyst")
