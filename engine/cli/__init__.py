@@ -42,10 +42,13 @@ class LazyCommands(TyperGroup):
             return None
         module, attribute = COMMANDS[cmd_name]
         found: Any = getattr(importlib.import_module(module), attribute)
-        group = found if isinstance(found, typer.Typer) else typer.Typer(add_completion=False)
-        if group is not found:
-            group.command(cmd_name)(found)
-        command = typer.main.get_command(group)
+        command: Any  # typer's own click: a group, or the one command
+        if isinstance(found, typer.Typer):
+            command = typer.main.get_group(found)  # a group even with one command (`xeno ingest drain`)
+        else:
+            alone = typer.Typer(add_completion=False)
+            alone.command(cmd_name)(found)
+            command = typer.main.get_command(alone)
         command.name = cmd_name
         return command
 

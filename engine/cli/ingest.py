@@ -45,4 +45,7 @@ def drain_command(
         )  # fmt: skip
         if not follow or stopping:
             break
-    typer.echo(f"applied {total.applied}, duplicates {total.duplicates}, dead-lettered {total.dead_lettered}")
+    typer.echo(
+        f"applied {total.applied}, duplicates {total.duplicates}, dead-lettered {total.dead_lettered}, "
+        f"dropped for erased customers {total.erased}"
+    )
