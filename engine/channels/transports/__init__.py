@@ -55,6 +55,12 @@ def configuration_problems(settings: Settings) -> list[str]:
         missing = [name for name in TRANSPORTS[transport].required if not getattr(settings, name)]
         if missing:
             problems.append(f"{channel} by {transport} needs " + ", ".join(f"XENO_{name.upper()}" for name in missing))
+    real = sorted(channel for channel, transport in settings.channel_transports.items() if transport != SIMULATOR)
+    if settings.environment == "production" and real and settings.public_url is None:
+        problems.append(
+            f"XENO_PUBLIC_URL: {', '.join(real)} messages carry links back to the API (unsubscribe, preferences, "
+            "opens and clicks, provider status callbacks); set the address customers and providers reach it at"
+        )
     if settings.webhook_channel_secret:
         try:
             secret_key(settings.webhook_channel_secret.get_secret_value())

@@ -86,6 +86,18 @@ def test_channel_settings_that_cannot_work_are_refused_when_they_load(
         Settings()
 
 
+def test_real_messages_in_production_need_the_public_address_their_links_point_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("XENO_SECRET_KEY", "a-real-secret-of-this-installation")
+    monkeypatch.setenv("XENO_CHANNEL_TRANSPORTS", '{"email": "smtp"}')
+    with pytest.raises(ValidationError, match="XENO_PUBLIC_URL: email messages carry links back to the API"):
+        Settings()
+    monkeypatch.setenv("XENO_PUBLIC_URL", "https://crm.shop.example/")
+    assert Settings().public_base_url == "https://crm.shop.example"
+
+
 def test_channel_settings_that_can_work_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XENO_CHANNEL_TRANSPORTS", '{"email": "smtp", "sms": "twilio"}')
     monkeypatch.setenv("XENO_TWILIO_ACCOUNT_SID", "AC1")
