@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine, text
 
 from api.vendor.config import Faults
@@ -218,8 +218,9 @@ def test_twilio_and_the_e_mail_api_are_asked_about_their_own_messages(
     with serve(providers.twilio(twilio)) as twilio_url, serve(providers.postmark(postmark)) as email_url:
         settings = delivery_settings(
             channel_transports={"sms": "twilio", "email": "email_api"}, twilio_url=twilio_url,
-            twilio_account_sid=providers.ACCOUNT, twilio_auth_token=providers.AUTH_TOKEN, twilio_from="+15005550000",
-            email_api_url=email_url, email_api_token=providers.TOKEN, receipt_reconcile_after_s=AFTER_S,
+            twilio_account_sid=providers.ACCOUNT, twilio_auth_token=SecretStr(providers.AUTH_TOKEN),
+            twilio_from="+15005550000",
+            email_api_url=email_url, email_api_token=SecretStr(providers.TOKEN), receipt_reconcile_after_s=AFTER_S,
         )  # fmt: skip
         sms = sent_at_noon(database, settings, redis_client, 3)
         email = sent_at_noon(database, settings, redis_client, 2, channel="email", subject="A gift")
