@@ -27,9 +27,7 @@ from engine.channels.transports.base import Outcome, ProviderMisconfigured
 from engine.channels.transports.http import backoff_seconds, send_each
 from engine.channels.transports.smtp_client import (
     ConnectionLost,
-    Refusal,
     RelayAddress,
-    Reply,
     SenderRefused,
     SmtpConnection,
 )
@@ -101,6 +99,7 @@ class SmtpTransport:
         """Send `messages` on the next free connection: for each, None when the relay took it, else the relay's
         code (None: no answer) and words."""
         connection = await self._idle.get()
+        unanswered: list[tuple[int | None, str] | None] = []
         try:
             if connection is None:
                 connection = await SmtpConnection.open(self.relay)
@@ -113,10 +112,12 @@ class SmtpTransport:
                 raise ProviderMisconfigured(str(error)) from error
             if not isinstance(error, ConnectionLost):
                 raise
-            refusals = [*error.settled, *[Refusal("", Reply(0, str(error)))] * (len(messages) - len(error.settled))]
+            refusals = error.settled
+            unanswered = [(None, str(error))] * (len(messages) - len(error.settled))
         finally:
             self._idle.put_nowait(connection)
-        return [None if refusal is None else (refusal.reply.code or None, refusal.reply.text) for refusal in refusals]
+        answered = [None if refusal is None else (refusal.reply.code, refusal.reply.text) for refusal in refusals]
+        return [*answered, *unanswered]
 
     async def close(self) -> None:
         while not self._idle.empty():
