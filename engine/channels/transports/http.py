@@ -29,7 +29,6 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Item = TypeVar("Item")  # one message, or one run of messages, a provider takes per request
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the request header (IETF httpapi draft, as Stripe-style APIs take it)
 
@@ -123,9 +122,7 @@ async def post_with_retries(
         await asyncio.sleep(backoff_seconds(attempt, settings, retry_after))
 
 
-async def send_each(
-    messages: Sequence[Item], send_one: Callable[[Item], Awaitable[Outcome]], concurrency: int
-) -> Outcome:
+async def send_each(messages: Sequence[T], send_one: Callable[[T], Awaitable[Outcome]], concurrency: int) -> Outcome:
     """For providers that take one message (or one run of messages) per request: send a batch's messages side by
     side, `concurrency` at a time, as one outcome. Once one raises (the provider refuses the sender itself), no
     other starts, and those under way are cancelled, so as few as can be have gone out when the batch is given
@@ -133,7 +130,7 @@ async def send_each(
     gate = asyncio.Semaphore(concurrency)
     refused: list[BaseException] = []
 
-    async def gated(message: Item) -> Outcome:
+    async def gated(message: T) -> Outcome:
         async with gate:
             if refused:
                 raise refused[0]
