@@ -14,7 +14,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -24,13 +24,15 @@ import orjson
 
 from engine.campaigns.failures import NOT_ACCEPTED, RETRYABLE_STATUSES
 from engine.channels.base import Outgoing
-from engine.channels.transports.base import Outcome, ProviderMisconfigured
+from engine.channels.transports.base import Outcome, ProviderMisconfigured, coded_reason
 from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MISCONFIGURED_STATUSES = frozenset({401, 403, 404, 405})
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the request header (IETF httpapi draft, as Stripe-style APIs take it)
+ErrorReader = Callable[[bytes], tuple[object, str | None]]
+"""Reads a provider's error code and words from the body of its refusal."""
 
 
 def batch_key(messages: list[Outgoing]) -> str:
@@ -120,6 +122,27 @@ async def post_with_retries(
         if not answer.retryable or attempt >= settings.delivery_max_attempts:
             return answer
         await asyncio.sleep(backoff_seconds(attempt, settings, retry_after))
+
+
+def one_message_outcome(
+    log_id: int,
+    answer: Answer,
+    provider_id: Callable[[bytes], str],
+    reasons: Mapping[int, str] | None = None,
+    error: ErrorReader | None = None,
+) -> Outcome:
+    """What became of a message posted on its own: taken, with the id `provider_id` reads from the answer; not
+    accepted after every attempt; or refused, in the words of the provider's `reasons` for the code `error` reads
+    from the answer where the table has it, else in the provider's own words."""
+    outcome = Outcome(attempts=answer.attempts)
+    if answer.ok:
+        outcome.sent.append((log_id, provider_id(answer.body)))
+    elif answer.retryable:
+        outcome.failed.append((log_id, answer.not_accepted()))
+    else:
+        code, words = error(answer.body) if error else (None, None)
+        outcome.failed.append((log_id, coded_reason(reasons or {}, code, words) or answer.refusal(words)))
+    return outcome
 
 
 async def send_each(messages: Sequence[T], send_one: Callable[[T], Awaitable[Outcome]], concurrency: int) -> Outcome:

@@ -15,8 +15,8 @@ import aiohttp
 import orjson
 
 from engine.channels.base import Channel, Outgoing
-from engine.channels.transports.base import Outcome, UnreadableAnswer, coded_reason
-from engine.channels.transports.http import post_with_retries, send_each
+from engine.channels.transports.base import Outcome, UnreadableAnswer
+from engine.channels.transports.http import one_message_outcome, post_with_retries, send_each
 from engine.settings import Settings, revealed
 
 REASONS = {
@@ -59,16 +59,7 @@ class MetaTransport:
         answer = await post_with_retries(
             self.session, self.settings, self.url, data=self._request(message), headers=self.headers
         )
-        outcome = Outcome(attempts=answer.attempts)
-        if answer.ok:
-            outcome.sent.append((message.log_id, _message_id(answer.body)))
-        elif answer.retryable:
-            outcome.failed.append((message.log_id, answer.not_accepted()))
-        else:
-            code, words = _error(answer.body)
-            reason = coded_reason(REASONS, code, words) or answer.refusal(words)
-            outcome.failed.append((message.log_id, reason))
-        return outcome
+        return one_message_outcome(message.log_id, answer, _message_id, REASONS, _error)
 
     async def close(self) -> None:
         """The session is the sender's."""

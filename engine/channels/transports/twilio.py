@@ -19,7 +19,14 @@ import orjson
 
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import SETTLING_STATUSES, LookedUp, Outcome, UnreadableAnswer, coded_reason
-from engine.channels.transports.http import IDEMPOTENCY_KEY, gather_bounded, get_json, post_with_retries, send_each
+from engine.channels.transports.http import (
+    IDEMPOTENCY_KEY,
+    gather_bounded,
+    get_json,
+    one_message_outcome,
+    post_with_retries,
+    send_each,
+)
 from engine.settings import Settings, revealed
 
 STATUS_CALLBACK_PATH = "/v1/receipts/twilio"  # api.receipts.providers
@@ -59,20 +66,7 @@ class TwilioTransport:
         form = {"To": message.address, "Body": message.body, "StatusCallback": self._callback(message), **self.sender}
         headers = {**self.headers, IDEMPOTENCY_KEY: message.key}
         answer = await post_with_retries(self.session, self.settings, self.url, data=form, headers=headers)
-        outcome = Outcome(attempts=answer.attempts)
-        if answer.ok:
-            sid = _field(answer.body, "sid")
-            if not isinstance(sid, str) or not sid:
-                raise UnreadableAnswer(f"Twilio answered {answer.status} without the message's sid")
-            outcome.sent.append((message.log_id, sid))
-        elif answer.retryable:
-            outcome.failed.append((message.log_id, answer.not_accepted()))
-        else:
-            code, words = _field(answer.body, "code"), _field(answer.body, "message")
-            said = str(words) if words is not None else None
-            reason = coded_reason(REASONS, code, said) or answer.refusal(said)
-            outcome.failed.append((message.log_id, reason))
-        return outcome
+        return one_message_outcome(message.log_id, answer, _sid, REASONS, _error)
 
     async def look_up(self, vendor_ids: list[str]) -> dict[str, LookedUp]:
         """Each message's status from `GET .../Messages/{sid}.json`; 404: Twilio does not know it."""
@@ -106,6 +100,19 @@ def settled(state: str, code: int | None) -> LookedUp | None:
         return None if status is None else LookedUp("delivered")
     reason = coded_reason(REASONS, code, None) or (f"{state} (error {code})" if code is not None else state)
     return LookedUp("failed", reason)
+
+
+def _sid(body: bytes) -> str:
+    sid = _field(body, "sid")
+    if not isinstance(sid, str) or not sid:
+        raise UnreadableAnswer(f"Twilio answered without the message's sid: {body[:200]!r}")
+    return sid
+
+
+def _error(body: bytes) -> tuple[object, str | None]:
+    """A refusal's `code` and `message`."""
+    words = _field(body, "message")
+    return _field(body, "code"), None if words is None else str(words)
 
 
 def _field(body: bytes, name: str) -> object:

@@ -16,7 +16,7 @@ import orjson
 from engine import webhooks
 from engine.channels.base import Channel, Outgoing
 from engine.channels.transports.base import Outcome
-from engine.channels.transports.http import post_with_retries, send_each
+from engine.channels.transports.http import one_message_outcome, post_with_retries, send_each
 from engine.settings import Settings, revealed
 
 
@@ -44,14 +44,7 @@ class WebhookTransport:
         signature = webhooks.sign(self.secret, message.key, int(time.time()), body)
         headers = {"Content-Type": "application/json", **signature}
         answer = await post_with_retries(self.session, self.settings, self.url, data=body, headers=headers)
-        outcome = Outcome(attempts=answer.attempts)
-        if answer.ok:
-            outcome.sent.append((message.log_id, message.key))
-        elif answer.retryable:
-            outcome.failed.append((message.log_id, answer.not_accepted()))
-        else:
-            outcome.failed.append((message.log_id, answer.refusal()))
-        return outcome
+        return one_message_outcome(message.log_id, answer, lambda _: message.key)
 
     async def close(self) -> None:
         """The session is the sender's."""
