@@ -2,8 +2,9 @@
 
 `ApiClient` holds the user's tokens, refreshes the access token shortly before it expires (and once more
 when the API answers 401), and turns every refusal into an `ApiError` whose `message` a person can read.
-Pages never talk to the database or a vendor; they call this. It knows nothing of Streamlit, so one
-instance lives in each browser session's state.
+Pages never talk to the database or a vendor, nor name the API's addresses: they call one method per operation,
+which answers with the types of `dashboard.api_types`. It knows nothing of Streamlit, so one instance lives in
+each browser session's state.
 """
 
 from __future__ import annotations
@@ -13,10 +14,39 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import httpx
 import orjson
+
+from dashboard.api_types import (
+    AiJob,
+    AuditEntry,
+    Campaign,
+    CampaignForm,
+    CampaignMove,
+    CampaignPreview,
+    CreatedKey,
+    CustomerProfile,
+    CustomerSearchPage,
+    DeadLetter,
+    Engagement,
+    Erasure,
+    Explanation,
+    FollowUp,
+    MessagesAsked,
+    MessagesPage,
+    MessageSuggestions,
+    PipelinesStatus,
+    PreviewAsked,
+    RetryableFailures,
+    Segment,
+    SendTime,
+    Timeline,
+    User,
+    WriteKey,
+)
 
 ROLES = ("viewer", "analyst", "marketer", "admin")
 REFRESH_MARGIN_S = 60  # refresh the access token when it has less than this left
@@ -198,6 +228,163 @@ class ApiClient:
             session = self._session
             assert session is not None
         return session.access_token
+
+    # --- pipelines ---
+
+    def pipelines_status(self) -> PipelinesStatus:
+        return cast(PipelinesStatus, self.get("/v1/pipelines/status"))
+
+    def dead_letters(self, include_replayed: bool) -> list[DeadLetter]:
+        return cast(list[DeadLetter], self.get("/v1/pipelines/dead-letters", include_replayed=include_replayed))
+
+    def replay_dead_letters(self, ids: list[int]) -> list[int]:
+        """Put these dead letters back on the ingest stream; the ids replayed."""
+        return [int(id_) for id_ in self.post("/v1/pipelines/dead-letters/replay", {"ids": ids})["replayed"]]
+
+    # --- campaigns ---
+
+    def campaigns(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Campaign]:
+        """Campaigns, newest first (only those in `status`, if given)."""
+        return cast(list[Campaign], self.get("/v1/campaigns", status=status, limit=limit, offset=offset))
+
+    def campaign(self, campaign_id: int) -> Campaign:
+        return cast(Campaign, self.get(f"/v1/campaigns/{campaign_id}"))
+
+    def create_campaign(self, form: CampaignForm) -> Campaign:
+        return cast(Campaign, self.post("/v1/campaigns", form))
+
+    def change_campaign(self, campaign_id: int, form: CampaignForm) -> Campaign:
+        return cast(Campaign, self.patch(f"/v1/campaigns/{campaign_id}", form))
+
+    def delete_campaign(self, campaign_id: int) -> None:
+        self.delete(f"/v1/campaigns/{campaign_id}")
+
+    def schedule_campaign(self, campaign_id: int, at: datetime | None) -> Campaign:
+        """Launch the draft at `at` (a time with its zone), or now."""
+        body = {"at": at.isoformat() if at else None}
+        return cast(Campaign, self.post(f"/v1/campaigns/{campaign_id}/schedule", body))
+
+    def move_campaign(self, campaign_id: int, move: CampaignMove) -> Campaign:
+        """Pause, resume, cancel, unschedule or relaunch the campaign."""
+        return cast(Campaign, self.post(f"/v1/campaigns/{campaign_id}/{move}"))
+
+    def preview_campaign(self, asked: PreviewAsked, sample_size: int) -> CampaignPreview:
+        """The audience's size now and the message as its first `sample_size` members would get it."""
+        return cast(CampaignPreview, self.post("/v1/campaigns/preview", {**asked, "sample_size": sample_size}))
+
+    def next_launch_time(self, hour: int, zone: str) -> datetime:
+        """The next time it is `hour`:00 in `zone`, with that zone's offset."""
+        return datetime.fromisoformat(self.get("/v1/campaigns/next-launch-time", hour=hour, zone=zone)["at"])
+
+    def campaign_timeline(self, campaign_id: int, bucket_s: int) -> Timeline:
+        return cast(Timeline, self.get(f"/v1/campaigns/{campaign_id}/timeline", bucket_s=bucket_s))
+
+    def campaign_messages(
+        self,
+        campaign_id: int,
+        *,
+        status: str | None,
+        customer_id: int | None,
+        reason: str | None,
+        cursor: int | None,
+        limit: int,
+    ) -> MessagesPage:
+        """A page of the campaign's communication log, filtered."""
+        return cast(
+            MessagesPage,
+            self.get(
+                f"/v1/campaigns/{campaign_id}/messages",
+                status=status,
+                customer_id=customer_id,
+                reason=reason,
+                cursor=cursor,
+                limit=limit,
+            ),
+        )
+
+    def retryable_failures(self, campaign_id: int) -> RetryableFailures:
+        """What "retry the failed" would send again, and what it would leave out (by reason)."""
+        return cast(RetryableFailures, self.get(f"/v1/campaigns/{campaign_id}/retry-failed"))
+
+    def retry_failed(self, campaign_id: int) -> FollowUp:
+        """Make and launch the follow-up campaign to the failed that can succeed."""
+        return cast(FollowUp, self.post(f"/v1/campaigns/{campaign_id}/retry-failed"))
+
+    def engagement(self, campaign_ids: list[int]) -> list[Engagement]:
+        """Opens, clicks, conversions and revenue of each campaign asked about."""
+        return cast(list[Engagement], self.get("/v1/engagement/campaigns", campaign_id=campaign_ids))
+
+    # --- segments ---
+
+    def segments(self) -> list[Segment]:
+        return cast(list[Segment], self.get("/v1/segments"))
+
+    def explain(self, segment_id: int, customer_id: int) -> Explanation:
+        """Why the customer is or is not in the segment, node by node of its rule."""
+        return cast(Explanation, self.get(f"/v1/segments/{segment_id}/explain/{customer_id}"))
+
+    # --- customers ---
+
+    def customers(self, query: str | None, limit: int) -> CustomerSearchPage:
+        """Customers whose name, e-mail, phone or external id starts with `query` (everyone without one)."""
+        return cast(CustomerSearchPage, self.get("/v1/customers", q=query, limit=limit))
+
+    def customer(self, customer_id: int) -> CustomerProfile:
+        return cast(CustomerProfile, self.get(f"/v1/customers/{customer_id}"))
+
+    def erase_customer(self, customer_id: int) -> Erasure:
+        return cast(Erasure, self.post(f"/v1/customers/{customer_id}/erase"))
+
+    def export_customer(self, customer_id: int) -> bytes:
+        """Everything held about the customer, as JSON."""
+        return self.download(f"/v1/customers/{customer_id}/export")
+
+    # --- AI ---
+
+    def suggest_messages(self, asked: MessagesAsked) -> MessageSuggestions:
+        return cast(MessageSuggestions, self.post("/v1/ai/messages", asked))
+
+    def rate_ai_call(self, call_id: int, accepted: bool, comment: str) -> None:
+        """Tell the AI's call log whether what it answered was used."""
+        self.post(f"/v1/ai/calls/{call_id}/feedback", {"accepted": accepted, "comment": comment})
+
+    def send_time(self, campaign_id: int) -> SendTime:
+        """The saved campaign's best send hour, with the evidence."""
+        return cast(SendTime, self.get(f"/v1/ai/campaigns/{campaign_id}/send-time"))
+
+    def ask_for_insights(self, campaign_id: int) -> AiJob:
+        """Start the AI reading the campaign; follow the job with `ai_job`."""
+        return cast(AiJob, self.post(f"/v1/ai/campaigns/{campaign_id}/insights"))
+
+    def ai_job(self, job_id: str) -> AiJob:
+        return cast(AiJob, self.get(f"/v1/ai/jobs/{job_id}"))
+
+    # --- admin ---
+
+    def users(self) -> list[User]:
+        return cast(list[User], self.get("/v1/admin/users"))
+
+    def add_user(self, email: str, role: str, name: str | None) -> User:
+        """Let someone in with `role` before their first sign-in."""
+        body = {"email": email, "role": role, **({"name": name} if name else {})}
+        return cast(User, self.post("/v1/admin/users", body))
+
+    def change_user(self, user_id: int, role: str, disabled: bool) -> User:
+        return cast(User, self.patch(f"/v1/admin/users/{user_id}", {"role": role, "disabled": disabled}))
+
+    def write_keys(self) -> list[WriteKey]:
+        return cast(list[WriteKey], self.get("/v1/admin/keys"))
+
+    def create_write_key(self, name: str) -> CreatedKey:
+        """A new write key, with its secret (shown this once)."""
+        return cast(CreatedKey, self.post("/v1/admin/keys", {"name": name}))
+
+    def revoke_write_key(self, key_id: int) -> WriteKey:
+        return cast(WriteKey, self.post(f"/v1/admin/keys/{key_id}/revoke"))
+
+    def audit(self, limit: int, action: str | None, before_id: int | None) -> list[AuditEntry]:
+        """The newest audit entries (older than `before_id`, of `action`, if given)."""
+        return cast(list[AuditEntry], self.get("/v1/admin/audit", limit=limit, action=action, before_id=before_id))
 
     # --- calls ---
 

@@ -2,15 +2,16 @@
 
 The client lives in `st.session_state` (one per browser session), made from `DashboardConfig` on first
 use. `shown_errors()` wraps API calls so a refusal becomes an `st.error` with the API's reason instead of
-a stack trace; `needs(role)` stops a page (or part of one) the user's role may not use. `fetch_cached` answers
-a read a page repeats on every run from a short-lived cache of the session's own answers.
+a stack trace, and `read()` makes one of the client's reads that way, with a spinner; `needs(role)` stops a page
+(or part of one) the user's role may not use. `fetch_cached` answers a read a page repeats on every run from a
+short-lived cache of the session's own answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
@@ -21,6 +22,8 @@ CLIENT_KEY = "api_client"
 CONFIG_KEY = "dashboard_config"
 FLASH_KEY = "flash_message"
 CACHE_TTL_S = 30  # how long `fetch_cached` answers stay: another user's change shows within this
+Asked = ParamSpec("Asked")
+Answer = TypeVar("Answer")
 
 
 def config() -> DashboardConfig:
@@ -50,12 +53,17 @@ def shown_errors(doing: str | None = None) -> Iterator[None]:
         st.error(f"{doing}: {error.message}" if doing else error.message, icon="⚠️")
 
 
-def fetch(path: str, doing: str | None = None, **params: Any) -> Any:
-    """GET `path`; None (with the error shown) when the API refuses. A read that takes a while shows what it is
-    doing in a spinner (after half a second), so no page sits blank while it loads."""
-    with shown_errors(doing), st.spinner(f"{doing or 'Loading'}…"):
-        return api().get(path, **params)
+def read(doing: str, call: Callable[Asked, Answer], *args: Asked.args, **kwargs: Asked.kwargs) -> Answer | None:
+    """`call(*args, **kwargs)`, one of the client's reads; None (with the error shown) when the API refuses. A read
+    that takes a while shows what it is doing in a spinner (after half a second), so no page sits blank."""
+    with shown_errors(doing), st.spinner(f"{doing}…"):
+        return call(*args, **kwargs)
     return None
+
+
+def fetch(path: str, doing: str, **params: Any) -> Any:
+    """GET `path`, as `read` does: for the Segments page, which does not use the client's typed reads yet."""
+    return read(doing, api().get, path, **params)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1000)

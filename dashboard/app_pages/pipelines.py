@@ -4,12 +4,11 @@ up on, and links into Dagster, where the pipelines themselves run."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import formats, ui
+from dashboard.api_types import LaunchTrouble, RunSummary
 from dashboard.client import ApiError
 
 REFRESH_EVERY_S = 10
@@ -33,7 +32,7 @@ for column, (label, path) in zip(st.columns(len(DAGSTER_LINKS)), DAGSTER_LINKS, 
 
 @st.fragment(run_every=REFRESH_EVERY_S)
 def health() -> None:
-    status = ui.fetch("/v1/pipelines/status", "Reading the pipelines' state")
+    status = ui.read("Reading the pipelines' state", client.pipelines_status)
     if status is None:
         return
     st.subheader("Streams")
@@ -68,7 +67,7 @@ def health() -> None:
     st.caption(f"Checked {formats.when(status['checked_at'])}; refreshed every {REFRESH_EVERY_S} s.")
 
 
-def launches(troubles: list[dict[str, Any]]) -> None:
+def launches(troubles: list[LaunchTrouble]) -> None:
     """Campaign launches being tried again, and those given up on (History has their "Try again")."""
     for trouble in troubles:
         name = f"“{trouble['name']}” (campaign {trouble['campaign_id']})"
@@ -80,10 +79,12 @@ def launches(troubles: list[dict[str, Any]]) -> None:
                 f"The last: {trouble['reason']}",
                 icon="⏳",
             )
-        st.page_link("app_pages/history.py", label=f"Open {name}", query_params={"campaign": trouble["campaign_id"]})
+        st.page_link(
+            "app_pages/history.py", label=f"Open {name}", query_params={"campaign": str(trouble["campaign_id"])}
+        )
 
 
-def runs(recent: list[dict[str, Any]], unavailable: str | None) -> None:
+def runs(recent: list[RunSummary], unavailable: str | None) -> None:
     """Dagster's newest runs, the failed ones first with why; each key says which attempt of its work it was."""
     st.subheader("Runs")
     if unavailable:
@@ -115,7 +116,7 @@ st.subheader("Dead letters")
 ui.show_flash()
 st.caption("Records the ingest job could not apply, kept with their error until they are replayed.")
 include_replayed = st.toggle("Include replayed ones", key="deadletters_all")
-letters = ui.fetch("/v1/pipelines/dead-letters", "Loading dead letters", include_replayed=include_replayed)
+letters = ui.read("Loading dead letters", client.dead_letters, include_replayed)
 if letters is not None:
     if not letters:
         st.success("No dead letters.")
@@ -129,7 +130,7 @@ if letters is not None:
             if st.button("Replay", key="deadletters_replay", type="primary", disabled=not chosen):
                 try:
                     with st.spinner("Putting them back on the ingest stream…"):
-                        replayed = client.post("/v1/pipelines/dead-letters/replay", {"ids": chosen})["replayed"]
+                        replayed = client.replay_dead_letters(chosen)
                 except ApiError as error:
                     st.error(error.message, icon="⚠️")
                 else:
