@@ -6,12 +6,14 @@ is remembered, so an action leaves the admin where they were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.api_types import User, WriteKey
 from dashboard.client import ROLES, ApiError
 
 AUDIT_PAGE = 50
@@ -23,7 +25,7 @@ ui.needs("admin", "administration")
 ui.show_flash()
 
 
-def done(call: Any, success: str) -> None:
+def done(call: Callable[[], object], success: str) -> None:
     """Run a change; keep what happened (or the API's refusal) to show after the page reloads."""
     try:
         call()
@@ -33,18 +35,18 @@ def done(call: Any, success: str) -> None:
         ui.flash("success", success)
 
 
-def change_user(user: dict[str, Any]) -> None:
+def change_user(user: User) -> None:
     role = st.session_state[f"admin_user_role_{user['id']}"]
     disabled = st.session_state[f"admin_user_disabled_{user['id']}"]
     done(
-        lambda: client.patch(f"/v1/admin/users/{user['id']}", {"role": role, "disabled": disabled}),
+        lambda: client.change_user(user["id"], role, disabled),
         f"{user['email']} is now {'a disabled ' if disabled else ''}{role}.",
     )
 
 
-def revoke_key(key: dict[str, Any]) -> None:
+def revoke_key(key: WriteKey) -> None:
     done(
-        lambda: client.post(f"/v1/admin/keys/{key['id']}/revoke"),
+        lambda: client.revoke_write_key(key["id"]),
         f"Revoked “{key['name']}”: ingestion with it is refused from now on.",
     )
 
@@ -53,7 +55,7 @@ def ask_to_revoke(key_id: int) -> None:
     st.session_state[CONFIRM_KEY] = key_id
 
 
-def revoke_confirmed(key: dict[str, Any]) -> None:
+def revoke_confirmed(key: WriteKey) -> None:
     st.session_state.pop(CONFIRM_KEY, None)
     revoke_key(key)
 
@@ -63,7 +65,7 @@ def revoke_not_confirmed() -> None:
 
 
 @st.dialog("Revoke this write key?", on_dismiss=revoke_not_confirmed)
-def confirm_revoke(key: dict[str, Any]) -> None:
+def confirm_revoke(key: WriteKey) -> None:
     if CONFIRM_KEY not in st.session_state:  # answered: the whole page runs again, which closes the dialog
         st.rerun()
     st.markdown(
@@ -93,7 +95,7 @@ users_tab, keys_tab, audit_tab = st.tabs(
 )
 
 with users_tab:
-    users = ui.fetch("/v1/admin/users", "Loading users") or []
+    users = ui.read("Loading users", client.users) or []
     st.dataframe(pd.DataFrame(users), hide_index=True, key="admin_users")
     by_id = {user["id"]: user for user in users}
     if by_id:
@@ -113,8 +115,10 @@ with users_tab:
         new_role = columns[1].selectbox("Role", ROLES, key="admin_new_role")
         name = columns[2].text_input("Name (optional)", key="admin_new_name")
         if st.form_submit_button("Add user", key="admin_new_add"):
-            body = {"email": email.strip(), "role": new_role, **({"name": name.strip()} if name.strip() else {})}
-            done(lambda: client.post("/v1/admin/users", body), f"{email.strip()} may now sign in as {new_role}.")
+            done(
+                lambda: client.add_user(email.strip(), new_role, name.strip() or None),
+                f"{email.strip()} may now sign in as {new_role}.",
+            )
             st.rerun()
 
 with keys_tab:
@@ -122,13 +126,13 @@ with keys_tab:
     if shown_secret:
         st.warning("Copy the new key's secret now: it is shown this once.", icon=":material/key:")
         st.code(shown_secret, language=None)
-    keys = ui.fetch("/v1/admin/keys", "Loading write keys") or []
+    keys = ui.read("Loading write keys", client.write_keys) or []
     st.dataframe(pd.DataFrame(keys), hide_index=True, key="admin_keys")
     with st.form("admin_new_key", clear_on_submit=True):
         key_name = st.text_input("Who or what the key is for", key="admin_key_name", placeholder="web shop")
         if st.form_submit_button("Create key", key="admin_key_create") and key_name.strip():
             try:
-                created = client.post("/v1/admin/keys", {"name": key_name.strip()})
+                created = client.create_write_key(key_name.strip())
             except ApiError as error:
                 ui.flash("error", error.message)
             else:
@@ -155,9 +159,7 @@ with keys_tab:
 with audit_tab:
     action = st.text_input("Only this action", key="admin_audit_action", placeholder="e.g. user.role_changed").strip()
     before = st.session_state.get("admin_audit_before")
-    entries = ui.fetch(
-        "/v1/admin/audit", "Loading the audit log", limit=AUDIT_PAGE, action=action or None, before_id=before
-    )
+    entries = ui.read("Loading the audit log", client.audit, AUDIT_PAGE, action or None, before)
     if entries is not None:
         audit = pd.DataFrame(entries)
         if "detail" in audit:

@@ -4,11 +4,13 @@ it (privacy requests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
 from dashboard import formats, ui
+from dashboard.api_types import ExplanationNode
 from dashboard.client import ApiError
 
 PAGE_SIZE = 50
@@ -24,7 +26,7 @@ ui.show_flash()
 query = st.text_input(
     "Search", key="customer_search", placeholder="the start of a name, e-mail, phone or external id"
 ).strip()
-found = ui.fetch("/v1/customers", "Searching", q=query or None, limit=PAGE_SIZE)
+found = ui.read("Searching", client.customers, query or None, PAGE_SIZE)
 if found is None:
     st.stop()
 results = found["customers"]
@@ -36,7 +38,7 @@ if found["next_cursor"] is not None:
     st.caption(f"The first {PAGE_SIZE} matches; type more to narrow them down.")
 
 
-def person(customer: dict[str, Any]) -> str:
+def person(customer: Mapping[str, Any]) -> str:
     name = " ".join(part for part in (customer.get("first_name"), customer.get("last_name")) if part)
     return f"{name or customer.get('email') or customer['external_id']} (#{customer['id']})"
 
@@ -50,7 +52,7 @@ def open_linked(names: dict[int, str]) -> None:
     """Open the customer the address names (once), and keep offering them though no search finds them."""
     asked = st.query_params.get(CUSTOMER_PARAM, "")
     if asked.isdigit() and st.session_state.get(LINKED_KEY, (None,))[0] != int(asked):
-        linked = ui.fetch(f"/v1/customers/{asked}", f"Opening customer #{asked}")
+        linked = ui.read(f"Opening customer #{asked}", client.customer, int(asked))
         if linked is not None:
             st.session_state[LINKED_KEY] = (int(asked), person(linked["customer"]))
             st.session_state[PICK_KEY] = int(asked)
@@ -65,7 +67,7 @@ if st.session_state.get(PICK_KEY) not in names:
     st.session_state[PICK_KEY] = results[0]["id"]
 customer_id = st.selectbox("Open", list(names), key=PICK_KEY, format_func=names.__getitem__, on_change=follow_pick)
 
-profile = ui.fetch(f"/v1/customers/{customer_id}", "Loading the profile")
+profile = ui.read("Loading the profile", client.customer, customer_id)
 if profile is None:
     st.stop()
 
@@ -76,11 +78,12 @@ with about:
     st.dataframe(formats.record(profile["customer"]), key="customer_about")
 with features:
     st.subheader("Features")
-    if profile["features"] is None:
+    snapshot = profile["snapshot"]
+    if profile["features"] is None or snapshot is None:
         st.caption("Not in the current feature snapshot yet (or there is none).")
     else:
         st.dataframe(formats.record(profile["features"]), key="customer_features")
-        st.caption(f"Snapshot {profile['snapshot']['version']}, taken {formats.when(profile['snapshot']['taken_at'])}")
+        st.caption(f"Snapshot {snapshot['version']}, taken {formats.when(snapshot['taken_at'])}")
 
 orders_tab, events_tab, segments_tab, privacy_tab = st.tabs(
     [f"Orders ({len(profile['orders'])})", f"Events ({len(profile['recent_events'])})", "Segments", "Privacy"]
@@ -91,24 +94,23 @@ with events_tab:
     st.dataframe(formats.table(profile["recent_events"]), hide_index=True, key="customer_events")
 
 
-def explanation_lines(node: dict[str, Any], depth: int = 0) -> list[str]:
+def explanation_lines(node: ExplanationNode, depth: int = 0) -> list[str]:
     """The explanation tree as indented lines: each node a coloured pass/fail badge, with the value that decided."""
     mark = ":green-badge[:material/check: yes]" if node["matched"] else ":red-badge[:material/close: no]"
     facts = []
-    if node.get("field") is not None:
-        facts.append(f"{formats.label(node['field']).lower()} is {formats.value_text(node['value'], node['field'])}")
-    if node.get("event_count") is not None:
-        count = node["event_count"]
+    if (field := node["field"]) is not None:
+        facts.append(f"{formats.label(field).lower()} is {formats.value_text(node['value'], field)}")
+    if (count := node["event_count"]) is not None:
         facts.append(f"{formats.number(count)} matching event{'' if count == 1 else 's'}")
     detail = f" — {', '.join(facts)}" if facts else ""
     lines = [f"{'    ' * depth}- {mark} {node['sentence']}{detail}"]
-    for child in node.get("children", ()):
+    for child in node["children"]:
         lines.extend(explanation_lines(child, depth + 1))
     return lines
 
 
 def explain(segment_id: int) -> None:
-    answer = ui.fetch(f"/v1/segments/{segment_id}/explain/{customer_id}", "Explaining")
+    answer = ui.read("Explaining", client.explain, segment_id, customer_id)
     if answer is not None:
         st.markdown("\n".join(explanation_lines(answer["explanation"])))
 
@@ -122,7 +124,7 @@ with segments_tab:
     for segment in member_of or []:
         with st.expander(f"In “{segment['name']}”: why"):
             explain(segment["id"])
-    every = ui.fetch("/v1/segments", "Loading segments") or []
+    every = ui.read("Loading segments", client.segments) or []
     if every:
         names_by_id = {segment["id"]: segment["name"] for segment in every}
         other = st.selectbox(
@@ -140,7 +142,7 @@ with segments_tab:
 def erase() -> None:
     """Erase the open customer for good, and say what went."""
     try:
-        erased = client.post(f"/v1/customers/{customer_id}/erase")
+        erased = client.erase_customer(customer_id)
     except ApiError as error:
         ui.flash("error", f"Could not erase {names[customer_id]}: {error.message}")
         return
@@ -162,7 +164,7 @@ with privacy_tab:
             with st.spinner("Exporting…"), ui.shown_errors("Exporting"):
                 st.download_button(
                     "Download JSON",
-                    client.download(f"/v1/customers/{customer_id}/export"),
+                    client.export_customer(customer_id),
                     file_name=f"customer-{customer_id}.json",
                     mime="application/json",
                     key="customer_export_download",
