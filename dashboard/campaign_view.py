@@ -11,12 +11,13 @@ is re-read every `SLOW_REFRESH_EVERY_S` until every message has its outcome, and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import streamlit as st
 
 from dashboard import formats, ui
+from dashboard.api_types import Campaign, CampaignMove, Counts, Reach
 from dashboard.client import ApiError
 from engine.channels import CHANNELS as REGISTRY
 
@@ -40,12 +41,12 @@ STATUS_ICONS = {
 }
 
 
-def status_line(campaign: dict[str, Any]) -> str:
+def status_line(campaign: Campaign) -> str:
     """The campaign's status as a line of markdown, with its icon."""
     return f"**Status:** {STATUS_ICONS.get(campaign['status'], '')} {campaign['status']}"
 
 
-def reach_text(reach: dict[str, Any], matching: int | None = None) -> str:
+def reach_text(reach: Reach, matching: int | None = None) -> str:
     """Who of an audience will actually receive a campaign (the API's `reach`), in words: "970 match · 606 will
     receive it by SMS (12 after the quiet hours); not: 364 no consent to SMS"."""
     channel = CHANNELS.get(reach["channel"], reach["channel"])
@@ -59,18 +60,18 @@ def reach_text(reach: dict[str, Any], matching: int | None = None) -> str:
     return text
 
 
-def handed_over(counts: dict[str, int]) -> int:
+def handed_over(counts: Counts) -> int:
     """Messages the vendor took: delivered, failed, or sent and awaiting their receipt."""
     return counts["sent"] + counts["delivered"] + counts["failed"]
 
 
-def delivery_rate(counts: dict[str, int]) -> float | None:
+def delivery_rate(counts: Counts) -> float | None:
     """Delivered out of those with a final receipt (None before any)."""
     finished = counts["delivered"] + counts["failed"]
     return counts["delivered"] / finished if finished else None
 
 
-def counts_row(campaign: dict[str, Any]) -> None:
+def counts_row(campaign: Campaign) -> None:
     """The campaign's numbers as metrics, and a bar of how many messages are done."""
     counts = campaign["counts"]
     rate = delivery_rate(counts)
@@ -91,12 +92,12 @@ def counts_row(campaign: dict[str, Any]) -> None:
         st.progress(done / total, text=f"{done:,} of {total:,} messages have their outcome")
 
 
-def unfinished(counts: dict[str, int]) -> int:
+def unfinished(counts: Counts) -> int:
     """Messages without their outcome yet: waiting to be handed to the vendor, or sent and awaiting a receipt."""
     return counts["pending"] + counts["queued"] + counts["sent"]
 
 
-def refresh_every(campaign: dict[str, Any], now: datetime | None = None) -> float | None:
+def refresh_every(campaign: Campaign, now: datetime | None = None) -> float | None:
     """How often to re-read the campaign: often while it sends or is about to launch, seldom while it waits for a
     later time or, finished, still has messages awaiting their outcome, never once nothing changes without someone
     clicking."""
@@ -110,7 +111,7 @@ def refresh_every(campaign: dict[str, Any], now: datetime | None = None) -> floa
     return REFRESH_EVERY_S
 
 
-def refreshing_note(campaign: dict[str, Any], every: float) -> str:
+def refreshing_note(campaign: Campaign, every: float) -> str:
     """Why and how often the progress is being re-read."""
     if campaign["status"] in FINAL:
         return (
@@ -120,27 +121,27 @@ def refreshing_note(campaign: dict[str, Any], every: float) -> str:
     return f"Updating every {every:g} s while the campaign is {campaign['status']}."
 
 
-def live_progress(campaign: dict[str, Any], key: str) -> None:
+def live_progress(campaign: Campaign, key: str) -> None:
     """The campaign's status, counts and the moves it allows, re-read while it is scheduled or sending, or
     finished with messages still awaiting their outcome; when that changes how often it needs reading (it
     finished, paused, its launch drew near or its last receipt came) or a move is made, the whole page runs
     again."""
-    latest = {"campaign": campaign}
+    latest: dict[str, Campaign] = {"campaign": campaign}
 
     def progress() -> None:
         shown = latest["campaign"]
         if every is not None:
             try:
-                shown = ui.api().get(f"/v1/campaigns/{shown['id']}")
+                shown = ui.api().campaign(shown["id"])
             except ApiError as error:
                 st.warning(f"Could not refresh the progress: {error.message}", icon="⚠️")
         if refresh_every(shown) != every:  # how often it needs reading changed: the page catches up
             st.rerun()
         latest["campaign"] = shown
         st.markdown(status_line(shown))
-        if shown.get("failure_reason"):
+        if shown["failure_reason"]:
             st.error(f"The launch failed: {shown['failure_reason']}", icon="❌")
-        elif shown["status"] == "scheduled" and shown.get("launch_attempts"):
+        elif shown["status"] == "scheduled" and shown["launch_attempts"]:
             st.warning(
                 f"{shown['launch_attempts']} launch attempts have not started it yet; the last: "
                 f"{shown['launch_error']}. It is tried again automatically.",
@@ -156,24 +157,25 @@ def live_progress(campaign: dict[str, Any], key: str) -> None:
         st.fragment(progress, run_every=every)()
 
 
-# (the API's action, the button's label, what to say once done: `name` is the campaign's)
-MOVES = {
+# the API's action, the button's label, what to say once done (`name` is the campaign's)
+Move = tuple[CampaignMove, str, str]
+MOVES: dict[str, list[Move]] = {
     "scheduled": [("unschedule", "Unschedule", "“{name}” is a draft again.")],
     "sending": [("pause", "Pause", "Paused “{name}”: nothing more is sent until it is resumed.")],
     "paused": [("resume", "Resume", "Resumed “{name}”.")],
 }
-CANCEL = ("cancel", "Cancel", "Cancelled “{name}”: the messages not yet sent are skipped.")
-TRY_AGAIN = ("relaunch", "Try again", "“{name}” launches again now.")
+CANCEL: Move = ("cancel", "Cancel", "Cancelled “{name}”: the messages not yet sent are skipped.")
+TRY_AGAIN: Move = ("relaunch", "Try again", "“{name}” launches again now.")
 RETRIED_KEY = "campaigns_retried"  # campaign id -> its "retry the failed" follow-up made in this session
 
 
-def state_buttons(campaign: dict[str, Any], key: str) -> None:
+def state_buttons(campaign: Campaign, key: str) -> None:
     """The moves the campaign's status allows, for a marketer (others are told who may): "try again" for one whose
     launch failed; for a finished campaign with failures, what "retry the failed" would re-send and leave out."""
     moves = list(MOVES.get(campaign["status"], []))
     if campaign["status"] in {"scheduled", "sending", "paused"}:
         moves.append(CANCEL)
-    if campaign["status"] == "failed" and campaign.get("launched_at") is None:  # its launch failed: nothing was sent
+    if campaign["status"] == "failed" and campaign["launched_at"] is None:  # its launch failed: nothing was sent
         moves.append(TRY_AGAIN)
     retrying = retryable(campaign)
     if not moves and not retrying:
@@ -189,47 +191,47 @@ def state_buttons(campaign: dict[str, Any], key: str) -> None:
     follow_up = st.session_state.get(RETRIED_KEY, {}).get(campaign["id"])
     if follow_up is not None:
         if row.button(f"Open the follow-up #{follow_up}", key=f"{key}_open-follow-up", icon=":material/open_in_new:"):
-            st.switch_page("app_pages/history.py", query_params={"campaign": follow_up})
+            st.switch_page("app_pages/history.py", query_params={"campaign": str(follow_up)})
     elif retrying and row.button(f"Retry the {retrying:,} failed that can succeed", key=f"{key}_retry-failed"):
         retry_the_failed(campaign)
         st.rerun()
 
 
-def by_reason(left_out: dict[str, int]) -> str:
+def by_reason(left_out: Mapping[str, int]) -> str:
     """Counts by reason, as words: "30 unsubscribed, 5 invalid number"."""
     return ", ".join(f"{formats.number(count)} {reason}" for reason, count in left_out.items())
 
 
-def retryable(campaign: dict[str, Any]) -> int:
+def retryable(campaign: Campaign) -> int:
     """How many failed messages of a finished campaign "retry the failed" would send again (0 for a campaign that
     is not finished or had no failures), saying which it would leave out and why."""
     if campaign["status"] not in {"completed", "cancelled"} or not campaign["counts"]["failed"]:
         return 0
-    plan = ui.fetch(f"/v1/campaigns/{campaign['id']}/retry-failed", "Counting the failures a retry would send")
+    plan = ui.read("Counting the failures a retry would send", ui.api().retryable_failures, campaign["id"])
     if plan is None:
         return 0
     if plan["left_out"] and not plan["retrying"]:
         st.caption(f"None of the failed can succeed if sent again, so none is retried: {by_reason(plan['left_out'])}.")
     elif plan["left_out"]:
         st.caption(f"Left out of a retry, as sending them again cannot succeed: {by_reason(plan['left_out'])}.")
-    return int(plan["retrying"])
+    return plan["retrying"]
 
 
-def move(campaign: dict[str, Any], action: str, done: str) -> None:
+def move(campaign: Campaign, action: CampaignMove, done: str) -> None:
     """Ask the API to `action` the campaign; what happened is kept to show after the page runs again."""
     try:
-        ui.api().post(f"/v1/campaigns/{campaign['id']}/{action}")
+        ui.api().move_campaign(campaign["id"], action)
     except ApiError as error:
         ui.flash("error", f"Could not {action} “{campaign['name']}”: {error.message}")
     else:
         ui.flash("success", done.format(name=campaign["name"]))
 
 
-def retry_the_failed(campaign: dict[str, Any]) -> None:
+def retry_the_failed(campaign: Campaign) -> None:
     """Make the follow-up to the failed that can succeed and open it in the History (what happened is shown
     there); the campaign retried then offers to open its follow-up instead of a second retry."""
     try:
-        answer = ui.api().post(f"/v1/campaigns/{campaign['id']}/retry-failed")
+        answer = ui.api().retry_failed(campaign["id"])
     except ApiError as error:
         ui.flash("error", f"Could not retry the failed of “{campaign['name']}”: {error.message}")
         return
@@ -241,4 +243,4 @@ def retry_the_failed(campaign: dict[str, Any]) -> None:
     if answer["left_out"]:
         done += f" Left out: {by_reason(answer['left_out'])}."
     ui.flash("success", done)
-    st.switch_page("app_pages/history.py", query_params={"campaign": answer["follow_up"]})
+    st.switch_page("app_pages/history.py", query_params={"campaign": str(answer["follow_up"])})

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import streamlit as st
+
+from dashboard.api_types import HourOutcomes, SendTime
 
 # Each hour's bar is drawn in the series saying why it is (or is not) a candidate, in this order and colour.
 SERIES = {
@@ -25,7 +26,7 @@ SERIES = {
 }
 
 
-def series_of(hour: dict[str, Any], suggested: int | None) -> str:
+def series_of(hour: HourOutcomes, suggested: int | None) -> str:
     """Which series an hour's bar belongs to."""
     if hour["hour"] == suggested:
         return "suggested"
@@ -34,7 +35,7 @@ def series_of(hour: dict[str, Any], suggested: int | None) -> str:
     return "compared" if hour["enough"] else "too few messages"
 
 
-def rate_chart_frame(answer: dict[str, Any]) -> pd.DataFrame:
+def rate_chart_frame(answer: SendTime) -> pd.DataFrame:
     """One row per hour ("09:00"), one column per series holding the hour's delivery rate where it belongs."""
     rows = []
     for hour in answer["hours"]:
@@ -44,7 +45,7 @@ def rate_chart_frame(answer: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evidence_table(answer: dict[str, Any]) -> pd.DataFrame:
+def evidence_table(answer: SendTime) -> pd.DataFrame:
     """The hours that have messages (or are quiet), with their counts, as a table a person reads."""
     return pd.DataFrame(
         [
@@ -62,7 +63,7 @@ def evidence_table(answer: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def show(answer: dict[str, Any], channel: str, key: str, use_hour: Callable[[int], None]) -> None:
+def show(answer: SendTime, channel: str, key: str, use_hour: Callable[[int], None]) -> None:
     """The suggestion (or why there is none), the evidence, and the button that puts the hour in the schedule."""
     since = datetime.fromisoformat(answer["since"])
     hour = answer["hour"]

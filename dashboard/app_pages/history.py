@@ -4,6 +4,7 @@ make (pause, resume, cancel, retry the failed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import campaign_view, charts, formats, ui
+from dashboard.api_types import AiJob, Campaign, Engagement
 from dashboard.client import ApiError
 
 PAGE_SIZE = 50
@@ -37,7 +39,7 @@ ui.show_flash()
 # --- the list ---
 
 
-def audience_name(campaign: dict[str, Any], segment_names: dict[int, str]) -> str:
+def audience_name(campaign: Campaign, segment_names: dict[int, str]) -> str:
     """Who the campaign goes to, by the segment's name when it has one."""
     segment_id = campaign["segment_id"]
     if segment_id is None:
@@ -46,11 +48,11 @@ def audience_name(campaign: dict[str, Any], segment_names: dict[int, str]) -> st
 
 
 def history_row(
-    campaign: dict[str, Any], segment_names: dict[int, str], engagement: dict[str, Any] | None = None
+    campaign: Campaign, segment_names: dict[int, str], engagement: Engagement | None = None
 ) -> dict[str, Any]:
     counts = campaign["counts"]
     rate = campaign_view.delivery_rate(counts)
-    engaged = engagement or {}
+    engaged: Mapping[str, Any] = engagement or {}
     return {
         "id": campaign["id"],
         "name": campaign["name"],
@@ -117,9 +119,7 @@ def linked_campaign() -> int | None:
 
 status = filters[0].selectbox("Status", (ANY, *STATUSES), key="history_status", on_change=start_over)
 offset = st.session_state.get(OFFSET_KEY, 0)
-listed = ui.fetch(
-    "/v1/campaigns", "Loading campaigns", status=None if status == ANY else status, limit=PAGE_SIZE, offset=offset
-)
+listed = ui.read("Loading campaigns", client.campaigns, None if status == ANY else status, PAGE_SIZE, offset)
 if listed is None:
     st.stop()
 if offset and filters[2].button("Newer", key="history_newer"):
@@ -131,13 +131,10 @@ if len(listed) == PAGE_SIZE and filters[3].button("Older", key="history_older"):
 if not listed:
     st.info("No older campaigns." if offset else "No campaigns yet." if status == ANY else f"No {status} campaigns.")
     st.stop()
-segment_names = {segment["id"]: segment["name"] for segment in ui.fetch("/v1/segments", "Loading segments") or []}
+segment_names = {segment["id"]: segment["name"] for segment in ui.read("Loading segments", client.segments) or []}
 engagement = {
     figures["campaign_id"]: figures
-    for figures in ui.fetch(
-        "/v1/engagement/campaigns", "Loading opens and clicks", campaign_id=[campaign["id"] for campaign in listed]
-    )
-    or []
+    for figures in ui.read("Loading opens and clicks", client.engagement, [campaign["id"] for campaign in listed]) or []
 }
 formats.dataframe(
     pd.DataFrame([history_row(campaign, segment_names, engagement.get(campaign["id"])) for campaign in listed]),
@@ -148,7 +145,7 @@ formats.dataframe(
 campaigns = {campaign["id"]: campaign for campaign in listed}
 linked = linked_campaign()
 if linked is not None and linked not in campaigns:
-    found = ui.fetch(f"/v1/campaigns/{linked}", f"Opening campaign #{linked}")
+    found = ui.read(f"Opening campaign #{linked}", client.campaign, linked)
     if found is not None:
         campaigns[linked] = found
 if linked in campaigns:
@@ -168,9 +165,9 @@ campaign = campaigns[picked_id]
 # --- one campaign ---
 
 
-def about(campaign: dict[str, Any]) -> str:
+def about(campaign: Campaign) -> str:
     channel = campaign_view.CHANNELS.get(campaign["channel"], campaign["channel"])
-    audience = segment_names.get(campaign["segment_id"])
+    audience = None if campaign["segment_id"] is None else segment_names.get(campaign["segment_id"])
     parts = [
         f"{channel} to the segment “{audience}”"
         if audience
@@ -188,11 +185,11 @@ def about(campaign: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def engagement_metrics(campaign: dict[str, Any]) -> None:
+def engagement_metrics(campaign: Campaign) -> None:
     """Opens and clicks (as shares of the delivered), conversions and their revenue."""
     figures = engagement.get(campaign["id"])
     if figures is None:  # a campaign opened by its link, not on this page of the list
-        fetched = ui.fetch("/v1/engagement/campaigns", "Loading opens and clicks", campaign_id=[campaign["id"]])
+        fetched = ui.read("Loading opens and clicks", client.engagement, [campaign["id"]])
         if not fetched:
             return
         figures = fetched[0]
@@ -218,21 +215,21 @@ def engagement_metrics(campaign: dict[str, Any]) -> None:
     revenue.metric("Revenue", formats.money(figures["revenue"]), help="The amounts of those orders")
 
 
-def bucket_for(campaign: dict[str, Any]) -> int:
-    """A timeline bucket that draws the campaign's whole span in at most MAX_POINTS points."""
-    started = datetime.fromisoformat(campaign["launched_at"])
-    ended = datetime.fromisoformat(campaign["completed_at"]) if campaign["completed_at"] else datetime.now(UTC)
+def bucket_for(launched_at: str, completed_at: str | None) -> int:
+    """A timeline bucket that draws a launched campaign's whole span in at most MAX_POINTS points."""
+    started = datetime.fromisoformat(launched_at)
+    ended = datetime.fromisoformat(completed_at) if completed_at else datetime.now(UTC)
     span = (ended - started).total_seconds()
     return next((bucket for bucket in BUCKETS_S if span / bucket <= MAX_POINTS), BUCKETS_S[-1])
 
 
-def over_time(campaign: dict[str, Any]) -> None:
-    if not campaign["launched_at"]:
+def over_time(campaign: Campaign) -> None:
+    launched_at = campaign["launched_at"]
+    if not launched_at:
         st.caption("Nothing has been sent yet.")
         return
-    timeline = ui.fetch(
-        f"/v1/campaigns/{campaign['id']}/timeline", "Loading the timeline", bucket_s=bucket_for(campaign)
-    )
+    bucket_s = bucket_for(launched_at, campaign["completed_at"])
+    timeline = ui.read("Loading the timeline", client.campaign_timeline, campaign["id"], bucket_s)
     if timeline is None:
         return
     if not timeline["points"]:
@@ -277,10 +274,10 @@ def band_rates(facts: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     return {kind: pd.DataFrame(rows) for kind, rows in bands.items()}
 
 
-def by_feature_bands(campaign: dict[str, Any]) -> None:
+def by_feature_bands(campaign: Campaign) -> None:
     st.markdown("**Delivery rate by feature bands**")
-    job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
-    result = job.get("result") if job and job["status"] == "done" else None
+    job: AiJob | None = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
+    result = job["result"] if job and job["status"] == "done" else None
     if not result:
         if client.may("analyst"):
             st.caption("Drawn once the AI has read the campaign (under “AI insights”).")
@@ -309,7 +306,7 @@ def chance_caption(rows: pd.DataFrame) -> str:
     return f"Beyond chance: {said}."
 
 
-def communication_log(campaign: dict[str, Any]) -> None:
+def communication_log(campaign: Campaign) -> None:
     if not client.may("marketer"):
         st.caption("The communication log holds each customer's message and address: it needs the marketer role.")
         return
@@ -317,21 +314,25 @@ def communication_log(campaign: dict[str, Any]) -> None:
     status = columns[0].selectbox("Status", (ANY, *MESSAGE_STATUSES), key="history_log_status")
     customer = columns[1].number_input("Customer id", min_value=1, value=None, step=1, key="history_log_customer")
     reason = columns[2].text_input("Reason contains", key="history_log_reason").strip()
-    filters = {"status": None if status == ANY else status, "customer_id": customer, "reason": reason or None}
+    message_status, reason_part = None if status == ANY else status, reason or None
+    filters = (message_status, customer, reason_part)
     cursors = st.session_state.setdefault("history_log_cursors", {})
-    key = (campaign["id"], tuple(filters.values()))
+    key = (campaign["id"], filters)
     cursor = cursors.get(key)
-    page = ui.fetch(
-        f"/v1/campaigns/{campaign['id']}/messages",
+    page = ui.read(
         "Loading the communication log",
-        **filters,
+        client.campaign_messages,
+        campaign["id"],
+        status=message_status,
+        customer_id=customer,
+        reason=reason_part,
         cursor=cursor,
         limit=LOG_PAGE_SIZE,
     )
     if page is None:
         return
     if not page["messages"]:
-        st.info("No messages match." if any(filters.values()) else "No messages yet.")
+        st.info("No messages match." if any(filters) else "No messages yet.")
     else:
         formats.dataframe(pd.DataFrame(page["messages"]), key="history_log")
     pager = st.columns([1, 1, 6])
@@ -343,23 +344,23 @@ def communication_log(campaign: dict[str, Any]) -> None:
         st.rerun()
 
 
-def ask_for_insights(campaign: dict[str, Any]) -> None:
+def ask_for_insights(campaign: Campaign) -> None:
     try:
-        job = client.post(f"/v1/ai/campaigns/{campaign['id']}/insights")
+        job = client.ask_for_insights(campaign["id"])
     except ApiError as error:
         ui.flash("error", f"The AI could not read the campaign. {error.message}")
         return
     st.session_state.setdefault(INSIGHTS_KEY, {})[campaign["id"]] = job
 
 
-def insights(campaign: dict[str, Any]) -> None:
+def insights(campaign: Campaign) -> None:
     if not client.may("analyst"):
         st.caption("Asking the AI about a campaign needs the analyst role.")
         return
     if not campaign["counts"]["total"]:
         st.caption("The AI can read a campaign once it has launched and has messages.")
         return
-    job = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
+    job: AiJob | None = st.session_state.get(INSIGHTS_KEY, {}).get(campaign["id"])
     label = "Ask the AI again" if job else "Ask the AI what went well and what did not"
     st.button(label, key="history_insights", on_click=ask_for_insights, args=(campaign,), icon=":material/insights:")
     if job is None:
@@ -368,15 +369,15 @@ def insights(campaign: dict[str, Any]) -> None:
         st.fragment(waiting_for_insights, run_every=POLL_EVERY_S)(campaign["id"])
     elif job["status"] == "failed":
         st.error(f"The AI could not read the campaign: {job['error']}", icon="⚠️")
-    else:
+    elif job["result"] is not None:
         show_insights(job["result"])
 
 
 def waiting_for_insights(campaign_id: int) -> None:
     """Poll the AI job; once it has finished, run the page again to show the result everywhere."""
-    jobs = st.session_state[INSIGHTS_KEY]
+    jobs: dict[int, AiJob] = st.session_state[INSIGHTS_KEY]
     try:
-        jobs[campaign_id] = client.get(f"/v1/ai/jobs/{jobs[campaign_id]['id']}")
+        jobs[campaign_id] = client.ai_job(jobs[campaign_id]["id"])
     except ApiError as error:
         st.error(f"Could not follow the AI's work: {error.message}", icon="⚠️")
         return
@@ -409,7 +410,7 @@ def fact_numbers(fact: dict[str, Any]) -> str:
     return ", ".join(f"{key} {value}" for key, value in fact["printed"].items() if key != "label")
 
 
-def what_was_sent(campaign: dict[str, Any]) -> None:
+def what_was_sent(campaign: Campaign) -> None:
     if campaign["subject"]:
         st.markdown(f"**Subject:** {campaign['subject']}")
     st.code(campaign["template"], language=None, wrap_lines=True)
