@@ -7,13 +7,23 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import campaign_view, formats, send_time, ui
+from dashboard.api_types import (
+    Campaign,
+    CampaignForm,
+    CampaignPreview,
+    MessagesAsked,
+    MessageSuggestions,
+    PreviewAsked,
+    PreviewMessage,
+    Segment,
+    Variant,
+)
 from dashboard.client import ApiError
 
 NEW = 0
@@ -33,21 +43,21 @@ client = ui.api()
 st.title("Campaigns")
 ui.needs("marketer", "writing and launching campaigns")
 
-listed_segments = ui.fetch("/v1/segments", "Loading segments")
-listed_drafts = ui.fetch("/v1/campaigns", "Loading drafts", status="draft", limit=100)
+listed_segments = ui.read("Loading segments", client.segments)
+listed_drafts = ui.read("Loading drafts", client.campaigns, "draft", 100)
 if listed_segments is None or listed_drafts is None:
     st.stop()
-segments: dict[int, dict[str, Any]] = {segment["id"]: segment for segment in listed_segments}
-drafts: dict[int, dict[str, Any]] = {draft["id"]: draft for draft in listed_drafts}
+segments: dict[int, Segment] = {segment["id"]: segment for segment in listed_segments}
+drafts: dict[int, Campaign] = {draft["id"]: draft for draft in listed_drafts}
 
 
 def segment_label(segment_id: int) -> str:
     segment = segments[segment_id]
-    size = (segment.get("latest_size") or {}).get("size")
+    size = None if segment["latest_size"] is None else segment["latest_size"]["size"]
     return segment["name"] if size is None else f"{segment['name']} ({size:,} customers)"
 
 
-def fill_form(draft: dict[str, Any] | None) -> None:
+def fill_form(draft: Campaign | None) -> None:
     """Put a draft (or an empty campaign) into the form."""
     st.session_state[NAME_KEY] = draft["name"] if draft else ""
     st.session_state[SEGMENT_KEY] = draft["segment_id"] if draft and draft["segment_id"] in segments else None
@@ -63,7 +73,7 @@ def load_picked() -> None:
     fill_form(drafts.get(st.session_state[PICK_KEY]))
 
 
-def form_body() -> dict[str, Any]:
+def form_body() -> CampaignForm:
     """The campaign as the form shows it, as the API takes it."""
     channel = st.session_state[CHANNEL_KEY]
     email = channel in campaign_view.WITH_SUBJECT
@@ -77,7 +87,7 @@ def form_body() -> dict[str, Any]:
     }
 
 
-def missing(body: dict[str, Any]) -> str | None:
+def missing(body: CampaignForm) -> str | None:
     """What the form still lacks before it can be saved, in words; None when nothing."""
     lacking = [
         what
@@ -92,12 +102,12 @@ def missing(body: dict[str, Any]) -> str | None:
     return f"Give the campaign {', '.join(lacking)} first." if lacking else None
 
 
-def stored(body: dict[str, Any]) -> dict[str, Any]:
+def stored(body: CampaignForm) -> Campaign:
     """The form saved: a new draft, or the picked draft changed."""
     chosen = st.session_state[PICK_KEY]
     if chosen == NEW:
-        return dict(client.post("/v1/campaigns", body))
-    return dict(client.patch(f"/v1/campaigns/{chosen}", body))
+        return client.create_campaign(body)
+    return client.change_campaign(chosen, body)
 
 
 def save_draft() -> None:
@@ -135,7 +145,7 @@ def launch() -> None:
     try:
         draft = stored(body)
         st.session_state[PICK_KEY] = draft["id"]
-        campaign = client.post(f"/v1/campaigns/{draft['id']}/schedule", {"at": at.isoformat() if at else None})
+        campaign = client.schedule_campaign(draft["id"], at)
     except ApiError as error:
         ui.flash("error", f"Launching: {error.message}")
         return
@@ -164,13 +174,13 @@ def launch_not_confirmed() -> None:
 
 
 @st.dialog("Launch now?", on_dismiss=launch_not_confirmed)
-def confirm_launch(body: dict[str, Any]) -> None:
+def confirm_launch(body: CampaignForm) -> None:
     """Who gets the campaign, by which channel, before it goes to all of them at once."""
     if not st.session_state.get(CONFIRM_KEY):  # answered: the whole page runs again, which closes the dialog
         st.rerun()
     result, refusal = preview(body)
     channel = campaign_view.CHANNELS[body["channel"]]
-    reach = (result or {}).get("reach")
+    reach = result["reach"] if result else None
     if result is None:
         who = "everyone in the segment who may be messaged (its size could not be previewed)"
     elif reach is None or reach["receiving"] == result["audience_size"]:
@@ -195,7 +205,7 @@ def confirm_launch(body: dict[str, Any]) -> None:
 def delete_draft() -> None:
     chosen = st.session_state[PICK_KEY]
     try:
-        client.delete(f"/v1/campaigns/{chosen}")
+        client.delete_campaign(chosen)
     except ApiError as error:
         ui.flash("error", f"Deleting: {error.message}")
         return
@@ -209,7 +219,7 @@ def suggest() -> None:
     if not objective:
         ui.flash("warning", "Say what the campaign is for, and the AI suggests messages for it.")
         return
-    body = {
+    body: MessagesAsked = {
         "objective": objective,
         "channel": st.session_state[CHANNEL_KEY],
         "segment_id": st.session_state[SEGMENT_KEY],
@@ -219,22 +229,19 @@ def suggest() -> None:
         body["brand"] = brand
     try:
         with st.spinner("Writing suggestions…"):
-            st.session_state[SUGGESTIONS_KEY] = client.post("/v1/ai/messages", body)
+            st.session_state[SUGGESTIONS_KEY] = client.suggest_messages(body)
     except ApiError as error:
         ui.flash("error", f"The AI could not suggest messages. {error.message}")
 
 
-def use_variant(suggestions: dict[str, Any], variant: dict[str, Any]) -> None:
+def use_variant(suggestions: MessageSuggestions, variant: Variant) -> None:
     """Put a suggested message into the form, and tell the AI's call log which one was used."""
     st.session_state[TEMPLATE_KEY] = variant["body"]
     if variant["subject"]:
         st.session_state[SUBJECT_KEY] = variant["subject"]
     # The rating only helps judge the AI later; a refusal to record it must not get in the marketer's way.
     with contextlib.suppress(ApiError):
-        client.post(
-            f"/v1/ai/calls/{suggestions['call_id']}/feedback",
-            {"accepted": True, "comment": f"used the {variant['tone']} variant"},
-        )
+        client.rate_ai_call(suggestions["call_id"], accepted=True, comment=f"used the {variant['tone']} variant")
 
 
 def suggest_send_time() -> None:
@@ -242,14 +249,14 @@ def suggest_send_time() -> None:
     draft = drafts[st.session_state[PICK_KEY]]
     try:
         with st.spinner("Reading past delivery outcomes…"):
-            answer = client.get(f"/v1/ai/campaigns/{draft['id']}/send-time")
+            answer = client.send_time(draft["id"])
     except ApiError as error:
         ui.flash("error", f"No send time could be suggested. {error.message}")
         return
     st.session_state[SEND_TIME_KEY] = (asked_send_time(draft), answer)
 
 
-def asked_send_time(draft: dict[str, Any]) -> tuple[int, int | None, str]:
+def asked_send_time(draft: Campaign) -> tuple[int, int | None, str]:
     """What a send-time answer depends on: the draft, its segment and its channel as saved."""
     return draft["id"], draft["segment_id"], draft["channel"]
 
@@ -260,31 +267,38 @@ def schedule_at_hour(hour: int) -> None:
     st.session_state[WHEN_KEY] = LATER
     st.session_state[ZONE_KEY] = zone
     try:
-        at = client.get("/v1/campaigns/next-launch-time", hour=hour, zone=zone)["at"]
+        at = client.next_launch_time(hour, zone)
     except ApiError as error:
         ui.flash("error", f"The suggested hour could not be scheduled: {error.message}")
         return
-    st.session_state[AT_KEY] = datetime.fromisoformat(at).replace(tzinfo=None)  # the input holds the zone's time
+    st.session_state[AT_KEY] = at.replace(tzinfo=None)  # the input holds the zone's time
 
 
-def preview(body: dict[str, Any]) -> tuple[dict[str, Any] | None, ApiError | None]:
+def preview(body: CampaignForm) -> tuple[CampaignPreview | None, ApiError | None]:
     """The API's preview of the message for the segment's first members, asked again only when it or the segment's
     latest snapshot changed."""
-    asked = {key: body[key] for key in ("template", "subject", "html_template", "segment_id", "channel")}
-    snapshot = (segments[body["segment_id"]].get("latest_size") or {}).get("snapshot_version")
+    asked: PreviewAsked = {
+        "template": body["template"],
+        "subject": body["subject"],
+        "html_template": body["html_template"],
+        "segment_id": body["segment_id"],
+        "channel": body["channel"],
+    }
+    latest = None if body["segment_id"] is None else segments[body["segment_id"]]["latest_size"]
+    snapshot = None if latest is None else latest["snapshot_version"]
     text = json.dumps({**asked, "snapshot": snapshot}, sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
         try:
             with st.spinner("Rendering for sample customers…"):
-                cached = (text, client.post("/v1/campaigns/preview", {**asked, "sample_size": SAMPLE_SIZE}), None)
+                cached = (text, client.preview_campaign(asked, SAMPLE_SIZE), None)
         except ApiError as error:
             cached = (text, None, error)
         st.session_state[PREVIEW_KEY] = cached
     return cached[1], cached[2]
 
 
-def show_refusal(error: ApiError, body: dict[str, Any]) -> None:
+def show_refusal(error: ApiError, body: CampaignForm) -> None:
     """A refusal; a template's problems each with the line they are on and a mark under the column."""
     st.error(error.message, icon="⚠️")
     sources = {
@@ -315,15 +329,15 @@ def suggestions_box() -> None:
             max_chars=60,
         )
         st.button("Suggest", key="campaign_ai_suggest", on_click=suggest, icon=":material/auto_awesome:")
-        suggestions = st.session_state.get(SUGGESTIONS_KEY)
+        suggestions: MessageSuggestions | None = st.session_state.get(SUGGESTIONS_KEY)
         if not suggestions:
             return
-        audience = suggestions.get("audience")
+        audience = suggestions["audience"]
         about = f" for {audience['summary']}" if audience else ""
         st.caption(
             f"Read as “{suggestions['intent']}”{about} ({suggestions['provider']}). {' '.join(suggestions['notes'])}"
         )
-        if suggestions.get("offer"):
+        if suggestions["offer"]:
             kept = ", ".join(f"“{fact}”" for fact in suggestions["offer"])
             st.caption(f"Every variant states the objective's {kept} unchanged.")
         for index, variant in enumerate(suggestions["variants"]):
@@ -332,12 +346,12 @@ def suggestions_box() -> None:
                 if variant["subject"]:
                     st.markdown(f"Subject: {variant['subject']}")
                 st.code(variant["body"], language=None, wrap_lines=True)
-                if variant.get("longest_length") is not None:
+                if variant["longest_length"] is not None:
                     st.caption(f"{variant['longest_length']} characters at most (an SMS holds {variant['sms_limit']}).")
                 st.button("Use this", key=f"campaign_ai_use_{index}", on_click=use_variant, args=(suggestions, variant))
 
 
-def preview_box(body: dict[str, Any]) -> None:
+def preview_box(body: CampaignForm) -> None:
     st.subheader("Preview")
     if body["segment_id"] is None or not (body["template"].strip() or body["html_template"]):
         st.caption("Pick a segment and write a message to see it as sample customers would get it.")
@@ -352,14 +366,18 @@ def preview_box(body: dict[str, Any]) -> None:
         formats.number(result["audience_size"]),
         help="Customers in the segment on the newest snapshot.",
     )
-    if result.get("reach"):
+    if result["reach"]:
         st.markdown(campaign_view.reach_text(result["reach"]))
     if not result["messages"]:
         st.caption("The segment has nobody in it right now.")
         return
     rows = [
         {
-            **{key: message[key] for key in ("error", "customer_id", "subject", "message", "html")},
+            "error": message["error"],
+            "customer_id": message["customer_id"],
+            "subject": message["subject"],
+            "message": message["message"],
+            "html": message["html"],
             "length": length_text(body["channel"], message),
         }
         for message in result["messages"]
@@ -388,7 +406,7 @@ def preview_box(body: dict[str, Any]) -> None:
     )
 
 
-def length_text(channel: str, message: dict[str, Any]) -> str | None:
+def length_text(channel: str, message: PreviewMessage) -> str | None:
     """How long a previewed message is as its channel counts it (the API measures it, opt-out line included):
     "143 characters · 1 SMS"; None when it has none."""
     if message["characters"] is None:
@@ -399,7 +417,7 @@ def length_text(channel: str, message: dict[str, Any]) -> str | None:
     return f"{characters} · {message['parts']} {campaign_view.CHANNELS[channel]}"
 
 
-def send_time_box(body: dict[str, Any]) -> None:
+def send_time_box(body: CampaignForm) -> None:
     with st.expander("Suggest a send time", icon=":material/schedule:"):
         chosen = st.session_state[PICK_KEY]
         if chosen == NEW:
@@ -421,7 +439,7 @@ def watched_campaign() -> None:
     watched_id = st.session_state.get(WATCH_KEY)
     if watched_id is None:
         return
-    watched = ui.fetch(f"/v1/campaigns/{watched_id}", "Loading the launched campaign")
+    watched = ui.read("Loading the launched campaign", client.campaign, watched_id)
     if watched is None:
         return
     with st.container(border=True):
@@ -431,7 +449,7 @@ def watched_campaign() -> None:
             "app_pages/history.py",
             label="Its history, messages and insights",
             icon=":material/history:",
-            query_params={"campaign": watched["id"]},
+            query_params={"campaign": str(watched["id"])},
         )
 
 
