@@ -1,6 +1,7 @@
 """One error shape for the whole API: `{"error": <code>, "detail": <what went wrong>}` with the right status.
 
-Routes raise `ApiError` subclasses for expected problems of their own; the engine's refusals (`engine.errors`:
+Routes raise `ApiError` subclasses for expected problems of their own, and declare which they answer in the
+OpenAPI document with `error_responses`; the engine's refusals (`engine.errors`:
 not found, conflict, invalid, forbidden) are answered here once, by kind, so no route translates them; validation
 errors and HTTP errors from the framework are reshaped the same way; Postgres or Redis out of reach, or every
 connection of their pool busy past `POOL_TIMEOUT_S`, is a 503 with `Retry-After` (an outage or an overload, not a
@@ -10,6 +11,7 @@ bug), and anything unexpected is a bare 500 with no stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -43,6 +45,27 @@ class ErrorBody(BaseModel):
         "an invalid rule or template lists each with where it is.",
         examples=[[{"loc": "body.name", "message": "Field required"}]],
     )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request cannot be followed (the detail says why).",
+    401: "No credential, or a forged, expired or revoked one.",
+    403: "Not allowed: a role too low, a write key, or an identity that may not sign in (the detail says which).",
+    404: "There is no such thing (or the feature is switched off).",
+    409: "It conflicts with what is there.",
+    429: "Too many requests: see `Retry-After` and the `RateLimit-*` headers.",
+    503: "A service it needs (the OpenID provider, Redis) is not configured or not reachable.",
+}
+
+
+def error_responses(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses and those `described`, each with the `{"error", "detail"}` body
+    and a description: the route's own (`described`) where it has one, else the usual one for the status."""
+    own = described or {}
+    return {
+        status: {"model": ErrorBody, "description": own.get(status) or ERROR_DESCRIPTIONS[status]}
+        for status in (*statuses, *own)
+    }
 
 
 class ApiError(Exception):

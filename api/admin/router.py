@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from api.admin.schemas import AuditEntryOut, CreatedKey, KeyOut, NewKey, NewUser, UserChange
 from api.auth.dependencies import client_ip
-from api.auth.schemas import UserOut, error_responses
+from api.auth.schemas import UserOut
 from api.deps import Admin, Db, rate_limit
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, NotFound, error_responses
 from engine import keys as write_keys
 from engine.auth import audit, management
 from engine.auth.roles import Role

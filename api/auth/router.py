@@ -20,10 +20,9 @@ from api.auth.schemas import (
     TokenExchangeRequest,
     TokenPair,
     UserOut,
-    error_responses,
 )
 from api.deps import AppSettings, Db, RedisClient, Viewer
-from api.errors import ApiError, Forbidden, NotFound
+from api.errors import ApiError, Forbidden, NotFound, error_responses
 from engine.auth import audit
 from engine.auth.oidc import LOGIN_MAX_AGE_SECONDS, provider_for, remember_login, take_login
 from engine.auth.sessions import browser_refresh_token, end_session, refresh_session

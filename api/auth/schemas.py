@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from pydantic.config import JsonDict
 
-from api.errors import ErrorBody
 from engine.auth.roles import Role
 from engine.auth.sessions import Tokens
 from engine.auth.users import User
@@ -130,19 +129,3 @@ class BrowserRefreshToken(BaseModel):
 
     refresh_token: str
     expires_in: int = Field(description="Seconds until the refresh token expires if unused.")
-
-
-_ERROR_DESCRIPTIONS = {
-    400: "The request cannot be followed (the detail says why).",
-    401: "No credential, or a forged, expired or revoked one.",
-    403: "Not allowed: a role too low, a write key, or an identity that may not sign in (the detail says which).",
-    404: "There is no such thing (or the feature is switched off).",
-    409: "It conflicts with what is there.",
-    429: "Too many requests: see `Retry-After` and the `RateLimit-*` headers.",
-    503: "A service it needs (the OpenID provider, Redis) is not configured or not reachable.",
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, each with the `{"error", "detail"}` body."""
-    return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}

@@ -23,7 +23,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.auth.dependencies import still_signed_in
-from api.auth.schemas import error_responses
 from api.campaigns.schemas import (
     CampaignChange,
     CampaignIn,
@@ -41,7 +40,7 @@ from api.campaigns.schemas import (
     TimelinePointOut,
 )
 from api.deps import Db, Marketer, Viewer, rate_limit
-from api.errors import Conflict, UnprocessableEntity
+from api.errors import Conflict, UnprocessableEntity, error_responses
 from api.reach import reach_out
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth.schemas import error_responses
 from api.channels.schemas import ChannelOut
 from api.deps import AppSettings, Viewer, rate_limit
+from api.errors import error_responses
 from engine.channels import CHANNELS
 from engine.channels.transports import transport_name
 

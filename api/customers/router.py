@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from api.auth.schemas import error_responses
 from api.deps import Analyst, Db, rate_limit
-from api.errors import NotFound
+from api.errors import NotFound, error_responses
 from api.snapshot import SnapshotOut, loaded_snapshot
 from engine.customers.profile import customer_record, segments_containing, snapshot_row
 from engine.customers.search import CustomerSummary, search_customers

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.auth.schemas import error_responses
 from api.deps import Db, Viewer, rate_limit
+from api.errors import error_responses
 from api.ingest.publish import publish_batch
 from engine.engagement.analytics import campaign_engagement
 from engine.engagement.links import clicked_link, opened_message
@@ -34,9 +34,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 NOT_CACHED = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
 CampaignId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Token = Annotated[str, Path(max_length=2_000, description="The signed token the e-mail's link carries")]
-_NOT_OURS: dict[int | str, dict[str, str]] = {
-    404: {"description": "The token was not made by us (forged, altered or cut short)."}
-}
+_NOT_OURS = error_responses(described={404: "The token was not made by us (forged, altered or cut short)."})
 
 
 async def _record(db: Db, message_id: int, url: str | None = None) -> None:

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from api.auth.schemas import error_responses
 from api.deps import Viewer, rate_limit
-from api.errors import NotFound, UnprocessableEntity
+from api.errors import NotFound, UnprocessableEntity, error_responses
 from api.snapshot import CurrentSnapshot, SnapshotOut, loaded_snapshot
 from engine.features.catalog import FeatureType, base_catalog
 from engine.segments.field_guide import common_values, field_guide

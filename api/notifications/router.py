@@ -19,9 +19,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
 from api.auth.dependencies import still_signed_in
-from api.auth.schemas import error_responses
 from api.deps import Db, Viewer, rate_limit
-from api.errors import NotFound
+from api.errors import NotFound, error_responses
 from api.notifications.schemas import NotificationOut, NotificationsPage, ReadAllOut
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth.users import User

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.auth.dependencies import client_ip
-from api.auth.schemas import error_responses
 from api.deps import Admin, Analyst, AppSettings, Db, RedisClient, rate_limit
+from api.errors import error_responses
 from api.pipelines.schemas import DeadLetterOut, PipelinesStatus, ReplayIn, ReplayOut, SnapshotStatus
 from engine.auth import audit
 from engine.campaigns.launch import launch_troubles

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 
 from api.auth.dependencies import client_ip
-from api.auth.schemas import error_responses
 from api.deps import Admin, Db, rate_limit
+from api.errors import error_responses
 from engine.privacy.erase import erase_customer
 from engine.privacy.export import as_json, customer_export
 

@@ -9,13 +9,11 @@ applier takes it from the stream.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, Request, status
 from pydantic import TypeAdapter, ValidationError
 
-from api.errors import ApiError, Unauthorized, UnprocessableEntity, validation_problems
+from api.errors import ApiError, Unauthorized, UnprocessableEntity, error_responses, validation_problems
 from api.openapi import body_schema
 from api.receipts.schemas import ReceiptIn, ReceiptsAccepted
 from engine.campaigns.receipts import accept_callback
@@ -27,13 +25,13 @@ router = APIRouter(prefix="/v1", tags=["delivery"])
 
 MAX_WEBHOOK_ID = 256
 _RECEIPTS: TypeAdapter[ReceiptIn | list[ReceiptIn]] = TypeAdapter(ReceiptIn | list[ReceiptIn])
-_REFUSED: dict[int | str, dict[str, Any]] = {
-    401: {
-        "description": "A missing or bad signature, a timestamp outside the tolerance, or no receipts secret "
-        "configured here (XENO_RECEIPTS_WEBHOOK_SECRET), so that no signature can be checked."
-    },
-    422: {"description": "The body is not a receipt or a list of receipts."},
-}
+_REFUSED = error_responses(
+    described={
+        401: "A missing or bad signature, a timestamp outside the tolerance, or no receipts secret configured here "
+        "(XENO_RECEIPTS_WEBHOOK_SECRET), so that no signature can be checked.",
+        422: "The body is not a receipt or a list of receipts.",
+    }
+)
 
 
 @router.post(

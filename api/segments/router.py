@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from api.auth.schemas import error_responses
 from api.deps import Analyst, Db, Viewer, rate_limit
-from api.errors import ErrorBody, NotFound
+from api.errors import NotFound, error_responses
 from api.reach import reach_out
 from api.segments.schemas import (
     ChangeSide,
@@ -55,9 +54,7 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=error_res
 
 SegmentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CustomerId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-_NEEDS_SNAPSHOT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "No feature snapshot has been published yet (the detail says how)."}
-}
+_NEEDS_SNAPSHOT = error_responses(described={409: "No feature snapshot has been published yet (the detail says how)."})
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
