@@ -16,6 +16,7 @@ key (`audience.retried_messages`), so it is not sent twice.
 from __future__ import annotations
 
 import io
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,10 +42,12 @@ from engine.channels import Channel, get_channel
 from engine.connections import psycopg_connection
 from engine.consent.opt_out import with_opt_out
 from engine.features.catalog import catalog_for_schema
+from engine.observability.logs import log_context
 from engine.segments import RuleError, UnsupportedRule
 from engine.segments.polars_backend import PolarsEvaluator
 from engine.settings import Settings
 
+log = logging.getLogger(__name__)
 LOG_COLUMNS = (
     "id", "campaign_id", "customer_id", "channel", "address", "message", "subject", "html", "status", "reason",
     "idempotency_key", "not_before", "created_at", "queued_at",
@@ -83,9 +86,23 @@ def launch_campaign(
     """Launch a due scheduled campaign, or finish publishing one already sending (or paused); anything else is left
     alone.
 
-    A rule, template or segment that cannot be used makes the campaign `failed` with the reason.
+    A rule, template or segment that cannot be used makes the campaign `failed` with the reason. The launch's log
+    lines carry the campaign's id.
     """
-    moment = now or datetime.now(UTC)
+    with log_context(campaign_id=campaign_id):
+        report = _launch(db, client, settings, campaign_id, audience, now or datetime.now(UTC))
+        if report.status == "failed" and report.detail is not None:
+            log.warning("the launch failed for good: %s", report.detail)
+        elif report.status in PUBLISHING:
+            log.info("launch done (%s): audience %d, queued %d, deferred %d, skipped %s; %d messages published",
+                     report.status, report.audience, report.queued, report.deferred, report.skipped or "none",
+                     report.published.messages)  # fmt: skip
+    return report
+
+
+def _launch(
+    db: Engine, client: redis.Redis, settings: Settings, campaign_id: int, audience: AudienceSource, moment: datetime
+) -> LaunchReport:
     try:
         with db.begin() as conn:
             campaign = conn.execute(

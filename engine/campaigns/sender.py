@@ -33,6 +33,7 @@ campaign are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +56,7 @@ from engine.channels.transports import close_transports, open_transports
 from engine.channels.transports.base import Outcome, ProviderMisconfigured, Transport, UnreadableAnswer
 from engine.connections import psycopg_connection
 from engine.consent.suppression import filter_sendable
+from engine.observability.logs import log_context, note
 from engine.observability.metrics import MESSAGES, RATE_LIMIT_WAIT
 from engine.settings import Settings
 
@@ -158,7 +160,8 @@ class Sender:
         self._in_flight: set[str] = set()
 
     async def _blocking(self, call: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+        """`call` in the sender's threads, its log lines carrying the context of the entry it is for."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, contextvars.copy_context().run, call)
 
     async def run(self, stop: asyncio.Event, *, until_idle: bool = False, block_ms: int = 500) -> SenderReport:
         """Send until `stop` is set (or, with `until_idle`, until the stream has nothing left for this group)."""
@@ -199,31 +202,35 @@ class Sender:
         return entries
 
     async def _handle(self, entry: streams.Entry) -> None:
-        try:
-            with self.consumer.span([entry]):
-                await self._apply(entry)
-            await self._blocking(lambda: self.consumer.ack([entry.id]))
-            self.report.entries += 1
-        except UnreadableAnswer:
-            log.exception(
-                "delivery entry %s stays pending, to be posted again under the same keys (handed out %d times)",
-                entry.id, entry.deliveries,
-            )  # fmt: skip
-        except ProviderMisconfigured as problem:
-            log.error("the provider refused the sender itself (%s); entry %s stays pending", problem, entry.id)
-            await self._give_back(entry)
-            await asyncio.sleep(self.settings.delivery_backoff_max_s)
-        except Exception:
-            log.exception("delivery entry %s failed; it stays pending and will be reclaimed", entry.id)
-            await self._give_back(entry)
-        finally:
-            self._in_flight.discard(entry.id)
+        """Deliver `entry` and acknowledge it, or leave it pending; its log lines carry its campaign's id."""
+        with log_context():
+            try:
+                with self.consumer.span([entry]):
+                    await self._apply(entry)
+                await self._blocking(lambda: self.consumer.ack([entry.id]))
+                self.report.entries += 1
+            except UnreadableAnswer:
+                log.exception(
+                    "delivery entry %s stays pending, to be posted again under the same keys (handed out %d times)",
+                    entry.id, entry.deliveries,
+                )  # fmt: skip
+            except ProviderMisconfigured as problem:
+                log.error("the provider refused the sender itself (%s); entry %s stays pending", problem, entry.id)
+                await self._give_back(entry)
+                await asyncio.sleep(self.settings.delivery_backoff_max_s)
+            except Exception:
+                log.exception("delivery entry %s failed; it stays pending and will be reclaimed", entry.id)
+                await self._give_back(entry)
+            finally:
+                self._in_flight.discard(entry.id)
 
     async def _apply(self, entry: streams.Entry) -> None:
         delivery = _delivery_entry(entry)
         if delivery is None:
             self.report.dropped += 1
-        elif self.consumer.poisoned(entry):
+            return
+        note(campaign_id=delivery.campaign_id)
+        if self.consumer.poisoned(entry):
             await self._give_up(entry, delivery)
         else:
             await self._deliver(delivery)

@@ -2,7 +2,8 @@
 
 `XENO_LOG_FORMAT` (`text` or `json`) and `XENO_LOG_LEVEL` (DEBUG, INFO, WARNING, ...) choose; `configure_logging`
 applies them to the root logger once a process starts. Each line carries what is known about the work it belongs
-to: the request id (`X-Request-ID`), the signed-in user, the campaign, and the trace and span ids when traced.
+to: the request id (`X-Request-ID`), the signed-in user, the campaign (a launch, a sender's entry), the Dagster run
+(the engine calls of a pipeline's ops), and the trace and span ids when traced.
 That context is one mutable mapping per unit of work (`log_context`), so a value noted by a dependency running in a
 worker thread (`note`) is still seen by the lines logged after it.
 """

@@ -197,7 +197,7 @@ def messages_on(client: redis.Redis, stream: str) -> int:
 
 
 def test_the_job_launches_the_campaign_and_reports_its_counts(
-    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance
+    database: Engine, redis_client: redis.Redis, instance: dg.DagsterInstance, json_log_lines: list[dict[str, Any]]
 ) -> None:
     campaign_id = new_campaign(database, at=NOW - timedelta(seconds=1))
 
@@ -210,6 +210,8 @@ def test_the_job_launches_the_campaign_and_reports_its_counts(
     campaign = get_campaign(database, campaign_id)
     assert (campaign.status, campaign.snapshot_version, campaign.counts.total) == ("sending", "test-snapshot", 10)
     assert isinstance(evaluate(instance), dg.SkipReason)  # launched: no longer due
+    [launched] = [line for line in json_log_lines if line["logger"] == "engine.campaigns.launch"]
+    assert (launched["campaign_id"], launched["dagster_run_id"]) == (campaign_id, result.run_id)
 
 
 def test_a_launch_the_campaign_refuses_fails_the_run_and_the_campaign(

@@ -9,6 +9,7 @@ without retries; anything unexpected (a database restart) is retried within the 
 import dagster as dg
 
 from engine.campaigns.launch import launch_campaign
+from engine.observability.logs import log_context
 from engine.observability.tracing import tracer
 from pipelines.defs.campaigns.resources import CampaignAudience
 from pipelines.defs.resources import XenoResource
@@ -29,7 +30,10 @@ class LaunchConfig(dg.Config):
 def launch_campaign_op(
     context: dg.OpExecutionContext, config: LaunchConfig, xeno: XenoResource, campaign_audience: CampaignAudience
 ) -> dg.Output[dict[str, int]]:
-    with tracer().start_as_current_span("launch campaign", attributes={"xeno.campaign_id": config.campaign_id}):
+    with (
+        log_context(dagster_run_id=context.run_id),
+        tracer().start_as_current_span("launch campaign", attributes={"xeno.campaign_id": config.campaign_id}),
+    ):
         report = launch_campaign(
             xeno.db(), xeno.redis(), xeno.settings(), config.campaign_id, campaign_audience.source()
         )

@@ -6,6 +6,7 @@ import dagster as dg
 from engine.features.checks import CheckOutcome
 from engine.features.materialize import materialize_features
 from engine.features.snapshot import DEFAULT_KEEP
+from engine.observability.logs import log_context
 from pipelines.defs.resources import XenoResource
 
 INCREMENTAL_CHECK = "incremental_state_agrees"
@@ -37,7 +38,8 @@ class CustomerFeaturesConfig(dg.Config):
 def customer_features(
     context: dg.AssetExecutionContext, config: CustomerFeaturesConfig, xeno: XenoResource
 ) -> dg.MaterializeResult:
-    done = materialize_features(xeno.db(), xeno.settings().data_dir / "snapshots", keep=config.keep_versions)
+    with log_context(dagster_run_id=context.run_id):
+        done = materialize_features(xeno.db(), xeno.settings().data_dir / "snapshots", keep=config.keep_versions)
     snapshot = done.snapshot
     context.log.info(
         f"version {snapshot.version}: {snapshot.row_count} customers, {snapshot.event_count} events in "

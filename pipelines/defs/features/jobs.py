@@ -6,6 +6,7 @@ import time
 import dagster as dg
 
 from engine.features.deltas import publish_delta
+from engine.observability.logs import log_context
 from pipelines.defs.features.assets import customer_features
 from pipelines.defs.following import FollowConfig, Shift
 from pipelines.defs.resources import XenoResource
@@ -37,7 +38,8 @@ def publish_feature_deltas(
     snapshots_dir = xeno.settings().data_dir / "snapshots"
     stopped = "drained"
     while True:
-        delta = publish_delta(xeno.db(), snapshots_dir)
+        with log_context(dagster_run_id=context.run_id):
+            delta = publish_delta(xeno.db(), snapshots_dir)
         if delta is not None:
             deltas, customers = deltas + 1, customers + delta.row_count + len(delta.removed_ids)
             shift.worked()

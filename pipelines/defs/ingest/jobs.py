@@ -11,6 +11,7 @@ from dataclasses import fields
 import dagster as dg
 
 from engine.ingest.consumer import DrainReport, drain
+from engine.observability.logs import log_context
 from pipelines.defs.following import FollowConfig, Shift
 from pipelines.defs.resources import XenoResource
 from pipelines.defs.retries import MAX_RUNTIME_TAG
@@ -38,11 +39,12 @@ def drain_ingest_stream(
             context.log.info(f"{report.entries + part.entries} entries, {report.applied + part.applied} applied so far")
 
     while True:
-        part = drain(
-            xeno.db(), xeno.redis(), xeno.settings(), consumer=f"dagster-{context.run_id[:8]}", on_batch=progress,
-            max_seconds=FOLLOW_ROUND_S if config.follow else RUN_SECONDS,
-            block_ms=FOLLOW_BLOCK_MS if config.follow else None,
-        )  # fmt: skip
+        with log_context(dagster_run_id=context.run_id):
+            part = drain(
+                xeno.db(), xeno.redis(), xeno.settings(), consumer=f"dagster-{context.run_id[:8]}", on_batch=progress,
+                max_seconds=FOLLOW_ROUND_S if config.follow else RUN_SECONDS,
+                block_ms=FOLLOW_BLOCK_MS if config.follow else None,
+            )  # fmt: skip
         _add(report, part)
         if not config.follow:
             report.stopped = part.stopped

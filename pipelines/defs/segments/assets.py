@@ -3,6 +3,7 @@
 import dagster as dg
 
 from engine.features.snapshot import latest_snapshot
+from engine.observability.logs import log_context
 from engine.segments.history import record_snapshot_sizes
 from pipelines.defs.features.assets import customer_features
 from pipelines.defs.resources import XenoResource
@@ -19,10 +20,13 @@ from pipelines.defs.resources import XenoResource
     ),
 )
 def segment_sizes(context: dg.AssetExecutionContext, xeno: XenoResource) -> dg.MaterializeResult:
-    snapshot = latest_snapshot(xeno.db())
-    if snapshot is None:
-        raise dg.Failure("no customer_features snapshot has been published yet; materialize customer_features first")
-    recording = record_snapshot_sizes(xeno.db(), snapshot)
+    with log_context(dagster_run_id=context.run_id):
+        snapshot = latest_snapshot(xeno.db())
+        if snapshot is None:
+            raise dg.Failure(
+                "no customer_features snapshot has been published yet; materialize customer_features first"
+            )
+        recording = record_snapshot_sizes(xeno.db(), snapshot)
     for segment_id, reason in recording.refused.items():
         context.log.warning(f"segment {segment_id} not recorded: {reason}")
     sizes = {str(record.segment_id): record.size for record in recording.records}

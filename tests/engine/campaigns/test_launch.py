@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -255,3 +256,22 @@ def test_an_empty_audience_launches_and_completes(database: Engine, redis_client
     assert (report.status, report.audience) == ("sending", 0)
     assert complete_finished_campaigns(database, settings, NOON) == [report.campaign_id]
     assert pl.DataFrame(log_rows(database, report.campaign_id)).is_empty()
+
+
+def test_the_log_lines_of_a_launch_carry_its_campaign_id(
+    database: Engine, redis_client: redis.Redis, json_log_lines: list[dict[str, Any]]
+) -> None:
+    launched = launch(database, redis_client, delivery_settings(), features(3))
+    refused = new_campaign(database, rule={"field": "total_spend", "op": ">", "value": 5})
+    without_spend = FrameAudience(features(3).drop("total_spend"))
+    launch_campaign(database, redis_client, delivery_settings(), refused, without_spend, now=NOON)
+    logging.getLogger("tests").info("after the launches")
+
+    lines = [line for line in json_log_lines if line["logger"] == "engine.campaigns.launch"]
+    assert [(line["level"], line["campaign_id"]) for line in lines] == [
+        ("INFO", launched.campaign_id),
+        ("WARNING", refused),
+    ]
+    assert "queued 3" in lines[0]["message"]
+    assert "total_spend" in lines[1]["message"]
+    assert "campaign_id" not in json_log_lines[-1]

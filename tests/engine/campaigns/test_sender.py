@@ -130,7 +130,11 @@ def test_a_batch_refused_as_malformed_fails_only_the_messages_at_fault(
 
 
 def test_a_vendor_refusing_the_sender_itself_blames_no_message_however_long_it_lasts(
-    database: Engine, redis_client: redis.Redis, start_vendor: Vendor, caplog: pytest.LogCaptureFixture
+    database: Engine,
+    redis_client: redis.Redis,
+    start_vendor: Vendor,
+    caplog: pytest.LogCaptureFixture,
+    json_log_lines: list[dict[str, Any]],
 ) -> None:
     url, _ = start_vendor(api_key="the-right-key")
     settings = delivery_settings(
@@ -148,6 +152,8 @@ def test_a_vendor_refusing_the_sender_itself_blames_no_message_however_long_it_l
     assert refused_past_the_poison_limit()
     assert {row["status"] for row in log_rows(database, campaign_id)} == {"queued"}
     assert streams.backlog(redis_client, settings.stream(STREAM), GROUP).pending == 1
+    said = [line for line in json_log_lines if "refused the sender itself" in line["message"]]
+    assert {line.get("campaign_id") for line in said} == {campaign_id}
     right = settings.model_copy(
         update={"delivery_vendor_api_key": SecretStr("the-right-key"), "delivery_claim_idle_ms": 1}
     )
