@@ -391,6 +391,15 @@ class User(TypedDict):
     disabled: bool
 
 
+class TokenPair(TypedDict):
+    """A signed-in session's tokens and who it is."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
 class WriteKey(TypedDict):
     id: int
     name: str

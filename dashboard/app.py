@@ -54,7 +54,7 @@ def sign_out() -> None:
 def sidebar() -> None:
     user = ui.api().user
     with st.sidebar:
-        st.markdown(f"**{user.get('name') or user.get('email')}**  \n{user.get('email')} · {user.get('role')}")
+        st.markdown(f"**{user['name'] or user['email']}**  \n{user['email']} · {user['role']}")
         st.button("Sign out", key="sign_out", on_click=sign_out, icon=":material/logout:")
 
 

@@ -44,6 +44,7 @@ from dashboard.api_types import (
     Segment,
     SendTime,
     Timeline,
+    TokenPair,
     User,
     WriteKey,
 )
@@ -135,7 +136,7 @@ class Session:
     access_token: str
     refresh_token: str
     access_expires_at: float
-    user: dict[str, Any]
+    user: User
 
 
 class ApiClient:
@@ -154,12 +155,15 @@ class ApiClient:
         return self._session is not None
 
     @property
-    def user(self) -> dict[str, Any]:
-        return self._session.user if self._session else {}
+    def user(self) -> User:
+        """Who is signed in (an `ApiError` 401 when nobody is)."""
+        if self._session is None:
+            raise ApiError(401, "unauthorized", "sign in first")
+        return self._session.user
 
     @property
     def role(self) -> str | None:
-        return self._session.user.get("role") if self._session else None
+        return self._session.user["role"] if self._session else None
 
     @property
     def session_key(self) -> str:
@@ -172,16 +176,16 @@ class ApiClient:
 
     # --- signing in and out ---
 
-    def dev_sign_in(self, email: str, role: str, name: str | None = None) -> dict[str, Any]:
+    def dev_sign_in(self, email: str, role: str, name: str | None = None) -> User:
         """The developer sign-in (only while the API has it switched on, on loopback)."""
         body = {"email": email, "role": role, **({"name": name} if name else {})}
         return self._start(self._public("/v1/auth/dev-login", body))
 
-    def exchange_id_token(self, id_token: str) -> dict[str, Any]:
+    def exchange_id_token(self, id_token: str) -> User:
         """Trade the OpenID provider's ID token (from Streamlit's `st.login`) for our tokens."""
         return self._start(self._public("/v1/auth/token-exchange", {"id_token": id_token}))
 
-    def resume(self, refresh_token: str) -> dict[str, Any]:
+    def resume(self, refresh_token: str) -> User:
         """Carry on a session from a refresh token kept elsewhere (the browser's cookie), spending it."""
         return self._start(self._public("/v1/auth/refresh", {"refresh_token": refresh_token}))
 
@@ -197,14 +201,14 @@ class ApiClient:
             with contextlib.suppress(ApiError):
                 self._public("/v1/auth/logout", {"refresh_token": session.refresh_token})
 
-    def _start(self, pair: dict[str, Any]) -> dict[str, Any]:
+    def _start(self, pair: TokenPair) -> User:
         self._session = Session(
             access_token=pair["access_token"],
             refresh_token=pair["refresh_token"],
             access_expires_at=time.monotonic() + float(pair["expires_in"]),
             user=pair["user"],
         )
-        return dict(pair["user"])
+        return pair["user"].copy()
 
     def _refresh(self, stale: Session) -> None:
         """Trade the refresh token for a new pair, once even when threads ask together (it works only once)."""

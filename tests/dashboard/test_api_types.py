@@ -33,6 +33,7 @@ SCHEMA_OF = {
     api_types.MessageSuggestions: "MessagesOut",
     api_types.SendTime: "SendTimeOut",
     api_types.User: "UserOut",
+    api_types.TokenPair: "TokenPair",
     api_types.CreatedKey: "CreatedKey",
     api_types.AuditEntry: "AuditEntryOut",
 }
