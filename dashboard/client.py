@@ -390,7 +390,7 @@ class ApiClient:
         """The newest audit entries (older than `before_id`, of `action`, if given)."""
         return cast(list[AuditEntry], self.get("/v1/admin/audit", limit=limit, action=action, before_id=before_id))
 
-    # --- calls ---
+    # --- calls: what the operations above are made of (the Segments page still calls them, until it moves over) ---
 
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params)
