@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import Analyst, Db, Viewer, rate_limit
 from api.errors import NotFound, error_responses
-from api.reach import reach_out
+from api.reach import snapshot_reach_out
 from api.segments.schemas import (
     ChangeSide,
     ChangesOut,
@@ -112,9 +112,17 @@ def post_preview(body: PreviewIn, _: Analyst, db: Db, snapshot: CurrentSnapshot)
     problem's path, field and message."""
     rule = parse_rule(body.rule, snapshot.catalog)
     result = preview(snapshot.evaluator, rule, body.sample_size)
-    reach = None if body.channel is None else reach_out(db, members_frame(snapshot.evaluator, rule), body.channel)
-    warnings = unknown_event_warnings(rule, snapshot.evaluator.event_names)
-    return PreviewOut(**vars(result), snapshot=SnapshotOut.of(snapshot), reach=reach, warnings=warnings)
+    reach = None if body.channel is None else snapshot_reach_out(db, snapshot.features, result.members, body.channel)
+    return PreviewOut(
+        size=result.size,
+        clause_counts=result.clause_counts,
+        funnel=result.funnel,
+        sample=result.sample,
+        sentence=result.sentence,
+        snapshot=SnapshotOut.of(snapshot),
+        reach=reach,
+        warnings=unknown_event_warnings(rule, snapshot.evaluator.event_names),
+    )
 
 
 @router.get("", response_model=list[SegmentOut], dependencies=[rate_limit("read")], summary="List segments")

@@ -90,10 +90,16 @@ def apply_contact_policy(
 ) -> pl.DataFrame:
     """One row per member: `customer_id`, `address`, `status` (queued, pending or skipped), `reason`, `not_before`.
 
-    `members` are feature rows (customer_id, the channel's consent and address columns, timezone); a consent
-    column the snapshot does not have (a trait nobody sent yet) is no consent. `recent` is `recent_message_counts`
-    for the frequency caps.
+    `members` are feature rows (customer_id, the channel's consent and address columns, timezone); `recent` is
+    `recent_message_counts` for the frequency caps.
     """
+    return plan_contacts(contact_columns(members, channel), channel, recent, settings, now)
+
+
+def contact_columns(members: pl.DataFrame, channel: Channel) -> pl.DataFrame:
+    """What the policy reads of each member, in their order: `customer_id`, `address` (trimmed), `consent` and
+    `timezone`. A consent column the snapshot does not have (a trait nobody sent yet) is no consent. It depends on
+    the feature rows alone, so a caller asking again about the same rows may keep it (`engine.campaigns.reach`)."""
     address = pl.col(channel.address).cast(pl.String).str.strip_chars()
     if channel.consent is None:
         consent = pl.lit(True)
@@ -102,13 +108,21 @@ def apply_contact_policy(
     else:
         consent = pl.lit(False)
     timezone = pl.col("timezone").cast(pl.String) if "timezone" in members.columns else pl.lit(None, pl.String)
-    frame = members.select(
+    return members.select(
         pl.col("customer_id").cast(pl.Int64),
         address.alias("address"),
         consent.alias("consent"),
         timezone.alias("timezone"),
-    ).join(recent, on="customer_id", how="left")
-    frame = frame.join(_quiet_hours(frame["timezone"], settings, now), on="timezone", how="left", nulls_equal=True)
+    )
+
+
+def plan_contacts(
+    contacts: pl.DataFrame, channel: Channel, recent: pl.DataFrame, settings: Settings, now: datetime
+) -> pl.DataFrame:
+    """`apply_contact_policy` over `contact_columns`, rows kept in their order."""
+    frame = contacts.join(recent, on="customer_id", how="left", maintain_order="left")
+    quiet = _quiet_hours(frame["timezone"], settings, now)
+    frame = frame.join(quiet, on="timezone", how="left", nulls_equal=True, maintain_order="left")
     capped = (pl.col("recent").fill_null(0) >= settings.frequency_cap) if settings.frequency_cap else pl.lit(False)
     channel_cap = settings.channel_frequency_caps.get(channel.name)
     channel_capped = pl.col("recent_on_channel").fill_null(0) >= channel_cap if channel_cap else pl.lit(False)

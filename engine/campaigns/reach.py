@@ -4,19 +4,31 @@
 (suppressed addresses, customers who left the topic) over the audience's feature rows; the launch writes its log
 from that plan, so what a preview counts with `reach_of` is what a launch at the same moment does (bar messages
 that then fail to render, which only the launch renders for everyone).
+
+The segment builder asks on every edit, over audiences of up to the whole snapshot, so `snapshot_reach` plans
+the same way from what it keeps per snapshot and channel (each customer's contact columns and address key, and
+which of them the suppression list holds, until the list changes) and reads only the frequency counts anew.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 from sqlalchemy import Connection
 
-from engine.campaigns.policy import apply_contact_policy, recent_message_counts
+from engine.campaigns.policy import apply_contact_policy, contact_columns, plan_contacts, recent_message_counts
 from engine.channels import Channel
-from engine.consent.suppression import skip_suppressed
+from engine.consent.suppression import (
+    address_hashes,
+    list_version,
+    skip_blocked,
+    skip_suppressed,
+    suppressed_keys,
+)
 from engine.settings import Settings
 
 
@@ -77,3 +89,65 @@ def audience_reach(
 ) -> Reach:
     """How many of `members` a campaign on `channel` launched at `now` would message, and why the others not."""
     return reach_of(contact_plan(conn, members, channel, settings, now, topic=topic))
+
+
+def snapshot_reach(
+    conn: Connection,
+    features: pl.DataFrame,
+    members: pl.Series,
+    channel: Channel,
+    settings: Settings,
+    now: datetime,
+) -> Reach:
+    """`audience_reach` of the rows of `features` (a whole snapshot) that the boolean `members` marks, without
+    a topic: the contact columns and the suppression list's verdicts are kept with the snapshot's frame."""
+    sheet = _sheet(features, channel)
+    contacts = sheet.contacts.with_columns(blocked=sheet.suppressed(conn, channel)).filter(members)
+    since = now - timedelta(days=settings.frequency_cap_days)
+    recent = recent_message_counts(conn, since, channel)
+    plan = plan_contacts(contacts.drop("address_hash", "blocked"), channel, recent, settings, now)
+    return reach_of(skip_blocked(plan.with_columns(contacts["blocked"])))
+
+
+class _ContactSheet:
+    """One snapshot's customers as the policy reads them on one channel (`contact_columns` and `address_hash`,
+    row for row), and which of them the channel's suppression list holds, as of the list's version."""
+
+    def __init__(self, features: pl.DataFrame, channel: Channel) -> None:
+        contacts = contact_columns(features, channel)
+        self.contacts = contacts.with_columns(address_hashes(contacts["address"]))
+        self._verdicts: tuple[tuple[int, ...], pl.Series] | None = None
+
+    def suppressed(self, conn: Connection, channel: Channel) -> pl.Series:
+        """Per row, why the list holds the address (`suppressed: ...`), or None."""
+        version = list_version(conn, channel.name)
+        if self._verdicts is None or self._verdicts[0] != version:
+            listed = suppressed_keys(conn, channel.name)
+            verdicts = self.contacts.select("address_hash").join(
+                listed, on="address_hash", how="left", maintain_order="left"
+            )
+            self._verdicts = (version, verdicts["suppressed"])
+        return self._verdicts[1]
+
+
+_SHEETS: dict[int, tuple[weakref.ref[pl.DataFrame], dict[str, _ContactSheet]]] = {}
+_SHEETS_LOCK = threading.Lock()
+
+
+def _sheet(features: pl.DataFrame, channel: Channel) -> _ContactSheet:
+    """The sheet of `features` on `channel`, made on first use and forgotten with the frame."""
+    key = id(features)
+    with _SHEETS_LOCK:
+        held = _SHEETS.get(key)
+        if held is None or held[0]() is not features:
+
+            def forget(ref: weakref.ref[pl.DataFrame]) -> None:
+                if _SHEETS.get(key, (None,))[0] is ref:
+                    _SHEETS.pop(key, None)
+
+            held = (weakref.ref(features, forget), {})
+            _SHEETS[key] = held
+        sheets = held[1]
+        if channel.name not in sheets:
+            sheets[channel.name] = _ContactSheet(features, channel)
+        return sheets[channel.name]

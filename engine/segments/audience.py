@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -42,13 +42,15 @@ FORMULA_START = r"^[=+\-@\t\r]"  # what makes a spreadsheet read a CSV cell as a
 class Preview:
     """An unsaved rule's audience: its size, per-clause counts by node path, a sample, the sentence, and the
     funnel: how many customers the root group's first clause matches, then the first two together, and so on (an
-    AND narrows, an OR widens; empty when the rule is not a group)."""
+    AND narrows, an OR widens; empty when the rule is not a group); and `members`, which of the snapshot's rows
+    match (a boolean per row, to ask more about them without evaluating the rule again)."""
 
     size: int
     clause_counts: dict[str, int]
     sample: list[dict[str, Any]]
     sentence: str
     funnel: list[int]
+    members: pl.Series = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,15 @@ def preview(evaluator: PolarsEvaluator, rule: Rule, sample_size: int = 10) -> Pr
         *(matched(path, node).sum().alias(columns[path]) for path, node in nodes),
         *(combine(clauses[: step + 1]).sum().alias(f"__segment_funnel {step}") for step in range(len(clauses))),
         pl.arg_where(matched("", rule)).head(sample_size).implode().alias("__segment_sample"),
+        matched("", rule).implode().alias("__segment_members"),
     ).collect()
     clause_counts = {path: int(answer.item(0, columns[path])) for path, _ in nodes}
     funnel = [int(answer.item(0, f"__segment_funnel {step}")) for step in range(len(clauses))]
     sample = evaluator.features.select(summary_columns(evaluator))[answer.item(0, "__segment_sample")]
-    return Preview(clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog), funnel)
+    members = answer.item(0, "__segment_members")
+    return Preview(
+        clause_counts[""], clause_counts, sample.to_dicts(), describe(rule, evaluator.catalog), funnel, members
+    )
 
 
 def member_page(evaluator: PolarsEvaluator, rule: Rule, *, after: int | None, limit: int) -> MemberPage:

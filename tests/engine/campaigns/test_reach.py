@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import polars as pl
 import redis
 from sqlalchemy import Engine
 
-from engine.campaigns.reach import audience_reach
+from engine.campaigns.reach import Reach, audience_reach, snapshot_reach
 from engine.channels import get_channel
 from engine.consent.suppression import suppress
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
@@ -37,3 +38,36 @@ def test_the_reach_counts_consent_address_suppression_and_quiet_hours_as_the_lau
     logged = Counter(row["reason"] for row in log_rows(database, report.campaign_id) if row["status"] == "skipped")
     assert logged == reach.skipped
     assert report.queued + report.deferred == reach.receiving
+
+
+def test_the_builders_reach_from_what_it_keeps_per_snapshot_follows_the_list_and_the_log_as_the_launch_does(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = delivery_settings(frequency_cap=1)
+    evening = NOON.replace(hour=18)
+    snapshot = features(
+        7,
+        sms_consent=[True, False, True, True, True, True, True],
+        phone=["+919900000001", "+919900000002", " ", "+919900000004", "+91 99000-00005", "+919900000006", None],
+        timezone=["UTC", "UTC", "UTC", "Asia/Kolkata", "UTC", "UTC", None],
+    )
+    members = pl.Series([True, True, True, True, True, True, False])
+    sms = get_channel("sms")
+
+    def both() -> tuple[Reach, Reach]:
+        with database.connect() as conn:
+            kept = snapshot_reach(conn, snapshot, members, sms, settings, evening)
+            asked = audience_reach(conn, snapshot.filter(members), sms, settings, evening)
+        return kept, asked
+
+    kept, asked = both()
+    assert kept == asked
+    with database.begin() as conn:
+        suppress(conn, "sms", "+919900000005", "stop", "test")  # the kept verdicts follow a change of the list
+    kept, asked = both()
+    assert kept == asked
+    assert kept.skipped == {"no consent to SMS": 1, "no phone number": 1, "suppressed: replied STOP": 1}
+    launch(database, redis_client, settings, snapshot.filter(members), now=evening)  # now at the frequency cap
+    kept, asked = both()
+    assert kept == asked
+    assert kept.receiving == 0
