@@ -25,6 +25,7 @@ NAME_KEY, DESCRIPTION_KEY = "segment_name", "segment_description"
 PREVIEW_KEY = "segment_preview"
 VALUES_KEY = "segment_feature_values"  # (feature, snapshot version) -> the category's values, most customers first
 REACH_KEY = "segment_reach_channel"
+GRAPH_KEY = "segment_show_graph"  # the rule drawn as a graph, on demand: the browser lays it out anew on every edit
 WHOLE_PAGE_KEY = "segment_whole_page"  # set by a fragment's action whose outcome shows outside the fragment
 SAMPLE_SIZE = 10
 PICK_LIST_SIZE = 200
@@ -362,7 +363,8 @@ def workbench() -> None:
             st.markdown(result["sentence"])
             if len(result["funnel"]) > 1:
                 funnel(compiled.rule, result["funnel"], snapshot["customers"])
-            st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
+            if st.toggle("Draw the rule as a graph", key=GRAPH_KEY):
+                st.graphviz_chart(rules.rule_dot(compiled.rule, result["clause_counts"], labels))
             st.caption(f"The first {len(result['sample'])} of them")
             st.dataframe(formats.table(result["sample"]), hide_index=True, key="segment_sample")
 

@@ -48,6 +48,8 @@ def test_a_rule_of_two_groups_shows_its_audience_each_parts_count_a_sample_and_i
     assert app.metric[0].value == "2"
     assert {"2 match", "3 match", "4 match"} <= set(captions(app))
     assert table_with(app, "Customer")["Customer"].tolist() == ["1", "4"]
+    assert app.get("graphviz_chart") == []  # drawn when asked: laying it out on every edit slowed the builder
+    app.toggle(key="segment_show_graph").set_value(True).run()
     assert app.get("graphviz_chart")
     assert str(app.text_area(key="segment_json").value).count('"field"') == 3
 
