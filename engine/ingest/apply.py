@@ -69,6 +69,20 @@ WHERE s.context ->> 'source' = '{TRACKING_SOURCE}'
       ELSE false END
 """
 
+# The customers a batch names, locked against deletion until it commits (events hold no foreign key to customers,
+# migration 0019): an erasure, which locks its customer for update and then deletes their events before them, waits
+# for the batch, so no event is committed naming a customer who is gone. One statement for the whole batch, in
+# id order; other ingest transactions' locks and updates of these rows do not conflict with it.
+LOCK_NAMED_CUSTOMERS = """
+SELECT 1 FROM customers c
+WHERE c.external_id IN (
+    SELECT customer_external_id FROM stage_orders
+    UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+)
+ORDER BY c.id
+FOR KEY SHARE
+"""
+
 # Orders and events may name a customer we have not heard of yet: they get a bare customer row,
 # which a later identify or customer update fills in. Only the names not found are inserted (a lookup in the
 # index is several times cheaper than an insert that conflicts, and most customers are known), in order, so
@@ -209,6 +223,7 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
             if any(event["context"].get("source") == TRACKING_SOURCE for event in events):
                 cursor.execute(DROP_ERASED_TRACKING)
                 counts.erased = cursor.rowcount
+            cursor.execute(LOCK_NAMED_CUSTOMERS)
             cursor.execute(INSERT_MISSING_CUSTOMERS)
         record_touched_customers(conn)  # for the next feature delta; before orders move customers
         if orders:
