@@ -1,7 +1,9 @@
-"""What every benchmark shares: a fresh database and Redis to measure on, processes, and the JSON line."""
+"""What every benchmark shares: a fresh database and Redis to measure on, processes, signed-in analysts, posting
+bodies side by side, and the JSON line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,9 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
 from sqlalchemy import create_engine, text
 
 from engine import migrate
+from engine.auth.roles import Role
+from engine.auth.sessions import start_session
+from engine.auth.users import record_sign_in
 from engine.connections import get_engine, get_redis, reset_connections
 from engine.services.supervisor import http_ok
 from engine.settings import get_settings
@@ -70,6 +76,36 @@ def api_process(port: int, workers: int = 1, env: dict[str, str] | None = None) 
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
             "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     return process(argv, ready_url=f"http://127.0.0.1:{port}/health", env=env)
+
+
+def analyst_tokens(count: int) -> list[str]:
+    """The access tokens of `count` analysts signed in for the benchmark, one each (rate limits are per user)."""
+    with get_engine().begin() as conn:
+        return [
+            start_session(
+                conn, get_settings(), record_sign_in(conn, f"analyst{n}@shop.example", "Analyst", Role.analyst), "bench"
+            ).access_token
+            for n in range(count)
+        ]
+
+
+async def post_bodies(url: str, bodies: list[bytes], headers: dict[str, str], concurrency: int, expect: int) -> float:
+    """Post every body to `url` with `concurrency` requests in flight, each to be answered `expect` (any other
+    answer stops the benchmark); the seconds it took."""
+    queue = list(reversed(bodies))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while queue:
+            body = queue.pop()
+            async with session.post(url, data=body, headers=headers) as response:
+                answer = await response.read()
+                if response.status != expect:
+                    raise RuntimeError(f"{url} answered {response.status}: {answer[:500].decode(errors='replace')}")
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return time.perf_counter() - started
 
 
 def report(figures: dict[str, Any]) -> None:

@@ -38,14 +38,13 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import aiosmtplib
 import httpx
 import orjson
 import polars as pl
 import psutil
 
-from bench.common import api_process, process, report, use_fresh_services
+from bench.common import api_process, post_bodies, process, report, use_fresh_services
 from engine import streams
 from engine.campaigns.audience import FrameAudience
 from engine.campaigns.launch import launch_campaign
@@ -93,25 +92,6 @@ def baseline_bodies(frame: pl.DataFrame, batch: int) -> list[bytes]:
         for customer_id, name, phone in rows
     ]  # fmt: skip
     return [orjson.dumps({"messages": messages[i : i + batch]}) for i in range(0, len(messages), batch)]
-
-
-async def post_raw(url: str, bodies: list[bytes], concurrency: int) -> float:
-    """Seconds to post every body with `concurrency` requests in flight."""
-    queue = list(reversed(bodies))
-    headers = {"Content-Type": "application/json"}
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while queue:
-            body = queue.pop()
-            async with session.post(f"{url}/v1/messages/batch", data=body, headers=headers) as response:
-                if response.status != 202:
-                    raise RuntimeError(f"the vendor answered {response.status}: {await response.text()}")
-                await response.read()
-
-    started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-    return time.perf_counter() - started
 
 
 @contextmanager
@@ -301,8 +281,9 @@ def main() -> None:
     frame = audience(recipients)
 
     with vendor(raw_port):
+        raw_url, raw_bodies = f"http://127.0.0.1:{raw_port}/v1/messages/batch", baseline_bodies(frame, args.batch)
         raw_s = asyncio.run(
-            post_raw(f"http://127.0.0.1:{raw_port}", baseline_bodies(frame, args.batch), args.concurrency)
+            post_bodies(raw_url, raw_bodies, {"Content-Type": "application/json"}, args.concurrency, 202)
         )
     baseline = recipients / raw_s
     print(f"baseline: raw batch posts to the simulator   {baseline:>10,.0f} messages/s", flush=True)

@@ -34,15 +34,11 @@ import aiohttp
 import httpx
 import orjson
 
-from bench.common import api_process, report, use_fresh_services
-from bench.segments import NOW, RULE, synthetic_events, synthetic_features
+from bench.common import analyst_tokens, api_process, report, use_fresh_services
+from bench.segments import RULE, publish_synthetic_snapshot
 from engine import streams
-from engine.auth.roles import Role
-from engine.auth.sessions import start_session
-from engine.auth.users import record_sign_in
 from engine.campaigns.receipts import STREAM as RECEIPTS
 from engine.connections import get_engine, get_redis
-from engine.features.snapshot import publish_snapshot
 from engine.keys import create_key
 from engine.services.supervisor import free_port
 from engine.settings import get_settings
@@ -173,27 +169,12 @@ def stream_payloads(stream: str) -> Iterator[Any]:
         start = f"({streams.entry_id_text(entries[-1][0])}"
 
 
-def publish_customers(customers: int, folder: Path) -> None:
-    features, events = synthetic_features(customers), synthetic_events(customers)
-    publish_snapshot(get_engine(), folder, features, events, taken_at=NOW, source_totals={})
-
-
 def warm_up(url: str, first_preview: Request) -> None:
     """One preview before the load, so the API has loaded the snapshot (only the very first request waits)."""
     path, body, headers = first_preview
     answer = httpx.post(f"{url}{path}", content=body, headers=headers, timeout=300)
     if answer.status_code != 200:
         raise RuntimeError(f"the first preview answered {answer.status_code}: {answer.text}")
-
-
-def analyst_tokens(count: int) -> list[str]:
-    with get_engine().begin() as conn:
-        return [
-            start_session(
-                conn, get_settings(), record_sign_in(conn, f"analyst{n}@shop.example", "Analyst", Role.analyst), "load"
-            ).access_token
-            for n in range(count)
-        ]
 
 
 def main() -> None:
@@ -222,7 +203,7 @@ def main() -> None:
     loads = {name: RouteLoad(name) for name in routes}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        publish_customers(args.customers, Path(folder))
+        publish_synthetic_snapshot(args.customers, Path(folder))
         print(f"a snapshot of {args.customers:,} customers published in {time.perf_counter() - started:.1f} s")
         with api_process(port, args.api_workers):
             started = time.perf_counter()

@@ -29,20 +29,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import psutil
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from bench.common import api_process, report, use_fresh_services
-from bench.ingest import make_bodies, post_all
+from bench.common import analyst_tokens, api_process, post_bodies, report, use_fresh_services
+from bench.ingest import make_bodies
 from bench.otlp_sink import otlp_sink
-from bench.segments import NOW, RULE, synthetic_events, synthetic_features
-from engine.auth.roles import Role
-from engine.auth.sessions import start_session
-from engine.auth.users import record_sign_in
+from bench.segments import RULE, publish_synthetic_snapshot
 from engine.connections import get_engine, get_redis
-from engine.features.snapshot import publish_snapshot
 from engine.ingest.consumer import drain
 from engine.keys import create_key
 from engine.observability.tracing import start_tracing, stop_tracing
@@ -70,12 +67,6 @@ def api_env(mode: str, traces_url: str, sample: float) -> dict[str, str]:
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
-
-
-def analyst_token() -> str:
-    with get_engine().begin() as conn:
-        analyst = record_sign_in(conn, "bench@shop.example", "Bench", Role.analyst)
-        return start_session(conn, get_settings(), analyst, "bench").access_token
 
 
 def preview_ms(client: httpx.Client, token: str, count: int) -> float:
@@ -124,12 +115,12 @@ def main() -> None:
     os.environ.update(sampler_env(args.sample))  # this process's consumer samples as the API does
     use_fresh_services("xeno_bench_observability")
     key = create_key(get_engine(), "bench").secret
-    token = analyst_token()
+    ingest_headers = {"Content-Type": "application/json", "Authorization": aiohttp.encode_basic_auth(key, "")}
+    [token] = analyst_tokens(1)
     names = ("ingest", "api_cpu_ms_per_1000", "consumer", "preview")
     figures: dict[str, dict[str, list[float]]] = {mode: {name: [] for name in names} for mode in MODES}
     with tempfile.TemporaryDirectory() as folder, otlp_sink() as (traces_url, spans):
-        publish_snapshot(get_engine(), Path(folder) / "snapshots", synthetic_features(customers),
-                         synthetic_events(customers), taken_at=NOW, source_totals={})  # fmt: skip
+        publish_synthetic_snapshot(customers, Path(folder) / "snapshots")
         ports = {mode: free_port() for mode in MODES}
         with (
             api_process(ports["off"], env=api_env("off", traces_url, args.sample)) as off_api,
@@ -144,7 +135,7 @@ def main() -> None:
                 for mode in MODES if number % 2 == 0 else tuple(reversed(MODES)):
                     bodies = make_bodies(events, 100, f"{mode}-{number}")
                     cpu_before = cpu_seconds(pids[mode])
-                    seconds = asyncio.run(post_all(urls[mode], key, bodies, 32))
+                    seconds = asyncio.run(post_bodies(f"{urls[mode]}/v1/batch", bodies, ingest_headers, 32, expect=200))
                     figures[mode]["ingest"].append(events / seconds)
                     figures[mode]["api_cpu_ms_per_1000"].append((cpu_seconds(pids[mode]) - cpu_before) * 1e6 / events)
                     figures[mode]["consumer"].append(consumer_events_per_s(mode, traces_url, events))

@@ -158,6 +158,13 @@ def synthetic_events(customers: int, per_customer: float = 3.0, seed: int = 11) 
     )
 
 
+def publish_synthetic_snapshot(customers: int, folder: Path) -> None:
+    """Publish a feature snapshot of `customers` synthetic customers and their events, taken at NOW, its files
+    under `folder`."""
+    publish_snapshot(get_engine(), folder, synthetic_features(customers), synthetic_events(customers), taken_at=NOW,
+                     source_totals={})  # fmt: skip
+
+
 def _zipf(count: int) -> np.ndarray:
     weights = 1 / np.arange(1, count + 1)
     return np.asarray(weights / weights.sum())
