@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     redis_prefix: str = "xeno"  # every Redis key of the product starts with it
     ingest_batch_size: int = 200
+    # Batches a consumer process applies at once (one thread and one Postgres connection each): while Postgres
+    # writes one, the next is decoded and staged, and with a backlog Postgres writes on several cores.
+    ingest_appliers: int = Field(2, ge=1, le=16)
     ingest_claim_idle_ms: int = 60_000
     max_request_bytes: int = 4 * 1024 * 1024
 

@@ -42,6 +42,7 @@ def drain_command(
         total += drain(
             get_engine(), get_redis(), get_settings(), consumer=consumer,
             max_batches=50 if follow else None, block_ms=500 if follow else None,
+            appliers=get_settings().ingest_appliers,
         )  # fmt: skip
         if not follow or stopping:
             break

@@ -3,6 +3,9 @@
 Applying the same batch twice changes nothing the second time: customers and orders are keyed by their
 external ids, events by their message ids. Updates to one customer that arrive out of order are settled
 by the source timestamp: the newest wins, and an older update only fills fields that are still unset.
+
+Several batches may be applied at once (a consumer's appliers, several consumers): rows are written in key order,
+so two transactions that update the same customers or orders wait for each other rather than deadlock.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def _newest_wins(column: str) -> str:
 
 UPSERT_CUSTOMERS = f"""
 INSERT INTO customers AS c (external_id, {", ".join(CUSTOMER_FIELDS)}, traits, source_updated_at)
-SELECT external_id, {", ".join(CUSTOMER_FIELDS)}, traits, ts FROM stage_customers
+SELECT external_id, {", ".join(CUSTOMER_FIELDS)}, traits, ts FROM stage_customers ORDER BY external_id
 ON CONFLICT (external_id) DO UPDATE SET
     {", ".join(_newest_wins(column) for column in CUSTOMER_FIELDS)},
     traits = CASE WHEN {_INCOMING_IS_NEWER}
@@ -103,7 +106,7 @@ INSERT INTO orders AS o (
     external_id, customer_id, amount, currency, status, items, ordered_at, source_updated_at
 )
 SELECT s.external_id, c.id, s.amount, s.currency, s.status, s.items, s.ordered_at, s.ts
-FROM stage_orders s JOIN customers c ON c.external_id = s.customer_external_id
+FROM stage_orders s JOIN customers c ON c.external_id = s.customer_external_id ORDER BY s.external_id
 ON CONFLICT (external_id) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
     status = EXCLUDED.status, items = EXCLUDED.items, ordered_at = EXCLUDED.ordered_at,

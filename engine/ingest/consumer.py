@@ -15,8 +15,11 @@ delivered more than `streams.MAX_DELIVERIES` times (its consumers kept dying on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextvars
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
+from typing import Self
 
 import orjson
 import psycopg
@@ -43,6 +46,18 @@ RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, KeyError, TypeError,
 @dataclass
 class DrainReport(ApplyCounts, ConsumerReport):
     """What one drain did: stream entries handled, and the records applied, duplicated, dead-lettered."""
+
+    def __iadd__(self, other: ApplyCounts) -> Self:
+        """Add up every count `other` has (a drain's, or one apply's); `stopped` takes the most telling reason."""
+        for counted in fields(other):
+            if isinstance(value := getattr(other, counted.name), int):
+                setattr(self, counted.name, getattr(self, counted.name) + value)
+        if isinstance(other, DrainReport):
+            self.stopped = max(self.stopped, other.stopped, key=STOP_REASONS.index)
+        return self
+
+
+STOP_REASONS = ("", "drained", "max_batches", "max_seconds")  # of several appliers' drains, the last one named
 
 
 @dataclass(frozen=True)
@@ -179,12 +194,20 @@ def drain(
     block_ms: int | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
     max_seconds: float | None = None,
+    appliers: int = 1,
 ) -> DrainReport:
     """Apply entries until the stream is empty (or `max_batches` were applied, or `max_seconds` passed);
     returns what was done.
 
-    Reclaims entries idle for longer than `settings.ingest_claim_idle_ms` before reading new ones.
+    Reclaims entries idle for longer than `settings.ingest_claim_idle_ms` before reading new ones. With several
+    `appliers`, each applies batches of its own at the same time (consumers `<consumer>-1`, `-2`, ...), so Postgres
+    writes one batch while the next is decoded and staged; `max_batches` bounds each, and `on_batch` sees their sum.
     """
+    if appliers > 1:
+        return _drain_in_parallel(
+            appliers, consumer or streams.default_consumer_name(), on_batch,
+            lambda name, seen: drain(db, client, settings, name, max_batches, block_ms, seen, max_seconds),
+        )  # fmt: skip
     report = DrainReport()
 
     def apply(entries: list[Entry]) -> None:
@@ -198,3 +221,47 @@ def drain(
     return consumer_of(client, settings, consumer).run(
         apply, give_up, report, max_batches=max_batches, max_seconds=max_seconds, block_ms=block_ms, on_batch=on_batch
     )
+
+
+def _drain_in_parallel(
+    appliers: int,
+    consumer: str,
+    on_batch: Callable[[DrainReport], None] | None,
+    drain_as: Callable[[str, Callable[[DrainReport], None]], DrainReport],
+) -> DrainReport:
+    """Run `drain_as` in `appliers` threads, each as its own consumer; their reports added up. If one raises, the
+    others finish their drains and the first error is raised."""
+    progress = [DrainReport() for _ in range(appliers)]
+    results: list[DrainReport | BaseException] = [DrainReport()] * appliers
+    seen = threading.Lock()
+    contexts = [contextvars.copy_context() for _ in range(appliers)]  # the caller's log fields and trace, in each
+
+    def report_batch(index: int, report: DrainReport) -> None:
+        with seen:
+            progress[index] = replace(report)
+            if on_batch:
+                on_batch(added_up(progress))
+
+    def run(index: int) -> None:
+        try:
+            name = f"{consumer}-{index + 1}"
+            results[index] = contexts[index].run(drain_as, name, lambda report: report_batch(index, report))
+        except BaseException as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,), name=f"applier {index + 1}") for index in range(appliers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors := [result for result in results if isinstance(result, BaseException)]:
+        raise errors[0]
+    return added_up(result for result in results if isinstance(result, DrainReport))
+
+
+def added_up(reports: Iterable[DrainReport]) -> DrainReport:
+    """One report of several drains."""
+    total = DrainReport()
+    for report in reports:
+        total += report
+    return total

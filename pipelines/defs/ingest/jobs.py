@@ -6,8 +6,6 @@ started by hand applies what waits and stops, after `RUN_SECONDS` at most even w
 then starts the next), so no run drains an unbounded backlog for hours and each run's counts stay meaningful.
 """
 
-from dataclasses import fields
-
 import dagster as dg
 
 from engine.ingest.consumer import DrainReport, drain
@@ -19,12 +17,6 @@ from pipelines.defs.retries import MAX_RUNTIME_TAG
 RUN_SECONDS = 300.0
 FOLLOW_ROUND_S = 5.0  # a following run looks at its shift between rounds of this long
 FOLLOW_BLOCK_MS = 1000  # and waits this long for new entries when the stream is empty
-
-
-def _add(total: DrainReport, part: DrainReport) -> None:
-    for counted in fields(DrainReport):
-        if counted.type in (int, "int"):
-            setattr(total, counted.name, getattr(total, counted.name) + getattr(part, counted.name))
 
 
 @dg.op(description="Apply the ingest stream's entries to Postgres in batches: for a shift when following, else until "
@@ -43,9 +35,9 @@ def drain_ingest_stream(
             part = drain(
                 xeno.db(), xeno.redis(), xeno.settings(), consumer=f"dagster-{context.run_id[:8]}", on_batch=progress,
                 max_seconds=FOLLOW_ROUND_S if config.follow else RUN_SECONDS,
-                block_ms=FOLLOW_BLOCK_MS if config.follow else None,
+                block_ms=FOLLOW_BLOCK_MS if config.follow else None, appliers=xeno.settings().ingest_appliers,
             )  # fmt: skip
-        _add(report, part)
+        report += part
         if not config.follow:
             report.stopped = part.stopped
             break

@@ -351,3 +351,33 @@ def test_an_entry_handled_again_after_a_crash_before_its_acknowledgement_is_dead
         ("1-0", "events"), ("2-0", "entry"), ("3-0", "events"), ("3-0", "events"),
     ]  # fmt: skip
     assert count(database, "SELECT count(*) FROM events") == 1
+
+
+def test_a_batch_held_up_by_a_lock_does_not_hold_up_the_other_appliers(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_batch_size": 1})
+    stream = settings.stream("ingest")
+    streams.ensure_group(redis_client, stream, GROUP)
+    held_up = empty_batch()
+    held_up["events"] = [event(0, customer_external_id="c-locked")]
+    streams.publish(redis_client, stream, held_up)
+    for n in range(1, 12):
+        streams.publish(redis_client, stream, events_batch(n))
+    seen: list[DrainReport] = []
+    with database.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-locked')"))
+        drained = threading.Thread(
+            target=lambda: seen.append(drain(database, redis_client, settings, consumer="pair", appliers=2))
+        )
+        drained.start()
+        wait_until(lambda: waiting_on_a_lock(database), lambda: "no applier reached the lock", timeout=20)
+        wait_until(lambda: count(database, "SELECT count(*) FROM events") == 11,
+                   lambda: "the other applier did not go on while one waited", timeout=30)  # fmt: skip
+        blocker.rollback()
+    drained.join(timeout=30)
+    [report] = seen
+    assert (report.entries, report.applied, report.batches, report.stopped) == (12, 12, 12, "drained")
+    assert count(database, "SELECT count(DISTINCT message_id) FROM events") == 12
+    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
