@@ -5,14 +5,17 @@ and the product's API and `streamlit run dashboard/server.py` started on loopbac
 (Debian's `chromium` and `chromium-driver`, driven with Selenium) then signs in with the developer sign-in and
 times, from the click to the page showing the answer and running nothing any more:
 
-- sign-in until the Segments page is interactive;
+- sign-in until the Segments page is interactive: the dashboard server's first (`first_sign_in_s`, which also
+  imports the pages' libraries), then after signing out, as every later one;
 - opening the saved segment until its count shows (and back to a new segment), in turns;
 - a builder edit (the spend threshold between two values) until the new count shows, in turns;
-- opening History.
+- opening every page from the sidebar (`page_<title>_s`), Segments last.
 
 The baseline is the API's own `POST /v1/segments/preview` of the same rule over HTTP, measured in the same run:
-`recount_vs_api` is what the browser adds around it. Times are medians (and the slowest) of `--repeat` runs;
-screenshots of the builder go to `artifacts/screenshots/bench-dashboard-*.png`.
+`recount_vs_api` is what the browser adds around it. `api_preview_everyone_ms` previews a rule every customer
+matches, with who an SMS campaign would reach among them, the widest audience an edit can ask about. Times are
+medians (and the slowest) of `--repeat` runs; screenshots of the builder go to
+`artifacts/screenshots/bench-dashboard-*.png`.
 
     python -m bench.dashboard [--customers 1000000] [--repeat 5] [--quick]
 """
@@ -53,6 +56,8 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SEGMENT = "Bench segment"
 SPEND_KEY = "rule:0.0:value:number"  # the builder's first clause is (spend > x OR ...): its number input
 SPENDS = (300, 500)
+EVERYONE = {"and": [{"field": "customer_id", "op": ">=", "value": 0}]}
+PAGES = ("Campaigns", "History", "Customers", "Pipelines", "Admin", "Segments")
 WAIT_S = 120
 
 
@@ -87,19 +92,27 @@ def with_spend(spend: int) -> dict[str, Any]:
     return {"and": [spend_or_loyal, *clauses[1:]]}
 
 
-def api_preview_ms(api: str, repeat: int) -> float:
-    """The baseline: the API's preview of the rule over HTTP, median of `repeat` after one warm-up."""
+def api_preview_ms(api: str, repeat: int) -> dict[str, float]:
+    """The baseline: the API's preview of the rule over HTTP (and of a rule everyone matches), median of `repeat`
+    after one warm-up."""
     with get_engine().begin() as conn:
         analyst = record_sign_in(conn, "bench-api@shop.example", "Bench", Role.analyst)
         token = start_session(conn, get_settings(), analyst, "bench").access_token
     with httpx.Client(base_url=api, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
-        times = []
-        for round_ in range(repeat + 1):
-            body = {"rule": with_spend(SPENDS[round_ % 2]), "sample_size": 10, "channel": "sms"}
-            started = time.perf_counter()
-            client.post("/v1/segments/preview", json=body).raise_for_status()
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times[1:])
+
+        def median_ms(rules: Callable[[int], dict[str, Any]]) -> float:
+            times = []
+            for round_ in range(repeat + 1):
+                body = {"rule": rules(round_), "sample_size": 10, "channel": "sms"}
+                started = time.perf_counter()
+                client.post("/v1/segments/preview", json=body).raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            return statistics.median(times[1:])
+
+        return {
+            "api_preview_ms": median_ms(lambda round_: with_spend(SPENDS[round_ % 2])),
+            "api_preview_everyone_ms": median_ms(lambda _: EVERYONE),
+        }
 
 
 def open_segment(browser: DashboardPage, name: str | None, count: str | None) -> float:
@@ -122,11 +135,24 @@ def recount(browser: DashboardPage, spend: int, count: str) -> float:
     )
 
 
+def sign_in(browser: DashboardPage) -> float:
+    """Seconds from the developer sign-in's button until the Segments page is interactive."""
+    browser.keyed("signin_email", "input")
+    return timed(lambda: browser.keyed("signin_dev", "button").click(), lambda: heading(browser, "Segments"),
+                 browser, "the Segments page")  # fmt: skip
+
+
+def open_page(browser: DashboardPage, title: str) -> float:
+    """Seconds from the sidebar's link to the page `title` until it is interactive."""
+    link = browser.until(lambda: browser.nav_links().get(title), lambda: list(browser.nav_links()))
+    return timed(link.click, lambda: heading(browser, title), browser, f"the {title} page")
+
+
 def measure(browser: DashboardPage, url: str, sizes: dict[int, int], repeat: int) -> dict[str, float]:
     browser.driver.get(url)
-    browser.keyed("signin_email", "input")
-    sign_in_s = timed(lambda: browser.keyed("signin_dev", "button").click(), lambda: heading(browser, "Segments"),
-                      browser, "the Segments page")  # fmt: skip
+    first_sign_in_s = sign_in(browser)
+    browser.click("sign_out")
+    sign_in_s = sign_in(browser)
     saved = number(sizes[SPENDS[0]])
     opens = []
     for _ in range(repeat):
@@ -136,15 +162,15 @@ def measure(browser: DashboardPage, url: str, sizes: dict[int, int], repeat: int
     spends = [SPENDS[(round_ + 1) % 2] for round_ in range(repeat)]
     edits = [recount(browser, spend, number(sizes[spend])) for spend in spends]
     browser.shot("builder-edited")
-    history = browser.until(lambda: browser.nav_links().get("History"), lambda: list(browser.nav_links()))
-    history_s = timed(history.click, lambda: heading(browser, "History"), browser, "the History page")
+    pages = {f"page_{title.lower()}_s": open_page(browser, title) for title in PAGES}
     return {
+        "first_sign_in_s": first_sign_in_s,
         "sign_in_to_segments_s": sign_in_s,
         "open_saved_segment_s": statistics.median(opens),
         "open_saved_segment_max_s": max(opens),
         "builder_recount_s": statistics.median(edits),
         "builder_recount_max_s": max(edits),
-        "history_s": history_s,
+        **pages,
     }
 
 
@@ -176,7 +202,7 @@ def main() -> None:
             process(streamlit, ready_url=f"{dashboard}/_stcore/health", env={"XENO_API_URL": api}),
             chromium(Path(folder) / "profile") as driver,
         ):
-            baseline_ms = api_preview_ms(api, repeat)
+            baselines = api_preview_ms(api, repeat)
             figures = measure(
                 DashboardPage(driver, SCREENSHOTS, "bench-dashboard", settle_s=0, timeout=WAIT_S),
                 dashboard,
@@ -187,8 +213,8 @@ def main() -> None:
         "customers": customers,
         "prepared_s": prepared_s,
         **figures,
-        "api_preview_ms": baseline_ms,
-        "recount_vs_api": figures["builder_recount_s"] * 1000 / baseline_ms,
+        **baselines,
+        "recount_vs_api": figures["builder_recount_s"] * 1000 / baselines["api_preview_ms"],
         "load": os.getloadavg()[0],
     }
     for name, value in figures.items():
