@@ -237,6 +237,7 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page_and_the_rule_drawin
     page.shot("sidebar-closed-after-navigating")
 
     browser.get(f"{dashboard}/segments?segment={segment['id']}")
+    page.keyed("segment_show_graph", "label").click()  # drawn when asked
     drawing = until(
         lambda: browser.find_element(By.CSS_SELECTOR, '[data-testid="stGraphVizChart"] svg'), lambda: "no drawing"
     )
