@@ -1,9 +1,13 @@
 """Ingest benchmark: events per second from HTTP batch posts to rows committed in Postgres.
 
 Three measurements in one run, on a fresh database: the API alone accepting batches onto the stream, the
-consumer alone applying a full stream, and both side by side end to end (the headline figure: from the
-first post until the last event is committed). The baseline is a raw COPY of the same rows straight into
-the events table, measured in the same run.
+consumer alone applying a full stream (with `INGEST_APPLIERS` appliers, as `xeno ingest drain` does), and both
+side by side end to end (the headline figure: from the first post until the last event is committed). The baseline
+is a raw COPY of the same rows straight into the events table, measured in the same run.
+
+Rates on a shared 2-core machine swing with its load, so the CPU each part spent per event is reported too: the
+API's worker processes, the consumer, and the Postgres backends serving the consumer (when Postgres runs on this
+machine); those figures barely depend on what else runs.
 
     python -m bench.ingest [--events N] [--batch N] [--concurrency N] [--quick]
 """
@@ -19,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import orjson
+import psutil
 
-from bench.common import api_process, process, report, use_fresh_services
+from bench.common import api_process, post_bodies, process, report, use_fresh_services
 from engine import streams
 from engine.connections import get_engine, get_redis, psycopg_connection
 from engine.ingest.consumer import GROUP, drain
@@ -69,23 +74,41 @@ def copy_baseline(bodies: list[bytes]) -> float:
     return len(rows) / elapsed
 
 
-async def post_all(url: str, key: str, bodies: list[bytes], concurrency: int) -> float:
-    """Post every body with `concurrency` requests in flight; returns the seconds it took."""
-    queue = list(reversed(bodies))
+def post_batches(url: str, key: str, bodies: list[bytes], concurrency: int) -> float:
+    """Post every body to `/v1/batch` with `concurrency` requests in flight; the seconds it took."""
     headers = {"Content-Type": "application/json", "Authorization": aiohttp.encode_basic_auth(key, "")}
+    return asyncio.run(post_bodies(f"{url}/v1/batch", bodies, headers, concurrency, expect=200))
 
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while queue:
-            body = queue.pop()
-            async with session.post(f"{url}/v1/batch", data=body, headers=headers) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"the API answered {response.status}: {await response.text()}")
 
-    started = time.perf_counter()
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-    return time.perf_counter() - started
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds the processes have spent (those that are gone count for nothing)."""
+    spent = 0.0
+    for watched in processes:
+        try:
+            times = watched.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        spent += times.user + times.system
+    return spent
+
+
+def postgres_backends() -> list[psutil.Process]:
+    """The server processes of this benchmark's database connections, when Postgres runs on this machine."""
+    with get_engine().connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalars()
+        found = []
+        for pid in pids:
+            try:
+                found.append(psutil.Process(pid))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+    return found
+
+
+def us_per_event(seconds: float, events: int) -> float:
+    return round(seconds * 1e6 / events, 1)
 
 
 def committed_events() -> int:
@@ -110,20 +133,29 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with api_process(port, args.api_workers):
-        api_seconds = asyncio.run(post_all(url, key, make_bodies(events, args.batch, "api"), args.concurrency))
+    settings = get_settings()
+    with api_process(port, args.api_workers) as api:
+        workers = [psutil.Process(api.pid), *psutil.Process(api.pid).children(recursive=True)]
+        api_cpu = cpu_seconds(workers)
+        api_seconds = post_batches(url, key, make_bodies(events, args.batch, "api"), args.concurrency)
+        api_cpu = cpu_seconds(workers) - api_cpu
         print(f"API alone: validate + XADD                   {events / api_seconds:>10,.0f} events/s", flush=True)
 
-        started = time.perf_counter()
-        drain(get_engine(), get_redis(), get_settings(), consumer="bench")
+        drain(get_engine(), get_redis(), settings, consumer="bench", max_batches=1, appliers=settings.ingest_appliers)
+        first_batches = committed_events()  # the appliers' connections are open now: their backends can be watched
+        backends = postgres_backends()
+        consumer_cpu, postgres_cpu, started = time.process_time(), cpu_seconds(backends), time.perf_counter()
+        drain(get_engine(), get_redis(), settings, consumer="bench", appliers=settings.ingest_appliers)
         consumer_seconds = time.perf_counter() - started
+        consumer_cpu, postgres_cpu = time.process_time() - consumer_cpu, cpu_seconds(backends) - postgres_cpu
         assert committed_events() == events
-        print(f"consumer alone: stream -> COPY -> upsert     {events / consumer_seconds:>10,.0f} events/s", flush=True)
+        consumer_rate = (events - first_batches) / consumer_seconds
+        print(f"consumer alone: stream -> COPY -> upsert     {consumer_rate:>10,.0f} events/s", flush=True)
 
         consumer = [sys.executable, "-m", "engine.cli", "ingest", "drain", "--follow"]
         with process(consumer):
             started = time.perf_counter()
-            asyncio.run(post_all(url, key, make_bodies(events, args.batch, "e2e"), args.concurrency))
+            post_batches(url, key, make_bodies(events, args.batch, "e2e"), args.concurrency)
             # The backlog reaches zero only once every entry is committed and acknowledged; polling it is
             # cheap, where counting the events table would steal the CPU being measured.
             while streams.backlog(get_redis(), get_settings().stream("ingest"), GROUP) != streams.Backlog(0, 0):
@@ -140,7 +172,11 @@ def main() -> None:
         "baseline": round(baseline),
         "ratio": round(end_to_end / baseline, 3),
         "api_events_per_s": round(events / api_seconds),
-        "consumer_events_per_s": round(events / consumer_seconds),
+        "consumer_events_per_s": round(consumer_rate),
+        "appliers": settings.ingest_appliers,
+        "api_cpu_us_per_event": us_per_event(api_cpu, events),
+        "consumer_cpu_us_per_event": us_per_event(consumer_cpu, events - first_batches),
+        "postgres_cpu_us_per_event": us_per_event(postgres_cpu, events - first_batches) if backends else None,
         "load_1m": round(os.getloadavg()[0], 2),  # figures are comparable only at a like load
     })  # fmt: skip
 
