@@ -9,6 +9,7 @@ every string it passes to Postgres with `PostgresText`, and every ingested item 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -70,17 +71,54 @@ def json_problem(data: Any) -> tuple[str, str] | None:
     return None
 
 
-def _plainly_storable(data: Any) -> bool:
-    """A screen that clears most data in about a microsecond, five times faster than walking it in Python.
+def all_plainly_storable(items: list[Any]) -> bool:
+    """Whether `json_problem` would clear every one of `items`, screened together: one serialization and a few scans
+    of the text for a whole batch, where screening item by item costs a couple of microseconds each. False means
+    that some item may be refused: screen them one by one to find it."""
+    return _plainly_storable(items, MAX_JSON_DEPTH + 2)  # the list is one level above its items
 
-    orjson writes a NUL as the escape `\\u0000`, refuses integers past 53 bits with OPT_STRICT_INTEGER (a
-    bigint holds 63, so those are looked at closely) and its text nests no deeper than it has brackets.
+
+def _plainly_storable(data: Any, max_nesting: int = MAX_JSON_DEPTH + 1) -> bool:
+    """A screen that clears most data several times faster than walking it in Python.
+
+    orjson refuses integers past 53 bits with OPT_STRICT_INTEGER (a bigint holds 63, so those are looked at closely)
+    and writes a NUL as the escape `\\u0000`: text without a backslash holds no NUL, and no quote or backslash inside
+    a string, which leaves only brackets to measure the nesting by (`_nesting`).
     """
     try:
         text = orjson.dumps(data, option=orjson.OPT_STRICT_INTEGER)
     except orjson.JSONEncodeError:
         return False
-    return b"\\u0000" not in text and text.count(b"{") + text.count(b"[") <= MAX_JSON_DEPTH
+    if b"\\" in text:
+        if b"\\u0000" in text:
+            return False
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return _nesting(text, max_nesting) <= max_nesting
+
+
+_QUOTES_AND_BRACKETS = b'"{}[]'
+_NEITHER = bytes(set(range(256)) - set(_QUOTES_AND_BRACKETS))
+_ONE_KIND = bytes.maketrans(b"[]", b"{}")
+_STRING = re.compile(rb'"[^"]*"')
+
+
+def _nesting(text: bytes, limit: int) -> int:
+    """How deep the objects and arrays of JSON `text` nest, its escaped quotes and backslashes taken out (counting
+    stops past `limit`).
+
+    Only brackets outside strings count. Of the text, quotes and brackets are kept (all brackets as braces), and the
+    strings taken out: each one quote pair, or more when brackets are in it (taking out the adjacent pairs leaves a
+    quote then). Of the braces left, each pass takes out the innermost pairs, one level.
+    """
+    kept = text.translate(_ONE_KIND, _NEITHER)
+    braces = kept.replace(b'""', b"")
+    if b'"' in braces:
+        braces = _STRING.sub(b"", kept)
+    depth = 0
+    while braces and depth <= limit:
+        braces = braces.replace(b"{}", b"")
+        depth += 1
+    return depth
 
 
 def _problem(path: tuple[str | int, ...], value: Any) -> str | None:

@@ -27,7 +27,7 @@ from typing_extensions import TypedDict
 from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.ingest.validation import ItemProblem, problems_of, unstorable
-from engine.postgres_safe import TIME_RANGE_MESSAGE, json_problem, storable_time
+from engine.postgres_safe import TIME_RANGE_MESSAGE, all_plainly_storable, json_problem, storable_time
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -241,15 +241,23 @@ def _records_of(
     return records, []
 
 
-def _kept_problem(message: SegmentMessage, event: EventRecord, index: int, check_size: bool) -> ItemProblem | None:
-    """Why the event of `message` cannot be kept: over Segment's size limit, or holding what Postgres cannot store.
+def _oversized(event: EventRecord, index: int) -> ItemProblem | None:
+    if len(orjson.dumps(event)) > MAX_MESSAGE_BYTES:
+        return ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
+    return None
+
+
+def _unstorable_events(kept: list[tuple[int, SegmentMessage, list[tuple[str, Any]]]]) -> list[ItemProblem]:
+    """Why the events of `kept` messages cannot be stored (holding what Postgres cannot store), screened together.
 
     The event record carries every value of the message that reaches Postgres (an identify's traits, an order's
-    properties), so screening it is enough; a flagged one is looked at again in the message, to name the field.
+    properties), so screening it is enough; only when the batch is flagged is each event screened on its own, and a
+    flagged one looked at again in its message, to name the field.
     """
-    if check_size and len(orjson.dumps(event)) > MAX_MESSAGE_BYTES:
-        return ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
-    return None if json_problem(event) is None else unstorable(index, message)
+    if all_plainly_storable([records[-1][1] for _, _, records in kept]):
+        return []
+    flagged = [(index, message) for index, message, records in kept if json_problem(records[-1][1]) is not None]
+    return [problem for index, message in flagged if (problem := unstorable(index, message))]
 
 
 def to_batch(
@@ -260,10 +268,11 @@ def to_batch(
     validated: bool = False,
 ) -> tuple[Batch, list[ItemProblem]]:
     """Map Segment messages onto records (validating each first unless `validated`); the bad ones come back as
-    problems. Messages are held to Segment's size limit one by one only when the body they came in could break it.
+    problems, in the order of the messages. Messages are held to Segment's size limit one by one only when the body
+    they came in could break it.
     """
-    batch = empty_batch()
     problems: list[ItemProblem] = []
+    kept: list[tuple[int, SegmentMessage, list[tuple[str, Any]]]] = []
     check_sizes = body_bytes > MAX_MESSAGE_BYTES
     for index, raw in enumerate(messages):
         if validated:
@@ -276,11 +285,18 @@ def to_batch(
                 problems.extend([refused] if refused else problems_of(index, error))
                 continue
         records, refusals = _records_of(message, index, received_at, sent_at)
-        if not refusals and (refused := _kept_problem(message, records[-1][1], index, check_sizes)):
-            refusals = [refused]
+        if not refusals and check_sizes and (oversized := _oversized(records[-1][1], index)):
+            refusals = [oversized]
         if refusals:
             problems.extend(refusals)
-            continue
+        else:
+            kept.append((index, message, records))
+    if unstorable_events := _unstorable_events(kept):
+        refused_indexes = {problem.index for problem in unstorable_events}
+        kept = [item for item in kept if item[0] not in refused_indexes]
+        problems = sorted([*problems, *unstorable_events], key=lambda problem: problem.index)
+    batch = empty_batch()
+    for _, _, records in kept:
         for table, record in records:
             batch[table].append(record)  # type: ignore[literal-required]
     return batch, problems

@@ -5,13 +5,13 @@ Both ingestion APIs first hold each item as sent to what Postgres can store (`un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.postgres_safe import json_problem
+from engine.postgres_safe import all_plainly_storable, json_problem
 
 T = TypeVar("T")
 MAX_BATCH_ITEMS = 1000
@@ -40,16 +40,18 @@ def unstorable(index: int, item: Any) -> ItemProblem | None:
 
 
 def validate_items(
-    adapter: TypeAdapter[T], items: Iterable[Any], check: Callable[[T], str | None] | None = None
+    adapter: TypeAdapter[T], items: list[Any], check: Callable[[T], str | None] | None = None
 ) -> tuple[list[tuple[int, T]], list[ItemProblem]]:
     """Validate every item; return the valid ones with their index, and the problems of the others.
 
-    `check` may refuse a valid-looking item with a message (a rule spanning fields).
+    `check` may refuse a valid-looking item with a message (a rule spanning fields). The items are screened for
+    what Postgres cannot store all at once, and one by one only when that flags something.
     """
     valid: list[tuple[int, T]] = []
     problems: list[ItemProblem] = []
+    all_storable = all_plainly_storable(items)
     for index, item in enumerate(items):
-        refused = unstorable(index, item)
+        refused = None if all_storable else unstorable(index, item)
         if refused:
             problems.append(refused)
             continue
