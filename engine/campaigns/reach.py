@@ -115,14 +115,15 @@ class _ContactSheet:
 
     def __init__(self, features: pl.DataFrame, channel: Channel) -> None:
         contacts = contact_columns(features, channel)
-        self.contacts = contacts.with_columns(address_hashes(contacts["address"]))
+        keys = address_hashes(contacts["address"]).str.decode("hex")  # 32 bytes a customer instead of 64 characters
+        self.contacts = contacts.with_columns(keys)
         self._verdicts: tuple[tuple[int, ...], pl.Series] | None = None
 
     def suppressed(self, conn: Connection, channel: Channel) -> pl.Series:
         """Per row, why the list holds the address (`suppressed: ...`), or None."""
         version = list_version(conn, channel.name)
         if self._verdicts is None or self._verdicts[0] != version:
-            listed = suppressed_keys(conn, channel.name)
+            listed = suppressed_keys(conn, channel.name).with_columns(pl.col("address_hash").str.decode("hex"))
             verdicts = self.contacts.select("address_hash").join(
                 listed, on="address_hash", how="left", maintain_order="left"
             )
