@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from typing import Annotated, get_args
 
+import redis.asyncio
 from fastapi import Depends, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends as DependsParam
@@ -147,13 +149,19 @@ class RateLimit:
             return
         limit, period = settings.rate_limit(self.group)
         key = settings.redis_key(f"ratelimit:{self.group}:{await _bucket(request)}")
-        decision = await RateLimiter(get_async_redis()).hit(key, limit, period)  # Redis out of reach: a 503
+        decision = await _limiter(get_async_redis()).hit(key, limit, period)  # Redis out of reach: a 503
         if not decision.allowed:
             raise TooManyRequests(
                 f"more than {limit} {self.group} requests in {period} s; retry in {decision.retry_after_seconds} s",
                 headers=decision.headers(),
             )
         response.headers.update(decision.headers())
+
+
+@lru_cache(maxsize=1)
+def _limiter(client: redis.asyncio.Redis) -> RateLimiter:
+    """The process's limiter (it keeps the leases of busy buckets) for the Redis client of the request path."""
+    return RateLimiter(client)
 
 
 _LIMITS: dict[str, RateLimit] = {group: RateLimit(group) for group in get_args(RateLimitGroup)}

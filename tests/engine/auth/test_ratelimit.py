@@ -59,3 +59,41 @@ def test_the_bucket_expires_from_redis_once_full_again(redis_client: redis.Redis
     hits("auth:ip:127.0.0.1", 1, limit=10, period=60)
 
     assert 0 < redis_client.pttl(get_settings().redis_key("ratelimit:auth:ip:127.0.0.1")) <= 6_000
+
+
+def test_a_busy_bucket_spends_exactly_its_allowance_across_processes_that_lease_requests(
+    redis_client: redis.Redis,
+) -> None:
+    async def run() -> list[RateDecision]:
+        client = redis.asyncio.Redis.from_url(get_settings().redis_address)
+        try:
+            processes = [RateLimiter(client), RateLimiter(client)]  # each leases up to 10 requests at once
+            key = get_settings().redis_key("ratelimit:ingest:key:1")
+            return [await processes[n % 2].hit(key, 1000, 86_400) for n in range(1100)]  # none back during the test
+        finally:
+            await client.aclose()
+
+    decisions = asyncio.run(run())
+
+    assert sum(d.allowed for d in decisions) == 1000
+    assert not any(d.allowed for d in decisions[1010:])
+
+
+def test_an_expired_lease_is_not_spent_and_a_bucket_asked_again_starts_with_one(redis_client: redis.Redis) -> None:
+    now = [0.0]
+
+    async def run() -> tuple[list[RateDecision], list[RateDecision]]:
+        client = redis.asyncio.Redis.from_url(get_settings().redis_address)
+        try:
+            limiter = RateLimiter(client, clock=lambda: now[0])
+            key = get_settings().redis_key("ratelimit:ingest:key:2")
+            busy = [await limiter.hit(key, 1000, 60) for _ in range(4)]  # leases of 1, 2, then 4: 3 left unspent
+            now[0] += 2
+            return busy, [await limiter.hit(key, 1000, 60) for _ in range(2)]
+        finally:
+            await client.aclose()
+
+    busy, later = asyncio.run(run())
+
+    assert [d.remaining for d in busy] == [999, 998, 997, 996]
+    assert [d.remaining for d in later] == [992, 991]  # the 3 unspent are gone; then leases of 1 and 2 again
