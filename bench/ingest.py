@@ -28,6 +28,7 @@ import psutil
 from bench.common import api_process, post_bodies, process, report, use_fresh_services
 from engine import streams
 from engine.connections import get_engine, get_redis, psycopg_connection
+from engine.garbage_collector import tune_garbage_collector
 from engine.ingest.consumer import GROUP, drain
 from engine.keys import create_key
 from engine.services.supervisor import free_port
@@ -127,6 +128,7 @@ def main() -> None:
     events = 200_000 if args.quick else args.events
 
     use_fresh_services()
+    tune_garbage_collector()  # as every process of the product does when it starts (the consumer runs in this one)
     key = create_key(get_engine(), "bench").secret
     baseline = copy_baseline(make_bodies(events, args.batch, "copy"))
     print(f"baseline: COPY straight into events         {baseline:>10,.0f} rows/s", flush=True)
