@@ -113,10 +113,9 @@ class _ContactSheet:
     """One snapshot's customers as the policy reads them on one channel (`contact_columns` and `address_hash`,
     row for row), and which of them the channel's suppression list holds, as of the list's version."""
 
-    def __init__(self, features: pl.DataFrame, channel: Channel) -> None:
+    def __init__(self, features: pl.DataFrame, channel: Channel, previous: _ContactSheet | None) -> None:
         contacts = contact_columns(features, channel)
-        keys = address_hashes(contacts["address"]).str.decode("hex")  # 32 bytes a customer instead of 64 characters
-        self.contacts = contacts.with_columns(keys)
+        self.contacts = contacts.with_columns(_address_keys(contacts, previous))
         self._verdicts: tuple[tuple[int, ...], pl.Series] | None = None
 
     def suppressed(self, conn: Connection, channel: Channel) -> pl.Series:
@@ -131,7 +130,34 @@ class _ContactSheet:
         return self._verdicts[1]
 
 
+def _address_keys(contacts: pl.DataFrame, previous: _ContactSheet | None) -> pl.Series:
+    """Each row's `address_hash` (as 32 bytes, half the memory of its hex). Hashing a million addresses takes half a
+    second, and the API's snapshot follows ingestion by applying deltas every few seconds, so the keys of the sheet
+    made before (`previous`) are kept where it holds the same customer with the same address at the same row: a
+    delta changes a few rows and appends new customers (ids only grow; the snapshot is sorted by id)."""
+    kept = previous.contacts if previous is not None else None
+    if (
+        kept is None
+        or kept.height > contacts.height
+        or not contacts["customer_id"].head(kept.height).equals(kept["customer_id"])
+    ):
+        return _hashed(contacts["address"])
+    same = contacts["address"].head(kept.height).eq_missing(kept["address"])
+    stale = pl.concat(
+        [(~same).arg_true(), pl.int_range(kept.height, contacts.height, eager=True, dtype=pl.get_index_type())]
+    )
+    keys = pl.concat(
+        [kept["address_hash"], pl.repeat(None, contacts.height - kept.height, dtype=pl.Binary, eager=True)]
+    )
+    return keys.scatter(stale, _hashed(contacts["address"].gather(stale))) if stale.len() else keys
+
+
+def _hashed(addresses: pl.Series) -> pl.Series:
+    return address_hashes(addresses).str.decode("hex")
+
+
 _SHEETS: dict[int, tuple[weakref.ref[pl.DataFrame], dict[str, _ContactSheet]]] = {}
+_LATEST: dict[str, _ContactSheet] = {}  # by channel, the sheet made last: the next one takes its keys
 _SHEETS_LOCK = threading.Lock()
 
 
@@ -150,5 +176,5 @@ def _sheet(features: pl.DataFrame, channel: Channel) -> _ContactSheet:
             _SHEETS[key] = held
         sheets = held[1]
         if channel.name not in sheets:
-            sheets[channel.name] = _ContactSheet(features, channel)
+            sheets[channel.name] = _LATEST[channel.name] = _ContactSheet(features, channel, _LATEST.get(channel.name))
         return sheets[channel.name]

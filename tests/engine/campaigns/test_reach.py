@@ -71,3 +71,28 @@ def test_the_builders_reach_from_what_it_keeps_per_snapshot_follows_the_list_and
     kept, asked = both()
     assert kept == asked
     assert kept.receiving == 0
+
+
+def test_the_builders_reach_after_a_delta_checks_changed_and_new_addresses_against_the_list(database: Engine) -> None:
+    settings = delivery_settings()
+    sms = get_channel("sms")
+    with database.begin() as conn:
+        suppress(conn, "sms", "+919900000002", "stop", "test")
+        suppress(conn, "sms", "+919900000009", "hard_bounce", "test")
+    before = features(4)  # customer 2 suppressed
+    after_delta = pl.concat(
+        [
+            before.with_columns(
+                phone=pl.when(pl.col("customer_id") == 3).then(pl.lit("+91 99000 00009")).otherwise("phone")
+            ),
+            features(1, first_id=5, phone=["+919900000002"]),
+        ]
+    )  # customer 3 moved to a bounced number; customer 5 is new, on the number customer 2 stopped
+    erased = after_delta.filter(pl.col("customer_id") != 1)  # no longer the rows before with more after them
+
+    with database.connect() as conn:
+        for snapshot in (before, after_delta, erased):
+            everyone = pl.Series([True] * snapshot.height)
+            kept = snapshot_reach(conn, snapshot, everyone, sms, settings, NOON)
+            assert kept == audience_reach(conn, snapshot, sms, settings, NOON)
+    assert kept.skipped == {"suppressed: replied STOP": 2, "suppressed: hard bounce": 1}
