@@ -9,7 +9,8 @@ processes by `dagster job execute`, as the sensors' runs are). A load generator 
 Completed" of 1,000,000 for a new customer, which puts that customer in the segment "total_spend >= 1,000,000".
 For each probe it measures:
 - `accepted_to_row`: from the API's 202 to the order's row being visible in Postgres;
-- `event_to_segment`: from the 202 to the API's segment preview counting the customer.
+- `event_to_segment`: from the 202 to the API's segment preview counting the customer;
+- `row_to_segment`: from the row in Postgres to the segment counting it (the features' share of the above).
 
     python -m bench.freshness [--customers N] [--orders N] [--events N] [--rate N] [--seconds N] [--quick]
 """
@@ -21,6 +22,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +33,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from bench.common import api_process, process, report, use_fresh_services
 from bench.features import load_data
@@ -56,8 +59,10 @@ class Probes:
     in_segment: dict[int, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def latencies(self, arrived: dict[int, float]) -> list[float]:
-        return [arrived[k] - self.accepted[k] for k in sorted(arrived) if k in self.accepted]
+    def latencies(self, arrived: dict[int, float], since: dict[int, float] | None = None) -> list[float]:
+        """Per probe, from accepted (or `since`) to `arrived`."""
+        start = self.accepted if since is None else since
+        return [arrived[k] - start[k] for k in sorted(arrived) if k in start]
 
 
 def _load_body(first: int, customers: int) -> bytes:
@@ -160,6 +165,17 @@ def following_run(role: str, config_dir: Path) -> list[str]:
             "-c", str(config)]  # fmt: skip
 
 
+def wait_until_following(children: list[subprocess.Popen[bytes]], timeout_s: float = 300) -> None:
+    """Wait until the job runs have started (a loaded machine takes tens of seconds to start one), so that the load
+    does not time their start-up."""
+    deadline = time.monotonic() + timeout_s
+    with DagsterInstance.get() as instance:
+        while len(instance.get_run_ids(RunsFilter(statuses=[DagsterRunStatus.STARTED]))) < len(children):
+            if any(child.poll() is not None for child in children) or time.monotonic() > deadline:
+                raise RuntimeError("a following job run did not start (run `dagster job execute` by hand to see why)")
+            time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -182,7 +198,10 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="xeno-freshness-"))
     os.environ["XENO_DATA_DIR"] = str(data_dir)
     os.environ["DAGSTER_HOME"] = str(data_dir)  # the job runs keep their records in a throwaway Dagster instance
-    use_fresh_services("xeno_bench_freshness")
+    with DagsterInstance.get():  # its storage made here: the two job processes racing to make it left one dead
+        pass
+    # A Redis database of its own: the ingest benchmarks, run meanwhile on db 10, clear the ingest stream there.
+    use_fresh_services("xeno_bench_freshness", redis_db=14)
     load_data(args.customers, args.orders, args.events)
     with get_engine().begin() as conn:  # the generator wrote ids itself: new rows take the next ones
         for table in ("customers", "orders", "events"):
@@ -198,9 +217,10 @@ def main() -> None:
     probes, stop = Probes(), threading.Event()
     with (
         api_process(port, args.api_workers),
-        process(following_run("ingest", data_dir)),
-        process(following_run("deltas", data_dir)),
+        process(following_run("ingest", data_dir)) as ingest_run,
+        process(following_run("deltas", data_dir)) as deltas_run,
     ):
+        wait_until_following([ingest_run, deltas_run])
         watchers = [
             threading.Thread(target=watch_postgres, args=(probes, stop), daemon=True),
             threading.Thread(target=watch_segment, args=(url, headers, probes, stop), daemon=True),
@@ -220,6 +240,7 @@ def main() -> None:
         applied = _events_applied() - applied_before
 
     to_row, to_segment = probes.latencies(probes.in_postgres), probes.latencies(probes.in_segment)
+    row_to_segment = probes.latencies(probes.in_segment, since=probes.in_postgres)
     figures: dict[str, Any] = {
         "bench": "freshness",
         "customers": args.customers,
@@ -233,6 +254,8 @@ def main() -> None:
         "accepted_to_row_p95_s": percentile(to_row, 0.95),
         "event_to_segment_p50_s": percentile(to_segment, 0.50),
         "event_to_segment_p95_s": percentile(to_segment, 0.95),
+        "row_to_segment_p50_s": percentile(row_to_segment, 0.50),  # what the features add to ingest's latency
+        "row_to_segment_p95_s": percentile(row_to_segment, 0.95),
         "baseline_full_refresh_s": round(full.seconds, 3),
     }
     if figures["event_to_segment_p95_s"] is not None:
