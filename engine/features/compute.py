@@ -65,9 +65,11 @@ class FeatureInputs:
     source_changes: int  # the changes to the sources this read saw (`engine.features.freshness`)
 
 
-def read_inputs(reader: SourceReader, now: datetime, only: Sequence[int] | None = None) -> FeatureInputs:
+def read_inputs(
+    reader: SourceReader, now: datetime, only: Sequence[int] | None = None, events_of: Sequence[int] = ()
+) -> FeatureInputs:
     """Customers, their completed orders, their events and the checks' totals, as of `now` (UTC); or (`only`) of
-    just those customers, without the totals (a delta's read)."""
+    just those customers, without the totals, and the events of `events_of` too (a delta's read)."""
     now = _utc(now)
     params: dict[str, Any] = {"now": now, "status": SPEND_STATUS, "ids": list(only or [])}
     traits = trait_keys(reader.rows(_only(TRAIT_TYPES_QUERY, only, "c.id"), params))
@@ -77,7 +79,10 @@ def read_inputs(reader: SourceReader, now: datetime, only: Sequence[int] | None 
         {**params, **{f"trait_{n}": trait.key for n, trait in enumerate(traits)}},
     )
     orders = reader.fixed_width_frame(_only(ORDERS_QUERY, only, "customer_id"), ORDER_COLUMNS, params)
-    events = reader.frame(_only(EVENTS_QUERY, only, "customer_id"), _EVENTS_SCHEMA, params)
+    event_customers = None if only is None else [*only, *events_of]
+    events = reader.frame(
+        _only(EVENTS_QUERY, event_customers, "customer_id"), _EVENTS_SCHEMA, {**params, "ids": event_customers or []}
+    )
     totals = {}
     if only is None:
         [(customer_count, order_count, spend)] = reader.rows(SOURCE_TOTALS_QUERY, params)

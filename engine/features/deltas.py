@@ -5,7 +5,10 @@ So the ingest transaction records which customers it touched (`freshness.record_
 transaction as the rows, so a batch that rolls back records nothing and one that commits is never missed), and
 `publish_delta` takes them off that queue, recomputes their features and writes the rows as a delta, all in one
 REPEATABLE READ transaction: the queue and the data are one picture, a delta that fails leaves its customers
-queued, and one that commits has taken exactly the customers whose changes it read.
+queued, and one that commits has taken exactly the customers whose changes it read. Customers only events touched
+(most of what ingest applies) keep their row, which events do not change: the delta carries their events alone, so it
+reads no orders for them (`DeltaInfo.events_touched_ids`). One that has no row yet (a bare customer an event named
+first) gets its whole row.
 
 Ordering: deltas are published one at a time (an advisory lock), so ids follow the count of source changes each
 read (`source_changes`, see `engine.features.freshness`). A reader holding a snapshot that read C changes applies,
@@ -42,9 +45,15 @@ _DELTA_FILE = re.compile(r"^(?:customer_features|events)_d(\d+)\.parquet(?:\.tmp
 TAKE_TOUCHED = """
 DELETE FROM feature_touched_customers
 WHERE ctid = ANY(ARRAY(SELECT ctid FROM feature_touched_customers LIMIT %(limit)s))
-RETURNING customer_id
+RETURNING customer_id, events_only
 """
-NEWEST_SNAPSHOT = "SELECT version, features_path FROM feature_snapshots ORDER BY version DESC LIMIT 1"
+NEWEST_SNAPSHOT = "SELECT version, features_path, table_name FROM feature_snapshots ORDER BY version DESC LIMIT 1"
+# Of the customers only events touched, those without a row in the newest version (new since, as a bare customer
+# an event named): they need their whole row computed.
+ROWLESS = """
+SELECT u.id FROM unnest(%(ids)s::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM {table} f WHERE f.customer_id = u.id)
+"""
 INSERT_DELTA = """
 INSERT INTO feature_deltas (id, taken_at, source_changes, row_count, features_path, events_path, removed_ids,
                             unfit_columns)
@@ -76,13 +85,17 @@ def _publish(
     reader: SourceReader, deltas_dir: Path, taken_at: datetime, limit: int, written: list[Path]
 ) -> DeltaInfo | None:
     [(locked,)] = reader.rows(_LOCK)
+    # A delta's reads look up thousands of customers by key: Postgres' JIT (their estimates pass its threshold)
+    # compiled for longer than such a query runs.
+    reader.rows("SELECT set_config('jit', 'off', true)")
     newest = reader.rows(NEWEST_SNAPSHOT)
     if not locked or not newest:
         return None  # without a snapshot the customers stay queued: the first full refresh reads them anyway
-    ids = sorted({customer_id for (customer_id,) in reader.rows(TAKE_TOUCHED, {"limit": limit})})
-    if not ids:
+    taken = reader.rows(TAKE_TOUCHED, {"limit": limit})
+    if not taken:
         return None
-    inputs = read_inputs(reader, taken_at, only=ids)
+    ids, events_only = _whole_rows_and_events_only(reader, newest[0][2], taken)
+    inputs = read_inputs(reader, taken_at, only=ids, events_of=events_only)
     features, unfit = conform(compute_features(inputs, taken_at), pl.read_parquet_schema(newest[0][1]))
     events = event_frame(inputs.events)
     found = set(features.get_column("customer_id").to_list())
@@ -111,6 +124,20 @@ def _publish(
         },
     )
     return info
+
+
+def _whole_rows_and_events_only(
+    reader: SourceReader, table_name: str, taken: list[tuple[int, bool]]
+) -> tuple[list[int], list[int]]:
+    """The customers taken off the queue whose rows are recomputed, and those whose events alone are re-read: only
+    events touched them (every time they were queued) and the newest version has their row."""
+    whole = {customer_id for customer_id, only_events in taken if not only_events}
+    events_only = {customer_id for customer_id, _ in taken} - whole
+    if events_only:
+        schema, table = table_name.split(".", 1)
+        rowless = reader.rows(ROWLESS.format(table=f'"{schema}"."{table}"'), {"ids": sorted(events_only)})
+        whole |= {customer_id for (customer_id,) in rowless}
+    return sorted(whole), sorted(events_only - whole)
 
 
 def conform(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> tuple[pl.DataFrame, list[str]]:

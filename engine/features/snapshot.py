@@ -80,6 +80,13 @@ class DeltaInfo:
         kept = pl.read_parquet(self.features_path, columns=["customer_id"]).get_column("customer_id")
         return pl.concat([kept, pl.Series("customer_id", self.removed_ids, dtype=pl.Int64)])
 
+    @property
+    def events_touched_ids(self) -> pl.Series:
+        """The customers whose events this delta replaces: those whose rows it replaces, and those only events
+        touched (their events are in it, their rows are not)."""
+        named = pl.read_parquet(self.events_path, columns=["customer_id"]).get_column("customer_id")
+        return pl.concat([self.touched_ids, named]).unique()
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -225,33 +232,73 @@ def deltas_after(db: Engine | Connection, after_id: int, newer_than: int | None)
 
 def updated_features(features: pl.DataFrame, deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
     """`features` (sorted by customer id) with each delta's customers replaced by its rows, or removed, in order: a
-    later delta wins for a customer both touched. Still sorted by customer id."""
+    later delta wins for a customer both touched. Still sorted by customer id.
+
+    Updated by key: a delta holds thousands of rows and the snapshot a million, so the rows of customers it already
+    has are written over in place (a copy of each column and a scatter, no join over the million rows), customers new
+    to it (newer ids, as a rule) are appended, and only an erasure filters the whole frame."""
     if not deltas:
         return features
     last_touch = _last_touch(deltas)
     rows = [pl.read_parquet(delta.features_path).with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
     newest = _aligned_to(features, pl.concat(_unified(rows), how="diagonal_relaxed"))
     newest = newest.join(last_touch, on=["customer_id", "delta"], how="semi").drop("delta").sort("customer_id")
-    kept, replaced = _unified([features.join(last_touch, on="customer_id", how="anti"), newest])
-    return kept.merge_sorted(replaced, key="customer_id")
+    features, newest = _unified([features, newest])
+    ids = features.get_column("customer_id")
+    positions, held = _rows_of(ids, newest.get_column("customer_id"))
+    replaced, added = newest.filter(held), newest.filter(~held)
+    updated = features.select(
+        _scattered(features.get_column(name), positions.filter(held), replaced.get_column(name))
+        for name in features.columns
+    )
+    removed = last_touch.join(newest, on="customer_id", how="anti").get_column("customer_id")
+    if not removed.is_empty():
+        updated = updated.filter(~pl.col("customer_id").is_in(removed.implode()))
+    if added.is_empty():
+        return updated
+    if updated.is_empty() or added.item(0, "customer_id") > updated.item(-1, "customer_id"):
+        return updated.vstack(added)
+    return updated.merge_sorted(added, key="customer_id")
+
+
+def _rows_of(ids: pl.Series, keys: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Where each of `keys` is or would go in the sorted `ids`, and whether it is there."""
+    positions = ids.search_sorted(keys)
+    if ids.is_empty():
+        return positions, pl.Series([False] * keys.len(), dtype=pl.Boolean)
+    return positions, keys == ids.gather(positions.clip(upper_bound=ids.len() - 1))
+
+
+def _scattered(column: pl.Series, positions: pl.Series, values: pl.Series) -> pl.Series:
+    """A copy of `column` with `values` written at `positions` (the column itself is shared with older snapshots
+    and stays as it is)."""
+    if positions.is_empty():
+        return column
+    copy = column.clone()
+    copy.scatter(positions, values)
+    return copy
 
 
 def updated_events(events: pl.DataFrame, deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
     """`events` with each delta's customers' events replaced by the delta's (the newest delta touching one wins)."""
     if not deltas:
         return events
-    last_touch = _last_touch(deltas)
+    last_touch = _last_touch(deltas, events=True)
     published = [pl.read_parquet(delta.events_path).with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
     fresh = pl.concat(_unified(published), how="diagonal_relaxed").join(
         last_touch, on=["customer_id", "delta"], how="semi"
     )
-    kept = events.join(last_touch, on="customer_id", how="anti")
+    # A membership test against the few touched customers, not a join over every event.
+    kept = events.filter(~pl.col("customer_id").is_in(last_touch.get_column("customer_id").implode()).fill_null(False))
     return pl.concat(_unified([kept, fresh.select(kept.columns)]))
 
 
-def _last_touch(deltas: Sequence[DeltaInfo]) -> pl.DataFrame:
-    """customer_id and the index in `deltas` of the newest delta that touched the customer."""
-    touched = [delta.touched_ids.to_frame().with_columns(delta=pl.lit(n)) for n, delta in enumerate(deltas)]
+def _last_touch(deltas: Sequence[DeltaInfo], *, events: bool = False) -> pl.DataFrame:
+    """customer_id and the index in `deltas` of the newest delta that touched the customer's row (or `events`)."""
+    touched = [
+        (delta.events_touched_ids if events else delta.touched_ids).to_frame().with_columns(delta=pl.lit(n))
+        for n, delta in enumerate(deltas)
+    ]
     return pl.concat(touched).group_by("customer_id").agg(pl.col("delta").max())
 
 

@@ -8,7 +8,19 @@ they hold. `engine.features.snapshot` writes and reads them.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Integer, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    Table,
+    Text,
+    false,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from engine.schema.base import created_at, metadata
@@ -54,6 +66,8 @@ feature_touched_customers = Table(
     "feature_touched_customers",
     metadata,
     Column("customer_id", BigInteger, nullable=False),
+    # Only events named the customer: their feature row stands, a delta re-reads their events alone.
+    Column("events_only", Boolean, nullable=False, server_default=false()),
     # When its batch was applied: changes waiting long for a delta make the features behind (a full refresh is due).
     Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

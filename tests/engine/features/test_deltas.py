@@ -23,6 +23,7 @@ from tests.engine.features.data import NOW, customer, event, ingest, order
 
 LATER = NOW + timedelta(minutes=5)
 BIG_SPENDERS = parse_rule({"field": "total_spend", "op": ">=", "value": 100})
+CART_VIEWERS = parse_rule({"event": "Cart Viewed"})
 
 
 def members(db: Engine) -> set[str]:
@@ -78,6 +79,43 @@ def test_a_new_customer_with_a_new_city_joins_through_a_delta(
     assert snapshot.features["external_id"].to_list() == ["ada", "bob", "cy"]
     assert snapshot.features.filter(pl.col("external_id") == "cy")["city"].cast(pl.String).to_list() == ["Kochi"]
     assert members(database) == {"ada", "cy"}
+
+
+def test_an_event_reaches_a_behavioural_segment_through_a_delta_that_leaves_the_row_as_it_was(
+    database: Engine, redis_client: redis.Redis, shop: Path
+) -> None:
+    before = latest_snapshot(database)
+    ingest(database, redis_client, events=[event("m1", "bob", "Cart Viewed")])
+
+    delta = publish_delta(database, shop, now=LATER)
+
+    snapshot = latest_snapshot(database)
+    assert delta is not None
+    assert snapshot is not None
+    assert before is not None
+    assert (delta.row_count, delta.removed_ids, queued(database)) == (0, [], 0)
+    assert snapshot.features.equals(before.features)
+    evaluator = PolarsEvaluator(snapshot.features, snapshot.events, now=snapshot.taken_at, catalog=snapshot.catalog)
+    assert set(evaluator.members(CART_VIEWERS)["external_id"].to_list()) == {"bob"}
+    outcome = materialize_features(database, shop, now=LATER).incremental
+    assert outcome is not None
+    assert outcome.passed, outcome.description
+
+
+def test_a_customer_an_event_names_first_gets_a_whole_row_through_a_delta(
+    database: Engine, redis_client: redis.Redis, shop: Path
+) -> None:
+    ingest(database, redis_client, events=[event("m1", "cy", "Cart Viewed"), event("m2", "bob", "Cart Viewed")])
+
+    delta = publish_delta(database, shop, now=LATER)
+
+    snapshot = latest_snapshot(database)
+    assert delta is not None
+    assert snapshot is not None
+    assert delta.row_count == 1
+    assert snapshot.features["external_id"].to_list() == ["ada", "bob", "cy"]
+    evaluator = PolarsEvaluator(snapshot.features, snapshot.events, now=snapshot.taken_at, catalog=snapshot.catalog)
+    assert set(evaluator.members(CART_VIEWERS)["external_id"].to_list()) == {"bob", "cy"}
 
 
 def test_a_delta_older_than_a_newer_full_snapshot_is_not_applied_over_it(
