@@ -4,11 +4,13 @@ Starts `xeno up --demo` with its data (and embedded Postgres and Redis, unless `
 environment's DATABASE_URL / REDIS_URL) in a temporary folder, waits for the demo's `ready:` line, lets it settle,
 then measures the whole process tree over a window:
 - `cpu_percent_of_core`: CPU seconds (user + system) the tree spent in the window, over the window's length — a
-  figure that barely depends on how loaded the machine is, unlike a sampled percentage;
+  figure that barely depends on how loaded the machine is, unlike a sampled percentage. It includes processes too
+  short-lived to be seen, through the CPU their parent reaped (Postgres forks a backend for every connection, and
+  one that lives a few milliseconds is never among the processes listed);
 - `rss_mb`: the tree's memory at the end, as PSS where the kernel reports it (shared pages split between the
   processes sharing them, so the sum is what the tree really holds) and RSS otherwise;
 - `processes`: how many processes the tree holds.
-Processes that start or end during the window count for the CPU they spent while seen.
+Processes that start during the window count from their start; one that ends in it counts through its parent.
 
     python -m bench.idle [--settle S] [--measure S] [--quick] [--external]
 """
@@ -16,6 +18,7 @@ Processes that start or end during the window count for the CPU they spent while
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,12 +52,13 @@ def _wait_for_line(child: subprocess.Popen[str], heard: list[str], text: str, ti
         time.sleep(0.5)
 
 
-def _cpu_seconds(process: psutil.Process) -> float | None:
+def _cpu_seconds(process: psutil.Process) -> tuple[float, float] | None:
+    """CPU seconds the process spent, and those of the children it has reaped."""
     try:
         times = process.cpu_times()
     except psutil.Error:
         return None
-    return times.user + times.system
+    return times.user + times.system, times.children_user + times.children_system
 
 
 def _memory_mb(process: psutil.Process) -> float:
@@ -79,40 +83,54 @@ def _label(process: psutil.Process) -> str:
     return " ".join([program, *words[1:3]])[:60]
 
 
-def _say_where_it_goes(tree: list[psutil.Process], spent: dict[int, float], elapsed: float) -> None:
+def _say_where_it_goes(
+    tree: list[psutil.Process], spent: dict[int, float], reaped: dict[int, float], elapsed: float
+) -> None:
     """Where the CPU went and the memory is, by process, on stderr: what to trim next."""
     labels = {process.pid: _label(process) for process in tree}
     memory = {process.pid: _memory_mb(process) for process in tree}
-    for pid, seconds in sorted(spent.items(), key=lambda item: -item[1]):
-        if seconds > 0 or memory.get(pid, 0) > 20:
-            share = 100 * seconds / elapsed
-            print(f"{share:6.2f}% {memory.get(pid, 0):6.0f} MB  {labels.get(pid, '(ended)')}", file=sys.stderr)
+    rows = [(seconds, memory.get(pid, 0), labels.get(pid, "(ended)")) for pid, seconds in spent.items()]
+    rows += [(seconds, 0, f"{labels[pid]}: children it reaped") for pid, seconds in reaped.items() if pid in labels]
+    for seconds, megabytes, label in sorted(rows, key=lambda row: -row[0]):
+        if seconds > 0 or megabytes > 20:
+            print(f"{100 * seconds / elapsed:6.2f}% {megabytes:6.0f} MB  {label}", file=sys.stderr)
 
 
 def measure_tree(root: psutil.Process, seconds: float) -> dict[str, float | int]:
     """CPU seconds the tree under `root` (with `root`) spent during `seconds`, and its memory at the end."""
-    first: dict[int, float] = {}
-    last: dict[int, float] = {}
+    first: dict[int, tuple[float, float]] = {}
+    last: dict[int, tuple[float, float]] = {}
+    parents: dict[int, int] = {}
     began = time.monotonic()
     first_pass = True
     while True:
         for process in [root, *root.children(recursive=True)]:
-            spent = _cpu_seconds(process)
-            if spent is None:
+            times = _cpu_seconds(process)
+            if times is None:
                 continue
             # a process born during the window spent its CPU within it
-            first.setdefault(process.pid, spent if first_pass else 0.0)
-            last[process.pid] = spent
+            first.setdefault(process.pid, times if first_pass else (0.0, 0.0))
+            last[process.pid] = times
+            with contextlib.suppress(psutil.Error):
+                parents.setdefault(process.pid, process.ppid())
         first_pass = False
         if time.monotonic() - began >= seconds:
             break
         time.sleep(SAMPLE_EVERY_S)
     elapsed = time.monotonic() - began
     tree = [root, *root.children(recursive=True)]
-    cpu = sum(last[pid] - first[pid] for pid in last)
-    _say_where_it_goes(tree, {pid: last[pid] - first[pid] for pid in last}, elapsed)
+    alive = {process.pid for process in tree}
+    spent = {pid: last[pid][0] - first[pid][0] for pid in last if pid in alive}
+    reaped = {pid: last[pid][1] - first[pid][1] for pid in last if pid in alive}
+    # A process that ended was reaped by its parent, whose reaped CPU now holds all it and its own reaped children
+    # spent: count it there, less what they had spent before the window.
+    for pid in last.keys() - alive:
+        parent = parents.get(pid)
+        if parent in reaped:
+            reaped[parent] -= sum(first[pid])
+    _say_where_it_goes(tree, spent, reaped, elapsed)
     return {
-        "cpu_percent_of_core": round(100 * cpu / elapsed, 2),
+        "cpu_percent_of_core": round(100 * (sum(spent.values()) + sum(reaped.values())) / elapsed, 2),
         "rss_mb": round(sum(_memory_mb(process) for process in tree)),
         "processes": len(tree),
     }
