@@ -12,8 +12,9 @@ away. To survive that, the browser keeps a refresh token of the same session:
    https`): no script ever reads the token, and a POST from another site is refused by its `Origin`;
 3. a new Streamlit session (the reload) reads the cookie from its own websocket request (`st.context.cookies`),
    spends the token at `/v1/auth/refresh`, and goes through step 1 again, so the cookie's token rotates on every
-   use. A copy presented twice ends the whole session (the API's reuse detection); signing out ends the session
-   (every chain of it) and deletes the cookie.
+   use. Two tabs opening at once both present it, which the API allows within its reuse interval (30 s); a copy
+   presented later ends the whole session (the API's reuse detection). Signing out ends the session (every chain
+   of it) and deletes the cookie.
 
 The cookie belongs to the dashboard's own origin, so it works wherever the API runs; a reverse proxy in front of
 the dashboard passes `/_xeno/` along with the rest. A code only works in the process that made it, which holds

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     dev_signin: bool = Field(False, validation_alias="XENO_DEV_SIGNIN")
     access_token_minutes: int = Field(15, gt=0, validation_alias="XENO_ACCESS_TOKEN_MINUTES")
     refresh_token_days: int = Field(30, gt=0, validation_alias="XENO_REFRESH_TOKEN_DAYS")
+    # A refresh token spent this many seconds ago or less may be presented again (two tabs opening at once share
+    # the browser's cookie) and gets a fresh token of its session; later, a second presentation ends the session.
+    refresh_reuse_interval_s: float = Field(30, ge=0, le=300, validation_alias="XENO_REFRESH_REUSE_INTERVAL_S")
     dashboard_origin: str = Field("http://localhost:8501", validation_alias="XENO_DASHBOARD_ORIGIN")
     # Requests per user, write key or (unauthenticated) client address, as "<count>/<second|minute|hour>".
     rate_limits_enabled: bool = Field(True, validation_alias="XENO_RATE_LIMITS_ENABLED")

@@ -132,8 +132,9 @@ def dev_login(body: DevSignInRequest, request: Request, db: Db, settings: AppSet
     summary="Trade a refresh token for a new pair",
 )
 def refresh(body: RefreshTokenBody, request: Request, db: Db, settings: AppSettings) -> TokenPair:
-    """Public (the refresh token is the credential). Each refresh token works once: presenting one that was
-    already used ends its whole session, since someone else may hold a copy."""
+    """Public (the refresh token is the credential). Each refresh token works once, give or take
+    `XENO_REFRESH_REUSE_INTERVAL_S` (30 s: two tabs opening at once present the same one, and each gets a pair):
+    presenting one used longer ago ends its whole session, since someone else may hold a copy."""
     return TokenPair.of(refresh_session(db, settings, body.refresh_token, client_ip(request)))
 
 
@@ -147,7 +148,8 @@ def refresh(body: RefreshTokenBody, request: Request, db: Db, settings: AppSetti
 def browser_token(user: Viewer, request: Request, db: Db, settings: AppSettings) -> BrowserRefreshToken:
     """A second refresh token in the caller's session, for a server that signs people in (the dashboard) to hand
     to the browser in a secure, http-only cookie, so a reload or a link resumes the session. It is a rotation
-    chain of its own: each use at `/v1/auth/refresh` spends it (present a spent one and the session ends), and
+    chain of its own: each use at `/v1/auth/refresh` spends it (present it again after the reuse interval and the
+    session ends), and
     sign-out, reuse detection and disabling the user end it with the session."""
     token, expires_at = browser_refresh_token(db, settings, key_from_header(request) or "")
     return BrowserRefreshToken(

@@ -5,6 +5,12 @@ token (opaque, `xr_` + 32 random bytes, kept only as its SHA-256). Refreshing sp
 and hands out the next pair in the same session. A spent refresh token presented again means two parties
 hold it, so the whole session ends — the thief's tokens and the owner's alike. Sign-out ends it too.
 
+Except within `refresh_reuse_interval_s` (30 s) of its first use: then a spent token gets a fresh pair of its
+session, as Auth0's "reuse interval" does. Two tabs of one browser that open at once (tabs restored, a link opened
+while another tab reloads) present the same cookie's token, and the second must not sign both out. The price: a
+thief who presents a copy within that window of the owner's refresh is not caught by it (a copy presented later
+still is, and ends the session).
+
 A session may hold more than one rotation chain: `browser_refresh_token` starts a second one for a browser
 to keep in an http-only cookie (the dashboard's reload), rotating on its own, ending with the session.
 
@@ -51,14 +57,16 @@ def start_session(conn: Connection, settings: Settings, user: User, method: str)
     return _issue(conn, settings, user, session_id)
 
 
-def refresh_session(db: Engine, settings: Settings, refresh_token: str, ip: str | None = None) -> Tokens:
-    """Spend `refresh_token` and issue the next pair of its session.
+def refresh_session(
+    db: Engine, settings: Settings, refresh_token: str, ip: str | None = None, now: datetime | None = None
+) -> Tokens:
+    """Spend `refresh_token` and issue the next pair of its session (at `now`, the current time unless given).
 
-    Raises `RefreshTokenReused` (after ending the session, and recording it) for a token already spent,
-    and `InvalidCredentials` for an unknown, expired or ended one.
+    Raises `RefreshTokenReused` (after ending the session, and recording it) for a token spent longer than the
+    reuse interval ago, and `InvalidCredentials` for an unknown, expired or ended one.
     """
     with db.begin() as conn:
-        tokens = _spend(conn, settings, refresh_token, ip)
+        tokens = _spend(conn, settings, refresh_token, ip, now or datetime.now(UTC))
     if tokens is None:
         raise RefreshTokenReused(
             "this refresh token was already used, so it may have been stolen: the session has been ended; sign in again"
@@ -108,8 +116,8 @@ def authenticate(db: Engine, settings: Settings, access_token: str) -> User:
     return user
 
 
-def _spend(conn: Connection, settings: Settings, refresh_token: str, ip: str | None) -> Tokens | None:
-    """The next pair, or None when the token was already spent (its session is then ended)."""
+def _spend(conn: Connection, settings: Settings, refresh_token: str, ip: str | None, now: datetime) -> Tokens | None:
+    """The next pair, or None when the token was spent before the reuse interval (its session is then ended)."""
     row = conn.execute(
         select(
             refresh_tokens.c.id,
@@ -128,16 +136,17 @@ def _spend(conn: Connection, settings: Settings, refresh_token: str, ip: str | N
     if row.revoked_at is not None:
         raise InvalidCredentials("this session has ended; sign in again")
     user = get_user(conn, row.user_id)
-    if row.used_at is not None:
+    if row.used_at is not None and now - row.used_at > timedelta(seconds=settings.refresh_reuse_interval_s):
         _end(conn, row.session_id, "refresh token reused")
         detail = {"session_id": str(row.session_id)}
         audit.record(conn, "system", audit.SESSION_REUSE_DETECTED, user.email if user else None, detail, ip)
         return None
-    if row.expires_at <= datetime.now(UTC):
+    if row.expires_at <= now:
         raise InvalidCredentials("the refresh token has expired; sign in again")
     if user is None or user.disabled:
         raise InvalidCredentials("this account is disabled")
-    conn.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=func.now()))
+    if row.used_at is None:  # a presentation within the reuse interval keeps the first use's time: no sliding
+        conn.execute(update(refresh_tokens).where(refresh_tokens.c.id == row.id).values(used_at=now))
     return _issue(conn, settings, user, row.session_id)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from engine.auth.access_tokens import AUDIENCE, ISSUER, signing_key
 from engine.keys import create_key
 from engine.settings import get_settings
-from tests.api.auth.helpers import bearer, dev_sign_in
+from tests.api.auth.helpers import bearer, dev_sign_in, spent_long_ago
 
 
 def forged_admin_claims(victim: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +58,10 @@ def test_an_expired_token_is_refused(client: TestClient) -> None:
     assert "expired" in answer.json()["detail"]
 
 
-def test_a_refresh_token_reused_after_rotation_ends_the_session(client: TestClient) -> None:
+def test_a_refresh_token_reused_after_rotation_ends_the_session(client: TestClient, database: Engine) -> None:
     first = dev_sign_in(client, "ana@shop.example", "analyst")
     second = client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    spent_long_ago(database)
 
     reuse = client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from tests.api.auth.helpers import bearer, dev_sign_in
+from tests.api.auth.helpers import bearer, dev_sign_in, spent_long_ago
 
 
 def signed_in(client: TestClient) -> dict[str, Any]:
@@ -40,10 +41,24 @@ def test_the_browser_and_the_server_rotate_their_tokens_without_spending_each_ot
     assert client.get("/v1/auth/me", headers=bearer(server["access_token"])).status_code == 200
 
 
-def test_a_cookie_token_presented_twice_ends_the_session(client: TestClient) -> None:
+def test_two_tabs_opening_at_once_with_the_same_cookie_both_stay_signed_in(client: TestClient) -> None:
+    server = signed_in(client)
+    in_cookie = browser_token(client, server["access_token"])
+
+    first_tab, second_tab = refreshed(client, in_cookie), refreshed(client, in_cookie)
+
+    assert first_tab["refresh_token"] != second_tab["refresh_token"]
+    for tab in (first_tab, second_tab, server):
+        assert client.get("/v1/auth/me", headers=bearer(tab["access_token"])).status_code == 200
+
+
+def test_a_cookie_token_presented_again_after_the_reuse_interval_ends_the_session(
+    client: TestClient, database: Engine
+) -> None:
     server = signed_in(client)
     in_cookie = browser_token(client, server["access_token"])
     refreshed(client, in_cookie)
+    spent_long_ago(database)
 
     assert client.post("/v1/auth/refresh", json={"refresh_token": in_cookie}).status_code == 401
     assert client.get("/v1/auth/me", headers=bearer(server["access_token"])).status_code == 401
