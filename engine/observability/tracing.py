@@ -6,6 +6,11 @@ A process starts it once (`start_tracing`): the API in `create_app`, each worker
 `OTEL_TRACES_EXPORTER=none` keeps it off. The exporter, sampler, headers and service name follow the SDK's own
 variables. Then SQLAlchemy, Redis, httpx and aiohttp calls become spans (FastAPI's are added by the API).
 
+Without `OTEL_TRACES_SAMPLER`, a process keeps 1% of new traces (`DEFAULT_TRACE_SAMPLE`), and a trace begun
+elsewhere as its parent decided (`parentbased_traceidratio`): an ingest request is a few milliseconds of work, and
+recording, encoding and exporting its spans added half as much CPU again (`bench.observability`); sampled, tracing
+costs the API a few percent. `OTEL_TRACES_SAMPLER=parentbased_always_on` keeps every trace.
+
 The trace crosses the streams in the entries themselves: `engine.streams` writes the W3C `traceparent` of the span
 that publishes an entry beside its payload, and a consumer's span for the batch it applies is a child of its first
 entry's trace and links to every entry's (`consume_span`), so an ingest request's trace continues in the consumer,
@@ -26,10 +31,12 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter, SpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Link, NoOpTracerProvider, Span, SpanKind
 
 __all__ = ["Span", "consume_span", "inject_context", "start_tracing", "stop_tracing", "tracer", "tracing_configured"]
 
+DEFAULT_TRACE_SAMPLE = 0.01
 INSTRUMENTORS = (SQLAlchemyInstrumentor, RedisInstrumentor, HTTPXClientInstrumentor, AioHttpClientInstrumentor)
 _provider: trace.TracerProvider = NoOpTracerProvider()
 
@@ -54,17 +61,28 @@ def _exporter(environ: Mapping[str, str]) -> SpanExporter:
     return OTLPSpanExporter()
 
 
+def default_sampler(environ: Mapping[str, str]) -> Sampler | None:
+    """The sampler of a process traced from the environment: None when `OTEL_TRACES_SAMPLER` names one (the SDK
+    reads it), else `DEFAULT_TRACE_SAMPLE` of new traces."""
+    if environ.get("OTEL_TRACES_SAMPLER", "").strip():
+        return None
+    return ParentBased(TraceIdRatioBased(DEFAULT_TRACE_SAMPLE))
+
+
 def start_tracing(service: str, processor: SpanProcessor | None = None) -> trace.TracerProvider | None:
-    """Trace this process as `service` when configured (or to `processor`, as tests do); the provider, or None
-    when tracing is off. Instruments SQLAlchemy, Redis, httpx and aiohttp; once per process."""
+    """Trace this process as `service` when configured (or to `processor`, as tests do, every trace kept unless
+    `OTEL_TRACES_SAMPLER` says otherwise); the provider, or None when tracing is off. Instruments SQLAlchemy, Redis,
+    httpx and aiohttp; once per process."""
     global _provider
     if isinstance(_provider, TracerProvider):
         return _provider
+    sampler = None
     if processor is None:
         if not tracing_configured():
             return None
         processor = BatchSpanProcessor(_exporter(os.environ))
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+        sampler = default_sampler(os.environ)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}), sampler=sampler)
     provider.add_span_processor(processor)
     for instrumentor in INSTRUMENTORS:
         # SQLAlchemy's instrumentation declares support up to 2.0 and refuses 2.1 unasked; it works with it.

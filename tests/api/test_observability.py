@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from api.main import create_app
 from engine.observability.logs import ProductHandler
-from engine.observability.tracing import tracing_configured
+from engine.observability.tracing import DEFAULT_TRACE_SAMPLE, default_sampler, tracing_configured
 from engine.settings import Settings, get_settings
 from tests.fixtures.api import drain_ingest_stream
 from tests.fixtures.users import auth_headers
@@ -51,6 +51,14 @@ def test_tracing_is_off_unless_the_standard_environment_asks_for_it() -> None:
     assert tracing_configured({"OTEL_TRACES_EXPORTER": "console"})
     assert not tracing_configured({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"})
     assert not tracing_configured({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"})
+
+
+def test_traces_are_sampled_unless_the_standard_environment_names_a_sampler() -> None:
+    sampler = default_sampler({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+
+    assert sampler is not None
+    assert sampler.get_description().startswith(f"ParentBased{{root:TraceIdRatioBased{{{DEFAULT_TRACE_SAMPLE}}},")
+    assert default_sampler({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}) is None
 
 
 @pytest.fixture
