@@ -33,7 +33,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance
 
 from bench.common import api_process, process, report, use_fresh_services
 from bench.features import load_data
@@ -166,14 +166,18 @@ def following_run(role: str, config_dir: Path) -> list[str]:
 
 
 def wait_until_following(children: list[subprocess.Popen[bytes]], timeout_s: float = 300) -> None:
-    """Wait until the job runs have started (a loaded machine takes tens of seconds to start one), so that the load
-    does not time their start-up."""
+    """Wait until the job runs' ops have started (a loaded machine takes tens of seconds to start one), so that the
+    load does not time their start-up."""
     deadline = time.monotonic() + timeout_s
     with DagsterInstance.get() as instance:
-        while len(instance.get_run_ids(RunsFilter(statuses=[DagsterRunStatus.STARTED]))) < len(children):
+        while sum(_op_started(instance, run_id) for run_id in instance.get_run_ids()) < len(children):
             if any(child.poll() is not None for child in children) or time.monotonic() > deadline:
                 raise RuntimeError("a following job run did not start (run `dagster job execute` by hand to see why)")
             time.sleep(0.2)
+
+
+def _op_started(instance: DagsterInstance, run_id: str) -> bool:
+    return bool(instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START, limit=1).records)
 
 
 def main() -> None:

@@ -19,6 +19,9 @@ REFRESH_MAX_RUNTIME_S = 3600
 # less and less often up to the longest wait (a quiet spell costs a query every 2 s, not four a second).
 DELTA_POLL_S = 0.25
 DELTA_POLL_MAX_S = 2.0
+# A following run publishes a delta at most this often: a delta of customers only events touched takes tens of
+# milliseconds, and one every few of those would leave thousands of files and rows an hour for readers to apply.
+DELTA_EVERY_S = 0.5
 
 refresh_customer_features_job = dg.define_asset_job(
     "refresh_customer_features_job",
@@ -38,9 +41,12 @@ def publish_feature_deltas(
     snapshots_dir = xeno.settings().data_dir / "snapshots"
     stopped = "drained"
     while True:
+        started = time.monotonic()
         with log_context(dagster_run_id=context.run_id):
             delta = publish_delta(xeno.db(), snapshots_dir)
         if delta is not None:
+            if config.follow:
+                time.sleep(max(0.0, started + DELTA_EVERY_S - time.monotonic()))
             deltas, customers = deltas + 1, customers + delta.row_count + len(delta.removed_ids)
             shift.worked()
             wait_s = DELTA_POLL_S
