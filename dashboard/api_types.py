@@ -268,6 +268,55 @@ class Explanation(TypedDict):
     snapshot: SnapshotRef
 
 
+class SegmentForm(TypedDict):
+    """A segment as the builder holds it: what saving or changing one sends."""
+
+    name: str
+    description: str
+    rule: dict[str, Any]
+
+
+class SegmentPreview(TypedDict):
+    size: int
+    clause_counts: dict[str, int]
+    funnel: list[int]
+    sample: list[dict[str, Any]]
+    sentence: str
+    snapshot: SnapshotRef
+    reach: Reach | None
+    warnings: list[str]
+
+
+class SizeHistory(TypedDict):
+    segment_id: int
+    sizes: list[SegmentSize]
+
+
+class CatalogFeature(TypedDict):
+    name: str
+    type: str
+    label: str
+    description: str
+    examples: list[Any]
+    operators: list[str]
+
+
+class FeatureCatalog(TypedDict):
+    snapshot: SnapshotRef | None
+    features: list[CatalogFeature]
+
+
+class FeatureValue(TypedDict):
+    value: Any
+    customers: int
+
+
+class FeatureValues(TypedDict):
+    name: str
+    values: list[FeatureValue]
+    snapshot: SnapshotRef
+
+
 # --- customers ---
 
 
@@ -318,6 +367,34 @@ class AiJob(TypedDict):
     error: str | None
     created_at: str
     finished_at: str | None
+
+
+class Assumption(TypedDict):
+    words: str
+    meaning: str
+
+
+class SkippedWords(TypedDict):
+    start: int
+    end: int
+    text: str
+    reason: str
+
+
+class RuleSuggestion(TypedDict):
+    """A rule drafted from plain language, read back, with what was assumed or left out on the way."""
+
+    rule: dict[str, Any]
+    english: str
+    count: int | None
+    assumptions: list[Assumption]
+    skipped: list[SkippedWords]
+    questions: list[str]
+    provider: str
+    model: str | None
+    repaired: bool
+    notes: list[str]
+    call_id: int
 
 
 class MessagesAsked(TypedDict):

@@ -34,6 +34,8 @@ from dashboard.api_types import (
     Engagement,
     Erasure,
     Explanation,
+    FeatureCatalog,
+    FeatureValues,
     FollowUp,
     MessagesAsked,
     MessagesPage,
@@ -41,8 +43,12 @@ from dashboard.api_types import (
     PipelinesStatus,
     PreviewAsked,
     RetryableFailures,
+    RuleSuggestion,
     Segment,
+    SegmentForm,
+    SegmentPreview,
     SendTime,
+    SizeHistory,
     Timeline,
     TokenPair,
     User,
@@ -320,8 +326,38 @@ class ApiClient:
 
     # --- segments ---
 
+    def feature_catalog(self) -> FeatureCatalog:
+        """The features a rule may test (the current snapshot's, with its traits)."""
+        return cast(FeatureCatalog, self.get("/v1/features"))
+
+    def feature_values(self, name: str, limit: int) -> FeatureValues:
+        """A category's `limit` most common values in the current snapshot, most customers first."""
+        return cast(FeatureValues, self.get(f"/v1/features/{name}/values", limit=limit))
+
     def segments(self) -> list[Segment]:
         return cast(list[Segment], self.get("/v1/segments"))
+
+    def create_segment(self, form: SegmentForm) -> Segment:
+        return cast(Segment, self.post("/v1/segments", form))
+
+    def change_segment(self, segment_id: int, form: SegmentForm) -> Segment:
+        return cast(Segment, self.patch(f"/v1/segments/{segment_id}", form))
+
+    def delete_segment(self, segment_id: int) -> None:
+        self.delete(f"/v1/segments/{segment_id}")
+
+    def preview_segment(self, rule: dict[str, Any], sample_size: int, channel: str | None) -> SegmentPreview:
+        """Who an unsaved rule matches now (and, given a channel, whom a campaign on it would reach)."""
+        body = {"rule": rule, "sample_size": sample_size, "channel": channel}
+        return cast(SegmentPreview, self.post("/v1/segments/preview", body))
+
+    def segment_sizes(self, segment_id: int) -> SizeHistory:
+        """The saved segment's size at each feature snapshot since it was saved."""
+        return cast(SizeHistory, self.get(f"/v1/segments/{segment_id}/sizes"))
+
+    def export_segment(self, segment_id: int) -> bytes:
+        """Every member's features on the current snapshot, as CSV."""
+        return self.download(f"/v1/segments/{segment_id}/export", format="csv")
 
     def explain(self, segment_id: int, customer_id: int) -> Explanation:
         """Why the customer is or is not in the segment, node by node of its rule."""
@@ -344,6 +380,10 @@ class ApiClient:
         return self.download(f"/v1/customers/{customer_id}/export")
 
     # --- AI ---
+
+    def draft_rule(self, text: str) -> RuleSuggestion:
+        """A segment rule drafted from a description of customers in plain language."""
+        return cast(RuleSuggestion, self.post("/v1/ai/segment-rule", {"text": text}))
 
     def suggest_messages(self, asked: MessagesAsked) -> MessageSuggestions:
         return cast(MessageSuggestions, self.post("/v1/ai/messages", asked))

@@ -3,12 +3,13 @@
 The client lives in `st.session_state` (one per browser session), made from `DashboardConfig` on first
 use. `shown_errors()` wraps API calls so a refusal becomes an `st.error` with the API's reason instead of
 a stack trace, and `read()` makes one of the client's reads that way, with a spinner; `needs(role)` stops a page
-(or part of one) the user's role may not use. `fetch_cached` answers a read a page repeats on every run from a
+(or part of one) the user's role may not use. `read_cached` answers a read a page repeats on every run from a
 short-lived cache of the session's own answers.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -21,7 +22,7 @@ from dashboard.config import DashboardConfig
 CLIENT_KEY = "api_client"
 CONFIG_KEY = "dashboard_config"
 FLASH_KEY = "flash_message"
-CACHE_TTL_S = 30  # how long `fetch_cached` answers stay: another user's change shows within this
+CACHE_TTL_S = 30  # how long `read_cached` answers stay: another user's change shows within this
 Asked = ParamSpec("Asked")
 Answer = TypeVar("Answer")
 
@@ -61,28 +62,28 @@ def read(doing: str, call: Callable[Asked, Answer], *args: Asked.args, **kwargs:
     return None
 
 
-def fetch(path: str, doing: str, **params: Any) -> Any:
-    """GET `path`, as `read` does: for the Segments page, which does not use the client's typed reads yet."""
-    return read(doing, api().get, path, **params)
-
-
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1000)
-def _cached_get(path: str, session: str, params: tuple[tuple[str, Any], ...]) -> Any:
-    """One answer per signed-in session (`session`: its access token's digest), path and parameters."""
-    return api().get(path, **dict(params))
+def _cached_answer(operation: str, session: str, arguments: str, _read: Callable[[], Any]) -> Any:
+    """One answer per signed-in session (`session`: its access token's digest), client operation and arguments
+    (`_read` makes it, and is not part of the key)."""
+    return _read()
 
 
-def fetch_cached(path: str, doing: str | None = None, **params: Any) -> Any:
-    """`fetch`, answered from what this session read in the last `CACHE_TTL_S` seconds (for what a page reads on
+def read_cached(doing: str, call: Callable[Asked, Answer], *args: Asked.args, **kwargs: Asked.kwargs) -> Answer | None:
+    """`read`, answered from what this session read in the last `CACHE_TTL_S` seconds (for what a page reads on
     every run but rarely changes: the feature catalog, the segment list). `forget_cached` after changing it."""
-    with shown_errors(doing), st.spinner(f"{doing or 'Loading'}…"):
-        return _cached_get(path, api().session_key, tuple(sorted(params.items())))
+    arguments = repr((args, sorted(kwargs.items())))
+    with shown_errors(doing), st.spinner(f"{doing}…"):
+        answer: Answer = _cached_answer(
+            call.__qualname__, api().session_key, arguments, functools.partial(call, *args, **kwargs)
+        )
+        return answer
     return None
 
 
 def forget_cached() -> None:
     """Forget every cached answer (after a change, so the next run reads it again)."""
-    _cached_get.clear()
+    _cached_answer.clear()
 
 
 def flash(kind: str, text: str) -> None:

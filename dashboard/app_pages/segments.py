@@ -3,18 +3,20 @@ changes (how many remain clause after clause, and how many a campaign on a chann
 edit, duplicate or delete it, and watch a saved segment's size over time.
 
 The builder, its count and the save buttons are one fragment (`workbench`): an edit re-runs only it, and the
-catalog and segment list come from `ui.fetch_cached`, so re-counting costs the preview request and little else.
+catalog and segment list come from `ui.read_cached`, so re-counting costs the preview request and little else.
 What changes the rest of the page (a save, a delete, a message to show) asks for a whole run (`WHOLE_PAGE_KEY`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import builder, campaign_view, charts, formats, rules, ui
+from dashboard.api_types import Segment, SegmentForm, SegmentPreview
 from dashboard.client import ApiError
 
 NEW = 0
@@ -34,17 +36,18 @@ client = ui.api()
 st.session_state.pop(WHOLE_PAGE_KEY, None)  # this is a whole run already
 st.title("Segments")
 
-catalog_answer = ui.fetch_cached("/v1/features", "Loading the feature catalog")
-listed = ui.fetch_cached("/v1/segments", "Loading segments")
+catalog_answer = ui.read_cached("Loading the feature catalog", client.feature_catalog)
+listed = ui.read_cached("Loading segments", client.segments)
 linked = st.query_params.get(SEGMENT_PARAM, "")
 if listed is not None and linked.isdigit() and all(segment["id"] != int(linked) for segment in listed):
     ui.forget_cached()  # the address names a segment made since the list was read
-    listed = ui.fetch_cached("/v1/segments", "Loading segments")
+    listed = ui.read_cached("Loading segments", client.segments)
 if catalog_answer is None or listed is None:
     st.stop()
 catalog = {item["name"]: rules.Feature.of(item) for item in catalog_answer["features"]}
+catalog_snapshot = catalog_answer["snapshot"]  # None until the first feature snapshot
 labels = {name: feature.label for name, feature in catalog.items()}
-segments: dict[int, dict[str, Any]] = {segment["id"]: segment for segment in listed}
+segments: dict[int, Segment] = {segment["id"]: segment for segment in listed}
 
 
 def load_picked() -> None:
@@ -59,7 +62,7 @@ def load_picked() -> None:
     st.session_state[DESCRIPTION_KEY] = picked["description"] if picked else ""
 
 
-def saved(action: str, call: Any) -> Any:
+def saved(action: str, call: Callable[[], Segment]) -> Segment | None:
     """Run a save/duplicate call, turning a refusal into a message on the page (and forgetting the cached
     segment list after a change)."""
     try:
@@ -92,11 +95,11 @@ def save() -> None:
         ui.flash("warning", "Give the segment a name and at least one condition before saving.")
         return
     chosen = st.session_state[PICK_KEY]
-    body = {"name": name, "description": description, "rule": rule}
+    form = SegmentForm(name=name, description=description, rule=rule)
     if chosen == NEW:
-        answer = saved("Saving", lambda: client.post("/v1/segments", body))
+        answer = saved("Saving", lambda: client.create_segment(form))
     else:
-        answer = saved("Saving", lambda: client.patch(f"/v1/segments/{chosen}", body))
+        answer = saved("Saving", lambda: client.change_segment(chosen, form))
     if answer is not None:
         st.session_state[PICK_KEY] = answer["id"]
         ui.flash("success", f"Saved “{answer['name']}”.")
@@ -118,8 +121,8 @@ def duplicate() -> None:
         for n in range(1, len(taken) + 2)
         if f"{base} (copy{f' {n}' if n > 1 else ''})" not in taken
     )
-    body = {"name": name, "description": st.session_state[DESCRIPTION_KEY], "rule": rule}
-    answer = saved("Duplicating", lambda: client.post("/v1/segments", body))
+    form = SegmentForm(name=name, description=st.session_state[DESCRIPTION_KEY], rule=rule)
+    answer = saved("Duplicating", lambda: client.create_segment(form))
     if answer is not None:
         st.session_state[PICK_KEY] = answer["id"]
         st.session_state[NAME_KEY] = answer["name"]
@@ -130,7 +133,7 @@ def delete() -> None:
     st.session_state[WHOLE_PAGE_KEY] = True
     chosen = st.session_state[PICK_KEY]
     try:
-        client.delete(f"/v1/segments/{chosen}")
+        client.delete_segment(chosen)
     except ApiError as error:
         ui.flash("error", f"Deleting: {error.message}")
         return
@@ -141,16 +144,15 @@ def delete() -> None:
     st.session_state[NAME_KEY] = st.session_state[DESCRIPTION_KEY] = ""
 
 
-def preview(rule: dict[str, Any], channel: str | None) -> tuple[dict[str, Any] | None, ApiError | None]:
+def preview(rule: dict[str, Any], channel: str | None) -> tuple[SegmentPreview | None, ApiError | None]:
     """The API's preview of `rule` (with who a campaign on `channel` would reach), asked again only when the rule,
     the channel or the feature snapshot changed."""
-    text = json.dumps([rule, channel, catalog_answer["snapshot"]], sort_keys=True)
+    text = json.dumps([rule, channel, catalog_snapshot], sort_keys=True)
     cached = st.session_state.get(PREVIEW_KEY)
     if cached is None or cached[0] != text:
-        body = {"rule": rule, "sample_size": SAMPLE_SIZE, "channel": channel}
         try:
             with st.spinner("Counting the audience…"):
-                cached = (text, client.post("/v1/segments/preview", body), None)
+                cached = (text, client.preview_segment(rule, SAMPLE_SIZE, channel), None)
         except ApiError as error:
             cached = (text, None, error)
         st.session_state[PREVIEW_KEY] = cached
@@ -163,7 +165,7 @@ def fill_from_text() -> None:
         return
     try:
         with st.spinner("Reading your description…"):
-            answer = client.post("/v1/ai/segment-rule", {"text": text})
+            answer = client.draft_rule(text)
     except ApiError as error:
         ui.flash("error", f"The AI could not turn that into a rule. {error.message}")
         return
@@ -183,7 +185,7 @@ def apply_json() -> None:
 
 
 def size_history(segment_id: int) -> None:
-    history = ui.fetch(f"/v1/segments/{segment_id}/sizes", "Loading the size history")
+    history = ui.read("Loading the size history", client.segment_sizes, segment_id)
     if not history or not history["sizes"]:
         st.caption("No sizes recorded yet: they are recorded at every feature snapshot.")
         return
@@ -206,11 +208,11 @@ def size_history(segment_id: int) -> None:
 def values_of(name: str) -> list[str]:
     """A category's values in the current snapshot, most customers first, for its pick list (asked once per
     snapshot; its declared examples when the API cannot say)."""
-    key = (name, (catalog_answer["snapshot"] or {}).get("version"))
+    key = (name, catalog_snapshot["version"] if catalog_snapshot else None)
     known: dict[tuple[str, Any], list[str]] = st.session_state.setdefault(VALUES_KEY, {})
     if key not in known:
         try:
-            answer = client.get(f"/v1/features/{name}/values", limit=PICK_LIST_SIZE)
+            answer = client.feature_values(name, PICK_LIST_SIZE)
             known[key] = [str(item["value"]) for item in answer["values"]]
         except ApiError:
             known[key] = [str(example) for example in catalog[name].examples]
@@ -243,9 +245,9 @@ def saved_table() -> None:
     rows = [
         {
             "name": segment["name"],
-            "customers": (segment["latest_size"] or {}).get("size"),
+            "customers": latest["size"] if (latest := segment["latest_size"]) else None,
             "rule": segment["sentence"],
-            "owner": (segment["owner"] or {}).get("email"),
+            "owner": owner["email"] if (owner := segment["owner"]) else None,
             "updated_at": segment["updated_at"],
         }
         for segment in segments.values()
@@ -276,7 +278,7 @@ if picked and client.may("marketer"):
         "app_pages/campaigns.py",
         label=f"Create a campaign to “{picked['name']}”",
         icon=":material/campaign:",
-        query_params={"segment": picked["id"]},
+        query_params={"segment": str(picked["id"])},
     )
 
 if not client.may("analyst"):
@@ -358,8 +360,8 @@ def workbench() -> None:
                 help=f"of {formats.number(snapshot['customers'])} in snapshot "
                 f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
             )
-            if result.get("reach"):
-                st.markdown(campaign_view.reach_text(result["reach"], result["size"]))
+            if reach := result["reach"]:
+                st.markdown(campaign_view.reach_text(reach, result["size"]))
             st.markdown(result["sentence"])
             if len(result["funnel"]) > 1:
                 funnel(compiled.rule, result["funnel"], snapshot["customers"])
@@ -388,7 +390,7 @@ if picked:
         with st.spinner("Exporting…"), ui.shown_errors("Exporting"):
             st.download_button(
                 "Download CSV",
-                client.download(f"/v1/segments/{picked['id']}/export", format="csv"),
+                client.export_segment(picked["id"]),
                 file_name=f"segment-{picked['id']}.csv",
                 mime="text/csv",
                 key="segment_export_download",

@@ -26,10 +26,15 @@ SCHEMA_OF = {
     api_types.Engagement: "EngagementOut",
     api_types.Segment: "SegmentOut",
     api_types.Explanation: "ExplanationOut",
+    api_types.SegmentPreview: "api__segments__schemas__PreviewOut",
+    api_types.SizeHistory: "SizeHistoryOut",
+    api_types.FeatureCatalog: "CatalogOut",
+    api_types.FeatureValues: "ValuesOut",
     api_types.CustomerSearchPage: "CustomerSearchPage",
     api_types.CustomerProfile: "CustomerProfile",
     api_types.Erasure: "ErasureOut",
     api_types.AiJob: "JobOut",
+    api_types.RuleSuggestion: "RuleSuggestionOut",
     api_types.MessageSuggestions: "MessagesOut",
     api_types.SendTime: "SendTimeOut",
     api_types.User: "UserOut",
@@ -41,6 +46,7 @@ SCHEMA_OF = {
 REQUEST_SCHEMA_OF = {
     api_types.CampaignForm: "CampaignIn",
     api_types.PreviewAsked: "api__campaigns__schemas__PreviewIn",
+    api_types.SegmentForm: "SegmentIn",
     api_types.MessagesAsked: "MessagesRequest",
 }
 
