@@ -360,6 +360,8 @@ def workbench() -> None:
                 help=f"of {formats.number(snapshot['customers'])} in snapshot "
                 f"{snapshot['version']} (taken {formats.when(snapshot['taken_at'])})",
             )
+            for warning in result["warnings"]:  # allowed but probably wrong: an event nobody performed (a typo?)
+                st.warning(warning, icon=":material/help:")
             if reach := result["reach"]:
                 st.markdown(campaign_view.reach_text(reach, result["size"]))
             st.markdown(result["sentence"])

@@ -209,3 +209,16 @@ def test_the_audience_shows_the_funnel_and_who_would_actually_receive_it(api_url
 
     app.selectbox(key="segment_reach_channel").set_value(None).run()
     assert not any("will receive" in str(item.value) for item in app.markdown)
+
+
+def test_an_event_nobody_performed_is_counted_with_a_warning_naming_the_known_events(
+    api_url: str, shop: Snapshot
+) -> None:
+    app = on_page(signed_in("analyst"), "segments")
+    app.button(key="rule-do:root:add_event").click().run()
+
+    app.text_input(key="rule:0:event").input("purchse").run()
+
+    assert app.metric[0].value == "0"
+    [warning] = [item.value for item in app.warning]
+    assert "no customer has performed 'purchse' (did you mean 'purchase'?)" in warning
