@@ -2,14 +2,15 @@
 
 Served by `dashboard.server` (`streamlit run dashboard/server.py`; see `dashboard.config` for the environment it
 reads). A reload or a link resumes the session from the browser's cookie (`dashboard.session_cookie`); a link to
-a page while signed out shows the sign-in at that address, so signing in lands on the page linked to.
+a page while signed out shows the sign-in at that address, so signing in lands on the page linked to (through the
+sign-in with Google too, which comes back in a new session: `dashboard.linked_page`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import session_cookie, ui
+from dashboard import linked_page, session_cookie, ui
 from dashboard.client import ApiError
 
 # (file, title, icon, the lowest role that may open it)
@@ -58,16 +59,40 @@ def sidebar() -> None:
         st.button("Sign out", key="sign_out", on_click=sign_out, icon=":material/logout:")
 
 
+def files_by_url_path() -> dict[str, str]:
+    """Each page's file by the URL path it has in the browser's address (`campaigns` → app_pages/campaigns.py)."""
+    return {st.Page(path).url_path: path for path, *_ in PAGES}
+
+
 def remember_linked_page(linked: st.Page) -> None:
     """Signed out at a page's address: keep it (with its query parameters) and show the sign-in instead."""
-    path = next(path for path, *_ in PAGES if st.Page(path).url_path == linked.url_path)
-    st.session_state[LINKED] = (path, st.query_params.to_dict())
+    st.session_state[LINKED] = (files_by_url_path()[linked.url_path], st.query_params.to_dict())
     st.switch_page("app_pages/sign_in.py")
 
 
-def open_linked_page() -> None:
+def keep_linked_page_through_provider() -> None:
+    """Showing the sign-in for a linked page: the sign-in with Google comes back in a new session, so the browser
+    keeps the page too."""
+    if LINKED in st.session_state and ui.oidc_configured():
+        path, query_params = st.session_state[LINKED]
+        linked_page.keep(st.Page(path).url_path, query_params)
+
+
+def linked_page_after_sign_in(landed_at_root: bool) -> tuple[str, dict[str, str]] | None:
+    """The page (file, query parameters) a link asked for before signing in: kept in this session, or in the
+    browser's cookie when the sign-in with Google came back to the root address in a new session."""
+    files = files_by_url_path()
+    carried = linked_page.take(files)
+    if LINKED in st.session_state:
+        return st.session_state.pop(LINKED)
+    if carried is None or not landed_at_root:
+        return None
+    url_path, query_params = carried
+    return files[url_path], query_params
+
+
+def open_linked_page(path: str, query_params: dict[str, str]) -> None:
     """Just signed in: open the page a link asked for, if the user's role may use it."""
-    path, query_params = st.session_state.pop(LINKED)
     title, role = next((title, role) for file, title, _, role in PAGES if file == path)
     if client.may(role):
         st.switch_page(path, query_params=query_params)
@@ -87,8 +112,10 @@ if client.signed_in:
         lambda: st.switch_page(first), title=first.title, url_path="start", default=True, visibility="hidden"
     )
     page = st.navigation([root, *pages])
-    if LINKED in st.session_state:
-        open_linked_page()
+    linked = linked_page_after_sign_in(landed_at_root=page.url_path == root.url_path)
+    if linked is not None:
+        open_linked_page(*linked)
+    linked_page.drop_if_asked()
     session_cookie.keep(client)
     page.run()
 else:
@@ -96,5 +123,6 @@ else:
     page = st.navigation([sign_in, *(st.Page(path, title=title) for path, title, _, _ in PAGES)], position="hidden")
     if page.url_path != sign_in.url_path:
         remember_linked_page(page)
+    keep_linked_page_through_provider()
     session_cookie.forget_if_asked()
     page.run()

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from dashboard import page_script
 from dashboard.client import ApiClient, ApiError
 
 COOKIE = "xeno_session"
@@ -152,4 +153,4 @@ def _tell_browser(method: str, body: str) -> None:
     url = f"/{base}{PATH}" if base else PATH
     call = f"fetch({orjson.dumps(url).decode()}, {{method: {orjson.dumps(method).decode()}, body: "
     call += f"{orjson.dumps(body).decode()}, credentials: 'same-origin'}})"
-    st.html(f"<script>{call}</script>", unsafe_allow_javascript=True)
+    page_script.run(call)

@@ -5,7 +5,9 @@ It signs in with the developer sign-in, builds a segment of two groups in the vi
 and saves it; then writes a campaign to that segment, launches it (confirming its audience and channel first),
 watches its delivered count rise as the delivery worker sends it through the vendor simulator on loopback, and
 finds it in the History. A second test follows a link while signed out, then reloads and follows links signed in,
-which must keep the session (the http-only cookie of `dashboard.session_cookie`). Screenshots of each step go to
+which must keep the session (the http-only cookie of `dashboard.session_cookie`); a third follows a link through
+the sign-in with Google (`st.login` against the loopback OpenID provider), which must land on the page linked to
+(`dashboard.linked_page`). Screenshots of each step go to
 `artifacts/screenshots/` (git-ignored).
 """
 
@@ -25,13 +27,17 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import Engine
 
+from dashboard import linked_page
 from dashboard.client import ApiClient
 from engine.features.snapshot import Snapshot
 from engine.services.supervisor import free_port, http_ok
+from engine.settings import Settings
 from tests.api.segments.conftest import publisher  # noqa: F401
 from tests.api.segments.data import LOYAL_IN_LONDON_OR_MUMBAI
 from tests.dashboard.conftest import api_url, dev_signin, reachable_shop, shop  # noqa: F401
 from tests.dashboard.delivery import delivery_running, vendor
+from tests.engine.auth.fixtures import auth_settings, oidc_issuer  # noqa: F401
+from tests.engine.auth.provider import BOSS, CLIENT_ID, CLIENT_SECRET
 from tests.fixtures.browser import CHROMEDRIVER, CHROMIUM, DashboardPage, chromium, until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +61,44 @@ pytestmark = [
 @pytest.fixture
 def dashboard(api_url: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     """`streamlit run dashboard/server.py` on a free loopback port, talking to the API; yields its URL."""
+    yield from streamlit_dashboard(tmp_path, {"XENO_API_URL": api_url, "XENO_DEV_SIGNIN": "true"})
+
+
+@pytest.fixture
+def google_dashboard(auth_settings: Settings, live_api: str, tmp_path: Path) -> Iterator[str]:  # noqa: F811
+    """The dashboard with only the sign-in with Google (`st.login`), against the loopback OpenID provider that the
+    API trusts too; yields its URL."""
+    issuer = auth_settings.oidc_issuer
     port = free_port()
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(
+        f"""[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "a-cookie-secret-for-the-browser-test"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+server_metadata_url = "{issuer}/.well-known/openid-configuration"
+expose_tokens = "id"
+"""
+    )
+    env = {"XENO_API_URL": live_api, "XENO_DEV_SIGNIN": "false"}
+    yield from streamlit_dashboard(tmp_path, env, port, ["--secrets.files", str(secrets)])
+
+
+def streamlit_dashboard(
+    tmp_path: Path, env: dict[str, str], port: int | None = None, options: list[str] | None = None
+) -> Iterator[str]:
+    port = port or free_port()
     log = tmp_path / "streamlit.log"
-    env = {**os.environ, "XENO_API_URL": api_url, "XENO_DEV_SIGNIN": "true", "ENVIRONMENT": "test"}
     argv = [
         sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        *(options or []),
     ]  # fmt: skip
     with log.open("w") as output:
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env={**os.environ, **env, "ENVIRONMENT": "test"}, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         until(http_ok(f"{url}/_stcore/health"), lambda: log.read_text())
@@ -202,6 +237,33 @@ def test_a_link_signed_out_lands_on_its_page_after_sign_in_and_a_reload_keeps_th
     browser.refresh()
     page.keyed("signin_email", "input")
     page.shot("signed-out-after-reload")
+
+
+def test_a_link_signed_out_lands_on_its_page_after_the_sign_in_with_google_not_on_the_first_page(
+    google_dashboard: str,
+    browser: WebDriver,
+    shop: Snapshot,  # noqa: F811
+) -> None:
+    page = DashboardPage(browser, SCREENSHOTS, "google")
+
+    def headings() -> str:
+        return page.text_of("stHeading")
+
+    browser.get(f"{google_dashboard}/customers?customer=2")
+    until(lambda: browser.get_cookie(linked_page.COOKIE), lambda: browser.get_cookies())
+    page.shot("sign-in-for-a-link")
+    page.click("signin_oidc")
+    until(lambda: browser.find_elements(By.CSS_SELECTOR, f'button[value="{BOSS}"]'), lambda: browser.page_source)
+    page.shot("provider")
+    browser.find_element(By.CSS_SELECTOR, f'button[value="{BOSS}"]').click()
+
+    until(lambda: "Customers" in headings() and BOSS in page.text_of("stSidebar"), headings)
+    assert browser.current_url == f"{google_dashboard}/customers?customer=2"
+    until(lambda: browser.get_cookie(linked_page.COOKIE) is None, lambda: browser.get_cookies())
+    page.shot("linked-page-after-google")
+
+    browser.get(google_dashboard)  # a later visit to the root address opens the first page again
+    until(lambda: "Segments" in headings() and BOSS in page.text_of("stSidebar"), headings)
 
 
 def test_on_a_phone_the_sidebar_closes_after_choosing_a_page_and_the_rule_drawing_stays_readable(
