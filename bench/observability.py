@@ -12,8 +12,9 @@ round (off then on, on then off, ...), so other work slowing the machine slows b
   synthetic snapshot of `--customers` customers.
 
 Figures are medians over the rounds; the ratio is on/off (above 1 for throughput, below 1 for latency or CPU is a
-gain). With `--sample R` (0 < R < 1) the "on" side samples a fraction R of new traces (the SDK's standard
-`parentbased_traceidratio` sampler, as OTEL_TRACES_SAMPLER sets it), as a busy deployment would.
+gain). The "on" side samples a fraction `--sample` of new traces (the SDK's standard `parentbased_traceidratio`
+sampler, as OTEL_TRACES_SAMPLER sets it); by default the product's own default (`DEFAULT_TRACE_SAMPLE`), and every
+trace with `--sample 1`.
 
     python -m bench.observability [--rounds N] [--round-events N] [--customers N] [--previews N] [--sample R]
                                   [--quick]
@@ -31,18 +32,17 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-import psutil
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from bench.common import analyst_tokens, api_process, post_bodies, report, use_fresh_services
+from bench.common import analyst_tokens, api_process, cpu_seconds, post_bodies, report, use_fresh_services
 from bench.ingest import make_bodies
 from bench.otlp_sink import otlp_sink
 from bench.segments import RULE, publish_synthetic_snapshot
 from engine.connections import get_engine, get_redis
 from engine.ingest.consumer import drain
 from engine.keys import create_key
-from engine.observability.tracing import start_tracing, stop_tracing
+from engine.observability.tracing import DEFAULT_TRACE_SAMPLE, start_tracing, stop_tracing
 from engine.services.supervisor import free_port
 from engine.settings import get_settings
 
@@ -50,9 +50,9 @@ MODES = ("off", "on")
 
 
 def sampler_env(sample: float) -> dict[str, str]:
-    """The standard variables of a sampler keeping a fraction `sample` of new traces (none at 1: all are kept)."""
+    """The standard variables of a sampler keeping a fraction `sample` of new traces (all of them at 1)."""
     if sample >= 1:
-        return {}
+        return {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}
     return {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(sample)}
 
 
@@ -62,11 +62,6 @@ def api_env(mode: str, traces_url: str, sample: float) -> dict[str, str]:
     return {"XENO_METRICS_ENABLED": "true", "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_url, "OTEL_SERVICE_NAME": "xeno-api-bench",
             **sampler_env(sample)}  # fmt: skip
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 def preview_ms(client: httpx.Client, token: str, count: int) -> float:
@@ -106,7 +101,9 @@ def main() -> None:
     parser.add_argument("--round-events", type=int, default=20_000, help="events posted per mode and round")
     parser.add_argument("--customers", type=int, default=200_000, help="customers in the previewed snapshot")
     parser.add_argument("--previews", type=int, default=20, help="previews timed per mode and round")
-    parser.add_argument("--sample", type=float, default=1.0, help="the fraction of new traces kept when on")
+    parser.add_argument(
+        "--sample", type=float, default=DEFAULT_TRACE_SAMPLE, help="the fraction of new traces kept when on"
+    )
     parser.add_argument("--quick", action="store_true", help="3 rounds of 5,000 events, 50k customers")
     args = parser.parse_args()
     rounds, events = (3, 5_000) if args.quick else (args.rounds, args.round_events)
@@ -131,6 +128,11 @@ def main() -> None:
             clients = {mode: httpx.Client(base_url=urls[mode], timeout=120) for mode in MODES}
             for mode in MODES:  # warm up: the snapshot loaded, the first preview's work done
                 preview_ms(clients[mode], token, 2)
+            sampled = f"00-{'ab' * 16}-{'cd' * 8}-01"  # a trace its caller keeps: exported whatever the sample
+            traced = {"Authorization": f"Bearer {token}", "traceparent": sampled}
+            clients["on"].post(
+                "/v1/segments/preview", json={"rule": RULE, "sample_size": 10}, headers=traced
+            ).raise_for_status()
             for number in range(rounds):
                 for mode in MODES if number % 2 == 0 else tuple(reversed(MODES)):
                     bodies = make_bodies(events, 100, f"{mode}-{number}")
