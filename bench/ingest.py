@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 import psutil
 
-from bench.common import api_process, post_bodies, process, report, use_fresh_services
+from bench.common import api_process, cpu_seconds, post_bodies, process, report, use_fresh_services
 from engine import streams
 from engine.connections import get_engine, get_redis, psycopg_connection
 from engine.garbage_collector import tune_garbage_collector
@@ -81,31 +81,17 @@ def post_batches(url: str, key: str, bodies: list[bytes], concurrency: int) -> f
     return asyncio.run(post_bodies(f"{url}/v1/batch", bodies, headers, concurrency, expect=200))
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU seconds the processes have spent (those that are gone count for nothing)."""
-    spent = 0.0
-    for watched in processes:
-        try:
-            times = watched.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        spent += times.user + times.system
-    return spent
-
-
-def postgres_backends() -> list[psutil.Process]:
+def postgres_backends() -> list[int]:
     """The server processes of this benchmark's database connections, when Postgres runs on this machine."""
     with get_engine().connect() as conn:
         pids = conn.exec_driver_sql(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).scalars()
-        found = []
-        for pid in pids:
-            try:
-                found.append(psutil.Process(pid))
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-    return found
+        return [pid for pid in pids if psutil.pid_exists(pid)]
+
+
+def backends_cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def us_per_event(seconds: float, events: int) -> float:
@@ -137,19 +123,18 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     settings = get_settings()
     with api_process(port, args.api_workers) as api:
-        workers = [psutil.Process(api.pid), *psutil.Process(api.pid).children(recursive=True)]
-        api_cpu = cpu_seconds(workers)
+        api_cpu = cpu_seconds(api.pid)
         api_seconds = post_batches(url, key, make_bodies(events, args.batch, "api"), args.concurrency)
-        api_cpu = cpu_seconds(workers) - api_cpu
+        api_cpu = cpu_seconds(api.pid) - api_cpu
         print(f"API alone: validate + XADD                   {events / api_seconds:>10,.0f} events/s", flush=True)
 
         drain(get_engine(), get_redis(), settings, consumer="bench", max_batches=1, appliers=settings.ingest_appliers)
         first_batches = committed_events()  # the appliers' connections are open now: their backends can be watched
         backends = postgres_backends()
-        consumer_cpu, postgres_cpu, started = time.process_time(), cpu_seconds(backends), time.perf_counter()
+        consumer_cpu, postgres_cpu, started = time.process_time(), backends_cpu_seconds(backends), time.perf_counter()
         drain(get_engine(), get_redis(), settings, consumer="bench", appliers=settings.ingest_appliers)
         consumer_seconds = time.perf_counter() - started
-        consumer_cpu, postgres_cpu = time.process_time() - consumer_cpu, cpu_seconds(backends) - postgres_cpu
+        consumer_cpu, postgres_cpu = time.process_time() - consumer_cpu, backends_cpu_seconds(backends) - postgres_cpu
         assert committed_events() == events
         consumer_rate = (events - first_batches) / consumer_seconds
         print(f"consumer alone: stream -> COPY -> upsert     {consumer_rate:>10,.0f} events/s", flush=True)
