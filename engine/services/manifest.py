@@ -77,6 +77,9 @@ def _render(template: str, host: str, port: int, addresses: Addresses) -> str:
 
 
 DAGSTER_WORKSPACE = ("-w", "{workspace}")
+# Set in the daemon, whose one Dagster instance lives as long as it does: its storage then keeps its Postgres
+# connections open instead of opening one per query (pipelines/storage.py).
+DAGSTER_HOLD_CONNECTIONS = "XENO_DAGSTER_HOLD_CONNECTIONS"
 
 PROCESSES = (
     Process(
@@ -134,6 +137,7 @@ PROCESSES = (
         step=4,
         command=("dagster-daemon", "run", *DAGSTER_WORKSPACE),
         ready=CommandCheck(("dagster-daemon", "liveness-check")),
+        environment={DAGSTER_HOLD_CONNECTIONS: "1"},
     ),
 )  # fmt: skip
 
