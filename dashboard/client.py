@@ -197,7 +197,7 @@ class ApiClient:
 
     def browser_refresh_token(self) -> tuple[str, int]:
         """A second refresh token of this session (and its lifetime in seconds), for the browser to keep."""
-        answer = self.post("/v1/auth/browser-token")
+        answer = self._post("/v1/auth/browser-token")
         return str(answer["refresh_token"]), int(answer["expires_in"])
 
     def sign_out(self) -> None:
@@ -242,52 +242,52 @@ class ApiClient:
     # --- pipelines ---
 
     def pipelines_status(self) -> PipelinesStatus:
-        return cast(PipelinesStatus, self.get("/v1/pipelines/status"))
+        return cast(PipelinesStatus, self._get("/v1/pipelines/status"))
 
     def dead_letters(self, include_replayed: bool) -> list[DeadLetter]:
-        return cast(list[DeadLetter], self.get("/v1/pipelines/dead-letters", include_replayed=include_replayed))
+        return cast(list[DeadLetter], self._get("/v1/pipelines/dead-letters", include_replayed=include_replayed))
 
     def replay_dead_letters(self, ids: list[int]) -> list[int]:
         """Put these dead letters back on the ingest stream; the ids replayed."""
-        return [int(id_) for id_ in self.post("/v1/pipelines/dead-letters/replay", {"ids": ids})["replayed"]]
+        return [int(id_) for id_ in self._post("/v1/pipelines/dead-letters/replay", {"ids": ids})["replayed"]]
 
     # --- campaigns ---
 
     def campaigns(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Campaign]:
         """Campaigns, newest first (only those in `status`, if given)."""
-        return cast(list[Campaign], self.get("/v1/campaigns", status=status, limit=limit, offset=offset))
+        return cast(list[Campaign], self._get("/v1/campaigns", status=status, limit=limit, offset=offset))
 
     def campaign(self, campaign_id: int) -> Campaign:
-        return cast(Campaign, self.get(f"/v1/campaigns/{campaign_id}"))
+        return cast(Campaign, self._get(f"/v1/campaigns/{campaign_id}"))
 
     def create_campaign(self, form: CampaignForm) -> Campaign:
-        return cast(Campaign, self.post("/v1/campaigns", form))
+        return cast(Campaign, self._post("/v1/campaigns", form))
 
     def change_campaign(self, campaign_id: int, form: CampaignForm) -> Campaign:
-        return cast(Campaign, self.patch(f"/v1/campaigns/{campaign_id}", form))
+        return cast(Campaign, self._patch(f"/v1/campaigns/{campaign_id}", form))
 
     def delete_campaign(self, campaign_id: int) -> None:
-        self.delete(f"/v1/campaigns/{campaign_id}")
+        self._delete(f"/v1/campaigns/{campaign_id}")
 
     def schedule_campaign(self, campaign_id: int, at: datetime | None) -> Campaign:
         """Launch the draft at `at` (a time with its zone), or now."""
         body = {"at": at.isoformat() if at else None}
-        return cast(Campaign, self.post(f"/v1/campaigns/{campaign_id}/schedule", body))
+        return cast(Campaign, self._post(f"/v1/campaigns/{campaign_id}/schedule", body))
 
     def move_campaign(self, campaign_id: int, move: CampaignMove) -> Campaign:
         """Pause, resume, cancel, unschedule or relaunch the campaign."""
-        return cast(Campaign, self.post(f"/v1/campaigns/{campaign_id}/{move}"))
+        return cast(Campaign, self._post(f"/v1/campaigns/{campaign_id}/{move}"))
 
     def preview_campaign(self, asked: PreviewAsked, sample_size: int) -> CampaignPreview:
         """The audience's size now and the message as its first `sample_size` members would get it."""
-        return cast(CampaignPreview, self.post("/v1/campaigns/preview", {**asked, "sample_size": sample_size}))
+        return cast(CampaignPreview, self._post("/v1/campaigns/preview", {**asked, "sample_size": sample_size}))
 
     def next_launch_time(self, hour: int, zone: str) -> datetime:
         """The next time it is `hour`:00 in `zone`, with that zone's offset."""
-        return datetime.fromisoformat(self.get("/v1/campaigns/next-launch-time", hour=hour, zone=zone)["at"])
+        return datetime.fromisoformat(self._get("/v1/campaigns/next-launch-time", hour=hour, zone=zone)["at"])
 
     def campaign_timeline(self, campaign_id: int, bucket_s: int) -> Timeline:
-        return cast(Timeline, self.get(f"/v1/campaigns/{campaign_id}/timeline", bucket_s=bucket_s))
+        return cast(Timeline, self._get(f"/v1/campaigns/{campaign_id}/timeline", bucket_s=bucket_s))
 
     def campaign_messages(
         self,
@@ -302,7 +302,7 @@ class ApiClient:
         """A page of the campaign's communication log, filtered."""
         return cast(
             MessagesPage,
-            self.get(
+            self._get(
                 f"/v1/campaigns/{campaign_id}/messages",
                 status=status,
                 customer_id=customer_id,
@@ -314,137 +314,137 @@ class ApiClient:
 
     def retryable_failures(self, campaign_id: int) -> RetryableFailures:
         """What "retry the failed" would send again, and what it would leave out (by reason)."""
-        return cast(RetryableFailures, self.get(f"/v1/campaigns/{campaign_id}/retry-failed"))
+        return cast(RetryableFailures, self._get(f"/v1/campaigns/{campaign_id}/retry-failed"))
 
     def retry_failed(self, campaign_id: int) -> FollowUp:
         """Make and launch the follow-up campaign to the failed that can succeed."""
-        return cast(FollowUp, self.post(f"/v1/campaigns/{campaign_id}/retry-failed"))
+        return cast(FollowUp, self._post(f"/v1/campaigns/{campaign_id}/retry-failed"))
 
     def engagement(self, campaign_ids: list[int]) -> list[Engagement]:
         """Opens, clicks, conversions and revenue of each campaign asked about."""
-        return cast(list[Engagement], self.get("/v1/engagement/campaigns", campaign_id=campaign_ids))
+        return cast(list[Engagement], self._get("/v1/engagement/campaigns", campaign_id=campaign_ids))
 
     # --- segments ---
 
     def feature_catalog(self) -> FeatureCatalog:
         """The features a rule may test (the current snapshot's, with its traits)."""
-        return cast(FeatureCatalog, self.get("/v1/features"))
+        return cast(FeatureCatalog, self._get("/v1/features"))
 
     def feature_values(self, name: str, limit: int) -> FeatureValues:
         """A category's `limit` most common values in the current snapshot, most customers first."""
-        return cast(FeatureValues, self.get(f"/v1/features/{name}/values", limit=limit))
+        return cast(FeatureValues, self._get(f"/v1/features/{name}/values", limit=limit))
 
     def segments(self) -> list[Segment]:
-        return cast(list[Segment], self.get("/v1/segments"))
+        return cast(list[Segment], self._get("/v1/segments"))
 
     def create_segment(self, form: SegmentForm) -> Segment:
-        return cast(Segment, self.post("/v1/segments", form))
+        return cast(Segment, self._post("/v1/segments", form))
 
     def change_segment(self, segment_id: int, form: SegmentForm) -> Segment:
-        return cast(Segment, self.patch(f"/v1/segments/{segment_id}", form))
+        return cast(Segment, self._patch(f"/v1/segments/{segment_id}", form))
 
     def delete_segment(self, segment_id: int) -> None:
-        self.delete(f"/v1/segments/{segment_id}")
+        self._delete(f"/v1/segments/{segment_id}")
 
     def preview_segment(self, rule: dict[str, Any], sample_size: int, channel: str | None) -> SegmentPreview:
         """Who an unsaved rule matches now (and, given a channel, whom a campaign on it would reach)."""
         body = {"rule": rule, "sample_size": sample_size, "channel": channel}
-        return cast(SegmentPreview, self.post("/v1/segments/preview", body))
+        return cast(SegmentPreview, self._post("/v1/segments/preview", body))
 
     def segment_sizes(self, segment_id: int) -> SizeHistory:
         """The saved segment's size at each feature snapshot since it was saved."""
-        return cast(SizeHistory, self.get(f"/v1/segments/{segment_id}/sizes"))
+        return cast(SizeHistory, self._get(f"/v1/segments/{segment_id}/sizes"))
 
     def export_segment(self, segment_id: int) -> bytes:
         """Every member's features on the current snapshot, as CSV."""
-        return self.download(f"/v1/segments/{segment_id}/export", format="csv")
+        return self._download(f"/v1/segments/{segment_id}/export", format="csv")
 
     def explain(self, segment_id: int, customer_id: int) -> Explanation:
         """Why the customer is or is not in the segment, node by node of its rule."""
-        return cast(Explanation, self.get(f"/v1/segments/{segment_id}/explain/{customer_id}"))
+        return cast(Explanation, self._get(f"/v1/segments/{segment_id}/explain/{customer_id}"))
 
     # --- customers ---
 
     def customers(self, query: str | None, limit: int) -> CustomerSearchPage:
         """Customers whose name, e-mail, phone or external id starts with `query` (everyone without one)."""
-        return cast(CustomerSearchPage, self.get("/v1/customers", q=query, limit=limit))
+        return cast(CustomerSearchPage, self._get("/v1/customers", q=query, limit=limit))
 
     def customer(self, customer_id: int) -> CustomerProfile:
-        return cast(CustomerProfile, self.get(f"/v1/customers/{customer_id}"))
+        return cast(CustomerProfile, self._get(f"/v1/customers/{customer_id}"))
 
     def erase_customer(self, customer_id: int) -> Erasure:
-        return cast(Erasure, self.post(f"/v1/customers/{customer_id}/erase"))
+        return cast(Erasure, self._post(f"/v1/customers/{customer_id}/erase"))
 
     def export_customer(self, customer_id: int) -> bytes:
         """Everything held about the customer, as JSON."""
-        return self.download(f"/v1/customers/{customer_id}/export")
+        return self._download(f"/v1/customers/{customer_id}/export")
 
     # --- AI ---
 
     def draft_rule(self, text: str) -> RuleSuggestion:
         """A segment rule drafted from a description of customers in plain language."""
-        return cast(RuleSuggestion, self.post("/v1/ai/segment-rule", {"text": text}))
+        return cast(RuleSuggestion, self._post("/v1/ai/segment-rule", {"text": text}))
 
     def suggest_messages(self, asked: MessagesAsked) -> MessageSuggestions:
-        return cast(MessageSuggestions, self.post("/v1/ai/messages", asked))
+        return cast(MessageSuggestions, self._post("/v1/ai/messages", asked))
 
     def rate_ai_call(self, call_id: int, accepted: bool, comment: str) -> None:
         """Tell the AI's call log whether what it answered was used."""
-        self.post(f"/v1/ai/calls/{call_id}/feedback", {"accepted": accepted, "comment": comment})
+        self._post(f"/v1/ai/calls/{call_id}/feedback", {"accepted": accepted, "comment": comment})
 
     def send_time(self, campaign_id: int) -> SendTime:
         """The saved campaign's best send hour, with the evidence."""
-        return cast(SendTime, self.get(f"/v1/ai/campaigns/{campaign_id}/send-time"))
+        return cast(SendTime, self._get(f"/v1/ai/campaigns/{campaign_id}/send-time"))
 
     def ask_for_insights(self, campaign_id: int) -> AiJob:
         """Start the AI reading the campaign; follow the job with `ai_job`."""
-        return cast(AiJob, self.post(f"/v1/ai/campaigns/{campaign_id}/insights"))
+        return cast(AiJob, self._post(f"/v1/ai/campaigns/{campaign_id}/insights"))
 
     def ai_job(self, job_id: str) -> AiJob:
-        return cast(AiJob, self.get(f"/v1/ai/jobs/{job_id}"))
+        return cast(AiJob, self._get(f"/v1/ai/jobs/{job_id}"))
 
     # --- admin ---
 
     def users(self) -> list[User]:
-        return cast(list[User], self.get("/v1/admin/users"))
+        return cast(list[User], self._get("/v1/admin/users"))
 
     def add_user(self, email: str, role: str, name: str | None) -> User:
         """Let someone in with `role` before their first sign-in."""
         body = {"email": email, "role": role, **({"name": name} if name else {})}
-        return cast(User, self.post("/v1/admin/users", body))
+        return cast(User, self._post("/v1/admin/users", body))
 
     def change_user(self, user_id: int, role: str, disabled: bool) -> User:
-        return cast(User, self.patch(f"/v1/admin/users/{user_id}", {"role": role, "disabled": disabled}))
+        return cast(User, self._patch(f"/v1/admin/users/{user_id}", {"role": role, "disabled": disabled}))
 
     def write_keys(self) -> list[WriteKey]:
-        return cast(list[WriteKey], self.get("/v1/admin/keys"))
+        return cast(list[WriteKey], self._get("/v1/admin/keys"))
 
     def create_write_key(self, name: str) -> CreatedKey:
         """A new write key, with its secret (shown this once)."""
-        return cast(CreatedKey, self.post("/v1/admin/keys", {"name": name}))
+        return cast(CreatedKey, self._post("/v1/admin/keys", {"name": name}))
 
     def revoke_write_key(self, key_id: int) -> WriteKey:
-        return cast(WriteKey, self.post(f"/v1/admin/keys/{key_id}/revoke"))
+        return cast(WriteKey, self._post(f"/v1/admin/keys/{key_id}/revoke"))
 
     def audit(self, limit: int, action: str | None, before_id: int | None) -> list[AuditEntry]:
         """The newest audit entries (older than `before_id`, of `action`, if given)."""
-        return cast(list[AuditEntry], self.get("/v1/admin/audit", limit=limit, action=action, before_id=before_id))
+        return cast(list[AuditEntry], self._get("/v1/admin/audit", limit=limit, action=action, before_id=before_id))
 
-    # --- calls: what the operations above are made of (the Segments page still calls them, until it moves over) ---
+    # --- calls: what the operations above are made of ---
 
-    def get(self, path: str, **params: Any) -> Any:
+    def _get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params)
 
-    def post(self, path: str, body: Any = None, **params: Any) -> Any:
+    def _post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self._call("POST", path, json=body, params=params)
 
-    def patch(self, path: str, body: Any) -> Any:
+    def _patch(self, path: str, body: Any) -> Any:
         return self._call("PATCH", path, json=body)
 
-    def delete(self, path: str) -> Any:
+    def _delete(self, path: str) -> Any:
         return self._call("DELETE", path)
 
-    def download(self, path: str, **params: Any) -> bytes:
+    def _download(self, path: str, **params: Any) -> bytes:
         """A file the API streams (an export), as bytes."""
         response = self._authorized("GET", path, params=_present(params))
         return response.content

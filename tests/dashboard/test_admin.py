@@ -8,7 +8,7 @@ from tests.dashboard.helpers import on_page, signed_in, table_with
 
 
 def users_by_email(app: AppTest) -> dict[str, dict]:
-    return {user["email"]: user for user in app.session_state["api_client"].get("/v1/admin/users")}
+    return {user["email"]: user for user in app.session_state["api_client"].users()}
 
 
 def test_an_admin_lets_someone_in_and_changes_their_role(api_url: str) -> None:
@@ -49,7 +49,7 @@ def test_a_new_write_key_shows_its_secret_once_and_can_be_revoked(api_url: str) 
     app.run()
     assert [block.value for block in app.code] == []
 
-    [key] = app.session_state["api_client"].get("/v1/admin/keys")
+    [key] = app.session_state["api_client"].write_keys()
     app.selectbox(key="admin_key_pick").select(key["id"]).run()
     app.button(key="admin_key_revoke").click().run()
     app.button(key="admin_key_revoke_confirm").click().run()
@@ -67,7 +67,7 @@ def test_revoking_a_key_needs_a_pick_and_a_confirmation_and_stays_on_the_keys_ta
 
     assert app.selectbox(key="admin_key_pick").value is None
     assert app.button(key="admin_key_revoke").disabled
-    warehouse = next(key for key in app.session_state["api_client"].get("/v1/admin/keys") if key["name"] == "warehouse")
+    warehouse = next(key for key in app.session_state["api_client"].write_keys() if key["name"] == "warehouse")
     app.selectbox(key="admin_key_pick").select(warehouse["id"]).run()
     app.button(key="admin_key_revoke").click().run()
     assert "cannot be switched back on" in app.markdown[-1].value

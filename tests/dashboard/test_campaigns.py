@@ -30,7 +30,7 @@ OPT_OUT = "\nReply STOP to opt out"  # what every SMS ends with (engine.consent)
 def campaigns_page(role: str = "marketer") -> AppTest:
     """The Campaigns page, with the segment of big spenders saved."""
     app = signed_in(role)
-    app.session_state["api_client"].post("/v1/segments", {"name": BIG_SPENDERS, "rule": data.BIG_SPENDERS})
+    app.session_state["api_client"].create_segment({"name": BIG_SPENDERS, "description": "", "rule": data.BIG_SPENDERS})
     return on_page(app, "campaigns")
 
 
@@ -44,8 +44,8 @@ def write(app: AppTest, name: str = "Weekly offer", template: str = OFFER, chann
     return app
 
 
-def campaigns(app: AppTest, **params: Any) -> list[dict[str, Any]]:
-    return list(app.session_state["api_client"].get("/v1/campaigns", **params))
+def campaigns(app: AppTest, status: str | None = None) -> list[dict[str, Any]]:
+    return list(app.session_state["api_client"].campaigns(status))
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -102,9 +102,10 @@ def test_the_preview_follows_a_new_snapshot_of_the_segment(
 
 def api_has_loaded_it(app: AppTest, audience_size: int) -> None:
     """Wait until the API (which looks for a new snapshot every few seconds) previews for the new one."""
-    body = {"template": OFFER, "segment_id": app.session_state["campaign_segment"], "sample_size": 1}
+    segment_id = app.session_state["campaign_segment"]
+    asked = {"template": OFFER, "subject": None, "html_template": None, "segment_id": segment_id, "channel": "sms"}
     deadline = time.monotonic() + 20
-    while app.session_state["api_client"].post("/v1/campaigns/preview", body)["audience_size"] != audience_size:
+    while app.session_state["api_client"].preview_campaign(asked, 1)["audience_size"] != audience_size:
         assert time.monotonic() < deadline, "the API did not load the new snapshot"
         time.sleep(0.2)
 

@@ -35,8 +35,8 @@ def test_the_profile_says_which_segments_the_customer_is_in_and_why_with_badges(
     monkeypatch.setenv("XENO_MESSAGE_CURRENCY", "GBP")
     app = signed_in("analyst")
     client = app.session_state["api_client"]
-    client.post("/v1/segments", {"name": "Big spenders", "rule": data.BIG_SPENDERS})
-    client.post("/v1/segments", {"name": "Recent buyers", "rule": data.RECENT_BUYERS})
+    client.create_segment({"name": "Big spenders", "description": "", "rule": data.BIG_SPENDERS})
+    client.create_segment({"name": "Recent buyers", "description": "", "rule": data.RECENT_BUYERS})
     app = on_page(app, "customers")
 
     app.text_input(key="customer_search").input("sam").run()

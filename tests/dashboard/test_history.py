@@ -40,10 +40,10 @@ def api(app: AppTest) -> Any:
 
 def scheduled(app: AppTest, name: str) -> dict[str, Any]:
     """An SMS campaign to all six, saved and scheduled to launch now through the API as the signed-in user."""
-    segment = api(app).post("/v1/segments", {"name": f"Everyone for {name}", "rule": EVERYONE})
-    body = {"name": name, "channel": "sms", "template": "Hi {{ first_name }}!", "segment_id": segment["id"]}
-    campaign = api(app).post("/v1/campaigns", body)
-    return dict(api(app).post(f"/v1/campaigns/{campaign['id']}/schedule", {}))
+    segment = api(app).create_segment({"name": f"Everyone for {name}", "description": "", "rule": EVERYONE})
+    form = {"name": name, "channel": "sms", "template": "Hi {{ first_name }}!", "segment_id": segment["id"]}
+    campaign = api(app).create_campaign({**form, "subject": None, "html_template": None})
+    return dict(api(app).schedule_campaign(campaign["id"], None))
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_retrying_the_failed_makes_a_follow_up_to_those_that_can_succeed_and_ope
 
     retry_button(app).click().run()
 
-    follow_up = api(app).get("/v1/campaigns")[0]
+    follow_up = api(app).campaigns()[0]
     assert (follow_up["parent_campaign_id"], follow_up["status"]) == (campaign["id"], "scheduled")
     assert app.success[0].value == (
         f"Retrying 2 failed of “Hello everyone” as campaign #{follow_up['id']}, which launches now. "
@@ -231,7 +231,7 @@ def test_a_sending_campaign_is_paused_resumed_and_cancelled(
     assert campaign_status(app) == "sending"
 
     app.button(key="history_cancel").click().run()
-    assert api(app).get(f"/v1/campaigns/{campaign['id']}")["status"] == "cancelled"
+    assert api(app).campaign(campaign["id"])["status"] == "cancelled"
     assert table_with(app, "delivered")["status"].tolist() == ["cancelled"]
     assert moves_offered(app) == []
 

@@ -15,8 +15,8 @@ BIG_SPENDERS = "Big spenders"
 
 
 def saved_segment(app: AppTest) -> dict[str, Any]:
-    answer: dict[str, Any] = app.session_state["api_client"].post(
-        "/v1/segments", {"name": BIG_SPENDERS, "rule": data.BIG_SPENDERS}
+    answer: dict[str, Any] = app.session_state["api_client"].create_segment(
+        {"name": BIG_SPENDERS, "description": "", "rule": data.BIG_SPENDERS}
     )
     return answer
 

@@ -37,7 +37,7 @@ def captions(app: AppTest) -> list[str]:
 
 def segments_at(app: AppTest) -> list[dict]:
     """The saved segments, asked of the API as the signed-in user."""
-    return list(app.session_state["api_client"].get("/v1/segments"))
+    return list(app.session_state["api_client"].segments())
 
 
 def test_a_rule_of_two_groups_shows_its_audience_each_parts_count_a_sample_and_its_tree(

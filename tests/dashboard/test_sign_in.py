@@ -108,7 +108,7 @@ def test_an_access_token_about_to_expire_is_refreshed_before_the_call(api_url: s
     first = client._session.access_token  # type: ignore[union-attr]
     client._session.access_expires_at = 0  # type: ignore[union-attr]
 
-    assert client.get("/v1/auth/me")["email"] == "ana@shop.example"
+    assert client._get("/v1/auth/me")["email"] == "ana@shop.example"
     assert client._session.access_token != first  # type: ignore[union-attr]
 
 
@@ -117,7 +117,7 @@ def test_an_access_token_the_api_no_longer_takes_is_refreshed_once_and_the_call_
     client.dev_sign_in("ana@shop.example", "analyst")
     client._session.access_token = "not-a-token"  # type: ignore[union-attr]
 
-    assert client.get("/v1/auth/me")["role"] == "analyst"
+    assert client._get("/v1/auth/me")["role"] == "analyst"
 
 
 def test_a_session_that_ended_elsewhere_signs_the_dashboard_out_with_a_message(api_url: str) -> None:

@@ -274,7 +274,9 @@ def test_on_a_phone_the_sidebar_closes_after_choosing_a_page_and_the_rule_drawin
 ) -> None:
     author = ApiClient(api_url)
     author.dev_sign_in("analyst@shop.example", "analyst")
-    segment = author.post("/v1/segments", {"name": "Loyal in London or Mumbai", "rule": LOYAL_IN_LONDON_OR_MUMBAI})
+    segment = author.create_segment(
+        {"name": "Loyal in London or Mumbai", "description": "", "rule": LOYAL_IN_LONDON_OR_MUMBAI}
+    )
     browser = phone
     page = DashboardPage(browser, SCREENSHOTS, "phone")
     browser.get(f"{dashboard}/segments?segment={segment['id']}")
