@@ -1,6 +1,6 @@
 """How the API tells who of an audience will actually receive a campaign (segment and campaign previews): the
-engine's `audience_reach`, the one the launch filters by, as an answer (`snapshot_reach` for the segment builder,
-which asks on every edit about rows of the snapshot it holds)."""
+engine's `snapshot_reach`, which counts the rows of the snapshot the API holds as the launch's own plan
+(`audience_reach`) does, from what it keeps per snapshot, so previews answer at once at a million customers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from engine.campaigns.reach import Reach, audience_reach, snapshot_reach
+from engine.campaigns.reach import snapshot_reach
 from engine.channels import get_channel
 from engine.settings import get_settings
 
@@ -18,7 +18,7 @@ from engine.settings import get_settings
 class ReachOut(BaseModel):
     """Of the audience, how many a campaign on `channel` launched now would message (`receiving`, `held` of them
     until the quiet hours end), and how many it would skip, by reason (consent, address, frequency cap,
-    suppression), most first."""
+    suppression, left the campaign's topic), most first."""
 
     channel: str
     audience: int
@@ -27,18 +27,12 @@ class ReachOut(BaseModel):
     skipped: dict[str, int]
 
 
-def reach_out(db: Engine, members: pl.DataFrame, channel: str, topic: str | None = None) -> ReachOut:
+def snapshot_reach_out(
+    db: Engine, features: pl.DataFrame, members: pl.Series, channel: str, topic: str | None = None
+) -> ReachOut:
+    """Of the rows of the snapshot's `features` that `members` marks, who a campaign on `channel` (about `topic`)
+    launched now would message."""
     with db.connect() as conn:
-        reach = audience_reach(conn, members, get_channel(channel), get_settings(), datetime.now(UTC), topic=topic)
-    return _out(channel, reach)
-
-
-def snapshot_reach_out(db: Engine, features: pl.DataFrame, members: pl.Series, channel: str) -> ReachOut:
-    """`reach_out` of the rows of the snapshot's `features` that `members` marks."""
-    with db.connect() as conn:
-        reach = snapshot_reach(conn, features, members, get_channel(channel), get_settings(), datetime.now(UTC))
-    return _out(channel, reach)
-
-
-def _out(channel: str, reach: Reach) -> ReachOut:
+        now = datetime.now(UTC)
+        reach = snapshot_reach(conn, features, members, get_channel(channel), get_settings(), now, topic=topic)
     return ReachOut(channel=channel, **vars(reach))

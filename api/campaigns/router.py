@@ -41,7 +41,7 @@ from api.campaigns.schemas import (
 )
 from api.deps import Db, Marketer, Viewer, rate_limit
 from api.errors import Conflict, UnprocessableEntity, error_responses
-from api.reach import reach_out
+from api.reach import snapshot_reach_out
 from api.snapshot import CurrentSnapshot, LiveSnapshot, current_catalog
 from api.sse import EVENT_STREAM_RESPONSE, event, event_stream, polled_events
 from engine.auth import audit
@@ -50,6 +50,7 @@ from engine.campaigns.audience import CampaignAudience, PublishedAudience, Retry
 from engine.campaigns.communication_log import MessageFilter, list_messages, status_timeline
 from engine.campaigns.errors import CampaignNotFound
 from engine.campaigns.progress import FINAL_STATUSES, Campaign, get_campaign, list_campaigns
+from engine.campaigns.reach import member_rows
 from engine.campaigns.seeds import render_seed, send_seeds
 from engine.campaigns.send_hour import next_occurrence
 from engine.campaigns.templates import check_campaign_templates, preview_messages
@@ -58,7 +59,6 @@ from engine.pagination import cut_page, fetch_size
 from engine.postgres_safe import PostgresText
 from engine.schema.campaigns import CAMPAIGN_STATUSES, MESSAGE_STATUSES
 from engine.segments import parse_rule
-from engine.segments.audience import members_frame
 from engine.segments.store import get_segment
 from engine.settings import get_settings
 
@@ -141,11 +141,12 @@ def post_preview(body: PreviewIn, _: Marketer, db: Db, snapshot: CurrentSnapshot
     if (body.segment_id is None) == (body.audience_rule is None):
         raise UnprocessableEntity("give the audience as either segment_id or audience_rule")
     rule = _segment_rule(db, body.segment_id) if body.segment_id is not None else body.audience_rule
-    members = members_frame(snapshot.evaluator, parse_rule(rule, snapshot.catalog))
+    rows = snapshot.features.select(snapshot.evaluator.compile(parse_rule(rule, snapshot.catalog))).to_series()
+    members = snapshot.features.filter(rows)
     channel = None if body.channel is None else get_channel(body.channel)
     answer = _preview(snapshot, members, body.template, body.subject, body.html_template, channel, body.sample_size)
     if body.channel is not None:
-        answer.reach = reach_out(db, members, body.channel, body.topic)
+        answer.reach = snapshot_reach_out(db, snapshot.features, rows, body.channel, body.topic)
     return answer
 
 
@@ -222,7 +223,8 @@ def get_preview(
         recipients = campaign_recipients(conn, audience, snapshot.evaluator, PublishedAudience(db).segment_rule)
     templates = (campaign.template, campaign.subject, campaign.html_template, get_channel(campaign.channel))
     answer = _preview(snapshot, recipients.members, *templates, sample_size)
-    answer.reach = reach_out(db, recipients.members, campaign.channel, campaign.topic)
+    rows = member_rows(snapshot.features, recipients.members)
+    answer.reach = snapshot_reach_out(db, snapshot.features, rows, campaign.channel, campaign.topic)
     return answer
 
 

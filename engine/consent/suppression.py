@@ -198,6 +198,22 @@ def left_topic(topic: str) -> str:
     return f"{LEFT_TOPIC} {topic!r}"
 
 
+def topic_version(conn: Connection, topic: str) -> tuple[int, ...]:
+    """What changes whenever the customers who left `topic` do (how many, and a checksum of who), so a copy of them
+    (`topic_leavers`) can be kept until then."""
+    row = conn.execute(
+        text("SELECT count(*), coalesce(sum(hashtext(customer_id::text)), 0) FROM topic_optouts WHERE topic = :topic"),
+        {"topic": topic},
+    ).one()
+    return tuple(int(value) for value in row)
+
+
+def topic_leavers(conn: Connection, topic: str) -> pl.Series:
+    """The ids of the customers who left `topic`."""
+    ids = conn.execute(text("SELECT customer_id FROM topic_optouts WHERE topic = :topic"), {"topic": topic}).scalars()
+    return pl.Series("customer_id", list(ids), dtype=pl.Int64)
+
+
 def skip_suppressed(conn: Connection, plan: pl.DataFrame, channel: str, topic: str | None) -> pl.DataFrame:
     """The launch's plan (`customer_id`, `address`, `status`, `reason`, `not_before` per recipient) with those whose
     address is suppressed, or who left the campaign's topic, skipped with the reason."""

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from engine.auth.audit import list_entries
 from engine.campaigns.failures import failure_kind
 from engine.campaigns.launch import due_campaigns, give_up_launch, record_launch_attempts
+from engine.consent import preferences
 from engine.consent.suppression import suppress
 from engine.features.snapshot import Snapshot
 from engine.settings import Settings
@@ -530,16 +531,22 @@ def test_a_preview_says_how_many_would_actually_receive_it_as_the_launch_then_do
     configure: Callable[..., Settings],
 ) -> None:
     configure(XENO_QUIET_HOURS_START="", XENO_QUIET_HOURS_END="")
-    with database.begin() as conn:  # Ada (1) replied STOP; Sam (4) and Noor (5) may be messaged
+    with database.begin() as conn:  # Ada (1) replied STOP; Sam (4) left the offers; Noor (5) may be messaged
         suppress(conn, "sms", "+447700900001", "stop", "test")
+        preferences.save_topic(conn, preferences.Topic("offers", "Offers", ""))
+        preferences.set_topic(conn, 4, "offers", False, "test")
     body = {"template": OFFER, "audience_rule": data.BIG_SPENDERS, "channel": "sms"}
 
     unsaved = client.post("/v1/campaigns/preview", json=body, headers=marketer).json()
-    campaign = create(client, marketer)
+    unsaved_offer = client.post("/v1/campaigns/preview", json={**body, "topic": "offers"}, headers=marketer).json()
+    campaign = create(client, marketer, topic="offers")
     saved = client.get(f"/v1/campaigns/{campaign['id']}/preview", headers=marketer).json()
     client.post(f"/v1/campaigns/{campaign['id']}/schedule", json={}, headers=marketer)
     report = launch_now(database, redis_client, campaign["id"])
 
-    expected = {"channel": "sms", "audience": 3, "receiving": 2, "held": 0, "skipped": {"suppressed: replied STOP": 1}}
-    assert unsaved["reach"] == saved["reach"] == expected
-    assert (report.queued, report.skipped) == (2, {"suppressed: replied STOP": 1})
+    skipped = {"suppressed: replied STOP": 1, "left the topic 'offers'": 1}
+    assert unsaved_offer["reach"] == saved["reach"] == {
+        "channel": "sms", "audience": 3, "receiving": 1, "held": 0, "skipped": skipped
+    }  # fmt: skip
+    assert (report.queued, report.skipped) == (1, skipped)
+    assert unsaved["reach"]["skipped"] == {"suppressed: replied STOP": 1}  # Sam left the offers only

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 
 from engine.campaigns.reach import Reach, audience_reach, snapshot_reach
 from engine.channels import get_channel
+from engine.consent import preferences
 from engine.consent.suppression import suppress
 from tests.engine.campaigns.helpers import NOON, delivery_settings, features, launch, log_rows
+from tests.engine.consent.test_suppression import add_customers
 
 
 def test_the_reach_counts_consent_address_suppression_and_quiet_hours_as_the_launch_then_does(
@@ -96,3 +98,43 @@ def test_the_builders_reach_after_a_delta_checks_changed_and_new_addresses_again
             kept = snapshot_reach(conn, snapshot, everyone, sms, settings, NOON)
             assert kept == audience_reach(conn, snapshot, sms, settings, NOON)
     assert kept.skipped == {"suppressed: replied STOP": 2, "suppressed: hard bounce": 1}
+
+
+def test_the_kept_reach_of_a_campaign_with_a_topic_leaves_out_who_left_it_as_the_launch_then_does(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = delivery_settings()
+    add_customers(database, 5)
+    snapshot = features(5)
+    members = pl.Series([True, True, True, True, False])
+    sms = get_channel("sms")
+    with database.begin() as conn:
+        for key in ("offers", "news"):
+            preferences.save_topic(conn, preferences.Topic(key, key.title(), ""))
+        preferences.set_topic(conn, 1, "offers", False, "test")
+        preferences.set_topic(conn, 3, "news", False, "test")
+        suppress(conn, "sms", "+919900000002", "stop", "test")
+
+    def kept_and_asked(topic: str | None) -> tuple[Reach, Reach]:
+        with database.connect() as conn:
+            kept = snapshot_reach(conn, snapshot, members, sms, settings, NOON, topic=topic)
+            asked = audience_reach(conn, snapshot.filter(members), sms, settings, NOON, topic=topic)
+        return kept, asked
+
+    for topic in (None, "offers", "news"):
+        kept, asked = kept_and_asked(topic)
+        assert kept == asked
+    assert kept.skipped == {"left the topic 'news'": 1, "suppressed: replied STOP": 1}
+    with database.begin() as conn:  # the kept opt-outs follow customers leaving and rejoining
+        preferences.set_topic(conn, 1, "offers", True, "test")
+        preferences.set_topic(conn, 2, "offers", False, "test")  # suppressed already: that reason comes first
+        preferences.set_topic(conn, 3, "offers", False, "test")
+        preferences.set_topic(conn, 4, "offers", False, "test")
+    kept, asked = kept_and_asked("offers")
+    report = launch(database, redis_client, settings, snapshot.filter(members), topic="offers")
+
+    assert kept == asked
+    assert kept.skipped == {"left the topic 'offers'": 2, "suppressed: replied STOP": 1}
+    logged = Counter(row["reason"] for row in log_rows(database, report.campaign_id) if row["status"] == "skipped")
+    assert logged == kept.skipped
+    assert report.queued + report.deferred == kept.receiving == 1
