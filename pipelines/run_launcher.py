@@ -12,7 +12,7 @@ run, and run monitoring (`dagster.yaml`) asks it about each started run:
 
 A run found gone is failed, and the sensors try its work again. A server too busy to answer in time is given the
 benefit of the doubt until the next check (a run that truly hangs is failed by its `dagster/max_runtime`). A run
-still alive on a server that was replaced by a code reload (Dagster's UI "Reload") is judged gone too: its work is
+whose process outlived its server (the server alone killed, then started again) is judged gone too: its work is
 then done twice, which every job here makes harmless, and the run still records its own outcome.
 """
 

@@ -92,7 +92,9 @@ PROCESSES = (
     Process(
         name="dagster-code-server",
         step=3,
-        command=("dagster", "code-server", "start", "-m", "pipelines.definitions", "--location-name", "xeno",
+        # the gRPC server itself, not `dagster code-server start`: that is a proxy process in front of the same
+        # server, there to restart it when the UI's "Reload" asks; a restart here is a restart of this process
+        command=("dagster", "api", "grpc", "-m", "pipelines.definitions", "--location-name", "xeno",
                  "-d", "{root}", "-h", "{host}", "-p", "{port}"),
         ready=GrpcCheck(),
     ),

@@ -55,7 +55,7 @@ def answers(client: DagsterGrpcClient) -> bool:
 def code_server(database: Engine) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A Dagster code server for the product's definitions, in a process group of its own (as `xeno up` runs it)."""
     port = free_port()
-    argv = [str(Path(sys.executable).parent / "dagster"), "code-server", "start", "-m", "pipelines.definitions",
+    argv = [str(Path(sys.executable).parent / "dagster"), "api", "grpc", "-m", "pipelines.definitions",
             "-h", "127.0.0.1", "-p", str(port), "--location-name", "xeno"]  # fmt: skip
     server = subprocess.Popen(argv, env=dict(os.environ), start_new_session=True)
     try:
