@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import altair  # noqa: F401  the pages' heavy libraries, imported as the server starts, not on the first sign-in
-import pandas  # noqa: F401  (4 s of it on a busy 2-core machine)
 import streamlit as st
 from streamlit import config as streamlit_config
 
