@@ -223,6 +223,7 @@ def _product_processes(settings: Settings) -> list[list[ServiceSpec]]:
             host = settings.api_host if process.name == "api" else "127.0.0.1"
             port = ports.get(process.name) or free_port()  # the workers' health ports are ours to choose
             env = {
+                **{name: value for name, value in manifest.COMMON_ENVIRONMENT.items() if name not in os.environ},
                 **process.env(host, port, addresses),
                 **(dagster_env if process.uses_dagster_instance else {}),
                 **secret_env.get(process.name, {}),
