@@ -38,7 +38,7 @@ class CustomerFeaturesConfig(dg.Config):
 def customer_features(
     context: dg.AssetExecutionContext, config: CustomerFeaturesConfig, xeno: XenoResource
 ) -> dg.MaterializeResult:
-    with log_context(dagster_run_id=context.run_id):
+    with log_context(dagster_run_id=context.run.run_id):
         done = materialize_features(xeno.db(), xeno.settings().data_dir / "snapshots", keep=config.keep_versions)
     snapshot = done.snapshot
     context.log.info(

@@ -20,7 +20,7 @@ from pipelines.defs.resources import XenoResource
     ),
 )
 def segment_sizes(context: dg.AssetExecutionContext, xeno: XenoResource) -> dg.MaterializeResult:
-    with log_context(dagster_run_id=context.run_id):
+    with log_context(dagster_run_id=context.run.run_id):
         snapshot = latest_snapshot(xeno.db())
         if snapshot is None:
             raise dg.Failure(

@@ -183,7 +183,7 @@ def test_a_receipts_entry_appliers_kept_dying_on_is_logged_with_its_body_and_dro
 
     assert (report.entries, report.given_up, report.changed) == (2, 1, 1)
     assert [fate[0] for fate in fates(database).values()] == ["queued", "delivered"]
-    [dropped] = [record.getMessage() for record in caplog.records]
+    [dropped] = [record.getMessage() for record in caplog.records if record.name == "engine.campaigns.receipts"]
     assert "delivered 3 times without being applied" in dropped
     assert f'"reference":{first}' in dropped
     assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
