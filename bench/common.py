@@ -109,10 +109,12 @@ async def post_bodies(url: str, bodies: list[bytes], headers: dict[str, str], co
     return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) process `pid` and its children (uvicorn's workers) have spent so far."""
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """The CPU time (user and system) process `pid` and, unless told not to, its children (uvicorn's workers) have
+    spent so far."""
     parent = psutil.Process(pid)
-    return sum(sum(process.cpu_times()[:2]) for process in [parent, *parent.children(recursive=True)])
+    family = [parent, *parent.children(recursive=True)] if children else [parent]
+    return sum(sum(process.cpu_times()[:2]) for process in family)
 
 
 def api_cpu_us_per_event(
