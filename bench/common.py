@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import aiohttp
@@ -112,9 +112,39 @@ async def post_bodies(url: str, bodies: list[bytes], headers: dict[str, str], co
 def cpu_seconds(pid: int, children: bool = True) -> float:
     """The CPU time (user and system) process `pid` and, unless told not to, its children (uvicorn's workers) have
     spent so far."""
+    processes = family(pid) if children else [psutil.Process(pid)]
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
+
+
+def family(pid: int) -> list[psutil.Process]:
+    """Process `pid` and its children, theirs, and so on."""
     parent = psutil.Process(pid)
-    family = [parent, *parent.children(recursive=True)] if children else [parent]
-    return sum(sum(process.cpu_times()[:2]) for process in family)
+    return [parent, *parent.children(recursive=True)]
+
+
+def local_servers(name: str) -> list[psutil.Process]:
+    """The processes of server `name` (`postgres`, `redis-server`) running on this machine, if any."""
+    return [process for process in psutil.process_iter(["name"]) if process.info["name"] == name]
+
+
+@contextmanager
+def cpu_split(parts: dict[str, Callable[[], list[psutil.Process]]]) -> Iterator[dict[str, float]]:
+    """CPU seconds each part's processes (as listed when the block starts and when it ends) spent within the block,
+    filled in on leaving it. A process that appears meanwhile counts whole (a backend forked for a new connection);
+    one that ends before the block does is not seen."""
+
+    def spent() -> dict[int, tuple[str, float]]:
+        seen = {}
+        for part, processes in parts.items():
+            for process in processes():
+                with suppress(psutil.Error):
+                    seen[process.pid] = (part, sum(process.cpu_times()[:2]))
+        return seen
+
+    before, split = spent(), dict.fromkeys(parts, 0.0)
+    yield split
+    for pid, (part, seconds) in spent().items():
+        split[part] += seconds - before.get(pid, (part, 0.0))[1]
 
 
 def api_cpu_us_per_event(

@@ -5,9 +5,13 @@ consumer alone applying a full stream (with `INGEST_APPLIERS` appliers, as `xeno
 side by side end to end (the headline figure: from the first post until the last event is committed). The baseline
 is a raw COPY of the same rows straight into the events table, measured in the same run.
 
+End to end, the following consumer (`xeno ingest drain --follow`) is started first and timed once it answers its
+health check, as the API is: a service that runs, whose start is no part of ingest.
+
 Rates on a shared 2-core machine swing with its load, so the CPU each part spent per event is reported too: the
 API's worker processes, the consumer, and the Postgres backends serving the consumer (when Postgres runs on this
-machine); those figures barely depend on what else runs.
+machine); those figures barely depend on what else runs. End to end, `e2e_cpu_us_per_event` splits every busy
+process's CPU among the API, the consumer, the Postgres and Redis servers and the load generator (this process).
 
     python -m bench.ingest [--events N] [--batch N] [--concurrency N] [--quick]
 """
@@ -25,7 +29,17 @@ import aiohttp
 import orjson
 import psutil
 
-from bench.common import api_process, cpu_seconds, post_bodies, process, report, use_fresh_services
+from bench.common import (
+    api_process,
+    cpu_seconds,
+    cpu_split,
+    family,
+    local_servers,
+    post_bodies,
+    process,
+    report,
+    use_fresh_services,
+)  # fmt: skip
 from engine import streams
 from engine.connections import get_engine, get_redis, psycopg_connection
 from engine.garbage_collector import tune_garbage_collector
@@ -82,11 +96,10 @@ def post_batches(url: str, key: str, bodies: list[bytes], concurrency: int) -> f
 
 
 def postgres_backends() -> list[int]:
-    """The server processes of this benchmark's database connections, when Postgres runs on this machine."""
+    """The server processes of this benchmark's database connections, when Postgres runs on this machine. The one
+    asking is one of them: a pooled connection, which an applier takes next."""
     with get_engine().connect() as conn:
-        pids = conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).scalars()
+        pids = conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").scalars()
         return [pid for pid in pids if psutil.pid_exists(pid)]
 
 
@@ -140,14 +153,24 @@ def main() -> None:
         print(f"consumer alone: stream -> COPY -> upsert     {consumer_rate:>10,.0f} events/s", flush=True)
 
         consumer = [sys.executable, "-m", "engine.cli", "ingest", "drain", "--follow"]
-        with process(consumer):
-            started = time.perf_counter()
-            post_batches(url, key, make_bodies(events, args.batch, "e2e"), args.concurrency)
-            # The backlog reaches zero only once every entry is committed and acknowledged; polling it is
-            # cheap, where counting the events table would steal the CPU being measured.
-            while streams.backlog(get_redis(), get_settings().stream("ingest"), GROUP) != streams.Backlog(0, 0):
-                time.sleep(0.02)
-            end_to_end = events / (time.perf_counter() - started)
+        health = free_port()  # ready once it answers there: a running service, as the API is, not a process start
+        with process(consumer, f"http://127.0.0.1:{health}/health", env={"XENO_HEALTH_PORT": str(health)}) as follower:
+            e2e_bodies = make_bodies(events, args.batch, "e2e")
+            print("end to end: the consumer is reading; posting", flush=True)
+            parts = {
+                "api": lambda: family(api.pid), "consumer": lambda: family(follower.pid),
+                "postgres": lambda: local_servers("postgres"), "redis": lambda: local_servers("redis-server"),
+                "load_generator": lambda: [psutil.Process()],
+            }  # fmt: skip
+            with cpu_split(parts) as e2e_cpu:
+                started = time.perf_counter()
+                post_batches(url, key, e2e_bodies, args.concurrency)
+                # The backlog reaches zero only once every entry is committed and acknowledged; polling it is
+                # cheap, where counting the events table would steal the CPU being measured.
+                while streams.backlog(get_redis(), get_settings().stream("ingest"), GROUP) != streams.Backlog(0, 0):
+                    time.sleep(0.02)
+                e2e_seconds = time.perf_counter() - started
+            end_to_end = events / e2e_seconds
         assert committed_events() == 2 * events
     print(f"end to end, API and consumer side by side    {end_to_end:>10,.0f} events/s", flush=True)
     report({
@@ -164,6 +187,8 @@ def main() -> None:
         "api_cpu_us_per_event": us_per_event(api_cpu, events),
         "consumer_cpu_us_per_event": us_per_event(consumer_cpu, events - first_batches),
         "postgres_cpu_us_per_event": us_per_event(postgres_cpu, events - first_batches) if backends else None,
+        "e2e_cpu_us_per_event": {part: us_per_event(seconds, events) for part, seconds in e2e_cpu.items()},
+        "e2e_cores_busy": round(sum(e2e_cpu.values()) / e2e_seconds, 2),
         "load_1m": round(os.getloadavg()[0], 2),  # figures are comparable only at a like load
     })  # fmt: skip
 
