@@ -17,7 +17,7 @@ flags is looked at closely, naming the field.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Required, TypeVar
 
 import orjson
@@ -109,9 +109,10 @@ def _occurred_at(message: SegmentMessage, received_at: datetime, batch_sent_at: 
     if happened is None:
         return received_at
     sent_at = message.get("sentAt") or batch_sent_at
+    if sent_at is None:  # nothing to correct by (the usual batch): the time as sent
+        return storable_time(happened)
     try:
-        skew = (received_at - storable_time(sent_at)) if sent_at else timedelta(0)
-        return storable_time(storable_time(happened) + skew)
+        return storable_time(storable_time(happened) + (received_at - storable_time(sent_at)))
     except OverflowError:
         raise ValueError(TIME_RANGE_MESSAGE) from None
 
@@ -213,50 +214,59 @@ def with_context(message: Any, context: dict[str, Any]) -> Any:
     return {**message, "context": {**context, **own} if isinstance(own, dict) else context}
 
 
+class _Refused(Exception):
+    """Why a message cannot be kept, raised while mapping it: refusals are rare, and the messages kept pay nothing
+    for a `try` that does not raise."""
+
+    def __init__(self, problems: list[ItemProblem]) -> None:
+        self.problems = problems
+
+
 def _records_of(
     message: SegmentMessage, index: int, received_at: datetime, sent_at: datetime | None
-) -> tuple[list[tuple[str, Any]], list[ItemProblem]]:
-    """The records of one valid-looking message, by table, or why it is refused."""
+) -> tuple[tuple[str, Any] | None, EventRecord]:
+    """The records of one valid-looking message: the customer or order it makes (with its table), if any, and its
+    event; `_Refused` if it cannot be kept."""
     refusal = _refusal(message)
     if refusal:
-        return [], [ItemProblem(index, *refusal)]
+        raise _Refused([ItemProblem(index, *refusal)])
     try:
         occurred_at = _occurred_at(message, received_at, sent_at)
     except ValueError as error:
         field = "timestamp" if message.get("timestamp") else "originalTimestamp"
-        return [], [ItemProblem(index, field, str(error))]
+        raise _Refused([ItemProblem(index, field, str(error))]) from None
     kind = message["type"]
-    records: list[tuple[str, Any]] = []
+    other: tuple[str, Any] | None = None
     try:
         if kind == "identify" and message.get("userId"):
-            records.append(("customers", _customer_from_identify(message, occurred_at).to_record(received_at)))
+            other = ("customers", _customer_from_identify(message, occurred_at).to_record(received_at))
         elif kind == "track" and message.get("event") == ORDER_COMPLETED:
             if not message.get("userId"):
-                return [], [ItemProblem(index, "userId", "an order needs the userId of its customer")]
-            records.append(("orders", _order_from_track(message, occurred_at).to_record(received_at)))
+                raise _Refused([ItemProblem(index, "userId", "an order needs the userId of its customer")])
+            other = ("orders", _order_from_track(message, occurred_at).to_record(received_at))
     except ValidationError as error:
         prefix = "traits" if kind == "identify" else "properties"
-        return [], [ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error)]
-    records.append(("events", _event_record(message, occurred_at)))
-    return records, []
+        problems = [ItemProblem(p.index, f"{prefix}.{p.field}", p.message) for p in problems_of(index, error)]
+        raise _Refused(problems) from None
+    return other, _event_record(message, occurred_at)
 
 
-def _oversized(event: EventRecord, index: int) -> ItemProblem | None:
+def _check_size(event: EventRecord, index: int) -> None:
     if len(orjson.dumps(event)) > MAX_MESSAGE_BYTES:
-        return ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")
-    return None
+        raise _Refused([ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")])
 
 
-def _unstorable_events(kept: list[tuple[int, SegmentMessage, list[tuple[str, Any]]]]) -> list[ItemProblem]:
-    """Why the events of `kept` messages cannot be stored (holding what Postgres cannot store), screened together.
+def _unstorable_events(kept: list[tuple[int, SegmentMessage]], events: list[EventRecord]) -> list[ItemProblem]:
+    """Why the `events` of the `kept` messages (index and message) cannot be stored (holding what Postgres cannot
+    store), screened together.
 
     The event record carries every value of the message that reaches Postgres (an identify's traits, an order's
     properties), so screening it is enough; only when the batch is flagged is each event screened on its own, and a
     flagged one looked at again in its message, to name the field.
     """
-    if all_plainly_storable([records[-1][1] for _, _, records in kept]):
+    if all_plainly_storable(events):
         return []
-    flagged = [(index, message) for index, message, records in kept if json_problem(records[-1][1]) is not None]
+    flagged = [kept[n] for n, event in enumerate(events) if json_problem(event) is not None]
     return [problem for index, message in flagged if (problem := unstorable(index, message))]
 
 
@@ -272,7 +282,9 @@ def to_batch(
     they came in could break it.
     """
     problems: list[ItemProblem] = []
-    kept: list[tuple[int, SegmentMessage, list[tuple[str, Any]]]] = []
+    kept: list[tuple[int, SegmentMessage]] = []
+    events: list[EventRecord] = []  # one per kept message
+    others: list[tuple[int, str, Any]] = []  # the customers and orders some make: message index, table, record
     check_sizes = body_bytes > MAX_MESSAGE_BYTES
     for index, raw in enumerate(messages):
         if validated:
@@ -284,19 +296,24 @@ def to_batch(
                 refused = unstorable(index, raw)
                 problems.extend([refused] if refused else problems_of(index, error))
                 continue
-        records, refusals = _records_of(message, index, received_at, sent_at)
-        if not refusals and check_sizes and (oversized := _oversized(records[-1][1], index)):
-            refusals = [oversized]
-        if refusals:
-            problems.extend(refusals)
-        else:
-            kept.append((index, message, records))
-    if unstorable_events := _unstorable_events(kept):
+        try:
+            other, event = _records_of(message, index, received_at, sent_at)
+            if check_sizes:
+                _check_size(event, index)
+        except _Refused as refusal:
+            problems.extend(refusal.problems)
+            continue
+        if other is not None:
+            others.append((index, *other))
+        kept.append((index, message))
+        events.append(event)
+    if unstorable_events := _unstorable_events(kept, events):
         refused_indexes = {problem.index for problem in unstorable_events}
-        kept = [item for item in kept if item[0] not in refused_indexes]
+        events = [event for (index, _), event in zip(kept, events, strict=True) if index not in refused_indexes]
+        others = [other for other in others if other[0] not in refused_indexes]
         problems = sorted([*problems, *unstorable_events], key=lambda problem: problem.index)
     batch = empty_batch()
-    for _, _, records in kept:
-        for table, record in records:
-            batch[table].append(record)  # type: ignore[literal-required]
+    for _, table, record in others:
+        batch[table].append(record)  # type: ignore[literal-required]
+    batch["events"] = events
     return batch, problems
