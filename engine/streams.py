@@ -52,10 +52,11 @@ class Entry:
     trace_context: dict[str, str] = field(default_factory=dict)
 
 
-def entry_fields(payload: Any) -> dict[bytes, bytes]:
+def entry_fields(payload: Any, encoded: bytes | None = None) -> dict[bytes, bytes]:
     """The fields of the entry that carries `payload` (for sync and asyncio clients alike), with the trace context
-    of the current span when there is one (`engine.observability.tracing`)."""
-    fields = {PAYLOAD: orjson.dumps(payload)}
+    of the current span when there is one (`engine.observability.tracing`). `encoded` is the payload already written
+    as JSON by `orjson.dumps`, when the caller has it."""
+    fields = {PAYLOAD: orjson.dumps(payload) if encoded is None else encoded}
     for name, value in inject_context({}).items():
         fields[name.encode()] = value.encode()
     return fields

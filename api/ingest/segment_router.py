@@ -50,12 +50,12 @@ async def _accept(
     messages: list[Any], sent_at: datetime | None, body_bytes: int, validated: bool = False
 ) -> SegmentAccepted:
     """Map the messages (their sender already authenticated) onto records and put them on the stream."""
-    batch, problems = to_batch(messages, datetime.now(UTC), sent_at, body_bytes, validated)
+    batch, problems, encoded = to_batch(messages, datetime.now(UTC), sent_at, body_bytes, validated)
     accepted = len(batch["events"])
     rejected = [ItemError(index=p.index, field=p.field, message=p.message) for p in problems]
     if not accepted and rejected:
         raise ApiError([item.model_dump() for item in rejected])
-    stream_id = await publish_batch(batch)
+    stream_id = await publish_batch(batch, encoded)
     return SegmentAccepted(
         accepted=accepted,
         ids=[event["message_id"] for event in batch["events"]],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Required, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, Required, TypeVar
 
 import orjson
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
@@ -27,7 +27,7 @@ from typing_extensions import TypedDict
 from engine.ingest.native import CustomerIn, OrderIn, customer_adapter, order_adapter
 from engine.ingest.records import Batch, EventRecord, empty_batch
 from engine.ingest.validation import ItemProblem, problems_of, unstorable
-from engine.postgres_safe import TIME_RANGE_MESSAGE, all_plainly_storable, json_problem, storable_time
+from engine.postgres_safe import TIME_RANGE_MESSAGE, json_problem, storable_json, storable_time
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -214,6 +214,15 @@ def with_context(message: Any, context: dict[str, Any]) -> Any:
     return {**message, "context": {**context, **own} if isinstance(own, dict) else context}
 
 
+class Mapped(NamedTuple):
+    """Segment messages mapped onto records: the batch, why the others were refused, and the batch as JSON (what
+    `orjson.dumps` writes) when the screen for what Postgres cannot store wrote it (None otherwise)."""
+
+    batch: Batch
+    problems: list[ItemProblem]
+    encoded: bytes | None
+
+
 class _Refused(Exception):
     """Why a message cannot be kept, raised while mapping it: refusals are rare, and the messages kept pay nothing
     for a `try` that does not raise."""
@@ -256,16 +265,18 @@ def _check_size(event: EventRecord, index: int) -> None:
         raise _Refused([ItemProblem(index, "(item)", f"a message is limited to {MAX_MESSAGE_BYTES} bytes")])
 
 
+def _batch_of(others: list[tuple[int, str, Any]], events: list[EventRecord]) -> Batch:
+    batch = empty_batch()
+    for _, table, record in others:
+        batch[table].append(record)  # type: ignore[literal-required]
+    batch["events"] = events
+    return batch
+
+
 def _unstorable_events(kept: list[tuple[int, SegmentMessage]], events: list[EventRecord]) -> list[ItemProblem]:
     """Why the `events` of the `kept` messages (index and message) cannot be stored (holding what Postgres cannot
-    store), screened together.
-
-    The event record carries every value of the message that reaches Postgres (an identify's traits, an order's
-    properties), so screening it is enough; only when the batch is flagged is each event screened on its own, and a
-    flagged one looked at again in its message, to name the field.
-    """
-    if all_plainly_storable(events):
-        return []
+    store), once the screen of their batch flagged it: each event screened on its own, and a flagged one looked at
+    again in its message, to name the field."""
     flagged = [kept[n] for n, event in enumerate(events) if json_problem(event) is not None]
     return [problem for index, message in flagged if (problem := unstorable(index, message))]
 
@@ -276,10 +287,14 @@ def to_batch(
     sent_at: datetime | None = None,
     body_bytes: int = 0,
     validated: bool = False,
-) -> tuple[Batch, list[ItemProblem]]:
+) -> Mapped:
     """Map Segment messages onto records (validating each first unless `validated`); the bad ones come back as
     problems, in the order of the messages. Messages are held to Segment's size limit one by one only when the body
     they came in could break it.
+
+    The records are screened for what Postgres cannot store as one batch: the event record carries every value of
+    its message that reaches Postgres (an identify's traits, an order's properties), so only when the screen flags
+    the batch are the events looked at one by one. The screen writes the batch as JSON, kept for its stream entry.
     """
     problems: list[ItemProblem] = []
     kept: list[tuple[int, SegmentMessage]] = []
@@ -307,13 +322,13 @@ def to_batch(
             others.append((index, *other))
         kept.append((index, message))
         events.append(event)
-    if unstorable_events := _unstorable_events(kept, events):
+    batch = _batch_of(others, events)
+    encoded = storable_json(batch, levels=2)
+    if encoded is None and (unstorable_events := _unstorable_events(kept, events)):
         refused_indexes = {problem.index for problem in unstorable_events}
-        events = [event for (index, _), event in zip(kept, events, strict=True) if index not in refused_indexes]
-        others = [other for other in others if other[0] not in refused_indexes]
+        batch = _batch_of(
+            [other for other in others if other[0] not in refused_indexes],
+            [event for (index, _), event in zip(kept, events, strict=True) if index not in refused_indexes],
+        )
         problems = sorted([*problems, *unstorable_events], key=lambda problem: problem.index)
-    batch = empty_batch()
-    for _, table, record in others:
-        batch[table].append(record)  # type: ignore[literal-required]
-    batch["events"] = events
-    return batch, problems
+    return Mapped(batch, problems, encoded)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.postgres_safe import MAX_JSON_DEPTH, all_plainly_storable, json_problem
+from engine.postgres_safe import MAX_JSON_DEPTH, all_plainly_storable, json_problem, storable_json
 
 TRICKY_TEXT = st.text(alphabet='ab{}[]"\\\x00:,', max_size=8)
 JSON_VALUES = st.recursive(
@@ -30,6 +31,14 @@ def nested(levels: int, leaf: Any = "x") -> Any:
 def test_the_batch_screen_never_clears_an_item_postgres_would_refuse(items: list[Any]) -> None:
     if all_plainly_storable(items):
         assert [json_problem(item) for item in items] == [None] * len(items)
+
+
+@given(st.lists(JSON_VALUES, max_size=5))
+def test_the_json_of_a_screened_batch_is_what_orjson_writes(items: list[Any]) -> None:
+    text = storable_json({"items": items}, levels=2)
+    assert (text is not None) == all_plainly_storable(items)
+    if text is not None:
+        assert text == orjson.dumps({"items": items})
 
 
 def test_a_batch_nested_as_deep_as_allowed_is_cleared_and_one_level_more_is_not() -> None:

@@ -1,4 +1,5 @@
-"""Mapping Segment messages onto records (`to_batch`): what a refused message leaves behind, and client clocks."""
+"""Mapping Segment messages onto records (`to_batch`): what a refused message leaves behind, client clocks, and the
+batch's JSON the screen for what Postgres cannot store wrote."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ def test_an_identify_whose_event_postgres_would_refuse_leaves_no_customer_behind
         {"type": "identify", "userId": "u2", "traits": {"plan": "free"}, "context": {"ip\u0000": "1"}},
         {"type": "track", "userId": "u3", "event": "Order Completed", "properties": {"order_id": "o1", "total": 5}},
     ]
-    batch, problems = to_batch(messages, RECEIVED)
+    batch, problems, encoded = to_batch(messages, RECEIVED)
 
     assert [(p.index, p.field) for p in problems] == [(1, "context.ip\\u0000")]
+    assert encoded is None  # the screen wrote a batch holding the refused message: the stream entry is written anew
     assert [c["external_id"] for c in batch["customers"]] == ["u1"]
     assert [o["external_id"] for o in batch["orders"]] == ["o1"]
     assert [e["customer_external_id"] for e in batch["events"]] == ["u1", "u3"]
@@ -40,7 +42,8 @@ def test_a_validated_batch_maps_like_messages_validated_one_by_one() -> None:
     one_by_one = to_batch([dict(m) for m in validated["batch"]], RECEIVED)
 
     assert whole == one_by_one
-    batch, problems = whole
+    batch, problems, encoded = whole
+    assert encoded == orjson.dumps(batch)  # the screen's text is the stream entry's
     assert [(p.index, p.field) for p in problems] == [(2, "event")]
     assert [e["occurred_at"] for e in batch["events"]] == [
         datetime(2030, 6, 1, 11, 0, tzinfo=UTC),  # no zone: UTC; no sentAt: the time as sent
