@@ -1,0 +1,56 @@
+"""The ingest stream's writer: one kept connection, taken in turn by concurrent requests, opened again when closed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from api.ingest.publish import StreamWriter
+from engine.settings import get_settings
+
+
+def test_concurrent_xadds_over_the_kept_connection_each_get_the_id_of_their_own_entry(
+    redis_client: redis.Redis,
+) -> None:
+    stream = get_settings().stream("tests-writer")
+
+    async def write() -> list[str]:
+        client = redis.asyncio.Redis.from_url(get_settings().redis_address)
+        try:
+            writer = StreamWriter(client)
+            return await asyncio.gather(*(writer.xadd(stream, {b"payload": str(n).encode()}) for n in range(50)))
+        finally:
+            await client.aclose()
+
+    entry_ids = asyncio.run(write())
+
+    entries: Any = redis_client.xrange(stream)
+    payload_of = {entry_id.decode(): fields[b"payload"] for entry_id, fields in entries}
+    assert [payload_of[entry_id] for entry_id in entry_ids] == [str(n).encode() for n in range(50)]
+
+
+def test_an_xadd_after_redis_closed_the_kept_connection_lands_once(redis_client: redis.Redis) -> None:
+    stream = get_settings().stream("tests-writer")
+
+    async def write() -> list[str]:
+        client = redis.asyncio.Redis.from_url(get_settings().redis_address)
+        try:
+            writer = StreamWriter(client)
+            first = await writer.xadd(stream, {b"payload": b"before"})
+            assert writer.connection is not None
+            await writer.connection.send_command("CLIENT", "ID")
+            redis_client.client_kill_filter(_id=await writer.connection.read_response())
+            return [first, await writer.xadd(stream, {b"payload": b"after"})]
+        finally:
+            await client.aclose()
+
+    entry_ids = asyncio.run(write())
+
+    entries: Any = redis_client.xrange(stream)
+    assert [(entry_id.decode(), fields[b"payload"]) for entry_id, fields in entries] == [
+        (entry_ids[0], b"before"),
+        (entry_ids[1], b"after"),
+    ]
