@@ -14,11 +14,13 @@ import asyncio
 from functools import lru_cache
 
 import redis.asyncio
+from opentelemetry.trace import SpanKind
 from redis.exceptions import ConnectionError
 
 from engine.connections import get_async_redis
 from engine.ingest.records import Batch, batch_size
 from engine.observability.metrics import INGEST_ACCEPTED
+from engine.observability.tracing import tracer
 from engine.settings import get_settings
 from engine.streams import entry_fields, entry_id_text
 
@@ -36,10 +38,15 @@ class StreamWriter:
         command: list[str | bytes] = ["XADD", stream, "*", *(part for field in fields.items() for part in field)]
         async with self.lock:
             connection = self.connection = self.connection or await self.pool.get_connection()
-            try:
-                return entry_id_text(await self._send(connection, command))
-            except ConnectionError:  # it reconnects: one Redis closed (restarting) fails a command first
-                return entry_id_text(await self._send(connection, command))
+            attributes = {"db.system": "redis", "db.redis.database_index": connection.db}  # as Redis's instrumentation
+            with tracer().start_as_current_span("XADD", kind=SpanKind.CLIENT, attributes=attributes):
+                return await self._send_again_if_closed(connection, command)
+
+    async def _send_again_if_closed(self, connection: redis.asyncio.Connection, command: list[str | bytes]) -> str:
+        try:
+            return entry_id_text(await self._send(connection, command))
+        except ConnectionError:  # it reconnects: one Redis closed (restarting) fails a command first
+            return entry_id_text(await self._send(connection, command))
 
     @staticmethod
     async def _send(connection: redis.asyncio.Connection, command: list[str | bytes]) -> bytes | str:

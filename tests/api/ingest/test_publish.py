@@ -1,4 +1,5 @@
-"""The ingest stream's writer: one kept connection, taken in turn by concurrent requests, opened again when closed."""
+"""The ingest stream's writer: one kept connection, taken in turn by concurrent requests, opened again when closed,
+its XADD traced as Redis's instrumentation traced it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy import Engine
 
 from api.ingest.publish import StreamWriter
+from api.main import create_app
 from engine.settings import get_settings
+
+MESSAGE = {"type": "track", "userId": "u1", "event": "Product Viewed"}
 
 
 def test_concurrent_xadds_over_the_kept_connection_each_get_the_id_of_their_own_entry(
@@ -54,3 +62,18 @@ def test_an_xadd_after_redis_closed_the_kept_connection_lands_once(redis_client:
         (entry_ids[0], b"before"),
         (entry_ids[1], b"after"),
     ]
+
+
+def test_a_traced_requests_xadd_is_its_child_span(
+    spans: InMemorySpanExporter, database: Engine, redis_client: redis.Redis, write_key: str
+) -> None:
+    with TestClient(create_app()) as client:
+        answer = client.post("/v1/batch", json={"batch": [MESSAGE]}, headers={"Authorization": f"Bearer {write_key}"})
+        assert answer.status_code == 200
+
+    finished = spans.get_finished_spans()
+    [request] = [span for span in finished if span.kind == SpanKind.SERVER]
+    [xadd] = [span for span in finished if span.name == "XADD"]
+    assert xadd.kind == SpanKind.CLIENT
+    assert xadd.parent is not None
+    assert xadd.parent.span_id == request.context.span_id
