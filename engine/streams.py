@@ -331,10 +331,12 @@ class StreamConsumer:
         block_ms: int | None = None,
         on_batch: Callable[[Report], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ready: Callable[[], bool] | None = None,
     ) -> Report:
         """Reclaim or read a batch, `give_up` on its poison entries and acknowledge them, `apply` the others and
         acknowledge them; again until nothing is left, or `max_batches` were done, or `max_seconds` have passed
-        (checked after each batch). Then the consumer leaves the group if it holds nothing (`leave_if_idle`).
+        (checked after each batch), or `ready`, asked before each read, says there is nothing for this consumer
+        (stopped as `drained`). Then the consumer leaves the group if it holds nothing (`leave_if_idle`).
 
         `apply` and `give_up` make their effect durable before returning. If either raises (Postgres is down,
         a deadlock), the entries not yet acknowledged stay pending, reclaimed once idle, and their delivery is
@@ -347,7 +349,7 @@ class StreamConsumer:
             if max_batches is not None and report.batches >= max_batches:
                 report.stopped = "max_batches"
                 break
-            entries = self.next_batch(block_ms)
+            entries = self.next_batch(block_ms) if ready is None or ready() else []
             if not entries:
                 report.stopped = "drained"
                 break

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Self
@@ -200,34 +201,103 @@ def drain(
     returns what was done.
 
     Reclaims entries idle for longer than `settings.ingest_claim_idle_ms` before reading new ones. With several
-    `appliers`, each applies batches of its own at the same time (consumers `<consumer>-1`, `-2`, ...), so Postgres
-    writes one batch while the next is decoded and staged; `max_batches` bounds each, and `on_batch` sees their sum.
+    `appliers`, each applies batches of its own at the same time (consumers `<consumer>-1`, `-2`, ...) while there is
+    a backlog (`Backlog`), so Postgres writes one batch while the next is decoded and staged; `max_batches` bounds
+    each, and `on_batch` sees their sum.
     """
     if appliers > 1:
+        backlog = Backlog(settings.ingest_batch_size)
         return _drain_in_parallel(
             appliers, consumer or streams.default_consumer_name(), on_batch,
-            lambda name, seen: drain(db, client, settings, name, max_batches, block_ms, seen, max_seconds),
+            lambda index, name, seen: _drain_as_applier(
+                db, client, settings, name, max_batches, block_ms, seen, max_seconds, backlog, first=index == 0
+            ),
         )  # fmt: skip
+    return _drain_as_applier(db, client, settings, consumer, max_batches, block_ms, on_batch, max_seconds)
+
+
+class Backlog:
+    """When the extra appliers of a drain read: only while reads come back full (more waits than one applier takes
+    at once), or while the first applier has been on one batch for longer than `STUCK_S` (waiting on a lock, say).
+    A following consumer that keeps up then applies what arrives with one applier, in batches twice as large as
+    two would take, which costs Postgres and the consumer less per event, and all of them apply a backlog."""
+
+    STUCK_S = 1.0
+    WAIT_S = 0.25
+
+    def __init__(self, batch_size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.batch_size = batch_size
+        self.clock = clock
+        self.full = threading.Event()
+        self.first_finished = threading.Event()
+        self.first_busy_since: float | None = None
+
+    def read(self, entries: list[Entry]) -> None:
+        """An applier read `entries`."""
+        if len(entries) >= self.batch_size:
+            self.full.set()
+        else:
+            self.full.clear()
+
+    def ready(self) -> bool:
+        """Whether an extra applier should read now; waits until it should, or until the first applier is done."""
+        while not self.first_finished.is_set():
+            since = self.first_busy_since
+            if self.full.is_set() or (since is not None and self.clock() - since > self.STUCK_S):
+                return True
+            self.full.wait(self.WAIT_S)
+        return False
+
+
+def _drain_as_applier(
+    db: Engine,
+    client: redis.Redis,
+    settings: Settings,
+    consumer: str | None,
+    max_batches: int | None,
+    block_ms: int | None,
+    on_batch: Callable[[DrainReport], None] | None,
+    max_seconds: float | None,
+    backlog: Backlog | None = None,
+    first: bool = True,
+) -> DrainReport:
+    """One applier's drain (see `drain`); with a `backlog`, the first applier's or an extra one's."""
     report = DrainReport()
 
     def apply(entries: list[Entry]) -> None:
         nonlocal report
-        report += apply_entries(db, entries)
+        if backlog is None:
+            report += apply_entries(db, entries)
+            return
+        backlog.read(entries)
+        if first:
+            backlog.first_busy_since = backlog.clock()
+        try:
+            report += apply_entries(db, entries)
+        finally:
+            if first:
+                backlog.first_busy_since = None
 
     def give_up(entries: list[Entry]) -> None:
         nonlocal report
         report += dead_letter_poison(db, entries)
 
-    return consumer_of(client, settings, consumer).run(
-        apply, give_up, report, max_batches=max_batches, max_seconds=max_seconds, block_ms=block_ms, on_batch=on_batch
-    )
+    ready = backlog.ready if backlog is not None and not first else None
+    try:
+        return consumer_of(client, settings, consumer).run(
+            apply, give_up, report, max_batches=max_batches, max_seconds=max_seconds, block_ms=block_ms,
+            on_batch=on_batch, ready=ready,
+        )  # fmt: skip
+    finally:
+        if backlog is not None and first:
+            backlog.first_finished.set()
 
 
 def _drain_in_parallel(
     appliers: int,
     consumer: str,
     on_batch: Callable[[DrainReport], None] | None,
-    drain_as: Callable[[str, Callable[[DrainReport], None]], DrainReport],
+    drain_as: Callable[[int, str, Callable[[DrainReport], None]], DrainReport],
 ) -> DrainReport:
     """Run `drain_as` in `appliers` threads, each as its own consumer; their reports added up. If one raises, the
     others finish their drains and the first error is raised."""
@@ -245,7 +315,7 @@ def _drain_in_parallel(
     def run(index: int) -> None:
         try:
             name = f"{consumer}-{index + 1}"
-            results[index] = contexts[index].run(drain_as, name, lambda report: report_batch(index, report))
+            results[index] = contexts[index].run(drain_as, index, name, lambda report: report_batch(index, report))
         except BaseException as error:
             results[index] = error
 

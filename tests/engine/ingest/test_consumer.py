@@ -381,3 +381,46 @@ def test_a_batch_held_up_by_a_lock_does_not_hold_up_the_other_appliers(
     assert (report.entries, report.applied, report.batches, report.stopped) == (12, 12, 12, "drained")
     assert count(database, "SELECT count(DISTINCT message_id) FROM events") == 12
     assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
+
+
+def test_a_batch_held_up_by_a_lock_lets_another_applier_take_what_arrives_after_it(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    settings = get_settings().model_copy(update={"ingest_batch_size": 50})  # no read here comes back full
+    stream = settings.stream("ingest")
+    streams.ensure_group(redis_client, stream, GROUP)
+    held_up = empty_batch()
+    held_up["events"] = [event(0, customer_external_id="c-locked")]
+    streams.publish(redis_client, stream, held_up)
+    seen: list[DrainReport] = []
+    with database.connect() as blocker:
+        blocker.begin()
+        blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-locked')"))
+        drained = threading.Thread(
+            target=lambda: seen.append(drain(database, redis_client, settings, consumer="pair", appliers=2))
+        )
+        drained.start()
+        wait_until(lambda: waiting_on_a_lock(database), lambda: "no applier reached the lock", timeout=20)
+        for n in range(1, 4):
+            streams.publish(redis_client, stream, events_batch(n))
+        wait_until(lambda: count(database, "SELECT count(*) FROM events") == 3,
+                   lambda: "the other applier did not take over while the first waited", timeout=30)  # fmt: skip
+        blocker.rollback()
+    drained.join(timeout=30)
+    [report] = seen
+    assert (report.entries, report.applied) == (4, 4)
+
+
+def test_extra_appliers_read_only_while_reads_come_back_full_or_the_first_is_held_up() -> None:
+    now = [0.0]
+    backlog = consumer.Backlog(batch_size=3, clock=lambda: now[0])
+    entries = [streams.Entry(f"{n}-0", {}, b"{}") for n in range(3)]
+    backlog.read(entries)
+    assert backlog.ready()  # a full read: more is waiting
+    backlog.read(entries[:1])
+    backlog.first_busy_since = 0.0
+    now[0] = consumer.Backlog.STUCK_S + 0.1
+    assert backlog.ready()  # a short read, but the first applier has been on its batch too long
+    backlog.first_busy_since = None
+    backlog.first_finished.set()
+    assert not backlog.ready()  # a short read, the first applier idle, and then done: nothing for an extra one
