@@ -103,6 +103,17 @@ def postgres_backends() -> list[int]:
         return [pid for pid in pids if psutil.pid_exists(pid)]
 
 
+def postgres_serving_this_database() -> list[psutil.Process]:
+    """The Postgres server's processes on this machine, but for the backends of other databases' clients (whatever
+    else runs on a shared machine)."""
+    database = get_engine().url.database
+
+    def serves_another(title: str) -> bool:
+        return ("(" in title or "[local]" in title) and f" {database} " not in title
+
+    return [server for server in local_servers("postgres") if not serves_another(" ".join(server.cmdline()))]
+
+
 def backends_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
@@ -159,7 +170,7 @@ def main() -> None:
             print("end to end: the consumer is reading; posting", flush=True)
             parts = {
                 "api": lambda: family(api.pid), "consumer": lambda: family(follower.pid),
-                "postgres": lambda: local_servers("postgres"), "redis": lambda: local_servers("redis-server"),
+                "postgres": postgres_serving_this_database, "redis": lambda: local_servers("redis-server"),
                 "load_generator": lambda: [psutil.Process()],
             }  # fmt: skip
             with cpu_split(parts) as e2e_cpu:
