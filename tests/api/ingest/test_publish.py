@@ -1,5 +1,5 @@
-"""The ingest stream's writer: one kept connection, taken in turn by concurrent requests, opened again when closed,
-its XADD traced as Redis's instrumentation traced it."""
+"""The ingest stream's writer: kept connections, concurrent requests side by side on several, one opened again when
+closed, its XADD traced as Redis's instrumentation traced it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from engine.settings import get_settings
 MESSAGE = {"type": "track", "userId": "u1", "event": "Product Viewed"}
 
 
-def test_concurrent_xadds_over_the_kept_connection_each_get_the_id_of_their_own_entry(
+def test_concurrent_xadds_go_out_side_by_side_and_each_gets_the_id_of_its_own_entry(
     redis_client: redis.Redis,
 ) -> None:
     stream = get_settings().stream("tests-writer")
@@ -29,7 +29,12 @@ def test_concurrent_xadds_over_the_kept_connection_each_get_the_id_of_their_own_
         client = redis.asyncio.Redis.from_url(get_settings().redis_address)
         try:
             writer = StreamWriter(client)
-            return await asyncio.gather(*(writer.xadd(stream, {b"payload": str(n).encode()}) for n in range(50)))
+            written = await asyncio.gather(*(writer.xadd(stream, {b"payload": str(n).encode()}) for n in range(50)))
+            assert len(writer.idle) > 1  # none waited for another's answer
+            kept = len(writer.idle)
+            await asyncio.gather(*(writer.xadd(stream, {b"payload": b"again"}) for _ in range(kept)))
+            assert len(writer.idle) == kept  # the kept ones were taken again: no more were opened
+            return list(written)
         finally:
             await client.aclose()
 
@@ -48,9 +53,9 @@ def test_an_xadd_after_redis_closed_the_kept_connection_lands_once(redis_client:
         try:
             writer = StreamWriter(client)
             first = await writer.xadd(stream, {b"payload": b"before"})
-            assert writer.connection is not None
-            await writer.connection.send_command("CLIENT", "ID")
-            redis_client.client_kill_filter(_id=await writer.connection.read_response())
+            [connection] = writer.idle
+            await connection.send_command("CLIENT", "ID")
+            redis_client.client_kill_filter(_id=await connection.read_response())
             return [first, await writer.xadd(stream, {b"payload": b"after"})]
         finally:
             await client.aclose()
