@@ -21,10 +21,9 @@ COUNT_CHANGE = """
 INSERT INTO feature_source_changes (id, changes, changed_at) VALUES (1, 1, now())
 ON CONFLICT (id) DO UPDATE SET changes = feature_source_changes.changes + 1, changed_at = now()
 """
-# Every customer a staged batch names (`stage_named`: those its orders and events name, found or inserted before
-# this runs), and the customer each staged order belonged to before it is upserted (an order moved to another
-# customer changes both). A customer named only by events is queued as such: their feature row stands, and a delta
-# re-reads just their events.
+# Every customer a staged batch names (new ones were inserted before this runs), and the customer each staged
+# order belonged to before it is upserted (an order moved to another customer changes both). Customers only its
+# events name are queued as such: their feature row stands, and a delta re-reads just their events.
 RECORD_TOUCHED = """
 INSERT INTO feature_touched_customers (customer_id, events_only)
 SELECT c.id, false FROM customers c JOIN (
@@ -32,8 +31,9 @@ SELECT c.id, false FROM customers c JOIN (
     UNION SELECT customer_external_id FROM stage_orders
 ) AS staged ON c.external_id = staged.external_id
 UNION SELECT o.customer_id, false FROM orders o JOIN stage_orders s ON o.external_id = s.external_id
-UNION SELECT n.customer_id, true FROM stage_named n
-WHERE NOT EXISTS (SELECT 1 FROM stage_orders s WHERE s.customer_external_id = n.external_id)
+UNION SELECT c.id, true FROM customers c JOIN (
+    SELECT DISTINCT customer_external_id AS external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+) AS named ON c.external_id = named.external_id
 """
 # The count as of the reader's transaction (0 before the first change).
 CHANGES_QUERY = "SELECT coalesce((SELECT changes FROM feature_source_changes WHERE id = 1), 0)"

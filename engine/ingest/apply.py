@@ -16,8 +16,6 @@ from typing import Any, Self
 
 import orjson
 from psycopg import Connection as PgConnection
-from psycopg import Cursor
-from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection
 
 from engine.connections import psycopg_connection
@@ -41,8 +39,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_events (
     message_id text, customer_external_id text, anonymous_id text, type text, name text,
     properties jsonb, context jsonb, occurred_at timestamptz
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_named (external_id text, customer_id bigint) ON COMMIT DELETE ROWS;
-DELETE FROM stage_customers; DELETE FROM stage_orders; DELETE FROM stage_events; DELETE FROM stage_named;
+DELETE FROM stage_customers; DELETE FROM stage_orders; DELETE FROM stage_events;
 """
 
 _INCOMING_IS_NEWER = "(c.source_updated_at IS NULL OR EXCLUDED.source_updated_at >= c.source_updated_at)"
@@ -76,49 +73,41 @@ WHERE s.context ->> 'source' = '{TRACKING_SOURCE}'
       ELSE false END
 """
 
-# The customers a batch's orders and events name, by external id.
-NAMED = """
-SELECT customer_external_id AS external_id FROM stage_orders
-UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
-"""
-
 # The customers a batch names, locked against deletion until it commits (events hold no foreign key to customers,
 # migration 0019): an erasure, which locks its customer for update and then deletes their events before them, waits
 # for the batch, so no event is committed naming a customer who is gone. One statement for the whole batch, in
-# id order; other ingest transactions' locks and updates of these rows do not conflict with it. Their ids are kept
-# in `stage_named`, which the statements after it join instead of the whole customers table. Run again after the
-# missing customers are inserted, it names those another batch inserted in between.
-NAME_CUSTOMERS = f"""
-INSERT INTO stage_named (external_id, customer_id)
-SELECT c.external_id, c.id FROM customers c
-WHERE c.external_id IN ({NAMED})
-  AND NOT EXISTS (SELECT 1 FROM stage_named n WHERE n.external_id = c.external_id)
+# id order; other ingest transactions' locks and updates of these rows do not conflict with it.
+LOCK_NAMED_CUSTOMERS = """
+SELECT 1 FROM customers c
+WHERE c.external_id IN (
+    SELECT customer_external_id FROM stage_orders
+    UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+)
 ORDER BY c.id
 FOR KEY SHARE
 """
 
-# Orders and events may name a customer we have not heard of yet: they get a bare customer row, which a later
-# identify or customer update fills in, and is named in `stage_named`. Only the names not found are inserted, in
-# order, so consumers inserting the same new customers at once wait for each other rather than deadlock; one that
-# another batch inserted first is left to `NAME_CUSTOMERS`.
-INSERT_MISSING_CUSTOMERS = f"""
-WITH added AS (
-    INSERT INTO customers (external_id)
-    SELECT named.external_id FROM ({NAMED}) AS named
-    WHERE NOT EXISTS (SELECT 1 FROM stage_named n WHERE n.external_id = named.external_id)
-    ORDER BY named.external_id
-    ON CONFLICT (external_id) DO NOTHING
-    RETURNING external_id, id
-)
-INSERT INTO stage_named (external_id, customer_id) SELECT external_id, id FROM added
+# Orders and events may name a customer we have not heard of yet: they get a bare customer row,
+# which a later identify or customer update fills in. Only the names not found are inserted (a lookup in the
+# index is several times cheaper than an insert that conflicts, and most customers are known), in order, so
+# consumers inserting the same new customers at once wait for each other rather than deadlock.
+INSERT_MISSING_CUSTOMERS = """
+INSERT INTO customers (external_id)
+SELECT named.external_id FROM (
+    SELECT customer_external_id AS external_id FROM stage_orders
+    UNION SELECT customer_external_id FROM stage_events WHERE customer_external_id IS NOT NULL
+) AS named
+WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = named.external_id)
+ORDER BY named.external_id
+ON CONFLICT (external_id) DO NOTHING
 """
 
 UPSERT_ORDERS = """
 INSERT INTO orders AS o (
     external_id, customer_id, amount, currency, status, items, ordered_at, source_updated_at
 )
-SELECT s.external_id, n.customer_id, s.amount, s.currency, s.status, s.items, s.ordered_at, s.ts
-FROM stage_orders s JOIN stage_named n ON n.external_id = s.customer_external_id ORDER BY s.external_id
+SELECT s.external_id, c.id, s.amount, s.currency, s.status, s.items, s.ordered_at, s.ts
+FROM stage_orders s JOIN customers c ON c.external_id = s.customer_external_id ORDER BY s.external_id
 ON CONFLICT (external_id) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
     status = EXCLUDED.status, items = EXCLUDED.items, ordered_at = EXCLUDED.ordered_at,
@@ -126,24 +115,17 @@ ON CONFLICT (external_id) DO UPDATE SET
 WHERE o.source_updated_at IS NULL OR EXCLUDED.source_updated_at >= o.source_updated_at
 """
 
-# Events whose message id is new, in the order they came: the order COPY wrote them into the emptied staging table
-# (a join's order is the planner's choice), so ids follow arrival. A message id twice in a batch is staged once
-# (`_first_of_each_message`), and one already stored is skipped by the lookup, which costs a fifth less than ON
-# CONFLICT's speculative insertion. Only a batch applied at the same moment can insert one of them in between: the
-# unique index then refuses it, and the batch's events are inserted again with `INSERT_EVENTS_ON_CONFLICT`.
 INSERT_EVENTS = """
 INSERT INTO events (message_id, customer_id, anonymous_id, type, name, properties, context, occurred_at)
-SELECT s.message_id, n.customer_id, s.anonymous_id, s.type, s.name, s.properties, s.context, s.occurred_at
-FROM stage_events s LEFT JOIN stage_named n ON n.external_id = s.customer_external_id
-WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = s.message_id)
-ORDER BY s.ctid
+SELECT s.message_id, c.id, s.anonymous_id, s.type, s.name, s.properties, s.context, s.occurred_at
+FROM stage_events s LEFT JOIN customers c ON c.external_id = s.customer_external_id
+ON CONFLICT (message_id) DO NOTHING
 """
-INSERT_EVENTS_ON_CONFLICT = INSERT_EVENTS + "ON CONFLICT (message_id) DO NOTHING\n"
 
 # An alias ties what an anonymous visitor did to the customer they turned out to be.
 ATTACH_ALIASED_EVENTS = """
-UPDATE events e SET customer_id = n.customer_id
-FROM stage_events s JOIN stage_named n ON n.external_id = s.customer_external_id
+UPDATE events e SET customer_id = c.id
+FROM stage_events s JOIN customers c ON c.external_id = s.customer_external_id
 WHERE s.type = 'alias' AND e.anonymous_id = s.properties ->> 'previous_id' AND e.customer_id IS NULL
 """
 
@@ -220,40 +202,10 @@ def _event_rows(records: Sequence[EventRecord]) -> Iterable[tuple[Any, ...]]:
         )  # fmt: skip
 
 
-def _first_of_each_message(events: Iterable[EventRecord]) -> list[EventRecord]:
-    """The events, each message id kept at its first occurrence only (as inserting them in turn would keep it)."""
-    first: dict[str, EventRecord] = {}
-    for event in events:
-        first.setdefault(event["message_id"], event)
-    return list(first.values())
-
-
-def _insert_events(conn: Connection, cursor: Cursor[Any]) -> int:
-    """Insert the staged events not stored yet; how many were inserted."""
-    try:
-        with conn.begin_nested():
-            cursor.execute(INSERT_EVENTS)
-    except UniqueViolation:  # a batch applied at the same moment stored one of them first
-        cursor.execute(INSERT_EVENTS_ON_CONFLICT)
-    return cursor.rowcount
-
-
 def _copy(pg: PgConnection, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
     with pg.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def _name_customers(cursor: Cursor[Any], orders: Sequence[OrderRecord], events: Sequence[EventRecord]) -> None:
-    """Lock the customers the staged orders and events name, insert those missing, and keep their ids in
-    `stage_named`; those another batch inserted meanwhile are named once it has committed."""
-    names = {order["customer_external_id"] for order in orders}
-    names.update(event["customer_external_id"] for event in events if event["customer_external_id"])
-    cursor.execute(NAME_CUSTOMERS)
-    named = cursor.rowcount
-    cursor.execute(INSERT_MISSING_CUSTOMERS)
-    if named + cursor.rowcount < len(names):
-        cursor.execute(NAME_CUSTOMERS)
 
 
 def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
@@ -261,7 +213,7 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
     pg = psycopg_connection(conn)
     customers = _fold_customers(batch["customers"])
     orders = _newest_orders(batch["orders"])
-    events = _first_of_each_message(batch["events"])
+    events = batch["events"]
     with pg.cursor() as cursor:
         cursor.execute(STAGING_TABLES)
         counts = ApplyCounts()
@@ -275,15 +227,16 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
             if any(event["context"].get("source") == TRACKING_SOURCE for event in events):
                 cursor.execute(DROP_ERASED_TRACKING)
                 counts.erased = cursor.rowcount
-            _name_customers(cursor, orders, events)
+            cursor.execute(LOCK_NAMED_CUSTOMERS)
+            cursor.execute(INSERT_MISSING_CUSTOMERS)
         record_touched_customers(conn)  # for the next feature delta; before orders move customers
         if orders:
             cursor.execute(UPSERT_ORDERS)
             counts.applied += cursor.rowcount
         if events:
-            counts.applied += _insert_events(conn, cursor)
+            cursor.execute(INSERT_EVENTS)
+            counts.applied += cursor.rowcount
             if any(event["type"] == "alias" for event in events):
                 cursor.execute(ATTACH_ALIASED_EVENTS)
-    records = len(batch["customers"]) + len(batch["orders"]) + len(batch["events"])
-    counts.duplicates = records - counts.applied - counts.erased
+    counts.duplicates = len(batch["customers"]) + len(batch["orders"]) + len(events) - counts.applied - counts.erased
     return counts
