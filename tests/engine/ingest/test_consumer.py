@@ -353,61 +353,51 @@ def test_an_entry_handled_again_after_a_crash_before_its_acknowledgement_is_dead
     assert count(database, "SELECT count(*) FROM events") == 1
 
 
-def test_a_batch_held_up_by_a_lock_does_not_hold_up_the_other_appliers(
-    database: Engine, redis_client: redis.Redis
-) -> None:
-    settings = get_settings().model_copy(update={"ingest_batch_size": 1})
+def drain_past_a_batch_held_up(
+    db: Engine, client: redis.Redis, batch_size: int, before: range, after: range, applied_meanwhile: int
+) -> DrainReport:
+    """Drain with two appliers while the batch of the first entry waits on a lock: entries of events `before` are
+    published behind it, those of `after` once it waits; `applied_meanwhile` events must be applied before the lock
+    goes. The drain's report."""
+    settings = get_settings().model_copy(update={"ingest_batch_size": batch_size})
     stream = settings.stream("ingest")
-    streams.ensure_group(redis_client, stream, GROUP)
+    streams.ensure_group(client, stream, GROUP)
     held_up = empty_batch()
     held_up["events"] = [event(0, customer_external_id="c-locked")]
-    streams.publish(redis_client, stream, held_up)
-    for n in range(1, 12):
-        streams.publish(redis_client, stream, events_batch(n))
+    streams.publish(client, stream, held_up)
+    for n in before:
+        streams.publish(client, stream, events_batch(n))
     seen: list[DrainReport] = []
-    with database.connect() as blocker:
+    with db.connect() as blocker:
         blocker.begin()
         blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-locked')"))
-        drained = threading.Thread(
-            target=lambda: seen.append(drain(database, redis_client, settings, consumer="pair", appliers=2))
-        )
+        drained = threading.Thread(target=lambda: seen.append(drain(db, client, settings, consumer="pair", appliers=2)))
         drained.start()
-        wait_until(lambda: waiting_on_a_lock(database), lambda: "no applier reached the lock", timeout=20)
-        wait_until(lambda: count(database, "SELECT count(*) FROM events") == 11,
+        wait_until(lambda: waiting_on_a_lock(db), lambda: "no applier reached the lock", timeout=20)
+        for n in after:
+            streams.publish(client, stream, events_batch(n))
+        wait_until(lambda: count(db, "SELECT count(*) FROM events") == applied_meanwhile,
                    lambda: "the other applier did not go on while one waited", timeout=30)  # fmt: skip
         blocker.rollback()
     drained.join(timeout=30)
     [report] = seen
+    assert streams.backlog(client, stream, GROUP) == streams.Backlog(0, 0)
+    return report
+
+
+def test_a_batch_held_up_by_a_lock_does_not_hold_up_the_other_appliers(
+    database: Engine, redis_client: redis.Redis
+) -> None:
+    report = drain_past_a_batch_held_up(database, redis_client, 1, range(1, 12), range(0), applied_meanwhile=11)
     assert (report.entries, report.applied, report.batches, report.stopped) == (12, 12, 12, "drained")
     assert count(database, "SELECT count(DISTINCT message_id) FROM events") == 12
-    assert streams.backlog(redis_client, stream, GROUP) == streams.Backlog(0, 0)
 
 
 def test_a_batch_held_up_by_a_lock_lets_another_applier_take_what_arrives_after_it(
     database: Engine, redis_client: redis.Redis
 ) -> None:
-    settings = get_settings().model_copy(update={"ingest_batch_size": 50})  # no read here comes back full
-    stream = settings.stream("ingest")
-    streams.ensure_group(redis_client, stream, GROUP)
-    held_up = empty_batch()
-    held_up["events"] = [event(0, customer_external_id="c-locked")]
-    streams.publish(redis_client, stream, held_up)
-    seen: list[DrainReport] = []
-    with database.connect() as blocker:
-        blocker.begin()
-        blocker.execute(text("INSERT INTO customers (external_id) VALUES ('c-locked')"))
-        drained = threading.Thread(
-            target=lambda: seen.append(drain(database, redis_client, settings, consumer="pair", appliers=2))
-        )
-        drained.start()
-        wait_until(lambda: waiting_on_a_lock(database), lambda: "no applier reached the lock", timeout=20)
-        for n in range(1, 4):
-            streams.publish(redis_client, stream, events_batch(n))
-        wait_until(lambda: count(database, "SELECT count(*) FROM events") == 3,
-                   lambda: "the other applier did not take over while the first waited", timeout=30)  # fmt: skip
-        blocker.rollback()
-    drained.join(timeout=30)
-    [report] = seen
+    # No read comes back full: the other applier goes on because the first has been on its batch too long.
+    report = drain_past_a_batch_held_up(database, redis_client, 50, range(0), range(1, 4), applied_meanwhile=3)
     assert (report.entries, report.applied) == (4, 4)
 
 
