@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields, replace
 from typing import Self
 
@@ -239,6 +240,18 @@ class Backlog:
         else:
             self.full.clear()
 
+    @contextmanager
+    def applying(self, entries: list[Entry], first: bool) -> Iterator[None]:
+        """An applier applies `entries` it read; the first applier's time on them tells when it is held up."""
+        self.read(entries)
+        if first:
+            self.first_busy_since = self.clock()
+        try:
+            yield
+        finally:
+            if first:
+                self.first_busy_since = None
+
     def ready(self) -> bool:
         """Whether an extra applier should read now; waits until it should, or until the first applier is done."""
         while not self.first_finished.is_set():
@@ -266,17 +279,8 @@ def _drain_as_applier(
 
     def apply(entries: list[Entry]) -> None:
         nonlocal report
-        if backlog is None:
+        with backlog.applying(entries, first) if backlog is not None else nullcontext():
             report += apply_entries(db, entries)
-            return
-        backlog.read(entries)
-        if first:
-            backlog.first_busy_since = backlog.clock()
-        try:
-            report += apply_entries(db, entries)
-        finally:
-            if first:
-                backlog.first_busy_since = None
 
     def give_up(entries: list[Entry]) -> None:
         nonlocal report
