@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -34,6 +35,9 @@ from engine.services.restarts import RestartHistory, RestartPolicy
 from engine.services.state import ProcessState, ProcessStateName, read_states, write_states
 
 READY_POLL_S = 0.25
+# free_port() chooses among the ports from here to the ephemeral range, trying this many before asking the kernel.
+FIRST_CHOSEN_PORT = 10000
+FREE_PORT_TRIES = 64
 # How long the processes started together get to stop after their stop signal before what is left is killed.
 STOP_TIMEOUT_S = 4.0
 # Colour codes, dropped from children's lines when our output is not a colour terminal (Dagster colours its
@@ -417,10 +421,31 @@ def grpc_serving(port: int, service: str = "DagsterApi") -> Callable[[], bool]:
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now (for a server we are about to start)."""
-    with socket.socket() as sock:
+    """A loopback TCP port nothing listens on right now, for a server we are about to start.
+
+    It comes from below the ephemeral range, where the kernel never hands a port to an outgoing connection: a port
+    the kernel chose (bind to 0) could be taken by any client's connect before our server binds it, which stopped
+    `xeno up` with EADDRINUSE on a busy machine. Only another server asking for this very port can take it now."""
+    for _ in range(FREE_PORT_TRIES):
+        port = random.randrange(FIRST_CHOSEN_PORT, _ephemeral_ports_start())
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as sock:  # every try was taken: a machine this full gets whatever the kernel has
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_ports_start() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux's setting; IANA's 49152 elsewhere)."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+    return max(first, FIRST_CHOSEN_PORT + FREE_PORT_TRIES)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ import pytest
 
 from engine.services.restarts import RestartPolicy
 from engine.services.state import ProcessState, read_states, write_states
-from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor
+from engine.services.supervisor import ServiceFailed, ServiceSpec, StopRequested, Supervisor, free_port
 from tests.fixtures.waiting import wait_for
 
 FAST = RestartPolicy(first_delay_s=0.1, max_delay_s=0.8, settled_after_s=1.5, crash_loop_window_s=30)
@@ -353,3 +354,14 @@ def test_colour_codes_and_hidden_lines_are_not_shown_on_a_plain_output(out: Outp
     finally:
         supervisor.stop_all(timeout_s=5)
     assert "overcommit" not in out.getvalue()
+
+
+def test_the_ports_chosen_for_servers_are_free_and_never_ones_the_kernel_gives_outgoing_connections() -> None:
+    # A health port `xeno up` hands a worker must still be free when the worker binds it seconds later: the
+    # kernel's ephemeral ports go to every client's connect meanwhile, so the chosen ports must lie below them.
+    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(port < ephemeral_start for port in ports), sorted(ports)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
