@@ -43,7 +43,7 @@ def wait_for(condition: Any, what: str, product: RunningProduct, timeout_s: floa
 
 
 def test_an_ingest_run_cut_off_by_a_crash_is_failed_after_the_restart_and_its_entries_are_applied(
-    tmp_path: Path, service_urls: tuple[str, str], database: Engine
+    tmp_path: Path, service_urls: tuple[str, str], database: Engine, redis_client: redis.Redis
 ) -> None:
     database_url, redis_url = service_urls
     env = {
@@ -56,7 +56,7 @@ def test_an_ingest_run_cut_off_by_a_crash_is_failed_after_the_restart_and_its_en
     batch = empty_batch()
     batch["customers"] = [{"external_id": f"cut-{n}", "ts": "2026-11-25T00:00:00+00:00"} for n in range(50)]
     stream = get_settings().stream("ingest")
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client
     with database.connect() as blocker:
         blocker.execute(text("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE"))  # the run takes the entries, and waits
         with xeno_up(tmp_path, env) as product:

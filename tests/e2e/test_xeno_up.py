@@ -133,6 +133,7 @@ def stop_and_assert_nothing_left(product: RunningProduct, within_s: float) -> No
     assert {process["state"] for process in after["processes"]} == {"stopped"}
 
 
+@pytest.mark.usefixtures("redis_client")  # the stream starts empty: no entries a failed test left
 def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_cleanly(
     tmp_path: Path, service_urls: tuple[str, str], database: Engine
 ) -> None:
@@ -157,6 +158,7 @@ def test_up_on_external_servers_ingests_demo_data_through_dagster_and_stops_clea
         stop_and_assert_nothing_left(product, within_s=10)
 
 
+@pytest.mark.usefixtures("redis_client")  # the stream starts empty: no entries a failed test left
 def test_a_delivery_worker_killed_with_sigkill_is_restarted_and_xeno_status_shows_it(
     tmp_path: Path, service_urls: tuple[str, str], database: Engine
 ) -> None:
