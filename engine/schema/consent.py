@@ -64,6 +64,8 @@ topic_optouts = Table(
     created_at(),
     PrimaryKeyConstraint("customer_id", "topic"),
 )
+# Who left a topic, asked at every audience count and launch of a campaign on it, without reading everyone's opt-outs.
+Index("ix_topic_optouts_topic_customer_id", topic_optouts.c.topic, topic_optouts.c.customer_id)
 
 consent_changes = Table(
     "consent_changes",

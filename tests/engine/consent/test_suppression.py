@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from engine import streams
 from engine.campaigns.queue import Message
@@ -178,6 +178,36 @@ def test_customers_who_left_a_campaigns_topic_are_skipped_at_launch_and_before_s
         2: ("skipped", "left the topic 'offers'"),
         3: ("queued", None),
     }
+
+
+def test_who_left_a_topic_is_read_from_an_index_not_from_every_opt_out(database: Engine) -> None:
+    add_customers(database, 20_000)
+    with database.begin() as conn:
+        for key in ("offers", "news"):
+            preferences.save_topic(conn, preferences.Topic(key, key.title(), ""))
+        conn.execute(
+            text("INSERT INTO topic_optouts (customer_id, topic) SELECT n, 'news' FROM generate_series(1, 20000) n")
+        )
+        conn.execute(
+            text("INSERT INTO topic_optouts (customer_id, topic) SELECT n, 'offers' FROM generate_series(1, 5) n")
+        )
+        conn.execute(text("ANALYZE topic_optouts"))
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    with database.connect() as conn:
+        event.listen(conn, "before_cursor_execute", record)
+        assert suppression.topic_version(conn, "offers")[0] == 5  # asked at every audience count of the campaign
+        assert sorted(suppression.topic_leavers(conn, "offers")) == [1, 2, 3, 4, 5]
+        event.remove(conn, "before_cursor_execute", record)
+        plans = ["\n".join(conn.exec_driver_sql(f"EXPLAIN {sql}", params).scalars()) for sql, params in statements]
+
+    assert len(plans) == 2
+    for plan in plans:
+        assert "Seq Scan" not in plan, plan
+        assert "ix_topic_optouts_topic_customer_id" in plan, plan
 
 
 def test_an_erased_address_is_still_found_by_its_hash() -> None:
