@@ -5,7 +5,9 @@ external ids, events by their message ids. Updates to one customer that arrive o
 by the source timestamp: the newest wins, and an older update only fills fields that are still unset.
 
 Several batches may be applied at once (a consumer's appliers, several consumers): rows are written in key order,
-so two transactions that update the same customers or orders wait for each other rather than deadlock.
+so two transactions that update the same customers or orders wait for each other rather than deadlock. A batch with an
+alias and one with anonymous events take turns (an advisory lock), so whichever commits second sees the other's rows
+and ties the visitor's events to their customer.
 """
 
 from __future__ import annotations
@@ -115,9 +117,15 @@ ON CONFLICT (external_id) DO UPDATE SET
 WHERE o.source_updated_at IS NULL OR EXCLUDED.source_updated_at >= o.source_updated_at
 """
 
+# An event naming no customer goes to the customer an earlier alias tied its anonymous visitor to, if any (an event
+# that arrives late, or whose batch was applied beside the alias's: see ALIAS_LOCK).
 INSERT_EVENTS = """
 INSERT INTO events (message_id, customer_id, anonymous_id, type, name, properties, context, occurred_at)
-SELECT s.message_id, c.id, s.anonymous_id, s.type, s.name, s.properties, s.context, s.occurred_at
+SELECT s.message_id, COALESCE(c.id, (
+    SELECT a.customer_id FROM events a
+    WHERE a.type = 'alias' AND a.properties ->> 'previous_id' = s.anonymous_id AND a.customer_id IS NOT NULL
+    ORDER BY a.occurred_at DESC LIMIT 1
+)), s.anonymous_id, s.type, s.name, s.properties, s.context, s.occurred_at
 FROM stage_events s LEFT JOIN customers c ON c.external_id = s.customer_external_id
 ON CONFLICT (message_id) DO NOTHING
 """
@@ -128,6 +136,11 @@ UPDATE events e SET customer_id = c.id
 FROM stage_events s JOIN customers c ON c.external_id = s.customer_external_id
 WHERE s.type = 'alias' AND e.anonymous_id = s.properties ->> 'previous_id' AND e.customer_id IS NULL
 """
+
+# A batch with an alias takes this lock alone, one with anonymous events shares it with its like, before it writes
+# anything (so it holds no row another batch could be waiting for). Without it, an alias and the anonymous events it
+# names, applied side by side, each missed the other's uncommitted rows and the events stayed unattached.
+ALIAS_LOCK = "SELECT pg_advisory_xact_lock{mode}(hashtext('xeno.ingest.aliases'))"
 
 
 @dataclass
@@ -214,7 +227,12 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
     customers = _fold_customers(batch["customers"])
     orders = _newest_orders(batch["orders"])
     events = batch["events"]
+    aliases = any(event["type"] == "alias" for event in events)
     with pg.cursor() as cursor:
+        if aliases:
+            cursor.execute(ALIAS_LOCK.format(mode=""))
+        elif any(event["customer_external_id"] is None for event in events):
+            cursor.execute(ALIAS_LOCK.format(mode="_shared"))
         cursor.execute(STAGING_TABLES)
         counts = ApplyCounts()
         if customers:
@@ -236,7 +254,7 @@ def apply_batch(conn: Connection, batch: Batch) -> ApplyCounts:
         if events:
             cursor.execute(INSERT_EVENTS)
             counts.applied += cursor.rowcount
-            if any(event["type"] == "alias" for event in events):
+            if aliases:
                 cursor.execute(ATTACH_ALIASED_EVENTS)
     counts.duplicates = len(batch["customers"]) + len(batch["orders"]) + len(events) - counts.applied - counts.erased
     return counts

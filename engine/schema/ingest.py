@@ -79,6 +79,12 @@ events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("ix_events_customer_id_name_occurred_at", events.c.customer_id, events.c.name, events.c.occurred_at)
+# The alias that tied an anonymous visitor to a customer, found when more of the visitor's events arrive.
+Index(
+    "ix_events_alias_previous_id",
+    events.c.properties["previous_id"].astext,
+    postgresql_where=events.c.type == "alias",
+)
 
 ingest_dead_letters = Table(
     "ingest_dead_letters",
