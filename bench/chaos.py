@@ -197,15 +197,18 @@ class Chaos:
 
     @contextmanager
     def running(self, targets: list[str], every_s: tuple[float, float], until: int) -> Iterator[None]:
-        """Kill one of `targets` every `every_s` (a random time between the two) until `until` kills in all, or
-        until the block ends."""
+        """Kill one of `targets` every `every_s` (a random time between the two) until `until` kills in all. The
+        block's end waits for the last of them, so a run makes as many kills as it was asked for however fast the
+        product heals; an error in the block stops them at once."""
         self.targets, self.stop = targets, threading.Event()
         thread = threading.Thread(target=self.run, args=(every_s, until), daemon=True)
         thread.start()
         try:
             yield
-        finally:
+        except BaseException:
             self.stop.set()
+            raise
+        finally:
             thread.join()
 
 
