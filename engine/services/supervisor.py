@@ -38,6 +38,11 @@ READY_POLL_S = 0.25
 # free_port() chooses among the ports from here to the ephemeral range, trying this many before asking the kernel.
 FIRST_CHOSEN_PORT = 10000
 FREE_PORT_TRIES = 64
+# The ports free_port() has handed out in this process, none of them twice: the servers they are for may not have
+# bound them yet. Chosen with the system's randomness, never the global generator, which tests and libraries seed.
+_handed_out: set[int] = set()
+_port_chooser = random.SystemRandom()
+_handing_out = threading.Lock()
 # How long the processes started together get to stop after their stop signal before what is left is killed.
 STOP_TIMEOUT_S = 4.0
 # Colour codes, dropped from children's lines when our output is not a colour terminal (Dagster colours its
@@ -426,8 +431,17 @@ def free_port() -> int:
     It comes from below the ephemeral range, where the kernel never hands a port to an outgoing connection: a port
     the kernel chose (bind to 0) could be taken by any client's connect before our server binds it, which stopped
     `xeno up` with EADDRINUSE on a busy machine. Only another server asking for this very port can take it now."""
+    with _handing_out:
+        port = _untaken_port()
+        _handed_out.add(port)
+        return port
+
+
+def _untaken_port() -> int:
     for _ in range(FREE_PORT_TRIES):
-        port = random.randrange(FIRST_CHOSEN_PORT, _ephemeral_ports_start())
+        port = _port_chooser.randrange(FIRST_CHOSEN_PORT, _ephemeral_ports_start())
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

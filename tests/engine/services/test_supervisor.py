@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -369,3 +370,13 @@ def test_the_ports_chosen_for_servers_are_free_and_never_ones_the_kernel_gives_o
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_one_process_never_hands_out_a_port_twice_whatever_seeds_the_global_random() -> None:
+    # A test picks the ports of embedded Redis and of the dashboard before either server binds its own; seeding the
+    # global generator (as test libraries do) must not make two of them the same.
+    chosen = []
+    for _ in range(3):
+        random.seed(7)
+        chosen.append(free_port())
+    assert len(set(chosen)) == 3, chosen
