@@ -438,8 +438,9 @@ def free_port() -> int:
 
 
 def _untaken_port() -> int:
+    below = _ephemeral_ports_start()
     for _ in range(FREE_PORT_TRIES):
-        port = _port_chooser.randrange(FIRST_CHOSEN_PORT, _ephemeral_ports_start())
+        port = _port_chooser.randrange(FIRST_CHOSEN_PORT, below)
         if port in _handed_out:
             continue
         with socket.socket() as sock:
